@@ -1,0 +1,159 @@
+package dev.hivesync.sdk
+
+import org.junit.jupiter.api.extension.ExtensionContext
+import org.junit.jupiter.api.extension.ParameterContext
+import org.junit.jupiter.api.extension.ParameterResolver
+import java.io.File
+import java.net.ServerSocket
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.nio.file.Path
+import java.time.Duration
+import java.util.concurrent.TimeUnit
+
+/**
+ * A real `hivesyncd dev` process for the test session: started once (lazily, by
+ * the first test that asks for it) and stopped when the JUnit run ends.
+ *
+ * The binary is `$HIVESYNC_BIN` when set, otherwise built with
+ * `go build -o <tmp>/hivesyncd ./cmd/hivesyncd` in the repository root, which is
+ * found from this class's location (target/test-classes → sdk/kotlin → root).
+ */
+class LiveServer private constructor() : AutoCloseable {
+    /** The scratch directory: data dir, logs and (when built) the binary. */
+    private val tmp: Path = Files.createTempDirectory("hivesync-kotlin-sdk-")
+    private val dataDir: Path = tmp.resolve("data")
+    private val stdoutLog: File = tmp.resolve("hivesyncd.stdout.log").toFile()
+    private val stderrLog: File = tmp.resolve("hivesyncd.stderr.log").toFile()
+    private var process: Process? = null
+
+    /** The server's base URL, e.g. `http://127.0.0.1:41234`. */
+    val baseUrl: String
+
+    init {
+        try {
+            val bin = System.getenv("HIVESYNC_BIN")?.takeIf { it.isNotBlank() } ?: buildServer()
+            val port = freePort()
+            baseUrl = "http://127.0.0.1:$port"
+            Files.createDirectories(dataDir)
+            val pb = ProcessBuilder(bin, "dev")
+                .redirectOutput(stdoutLog)
+                .redirectError(stderrLog)
+            pb.environment().putAll(
+                mapOf(
+                    "HIVESYNC_HTTP_ADDR" to "127.0.0.1:$port",
+                    "HIVESYNC_DATA_DIR" to dataDir.toString(),
+                    "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION" to "2",
+                    "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION" to "3",
+                    "HIVESYNC_MIN_CLIENT_VERSION" to "3",
+                    "HIVESYNC_UPGRADE_URL" to UPGRADE_URL,
+                ),
+            )
+            process = pb.start()
+            Runtime.getRuntime().addShutdownHook(Thread { stop() })
+            waitReady()
+        } catch (e: Throwable) {
+            stop()
+            throw e
+        }
+    }
+
+    private fun buildServer(): String {
+        val root = repoRoot()
+        val out = tmp.resolve("hivesyncd").toString()
+        val build = ProcessBuilder("go", "build", "-o", out, "./cmd/hivesyncd")
+            .directory(root)
+            .redirectErrorStream(true)
+            .start()
+        val output = build.inputStream.bufferedReader().readText()
+        check(build.waitFor() == 0) { "go build ./cmd/hivesyncd failed in $root:\n$output" }
+        return out
+    }
+
+    private fun waitReady() {
+        val http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()
+        val ready = HttpRequest.newBuilder(URI.create("$baseUrl/health/ready"))
+            .timeout(Duration.ofSeconds(2)).GET().build()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(READY_TIMEOUT_SECONDS)
+        while (System.nanoTime() < deadline) {
+            val p = process!!
+            if (!p.isAlive) {
+                error("hivesyncd exited early with status ${p.exitValue()}; stderr:\n${logTail(stderrLog)}")
+            }
+            try {
+                if (http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) return
+            } catch (_: java.io.IOException) {
+                // not listening yet
+            }
+            Thread.sleep(200)
+        }
+        error("hivesyncd not ready after ${READY_TIMEOUT_SECONDS}s; stderr:\n${logTail(stderrLog)}")
+    }
+
+    @Synchronized
+    private fun stop() {
+        val p = process
+        if (p != null) {
+            process = null
+            val children = p.descendants().toList()
+            if (p.isAlive) {
+                p.destroy() // SIGTERM: hivesyncd stops its private Postgres
+                if (!p.waitFor(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    p.destroyForcibly()
+                    p.waitFor(5, TimeUnit.SECONDS)
+                }
+            }
+            // Never leave an orphaned postgres behind, even after a SIGKILL.
+            for (child in children.filter { it.isAlive }) {
+                child.destroy()
+                try {
+                    child.onExit().get(10, TimeUnit.SECONDS)
+                } catch (_: java.util.concurrent.TimeoutException) {
+                    child.destroyForcibly()
+                }
+            }
+        }
+        tmp.toFile().deleteRecursively()
+    }
+
+    override fun close() = stop()
+
+    companion object {
+        const val UPGRADE_URL = "https://hivesync.test/download"
+        private const val READY_TIMEOUT_SECONDS = 90L
+        private const val STOP_TIMEOUT_SECONDS = 20L
+
+        /** The repository root: the nearest ancestor of this class's location with go.mod and proto/. */
+        fun repoRoot(): File {
+            val location = File(LiveServer::class.java.protectionDomain.codeSource.location.toURI())
+            var dir: File? = location.absoluteFile
+            while (dir != null) {
+                if (File(dir, "go.mod").isFile && File(dir, "proto").isDirectory) return dir
+                dir = dir.parentFile
+            }
+            error("repository root not found above $location")
+        }
+
+        private fun freePort(): Int = ServerSocket(0).use { it.localPort }
+
+        private fun logTail(f: File): String =
+            if (f.exists()) f.readText().takeLast(8000) else "(no output)"
+
+        /** The session's server, started on first use and closed by JUnit at the end of the run. */
+        fun get(context: ExtensionContext): LiveServer =
+            context.root.getStore(ExtensionContext.Namespace.GLOBAL)
+                .getOrComputeIfAbsent(LiveServer::class.java.name, { LiveServer() }, LiveServer::class.java)
+    }
+}
+
+/** Injects the session's [LiveServer] into test constructors and methods. */
+class LiveServerExtension : ParameterResolver {
+    override fun supportsParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Boolean =
+        parameterContext.parameter.type == LiveServer::class.java
+
+    override fun resolveParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Any =
+        LiveServer.get(extensionContext)
+}

@@ -1,0 +1,155 @@
+"""Session fixtures: one live `hivesyncd dev` server for the whole test run.
+
+The binary is $HIVESYNC_BIN, or built from the repository (found relative to
+this file) with `go build ./cmd/hivesyncd`. The server runs with a fresh data
+directory (dev mode starts a private Postgres in it) on a free local port, and
+is stopped with SIGTERM (SIGKILL after 20 s) when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SDK_DIR = Path(__file__).resolve().parents[1]
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+# The configuration every test relies on (see the server contract).
+MIN_PLUGIN_PROTOCOL_VERSION = 2
+CURRENT_PLUGIN_PROTOCOL_VERSION = 3
+MIN_CLIENT_VERSION = 3
+UPGRADE_URL = "https://hivesync.test/download"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running hivesyncd."""
+
+    base_url: str
+    log_path: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server_binary(tmp: Path) -> Path:
+    if env_bin := os.environ.get("HIVESYNC_BIN"):
+        path = Path(env_bin)
+        if not path.is_file():
+            pytest.exit(f"HIVESYNC_BIN={env_bin} does not exist", returncode=1)
+        return path
+    out = tmp / "hivesyncd"
+    proc = subprocess.run(  # noqa: S603
+        ["go", "build", "-o", str(out), "./cmd/hivesyncd"],  # noqa: S607
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.exit(f"go build ./cmd/hivesyncd failed:\n{proc.stdout}{proc.stderr}", returncode=1)
+    return out
+
+
+def _tail(path: Path, limit: int = 8000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return "<no log>"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Starts hivesyncd once per session and yields its base URL."""
+    tmp = Path(tempfile.mkdtemp(prefix="hivesync-pytest-"))
+    log_path = tmp / "hivesyncd.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        binary = _server_binary(tmp)
+        port = _free_port()
+        data_dir = tmp / "data"
+        data_dir.mkdir()
+        env = {
+            **os.environ,
+            "HIVESYNC_HTTP_ADDR": f"127.0.0.1:{port}",
+            "HIVESYNC_DATA_DIR": str(data_dir),
+            "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION": str(MIN_PLUGIN_PROTOCOL_VERSION),
+            "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION": str(CURRENT_PLUGIN_PROTOCOL_VERSION),
+            "HIVESYNC_MIN_CLIENT_VERSION": str(MIN_CLIENT_VERSION),
+            "HIVESYNC_UPGRADE_URL": UPGRADE_URL,
+        }
+        env.pop("HIVESYNC_DATABASE_URL", None)  # dev mode must run its own Postgres
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(  # noqa: S603
+                [str(binary), "dev"],
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.exit(
+                    f"hivesyncd dev exited early with code {proc.returncode}:\n{_tail(log_path)}",
+                    returncode=1,
+                )
+            try:
+                with urllib.request.urlopen(f"{base_url}/health/ready", timeout=2) as resp:  # noqa: S310
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.exit(
+                    f"hivesyncd not ready after {READY_TIMEOUT_S:.0f}s:\n{_tail(log_path)}",
+                    returncode=1,
+                )
+            time.sleep(0.2)
+        yield Server(base_url=base_url, log_path=log_path)
+    finally:
+        if proc is not None:
+            _stop(proc)
+        if request.session.testsfailed and log_path.exists():
+            # Keep the server log of a failed run for diagnosis (git-ignored).
+            shutil.copyfile(log_path, SDK_DIR / ".test-server.log")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def base_url(server: Server) -> str:
+    """Base URL of the live server, e.g. http://127.0.0.1:PORT."""
+    return server.base_url

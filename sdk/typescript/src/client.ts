@@ -1,0 +1,114 @@
+/**
+ * Transport-independent client plumbing: the plugin protocol version header,
+ * the bearer-token hook, and the factory that turns a Connect transport into
+ * typed HiveSync service clients.
+ *
+ * @module
+ */
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { MetaService } from "./gen/hivesync/v1/meta_service_pb.js";
+
+/**
+ * The plugin protocol version this SDK speaks. It is sent as
+ * {@link PLUGIN_VERSION_HEADER} on every call unless a client overrides it with
+ * {@link HiveSyncClientOptions.pluginProtocolVersion}.
+ */
+export const PLUGIN_PROTOCOL_VERSION = 3;
+
+/** Name of the request header that carries the plugin protocol version. */
+export const PLUGIN_VERSION_HEADER = "X-HiveSync-Plugin-Version";
+
+/**
+ * Returns the current access token, or `undefined`/`null`/`""` when the caller
+ * is signed out (the request is then sent without `Authorization`). It is
+ * called once per request, so it may refresh an expiring token first.
+ */
+export type TokenProvider = () =>
+  | string
+  | null
+  | undefined
+  | Promise<string | null | undefined>;
+
+/** Options shared by every HiveSync client, whatever the transport. */
+export interface HiveSyncClientOptions {
+  /**
+   * Base URL of the HiveSync API, e.g. `https://api.hivesync.dev`. Connect
+   * calls go to `<baseUrl>/hivesync.v1.<Service>/<Method>`.
+   */
+  baseUrl: string;
+  /** Supplies the bearer token sent as `Authorization: Bearer <token>`. */
+  tokenProvider?: TokenProvider;
+  /**
+   * Plugin protocol version to announce; defaults to
+   * {@link PLUGIN_PROTOCOL_VERSION}. Set to `null` to send no header at all.
+   */
+  pluginProtocolVersion?: number | null;
+  /**
+   * Use the binary protobuf encoding instead of JSON. Defaults to `true` for
+   * the Node transport and `false` for the web transport.
+   */
+  useBinaryFormat?: boolean;
+  /**
+   * Send side-effect-free methods (`NO_SIDE_EFFECTS`, e.g. every MetaService
+   * method) as cacheable HTTP GET requests. Defaults to `true`.
+   */
+  useHttpGet?: boolean;
+  /** Default timeout for every call, in milliseconds. */
+  defaultTimeoutMs?: number;
+  /** Extra interceptors, run after the HiveSync header interceptor. */
+  interceptors?: Interceptor[];
+}
+
+/**
+ * Builds the interceptor that stamps every request with
+ * `X-HiveSync-Plugin-Version` and, when a token provider yields a token,
+ * `Authorization: Bearer <token>`. Headers already set on an individual call
+ * (via `CallOptions.headers`) take precedence.
+ */
+export function hiveSyncInterceptor(
+  options: Pick<HiveSyncClientOptions, "tokenProvider" | "pluginProtocolVersion">,
+): Interceptor {
+  const version =
+    options.pluginProtocolVersion === undefined
+      ? PLUGIN_PROTOCOL_VERSION
+      : options.pluginProtocolVersion;
+  const tokenProvider = options.tokenProvider;
+  return (next) => async (req) => {
+    if (version !== null && !req.header.has(PLUGIN_VERSION_HEADER)) {
+      req.header.set(PLUGIN_VERSION_HEADER, String(version));
+    }
+    if (tokenProvider && !req.header.has("Authorization")) {
+      const token = await tokenProvider();
+      if (token) {
+        req.header.set("Authorization", `Bearer ${token}`);
+      }
+    }
+    return next(req);
+  };
+}
+
+/** Typed clients for every HiveSync service, sharing one transport. */
+export interface HiveSyncClient {
+  /** Compatibility, bootstrap (discovery) config, server time, event schema. */
+  readonly meta: Client<typeof MetaService>;
+  /** The transport the clients use, for creating clients of further services. */
+  readonly transport: Transport;
+}
+
+/**
+ * Creates the typed service clients on top of an existing transport. Most
+ * callers use `createHiveSyncClient` from `@hivesync/sdk/node` or
+ * `@hivesync/sdk/web`, which build the transport (with
+ * {@link hiveSyncInterceptor}) for them.
+ */
+export function createHiveSyncClientFromTransport(transport: Transport): HiveSyncClient {
+  return {
+    meta: createClient(MetaService, transport),
+    transport,
+  };
+}
+
+/** @internal Interceptor list for a transport built from client options. */
+export function interceptorsFor(options: HiveSyncClientOptions): Interceptor[] {
+  return [hiveSyncInterceptor(options), ...(options.interceptors ?? [])];
+}

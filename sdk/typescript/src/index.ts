@@ -1,0 +1,39 @@
+/**
+ * `@hivesync/sdk`: the HiveSync contract (`hivesync.v1`) for TypeScript.
+ *
+ * This entry point is transport-neutral: generated messages and service
+ * descriptors, the header interceptor, typed error details and access rules.
+ * Import a ready client factory from `@hivesync/sdk/node` (Node.js) or
+ * `@hivesync/sdk/web` (browsers, React Native).
+ *
+ * @module
+ */
+export {
+  PLUGIN_PROTOCOL_VERSION,
+  PLUGIN_VERSION_HEADER,
+  createHiveSyncClientFromTransport,
+  hiveSyncInterceptor,
+  type HiveSyncClient,
+  type HiveSyncClientOptions,
+  type TokenProvider,
+} from "./client.js";
+export {
+  Code,
+  ConnectError,
+  conflict,
+  entitlementRequired,
+  errorCode,
+  hiveSyncErrorDetails,
+  limitExceeded,
+  rateLimited,
+  upgradeRequired,
+  type HiveSyncErrorDetail,
+} from "./errors.js";
+export { restError, restJson } from "./rest.js";
+export { accessRule, eventRegistry, eventSpec, knownEventTypes } from "./access.js";
+
+// Generated code: every message type, schema, enum, extension and service.
+export * from "./gen/hivesync/v1/access_pb.js";
+export * from "./gen/hivesync/v1/errors_pb.js";
+export * from "./gen/hivesync/v1/events_pb.js";
+export * from "./gen/hivesync/v1/meta_service_pb.js";

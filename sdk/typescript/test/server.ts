@@ -1,0 +1,155 @@
+/**
+ * Starts one live `hivesyncd dev` for the whole test session.
+ *
+ * - binary: $HIVESYNC_BIN, else `go build -o <tmp>/hivesyncd ./cmd/hivesyncd`
+ *   from the repository root (found from this file's location, not the cwd);
+ * - fresh data dir and free loopback port; waits for GET /health/ready == 200;
+ * - stop(): SIGTERM, SIGKILL after 20 s, then removes the temp dir.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const UPGRADE_URL = "https://hivesync.test/download";
+
+export interface LiveServer {
+  baseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Walks up from this file to the directory holding the HiveSync go.mod. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const gomod = join(dir, "go.mod");
+    if (existsSync(gomod) && /^module github\.com\/hivesync\/hivesync\s*$/m.test(readFileSync(gomod, "utf8"))) {
+      return dir;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error("cannot find the HiveSync repository root (go.mod) above " + fileURLToPath(import.meta.url));
+    }
+    dir = parent;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export async function startServer(): Promise<LiveServer> {
+  const tmp = mkdtempSync(join(tmpdir(), "hivesync-sdk-ts-"));
+  // dev mode runs its private Postgres as an unprivileged user (we are root
+  // here), which must be able to traverse into the data directory.
+  chmodSync(tmp, 0o755);
+  const cleanupTmp = () => rmSync(tmp, { recursive: true, force: true });
+  let bin = process.env["HIVESYNC_BIN"];
+  if (!bin) {
+    bin = join(tmp, "hivesyncd");
+    const root = repoRoot();
+    const build = spawnSync("go", ["build", "-o", bin, "./cmd/hivesyncd"], {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    if (build.status !== 0) {
+      cleanupTmp();
+      throw new Error(`go build ./cmd/hivesyncd failed (exit ${build.status ?? build.signal})`);
+    }
+  }
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const dataDir = join(tmp, "data");
+  const child = spawn(bin, ["dev"], {
+    cwd: tmp,
+    env: {
+      // No HIVESYNC_* from the caller's environment (e.g. HIVESYNC_BIN or a
+      // HIVESYNC_DATABASE_URL) leaks into the server under test.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HIVESYNC_"))),
+      HIVESYNC_HTTP_ADDR: `127.0.0.1:${port}`,
+      HIVESYNC_DATA_DIR: dataDir,
+      HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION: "2",
+      HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION: "3",
+      HIVESYNC_MIN_CLIENT_VERSION: "3",
+      HIVESYNC_UPGRADE_URL: UPGRADE_URL,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  // Keep the last 64 KiB of stderr for failure messages.
+  let stderr = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-65536);
+  });
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      process.off("exit", onExit);
+      if (!exited) {
+        child.kill("SIGTERM");
+        if (!(await waitExit(child, 20_000))) {
+          child.kill("SIGKILL");
+          await waitExit(child, 5_000);
+        }
+      }
+      cleanupTmp();
+    })();
+    return stopped;
+  };
+  // Last resort if the runner dies without running `after` hooks.
+  const onExit = () => {
+    if (!exited) child.kill("SIGTERM");
+  };
+  process.on("exit", onExit);
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`hivesyncd dev exited early (code ${child.exitCode}, signal ${child.signalCode}); stderr:\n${stderr}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        return { baseUrl, stop };
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`hivesyncd dev not ready at ${baseUrl}/health/ready within 90 s; stderr:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

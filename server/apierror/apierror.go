@@ -1,0 +1,89 @@
+// Package apierror builds HiveSync's typed errors: a Connect code plus an error
+// detail message from errors.proto, so every client decodes a structure rather
+// than parsing a string. It is the one place domain failures become API errors.
+package apierror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/store"
+)
+
+// WithDetail returns a Connect error with code, message and one typed detail.
+func WithDetail(code connect.Code, msg string, detail proto.Message) *connect.Error {
+	err := connect.NewError(code, errors.New(msg))
+	if d, derr := connect.NewErrorDetail(detail); derr == nil {
+		err.AddDetail(d)
+	}
+	return err
+}
+
+// UpgradeRequired reports a client or plugin older than the server supports.
+func UpgradeRequired(d *hivesyncv1.UpgradeRequired) *connect.Error {
+	return WithDetail(connect.CodeFailedPrecondition, d.GetMessage(), d)
+}
+
+// EntitlementRequired reports a tier gate that denied the call.
+func EntitlementRequired(d *hivesyncv1.EntitlementRequired) *connect.Error {
+	return WithDetail(connect.CodePermissionDenied, d.GetMessage(), d)
+}
+
+// Conflict reports a save whose base revision is no longer the head.
+func Conflict(d *hivesyncv1.Conflict) *connect.Error {
+	return WithDetail(connect.CodeAborted, "the file changed on the server since your base revision; nothing was written", d)
+}
+
+// PayloadTooLarge reports one request or file over a size limit
+// (invalid_argument: retrying the same payload will never succeed).
+func PayloadTooLarge(d *hivesyncv1.LimitExceeded) *connect.Error {
+	return WithDetail(connect.CodeInvalidArgument, d.GetMessage(), d)
+}
+
+// QuotaExceeded reports a quota that is used up (resource_exhausted).
+func QuotaExceeded(d *hivesyncv1.LimitExceeded) *connect.Error {
+	return WithDetail(connect.CodeResourceExhausted, d.GetMessage(), d)
+}
+
+// RateLimited reports too many requests.
+func RateLimited(d *hivesyncv1.RateLimited) *connect.Error {
+	msg := fmt.Sprintf("too many requests; retry in %s", d.GetRetryAfter().AsDuration())
+	return WithDetail(connect.CodeResourceExhausted, msg, d)
+}
+
+// InvalidArgument reports bad input on one field, before anything is written.
+func InvalidArgument(field, why string) *connect.Error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %s", field, why))
+}
+
+// FromDomain maps an error from a domain or the store to a Connect error:
+// typed Connect errors pass through, store sentinels become NotFound or
+// Aborted, a context ending becomes Canceled or DeadlineExceeded, and anything
+// else is logged with an id and returned as Internal without its cause.
+func FromDomain(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.Is(err, store.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, errors.New("not found"))
+	case errors.Is(err, store.ErrConflict):
+		return connect.NewError(connect.CodeAborted, errors.New("a concurrent change won; reload and retry"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request took too long"))
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("the request was canceled"))
+	}
+	id := newErrorID()
+	log.ErrorContext(ctx, "internal error", slog.String("error_id", id), slog.String("error", err.Error()))
+	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (id %s)", id))
+}

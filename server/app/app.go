@@ -1,0 +1,253 @@
+// Package app wires a HiveSync node together: configuration, the store, River,
+// the Connect services behind vanguard, interceptors, probes, metrics and the
+// HTTP server's lifecycle. It holds no business rules.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/meta"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// Version is this build's release; set with -ldflags "-X .../server/app.Version=…".
+var Version = "0.1.0-dev"
+
+// UpgradeDeepLink opens the mobile app's purchase screen (the only store front).
+const UpgradeDeepLink = "hivesync://upgrade"
+
+// Options are what a node needs besides its configuration.
+type Options struct {
+	// Mode selects what the node runs: serve and dev run the API and workers,
+	// worker runs only workers (and the probes).
+	Mode Mode
+	// Config is the effective configuration.
+	Config *Config
+	// Pool is an open pool to a migrated database.
+	Pool *pgxpool.Pool
+	// Log is the process logger.
+	Log *slog.Logger
+	// Authenticator verifies bearer tokens; nil until identity is configured.
+	Authenticator access.Authenticator
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// App is one HiveSync node.
+type App struct {
+	opts    Options
+	store   *store.Store
+	river   *river.Client[pgx.Tx]
+	health  *health
+	handler http.Handler
+	started time.Time
+}
+
+// New builds a node. It fails if any mounted RPC lacks an access rule.
+func New(opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg, log := opts.Config, opts.Log
+	st := store.New(opts.Pool)
+	a := &App{opts: opts, store: st, started: opts.Now().UTC()}
+	a.health = &health{store: st, cfg: cfg, mode: opts.Mode, version: Version, now: opts.Now, log: log}
+
+	var err error
+	if a.river, err = newRiverClient(st, cfg, log, opts.Now, true); err != nil {
+		return nil, err
+	}
+	m := newMetrics()
+	var services []mountedService
+	if opts.Mode != ModeWorker {
+		if services, err = a.services(m); err != nil {
+			return nil, err
+		}
+	}
+	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// VersionPolicy is the client and plugin version range from cfg.
+func VersionPolicy(cfg *Config) access.VersionPolicy {
+	return access.VersionPolicy{
+		MinPluginProtocol:     cfg.MinPluginProtocolVersion,
+		CurrentPluginProtocol: cfg.CurrentPluginProtocolVersion,
+		MinClient:             cfg.MinClientVersion,
+		UpgradeURL:            cfg.UpgradeURL,
+	}
+}
+
+// services builds every Connect service with the shared interceptors.
+func (a *App) services(m *metrics) ([]mountedService, error) {
+	cfg, log := a.opts.Config, a.opts.Log
+	metaSvc, err := meta.New(meta.Options{
+		ServerVersion:         Version,
+		Versions:              VersionPolicy(cfg),
+		Bootstrap:             a.bootstrapConfig,
+		DriftWarningThreshold: cfg.DriftWarningThreshold,
+		Now:                   a.opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	descs := []protoreflect.ServiceDescriptor{hivesyncv1.File_hivesync_v1_meta_service_proto.Services().ByName("MetaService")}
+	rules, err := access.RulesFor(descs...)
+	if err != nil {
+		return nil, err
+	}
+	handlerOpts := []connect.HandlerOption{
+		connect.WithInterceptors(
+			&observer{log: log, metrics: m, salt: cfg.LogHashSalt, now: a.opts.Now},
+			access.NewInterceptor(rules, a.opts.Authenticator, VersionPolicy(cfg), UpgradeDeepLink, log),
+		),
+		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
+	}
+	path, h := hivesyncv1connect.NewMetaServiceHandler(metaSvc, handlerOpts...)
+	return []mountedService{{desc: descs[0], path: path, handler: h}}, nil
+}
+
+// bootstrapConfig is the spec §33 discovery document from configuration.
+func (a *App) bootstrapConfig(context.Context) (*hivesyncv1.BootstrapConfig, error) {
+	cfg := a.opts.Config
+	return &hivesyncv1.BootstrapConfig{
+		ApiBase:                  cfg.PublicURL,
+		WsBase:                   cfg.PublicWSURL,
+		MinClientVersion:         cfg.MinClientVersion,
+		RecommendedUpgradeUrl:    cfg.UpgradeURL,
+		FallbackApiBase:          cfg.FallbackAPIURL,
+		FallbackWsBase:           cfg.FallbackWSURL,
+		ConfigVersion:            cfg.ConfigVersion,
+		MinPluginProtocolVersion: cfg.MinPluginProtocolVersion,
+	}, nil
+}
+
+// Handler is the node's whole HTTP surface.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Run listens on the configured address and serves until ctx ends, then
+// shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.opts.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (HIVESYNC_HTTP_ADDR): %w", a.opts.Config.HTTPAddr, err)
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve starts the workers and the node heartbeat, serves HTTP/1.1 and
+// cleartext HTTP/2 on ln until ctx ends, then drains: readiness turns false,
+// in-flight requests finish (up to HIVESYNC_SHUTDOWN_TIMEOUT), workers stop
+// and the node leaves the nodes table.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	cfg, log := a.opts.Config, a.opts.Log
+	cfg.bindListener(ln.Addr())
+	if err := a.river.Start(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start workers: %w", err)
+	}
+	a.health.workers.Store(true)
+	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); a.heartbeat(hbCtx) }()
+
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           a.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.InfoContext(ctx, "hivesync serving", slog.String("mode", string(a.opts.Mode)), slog.String("addr", ln.Addr().String()),
+		slog.String("version", Version), slog.String("config_hash", cfg.Hash()))
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+	}
+	a.health.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	log.InfoContext(shutdownCtx, "shutting down")
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		log.WarnContext(shutdownCtx, "http shutdown incomplete", slog.String("error", serr.Error()))
+	}
+	if rerr := a.river.Stop(shutdownCtx); rerr != nil {
+		log.WarnContext(shutdownCtx, "workers did not stop in time", slog.String("error", rerr.Error()))
+	}
+	a.health.workers.Store(false)
+	stopHeartbeat()
+	<-hbDone
+	if derr := a.store.NodeDelete(shutdownCtx, cfg.NodeID); derr != nil {
+		log.WarnContext(shutdownCtx, "could not deregister node", slog.String("error", derr.Error()))
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// heartbeat keeps this node's row fresh until ctx ends.
+func (a *App) heartbeat(ctx context.Context) {
+	cfg := a.opts.Config
+	beat := func() {
+		_, err := a.store.NodeUpsert(ctx, dbgen.NodeUpsertParams{
+			NodeID: cfg.NodeID, Mode: string(a.opts.Mode), Version: Version, ConfigHash: cfg.Hash(), StartedAt: a.started,
+		})
+		if err != nil && ctx.Err() == nil {
+			a.opts.Log.WarnContext(ctx, "node heartbeat failed", slog.String("error", err.Error()))
+		}
+	}
+	beat()
+	t := time.NewTicker(nodeHeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			beat()
+		}
+	}
+}
+
+// bindListener fills in the public URLs when the configured address used
+// port 0 and no public URL was given.
+func (c *Config) bindListener(addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return
+	}
+	_, port, _ := net.SplitHostPort(c.HTTPAddr)
+	if port != "0" || c.publicURLSet {
+		return
+	}
+	host, _, _ := net.SplitHostPort(c.HTTPAddr)
+	c.PublicURL = publicURLFor(net.JoinHostPort(host, strconv.Itoa(tcp.Port)))
+	c.PublicWSURL = wsURLFor(c.PublicURL)
+}

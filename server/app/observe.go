@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hivesync/hivesync/server/access"
+)
+
+// NewLogger returns the process logger: JSON (or text) on w at the
+// configured level, tagged with the node id.
+func NewLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With(slog.String("node", cfg.NodeID))
+}
+
+// metrics are the Prometheus collectors served at /metrics.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hivesync_rpc_requests_total",
+			Help: "RPCs handled, by procedure and Connect code (REST calls are counted under their RPC).",
+		}, []string{"procedure", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hivesync_rpc_duration_seconds",
+			Help:    "RPC handling time, by procedure.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}, []string{"procedure"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hivesync_rpc_in_flight",
+			Help: "RPCs being handled now.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.inFlight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observer logs one line per call and records metrics. It never logs request
+// or response bodies, tokens or raw user ids.
+type observer struct {
+	log     *slog.Logger
+	metrics *metrics
+	salt    string
+	now     func() time.Time
+}
+
+var _ connect.Interceptor = (*observer)(nil)
+
+func (o *observer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		done := o.begin()
+		resp, err := next(ctx, req)
+		done(ctx, req.Spec().Procedure, req.Peer().Protocol, err)
+		return resp, err
+	}
+}
+
+func (o *observer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (o *observer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		done := o.begin()
+		err := next(ctx, conn)
+		done(ctx, conn.Spec().Procedure, conn.Peer().Protocol, err)
+		return err
+	}
+}
+
+func (o *observer) begin() func(ctx context.Context, procedure, protocol string, err error) {
+	start := o.now()
+	o.metrics.inFlight.Inc()
+	return func(ctx context.Context, procedure, protocol string, err error) {
+		o.metrics.inFlight.Dec()
+		took := o.now().Sub(start)
+		code := "ok"
+		if err != nil {
+			code = connect.CodeOf(err).String()
+		}
+		o.metrics.requests.WithLabelValues(procedure, code).Inc()
+		o.metrics.duration.WithLabelValues(procedure).Observe(took.Seconds())
+		attrs := []slog.Attr{
+			slog.String("procedure", procedure),
+			slog.String("protocol", protocol),
+			slog.String("code", code),
+			slog.String("duration_bucket", DurationBucket(took)),
+		}
+		if p := access.PrincipalFrom(ctx); p != nil {
+			attrs = append(attrs, slog.String("user", HashUserID(o.salt, p.UserID)))
+		}
+		level := slog.LevelInfo
+		var ce *connect.Error
+		if err != nil && errors.As(err, &ce) && (ce.Code() == connect.CodeInternal || ce.Code() == connect.CodeUnknown) {
+			level = slog.LevelError
+		}
+		o.log.LogAttrs(ctx, level, "rpc", attrs...)
+	}
+}
+
+// DurationBucket puts a duration in a coarse bucket for logs (spec §1.0.11).
+func DurationBucket(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return "<10ms"
+	case d < 50*time.Millisecond:
+		return "10-50ms"
+	case d < 250*time.Millisecond:
+		return "50-250ms"
+	case d < time.Second:
+		return "250ms-1s"
+	case d < 5*time.Second:
+		return "1-5s"
+	default:
+		return ">=5s"
+	}
+}
+
+// HashUserID returns the salted hash logged in place of a user id.
+func HashUserID(salt, userID string) string {
+	sum := sha256.Sum256([]byte(salt + "\x00" + userID))
+	return hex.EncodeToString(sum[:])[:16]
+}

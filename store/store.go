@@ -1,0 +1,96 @@
+// Package store is HiveSync's only door to Postgres: a pgx v5 pool, the
+// sqlc-generated queries in store/dbgen, transactions, and the migration
+// runner (goose for our schema, rivermigrate for River's). Domain packages
+// call Store; they never hold SQL of their own.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// ErrNotFound is returned when a row a caller asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write loses a compare-and-set race or hits
+// a unique constraint.
+var ErrConflict = errors.New("conflict")
+
+// Store wraps the generated queries with the pool they run on. Its embedded
+// Querier runs each query in its own implicit transaction; InTx groups several.
+type Store struct {
+	dbgen.Querier
+	pool *pgxpool.Pool
+}
+
+// New wraps an open pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{Querier: dbgen.New(pool), pool: pool}
+}
+
+// Pool returns the underlying pool, for River and health checks.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// InTx runs fn in one transaction. fn gets the pgx.Tx (so River can enqueue a
+// job atomically with the rows that ask for it) and queries bound to it. The
+// transaction commits when fn returns nil and rolls back otherwise.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx, q dbgen.Querier) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(tx, dbgen.New(tx))
+	})
+}
+
+// Ping checks that the database answers and returns its clock.
+func (s *Store) Ping(ctx context.Context) (time.Time, error) {
+	now, err := s.DatabaseNow(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ping database: %w", MapError(err))
+	}
+	return now, nil
+}
+
+// MapError turns driver errors into the store's sentinels, leaving others
+// untouched: no rows becomes ErrNotFound, a unique or exclusion violation
+// becomes ErrConflict.
+func MapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "23P01") {
+		return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
+	}
+	return err
+}
+
+// Open connects a pool to url with at most maxConns connections and checks
+// that the database answers within the context's deadline.
+func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
