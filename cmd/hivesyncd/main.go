@@ -144,6 +144,9 @@ func dev(ctx context.Context, stdout, stderr io.Writer) error {
 	dbNote := "HIVESYNC_DATABASE_URL"
 	if cfg.DatabaseURL == "" {
 		dir := filepath.Join(cfg.DataDir, "postgres")
+		if err := prepareDataDir(cfg.DataDir); err != nil {
+			return err
+		}
 		cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Log: log})
 		if errors.Is(err, pgcluster.ErrNoPostgres) {
 			return err
@@ -214,4 +217,24 @@ func openPool(ctx context.Context, cfg *app.Config) (*pgxpool.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+}
+
+// prepareDataDir creates HIVESYNC_DATA_DIR. When we run as root, Postgres runs
+// as an unprivileged user that must be able to pass through it, so it gets
+// traverse-only (x) bits; nothing in it becomes readable to others.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create HIVESYNC_DATA_DIR %s: %w", dir, err)
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("stat HIVESYNC_DATA_DIR: %w", err)
+	}
+	if err := os.Chmod(dir, st.Mode().Perm()|0o111); err != nil {
+		return fmt.Errorf("make HIVESYNC_DATA_DIR traversable: %w", err)
+	}
+	return nil
 }

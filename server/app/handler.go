@@ -62,7 +62,7 @@ func newHandler(services []mountedService, h *health, m *metrics, maxRequestByte
 // LimitExceeded error in the caller's protocol; bodies of unknown length are
 // cut off at max while being read.
 func limitRequestBody(next http.Handler, max int64) http.Handler {
-	errorWriter := connect.NewErrorWriter()
+	errorWriter := connect.NewErrorWriter(connect.WithRequireConnectProtocolHeader())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
 			err := apierror.PayloadTooLarge(&hivesyncv1.LimitExceeded{

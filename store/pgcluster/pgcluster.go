@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -256,7 +255,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("postgres exited during startup (%v); see %s: %s", c.waitErr, c.logFile(), tail(c.logFile()))
+			return fmt.Errorf("postgres exited during startup (%w); see %s: %s", c.waitErr, c.logFile(), tail(c.logFile()))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -378,7 +377,7 @@ func checkReachable(dir string, cred *syscall.Credential) error {
 			(sys != nil && sys.Gid == cred.Gid && mode&0o010 != 0)
 		if !ok {
 			return fmt.Errorf("postgres runs as uid %d and cannot enter %s (mode %v): choose a data directory "+
-				"under a world-traversable path (HIVESYNC_DATA_DIR) or set HIVESYNC_DATABASE_URL", cred.Uid, p, fs.FileMode(mode))
+				"under a world-traversable path (HIVESYNC_DATA_DIR) or set HIVESYNC_DATABASE_URL", cred.Uid, p, mode)
 		}
 		if p == "/" {
 			return nil

@@ -93,6 +93,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """Starts hivesyncd once per session and yields its base URL."""
     tmp = Path(tempfile.mkdtemp(prefix="hivesync-pytest-"))
+    # When run as root, dev mode's Postgres runs as an unprivileged user that
+    # must be able to traverse into the data directory (mkdtemp makes 0700).
+    tmp.chmod(0o755)
     log_path = tmp / "hivesyncd.log"
     proc: subprocess.Popen[bytes] | None = None
     try:

@@ -117,7 +117,8 @@ export type UpgradeRequired = Message<"hivesync.v1.UpgradeRequired"> & {
   minSupportedVersion: number;
 
   /**
-   * current_version is the newest version the server speaks.
+   * current_version is the newest version the server speaks; zero when the
+   * server does not track a newest version for this kind of client.
    *
    * @generated from field: int32 current_version = 4;
    */

@@ -11,6 +11,7 @@ import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
+import java.nio.file.attribute.PosixFilePermissions
 import java.time.Duration
 import java.util.concurrent.TimeUnit
 
@@ -24,7 +25,11 @@ import java.util.concurrent.TimeUnit
  */
 class LiveServer private constructor() : AutoCloseable {
     /** The scratch directory: data dir, logs and (when built) the binary. */
-    private val tmp: Path = Files.createTempDirectory("hivesync-kotlin-sdk-")
+    private val tmp: Path = Files.createTempDirectory(
+        "hivesync-kotlin-sdk-",
+        // World-traversable: hivesyncd runs its private Postgres as an unprivileged user.
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")),
+    )
     private val dataDir: Path = tmp.resolve("data")
     private val stdoutLog: File = tmp.resolve("hivesyncd.stdout.log").toFile()
     private val stderrLog: File = tmp.resolve("hivesyncd.stderr.log").toFile()
@@ -42,6 +47,7 @@ class LiveServer private constructor() : AutoCloseable {
             val pb = ProcessBuilder(bin, "dev")
                 .redirectOutput(stdoutLog)
                 .redirectError(stderrLog)
+            pb.environment().remove("HIVESYNC_BIN") // ours, not a server setting
             pb.environment().putAll(
                 mapOf(
                     "HIVESYNC_HTTP_ADDR" to "127.0.0.1:$port",
@@ -98,7 +104,7 @@ class LiveServer private constructor() : AutoCloseable {
         val p = process
         if (p != null) {
             process = null
-            val children = p.descendants().toList()
+            val children: List<ProcessHandle> = p.descendants().collect(java.util.stream.Collectors.toList())
             if (p.isAlive) {
                 p.destroy() // SIGTERM: hivesyncd stops its private Postgres
                 if (!p.waitFor(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
@@ -142,10 +148,23 @@ class LiveServer private constructor() : AutoCloseable {
         private fun logTail(f: File): String =
             if (f.exists()) f.readText().takeLast(8000) else "(no output)"
 
-        /** The session's server, started on first use and closed by JUnit at the end of the run. */
+        /**
+         * The session's server, started on first use and closed by JUnit at the end of
+         * the run. A failed start is remembered, so later tests fail fast with it.
+         */
         fun get(context: ExtensionContext): LiveServer =
             context.root.getStore(ExtensionContext.Namespace.GLOBAL)
-                .getOrComputeIfAbsent(LiveServer::class.java.name, { LiveServer() }, LiveServer::class.java)
+                .getOrComputeIfAbsent(LiveServer::class.java.name, { Session() }, Session::class.java)
+                .server.getOrThrow()
+    }
+
+    /** Holds the outcome of the one start attempt; closing it stops the server. */
+    private class Session : AutoCloseable {
+        val server: Result<LiveServer> = runCatching { LiveServer() }
+
+        override fun close() {
+            server.getOrNull()?.close()
+        }
     }
 }
 

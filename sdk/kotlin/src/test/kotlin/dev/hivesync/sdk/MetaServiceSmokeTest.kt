@@ -79,7 +79,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // 1. GetCompatibility over Connect (binary protobuf, sent as GET) with plugin version 3.
     @Test
-    fun compatibilityOverConnect() = runBlocking {
+    fun compatibilityOverConnect(): Unit = runBlocking {
         val methods = Collections.synchronizedList(mutableListOf<String>())
         val pluginHeaders = Collections.synchronizedList(mutableListOf<String?>())
         val recording = OkHttpClient.Builder().addInterceptor { chain ->
@@ -95,14 +95,14 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // 1b. The same over Connect JSON with POST: the SDK's other wire format.
     @Test
-    fun compatibilityOverConnectJsonPost() = runBlocking {
+    fun compatibilityOverConnectJsonPost(): Unit = runBlocking {
         val c = client { wireFormat = WireFormat.JSON; useGetForReads = false }
         assertCompatibility(c.meta.getCompatibility(compatRequest).getOrThrow())
     }
 
     // 2. The REST route returns the same data as Connect (server_time aside).
     @Test
-    fun compatibilityOverRestMatchesConnect() = runBlocking {
+    fun compatibilityOverRestMatchesConnect(): Unit = runBlocking {
         val viaConnect = client().meta.getCompatibility(compatRequest).getOrThrow()
         val resp = restGet("/api/v1/meta/compatibility?clientType=CLIENT_TYPE_JETBRAINS&clientVersion=$CLIENT_VERSION")
         assertEquals(200, resp.statusCode(), "REST status; body: ${resp.body()}")
@@ -118,7 +118,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // 3. An outdated plugin gets a typed UpgradeRequired (PLUGIN_PROTOCOL_TOO_OLD).
     @Test
-    fun outdatedPluginGetsTypedUpgradeRequired() = runBlocking {
+    fun outdatedPluginGetsTypedUpgradeRequired(): Unit = runBlocking {
         for (format in WireFormat.values()) {
             val c = client { pluginProtocolVersion = 1; wireFormat = format }
             val err = c.meta.getCompatibility(compatRequest).expectFailure()
@@ -134,9 +134,32 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
         }
     }
 
+    // 3b. Over REST the same typed detail comes back in the HTTP 400 status body.
+    @Test
+    fun outdatedPluginOverRestGetsTypedUpgradeRequired() {
+        val resp = restGet("/api/v1/meta/compatibility?clientVersion=$CLIENT_VERSION", pluginVersion = 1)
+        assertEquals(400, resp.statusCode(), "REST status; body: ${resp.body()}")
+        val err = RestError.parse(resp.body()) ?: throw AssertionError("not a status body: ${resp.body()}")
+        assertEquals(Code.FAILED_PRECONDITION, err.code)
+        val up = err.upgradeRequired ?: throw AssertionError("no UpgradeRequired detail: $err")
+        assertEquals(UpgradeRequired.Reason.REASON_PLUGIN_PROTOCOL_TOO_OLD, up.reason)
+        assertEquals(2, up.minSupportedVersion)
+        assertEquals(3, up.currentVersion)
+        assertEquals(LiveServer.UPGRADE_URL, up.upgradeUrl)
+    }
+
+    // A non-integer plugin version header is invalid_argument.
+    @Test
+    fun malformedPluginHeaderIsInvalidArgument(): Unit = runBlocking {
+        val err = client { pluginProtocolVersion = null }.meta
+            .getCompatibility(compatRequest, mapOf(PLUGIN_VERSION_HEADER to listOf("abc")))
+            .expectFailure()
+        assertEquals(Code.INVALID_ARGUMENT, err.code, "code: $err")
+    }
+
     // 4. A client build below min_client_version gets UpgradeRequired (CLIENT_TOO_OLD).
     @Test
-    fun outdatedClientGetsTypedUpgradeRequired() = runBlocking {
+    fun outdatedClientGetsTypedUpgradeRequired(): Unit = runBlocking {
         val err = client().meta.getCompatibility(
             getCompatibilityRequest {
                 clientType = ClientType.CLIENT_TYPE_JETBRAINS
@@ -153,7 +176,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // 5. Bootstrap config over REST: snake_case keys, and allowed for an outdated plugin.
     @Test
-    fun bootstrapOverRestIsSnakeCaseAndSkipsVersionCheck() = runBlocking {
+    fun bootstrapOverRestIsSnakeCaseAndSkipsVersionCheck(): Unit = runBlocking {
         val resp = restGet("/api/v1/meta/bootstrap", pluginVersion = 1)
         assertEquals(200, resp.statusCode(), "REST status; body: ${resp.body()}")
         val body = Struct.newBuilder().also { JsonFormat.parser().merge(resp.body(), it) }.build()
@@ -172,7 +195,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // 6. The event schema lists the spec's event types and its descriptors decode.
     @Test
-    fun eventSchemaListsEventsAndDescriptorsDecode() = runBlocking {
+    fun eventSchemaListsEventsAndDescriptorsDecode(): Unit = runBlocking {
         val schema = client().meta.getEventSchema(getEventSchemaRequest {}).getOrThrow()
         assertEquals("hivesync.v1.Event", schema.envelopeMessage)
         val types = schema.eventTypesList.map { it.spec.eventType }
@@ -203,7 +226,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
 
     // The token hook puts a bearer token on the wire.
     @Test
-    fun tokenProviderSendsBearerToken() = runBlocking {
+    fun tokenProviderSendsBearerToken(): Unit = runBlocking {
         val auth = Collections.synchronizedList(mutableListOf<String?>())
         val recording = OkHttpClient.Builder().addInterceptor { chain ->
             auth += chain.request().header("Authorization")

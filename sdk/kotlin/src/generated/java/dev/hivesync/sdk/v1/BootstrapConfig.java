@@ -310,18 +310,18 @@ private static final long serialVersionUID = 0L;
   }
 
   public static final int CONFIG_VERSION_FIELD_NUMBER = 7;
-  private long configVersion_ = 0L;
+  private int configVersion_ = 0;
   /**
    * <pre>
    * config_version increases whenever the document changes; clients cache it
    * as last_config_version.
    * </pre>
    *
-   * <code>int64 config_version = 7 [json_name = "config_version"];</code>
+   * <code>int32 config_version = 7 [json_name = "config_version"];</code>
    * @return The configVersion.
    */
   @java.lang.Override
-  public long getConfigVersion() {
+  public int getConfigVersion() {
     return configVersion_;
   }
 
@@ -410,8 +410,8 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(fallbackWsBase_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 6, fallbackWsBase_);
     }
-    if (configVersion_ != 0L) {
-      output.writeInt64(7, configVersion_);
+    if (configVersion_ != 0) {
+      output.writeInt32(7, configVersion_);
     }
     if (minPluginProtocolVersion_ != 0) {
       output.writeInt32(8, minPluginProtocolVersion_);
@@ -442,9 +442,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(fallbackWsBase_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(6, fallbackWsBase_);
     }
-    if (configVersion_ != 0L) {
+    if (configVersion_ != 0) {
       size += com.google.protobuf.CodedOutputStream
-        .computeInt64Size(7, configVersion_);
+        .computeInt32Size(7, configVersion_);
     }
     if (minPluginProtocolVersion_ != 0) {
       size += com.google.protobuf.CodedOutputStream
@@ -523,8 +523,7 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + FALLBACK_WS_BASE_FIELD_NUMBER;
     hash = (53 * hash) + getFallbackWsBase().hashCode();
     hash = (37 * hash) + CONFIG_VERSION_FIELD_NUMBER;
-    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
-        getConfigVersion());
+    hash = (53 * hash) + getConfigVersion();
     hash = (37 * hash) + MIN_PLUGIN_PROTOCOL_VERSION_FIELD_NUMBER;
     hash = (53 * hash) + getMinPluginProtocolVersion();
     if (hasMigration()) {
@@ -679,7 +678,7 @@ private static final long serialVersionUID = 0L;
       recommendedUpgradeUrl_ = "";
       fallbackApiBase_ = "";
       fallbackWsBase_ = "";
-      configVersion_ = 0L;
+      configVersion_ = 0;
       minPluginProtocolVersion_ = 0;
       migration_ = null;
       if (migrationBuilder_ != null) {
@@ -793,7 +792,7 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000020;
         onChanged();
       }
-      if (other.getConfigVersion() != 0L) {
+      if (other.getConfigVersion() != 0) {
         setConfigVersion(other.getConfigVersion());
       }
       if (other.getMinPluginProtocolVersion() != 0) {
@@ -857,7 +856,7 @@ private static final long serialVersionUID = 0L;
               break;
             } // case 50
             case 56: {
-              configVersion_ = input.readInt64();
+              configVersion_ = input.readInt32();
               bitField0_ |= 0x00000040;
               break;
             } // case 56
@@ -1394,18 +1393,18 @@ private static final long serialVersionUID = 0L;
       return this;
     }
 
-    private long configVersion_ ;
+    private int configVersion_ ;
     /**
      * <pre>
      * config_version increases whenever the document changes; clients cache it
      * as last_config_version.
      * </pre>
      *
-     * <code>int64 config_version = 7 [json_name = "config_version"];</code>
+     * <code>int32 config_version = 7 [json_name = "config_version"];</code>
      * @return The configVersion.
      */
     @java.lang.Override
-    public long getConfigVersion() {
+    public int getConfigVersion() {
       return configVersion_;
     }
     /**
@@ -1414,11 +1413,11 @@ private static final long serialVersionUID = 0L;
      * as last_config_version.
      * </pre>
      *
-     * <code>int64 config_version = 7 [json_name = "config_version"];</code>
+     * <code>int32 config_version = 7 [json_name = "config_version"];</code>
      * @param value The configVersion to set.
      * @return This builder for chaining.
      */
-    public Builder setConfigVersion(long value) {
+    public Builder setConfigVersion(int value) {
 
       configVersion_ = value;
       bitField0_ |= 0x00000040;
@@ -1431,12 +1430,12 @@ private static final long serialVersionUID = 0L;
      * as last_config_version.
      * </pre>
      *
-     * <code>int64 config_version = 7 [json_name = "config_version"];</code>
+     * <code>int32 config_version = 7 [json_name = "config_version"];</code>
      * @return This builder for chaining.
      */
     public Builder clearConfigVersion() {
       bitField0_ = (bitField0_ & ~0x00000040);
-      configVersion_ = 0L;
+      configVersion_ = 0;
       onChanged();
       return this;
     }

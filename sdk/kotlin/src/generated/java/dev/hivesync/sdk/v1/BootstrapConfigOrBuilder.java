@@ -126,10 +126,10 @@ public interface BootstrapConfigOrBuilder extends
    * as last_config_version.
    * </pre>
    *
-   * <code>int64 config_version = 7 [json_name = "config_version"];</code>
+   * <code>int32 config_version = 7 [json_name = "config_version"];</code>
    * @return The configVersion.
    */
-  long getConfigVersion();
+  int getConfigVersion();
 
   /**
    * <pre>

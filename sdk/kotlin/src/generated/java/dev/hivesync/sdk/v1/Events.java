@@ -444,7 +444,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "iceEvent\022\030\n\007new_url\030\001 \001(\tR\007new_url\022>\n\014sw" +
       "itch_after\030\002 \001(\0132\032.google.protobuf.Times" +
       "tampR\014switch_after\0222\n\024grace_period_secon" +
-      "ds\030\003 \001(\003R\024grace_period_seconds*\227\001\n\016Event" +
+      "ds\030\003 \001(\005R\024grace_period_seconds*\227\001\n\016Event" +
       "Direction\022\037\n\033EVENT_DIRECTION_UNSPECIFIED" +
       "\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_SERVER\020\001" +
       "\022$\n EVENT_DIRECTION_SERVER_TO_CLIENT\020\002\022\030" +

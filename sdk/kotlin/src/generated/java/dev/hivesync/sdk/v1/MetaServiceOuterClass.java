@@ -113,7 +113,7 @@ public final class MetaServiceOuterClass extends com.google.protobuf.GeneratedFi
       "pgrade_url\030\004 \001(\tR\027recommended_upgrade_ur" +
       "l\022,\n\021fallback_api_base\030\005 \001(\tR\021fallback_a" +
       "pi_base\022*\n\020fallback_ws_base\030\006 \001(\tR\020fallb" +
-      "ack_ws_base\022&\n\016config_version\030\007 \001(\003R\016con" +
+      "ack_ws_base\022&\n\016config_version\030\007 \001(\005R\016con" +
       "fig_version\022@\n\033min_plugin_protocol_versi" +
       "on\030\010 \001(\005R\033min_plugin_protocol_version\022?\n" +
       "\tmigration\030\t \001(\0132!.hivesync.v1.Migration" +

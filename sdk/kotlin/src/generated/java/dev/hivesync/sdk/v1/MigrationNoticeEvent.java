@@ -140,17 +140,17 @@ private static final long serialVersionUID = 0L;
   }
 
   public static final int GRACE_PERIOD_SECONDS_FIELD_NUMBER = 3;
-  private long gracePeriodSeconds_ = 0L;
+  private int gracePeriodSeconds_ = 0;
   /**
    * <pre>
    * grace_period_seconds is how long the old URL keeps working after switch_after.
    * </pre>
    *
-   * <code>int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
+   * <code>int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
    * @return The gracePeriodSeconds.
    */
   @java.lang.Override
-  public long getGracePeriodSeconds() {
+  public int getGracePeriodSeconds() {
     return gracePeriodSeconds_;
   }
 
@@ -174,8 +174,8 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(2, getSwitchAfter());
     }
-    if (gracePeriodSeconds_ != 0L) {
-      output.writeInt64(3, gracePeriodSeconds_);
+    if (gracePeriodSeconds_ != 0) {
+      output.writeInt32(3, gracePeriodSeconds_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -188,9 +188,9 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(2, getSwitchAfter());
     }
-    if (gracePeriodSeconds_ != 0L) {
+    if (gracePeriodSeconds_ != 0) {
       size += com.google.protobuf.CodedOutputStream
-        .computeInt64Size(3, gracePeriodSeconds_);
+        .computeInt32Size(3, gracePeriodSeconds_);
     }
     return size;
   }
@@ -243,8 +243,7 @@ private static final long serialVersionUID = 0L;
       hash = (53 * hash) + getSwitchAfter().hashCode();
     }
     hash = (37 * hash) + GRACE_PERIOD_SECONDS_FIELD_NUMBER;
-    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
-        getGracePeriodSeconds());
+    hash = (53 * hash) + getGracePeriodSeconds();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -392,7 +391,7 @@ private static final long serialVersionUID = 0L;
         switchAfterBuilder_.dispose();
         switchAfterBuilder_ = null;
       }
-      gracePeriodSeconds_ = 0L;
+      gracePeriodSeconds_ = 0;
       return this;
     }
 
@@ -462,7 +461,7 @@ private static final long serialVersionUID = 0L;
       if (other.hasSwitchAfter()) {
         mergeSwitchAfter(other.getSwitchAfter());
       }
-      if (other.getGracePeriodSeconds() != 0L) {
+      if (other.getGracePeriodSeconds() != 0) {
         setGracePeriodSeconds(other.getGracePeriodSeconds());
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -502,7 +501,7 @@ private static final long serialVersionUID = 0L;
               break;
             } // case 18
             case 24: {
-              gracePeriodSeconds_ = input.readInt64();
+              gracePeriodSeconds_ = input.readInt32();
               bitField0_ |= 0x00000004;
               break;
             } // case 24
@@ -770,17 +769,17 @@ private static final long serialVersionUID = 0L;
       return switchAfterBuilder_;
     }
 
-    private long gracePeriodSeconds_ ;
+    private int gracePeriodSeconds_ ;
     /**
      * <pre>
      * grace_period_seconds is how long the old URL keeps working after switch_after.
      * </pre>
      *
-     * <code>int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
+     * <code>int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
      * @return The gracePeriodSeconds.
      */
     @java.lang.Override
-    public long getGracePeriodSeconds() {
+    public int getGracePeriodSeconds() {
       return gracePeriodSeconds_;
     }
     /**
@@ -788,11 +787,11 @@ private static final long serialVersionUID = 0L;
      * grace_period_seconds is how long the old URL keeps working after switch_after.
      * </pre>
      *
-     * <code>int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
+     * <code>int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
      * @param value The gracePeriodSeconds to set.
      * @return This builder for chaining.
      */
-    public Builder setGracePeriodSeconds(long value) {
+    public Builder setGracePeriodSeconds(int value) {
 
       gracePeriodSeconds_ = value;
       bitField0_ |= 0x00000004;
@@ -804,12 +803,12 @@ private static final long serialVersionUID = 0L;
      * grace_period_seconds is how long the old URL keeps working after switch_after.
      * </pre>
      *
-     * <code>int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
+     * <code>int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
      * @return This builder for chaining.
      */
     public Builder clearGracePeriodSeconds() {
       bitField0_ = (bitField0_ & ~0x00000004);
-      gracePeriodSeconds_ = 0L;
+      gracePeriodSeconds_ = 0;
       onChanged();
       return this;
     }

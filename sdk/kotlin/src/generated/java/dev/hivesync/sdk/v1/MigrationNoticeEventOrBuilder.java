@@ -62,8 +62,8 @@ public interface MigrationNoticeEventOrBuilder extends
    * grace_period_seconds is how long the old URL keeps working after switch_after.
    * </pre>
    *
-   * <code>int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
+   * <code>int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];</code>
    * @return The gracePeriodSeconds.
    */
-  long getGracePeriodSeconds();
+  int getGracePeriodSeconds();
 }

@@ -270,7 +270,8 @@ private static final long serialVersionUID = 0L;
   private int currentVersion_ = 0;
   /**
    * <pre>
-   * current_version is the newest version the server speaks.
+   * current_version is the newest version the server speaks; zero when the
+   * server does not track a newest version for this kind of client.
    * </pre>
    *
    * <code>int32 current_version = 4 [json_name = "currentVersion"];</code>
@@ -954,7 +955,8 @@ private static final long serialVersionUID = 0L;
     private int currentVersion_ ;
     /**
      * <pre>
-     * current_version is the newest version the server speaks.
+     * current_version is the newest version the server speaks; zero when the
+     * server does not track a newest version for this kind of client.
      * </pre>
      *
      * <code>int32 current_version = 4 [json_name = "currentVersion"];</code>
@@ -966,7 +968,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * current_version is the newest version the server speaks.
+     * current_version is the newest version the server speaks; zero when the
+     * server does not track a newest version for this kind of client.
      * </pre>
      *
      * <code>int32 current_version = 4 [json_name = "currentVersion"];</code>
@@ -982,7 +985,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * current_version is the newest version the server speaks.
+     * current_version is the newest version the server speaks; zero when the
+     * server does not track a newest version for this kind of client.
      * </pre>
      *
      * <code>int32 current_version = 4 [json_name = "currentVersion"];</code>

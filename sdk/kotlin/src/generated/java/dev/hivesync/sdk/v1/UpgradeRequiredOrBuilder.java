@@ -51,7 +51,8 @@ public interface UpgradeRequiredOrBuilder extends
 
   /**
    * <pre>
-   * current_version is the newest version the server speaks.
+   * current_version is the newest version the server speaks; zero when the
+   * server does not track a newest version for this kind of client.
    * </pre>
    *
    * <code>int32 current_version = 4 [json_name = "currentVersion"];</code>

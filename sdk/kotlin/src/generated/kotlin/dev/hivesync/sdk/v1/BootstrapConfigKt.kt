@@ -190,9 +190,9 @@ public object BootstrapConfigKt {
      * as last_config_version.
      * ```
      *
-     * `int64 config_version = 7 [json_name = "config_version"];`
+     * `int32 config_version = 7 [json_name = "config_version"];`
      */
-    public var configVersion: kotlin.Long
+    public var configVersion: kotlin.Int
       @kotlin.jvm.JvmName("getConfigVersion")
         get() = _builder.configVersion
       @kotlin.jvm.JvmName("setConfigVersion")
@@ -205,7 +205,7 @@ public object BootstrapConfigKt {
      * as last_config_version.
      * ```
      *
-     * `int64 config_version = 7 [json_name = "config_version"];`
+     * `int32 config_version = 7 [json_name = "config_version"];`
      */
     public fun clearConfigVersion() {
       _builder.clearConfigVersion()

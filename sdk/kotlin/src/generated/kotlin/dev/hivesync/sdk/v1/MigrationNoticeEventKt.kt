@@ -102,9 +102,9 @@ public object MigrationNoticeEventKt {
      * grace_period_seconds is how long the old URL keeps working after switch_after.
      * ```
      *
-     * `int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];`
+     * `int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];`
      */
-    public var gracePeriodSeconds: kotlin.Long
+    public var gracePeriodSeconds: kotlin.Int
       @kotlin.jvm.JvmName("getGracePeriodSeconds")
         get() = _builder.gracePeriodSeconds
       @kotlin.jvm.JvmName("setGracePeriodSeconds")
@@ -116,7 +116,7 @@ public object MigrationNoticeEventKt {
      * grace_period_seconds is how long the old URL keeps working after switch_after.
      * ```
      *
-     * `int64 grace_period_seconds = 3 [json_name = "grace_period_seconds"];`
+     * `int32 grace_period_seconds = 3 [json_name = "grace_period_seconds"];`
      */
     public fun clearGracePeriodSeconds() {
       _builder.clearGracePeriodSeconds()

@@ -118,7 +118,8 @@ public object UpgradeRequiredKt {
 
     /**
      * ```
-     * current_version is the newest version the server speaks.
+     * current_version is the newest version the server speaks; zero when the
+     * server does not track a newest version for this kind of client.
      * ```
      *
      * `int32 current_version = 4 [json_name = "currentVersion"];`
@@ -132,7 +133,8 @@ public object UpgradeRequiredKt {
       }
     /**
      * ```
-     * current_version is the newest version the server speaks.
+     * current_version is the newest version the server speaks; zero when the
+     * server does not track a newest version for this kind of client.
      * ```
      *
      * `int32 current_version = 4 [json_name = "currentVersion"];`
