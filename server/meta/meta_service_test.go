@@ -18,9 +18,11 @@ import (
 func setup(t *testing.T, now time.Time) *meta.Service {
 	t.Helper()
 	svc, err := meta.New(meta.Options{
-		ServerVersion:         "1.2.3",
-		Versions:              access.VersionPolicy{MinPluginProtocol: 2, CurrentPluginProtocol: 3, MinClient: 4, UpgradeURL: "https://dl.test"},
-		Bootstrap:             func(context.Context) (*hivesyncv1.BootstrapConfig, error) { return &hivesyncv1.BootstrapConfig{ApiBase: "https://api.test"}, nil },
+		ServerVersion: "1.2.3",
+		Versions:      access.VersionPolicy{MinPluginProtocol: 2, CurrentPluginProtocol: 3, MinClient: 4, UpgradeURL: "https://dl.test"},
+		Bootstrap: func(context.Context) (*hivesyncv1.BootstrapConfig, error) {
+			return &hivesyncv1.BootstrapConfig{ApiBase: "https://api.test"}, nil
+		},
 		DriftWarningThreshold: 2 * time.Minute,
 		Now:                   func() time.Time { return now },
 	})
