@@ -118,6 +118,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	handlerOpts := []connect.HandlerOption{
 		connect.WithInterceptors(
 			&observer{log: log, metrics: m, salt: cfg.LogHashSalt, now: a.opts.Now},
+			requestTimeout(cfg.RequestTimeout),
 			access.NewInterceptor(rules, a.opts.Authenticator, VersionPolicy(cfg), UpgradeDeepLink, log),
 		),
 		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
@@ -250,4 +251,17 @@ func (c *Config) bindListener(addr net.Addr) {
 	host, _, _ := net.SplitHostPort(c.HTTPAddr)
 	c.PublicURL = publicURLFor(net.JoinHostPort(host, strconv.Itoa(tcp.Port)))
 	c.PublicWSURL = wsURLFor(c.PublicURL)
+}
+
+// requestTimeout bounds the handling of every unary call (spec §35.11); a
+// handler that runs over gets its context canceled and the caller
+// deadline_exceeded. A shorter deadline sent by the client still wins.
+func requestTimeout(d time.Duration) connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return next(ctx, req)
+		}
+	})
 }

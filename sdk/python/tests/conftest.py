@@ -31,7 +31,11 @@ SDK_DIR = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 
-# The configuration every test relies on (see the server contract).
+# The configuration every test relies on (see the server contract). The server
+# simulates one that has moved on past this SDK: it requires plugin protocol
+# >= 2 and is at 3, while the SDK's default (hivesync.PLUGIN_PROTOCOL_VERSION)
+# is 1. Happy-path tests therefore announce a version explicitly; the SDK's
+# default is what the "outdated plugin" tests exercise.
 MIN_PLUGIN_PROTOCOL_VERSION = 2
 CURRENT_PLUGIN_PROTOCOL_VERSION = 3
 MIN_CLIENT_VERSION = 3

@@ -69,7 +69,7 @@ def test_defaults_plugin_version_get_no_auth(recorder: tuple[str, list[dict[str,
     assert req["method"] == "GET"
     assert req["path"].startswith("/hivesync.v1.MetaService/GetCompatibility?")
     headers = _headers(req)
-    assert headers["x-hivesync-plugin-version"] == str(hivesync.PLUGIN_PROTOCOL_VERSION) == "3"
+    assert headers["x-hivesync-plugin-version"] == str(hivesync.PLUGIN_PROTOCOL_VERSION) == "1"
     assert "authorization" not in headers
     assert headers["user-agent"].startswith("hivesync-python/")
 

@@ -38,6 +38,9 @@ from .conftest import (
 )
 
 CLIENT_VERSION = 7  # a supported client build (>= MIN_CLIENT_VERSION)
+# Happy paths announce the server's current plugin protocol explicitly; the
+# SDK's default (PLUGIN_PROTOCOL_VERSION = 1) is older than the server's minimum.
+PLUGIN_VERSION = CURRENT_PLUGIN_PROTOCOL_VERSION
 
 
 def _rest_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -71,13 +74,15 @@ def _assert_compatibility(resp: GetCompatibilityResponse, plugin_version: int) -
 @pytest.mark.parametrize("use_json", [False, True], ids=["proto", "json"])
 @pytest.mark.parametrize("use_get", [True, False], ids=["get", "post"])
 def test_compatibility_over_connect(base_url: str, use_json: bool, use_get: bool) -> None:
-    with HiveSyncClient(base_url, json=use_json, use_get=use_get) as hs:
+    with HiveSyncClient(
+        base_url, plugin_version=PLUGIN_VERSION, json=use_json, use_get=use_get
+    ) as hs:
         resp = hs.meta.get_compatibility(
             GetCompatibilityRequest(
                 client_type=ClientType.CLIENT_TYPE_CLI, client_version=CLIENT_VERSION
             )
         )
-    _assert_compatibility(resp, hivesync.PLUGIN_PROTOCOL_VERSION)
+    _assert_compatibility(resp, PLUGIN_VERSION)
     assert not resp.upgrade_recommended
 
 
@@ -90,17 +95,17 @@ def test_compatibility_supported_but_outdated_plugin(base_url: str) -> None:
 
 def test_compatibility_async_client(base_url: str) -> None:
     async def call() -> GetCompatibilityResponse:
-        async with AsyncHiveSyncClient(base_url) as hs:
+        async with AsyncHiveSyncClient(base_url, plugin_version=PLUGIN_VERSION) as hs:
             return await hs.meta.get_compatibility(
                 GetCompatibilityRequest(client_version=CLIENT_VERSION)
             )
 
-    _assert_compatibility(asyncio.run(call()), hivesync.PLUGIN_PROTOCOL_VERSION)
+    _assert_compatibility(asyncio.run(call()), PLUGIN_VERSION)
 
 
 # 2. The same data over REST equals the Connect answer (server_time aside).
 def test_compatibility_over_rest_matches_connect(base_url: str) -> None:
-    with HiveSyncClient(base_url) as hs:
+    with HiveSyncClient(base_url, plugin_version=PLUGIN_VERSION) as hs:
         connect_resp = hs.meta.get_compatibility(
             GetCompatibilityRequest(
                 client_type=ClientType.CLIENT_TYPE_CLI, client_version=CLIENT_VERSION
@@ -109,12 +114,12 @@ def test_compatibility_over_rest_matches_connect(base_url: str) -> None:
     status, body = _rest_get(
         f"{base_url}/api/v1/meta/compatibility"
         f"?clientType=CLIENT_TYPE_CLI&clientVersion={CLIENT_VERSION}",
-        {hivesync.PLUGIN_VERSION_HEADER: str(hivesync.PLUGIN_PROTOCOL_VERSION)},
+        {hivesync.PLUGIN_VERSION_HEADER: str(PLUGIN_VERSION)},
     )
     assert status == 200, body
     assert "serverTime" in body
     rest_resp = json_format.ParseDict(body, GetCompatibilityResponse())
-    _assert_compatibility(rest_resp, hivesync.PLUGIN_PROTOCOL_VERSION)
+    _assert_compatibility(rest_resp, PLUGIN_VERSION)
     # protojson: lowerCamelCase keys, as the Connect JSON codec would write them.
     expected = json_format.MessageToDict(connect_resp)
     expected.pop("serverTime")
@@ -122,10 +127,16 @@ def test_compatibility_over_rest_matches_connect(base_url: str) -> None:
     assert body == expected
 
 
-# 3. An outdated plugin protocol surfaces as a typed UpgradeRequired.
+# 3. An outdated plugin protocol surfaces as a typed UpgradeRequired: this SDK
+#    speaks protocol 1 (its default), older than the server's minimum of 2.
+def test_sdk_default_plugin_version_is_older_than_server_minimum() -> None:
+    assert hivesync.PLUGIN_PROTOCOL_VERSION == 1
+    assert hivesync.PLUGIN_PROTOCOL_VERSION < MIN_PLUGIN_PROTOCOL_VERSION
+
+
 @pytest.mark.parametrize("use_json", [False, True], ids=["proto", "json"])
 def test_outdated_plugin_gets_typed_upgrade_required(base_url: str, use_json: bool) -> None:
-    with HiveSyncClient(base_url, plugin_version=1, json=use_json) as hs:
+    with HiveSyncClient(base_url, json=use_json) as hs:  # the SDK's default plugin version
         with pytest.raises(ConnectError) as exc_info:
             hs.meta.get_compatibility(GetCompatibilityRequest(client_version=CLIENT_VERSION))
     err = exc_info.value
@@ -133,7 +144,7 @@ def test_outdated_plugin_gets_typed_upgrade_required(base_url: str, use_json: bo
     upgrade = errors.upgrade_required(err)
     assert upgrade is not None, f"no UpgradeRequired detail in {err.details!r}"
     assert upgrade.reason == UpgradeRequired.REASON_PLUGIN_PROTOCOL_TOO_OLD
-    assert upgrade.client_version == 1
+    assert upgrade.client_version == hivesync.PLUGIN_PROTOCOL_VERSION == 1
     assert upgrade.min_supported_version == MIN_PLUGIN_PROTOCOL_VERSION
     assert upgrade.current_version == CURRENT_PLUGIN_PROTOCOL_VERSION
     assert upgrade.upgrade_url == UPGRADE_URL
@@ -148,7 +159,7 @@ def test_outdated_plugin_gets_typed_upgrade_required(base_url: str, use_json: bo
 
 def test_outdated_plugin_async_client(base_url: str) -> None:
     async def call() -> BaseException:
-        async with AsyncHiveSyncClient(base_url, plugin_version=1) as hs:
+        async with AsyncHiveSyncClient(base_url) as hs:  # the SDK's default plugin version
             try:
                 await hs.meta.get_event_schema(GetEventSchemaRequest())
             except ConnectError as err:
@@ -159,24 +170,27 @@ def test_outdated_plugin_async_client(base_url: str) -> None:
     upgrade = errors.upgrade_required(err)
     assert upgrade is not None
     assert upgrade.reason == UpgradeRequired.REASON_PLUGIN_PROTOCOL_TOO_OLD
+    assert upgrade.client_version == hivesync.PLUGIN_PROTOCOL_VERSION
 
 
 def test_outdated_plugin_over_rest_carries_detail(base_url: str) -> None:
     status, body = _rest_get(
         f"{base_url}/api/v1/meta/compatibility?clientVersion={CLIENT_VERSION}",
-        {hivesync.PLUGIN_VERSION_HEADER: "1"},
+        {hivesync.PLUGIN_VERSION_HEADER: str(hivesync.PLUGIN_PROTOCOL_VERSION)},
     )
     assert status == 400, body
     details = errors.details_from_json(body)
     upgrades = [d for d in details if isinstance(d, UpgradeRequired)]
     assert upgrades, f"no UpgradeRequired detail in REST error body {body!r}"
     assert upgrades[0].reason == UpgradeRequired.REASON_PLUGIN_PROTOCOL_TOO_OLD
+    assert upgrades[0].client_version == hivesync.PLUGIN_PROTOCOL_VERSION
     assert upgrades[0].min_supported_version == MIN_PLUGIN_PROTOCOL_VERSION
+    assert upgrades[0].current_version == CURRENT_PLUGIN_PROTOCOL_VERSION
     assert upgrades[0].upgrade_url == UPGRADE_URL
 
 
 def test_non_integer_plugin_version_is_invalid_argument(base_url: str) -> None:
-    with HiveSyncClient(base_url) as hs:
+    with HiveSyncClient(base_url, plugin_version=PLUGIN_VERSION) as hs:
         with pytest.raises(ConnectError) as exc_info:
             hs.meta.get_compatibility(
                 GetCompatibilityRequest(client_version=CLIENT_VERSION),
@@ -187,7 +201,7 @@ def test_non_integer_plugin_version_is_invalid_argument(base_url: str) -> None:
 
 # 4. A client build below min_client_version gets UpgradeRequired{CLIENT_TOO_OLD}.
 def test_old_client_version_gets_client_too_old(base_url: str) -> None:
-    with HiveSyncClient(base_url) as hs:
+    with HiveSyncClient(base_url, plugin_version=PLUGIN_VERSION) as hs:
         with pytest.raises(ConnectError) as exc_info:
             hs.meta.get_compatibility(
                 GetCompatibilityRequest(client_type=ClientType.CLIENT_TYPE_CLI, client_version=1)
@@ -205,7 +219,8 @@ def test_old_client_version_gets_client_too_old(base_url: str) -> None:
 # 5. Bootstrap config over REST: snake_case keys, even for an outdated plugin.
 def test_bootstrap_over_rest_is_snake_case_and_skips_version_check(base_url: str) -> None:
     status, body = _rest_get(
-        f"{base_url}/api/v1/meta/bootstrap", {hivesync.PLUGIN_VERSION_HEADER: "1"}
+        f"{base_url}/api/v1/meta/bootstrap",
+        {hivesync.PLUGIN_VERSION_HEADER: str(hivesync.PLUGIN_PROTOCOL_VERSION)},
     )
     assert status == 200, body
     for key in ("api_base", "ws_base", "min_client_version", "recommended_upgrade_url"):
@@ -215,7 +230,7 @@ def test_bootstrap_over_rest_is_snake_case_and_skips_version_check(base_url: str
 
 
 def test_bootstrap_over_connect_with_outdated_plugin(base_url: str) -> None:
-    with HiveSyncClient(base_url, plugin_version=1) as hs:
+    with HiveSyncClient(base_url) as hs:  # the SDK's default (outdated) plugin version
         resp = hs.meta.get_bootstrap_config(GetBootstrapConfigRequest())
     assert resp.config.api_base
     assert resp.config.ws_base
@@ -225,7 +240,7 @@ def test_bootstrap_over_connect_with_outdated_plugin(base_url: str) -> None:
 def test_server_time_with_outdated_plugin(base_url: str) -> None:
     client_time = Timestamp()
     client_time.GetCurrentTime()
-    with HiveSyncClient(base_url, plugin_version=1) as hs:
+    with HiveSyncClient(base_url) as hs:  # the SDK's default (outdated) plugin version
         resp = hs.meta.get_server_time(GetServerTimeRequest(client_time=client_time))
     assert abs(resp.server_time.ToDatetime().timestamp() - time.time()) < 60
     assert resp.HasField("drift")
@@ -234,7 +249,7 @@ def test_server_time_with_outdated_plugin(base_url: str) -> None:
 
 # 6. The event schema lists the event types, and its descriptors decode events.
 def test_event_schema(base_url: str) -> None:
-    with HiveSyncClient(base_url) as hs:
+    with HiveSyncClient(base_url, plugin_version=PLUGIN_VERSION) as hs:
         resp = hs.meta.get_event_schema(GetEventSchemaRequest())
     assert resp.envelope_message == "hivesync.v1.Event"
     types = {t.spec.event_type: t for t in resp.event_types}

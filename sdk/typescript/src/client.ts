@@ -9,11 +9,14 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { MetaService } from "./gen/hivesync/v1/meta_service_pb.js";
 
 /**
- * The plugin protocol version this SDK speaks. It is sent as
- * {@link PLUGIN_VERSION_HEADER} on every call unless a client overrides it with
- * {@link HiveSyncClientOptions.pluginProtocolVersion}.
+ * The plugin protocol version of the contract this SDK was built from, i.e. the
+ * version it actually speaks. It is sent as {@link PLUGIN_VERSION_HEADER}
+ * (`X-HiveSync-Plugin-Version`) on every call unless a client overrides it with
+ * {@link HiveSyncClientOptions.pluginProtocolVersion}. It rises only when the
+ * contract changes in a way plugins must know about; a server whose minimum is
+ * above it answers `failed_precondition` + `UpgradeRequired`.
  */
-export const PLUGIN_PROTOCOL_VERSION = 3;
+export const PLUGIN_PROTOCOL_VERSION = 1;
 
 /** Name of the request header that carries the plugin protocol version. */
 export const PLUGIN_VERSION_HEADER = "X-HiveSync-Plugin-Version";

@@ -15,6 +15,15 @@ import { fileURLToPath } from "node:url";
 
 export const UPGRADE_URL = "https://hivesync.test/download";
 
+/**
+ * The server under test simulates one that has moved on past this SDK: it
+ * requires plugin protocol >= 2 and is at 3, while the SDK's default
+ * (PLUGIN_PROTOCOL_VERSION) is 1. Happy-path tests therefore announce a version
+ * explicitly; the SDK's default is what the "outdated plugin" test exercises.
+ */
+export const MIN_PLUGIN_PROTOCOL_VERSION = 2;
+export const CURRENT_PLUGIN_PROTOCOL_VERSION = 3;
+
 export interface LiveServer {
   baseUrl: string;
   stop(): Promise<void>;
@@ -92,8 +101,8 @@ export async function startServer(): Promise<LiveServer> {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HIVESYNC_"))),
       HIVESYNC_HTTP_ADDR: `127.0.0.1:${port}`,
       HIVESYNC_DATA_DIR: dataDir,
-      HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION: "2",
-      HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION: "3",
+      HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION: String(MIN_PLUGIN_PROTOCOL_VERSION),
+      HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION: String(CURRENT_PLUGIN_PROTOCOL_VERSION),
       HIVESYNC_MIN_CLIENT_VERSION: "3",
       HIVESYNC_UPGRADE_URL: UPGRADE_URL,
     },

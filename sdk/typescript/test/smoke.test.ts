@@ -34,7 +34,13 @@ import {
   type HiveSyncClient,
 } from "@hivesync/sdk/node";
 import { createHiveSyncClient as createWebClient } from "@hivesync/sdk/web";
-import { startServer, UPGRADE_URL, type LiveServer } from "./server.js";
+import {
+  CURRENT_PLUGIN_PROTOCOL_VERSION as CURRENT,
+  MIN_PLUGIN_PROTOCOL_VERSION as MIN,
+  startServer,
+  UPGRADE_URL,
+  type LiveServer,
+} from "./server.js";
 
 let server: LiveServer;
 
@@ -46,6 +52,11 @@ after(async () => {
   await server?.stop();
 });
 
+/**
+ * A Node client. `plugin` is the plugin protocol version to announce; leaving
+ * it out uses the SDK's default, PLUGIN_PROTOCOL_VERSION (1), which this
+ * server (min 2, current 3) rejects as outdated.
+ */
 function client(opts: { plugin?: number | null; binary?: boolean; get?: boolean } = {}): HiveSyncClient {
   return createHiveSyncClient({
     baseUrl: server.baseUrl,
@@ -71,13 +82,13 @@ function withoutServerTime(m: GetCompatibilityResponse): GetCompatibilityRespons
 }
 
 function assertCompat(res: GetCompatibilityResponse, sentPluginVersion: number): void {
-  assert.equal(res.currentPluginProtocolVersion, 3);
-  assert.equal(res.minPluginProtocolVersion, 2);
+  assert.equal(res.currentPluginProtocolVersion, CURRENT);
+  assert.equal(res.minPluginProtocolVersion, MIN);
   assert.equal(res.minClientVersion, 3);
   assert.ok(res.apiVersions.includes("v1"), `apiVersions ${JSON.stringify(res.apiVersions)}`);
   assert.equal(res.upgradeUrl, UPGRADE_URL);
   assert.equal(res.pluginProtocolVersion, sentPluginVersion);
-  assert.equal(res.upgradeRecommended, sentPluginVersion < 3);
+  assert.equal(res.upgradeRecommended, sentPluginVersion < CURRENT);
   assert.notEqual(res.serverVersion, "");
   assert.ok(res.serverTime, "serverTime is set");
   const skewMs = Math.abs(timestampDate(res.serverTime).getTime() - Date.now());
@@ -86,12 +97,13 @@ function assertCompat(res: GetCompatibilityResponse, sentPluginVersion: number):
 
 test("1. GetCompatibility over Connect (plugin version 3): binary/JSON, GET/POST, node and web transports agree", async () => {
   const req = { clientType: ClientType.CLI, clientVersion: 5 };
-  const base = await client().meta.getCompatibility(req); // binary + GET (defaults)
-  assertCompat(base, PLUGIN_PROTOCOL_VERSION);
+  const base = await client({ plugin: CURRENT }).meta.getCompatibility(req); // binary + GET (defaults)
+  assertCompat(base, CURRENT);
+  assert.equal(base.upgradeRecommended, false);
 
   for (const [binary, get] of [[false, true], [true, false], [false, false]] as const) {
-    const res = await client({ binary, get }).meta.getCompatibility(req);
-    assertCompat(res, 3);
+    const res = await client({ plugin: CURRENT, binary, get }).meta.getCompatibility(req);
+    assertCompat(res, CURRENT);
     assert.ok(equals(GetCompatibilityResponseSchema, withoutServerTime(res), withoutServerTime(base)),
       `binary=${binary} get=${get} differs`);
   }
@@ -100,6 +112,7 @@ test("1. GetCompatibility over Connect (plugin version 3): binary/JSON, GET/POST
   const seen: { method: string; url: string; plugin: string | null }[] = [];
   const web = createWebClient({
     baseUrl: server.baseUrl,
+    pluginProtocolVersion: CURRENT,
     fetch: (input, init) => {
       const headers = new Headers(init?.headers);
       seen.push({ method: init?.method ?? "GET", url: String(input), plugin: headers.get(PLUGIN_VERSION_HEADER) });
@@ -107,11 +120,16 @@ test("1. GetCompatibility over Connect (plugin version 3): binary/JSON, GET/POST
     },
   });
   const viaWeb = await web.meta.getCompatibility(req);
-  assertCompat(viaWeb, 3);
+  assertCompat(viaWeb, CURRENT);
   assert.equal(seen.length, 1);
   assert.equal(seen[0]?.method, "GET");
   assert.match(seen[0]?.url ?? "", /\/hivesync\.v1\.MetaService\/GetCompatibility\?/);
-  assert.equal(seen[0]?.plugin, "3");
+  assert.equal(seen[0]?.plugin, String(CURRENT));
+
+  // A supported but older plugin (the server's minimum) is told an upgrade is recommended.
+  const older = await client({ plugin: MIN }).meta.getCompatibility(req);
+  assertCompat(older, MIN);
+  assert.equal(older.upgradeRecommended, true);
 
   // Without the header the server echoes 0 and recommends an upgrade.
   const none = await client({ plugin: null }).meta.getCompatibility(req);
@@ -119,9 +137,9 @@ test("1. GetCompatibility over Connect (plugin version 3): binary/JSON, GET/POST
 });
 
 test("2. REST GET /api/v1/meta/compatibility equals the Connect answer", async () => {
-  const connectRes = await client().meta.getCompatibility({ clientType: ClientType.CLI, clientVersion: 5 });
+  const connectRes = await client({ plugin: CURRENT }).meta.getCompatibility({ clientType: ClientType.CLI, clientVersion: 5 });
   const res = await fetch(`${server.baseUrl}/api/v1/meta/compatibility?clientType=CLIENT_TYPE_CLI&clientVersion=5`, {
-    headers: { [PLUGIN_VERSION_HEADER]: "3", Accept: "application/json" },
+    headers: { [PLUGIN_VERSION_HEADER]: String(CURRENT), Accept: "application/json" },
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /json/);
@@ -138,24 +156,41 @@ test("2. REST GET /api/v1/meta/compatibility equals the Connect answer", async (
     `REST ${JSON.stringify(restJsonBody)} != Connect ${JSON.stringify(connectJson)}`);
 });
 
-test("3. outdated plugin version 1 -> typed UpgradeRequired (PLUGIN_PROTOCOL_TOO_OLD), over Connect and REST", async () => {
-  for (const binary of [true, false]) {
-    const err = await rejection(() => client({ plugin: 1, binary }).meta.getCompatibility({ clientVersion: 5 }));
+test("3. SDK default plugin version 1 is older than the server's minimum 2 -> typed UpgradeRequired (PLUGIN_PROTOCOL_TOO_OLD), over Connect and REST", async () => {
+  // The SDK speaks protocol 1; this server requires >= 2, so a client left at
+  // the SDK's default is an outdated plugin.
+  assert.equal(PLUGIN_PROTOCOL_VERSION, 1);
+  function assertTooOld(err: unknown): void {
     assert.ok(err instanceof ConnectError, String(err));
     assert.equal(errorCode(err), Code.FailedPrecondition);
     const up = upgradeRequired(err);
     assert.ok(up, `no UpgradeRequired detail on ${String(err)}`);
     assert.equal(up.reason, UpgradeRequired_Reason.PLUGIN_PROTOCOL_TOO_OLD);
-    assert.equal(up.clientVersion, 1);
-    assert.equal(up.minSupportedVersion, 2);
-    assert.equal(up.currentVersion, 3);
+    assert.equal(up.clientVersion, PLUGIN_PROTOCOL_VERSION);
+    assert.equal(up.minSupportedVersion, MIN);
+    assert.equal(up.currentVersion, CURRENT);
     assert.equal(up.upgradeUrl, UPGRADE_URL);
     assert.deepEqual(hiveSyncErrorDetails(err).map((d) => d.kind), ["upgradeRequired"]);
   }
+  for (const binary of [true, false]) {
+    assertTooOld(await rejection(() => client({ binary }).meta.getCompatibility({ clientVersion: 5 })));
+  }
+
+  // The fetch-based transport sends the same default header and gets the same error.
+  const sent: (string | null)[] = [];
+  const web = createWebClient({
+    baseUrl: server.baseUrl,
+    fetch: (input, init) => {
+      sent.push(new Headers(init?.headers).get(PLUGIN_VERSION_HEADER));
+      return fetch(input, init);
+    },
+  });
+  assertTooOld(await rejection(() => web.meta.getCompatibility({ clientVersion: 5 })));
+  assert.deepEqual(sent, ["1"]);
 
   // Same error over REST: HTTP 400 whose body carries the detail.
   const res = await fetch(`${server.baseUrl}/api/v1/meta/compatibility?clientVersion=5`, {
-    headers: { [PLUGIN_VERSION_HEADER]: "1" },
+    headers: { [PLUGIN_VERSION_HEADER]: String(PLUGIN_PROTOCOL_VERSION) },
   });
   assert.equal(res.status, 400);
   const err = await rejection(() => restJson(res));
@@ -163,19 +198,21 @@ test("3. outdated plugin version 1 -> typed UpgradeRequired (PLUGIN_PROTOCOL_TOO
   const up = upgradeRequired(err);
   assert.ok(up, `no UpgradeRequired detail in the REST error body`);
   assert.equal(up.reason, UpgradeRequired_Reason.PLUGIN_PROTOCOL_TOO_OLD);
-  assert.equal(up.minSupportedVersion, 2);
-  assert.equal(up.currentVersion, 3);
+  assert.equal(up.clientVersion, PLUGIN_PROTOCOL_VERSION);
+  assert.equal(up.minSupportedVersion, MIN);
+  assert.equal(up.currentVersion, CURRENT);
   assert.equal(up.upgradeUrl, UPGRADE_URL);
 });
 
 test("3b. non-integer plugin version header -> invalid_argument", async () => {
   const err = await rejection(() =>
-    client().meta.getCompatibility({}, { headers: { [PLUGIN_VERSION_HEADER]: "three" } }));
+    client({ plugin: CURRENT }).meta.getCompatibility({}, { headers: { [PLUGIN_VERSION_HEADER]: "three" } }));
   assert.equal(errorCode(err), Code.InvalidArgument);
 });
 
 test("4. client_version 1 -> typed UpgradeRequired (CLIENT_TOO_OLD)", async () => {
-  const err = await rejection(() => client().meta.getCompatibility({ clientType: ClientType.DESKTOP, clientVersion: 1 }));
+  const err = await rejection(() =>
+    client({ plugin: CURRENT }).meta.getCompatibility({ clientType: ClientType.DESKTOP, clientVersion: 1 }));
   assert.equal(errorCode(err), Code.FailedPrecondition);
   const up = upgradeRequired(err);
   assert.ok(up, `no UpgradeRequired detail on ${String(err)}`);
@@ -186,7 +223,9 @@ test("4. client_version 1 -> typed UpgradeRequired (CLIENT_TOO_OLD)", async () =
 });
 
 test("5. GetBootstrapConfig: REST snake_case body, works with the outdated plugin header", async () => {
-  const res = await fetch(`${server.baseUrl}/api/v1/meta/bootstrap`, { headers: { [PLUGIN_VERSION_HEADER]: "1" } });
+  const res = await fetch(`${server.baseUrl}/api/v1/meta/bootstrap`, {
+    headers: { [PLUGIN_VERSION_HEADER]: String(PLUGIN_PROTOCOL_VERSION) },
+  });
   assert.equal(res.status, 200, await res.clone().text());
   const json = (await restJson(res)) as Record<string, unknown>;
   for (const key of ["api_base", "ws_base", "min_client_version", "recommended_upgrade_url"]) {
@@ -196,8 +235,9 @@ test("5. GetBootstrapConfig: REST snake_case body, works with the outdated plugi
   assert.equal(json["recommended_upgrade_url"], UPGRADE_URL);
   assert.ok(!("apiBase" in json), "bootstrap body must use snake_case names");
 
-  // Over Connect too (skip_version_check), and GetServerTime likewise.
-  const old = client({ plugin: 1 });
+  // Over Connect too (skip_version_check) with the SDK's default (outdated)
+  // plugin version, and GetServerTime likewise.
+  const old = client();
   const cfg = await old.meta.getBootstrapConfig({});
   assert.equal(cfg.config?.apiBase, json["api_base"]);
   assert.equal(cfg.config?.minClientVersion, 3);
@@ -206,7 +246,7 @@ test("5. GetBootstrapConfig: REST snake_case body, works with the outdated plugi
 });
 
 test("6. GetEventSchema lists the event types and its descriptors decode", async () => {
-  const schema = await client().meta.getEventSchema({});
+  const schema = await client({ plugin: CURRENT }).meta.getEventSchema({});
   assert.equal(schema.envelopeMessage, "hivesync.v1.Event");
   const types = schema.eventTypes.map((t) => t.spec?.eventType);
   for (const name of ["auth", "save_file", "admin.message", "migration.notice"]) {

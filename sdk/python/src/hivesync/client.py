@@ -48,10 +48,12 @@ __all__ = [
     "TokenProvider",
 ]
 
-PLUGIN_PROTOCOL_VERSION: Final[int] = 3
-"""The plugin protocol version this SDK speaks, sent on every call unless a
-client overrides it. The server rejects versions below its minimum with
-``failed_precondition`` + :class:`~hivesync.v1.errors_pb2.UpgradeRequired`."""
+PLUGIN_PROTOCOL_VERSION: Final[int] = 1
+"""The plugin protocol version of the contract this SDK was built from, i.e. the
+version it actually speaks. It is sent as ``X-HiveSync-Plugin-Version`` on every
+call unless a client overrides it, and rises only when the contract changes in
+a way plugins must know about. A server whose minimum is above it rejects calls
+with ``failed_precondition`` + :class:`~hivesync.v1.errors_pb2.UpgradeRequired`."""
 
 PLUGIN_VERSION_HEADER: Final[str] = "X-HiveSync-Plugin-Version"
 """Request header carrying the plugin protocol version."""

@@ -23,11 +23,14 @@ import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
 
 /**
- * The plugin protocol version this SDK speaks. It is sent as the
- * [PLUGIN_VERSION_HEADER] on every call unless a client overrides it with
- * [HiveSyncClient.Builder.pluginProtocolVersion].
+ * The plugin protocol version of the contract this SDK was built from, i.e. the
+ * version it actually speaks. It is sent as the [PLUGIN_VERSION_HEADER]
+ * (`X-HiveSync-Plugin-Version`) on every call unless a client overrides it with
+ * [HiveSyncClient.Builder.pluginProtocolVersion]. It rises only when the
+ * contract changes in a way plugins must know about; a server whose minimum is
+ * above it answers `FAILED_PRECONDITION` + `UpgradeRequired`.
  */
-public const val PLUGIN_PROTOCOL_VERSION: Int = 3
+public const val PLUGIN_PROTOCOL_VERSION: Int = 1
 
 /** The request header that carries the caller's plugin protocol version. */
 public const val PLUGIN_VERSION_HEADER: String = "X-HiveSync-Plugin-Version"

@@ -52,8 +52,8 @@ class LiveServer private constructor() : AutoCloseable {
                 mapOf(
                     "HIVESYNC_HTTP_ADDR" to "127.0.0.1:$port",
                     "HIVESYNC_DATA_DIR" to dataDir.toString(),
-                    "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION" to "2",
-                    "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION" to "3",
+                    "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION" to MIN_PLUGIN_PROTOCOL_VERSION.toString(),
+                    "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION" to CURRENT_PLUGIN_PROTOCOL_VERSION.toString(),
                     "HIVESYNC_MIN_CLIENT_VERSION" to "3",
                     "HIVESYNC_UPGRADE_URL" to UPGRADE_URL,
                 ),
@@ -129,6 +129,15 @@ class LiveServer private constructor() : AutoCloseable {
 
     companion object {
         const val UPGRADE_URL = "https://hivesync.test/download"
+
+        /**
+         * The server under test simulates one that has moved on past this SDK: it
+         * requires plugin protocol >= 2 and is at 3, while the SDK's default
+         * ([PLUGIN_PROTOCOL_VERSION]) is 1. Happy-path tests therefore announce a
+         * version explicitly; the SDK's default is what the "outdated plugin" tests use.
+         */
+        const val MIN_PLUGIN_PROTOCOL_VERSION = 2
+        const val CURRENT_PLUGIN_PROTOCOL_VERSION = 3
         private const val READY_TIMEOUT_SECONDS = 90L
         private const val STOP_TIMEOUT_SECONDS = 20L
 

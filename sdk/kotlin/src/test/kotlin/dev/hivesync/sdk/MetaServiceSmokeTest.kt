@@ -48,10 +48,15 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
         clientVersion = CLIENT_VERSION
     }
 
+    /**
+     * A client; unless [configure] sets `pluginProtocolVersion` it announces the
+     * SDK's default, [PLUGIN_PROTOCOL_VERSION] (1), which this server (min 2,
+     * current 3) rejects as outdated.
+     */
     private fun client(configure: HiveSyncClient.Builder.() -> Unit = {}) =
         HiveSyncClient.create(server.baseUrl, configure)
 
-    private fun restGet(path: String, pluginVersion: Int? = PLUGIN_PROTOCOL_VERSION): HttpResponse<String> {
+    private fun restGet(path: String, pluginVersion: Int?): HttpResponse<String> {
         val b = HttpRequest.newBuilder(URI.create(server.baseUrl + path)).GET()
             .header("Accept", "application/json")
         if (pluginVersion != null) b.header(PLUGIN_VERSION_HEADER, pluginVersion.toString())
@@ -63,14 +68,14 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
         is ResponseMessage.Success -> throw AssertionError("expected a failure, got $message")
     }
 
-    private fun assertCompatibility(r: GetCompatibilityResponse) {
-        assertEquals(3, r.currentPluginProtocolVersion, "current_plugin_protocol_version")
-        assertEquals(2, r.minPluginProtocolVersion, "min_plugin_protocol_version")
+    private fun assertCompatibility(r: GetCompatibilityResponse, sentPluginVersion: Int = CURRENT) {
+        assertEquals(CURRENT, r.currentPluginProtocolVersion, "current_plugin_protocol_version")
+        assertEquals(MIN, r.minPluginProtocolVersion, "min_plugin_protocol_version")
         assertEquals(3, r.minClientVersion, "min_client_version")
         assertTrue("v1" in r.apiVersionsList, "api_versions ${r.apiVersionsList} contains v1")
         assertEquals(LiveServer.UPGRADE_URL, r.upgradeUrl, "upgrade_url")
-        assertEquals(PLUGIN_PROTOCOL_VERSION, r.pluginProtocolVersion, "plugin_protocol_version echo")
-        assertFalse(r.upgradeRecommended, "upgrade_recommended at the current version")
+        assertEquals(sentPluginVersion, r.pluginProtocolVersion, "plugin_protocol_version echo")
+        assertEquals(sentPluginVersion < CURRENT, r.upgradeRecommended, "upgrade_recommended at version $sentPluginVersion")
         assertTrue(r.serverVersion.isNotEmpty(), "server_version")
         assertTrue(r.hasServerTime(), "server_time is set")
         val skewMillis = abs(Timestamps.toMillis(r.serverTime) - System.currentTimeMillis())
@@ -87,24 +92,37 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
             pluginHeaders += chain.request().header(PLUGIN_VERSION_HEADER)
             chain.proceed(chain.request())
         }.build()
-        val r = client { okHttpClient = recording }.meta.getCompatibility(compatRequest).getOrThrow()
+        val r = client { pluginProtocolVersion = CURRENT; okHttpClient = recording }
+            .meta.getCompatibility(compatRequest).getOrThrow()
         assertCompatibility(r)
+        assertFalse(r.upgradeRecommended, "upgrade_recommended at the current version")
         assertEquals(listOf("GET"), methods, "NO_SIDE_EFFECTS method sent as Connect GET")
         assertEquals(listOf("3"), pluginHeaders, "plugin version header sent")
+    }
+
+    // 1a. A supported but older plugin (the server's minimum) is told an upgrade is recommended.
+    @Test
+    fun supportedButOlderPluginIsRecommendedToUpgrade(): Unit = runBlocking {
+        val r = client { pluginProtocolVersion = MIN }.meta.getCompatibility(compatRequest).getOrThrow()
+        assertCompatibility(r, sentPluginVersion = MIN)
+        assertTrue(r.upgradeRecommended, "upgrade_recommended below the current version")
     }
 
     // 1b. The same over Connect JSON with POST: the SDK's other wire format.
     @Test
     fun compatibilityOverConnectJsonPost(): Unit = runBlocking {
-        val c = client { wireFormat = WireFormat.JSON; useGetForReads = false }
+        val c = client { pluginProtocolVersion = CURRENT; wireFormat = WireFormat.JSON; useGetForReads = false }
         assertCompatibility(c.meta.getCompatibility(compatRequest).getOrThrow())
     }
 
     // 2. The REST route returns the same data as Connect (server_time aside).
     @Test
     fun compatibilityOverRestMatchesConnect(): Unit = runBlocking {
-        val viaConnect = client().meta.getCompatibility(compatRequest).getOrThrow()
-        val resp = restGet("/api/v1/meta/compatibility?clientType=CLIENT_TYPE_JETBRAINS&clientVersion=$CLIENT_VERSION")
+        val viaConnect = client { pluginProtocolVersion = CURRENT }.meta.getCompatibility(compatRequest).getOrThrow()
+        val resp = restGet(
+            "/api/v1/meta/compatibility?clientType=CLIENT_TYPE_JETBRAINS&clientVersion=$CLIENT_VERSION",
+            pluginVersion = CURRENT,
+        )
         assertEquals(200, resp.statusCode(), "REST status; body: ${resp.body()}")
         val viaRest = GetCompatibilityResponse.newBuilder()
             .also { JsonFormat.parser().merge(resp.body(), it) }
@@ -116,18 +134,26 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
         )
     }
 
-    // 3. An outdated plugin gets a typed UpgradeRequired (PLUGIN_PROTOCOL_TOO_OLD).
+    // 3. The SDK's default plugin version (1) is older than the server requires (min 2):
+    //    a typed UpgradeRequired (PLUGIN_PROTOCOL_TOO_OLD).
     @Test
     fun outdatedPluginGetsTypedUpgradeRequired(): Unit = runBlocking {
+        assertEquals(1, PLUGIN_PROTOCOL_VERSION, "the protocol version this SDK speaks")
         for (format in WireFormat.values()) {
-            val c = client { pluginProtocolVersion = 1; wireFormat = format }
+            val pluginHeaders = Collections.synchronizedList(mutableListOf<String?>())
+            val recording = OkHttpClient.Builder().addInterceptor { chain ->
+                pluginHeaders += chain.request().header(PLUGIN_VERSION_HEADER)
+                chain.proceed(chain.request())
+            }.build()
+            val c = client { wireFormat = format; okHttpClient = recording } // the SDK's default plugin version
             val err = c.meta.getCompatibility(compatRequest).expectFailure()
+            assertEquals(listOf("1"), pluginHeaders, "default plugin version header sent ($format)")
             assertEquals(Code.FAILED_PRECONDITION, err.code, "code ($format)")
             val up = err.upgradeRequired ?: throw AssertionError("no UpgradeRequired detail ($format): $err")
             assertEquals(UpgradeRequired.Reason.REASON_PLUGIN_PROTOCOL_TOO_OLD, up.reason)
             assertEquals(1, up.clientVersion, "client_version")
-            assertEquals(2, up.minSupportedVersion, "min_supported_version")
-            assertEquals(3, up.currentVersion, "current_version")
+            assertEquals(MIN, up.minSupportedVersion, "min_supported_version")
+            assertEquals(CURRENT, up.currentVersion, "current_version")
             assertEquals(LiveServer.UPGRADE_URL, up.upgradeUrl, "upgrade_url")
             assertEquals(listOf(up), err.hiveSyncDetails, "hiveSyncDetails")
             assertEquals(null, err.entitlementRequired)
@@ -137,14 +163,18 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
     // 3b. Over REST the same typed detail comes back in the HTTP 400 status body.
     @Test
     fun outdatedPluginOverRestGetsTypedUpgradeRequired() {
-        val resp = restGet("/api/v1/meta/compatibility?clientVersion=$CLIENT_VERSION", pluginVersion = 1)
+        val resp = restGet(
+            "/api/v1/meta/compatibility?clientVersion=$CLIENT_VERSION",
+            pluginVersion = PLUGIN_PROTOCOL_VERSION,
+        )
         assertEquals(400, resp.statusCode(), "REST status; body: ${resp.body()}")
         val err = RestError.parse(resp.body()) ?: throw AssertionError("not a status body: ${resp.body()}")
         assertEquals(Code.FAILED_PRECONDITION, err.code)
         val up = err.upgradeRequired ?: throw AssertionError("no UpgradeRequired detail: $err")
         assertEquals(UpgradeRequired.Reason.REASON_PLUGIN_PROTOCOL_TOO_OLD, up.reason)
-        assertEquals(2, up.minSupportedVersion)
-        assertEquals(3, up.currentVersion)
+        assertEquals(PLUGIN_PROTOCOL_VERSION, up.clientVersion)
+        assertEquals(MIN, up.minSupportedVersion)
+        assertEquals(CURRENT, up.currentVersion)
         assertEquals(LiveServer.UPGRADE_URL, up.upgradeUrl)
     }
 
@@ -160,7 +190,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
     // 4. A client build below min_client_version gets UpgradeRequired (CLIENT_TOO_OLD).
     @Test
     fun outdatedClientGetsTypedUpgradeRequired(): Unit = runBlocking {
-        val err = client().meta.getCompatibility(
+        val err = client { pluginProtocolVersion = CURRENT }.meta.getCompatibility(
             getCompatibilityRequest {
                 clientType = ClientType.CLIENT_TYPE_JETBRAINS
                 clientVersion = 1
@@ -177,7 +207,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
     // 5. Bootstrap config over REST: snake_case keys, and allowed for an outdated plugin.
     @Test
     fun bootstrapOverRestIsSnakeCaseAndSkipsVersionCheck(): Unit = runBlocking {
-        val resp = restGet("/api/v1/meta/bootstrap", pluginVersion = 1)
+        val resp = restGet("/api/v1/meta/bootstrap", pluginVersion = PLUGIN_PROTOCOL_VERSION)
         assertEquals(200, resp.statusCode(), "REST status; body: ${resp.body()}")
         val body = Struct.newBuilder().also { JsonFormat.parser().merge(resp.body(), it) }.build()
         for (key in listOf("api_base", "ws_base", "min_client_version", "recommended_upgrade_url")) {
@@ -185,8 +215,8 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
         }
         assertEquals(3.0, body.getFieldsOrThrow("min_client_version").numberValue)
 
-        // The same through the SDK with the outdated header: not rejected either.
-        val old = client { pluginProtocolVersion = 1 }
+        // The same through the SDK with its default (outdated) version: not rejected either.
+        val old = client()
         val config = old.meta.getBootstrapConfig(getBootstrapConfigRequest {}).getOrThrow().config
         assertEquals(3, config.minClientVersion)
         assertEquals(body.getFieldsOrThrow("api_base").stringValue, config.apiBase)
@@ -196,7 +226,7 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
     // 6. The event schema lists the spec's event types and its descriptors decode.
     @Test
     fun eventSchemaListsEventsAndDescriptorsDecode(): Unit = runBlocking {
-        val schema = client().meta.getEventSchema(getEventSchemaRequest {}).getOrThrow()
+        val schema = client { pluginProtocolVersion = CURRENT }.meta.getEventSchema(getEventSchemaRequest {}).getOrThrow()
         assertEquals("hivesync.v1.Event", schema.envelopeMessage)
         val types = schema.eventTypesList.map { it.spec.eventType }
         for (t in listOf("auth", "save_file", "admin.message", "migration.notice")) {
@@ -232,16 +262,18 @@ class MetaServiceSmokeTest(private val server: LiveServer) {
             auth += chain.request().header("Authorization")
             chain.proceed(chain.request())
         }.build()
-        client { okHttpClient = recording; tokenProvider = TokenProvider { null } }
+        client { pluginProtocolVersion = CURRENT; okHttpClient = recording; tokenProvider = TokenProvider { null } }
             .meta.getServerTime(getServerTimeRequest {}).getOrThrow()
         // Whatever the server makes of a token on a public method, the header is sent.
-        client { okHttpClient = recording; tokenProvider = TokenProvider { "tok-123" } }
+        client { pluginProtocolVersion = CURRENT; okHttpClient = recording; tokenProvider = TokenProvider { "tok-123" } }
             .meta.getServerTime(getServerTimeRequest {})
         assertEquals(listOf(null, "Bearer tok-123"), auth)
     }
 
     private companion object {
         const val CLIENT_VERSION = 5
+        const val MIN = LiveServer.MIN_PLUGIN_PROTOCOL_VERSION
+        const val CURRENT = LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION
 
         /** Builds every file of [set], resolving dependencies inside the set. */
         fun buildFiles(set: FileDescriptorSet): Map<String, FileDescriptor> {
