@@ -4,6 +4,7 @@
 //	hivesyncd worker   River workers only, plus health probes and metrics
 //	hivesyncd migrate  apply database migrations and exit
 //	hivesyncd dev      zero-config: private Postgres under HIVESYNC_DATA_DIR, migrate, serve
+//	hivesyncd token    token create: mint an access/refresh pair for operators and tests
 //	hivesyncd version  print the version
 package main
 
@@ -35,6 +36,7 @@ commands:
   worker    run background workers only, with health probes and metrics
   migrate   apply database migrations (ours and River's) and exit
   dev       zero-config development server with its own Postgres under HIVESYNC_DATA_DIR
+  token     token create --user EMAIL [--client cli] [--scopes user,plugin] [--admin]: mint a token pair
   version   print the version
 
 Configuration comes from HIVESYNC_* environment variables; see README.md.
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, stdout, stderr)
 	case "dev":
 		return dev(ctx, stdout, stderr)
+	case "token":
+		return tokenCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintln(stdout, app.Version)
 		return err

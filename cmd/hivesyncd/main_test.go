@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,6 +38,33 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestTokenCreate(t *testing.T) {
+	t.Setenv("HIVESYNC_DATABASE_URL", storetest.URL(t))
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(ctx, []string{"token", "create", "--user", "ops@example.com", "--admin"}, &out, &errOut), errOut.String())
+	var pair map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &pair))
+	require.Equal(t, "user read admin", pair["scope"])
+	require.NotEmpty(t, pair["refresh_token"])
+
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"token", "create", "--user", "ops@example.com", "--client", "cli", "--scopes", "plugin,read"}, &out, &errOut))
+	require.NoError(t, json.Unmarshal(out.Bytes(), &pair))
+	require.Equal(t, "plugin read", pair["scope"])
+
+	for _, args := range [][]string{
+		{"token"},
+		{"token", "create", "--user", "not-an-email"},
+		{"token", "create", "--user", "a@b.c", "--client", "toaster"},
+		{"token", "create", "--user", "a@b.c", "--scopes", "root"},
+		{"token", "create", "--user", "a@b.c", "--client", "vscode", "--scopes", "admin"},
+		{"token", "create", "--user", "nobody@example.com", "--client", "admin", "--scopes", "admin"},
+	} {
+		require.Error(t, run(ctx, args, &out, &errOut), "%v", args)
+	}
 }
 
 func TestCommands(t *testing.T) {
@@ -156,6 +185,26 @@ func TestDevIsZeroConfigAndKeepsData(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "postgres removed its pid file: it shut down cleanly")
 
 	devRun(func(base string) {
+		// `token create` attaches to the running dev database and mints a
+		// token this server accepts.
+		var tok, tokErr bytes.Buffer
+		require.NoError(t, run(ctx, []string{"token", "create", "--user", "dev@example.com", "--client", "vscode"}, &tok, &tokErr), tokErr.String())
+		var pair struct {
+			AccessToken string `json:"access_token"`
+			Scope       string `json:"scope"`
+		}
+		require.NoError(t, json.Unmarshal(tok.Bytes(), &pair))
+		require.Equal(t, "plugin read write live", pair.Scope)
+		req, err := http.NewRequest(http.MethodGet, base+"/api/v1/me", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+		me, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(me.Body)
+		_ = me.Body.Close()
+		require.Equal(t, http.StatusOK, me.StatusCode, string(body))
+		require.Contains(t, string(body), "dev@example.com")
+
 		resp, err := http.Get(base + "/healthz")
 		require.NoError(t, err)
 		_ = resp.Body.Close()

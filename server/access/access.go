@@ -23,6 +23,8 @@ import (
 type Principal struct {
 	// UserID is the caller's user id.
 	UserID string
+	// SessionID is the session (refresh-token family) the token belongs to.
+	SessionID string
 	// DeviceID is the device the token was issued to, when known.
 	DeviceID string
 	// ClientType is the kind of client the token was issued to.

@@ -22,6 +22,8 @@ import (
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/meta"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
@@ -52,12 +54,15 @@ type Options struct {
 
 // App is one HiveSync node.
 type App struct {
-	opts    Options
-	store   *store.Store
-	river   *river.Client[pgx.Tx]
-	health  *health
-	handler http.Handler
-	started time.Time
+	opts          Options
+	store         *store.Store
+	keys          *auth.KeyRing
+	issuer        *auth.Issuer
+	authenticator *auth.Authenticator
+	river         *river.Client[pgx.Tx]
+	health        *health
+	handler       http.Handler
+	started       time.Time
 }
 
 // New builds a node. It fails if any mounted RPC lacks an access rule.
@@ -70,6 +75,12 @@ func New(opts Options) (*App, error) {
 	a := &App{opts: opts, store: st, started: opts.Now().UTC()}
 	a.health = &health{store: st, cfg: cfg, mode: opts.Mode, version: Version, now: opts.Now, log: log}
 
+	a.keys = auth.NewKeyRing(st, opts.Now, cfg.AccessTokenTTL+cfg.ClockSkewGrace)
+	a.issuer = auth.NewIssuer(st, a.keys, auth.IssuerOptions{
+		Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: opts.Now,
+	})
+	a.authenticator = auth.NewAuthenticator(st, a.issuer, cfg.ClockSkewGrace, opts.Now)
+
 	var err error
 	if a.river, err = newRiverClient(st, cfg, log, opts.Now, true); err != nil {
 		return nil, err
@@ -81,7 +92,7 @@ func New(opts Options) (*App, error) {
 			return nil, err
 		}
 	}
-	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes); err != nil {
+	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes, a.jwks); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -97,34 +108,59 @@ func VersionPolicy(cfg *Config) access.VersionPolicy {
 	}
 }
 
-// services builds every Connect service with the shared interceptors.
+// services builds every Connect service with the shared interceptors. The
+// access rules are read from the descriptors of exactly these services, so a
+// mounted method without a rule stops the node from starting.
 func (a *App) services(m *metrics) ([]mountedService, error) {
-	cfg, log := a.opts.Config, a.opts.Log
+	cfg, log, now := a.opts.Config, a.opts.Log, a.opts.Now
 	metaSvc, err := meta.New(meta.Options{
 		ServerVersion:         Version,
 		Versions:              VersionPolicy(cfg),
 		Bootstrap:             a.bootstrapConfig,
 		DriftWarningThreshold: cfg.DriftWarningThreshold,
-		Now:                   a.opts.Now,
+		Now:                   now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	descs := []protoreflect.ServiceDescriptor{hivesyncv1.File_hivesync_v1_meta_service_proto.Services().ByName("MetaService")}
+	authSvc := auth.NewService(a.store, log, now)
+	entSvc := entitlements.NewService(a.store, log, now)
+
+	descs := []protoreflect.ServiceDescriptor{
+		hivesyncv1.File_hivesync_v1_meta_service_proto.Services().ByName("MetaService"),
+		hivesyncv1.File_hivesync_v1_auth_service_proto.Services().ByName("AuthService"),
+		hivesyncv1.File_hivesync_v1_device_service_proto.Services().ByName("DeviceService"),
+		hivesyncv1.File_hivesync_v1_entitlement_service_proto.Services().ByName("EntitlementService"),
+	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
 		return nil, err
 	}
-	handlerOpts := []connect.HandlerOption{
+	authenticator := a.opts.Authenticator
+	if authenticator == nil {
+		authenticator = a.authenticator
+	}
+	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
-			&observer{log: log, metrics: m, salt: cfg.LogHashSalt, now: a.opts.Now},
+			&observer{log: log, metrics: m, salt: cfg.LogHashSalt, now: now},
 			requestTimeout(cfg.RequestTimeout),
-			access.NewInterceptor(rules, a.opts.Authenticator, VersionPolicy(cfg), UpgradeDeepLink, log),
+			access.NewInterceptor(rules, authenticator, VersionPolicy(cfg), UpgradeDeepLink, log),
 		),
 		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
 	}
-	path, h := hivesyncv1connect.NewMetaServiceHandler(metaSvc, handlerOpts...)
-	return []mountedService{{desc: descs[0], path: path, handler: h}}, nil
+	var out []mountedService
+	add := func(desc protoreflect.ServiceDescriptor, path string, h http.Handler) {
+		out = append(out, mountedService{desc: desc, path: path, handler: h})
+	}
+	path, h := hivesyncv1connect.NewMetaServiceHandler(metaSvc, opts...)
+	add(descs[0], path, h)
+	path, h = hivesyncv1connect.NewAuthServiceHandler(authSvc, opts...)
+	add(descs[1], path, h)
+	path, h = hivesyncv1connect.NewDeviceServiceHandler(authSvc, opts...)
+	add(descs[2], path, h)
+	path, h = hivesyncv1connect.NewEntitlementServiceHandler(entSvc, opts...)
+	add(descs[3], path, h)
+	return out, nil
 }
 
 // bootstrapConfig is the spec §33 discovery document from configuration.
@@ -140,6 +176,24 @@ func (a *App) bootstrapConfig(context.Context) (*hivesyncv1.BootstrapConfig, err
 		ConfigVersion:            cfg.ConfigVersion,
 		MinPluginProtocolVersion: cfg.MinPluginProtocolVersion,
 	}, nil
+}
+
+// Issuer mints tokens; `hivesyncd token create` and tests use it.
+func (a *App) Issuer() *auth.Issuer { return a.issuer }
+
+// Keys is the signing key ring.
+func (a *App) Keys() *auth.KeyRing { return a.keys }
+
+// jwks serves the public signing keys (RFC 7517) for resource servers and SDKs.
+func (a *App) jwks(w http.ResponseWriter, r *http.Request) {
+	set, err := a.keys.JWKS(r.Context())
+	if err != nil {
+		a.opts.Log.ErrorContext(r.Context(), "jwks", slog.String("error", err.Error()))
+		http.Error(w, "signing keys unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, set)
 }
 
 // Handler is the node's whole HTTP surface.

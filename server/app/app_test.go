@@ -32,6 +32,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 type testBundle struct {
 	baseURL string
+	app     *app.App
 	cfg     *app.Config
 	store   *store.Store
 	// h1 speaks HTTP/1.1 only; h2c speaks cleartext HTTP/2 only.
@@ -70,6 +71,7 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 	h2p.SetUnencryptedHTTP2(true)
 	b := &testBundle{
 		baseURL: "http://" + ln.Addr().String(),
+		app:     a,
 		cfg:     cfg,
 		store:   store.New(pool),
 		h1:      &http.Client{Transport: &http.Transport{Protocols: &h1p}, Timeout: 30 * time.Second},

@@ -25,6 +25,9 @@ type Config struct {
 	HTTPAddr string
 	// PublicURL is the externally visible API base (bootstrap api_base).
 	PublicURL string
+	// IssuerURL is the iss of the tokens this deployment issues; every node
+	// and `hivesyncd token create` must agree on it.
+	IssuerURL string
 	// PublicWSURL is the externally visible WebSocket URL (bootstrap ws_base).
 	PublicWSURL string
 	// FallbackAPIURL and FallbackWSURL are the spec §33.4 fallbacks.
@@ -66,6 +69,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DriftWarningThreshold is spec §34.5's clock-drift warning threshold.
 	DriftWarningThreshold time.Duration
+	// AccessTokenTTL is the lifetime of access tokens (short: revocation of a
+	// session, user or device is also checked on every request).
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of an unused refresh token.
+	RefreshTokenTTL time.Duration
+	// ClockSkewGrace is the leeway on token times (spec §34.5).
+	ClockSkewGrace time.Duration
 
 	entries      []entry
 	publicURLSet bool
@@ -103,6 +113,7 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.HTTPAddr = r.addr("HIVESYNC_HTTP_ADDR", defaultAddr)
 	c.PublicURL = r.url("HIVESYNC_PUBLIC_URL", publicURLFor(c.HTTPAddr))
 	c.publicURLSet = getenv("HIVESYNC_PUBLIC_URL") != ""
+	c.IssuerURL = r.url("HIVESYNC_ISSUER_URL", c.PublicURL)
 	c.PublicWSURL = r.url("HIVESYNC_PUBLIC_WS_URL", wsURLFor(c.PublicURL))
 	c.FallbackAPIURL = r.url("HIVESYNC_FALLBACK_API_URL", "")
 	c.FallbackWSURL = r.url("HIVESYNC_FALLBACK_WS_URL", wsURLFor(c.FallbackAPIURL))
@@ -126,6 +137,9 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.ShutdownTimeout = r.duration("HIVESYNC_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.RequestTimeout = r.duration("HIVESYNC_REQUEST_TIMEOUT", 60*time.Second)
 	c.DriftWarningThreshold = r.duration("HIVESYNC_DRIFT_WARNING_THRESHOLD", 120*time.Second)
+	c.AccessTokenTTL = r.duration("HIVESYNC_ACCESS_TOKEN_TTL", 15*time.Minute)
+	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
+	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
 
 	if r.err == nil && c.CurrentPluginProtocolVersion < c.MinPluginProtocolVersion {
 		r.fail("HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION", strconv.Itoa(int(c.CurrentPluginProtocolVersion)),

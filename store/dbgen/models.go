@@ -6,7 +6,32 @@ package dbgen
 
 import (
 	"time"
+
+	"github.com/google/uuid"
 )
+
+type Device struct {
+	ID                    uuid.UUID
+	UserID                uuid.UUID
+	Name                  string
+	Platform              string
+	ClientType            int16
+	ClientVersion         string
+	PluginProtocolVersion int32
+	PushToken             *string
+	CreatedAt             time.Time
+	LastSeenAt            time.Time
+	RevokedAt             *time.Time
+}
+
+type Entitlement struct {
+	UserID      uuid.UUID
+	Tier        int16
+	Source      int16
+	ExpiresAt   *time.Time
+	TrialEndsAt *time.Time
+	UpdatedAt   time.Time
+}
 
 type Node struct {
 	NodeID     string
@@ -15,4 +40,45 @@ type Node struct {
 	ConfigHash string
 	StartedAt  time.Time
 	LastSeenAt time.Time
+}
+
+type RefreshToken struct {
+	TokenHash []byte
+	SessionID uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt *time.Time
+}
+
+type Session struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	DeviceID     *uuid.UUID
+	ClientID     string
+	ClientType   int16
+	Scopes       []string
+	CreatedAt    time.Time
+	LastUsedAt   time.Time
+	RevokedAt    *time.Time
+	RevokeReason *string
+}
+
+type SigningKey struct {
+	Kid         string
+	Algorithm   string
+	PrivateKey  []byte
+	CreatedAt   time.Time
+	ActivatedAt time.Time
+	RetiredAt   *time.Time
+	ExpiresAt   *time.Time
+}
+
+type User struct {
+	ID              uuid.UUID
+	Email           string
+	EmailNormalized string
+	DisplayName     string
+	IsAdmin         bool
+	DisabledAt      *time.Time
+	CreatedAt       time.Time
 }

@@ -7,11 +7,24 @@ package dbgen
 import (
 	"context"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 type Querier interface {
+	// AdvisoryXactLock serializes a critical section across nodes until the
+	// transaction ends (key creation, for one).
+	AdvisoryXactLock(ctx context.Context, lockKey int64) error
 	// DatabaseNow returns the database clock; used by health checks.
 	DatabaseNow(ctx context.Context) (time.Time, error)
+	DeviceListActive(ctx context.Context, userID uuid.UUID) ([]Device, error)
+	DeviceRename(ctx context.Context, arg DeviceRenameParams) (Device, error)
+	DeviceRevoke(ctx context.Context, arg DeviceRevokeParams) (int64, error)
+	// DeviceUpsert registers a device, or updates one the same user owns.
+	DeviceUpsert(ctx context.Context, arg DeviceUpsertParams) (Device, error)
+	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
+	// EntitlementSet records a user's tier (from a store notification or an operator).
+	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
 	// NodeDelete removes a node on clean shutdown.
 	NodeDelete(ctx context.Context, nodeID string) error
 	// NodeDeleteStale prunes nodes not seen since the given time.
@@ -20,6 +33,33 @@ type Querier interface {
 	NodeListActive(ctx context.Context, seenSince time.Time) ([]Node, error)
 	// NodeUpsert registers a node or refreshes its heartbeat.
 	NodeUpsert(ctx context.Context, arg NodeUpsertParams) (Node, error)
+	RefreshTokenGet(ctx context.Context, tokenHash []byte) (RefreshTokenGetRow, error)
+	RefreshTokenInsert(ctx context.Context, arg RefreshTokenInsertParams) error
+	// RefreshTokenRotate marks a token used, only if it was unused: the
+	// compare-and-set that makes two concurrent refreshes impossible.
+	RefreshTokenRotate(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
+	SessionBindDevice(ctx context.Context, arg SessionBindDeviceParams) error
+	SessionGet(ctx context.Context, id uuid.UUID) (Session, error)
+	SessionInsert(ctx context.Context, arg SessionInsertParams) (Session, error)
+	SessionListActive(ctx context.Context, userID uuid.UUID) ([]Session, error)
+	// SessionPrincipal loads what the authenticator needs for one request: the
+	// session, its user and device state, and the user's entitlement.
+	SessionPrincipal(ctx context.Context, id uuid.UUID) (SessionPrincipalRow, error)
+	// SessionRevoke revokes one of a user's sessions.
+	SessionRevoke(ctx context.Context, arg SessionRevokeParams) (int64, error)
+	// SessionRevokeAny revokes a session whoever owns it (security responses).
+	SessionRevokeAny(ctx context.Context, arg SessionRevokeAnyParams) (int64, error)
+	SessionRevokeByDevice(ctx context.Context, arg SessionRevokeByDeviceParams) (int64, error)
+	SessionTouch(ctx context.Context, id uuid.UUID) error
+	SigningKeyInsert(ctx context.Context, arg SigningKeyInsertParams) error
+	// SigningKeyListPublished lists keys whose tokens may still be valid, newest first.
+	SigningKeyListPublished(ctx context.Context, now time.Time) ([]SigningKey, error)
+	// SigningKeyRetireOthers stops every key but one from signing, keeping them
+	// published until expires_at.
+	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
+	UserGetByID(ctx context.Context, id uuid.UUID) (User, error)
+	// UserUpsertByEmail returns the account for an email, creating it if needed.
+	UserUpsertByEmail(ctx context.Context, arg UserUpsertByEmailParams) (User, error)
 }
 
 var _ Querier = (*Queries)(nil)

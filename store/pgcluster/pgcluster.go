@@ -411,3 +411,46 @@ func tail(path string) string {
 	}
 	return strings.Join(lines, " | ")
 }
+
+// Attach returns the cluster in opts.Dir: the server already running there
+// (started by another process, such as `hivesyncd dev`) when there is one,
+// otherwise a newly started one. Stop only stops a server Attach started.
+func Attach(ctx context.Context, opts Options) (*Cluster, error) {
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve cluster dir: %w", err)
+	}
+	c := &Cluster{opts: opts}
+	c.opts.Dir = dir
+	if port, ok := runningPort(c.dataDir()); ok {
+		pw, err := os.ReadFile(c.passwordFile())
+		if err != nil {
+			return nil, fmt.Errorf("read cluster password: %w", err)
+		}
+		c.port, c.password = port, strings.TrimSpace(string(pw))
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err == nil {
+			_ = conn.Close(ctx)
+			return c, nil
+		}
+	}
+	return Start(ctx, opts)
+}
+
+// runningPort reads the port of a live server from postmaster.pid.
+func runningPort(dataDir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return 0, false
+	}
+	pid, err1 := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, err2 := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err1 != nil || err2 != nil || syscall.Kill(pid, 0) != nil {
+		return 0, false
+	}
+	return port, true
+}

@@ -330,7 +330,136 @@ func (x *AccessRule) GetSkipVersionCheck() bool {
 	return false
 }
 
+// Feature is one row of the Free / Trial / Pro feature matrix.
+type Feature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the feature's stable id, used in AccessRule.feature, e.g. "ai_docs".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// title is a short human name for upgrade intercepts, e.g. "AI documentation".
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// min_tier is the lowest tier that unlocks the feature.
+	MinTier Tier `protobuf:"varint,3,opt,name=min_tier,json=minTier,proto3,enum=hivesync.v1.Tier" json:"min_tier,omitempty"`
+	// description says what the feature covers, in one sentence.
+	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Feature) Reset() {
+	*x = Feature{}
+	mi := &file_hivesync_v1_access_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Feature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Feature) ProtoMessage() {}
+
+func (x *Feature) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_access_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Feature.ProtoReflect.Descriptor instead.
+func (*Feature) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_access_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Feature) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Feature) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Feature) GetMinTier() Tier {
+	if x != nil {
+		return x.MinTier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *Feature) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// FeatureMatrix is the complete list of gated features. It is declared once,
+// as the `(hivesync.v1.feature_matrix)` option of entitlement_service.proto;
+// the server, the SDKs and EntitlementService.ListFeatures all read it there.
+type FeatureMatrix struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// features lists every feature, Free ones included.
+	Features      []*Feature `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeatureMatrix) Reset() {
+	*x = FeatureMatrix{}
+	mi := &file_hivesync_v1_access_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureMatrix) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureMatrix) ProtoMessage() {}
+
+func (x *FeatureMatrix) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_access_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureMatrix.ProtoReflect.Descriptor instead.
+func (*FeatureMatrix) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_access_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FeatureMatrix) GetFeatures() []*Feature {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 var file_hivesync_v1_access_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.FileOptions)(nil),
+		ExtensionType: (*FeatureMatrix)(nil),
+		Field:         51003,
+		Name:          "hivesync.v1.feature_matrix",
+		Tag:           "bytes,51003,opt,name=feature_matrix",
+		Filename:      "hivesync/v1/access.proto",
+	},
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
 		ExtensionType: (*AccessRule)(nil),
@@ -341,12 +470,20 @@ var file_hivesync_v1_access_proto_extTypes = []protoimpl.ExtensionInfo{
 	},
 }
 
+// Extension fields to descriptorpb.FileOptions.
+var (
+	// feature_matrix declares the feature matrix (used once, by entitlement_service.proto).
+	//
+	// optional hivesync.v1.FeatureMatrix feature_matrix = 51003;
+	E_FeatureMatrix = &file_hivesync_v1_access_proto_extTypes[0]
+)
+
 // Extension fields to descriptorpb.MethodOptions.
 var (
 	// access is the rule the server enforces for this method.
 	//
 	// optional hivesync.v1.AccessRule access = 51001;
-	E_Access = &file_hivesync_v1_access_proto_extTypes[0]
+	E_Access = &file_hivesync_v1_access_proto_extTypes[1]
 )
 
 var File_hivesync_v1_access_proto protoreflect.FileDescriptor
@@ -361,7 +498,14 @@ const file_hivesync_v1_access_proto_rawDesc = "" +
 	"\afeature\x18\x03 \x01(\tR\afeature\x12,\n" +
 	"\bmin_tier\x18\x04 \x01(\x0e2\x11.hivesync.v1.TierR\aminTier\x12:\n" +
 	"\fclient_types\x18\x05 \x03(\x0e2\x17.hivesync.v1.ClientTypeR\vclientTypes\x12,\n" +
-	"\x12skip_version_check\x18\x06 \x01(\bR\x10skipVersionCheck*\x95\x01\n" +
+	"\x12skip_version_check\x18\x06 \x01(\bR\x10skipVersionCheck\"\x83\x01\n" +
+	"\aFeature\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12,\n" +
+	"\bmin_tier\x18\x03 \x01(\x0e2\x11.hivesync.v1.TierR\aminTier\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"A\n" +
+	"\rFeatureMatrix\x120\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x14.hivesync.v1.FeatureR\bfeatures*\x95\x01\n" +
 	"\x05Scope\x12\x15\n" +
 	"\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSCOPE_ADMIN\x10\x01\x12\x0e\n" +
@@ -390,7 +534,8 @@ const file_hivesync_v1_access_proto_rawDesc = "" +
 	"\x13CLIENT_TYPE_SUBLIME\x10\x05\x12\x16\n" +
 	"\x12CLIENT_TYPE_NEOVIM\x10\x06\x12\x13\n" +
 	"\x0fCLIENT_TYPE_CLI\x10\a\x12\x15\n" +
-	"\x11CLIENT_TYPE_ADMIN\x10\b:Q\n" +
+	"\x11CLIENT_TYPE_ADMIN\x10\b:a\n" +
+	"\x0efeature_matrix\x12\x1c.google.protobuf.FileOptions\x18\xbb\x8e\x03 \x01(\v2\x1a.hivesync.v1.FeatureMatrixR\rfeatureMatrix:Q\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\v2\x17.hivesync.v1.AccessRuleR\x06accessBP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
@@ -407,25 +552,32 @@ func file_hivesync_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_hivesync_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hivesync_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_hivesync_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_hivesync_v1_access_proto_goTypes = []any{
 	(Scope)(0),                         // 0: hivesync.v1.Scope
 	(Tier)(0),                          // 1: hivesync.v1.Tier
 	(ClientType)(0),                    // 2: hivesync.v1.ClientType
 	(*AccessRule)(nil),                 // 3: hivesync.v1.AccessRule
-	(*descriptorpb.MethodOptions)(nil), // 4: google.protobuf.MethodOptions
+	(*Feature)(nil),                    // 4: hivesync.v1.Feature
+	(*FeatureMatrix)(nil),              // 5: hivesync.v1.FeatureMatrix
+	(*descriptorpb.FileOptions)(nil),   // 6: google.protobuf.FileOptions
+	(*descriptorpb.MethodOptions)(nil), // 7: google.protobuf.MethodOptions
 }
 var file_hivesync_v1_access_proto_depIdxs = []int32{
 	0, // 0: hivesync.v1.AccessRule.scopes:type_name -> hivesync.v1.Scope
 	1, // 1: hivesync.v1.AccessRule.min_tier:type_name -> hivesync.v1.Tier
 	2, // 2: hivesync.v1.AccessRule.client_types:type_name -> hivesync.v1.ClientType
-	4, // 3: hivesync.v1.access:extendee -> google.protobuf.MethodOptions
-	3, // 4: hivesync.v1.access:type_name -> hivesync.v1.AccessRule
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	4, // [4:5] is the sub-list for extension type_name
-	3, // [3:4] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	1, // 3: hivesync.v1.Feature.min_tier:type_name -> hivesync.v1.Tier
+	4, // 4: hivesync.v1.FeatureMatrix.features:type_name -> hivesync.v1.Feature
+	6, // 5: hivesync.v1.feature_matrix:extendee -> google.protobuf.FileOptions
+	7, // 6: hivesync.v1.access:extendee -> google.protobuf.MethodOptions
+	5, // 7: hivesync.v1.feature_matrix:type_name -> hivesync.v1.FeatureMatrix
+	3, // 8: hivesync.v1.access:type_name -> hivesync.v1.AccessRule
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	7, // [7:9] is the sub-list for extension type_name
+	5, // [5:7] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_access_proto_init() }
@@ -439,8 +591,8 @@ func file_hivesync_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_access_proto_rawDesc), len(file_hivesync_v1_access_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   1,
-			NumExtensions: 1,
+			NumMessages:   3,
+			NumExtensions: 2,
 			NumServices:   0,
 		},
 		GoTypes:           file_hivesync_v1_access_proto_goTypes,

@@ -3,7 +3,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -58,6 +58,8 @@ CLIENT_TYPE_SUBLIME: ClientType
 CLIENT_TYPE_NEOVIM: ClientType
 CLIENT_TYPE_CLI: ClientType
 CLIENT_TYPE_ADMIN: ClientType
+FEATURE_MATRIX_FIELD_NUMBER: _ClassVar[int]
+feature_matrix: _descriptor.FieldDescriptor
 ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
@@ -76,3 +78,21 @@ class AccessRule(_message.Message):
     client_types: _containers.RepeatedScalarFieldContainer[ClientType]
     skip_version_check: bool
     def __init__(self, public: _Optional[bool] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., feature: _Optional[str] = ..., min_tier: _Optional[_Union[Tier, str]] = ..., client_types: _Optional[_Iterable[_Union[ClientType, str]]] = ..., skip_version_check: _Optional[bool] = ...) -> None: ...
+
+class Feature(_message.Message):
+    __slots__ = ("name", "title", "min_tier", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    MIN_TIER_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    min_tier: Tier
+    description: str
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., min_tier: _Optional[_Union[Tier, str]] = ..., description: _Optional[str] = ...) -> None: ...
+
+class FeatureMatrix(_message.Message):
+    __slots__ = ("features",)
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[Feature]
+    def __init__(self, features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ...) -> None: ...

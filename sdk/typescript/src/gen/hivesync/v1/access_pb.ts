@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MethodOptions } from "@bufbuild/protobuf/wkt";
+import type { FileOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/access.proto.
  */
 export const file_hivesync_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChhoaXZlc3luYy92MS9hY2Nlc3MucHJvdG8SC2hpdmVzeW5jLnYxIsEBCgpBY2Nlc3NSdWxlEg4KBnB1YmxpYxgBIAEoCBIiCgZzY29wZXMYAiADKA4yEi5oaXZlc3luYy52MS5TY29wZRIPCgdmZWF0dXJlGAMgASgJEiMKCG1pbl90aWVyGAQgASgOMhEuaGl2ZXN5bmMudjEuVGllchItCgxjbGllbnRfdHlwZXMYBSADKA4yFy5oaXZlc3luYy52MS5DbGllbnRUeXBlEhoKEnNraXBfdmVyc2lvbl9jaGVjaxgGIAEoCCqVAQoFU2NvcGUSFQoRU0NPUEVfVU5TUEVDSUZJRUQQABIPCgtTQ09QRV9BRE1JThABEg4KClNDT1BFX1VTRVIQAhIQCgxTQ09QRV9QTFVHSU4QAxIRCg1TQ09QRV9QUkVWSUVXEAQSDgoKU0NPUEVfUkVBRBAFEg8KC1NDT1BFX1dSSVRFEAYSDgoKU0NPUEVfTElWRRAHKkkKBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEg4KClRJRVJfVFJJQUwQAhIMCghUSUVSX1BSTxADKuoBCgpDbGllbnRUeXBlEhsKF0NMSUVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSQ0xJRU5UX1RZUEVfTU9CSUxFEAESFwoTQ0xJRU5UX1RZUEVfREVTS1RPUBACEhYKEkNMSUVOVF9UWVBFX1ZTQ09ERRADEhkKFUNMSUVOVF9UWVBFX0pFVEJSQUlOUxAEEhcKE0NMSUVOVF9UWVBFX1NVQkxJTUUQBRIWChJDTElFTlRfVFlQRV9ORU9WSU0QBhITCg9DTElFTlRfVFlQRV9DTEkQBxIVChFDTElFTlRfVFlQRV9BRE1JThAIOlEKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAsyFy5oaXZlc3luYy52MS5BY2Nlc3NSdWxlUgZhY2Nlc3NCUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChhoaXZlc3luYy92MS9hY2Nlc3MucHJvdG8SC2hpdmVzeW5jLnYxIsEBCgpBY2Nlc3NSdWxlEg4KBnB1YmxpYxgBIAEoCBIiCgZzY29wZXMYAiADKA4yEi5oaXZlc3luYy52MS5TY29wZRIPCgdmZWF0dXJlGAMgASgJEiMKCG1pbl90aWVyGAQgASgOMhEuaGl2ZXN5bmMudjEuVGllchItCgxjbGllbnRfdHlwZXMYBSADKA4yFy5oaXZlc3luYy52MS5DbGllbnRUeXBlEhoKEnNraXBfdmVyc2lvbl9jaGVjaxgGIAEoCCJgCgdGZWF0dXJlEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSIwoIbWluX3RpZXIYAyABKA4yES5oaXZlc3luYy52MS5UaWVyEhMKC2Rlc2NyaXB0aW9uGAQgASgJIjcKDUZlYXR1cmVNYXRyaXgSJgoIZmVhdHVyZXMYASADKAsyFC5oaXZlc3luYy52MS5GZWF0dXJlKpUBCgVTY29wZRIVChFTQ09QRV9VTlNQRUNJRklFRBAAEg8KC1NDT1BFX0FETUlOEAESDgoKU0NPUEVfVVNFUhACEhAKDFNDT1BFX1BMVUdJThADEhEKDVNDT1BFX1BSRVZJRVcQBBIOCgpTQ09QRV9SRUFEEAUSDwoLU0NPUEVfV1JJVEUQBhIOCgpTQ09QRV9MSVZFEAcqSQoEVGllchIUChBUSUVSX1VOU1BFQ0lGSUVEEAASDQoJVElFUl9GUkVFEAESDgoKVElFUl9UUklBTBACEgwKCFRJRVJfUFJPEAMq6gEKCkNsaWVudFR5cGUSGwoXQ0xJRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJDTElFTlRfVFlQRV9NT0JJTEUQARIXChNDTElFTlRfVFlQRV9ERVNLVE9QEAISFgoSQ0xJRU5UX1RZUEVfVlNDT0RFEAMSGQoVQ0xJRU5UX1RZUEVfSkVUQlJBSU5TEAQSFwoTQ0xJRU5UX1RZUEVfU1VCTElNRRAFEhYKEkNMSUVOVF9UWVBFX05FT1ZJTRAGEhMKD0NMSUVOVF9UWVBFX0NMSRAHEhUKEUNMSUVOVF9UWVBFX0FETUlOEAg6YQoOZmVhdHVyZV9tYXRyaXgSHC5nb29nbGUucHJvdG9idWYuRmlsZU9wdGlvbnMYu44DIAEoCzIaLmhpdmVzeW5jLnYxLkZlYXR1cmVNYXRyaXhSDWZlYXR1cmVNYXRyaXg6UQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuY4DIAEoCzIXLmhpdmVzeW5jLnYxLkFjY2Vzc1J1bGVSBmFjY2Vzc0JQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * AccessRule declares who may call an RPC. It is attached to every method with
@@ -76,6 +76,71 @@ export type AccessRule = Message<"hivesync.v1.AccessRule"> & {
  */
 export const AccessRuleSchema: GenMessage<AccessRule> = /*@__PURE__*/
   messageDesc(file_hivesync_v1_access, 0);
+
+/**
+ * Feature is one row of the Free / Trial / Pro feature matrix.
+ *
+ * @generated from message hivesync.v1.Feature
+ */
+export type Feature = Message<"hivesync.v1.Feature"> & {
+  /**
+   * name is the feature's stable id, used in AccessRule.feature, e.g. "ai_docs".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * title is a short human name for upgrade intercepts, e.g. "AI documentation".
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * min_tier is the lowest tier that unlocks the feature.
+   *
+   * @generated from field: hivesync.v1.Tier min_tier = 3;
+   */
+  minTier: Tier;
+
+  /**
+   * description says what the feature covers, in one sentence.
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message hivesync.v1.Feature.
+ * Use `create(FeatureSchema)` to create a new message.
+ */
+export const FeatureSchema: GenMessage<Feature> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_access, 1);
+
+/**
+ * FeatureMatrix is the complete list of gated features. It is declared once,
+ * as the `(hivesync.v1.feature_matrix)` option of entitlement_service.proto;
+ * the server, the SDKs and EntitlementService.ListFeatures all read it there.
+ *
+ * @generated from message hivesync.v1.FeatureMatrix
+ */
+export type FeatureMatrix = Message<"hivesync.v1.FeatureMatrix"> & {
+  /**
+   * features lists every feature, Free ones included.
+   *
+   * @generated from field: repeated hivesync.v1.Feature features = 1;
+   */
+  features: Feature[];
+};
+
+/**
+ * Describes the message hivesync.v1.FeatureMatrix.
+ * Use `create(FeatureMatrixSchema)` to create a new message.
+ */
+export const FeatureMatrixSchema: GenMessage<FeatureMatrix> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_access, 2);
 
 /**
  * Scope is a permission carried by an access token. Every token carries at
@@ -267,10 +332,18 @@ export const ClientTypeSchema: GenEnum<ClientType> = /*@__PURE__*/
   enumDesc(file_hivesync_v1_access, 2);
 
 /**
+ * feature_matrix declares the feature matrix (used once, by entitlement_service.proto).
+ *
+ * @generated from extension: hivesync.v1.FeatureMatrix feature_matrix = 51003;
+ */
+export const feature_matrix: GenExtension<FileOptions, FeatureMatrix> = /*@__PURE__*/
+  extDesc(file_hivesync_v1_access, 0);
+
+/**
  * access is the rule the server enforces for this method.
  *
  * @generated from extension: hivesync.v1.AccessRule access = 51001;
  */
 export const access: GenExtension<MethodOptions, AccessRule> = /*@__PURE__*/
-  extDesc(file_hivesync_v1_access, 0);
+  extDesc(file_hivesync_v1_access, 1);
 

@@ -19,6 +19,7 @@ public final class Access extends com.google.protobuf.GeneratedFile {
   }
   public static void registerAllExtensions(
       com.google.protobuf.ExtensionRegistryLite registry) {
+    registry.add(dev.hivesync.sdk.v1.Access.featureMatrix);
     registry.add(dev.hivesync.sdk.v1.Access.access);
   }
 
@@ -27,6 +28,21 @@ public final class Access extends com.google.protobuf.GeneratedFile {
     registerAllExtensions(
         (com.google.protobuf.ExtensionRegistryLite) registry);
   }
+  public static final int FEATURE_MATRIX_FIELD_NUMBER = 51003;
+  /**
+   * <pre>
+   * feature_matrix declares the feature matrix (used once, by entitlement_service.proto).
+   * </pre>
+   *
+   * <code>extend .google.protobuf.FileOptions { ... }</code>
+   */
+  public static final
+    com.google.protobuf.GeneratedMessage.GeneratedExtension<
+      com.google.protobuf.DescriptorProtos.FileOptions,
+      dev.hivesync.sdk.v1.FeatureMatrix> featureMatrix = com.google.protobuf.GeneratedMessage
+          .newFileScopedGeneratedExtension(
+        dev.hivesync.sdk.v1.FeatureMatrix.class,
+        dev.hivesync.sdk.v1.FeatureMatrix.getDefaultInstance());
   public static final int ACCESS_FIELD_NUMBER = 51001;
   /**
    * <pre>
@@ -47,6 +63,16 @@ public final class Access extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_AccessRule_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_Feature_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_Feature_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_FeatureMatrix_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_FeatureMatrix_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -64,23 +90,30 @@ public final class Access extends com.google.protobuf.GeneratedFile {
       "2\021.hivesync.v1.TierR\007minTier\022:\n\014client_t" +
       "ypes\030\005 \003(\0162\027.hivesync.v1.ClientTypeR\013cli" +
       "entTypes\022,\n\022skip_version_check\030\006 \001(\010R\020sk" +
-      "ipVersionCheck*\225\001\n\005Scope\022\025\n\021SCOPE_UNSPEC" +
-      "IFIED\020\000\022\017\n\013SCOPE_ADMIN\020\001\022\016\n\nSCOPE_USER\020\002" +
-      "\022\020\n\014SCOPE_PLUGIN\020\003\022\021\n\rSCOPE_PREVIEW\020\004\022\016\n" +
-      "\nSCOPE_READ\020\005\022\017\n\013SCOPE_WRITE\020\006\022\016\n\nSCOPE_" +
-      "LIVE\020\007*I\n\004Tier\022\024\n\020TIER_UNSPECIFIED\020\000\022\r\n\t" +
-      "TIER_FREE\020\001\022\016\n\nTIER_TRIAL\020\002\022\014\n\010TIER_PRO\020" +
-      "\003*\352\001\n\nClientType\022\033\n\027CLIENT_TYPE_UNSPECIF" +
-      "IED\020\000\022\026\n\022CLIENT_TYPE_MOBILE\020\001\022\027\n\023CLIENT_" +
-      "TYPE_DESKTOP\020\002\022\026\n\022CLIENT_TYPE_VSCODE\020\003\022\031" +
-      "\n\025CLIENT_TYPE_JETBRAINS\020\004\022\027\n\023CLIENT_TYPE" +
-      "_SUBLIME\020\005\022\026\n\022CLIENT_TYPE_NEOVIM\020\006\022\023\n\017CL" +
-      "IENT_TYPE_CLI\020\007\022\025\n\021CLIENT_TYPE_ADMIN\020\010:Q" +
-      "\n\006access\022\036.google.protobuf.MethodOptions" +
-      "\030\271\216\003 \001(\0132\027.hivesync.v1.AccessRuleR\006acces" +
-      "sBP\n\023dev.hivesync.sdk.v1P\001Z7github.com/h" +
-      "ivesync/hivesync/gen/hivesync/v1;hivesyn" +
-      "cv1b\006proto3"
+      "ipVersionCheck\"\203\001\n\007Feature\022\022\n\004name\030\001 \001(\t" +
+      "R\004name\022\024\n\005title\030\002 \001(\tR\005title\022,\n\010min_tier" +
+      "\030\003 \001(\0162\021.hivesync.v1.TierR\007minTier\022 \n\013de" +
+      "scription\030\004 \001(\tR\013description\"A\n\rFeatureM" +
+      "atrix\0220\n\010features\030\001 \003(\0132\024.hivesync.v1.Fe" +
+      "atureR\010features*\225\001\n\005Scope\022\025\n\021SCOPE_UNSPE" +
+      "CIFIED\020\000\022\017\n\013SCOPE_ADMIN\020\001\022\016\n\nSCOPE_USER\020" +
+      "\002\022\020\n\014SCOPE_PLUGIN\020\003\022\021\n\rSCOPE_PREVIEW\020\004\022\016" +
+      "\n\nSCOPE_READ\020\005\022\017\n\013SCOPE_WRITE\020\006\022\016\n\nSCOPE" +
+      "_LIVE\020\007*I\n\004Tier\022\024\n\020TIER_UNSPECIFIED\020\000\022\r\n" +
+      "\tTIER_FREE\020\001\022\016\n\nTIER_TRIAL\020\002\022\014\n\010TIER_PRO" +
+      "\020\003*\352\001\n\nClientType\022\033\n\027CLIENT_TYPE_UNSPECI" +
+      "FIED\020\000\022\026\n\022CLIENT_TYPE_MOBILE\020\001\022\027\n\023CLIENT" +
+      "_TYPE_DESKTOP\020\002\022\026\n\022CLIENT_TYPE_VSCODE\020\003\022" +
+      "\031\n\025CLIENT_TYPE_JETBRAINS\020\004\022\027\n\023CLIENT_TYP" +
+      "E_SUBLIME\020\005\022\026\n\022CLIENT_TYPE_NEOVIM\020\006\022\023\n\017C" +
+      "LIENT_TYPE_CLI\020\007\022\025\n\021CLIENT_TYPE_ADMIN\020\010:" +
+      "a\n\016feature_matrix\022\034.google.protobuf.File" +
+      "Options\030\273\216\003 \001(\0132\032.hivesync.v1.FeatureMat" +
+      "rixR\rfeatureMatrix:Q\n\006access\022\036.google.pr" +
+      "otobuf.MethodOptions\030\271\216\003 \001(\0132\027.hivesync." +
+      "v1.AccessRuleR\006accessBP\n\023dev.hivesync.sd" +
+      "k.v1P\001Z7github.com/hivesync/hivesync/gen" +
+      "/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -93,7 +126,20 @@ public final class Access extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_AccessRule_descriptor,
         new java.lang.String[] { "Public", "Scopes", "Feature", "MinTier", "ClientTypes", "SkipVersionCheck", });
-    access.internalInit(descriptor.getExtension(0));
+    internal_static_hivesync_v1_Feature_descriptor =
+      getDescriptor().getMessageType(1);
+    internal_static_hivesync_v1_Feature_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_Feature_descriptor,
+        new java.lang.String[] { "Name", "Title", "MinTier", "Description", });
+    internal_static_hivesync_v1_FeatureMatrix_descriptor =
+      getDescriptor().getMessageType(2);
+    internal_static_hivesync_v1_FeatureMatrix_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_FeatureMatrix_descriptor,
+        new java.lang.String[] { "Features", });
+    featureMatrix.internalInit(descriptor.getExtension(0));
+    access.internalInit(descriptor.getExtension(1));
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DescriptorProtos.getDescriptor();
   }

@@ -10,8 +10,12 @@ public object HiveSyncDescriptors {
   public val files: List<FileDescriptor> by lazy {
     listOf(
       dev.hivesync.sdk.v1.Access.getDescriptor(),
+      dev.hivesync.sdk.v1.AuthServiceOuterClass.getDescriptor(),
+      dev.hivesync.sdk.v1.DeviceServiceOuterClass.getDescriptor(),
+      dev.hivesync.sdk.v1.EntitlementServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.Errors.getDescriptor(),
       dev.hivesync.sdk.v1.Events.getDescriptor(),
+      dev.hivesync.sdk.v1.Identity.getDescriptor(),
       dev.hivesync.sdk.v1.MetaServiceOuterClass.getDescriptor(),
     )
   }

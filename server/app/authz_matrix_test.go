@@ -1,0 +1,189 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// matrixClient can hold any scope, so the matrix can try each one alone.
+var matrixClient = auth.Client{ID: "cli", Type: hivesyncv1.ClientType_CLIENT_TYPE_CLI}
+
+// TestAuthorizationMatrix is generated from the service descriptors: every RPC
+// of every service in the contract is called over real HTTP anonymously, with
+// an expired token, with each scope its rule does not list, with a client type
+// its rule does not allow, and against another user's resources, and must
+// answer the documented code, never data.
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	st := b.store
+
+	mkUser := func(email string) dbgen.User {
+		u, err := st.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: email})
+		require.NoError(t, err)
+		return u
+	}
+	alice, bob := mkUser("alice@matrix.test"), mkUser("bob@matrix.test")
+	token := func(issuer *auth.Issuer, u dbgen.User, client auth.Client, scopes ...hivesyncv1.Scope) string {
+		pair, err := issuer.StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: client, Scopes: scopes})
+		require.NoError(t, err)
+		return pair.AccessToken
+	}
+	allScopes := []hivesyncv1.Scope{}
+	for v := range hivesyncv1.Scope_name {
+		if v != 0 {
+			allScopes = append(allScopes, hivesyncv1.Scope(v))
+		}
+	}
+	// Bob's resources, which Alice must never reach.
+	bobPair, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: bob.ID, Client: auth.Clients["mobile"], Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_USER}})
+	require.NoError(t, err)
+	bobDevice, err := st.DeviceUpsert(ctx, dbgen.DeviceUpsertParams{ID: uuid.New(), UserID: bob.ID, Name: "bob's", ClientType: int16(hivesyncv1.ClientType_CLIENT_TYPE_MOBILE)})
+	require.NoError(t, err)
+	bobIDs := map[string]string{"session_id": bobPair.SessionID, "device_id": bobDevice.ID.String()}
+
+	past := func() time.Time { return time.Now().Add(-3 * time.Hour) }
+	expiredIssuer := auth.NewIssuer(st, b.app.Keys(), auth.IssuerOptions{Issuer: b.cfg.IssuerURL, AccessTTL: time.Hour, RefreshTTL: time.Hour, Now: past})
+
+	methods := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage("hivesync.v1", func(f protoreflect.FileDescriptor) bool {
+		for i := range f.Services().Len() {
+			svc := f.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := svc.Methods().Get(j)
+				rule, ok := access.RuleOf(m)
+				require.True(t, ok, m.FullName())
+				methods++
+				procedure := "/" + string(svc.FullName()) + "/" + string(m.Name())
+				body := requestWithIDs(t, m, bobIDs)
+				call := func(bearer string) string { return callCode(t, b, procedure, body, bearer) }
+				name := string(m.FullName())
+
+				anon := call("")
+				if rule.GetPublic() {
+					require.NotEqual(t, "unauthenticated", anon, "%s is public", name)
+					require.NotEqual(t, "not_found_procedure", anon, "%s is not mounted", name)
+					continue
+				}
+				require.Equal(t, "unauthenticated", anon, "%s anonymously", name)
+				right := rule.GetScopes()[0]
+				require.Equal(t, "unauthenticated", call(token(expiredIssuer, alice, matrixClient, right)), "%s with an expired token", name)
+				require.Equal(t, "unauthenticated", call("garbage.token.here"), "%s with a malformed token", name)
+				for _, s := range allScopes {
+					if slices.Contains(rule.GetScopes(), s) {
+						continue
+					}
+					require.Equal(t, "permission_denied", call(token(b.app.Issuer(), alice, matrixClient, s)), "%s with only scope %s", name, s)
+				}
+				if len(rule.GetClientTypes()) > 0 {
+					for v := range hivesyncv1.ClientType_name {
+						ct := hivesyncv1.ClientType(v)
+						if ct == 0 || slices.Contains(rule.GetClientTypes(), ct) {
+							continue
+						}
+						other := auth.Client{ID: "matrix", Type: ct}
+						require.Equal(t, "permission_denied", call(token(b.app.Issuer(), alice, other, right)), "%s from client type %s", name, ct)
+					}
+				}
+				// Alice, properly authorized, aims at Bob's resources.
+				got := call(token(b.app.Issuer(), alice, matrixClient, right))
+				if hasIDField(m) {
+					require.Equal(t, "not_found", got, "%s against another user's resource", name)
+				} else {
+					require.NotContains(t, []string{"unauthenticated", "permission_denied"}, got, "%s with the right scope", name)
+				}
+			}
+		}
+		return true
+	})
+	require.Positive(t, methods)
+
+	// Bob's resources are untouched by all of the above.
+	p, err := b.app.Issuer().Verify(ctx, bobPair.AccessToken, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, bob.ID.String(), p.Subject)
+	devices, err := st.DeviceListActive(ctx, bob.ID)
+	require.NoError(t, err)
+	require.Len(t, devices, 1)
+	require.Equal(t, "bob's", devices[0].Name)
+}
+
+// requestWithIDs builds a valid JSON request for m with every *_id field set
+// to the matching id in ids.
+func requestWithIDs(t *testing.T, m protoreflect.MethodDescriptor, ids map[string]string) []byte {
+	t.Helper()
+	msg := dynamicpb.NewMessage(m.Input())
+	fields := m.Input().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.Kind() != protoreflect.StringKind || f.IsList() {
+			continue
+		}
+		if id, ok := ids[string(f.Name())]; ok {
+			msg.Set(f, protoreflect.ValueOfString(id))
+		} else if !strings.HasSuffix(string(f.Name()), "_id") {
+			msg.Set(f, protoreflect.ValueOfString("matrix")) // a valid value for every other text field
+		}
+	}
+	b, err := protojson.Marshal(msg)
+	require.NoError(t, err)
+	return b
+}
+
+func hasIDField(m protoreflect.MethodDescriptor) bool {
+	fields := m.Input().Fields()
+	for i := range fields.Len() {
+		if strings.HasSuffix(string(fields.Get(i).Name()), "_id") {
+			return true
+		}
+	}
+	return false
+}
+
+// callCode makes a Connect JSON call and returns "ok" or the error code.
+func callCode(t *testing.T, b *testBundle, procedure string, body []byte, bearer string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.baseURL+procedure, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connect-Protocol-Version", "1")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := b.h1.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode == http.StatusOK {
+		return "ok"
+	}
+	var e struct {
+		Code string `json:"code"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Code == "" {
+		if resp.StatusCode == http.StatusNotFound {
+			return "not_found_procedure"
+		}
+		t.Fatalf("%s: HTTP %d without a Connect error", procedure, resp.StatusCode)
+	}
+	return e.Code
+}

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/entitlements"
+	"github.com/hivesync/hivesync/store"
+)
+
+// Authenticator verifies access tokens for the access interceptor. Beyond the
+// signature and lifetime it checks, on every request, that the session, the
+// user and the device are still in good standing, so revoking any of them
+// takes effect at once; and it reads the user's tier from the entitlement.
+type Authenticator struct {
+	issuer *Issuer
+	store  *store.Store
+	leeway time.Duration
+	now    func() time.Time
+}
+
+var _ access.Authenticator = (*Authenticator)(nil)
+
+// NewAuthenticator returns an authenticator tolerating leeway of clock skew.
+func NewAuthenticator(st *store.Store, issuer *Issuer, leeway time.Duration, now func() time.Time) *Authenticator {
+	return &Authenticator{issuer: issuer, store: st, leeway: leeway, now: now}
+}
+
+// Authenticate implements access.Authenticator.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access.Principal, error) {
+	claims, err := a.issuer.Verify(ctx, token, a.leeway)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", access.ErrInvalidToken, err)
+	}
+	sid, err := uuid.Parse(claims.SessionID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad session id", access.ErrInvalidToken)
+	}
+	row, err := a.store.SessionPrincipal(ctx, sid)
+	if errors.Is(store.MapError(err), store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown session", access.ErrInvalidToken)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	switch {
+	case row.RevokedAt != nil:
+		return nil, fmt.Errorf("%w: session revoked", access.ErrInvalidToken)
+	case row.UserDisabledAt != nil:
+		return nil, fmt.Errorf("%w: account disabled", access.ErrInvalidToken)
+	case row.DeviceRevokedAt != nil:
+		return nil, fmt.Errorf("%w: device revoked", access.ErrInvalidToken)
+	case row.UserID.String() != claims.Subject:
+		return nil, fmt.Errorf("%w: subject does not own the session", access.ErrInvalidToken)
+	}
+	scopes, err := claims.TokenScopes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", access.ErrInvalidToken, err)
+	}
+	granted, err := ParseScopes(row.Scopes)
+	if err != nil || !subset(scopes, granted) {
+		return nil, fmt.Errorf("%w: scope escalation", access.ErrInvalidToken)
+	}
+	clientType := hivesyncv1.ClientType(row.ClientType)
+	if c := clientByID(claims.ClientID); c.Type != clientType {
+		return nil, fmt.Errorf("%w: client type mismatch", access.ErrInvalidToken)
+	}
+	p := &access.Principal{
+		UserID:     row.UserID.String(),
+		SessionID:  row.ID.String(),
+		ClientType: clientType,
+		Scopes:     scopes,
+		Tier:       hivesyncv1.Tier_TIER_FREE,
+	}
+	if row.Tier != nil {
+		p.Tier = entitlements.EffectiveTier(hivesyncv1.Tier(*row.Tier), row.TierExpiresAt, a.now())
+	}
+	if row.DeviceID != nil {
+		p.DeviceID = row.DeviceID.String()
+	}
+	return p, nil
+}
