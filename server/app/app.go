@@ -59,6 +59,7 @@ type App struct {
 	keys          *auth.KeyRing
 	issuer        *auth.Issuer
 	authenticator *auth.Authenticator
+	oauth         *auth.OAuthServer
 	river         *river.Client[pgx.Tx]
 	health        *health
 	handler       http.Handler
@@ -80,6 +81,9 @@ func New(opts Options) (*App, error) {
 		Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: opts.Now,
 	})
 	a.authenticator = auth.NewAuthenticator(st, a.issuer, cfg.ClockSkewGrace, opts.Now)
+	a.oauth = auth.NewOAuthServer(st, a.issuer, auth.OAuthOptions{
+		Issuer: cfg.IssuerURL, BaseURL: func() string { return cfg.PublicURL }, RequestTTL: cfg.SignInTTL, CodeTTL: time.Minute, PollInterval: cfg.DevicePollInterval, Now: opts.Now, Log: log,
+	})
 
 	var err error
 	if a.river, err = newRiverClient(st, cfg, log, opts.Now, true); err != nil {
@@ -92,7 +96,13 @@ func New(opts Options) (*App, error) {
 			return nil, err
 		}
 	}
-	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes, a.jwks); err != nil {
+	extra := func(mux *http.ServeMux) {
+		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
+		if opts.Mode != ModeWorker {
+			a.oauth.Register(mux)
+		}
+	}
+	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes, extra); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -123,7 +133,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	if err != nil {
 		return nil, err
 	}
-	authSvc := auth.NewService(a.store, log, now)
+	authSvc := auth.NewService(a.store, a.oauth, log, now)
 	entSvc := entitlements.NewService(a.store, log, now)
 
 	descs := []protoreflect.ServiceDescriptor{

@@ -24,7 +24,8 @@ import (
 	"github.com/hivesync/hivesync/store/dbgen"
 )
 
-// matrixClient can hold any scope, so the matrix can try each one alone.
+// matrixClient is the CLI client; the matrix mints its sessions directly, so
+// it can hold any scope and the matrix can try each one alone.
 var matrixClient = auth.Client{ID: "cli", Type: hivesyncv1.ClientType_CLIENT_TYPE_CLI}
 
 // TestAuthorizationMatrix is generated from the service descriptors: every RPC
@@ -87,13 +88,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				require.Equal(t, "unauthenticated", anon, "%s anonymously", name)
 				right := rule.GetScopes()[0]
-				require.Equal(t, "unauthenticated", call(token(expiredIssuer, alice, matrixClient, right)), "%s with an expired token", name)
+				client := matrixClient
+				if len(rule.GetClientTypes()) > 0 {
+					client = clientOfType(t, rule.GetClientTypes()[0])
+				}
+				require.Equal(t, "unauthenticated", call(token(expiredIssuer, alice, client, right)), "%s with an expired token", name)
 				require.Equal(t, "unauthenticated", call("garbage.token.here"), "%s with a malformed token", name)
 				for _, s := range allScopes {
 					if slices.Contains(rule.GetScopes(), s) {
 						continue
 					}
-					require.Equal(t, "permission_denied", call(token(b.app.Issuer(), alice, matrixClient, s)), "%s with only scope %s", name, s)
+					require.Equal(t, "permission_denied", call(token(b.app.Issuer(), alice, client, s)), "%s with only scope %s", name, s)
 				}
 				if len(rule.GetClientTypes()) > 0 {
 					for v := range hivesyncv1.ClientType_name {
@@ -101,12 +106,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 						if ct == 0 || slices.Contains(rule.GetClientTypes(), ct) {
 							continue
 						}
-						other := auth.Client{ID: "matrix", Type: ct}
+						other := clientOfType(t, ct)
 						require.Equal(t, "permission_denied", call(token(b.app.Issuer(), alice, other, right)), "%s from client type %s", name, ct)
 					}
 				}
 				// Alice, properly authorized, aims at Bob's resources.
-				got := call(token(b.app.Issuer(), alice, matrixClient, right))
+				got := call(token(b.app.Issuer(), alice, client, right))
 				if hasIDField(m) {
 					require.Equal(t, "not_found", got, "%s against another user's resource", name)
 				} else {
@@ -186,4 +191,17 @@ func callCode(t *testing.T, b *testBundle, procedure string, body []byte, bearer
 		t.Fatalf("%s: HTTP %d without a Connect error", procedure, resp.StatusCode)
 	}
 	return e.Code
+}
+
+// clientOfType is the registered client of a client type, with every scope
+// allowed so the matrix can pick any.
+func clientOfType(t *testing.T, ct hivesyncv1.ClientType) auth.Client {
+	t.Helper()
+	for _, c := range auth.Clients {
+		if c.Type == ct {
+			return auth.Client{ID: c.ID, Type: ct}
+		}
+	}
+	t.Fatalf("no registered client of type %s", ct)
+	return auth.Client{}
 }

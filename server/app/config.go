@@ -76,6 +76,10 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// ClockSkewGrace is the leeway on token times (spec §34.5).
 	ClockSkewGrace time.Duration
+	// SignInTTL is how long a desktop/plugin/CLI sign-in waits for approval.
+	SignInTTL time.Duration
+	// DevicePollInterval is the device flow's minimum polling interval.
+	DevicePollInterval time.Duration
 
 	entries      []entry
 	publicURLSet bool
@@ -140,6 +144,8 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.AccessTokenTTL = r.duration("HIVESYNC_ACCESS_TOKEN_TTL", 15*time.Minute)
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
+	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
+	c.DevicePollInterval = r.duration("HIVESYNC_DEVICE_POLL_INTERVAL", 5*time.Second)
 
 	if r.err == nil && c.CurrentPluginProtocolVersion < c.MinPluginProtocolVersion {
 		r.fail("HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION", strconv.Itoa(int(c.CurrentPluginProtocolVersion)),

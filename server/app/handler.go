@@ -29,7 +29,7 @@ type mountedService struct {
 // newHandler assembles the HTTP surface: every service through vanguard (so
 // it answers Connect, gRPC, gRPC-Web and its REST routes), gRPC health and
 // reflection, the health probes and /metrics, all behind the request limit.
-func newHandler(services []mountedService, h *health, m *metrics, maxRequestBytes int64, jwks http.HandlerFunc) (http.Handler, error) {
+func newHandler(services []mountedService, h *health, m *metrics, maxRequestBytes int64, extra func(*http.ServeMux)) (http.Handler, error) {
 	vservices := make([]*vanguard.Service, 0, len(services))
 	names := make([]string, 0, len(services))
 	for _, s := range services {
@@ -55,7 +55,7 @@ func newHandler(services []mountedService, h *health, m *metrics, maxRequestByte
 	mux.HandleFunc("GET /health/db", h.db)
 	mux.HandleFunc("GET /health/env", h.env)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /.well-known/jwks.json", jwks)
+	extra(mux)
 	return mux, nil
 }
 

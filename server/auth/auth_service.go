@@ -22,6 +22,7 @@ import (
 // Service implements AuthService and DeviceService.
 type Service struct {
 	store *store.Store
+	oauth *OAuthServer
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -31,9 +32,9 @@ var (
 	_ hivesyncv1connect.DeviceServiceHandler = (*Service)(nil)
 )
 
-// NewService returns the handlers.
-func NewService(st *store.Store, log *slog.Logger, now func() time.Time) *Service {
-	return &Service{store: st, log: log, now: now}
+// NewService returns the handlers; oauth decides pending sign-ins.
+func NewService(st *store.Store, oauth *OAuthServer, log *slog.Logger, now func() time.Time) *Service {
+	return &Service{store: st, oauth: oauth, log: log, now: now}
 }
 
 // caller returns the authenticated principal; the access interceptor
@@ -115,6 +116,49 @@ func (s *Service) RevokeSession(ctx context.Context, req *hivesyncv1.RevokeSessi
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("no such active session"))
 	}
 	return &hivesyncv1.RevokeSessionResponse{}, nil
+}
+
+// DescribeDeviceCode implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) DescribeDeviceCode(ctx context.Context, req *hivesyncv1.DescribeDeviceCodeRequest) (*hivesyncv1.DescribeDeviceCodeResponse, error) {
+	if _, _, err := caller(ctx); err != nil {
+		return nil, err
+	}
+	g, err := s.oauth.Pending(ctx, req.GetUserCode())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no pending sign-in with this code; it may have expired"))
+	}
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	scopes, _ := ParseScopes(g.Scopes)
+	kind := hivesyncv1.SignInKind_SIGN_IN_KIND_DEVICE
+	if g.Kind == "code" {
+		kind = hivesyncv1.SignInKind_SIGN_IN_KIND_BROWSER
+	}
+	return &hivesyncv1.DescribeDeviceCodeResponse{
+		ClientId: g.ClientID, ClientType: Clients[g.ClientID].Type, Scopes: scopes, Kind: kind, ExpiresAt: timestamppb.New(g.ExpiresAt),
+	}, nil
+}
+
+// ApproveDeviceCode implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) ApproveDeviceCode(ctx context.Context, req *hivesyncv1.ApproveDeviceCodeRequest) (*hivesyncv1.ApproveDeviceCodeResponse, error) {
+	_, userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetUserCode() == "" {
+		return nil, apierror.InvalidArgument("user_code", "is required")
+	}
+	g, err := s.oauth.Decide(ctx, userID, req.GetUserCode(), req.GetApprove())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no pending sign-in with this code; it may have expired or been decided"))
+	case errors.Is(err, ErrGrantNotAllowed):
+		return nil, connect.NewError(connect.CodePermissionDenied, err)
+	case err != nil:
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.ApproveDeviceCodeResponse{ClientId: g.ClientID}, nil
 }
 
 func userProto(u dbgen.User) *hivesyncv1.User {

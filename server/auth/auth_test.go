@@ -61,7 +61,8 @@ func setup(t *testing.T) *testBundle {
 	return &testBundle{
 		store: st, clock: c, keys: keys, issuer: issuer,
 		authn: auth.NewAuthenticator(st, issuer, leeway, c.now),
-		svc:   auth.NewService(st, slog.New(slog.DiscardHandler), c.now),
+		svc: auth.NewService(st, auth.NewOAuthServer(st, issuer, auth.OAuthOptions{Issuer: "https://api.hivesync.test", BaseURL: func() string { return "https://api.hivesync.test" }, RequestTTL: 10 * time.Minute,
+			CodeTTL: time.Minute, PollInterval: 5 * time.Second, Now: c.now, Log: slog.New(slog.DiscardHandler)}), slog.New(slog.DiscardHandler), c.now),
 	}
 }
 
@@ -203,7 +204,7 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	ctx := context.Background()
 	first := b.session(t, b.user(t, "ref@example.com"), "vscode", hivesyncv1.Scope_SCOPE_PLUGIN)
 
-	second, err := b.issuer.Refresh(ctx, first.RefreshToken)
+	second, err := b.issuer.Refresh(ctx, first.RefreshToken, "")
 	require.NoError(t, err)
 	require.Equal(t, first.SessionID, second.SessionID, "same family")
 	require.NotEqual(t, first.RefreshToken, second.RefreshToken)
@@ -211,15 +212,15 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	require.NoError(t, err)
 
 	// The first refresh token is presented again: someone copied it.
-	_, err = b.issuer.Refresh(ctx, first.RefreshToken)
+	_, err = b.issuer.Refresh(ctx, first.RefreshToken, "")
 	require.ErrorIs(t, err, auth.ErrRefreshReused)
 	// The whole family is revoked: the legitimate holder's newer tokens too.
-	_, err = b.issuer.Refresh(ctx, second.RefreshToken)
+	_, err = b.issuer.Refresh(ctx, second.RefreshToken, "")
 	require.ErrorIs(t, err, auth.ErrInvalidToken)
 	_, err = b.authn.Authenticate(ctx, second.AccessToken)
 	require.ErrorIs(t, err, access.ErrInvalidToken)
 
-	_, err = b.issuer.Refresh(ctx, "never-issued")
+	_, err = b.issuer.Refresh(ctx, "never-issued", "vscode")
 	require.ErrorIs(t, err, auth.ErrInvalidToken)
 	require.NotErrorIs(t, err, auth.ErrRefreshReused)
 }
@@ -235,7 +236,7 @@ func TestConcurrentRefreshesOfOneTokenExactlyOneWins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := b.issuer.Refresh(ctx, pair.RefreshToken); err == nil {
+			if _, err := b.issuer.Refresh(ctx, pair.RefreshToken, "cli"); err == nil {
 				wins.Add(1)
 			}
 		}()
@@ -268,7 +269,7 @@ func TestRevocationTakesEffectAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.authn.Authenticate(context.Background(), pair.AccessToken)
 	require.ErrorIs(t, err, access.ErrInvalidToken, "revoking the device invalidates its tokens at once")
-	_, err = b.issuer.Refresh(context.Background(), pair.RefreshToken)
+	_, err = b.issuer.Refresh(context.Background(), pair.RefreshToken, "")
 	require.ErrorIs(t, err, auth.ErrInvalidToken)
 
 	// Session revocation and account disabling work the same way.

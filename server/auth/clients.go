@@ -6,6 +6,7 @@ package auth
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -21,21 +22,61 @@ type Client struct {
 	Type hivesyncv1.ClientType
 	// Scopes are the scopes the client may ask for.
 	Scopes []hivesyncv1.Scope
+	// RedirectURIs are the exact redirect URIs of the browser (code) flow.
+	RedirectURIs []string
+	// Loopback allows http://127.0.0.1:<any port>/… and http://[::1]:<port>/…
+	// redirects (RFC 8252 §7.3), for clients that listen locally.
+	Loopback bool
+	// DeviceFlow allows the device authorization grant (RFC 8628).
+	DeviceFlow bool
 }
 
 var userScopes = []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_USER, hivesyncv1.Scope_SCOPE_READ, hivesyncv1.Scope_SCOPE_WRITE, hivesyncv1.Scope_SCOPE_LIVE, hivesyncv1.Scope_SCOPE_PREVIEW}
 var pluginScopes = []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_PLUGIN, hivesyncv1.Scope_SCOPE_READ, hivesyncv1.Scope_SCOPE_WRITE, hivesyncv1.Scope_SCOPE_LIVE}
 
 // Clients are the registered clients, by id.
+// The mobile app signs in through its identity provider, not these flows.
 var Clients = map[string]Client{
-	"mobile":    {ID: "mobile", Type: hivesyncv1.ClientType_CLIENT_TYPE_MOBILE, Scopes: userScopes},
-	"desktop":   {ID: "desktop", Type: hivesyncv1.ClientType_CLIENT_TYPE_DESKTOP, Scopes: userScopes},
-	"vscode":    {ID: "vscode", Type: hivesyncv1.ClientType_CLIENT_TYPE_VSCODE, Scopes: pluginScopes},
-	"jetbrains": {ID: "jetbrains", Type: hivesyncv1.ClientType_CLIENT_TYPE_JETBRAINS, Scopes: pluginScopes},
-	"sublime":   {ID: "sublime", Type: hivesyncv1.ClientType_CLIENT_TYPE_SUBLIME, Scopes: pluginScopes},
-	"neovim":    {ID: "neovim", Type: hivesyncv1.ClientType_CLIENT_TYPE_NEOVIM, Scopes: pluginScopes},
-	"cli":       {ID: "cli", Type: hivesyncv1.ClientType_CLIENT_TYPE_CLI, Scopes: append(slices.Clone(pluginScopes), hivesyncv1.Scope_SCOPE_USER)},
-	"admin":     {ID: "admin", Type: hivesyncv1.ClientType_CLIENT_TYPE_ADMIN, Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_ADMIN, hivesyncv1.Scope_SCOPE_USER, hivesyncv1.Scope_SCOPE_READ}},
+	"mobile": {ID: "mobile", Type: hivesyncv1.ClientType_CLIENT_TYPE_MOBILE, Scopes: userScopes},
+	"desktop": {ID: "desktop", Type: hivesyncv1.ClientType_CLIENT_TYPE_DESKTOP, Scopes: userScopes,
+		RedirectURIs: []string{"hivesync://auth/complete"}, Loopback: true, DeviceFlow: true},
+	"vscode": {ID: "vscode", Type: hivesyncv1.ClientType_CLIENT_TYPE_VSCODE, Scopes: pluginScopes,
+		RedirectURIs: []string{"vscode://hivesync.auth/complete", "vscode-insiders://hivesync.auth/complete"}, Loopback: true, DeviceFlow: true},
+	"jetbrains": {ID: "jetbrains", Type: hivesyncv1.ClientType_CLIENT_TYPE_JETBRAINS, Scopes: pluginScopes, Loopback: true, DeviceFlow: true},
+	"sublime":   {ID: "sublime", Type: hivesyncv1.ClientType_CLIENT_TYPE_SUBLIME, Scopes: pluginScopes, Loopback: true, DeviceFlow: true},
+	"neovim":    {ID: "neovim", Type: hivesyncv1.ClientType_CLIENT_TYPE_NEOVIM, Scopes: pluginScopes, Loopback: true, DeviceFlow: true},
+	"cli": {ID: "cli", Type: hivesyncv1.ClientType_CLIENT_TYPE_CLI, Scopes: append(slices.Clone(pluginScopes), hivesyncv1.Scope_SCOPE_USER),
+		Loopback: true, DeviceFlow: true},
+	"admin": {ID: "admin", Type: hivesyncv1.ClientType_CLIENT_TYPE_ADMIN, Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_ADMIN, hivesyncv1.Scope_SCOPE_USER, hivesyncv1.Scope_SCOPE_READ},
+		Loopback: true, DeviceFlow: true},
+}
+
+// AllowsRedirect reports whether uri is a registered redirect of the client.
+func (c Client) AllowsRedirect(uri string) bool {
+	if slices.Contains(c.RedirectURIs, uri) {
+		return true
+	}
+	if !c.Loopback {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	host := u.Hostname()
+	return host == "127.0.0.1" || host == "::1"
+}
+
+// DefaultScopes are the scopes granted when a client asks for none: all it may
+// hold except admin.
+func (c Client) DefaultScopes() []hivesyncv1.Scope {
+	out := make([]hivesyncv1.Scope, 0, len(c.Scopes))
+	for _, s := range c.Scopes {
+		if s != hivesyncv1.Scope_SCOPE_ADMIN {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ScopeName is the wire name of a scope in tokens: "user", "plugin", …

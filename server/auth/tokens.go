@@ -91,27 +91,46 @@ type SessionParams struct {
 func (i *Issuer) StartSession(ctx context.Context, p SessionParams) (TokenPair, error) {
 	var pair TokenPair
 	err := i.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		session, err := q.SessionInsert(ctx, dbgen.SessionInsertParams{
-			ID: uuid.New(), UserID: p.UserID, DeviceID: p.DeviceID, ClientID: p.Client.ID,
-			ClientType: int16(p.Client.Type), Scopes: ScopeNames(p.Scopes),
-		})
-		if err != nil {
-			return fmt.Errorf("create session: %w", err)
-		}
-		pair, err = i.issue(ctx, q, session)
+		var err error
+		pair, err = i.StartSessionTx(ctx, q, p)
 		return err
 	})
 	return pair, err
 }
 
+// StartSessionTx is StartSession inside the caller's transaction, so a grant
+// can be consumed and its session created atomically.
+func (i *Issuer) StartSessionTx(ctx context.Context, q dbgen.Querier, p SessionParams) (TokenPair, error) {
+	session, err := q.SessionInsert(ctx, dbgen.SessionInsertParams{
+		ID: uuid.New(), UserID: p.UserID, DeviceID: p.DeviceID, ClientID: p.Client.ID,
+		ClientType: int16(p.Client.Type), Scopes: ScopeNames(p.Scopes),
+	})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("create session: %w", err)
+	}
+	return i.issue(ctx, q, session)
+}
+
 // Refresh exchanges a refresh token for a new pair. Each refresh token works
 // once: presenting it again revokes the whole session (reuse detection), and
 // of two concurrent refreshes with the same token exactly one succeeds.
-func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+//
+// clientID, when not empty, must be the client the session was issued to;
+// otherwise nothing is rotated.
+func (i *Issuer) Refresh(ctx context.Context, refreshToken, clientID string) (TokenPair, error) {
 	hash := hashToken(refreshToken)
 	var pair TokenPair
 	var reused *uuid.UUID
 	err := i.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		if clientID != "" {
+			row, gerr := q.RefreshTokenGet(ctx, hash)
+			if gerr == nil {
+				session, serr := q.SessionGet(ctx, row.SessionID)
+				if serr == nil && session.ClientID != clientID {
+					return fmt.Errorf("%w: refresh token was issued to another client", ErrInvalidToken)
+				}
+			}
+		}
 		sessionID, err := q.RefreshTokenRotate(ctx, hash)
 		if errors.Is(err, pgx.ErrNoRows) {
 			row, gerr := q.RefreshTokenGet(ctx, hash)

@@ -42,6 +42,25 @@ type Node struct {
 	LastSeenAt time.Time
 }
 
+type OauthGrant struct {
+	ID             uuid.UUID
+	Kind           string
+	ClientID       string
+	Scopes         []string
+	UserCode       string
+	DeviceCodeHash []byte
+	RedirectUri    string
+	State          string
+	CodeChallenge  string
+	AuthCodeHash   []byte
+	Status         string
+	UserID         *uuid.UUID
+	PollIntervalS  int32
+	LastPolledAt   *time.Time
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+}
+
 type RefreshToken struct {
 	TokenHash []byte
 	SessionID uuid.UUID

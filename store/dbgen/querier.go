@@ -33,6 +33,23 @@ type Querier interface {
 	NodeListActive(ctx context.Context, seenSince time.Time) ([]Node, error)
 	// NodeUpsert registers a node or refreshes its heartbeat.
 	NodeUpsert(ctx context.Context, arg NodeUpsertParams) (Node, error)
+	OAuthGrantByAuthCode(ctx context.Context, authCodeHash []byte) (OauthGrant, error)
+	OAuthGrantByID(ctx context.Context, id uuid.UUID) (OauthGrant, error)
+	OAuthGrantByUserCode(ctx context.Context, userCode string) (OauthGrant, error)
+	// OAuthGrantConsume turns an approved grant into a used one, exactly once.
+	OAuthGrantConsume(ctx context.Context, arg OAuthGrantConsumeParams) (OauthGrant, error)
+	// OAuthGrantDecide records the user's approval or denial of a pending,
+	// unexpired sign-in; it changes nothing otherwise.
+	OAuthGrantDecide(ctx context.Context, arg OAuthGrantDecideParams) (OauthGrant, error)
+	OAuthGrantDeleteExpired(ctx context.Context, before time.Time) (int64, error)
+	OAuthGrantInsert(ctx context.Context, arg OAuthGrantInsertParams) (OauthGrant, error)
+	// OAuthGrantIssueCode attaches a one-time authorization code to an approved
+	// code grant and shortens its life to the code's.
+	OAuthGrantIssueCode(ctx context.Context, arg OAuthGrantIssueCodeParams) (OauthGrant, error)
+	// OAuthGrantLockByDeviceCode loads a device grant for a token-endpoint poll,
+	// locking it until the transaction ends so concurrent polls queue up.
+	OAuthGrantLockByDeviceCode(ctx context.Context, deviceCodeHash []byte) (OauthGrant, error)
+	OAuthGrantSetPoll(ctx context.Context, arg OAuthGrantSetPollParams) error
 	RefreshTokenGet(ctx context.Context, tokenHash []byte) (RefreshTokenGetRow, error)
 	RefreshTokenInsert(ctx context.Context, arg RefreshTokenInsertParams) error
 	// RefreshTokenRotate marks a token used, only if it was unused: the

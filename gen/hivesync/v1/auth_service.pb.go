@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -22,6 +23,289 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SignInKind is how a pending sign-in will hand over its tokens.
+type SignInKind int32
+
+const (
+	// SIGN_IN_KIND_UNSPECIFIED is not used.
+	SignInKind_SIGN_IN_KIND_UNSPECIFIED SignInKind = 0
+	// SIGN_IN_KIND_DEVICE is the device authorization grant (CLI, Sublime, Neovim…).
+	SignInKind_SIGN_IN_KIND_DEVICE SignInKind = 1
+	// SIGN_IN_KIND_BROWSER is the browser flow (authorization code + PKCE).
+	SignInKind_SIGN_IN_KIND_BROWSER SignInKind = 2
+)
+
+// Enum value maps for SignInKind.
+var (
+	SignInKind_name = map[int32]string{
+		0: "SIGN_IN_KIND_UNSPECIFIED",
+		1: "SIGN_IN_KIND_DEVICE",
+		2: "SIGN_IN_KIND_BROWSER",
+	}
+	SignInKind_value = map[string]int32{
+		"SIGN_IN_KIND_UNSPECIFIED": 0,
+		"SIGN_IN_KIND_DEVICE":      1,
+		"SIGN_IN_KIND_BROWSER":     2,
+	}
+)
+
+func (x SignInKind) Enum() *SignInKind {
+	p := new(SignInKind)
+	*p = x
+	return p
+}
+
+func (x SignInKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SignInKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_hivesync_v1_auth_service_proto_enumTypes[0].Descriptor()
+}
+
+func (SignInKind) Type() protoreflect.EnumType {
+	return &file_hivesync_v1_auth_service_proto_enumTypes[0]
+}
+
+func (x SignInKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SignInKind.Descriptor instead.
+func (SignInKind) EnumDescriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
+}
+
+// DescribeDeviceCodeRequest names a pending sign-in by its user code.
+type DescribeDeviceCodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_code is the code shown by the client, e.g. "BCDF-GHJK" (case,
+	// spaces and dashes are ignored).
+	UserCode      string `protobuf:"bytes,1,opt,name=user_code,json=userCode,proto3" json:"user_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeDeviceCodeRequest) Reset() {
+	*x = DescribeDeviceCodeRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeDeviceCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeDeviceCodeRequest) ProtoMessage() {}
+
+func (x *DescribeDeviceCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeDeviceCodeRequest.ProtoReflect.Descriptor instead.
+func (*DescribeDeviceCodeRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DescribeDeviceCodeRequest) GetUserCode() string {
+	if x != nil {
+		return x.UserCode
+	}
+	return ""
+}
+
+// DescribeDeviceCodeResponse says what the sign-in asks for.
+type DescribeDeviceCodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// client_id is the client asking, e.g. "vscode".
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// client_type is the kind of client asking.
+	ClientType ClientType `protobuf:"varint,2,opt,name=client_type,json=clientType,proto3,enum=hivesync.v1.ClientType" json:"client_type,omitempty"`
+	// scopes are the scopes it asks for.
+	Scopes []Scope `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=hivesync.v1.Scope" json:"scopes,omitempty"`
+	// kind is the flow.
+	Kind SignInKind `protobuf:"varint,4,opt,name=kind,proto3,enum=hivesync.v1.SignInKind" json:"kind,omitempty"`
+	// expires_at is when the request lapses.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeDeviceCodeResponse) Reset() {
+	*x = DescribeDeviceCodeResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeDeviceCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeDeviceCodeResponse) ProtoMessage() {}
+
+func (x *DescribeDeviceCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeDeviceCodeResponse.ProtoReflect.Descriptor instead.
+func (*DescribeDeviceCodeResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DescribeDeviceCodeResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *DescribeDeviceCodeResponse) GetClientType() ClientType {
+	if x != nil {
+		return x.ClientType
+	}
+	return ClientType_CLIENT_TYPE_UNSPECIFIED
+}
+
+func (x *DescribeDeviceCodeResponse) GetScopes() []Scope {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *DescribeDeviceCodeResponse) GetKind() SignInKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SignInKind_SIGN_IN_KIND_UNSPECIFIED
+}
+
+func (x *DescribeDeviceCodeResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// ApproveDeviceCodeRequest approves or denies a pending sign-in.
+type ApproveDeviceCodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_code is the code shown by the client.
+	UserCode string `protobuf:"bytes,1,opt,name=user_code,json=userCode,proto3" json:"user_code,omitempty"`
+	// approve is true to sign the client in as the caller, false to refuse it.
+	Approve       bool `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveDeviceCodeRequest) Reset() {
+	*x = ApproveDeviceCodeRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveDeviceCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveDeviceCodeRequest) ProtoMessage() {}
+
+func (x *ApproveDeviceCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveDeviceCodeRequest.ProtoReflect.Descriptor instead.
+func (*ApproveDeviceCodeRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ApproveDeviceCodeRequest) GetUserCode() string {
+	if x != nil {
+		return x.UserCode
+	}
+	return ""
+}
+
+func (x *ApproveDeviceCodeRequest) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
+}
+
+// ApproveDeviceCodeResponse confirms the decision.
+type ApproveDeviceCodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// client_id is the client that was approved or denied.
+	ClientId      string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveDeviceCodeResponse) Reset() {
+	*x = ApproveDeviceCodeResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveDeviceCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveDeviceCodeResponse) ProtoMessage() {}
+
+func (x *ApproveDeviceCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveDeviceCodeResponse.ProtoReflect.Descriptor instead.
+func (*ApproveDeviceCodeResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ApproveDeviceCodeResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
 // GetCurrentUserRequest is empty: the caller is the token's subject.
 type GetCurrentUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -31,7 +315,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +327,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +340,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{4}
 }
 
 // GetCurrentUserResponse describes the caller.
@@ -74,7 +358,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +370,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +383,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{1}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -132,7 +416,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +428,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +441,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{2}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{6}
 }
 
 // ListSessionsResponse lists sessions, newest first.
@@ -171,7 +455,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +467,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +480,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{3}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -217,7 +501,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +513,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +526,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{4}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeSessionRequest) GetSessionId() string {
@@ -261,7 +545,7 @@ type RevokeSessionResponse struct {
 
 func (x *RevokeSessionResponse) Reset() {
 	*x = RevokeSessionResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +557,7 @@ func (x *RevokeSessionResponse) String() string {
 func (*RevokeSessionResponse) ProtoMessage() {}
 
 func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,14 +570,29 @@ func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{5}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{9}
 }
 
 var File_hivesync_v1_auth_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehivesync/v1/auth_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"\x17\n" +
+	"\x1ehivesync/v1/auth_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"8\n" +
+	"\x19DescribeDeviceCodeRequest\x12\x1b\n" +
+	"\tuser_code\x18\x01 \x01(\tR\buserCode\"\x87\x02\n" +
+	"\x1aDescribeDeviceCodeResponse\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x128\n" +
+	"\vclient_type\x18\x02 \x01(\x0e2\x17.hivesync.v1.ClientTypeR\n" +
+	"clientType\x12*\n" +
+	"\x06scopes\x18\x03 \x03(\x0e2\x12.hivesync.v1.ScopeR\x06scopes\x12+\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x17.hivesync.v1.SignInKindR\x04kind\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"Q\n" +
+	"\x18ApproveDeviceCodeRequest\x12\x1b\n" +
+	"\tuser_code\x18\x01 \x01(\tR\buserCode\x12\x18\n" +
+	"\aapprove\x18\x02 \x01(\bR\aapprove\"8\n" +
+	"\x19ApproveDeviceCodeResponse\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\"\x17\n" +
 	"\x15GetCurrentUserRequest\"\x96\x01\n" +
 	"\x16GetCurrentUserResponse\x12%\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.hivesync.v1.UserR\x04user\x12.\n" +
@@ -305,11 +604,18 @@ const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"\x14RevokeSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
-	"\x15RevokeSessionResponse2\x8a\x03\n" +
+	"\x15RevokeSessionResponse*]\n" +
+	"\n" +
+	"SignInKind\x12\x1c\n" +
+	"\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n" +
+	"\x14SIGN_IN_KIND_BROWSER\x10\x022\xbf\x05\n" +
 	"\vAuthService\x12z\n" +
 	"\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/api/v1/me\x90\x02\x01\x12w\n" +
-	"\fListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x90\x02\x01\x12\x85\x01\n" +
+	"\fListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x90\x02\x01\x12\x9b\x01\n" +
+	"\x12DescribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a'.hivesync.v1.DescribeDeviceCodeResponse\"4\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x90\x02\x01\x12\x94\x01\n" +
+	"\x11ApproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/device/approve\x12\x85\x01\n" +
 	"\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"-\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}BP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
@@ -325,34 +631,51 @@ func file_hivesync_v1_auth_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_auth_service_proto_rawDescData
 }
 
-var file_hivesync_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_hivesync_v1_auth_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hivesync_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_hivesync_v1_auth_service_proto_goTypes = []any{
-	(*GetCurrentUserRequest)(nil),  // 0: hivesync.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil), // 1: hivesync.v1.GetCurrentUserResponse
-	(*ListSessionsRequest)(nil),    // 2: hivesync.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),   // 3: hivesync.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),   // 4: hivesync.v1.RevokeSessionRequest
-	(*RevokeSessionResponse)(nil),  // 5: hivesync.v1.RevokeSessionResponse
-	(*User)(nil),                   // 6: hivesync.v1.User
-	(*Session)(nil),                // 7: hivesync.v1.Session
-	(Tier)(0),                      // 8: hivesync.v1.Tier
+	(SignInKind)(0),                    // 0: hivesync.v1.SignInKind
+	(*DescribeDeviceCodeRequest)(nil),  // 1: hivesync.v1.DescribeDeviceCodeRequest
+	(*DescribeDeviceCodeResponse)(nil), // 2: hivesync.v1.DescribeDeviceCodeResponse
+	(*ApproveDeviceCodeRequest)(nil),   // 3: hivesync.v1.ApproveDeviceCodeRequest
+	(*ApproveDeviceCodeResponse)(nil),  // 4: hivesync.v1.ApproveDeviceCodeResponse
+	(*GetCurrentUserRequest)(nil),      // 5: hivesync.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),     // 6: hivesync.v1.GetCurrentUserResponse
+	(*ListSessionsRequest)(nil),        // 7: hivesync.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),       // 8: hivesync.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),       // 9: hivesync.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),      // 10: hivesync.v1.RevokeSessionResponse
+	(ClientType)(0),                    // 11: hivesync.v1.ClientType
+	(Scope)(0),                         // 12: hivesync.v1.Scope
+	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
+	(*User)(nil),                       // 14: hivesync.v1.User
+	(*Session)(nil),                    // 15: hivesync.v1.Session
+	(Tier)(0),                          // 16: hivesync.v1.Tier
 }
 var file_hivesync_v1_auth_service_proto_depIdxs = []int32{
-	6, // 0: hivesync.v1.GetCurrentUserResponse.user:type_name -> hivesync.v1.User
-	7, // 1: hivesync.v1.GetCurrentUserResponse.session:type_name -> hivesync.v1.Session
-	8, // 2: hivesync.v1.GetCurrentUserResponse.tier:type_name -> hivesync.v1.Tier
-	7, // 3: hivesync.v1.ListSessionsResponse.sessions:type_name -> hivesync.v1.Session
-	0, // 4: hivesync.v1.AuthService.GetCurrentUser:input_type -> hivesync.v1.GetCurrentUserRequest
-	2, // 5: hivesync.v1.AuthService.ListSessions:input_type -> hivesync.v1.ListSessionsRequest
-	4, // 6: hivesync.v1.AuthService.RevokeSession:input_type -> hivesync.v1.RevokeSessionRequest
-	1, // 7: hivesync.v1.AuthService.GetCurrentUser:output_type -> hivesync.v1.GetCurrentUserResponse
-	3, // 8: hivesync.v1.AuthService.ListSessions:output_type -> hivesync.v1.ListSessionsResponse
-	5, // 9: hivesync.v1.AuthService.RevokeSession:output_type -> hivesync.v1.RevokeSessionResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	11, // 0: hivesync.v1.DescribeDeviceCodeResponse.client_type:type_name -> hivesync.v1.ClientType
+	12, // 1: hivesync.v1.DescribeDeviceCodeResponse.scopes:type_name -> hivesync.v1.Scope
+	0,  // 2: hivesync.v1.DescribeDeviceCodeResponse.kind:type_name -> hivesync.v1.SignInKind
+	13, // 3: hivesync.v1.DescribeDeviceCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 4: hivesync.v1.GetCurrentUserResponse.user:type_name -> hivesync.v1.User
+	15, // 5: hivesync.v1.GetCurrentUserResponse.session:type_name -> hivesync.v1.Session
+	16, // 6: hivesync.v1.GetCurrentUserResponse.tier:type_name -> hivesync.v1.Tier
+	15, // 7: hivesync.v1.ListSessionsResponse.sessions:type_name -> hivesync.v1.Session
+	5,  // 8: hivesync.v1.AuthService.GetCurrentUser:input_type -> hivesync.v1.GetCurrentUserRequest
+	7,  // 9: hivesync.v1.AuthService.ListSessions:input_type -> hivesync.v1.ListSessionsRequest
+	1,  // 10: hivesync.v1.AuthService.DescribeDeviceCode:input_type -> hivesync.v1.DescribeDeviceCodeRequest
+	3,  // 11: hivesync.v1.AuthService.ApproveDeviceCode:input_type -> hivesync.v1.ApproveDeviceCodeRequest
+	9,  // 12: hivesync.v1.AuthService.RevokeSession:input_type -> hivesync.v1.RevokeSessionRequest
+	6,  // 13: hivesync.v1.AuthService.GetCurrentUser:output_type -> hivesync.v1.GetCurrentUserResponse
+	8,  // 14: hivesync.v1.AuthService.ListSessions:output_type -> hivesync.v1.ListSessionsResponse
+	2,  // 15: hivesync.v1.AuthService.DescribeDeviceCode:output_type -> hivesync.v1.DescribeDeviceCodeResponse
+	4,  // 16: hivesync.v1.AuthService.ApproveDeviceCode:output_type -> hivesync.v1.ApproveDeviceCodeResponse
+	10, // 17: hivesync.v1.AuthService.RevokeSession:output_type -> hivesync.v1.RevokeSessionResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_auth_service_proto_init() }
@@ -367,13 +690,14 @@ func file_hivesync_v1_auth_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_auth_service_proto_rawDesc), len(file_hivesync_v1_auth_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      1,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hivesync_v1_auth_service_proto_goTypes,
 		DependencyIndexes: file_hivesync_v1_auth_service_proto_depIdxs,
+		EnumInfos:         file_hivesync_v1_auth_service_proto_enumTypes,
 		MessageInfos:      file_hivesync_v1_auth_service_proto_msgTypes,
 	}.Build()
 	File_hivesync_v1_auth_service_proto = out.File

@@ -39,6 +39,12 @@ const (
 	// AuthServiceListSessionsProcedure is the fully-qualified name of the AuthService's ListSessions
 	// RPC.
 	AuthServiceListSessionsProcedure = "/hivesync.v1.AuthService/ListSessions"
+	// AuthServiceDescribeDeviceCodeProcedure is the fully-qualified name of the AuthService's
+	// DescribeDeviceCode RPC.
+	AuthServiceDescribeDeviceCodeProcedure = "/hivesync.v1.AuthService/DescribeDeviceCode"
+	// AuthServiceApproveDeviceCodeProcedure is the fully-qualified name of the AuthService's
+	// ApproveDeviceCode RPC.
+	AuthServiceApproveDeviceCodeProcedure = "/hivesync.v1.AuthService/ApproveDeviceCode"
 	// AuthServiceRevokeSessionProcedure is the fully-qualified name of the AuthService's RevokeSession
 	// RPC.
 	AuthServiceRevokeSessionProcedure = "/hivesync.v1.AuthService/RevokeSession"
@@ -50,6 +56,14 @@ type AuthServiceClient interface {
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error)
 	// ListSessions lists the caller's active sessions on every client.
 	ListSessions(context.Context, *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error)
+	// DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+	// plugin or CLI client asks for, before the user approves it.
+	DescribeDeviceCode(context.Context, *v1.DescribeDeviceCodeRequest) (*v1.DescribeDeviceCodeResponse, error)
+	// ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+	// app, which is the identity source: the device flow's token poll, or the
+	// browser flow's redirect, then completes as the caller. A code is decided
+	// once; unknown, expired or decided codes answer not_found.
+	ApproveDeviceCode(context.Context, *v1.ApproveDeviceCodeRequest) (*v1.ApproveDeviceCodeResponse, error)
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
@@ -80,6 +94,19 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		describeDeviceCode: connect.NewClient[v1.DescribeDeviceCodeRequest, v1.DescribeDeviceCodeResponse](
+			httpClient,
+			baseURL+AuthServiceDescribeDeviceCodeProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DescribeDeviceCode")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		approveDeviceCode: connect.NewClient[v1.ApproveDeviceCodeRequest, v1.ApproveDeviceCodeResponse](
+			httpClient,
+			baseURL+AuthServiceApproveDeviceCodeProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ApproveDeviceCode")),
+			connect.WithClientOptions(opts...),
+		),
 		revokeSession: connect.NewClient[v1.RevokeSessionRequest, v1.RevokeSessionResponse](
 			httpClient,
 			baseURL+AuthServiceRevokeSessionProcedure,
@@ -91,9 +118,11 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	getCurrentUser *connect.Client[v1.GetCurrentUserRequest, v1.GetCurrentUserResponse]
-	listSessions   *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
-	revokeSession  *connect.Client[v1.RevokeSessionRequest, v1.RevokeSessionResponse]
+	getCurrentUser     *connect.Client[v1.GetCurrentUserRequest, v1.GetCurrentUserResponse]
+	listSessions       *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
+	describeDeviceCode *connect.Client[v1.DescribeDeviceCodeRequest, v1.DescribeDeviceCodeResponse]
+	approveDeviceCode  *connect.Client[v1.ApproveDeviceCodeRequest, v1.ApproveDeviceCodeResponse]
+	revokeSession      *connect.Client[v1.RevokeSessionRequest, v1.RevokeSessionResponse]
 }
 
 // GetCurrentUser calls hivesync.v1.AuthService.GetCurrentUser.
@@ -108,6 +137,24 @@ func (c *authServiceClient) GetCurrentUser(ctx context.Context, req *v1.GetCurre
 // ListSessions calls hivesync.v1.AuthService.ListSessions.
 func (c *authServiceClient) ListSessions(ctx context.Context, req *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error) {
 	response, err := c.listSessions.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DescribeDeviceCode calls hivesync.v1.AuthService.DescribeDeviceCode.
+func (c *authServiceClient) DescribeDeviceCode(ctx context.Context, req *v1.DescribeDeviceCodeRequest) (*v1.DescribeDeviceCodeResponse, error) {
+	response, err := c.describeDeviceCode.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ApproveDeviceCode calls hivesync.v1.AuthService.ApproveDeviceCode.
+func (c *authServiceClient) ApproveDeviceCode(ctx context.Context, req *v1.ApproveDeviceCodeRequest) (*v1.ApproveDeviceCodeResponse, error) {
+	response, err := c.approveDeviceCode.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -129,6 +176,14 @@ type AuthServiceHandler interface {
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error)
 	// ListSessions lists the caller's active sessions on every client.
 	ListSessions(context.Context, *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error)
+	// DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+	// plugin or CLI client asks for, before the user approves it.
+	DescribeDeviceCode(context.Context, *v1.DescribeDeviceCodeRequest) (*v1.DescribeDeviceCodeResponse, error)
+	// ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+	// app, which is the identity source: the device flow's token poll, or the
+	// browser flow's redirect, then completes as the caller. A code is decided
+	// once; unknown, expired or decided codes answer not_found.
+	ApproveDeviceCode(context.Context, *v1.ApproveDeviceCodeRequest) (*v1.ApproveDeviceCodeResponse, error)
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
@@ -155,6 +210,19 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceDescribeDeviceCodeHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceDescribeDeviceCodeProcedure,
+		svc.DescribeDeviceCode,
+		connect.WithSchema(authServiceMethods.ByName("DescribeDeviceCode")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceApproveDeviceCodeHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceApproveDeviceCodeProcedure,
+		svc.ApproveDeviceCode,
+		connect.WithSchema(authServiceMethods.ByName("ApproveDeviceCode")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceRevokeSessionHandler := connect.NewUnaryHandlerSimple(
 		AuthServiceRevokeSessionProcedure,
 		svc.RevokeSession,
@@ -167,6 +235,10 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceGetCurrentUserHandler.ServeHTTP(w, r)
 		case AuthServiceListSessionsProcedure:
 			authServiceListSessionsHandler.ServeHTTP(w, r)
+		case AuthServiceDescribeDeviceCodeProcedure:
+			authServiceDescribeDeviceCodeHandler.ServeHTTP(w, r)
+		case AuthServiceApproveDeviceCodeProcedure:
+			authServiceApproveDeviceCodeHandler.ServeHTTP(w, r)
 		case AuthServiceRevokeSessionProcedure:
 			authServiceRevokeSessionHandler.ServeHTTP(w, r)
 		default:
@@ -184,6 +256,14 @@ func (UnimplementedAuthServiceHandler) GetCurrentUser(context.Context, *v1.GetCu
 
 func (UnimplementedAuthServiceHandler) ListSessions(context.Context, *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.ListSessions is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DescribeDeviceCode(context.Context, *v1.DescribeDeviceCodeRequest) (*v1.DescribeDeviceCodeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.DescribeDeviceCode is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ApproveDeviceCode(context.Context, *v1.ApproveDeviceCodeRequest) (*v1.ApproveDeviceCodeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.ApproveDeviceCode is not implemented"))
 }
 
 func (UnimplementedAuthServiceHandler) RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error) {

@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .auth_service_pb2 import GetCurrentUserRequest, GetCurrentUserResponse, ListSessionsRequest, ListSessionsResponse, RevokeSessionRequest, RevokeSessionResponse
+from .auth_service_pb2 import ApproveDeviceCodeRequest, ApproveDeviceCodeResponse, DescribeDeviceCodeRequest, DescribeDeviceCodeResponse, GetCurrentUserRequest, GetCurrentUserResponse, ListSessionsRequest, ListSessionsResponse, RevokeSessionRequest, RevokeSessionResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -52,6 +52,22 @@ class AuthService(Protocol):
     async def list_sessions(self, request: ListSessionsRequest, ctx: RequestContext[ListSessionsRequest, ListSessionsResponse], /) -> ListSessionsResponse:
         """
         ListSessions lists the caller's active sessions on every client.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def describe_device_code(self, request: DescribeDeviceCodeRequest, ctx: RequestContext[DescribeDeviceCodeRequest, DescribeDeviceCodeResponse], /) -> DescribeDeviceCodeResponse:
+        """
+        DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+        plugin or CLI client asks for, before the user approves it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def approve_device_code(self, request: ApproveDeviceCodeRequest, ctx: RequestContext[ApproveDeviceCodeRequest, ApproveDeviceCodeResponse], /) -> ApproveDeviceCodeResponse:
+        """
+        ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+        app, which is the identity source: the device flow's token poll, or the
+        browser flow's redirect, then completes as the caller. A code is decided
+        once; unknown, expired or decided codes answer not_found.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -97,6 +113,28 @@ class AuthServiceASGIApplication(ConnectASGIApplication[AuthService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.list_sessions,
+                ),
+                "/hivesync.v1.AuthService/DescribeDeviceCode": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DescribeDeviceCode",
+                        service_name="hivesync.v1.AuthService",
+                        input=DescribeDeviceCodeRequest,
+                        output=DescribeDeviceCodeResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.describe_device_code,
+                ),
+                "/hivesync.v1.AuthService/ApproveDeviceCode": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ApproveDeviceCode",
+                        service_name="hivesync.v1.AuthService",
+                        input=ApproveDeviceCodeRequest,
+                        output=ApproveDeviceCodeResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.approve_device_code,
                 ),
                 "/hivesync.v1.AuthService/RevokeSession": Endpoint.unary(
                     method=MethodInfo(
@@ -202,6 +240,58 @@ class AuthServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def describe_device_code(
+        self,
+        request: DescribeDeviceCodeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> DescribeDeviceCodeResponse:
+        """
+        DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+        plugin or CLI client asks for, before the user approves it.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DescribeDeviceCode",
+                service_name="hivesync.v1.AuthService",
+                input=DescribeDeviceCodeRequest,
+                output=DescribeDeviceCodeResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def approve_device_code(
+        self,
+        request: ApproveDeviceCodeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ApproveDeviceCodeResponse:
+        """
+        ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+        app, which is the identity source: the device flow's token poll, or the
+        browser flow's redirect, then completes as the caller. A code is decided
+        once; unknown, expired or decided codes answer not_found.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ApproveDeviceCode",
+                service_name="hivesync.v1.AuthService",
+                input=ApproveDeviceCodeRequest,
+                output=ApproveDeviceCodeResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def revoke_session(
         self,
         request: RevokeSessionRequest,
@@ -245,6 +335,22 @@ class AuthServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def describe_device_code(self, request: DescribeDeviceCodeRequest, ctx: RequestContext[DescribeDeviceCodeRequest, DescribeDeviceCodeResponse], /) -> DescribeDeviceCodeResponse:
+        """
+        DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+        plugin or CLI client asks for, before the user approves it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def approve_device_code(self, request: ApproveDeviceCodeRequest, ctx: RequestContext[ApproveDeviceCodeRequest, ApproveDeviceCodeResponse], /) -> ApproveDeviceCodeResponse:
+        """
+        ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+        app, which is the identity source: the device flow's token poll, or the
+        browser flow's redirect, then completes as the caller. A code is decided
+        once; unknown, expired or decided codes answer not_found.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def revoke_session(self, request: RevokeSessionRequest, ctx: RequestContext[RevokeSessionRequest, RevokeSessionResponse], /) -> RevokeSessionResponse:
         """
         RevokeSession signs a session out: its access and refresh tokens stop
@@ -285,6 +391,28 @@ class AuthServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.list_sessions,
+                ),
+                "/hivesync.v1.AuthService/DescribeDeviceCode": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DescribeDeviceCode",
+                        service_name="hivesync.v1.AuthService",
+                        input=DescribeDeviceCodeRequest,
+                        output=DescribeDeviceCodeResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.describe_device_code,
+                ),
+                "/hivesync.v1.AuthService/ApproveDeviceCode": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ApproveDeviceCode",
+                        service_name="hivesync.v1.AuthService",
+                        input=ApproveDeviceCodeRequest,
+                        output=ApproveDeviceCodeResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.approve_device_code,
                 ),
                 "/hivesync.v1.AuthService/RevokeSession": EndpointSync.unary(
                     method=MethodInfo(
@@ -389,6 +517,58 @@ class AuthServiceClientSync(ConnectClientSync):
             headers=headers,
             timeout_ms=timeout_ms,
             use_get=use_get,
+        )
+    def describe_device_code(
+        self,
+        request: DescribeDeviceCodeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> DescribeDeviceCodeResponse:
+        """
+        DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+        plugin or CLI client asks for, before the user approves it.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DescribeDeviceCode",
+                service_name="hivesync.v1.AuthService",
+                input=DescribeDeviceCodeRequest,
+                output=DescribeDeviceCodeResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def approve_device_code(
+        self,
+        request: ApproveDeviceCodeRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ApproveDeviceCodeResponse:
+        """
+        ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+        app, which is the identity source: the device flow's token poll, or the
+        browser flow's redirect, then completes as the caller. A code is decided
+        once; unknown, expired or decided codes answer not_found.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ApproveDeviceCode",
+                service_name="hivesync.v1.AuthService",
+                input=ApproveDeviceCodeRequest,
+                output=ApproveDeviceCodeResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
         )
     def revoke_session(
         self,

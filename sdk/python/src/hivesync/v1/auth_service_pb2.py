@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
 from hivesync.v1 import identity_pb2 as hivesync_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/auth_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"\x17\n\x15GetCurrentUserRequest\"\x96\x01\n\x16GetCurrentUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12.\n\x07session\x18\x02 \x01(\x0b\x32\x14.hivesync.v1.SessionR\x07session\x12%\n\x04tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x04tier\"\x15\n\x13ListSessionsRequest\"H\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.SessionR\x08sessions\"5\n\x14RevokeSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15RevokeSessionResponse2\x8a\x03\n\x0b\x41uthService\x12z\n\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\x90\x02\x01\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\x0c\x12\n/api/v1/me\x12w\n\x0cListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x12\x85\x01\n\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"-\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/auth_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"8\n\x19\x44\x65scribeDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\"\x87\x02\n\x1a\x44\x65scribeDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\x12\x38\n\x0b\x63lient_type\x18\x02 \x01(\x0e\x32\x17.hivesync.v1.ClientTypeR\nclientType\x12*\n\x06scopes\x18\x03 \x03(\x0e\x32\x12.hivesync.v1.ScopeR\x06scopes\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x17.hivesync.v1.SignInKindR\x04kind\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"Q\n\x18\x41pproveDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\x12\x18\n\x07\x61pprove\x18\x02 \x01(\x08R\x07\x61pprove\"8\n\x19\x41pproveDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\"\x17\n\x15GetCurrentUserRequest\"\x96\x01\n\x16GetCurrentUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12.\n\x07session\x18\x02 \x01(\x0b\x32\x14.hivesync.v1.SessionR\x07session\x12%\n\x04tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x04tier\"\x15\n\x13ListSessionsRequest\"H\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.SessionR\x08sessions\"5\n\x14RevokeSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15RevokeSessionResponse*]\n\nSignInKind\x12\x1c\n\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n\x14SIGN_IN_KIND_BROWSER\x10\x02\x32\xbf\x05\n\x0b\x41uthService\x12z\n\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\x90\x02\x01\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\x0c\x12\n/api/v1/me\x12w\n\x0cListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x12\x9b\x01\n\x12\x44\x65scribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a\'.hivesync.v1.DescribeDeviceCodeResponse\"4\x90\x02\x01\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x12\x94\x01\n\x11\x41pproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 \"\x1b/api/v1/auth/device/approve:\x01*\x12\x85\x01\n\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"-\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,20 +40,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\220\002\001\312\363\030\006\022\004\002\003\001\005\202\323\344\223\002\014\022\n/api/v1/me'
   _globals['_AUTHSERVICE'].methods_by_name['ListSessions']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['ListSessions']._serialized_options = b'\220\002\001\312\363\030\003\022\001\002\202\323\344\223\002\022\022\020/api/v1/sessions'
+  _globals['_AUTHSERVICE'].methods_by_name['DescribeDeviceCode']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['DescribeDeviceCode']._serialized_options = b'\220\002\001\312\363\030\006\022\001\002*\001\001\202\323\344\223\002!\022\037/api/v1/auth/device/{user_code}'
+  _globals['_AUTHSERVICE'].methods_by_name['ApproveDeviceCode']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['ApproveDeviceCode']._serialized_options = b'\312\363\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/approve:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['RevokeSession']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['RevokeSession']._serialized_options = b'\312\363\030\004\022\002\002\003\202\323\344\223\002\037*\035/api/v1/sessions/{session_id}'
-  _globals['_GETCURRENTUSERREQUEST']._serialized_start=131
-  _globals['_GETCURRENTUSERREQUEST']._serialized_end=154
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=157
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=307
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=309
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=330
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=332
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=404
-  _globals['_REVOKESESSIONREQUEST']._serialized_start=406
-  _globals['_REVOKESESSIONREQUEST']._serialized_end=459
-  _globals['_REVOKESESSIONRESPONSE']._serialized_start=461
-  _globals['_REVOKESESSIONRESPONSE']._serialized_end=484
-  _globals['_AUTHSERVICE']._serialized_start=487
-  _globals['_AUTHSERVICE']._serialized_end=881
+  _globals['_SIGNINKIND']._serialized_start=984
+  _globals['_SIGNINKIND']._serialized_end=1077
+  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_start=164
+  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_end=220
+  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_start=223
+  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_end=486
+  _globals['_APPROVEDEVICECODEREQUEST']._serialized_start=488
+  _globals['_APPROVEDEVICECODEREQUEST']._serialized_end=569
+  _globals['_APPROVEDEVICECODERESPONSE']._serialized_start=571
+  _globals['_APPROVEDEVICECODERESPONSE']._serialized_end=627
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=629
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=652
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=655
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=805
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=807
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=828
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=830
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=902
+  _globals['_REVOKESESSIONREQUEST']._serialized_start=904
+  _globals['_REVOKESESSIONREQUEST']._serialized_end=957
+  _globals['_REVOKESESSIONRESPONSE']._serialized_start=959
+  _globals['_REVOKESESSIONRESPONSE']._serialized_end=982
+  _globals['_AUTHSERVICE']._serialized_start=1080
+  _globals['_AUTHSERVICE']._serialized_end=1783
 # @@protoc_insertion_point(module_scope)

@@ -1,13 +1,60 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hivesync.v1 import access_pb2 as _access_pb2
 from hivesync.v1 import identity_pb2 as _identity_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SignInKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIGN_IN_KIND_UNSPECIFIED: _ClassVar[SignInKind]
+    SIGN_IN_KIND_DEVICE: _ClassVar[SignInKind]
+    SIGN_IN_KIND_BROWSER: _ClassVar[SignInKind]
+SIGN_IN_KIND_UNSPECIFIED: SignInKind
+SIGN_IN_KIND_DEVICE: SignInKind
+SIGN_IN_KIND_BROWSER: SignInKind
+
+class DescribeDeviceCodeRequest(_message.Message):
+    __slots__ = ("user_code",)
+    USER_CODE_FIELD_NUMBER: _ClassVar[int]
+    user_code: str
+    def __init__(self, user_code: _Optional[str] = ...) -> None: ...
+
+class DescribeDeviceCodeResponse(_message.Message):
+    __slots__ = ("client_id", "client_type", "scopes", "kind", "expires_at")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    client_type: _access_pb2.ClientType
+    scopes: _containers.RepeatedScalarFieldContainer[_access_pb2.Scope]
+    kind: SignInKind
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, client_id: _Optional[str] = ..., client_type: _Optional[_Union[_access_pb2.ClientType, str]] = ..., scopes: _Optional[_Iterable[_Union[_access_pb2.Scope, str]]] = ..., kind: _Optional[_Union[SignInKind, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApproveDeviceCodeRequest(_message.Message):
+    __slots__ = ("user_code", "approve")
+    USER_CODE_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    user_code: str
+    approve: bool
+    def __init__(self, user_code: _Optional[str] = ..., approve: _Optional[bool] = ...) -> None: ...
+
+class ApproveDeviceCodeResponse(_message.Message):
+    __slots__ = ("client_id",)
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    def __init__(self, client_id: _Optional[str] = ...) -> None: ...
 
 class GetCurrentUserRequest(_message.Message):
     __slots__ = ()

@@ -2,10 +2,12 @@
 // @generated from file hivesync/v1/auth_service.proto (package hivesync.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
-import type { Tier } from "./access_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ClientType, Scope, Tier } from "./access_pb.js";
 import { file_hivesync_v1_access } from "./access_pb.js";
 import type { Session, User } from "./identity_pb.js";
 import { file_hivesync_v1_identity } from "./identity_pb.js";
@@ -15,7 +17,127 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/auth_service.proto.
  */
 export const file_hivesync_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5oaXZlc3luYy92MS9hdXRoX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIhcKFUdldEN1cnJlbnRVc2VyUmVxdWVzdCKBAQoWR2V0Q3VycmVudFVzZXJSZXNwb25zZRIfCgR1c2VyGAEgASgLMhEuaGl2ZXN5bmMudjEuVXNlchIlCgdzZXNzaW9uGAIgASgLMhQuaGl2ZXN5bmMudjEuU2Vzc2lvbhIfCgR0aWVyGAMgASgOMhEuaGl2ZXN5bmMudjEuVGllciIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ij4KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiYKCHNlc3Npb25zGAEgAygLMhQuaGl2ZXN5bmMudjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZTKKAwoLQXV0aFNlcnZpY2USegoOR2V0Q3VycmVudFVzZXISIi5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaIy5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlIh+QAgHK8xgGEgQCAwEFgtPkkwIMEgovYXBpL3YxL21lEncKDExpc3RTZXNzaW9ucxIgLmhpdmVzeW5jLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIikAIByvMYAxIBAoLT5JMCEhIQL2FwaS92MS9zZXNzaW9ucxKFAQoNUmV2b2tlU2Vzc2lvbhIhLmhpdmVzeW5jLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiIuaGl2ZXN5bmMudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIi3K8xgEEgICA4LT5JMCHyodL2FwaS92MS9zZXNzaW9ucy97c2Vzc2lvbl9pZH1CUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_hivesync_v1_access, file_hivesync_v1_identity]);
+  fileDesc("Ch5oaXZlc3luYy92MS9hdXRoX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIi4KGURlc2NyaWJlRGV2aWNlQ29kZVJlcXVlc3QSEQoJdXNlcl9jb2RlGAEgASgJItgBChpEZXNjcmliZURldmljZUNvZGVSZXNwb25zZRIRCgljbGllbnRfaWQYASABKAkSLAoLY2xpZW50X3R5cGUYAiABKA4yFy5oaXZlc3luYy52MS5DbGllbnRUeXBlEiIKBnNjb3BlcxgDIAMoDjISLmhpdmVzeW5jLnYxLlNjb3BlEiUKBGtpbmQYBCABKA4yFy5oaXZlc3luYy52MS5TaWduSW5LaW5kEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KGEFwcHJvdmVEZXZpY2VDb2RlUmVxdWVzdBIRCgl1c2VyX2NvZGUYASABKAkSDwoHYXBwcm92ZRgCIAEoCCIuChlBcHByb3ZlRGV2aWNlQ29kZVJlc3BvbnNlEhEKCWNsaWVudF9pZBgBIAEoCSIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QigQEKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmhpdmVzeW5jLnYxLlVzZXISJQoHc2Vzc2lvbhgCIAEoCzIULmhpdmVzeW5jLnYxLlNlc3Npb24SHwoEdGllchgDIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXIiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCI+ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmhpdmVzeW5jLnYxLlNlc3Npb24iKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UqXQoKU2lnbkluS2luZBIcChhTSUdOX0lOX0tJTkRfVU5TUEVDSUZJRUQQABIXChNTSUdOX0lOX0tJTkRfREVWSUNFEAESGAoUU0lHTl9JTl9LSU5EX0JST1dTRVIQAjK/BQoLQXV0aFNlcnZpY2USegoOR2V0Q3VycmVudFVzZXISIi5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaIy5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlIh+QAgHK8xgGEgQCAwEFgtPkkwIMEgovYXBpL3YxL21lEncKDExpc3RTZXNzaW9ucxIgLmhpdmVzeW5jLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIikAIByvMYAxIBAoLT5JMCEhIQL2FwaS92MS9zZXNzaW9ucxKbAQoSRGVzY3JpYmVEZXZpY2VDb2RlEiYuaGl2ZXN5bmMudjEuRGVzY3JpYmVEZXZpY2VDb2RlUmVxdWVzdBonLmhpdmVzeW5jLnYxLkRlc2NyaWJlRGV2aWNlQ29kZVJlc3BvbnNlIjSQAgHK8xgGEgECKgEBgtPkkwIhEh8vYXBpL3YxL2F1dGgvZGV2aWNlL3t1c2VyX2NvZGV9EpQBChFBcHByb3ZlRGV2aWNlQ29kZRIlLmhpdmVzeW5jLnYxLkFwcHJvdmVEZXZpY2VDb2RlUmVxdWVzdBomLmhpdmVzeW5jLnYxLkFwcHJvdmVEZXZpY2VDb2RlUmVzcG9uc2UiMMrzGAYSAQIqAQGC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9kZXZpY2UvYXBwcm92ZRKFAQoNUmV2b2tlU2Vzc2lvbhIhLmhpdmVzeW5jLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiIuaGl2ZXN5bmMudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIi3K8xgEEgICA4LT5JMCHyodL2FwaS92MS9zZXNzaW9ucy97c2Vzc2lvbl9pZH1CUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_identity]);
+
+/**
+ * DescribeDeviceCodeRequest names a pending sign-in by its user code.
+ *
+ * @generated from message hivesync.v1.DescribeDeviceCodeRequest
+ */
+export type DescribeDeviceCodeRequest = Message<"hivesync.v1.DescribeDeviceCodeRequest"> & {
+  /**
+   * user_code is the code shown by the client, e.g. "BCDF-GHJK" (case,
+   * spaces and dashes are ignored).
+   *
+   * @generated from field: string user_code = 1;
+   */
+  userCode: string;
+};
+
+/**
+ * Describes the message hivesync.v1.DescribeDeviceCodeRequest.
+ * Use `create(DescribeDeviceCodeRequestSchema)` to create a new message.
+ */
+export const DescribeDeviceCodeRequestSchema: GenMessage<DescribeDeviceCodeRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 0);
+
+/**
+ * DescribeDeviceCodeResponse says what the sign-in asks for.
+ *
+ * @generated from message hivesync.v1.DescribeDeviceCodeResponse
+ */
+export type DescribeDeviceCodeResponse = Message<"hivesync.v1.DescribeDeviceCodeResponse"> & {
+  /**
+   * client_id is the client asking, e.g. "vscode".
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * client_type is the kind of client asking.
+   *
+   * @generated from field: hivesync.v1.ClientType client_type = 2;
+   */
+  clientType: ClientType;
+
+  /**
+   * scopes are the scopes it asks for.
+   *
+   * @generated from field: repeated hivesync.v1.Scope scopes = 3;
+   */
+  scopes: Scope[];
+
+  /**
+   * kind is the flow.
+   *
+   * @generated from field: hivesync.v1.SignInKind kind = 4;
+   */
+  kind: SignInKind;
+
+  /**
+   * expires_at is when the request lapses.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.DescribeDeviceCodeResponse.
+ * Use `create(DescribeDeviceCodeResponseSchema)` to create a new message.
+ */
+export const DescribeDeviceCodeResponseSchema: GenMessage<DescribeDeviceCodeResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 1);
+
+/**
+ * ApproveDeviceCodeRequest approves or denies a pending sign-in.
+ *
+ * @generated from message hivesync.v1.ApproveDeviceCodeRequest
+ */
+export type ApproveDeviceCodeRequest = Message<"hivesync.v1.ApproveDeviceCodeRequest"> & {
+  /**
+   * user_code is the code shown by the client.
+   *
+   * @generated from field: string user_code = 1;
+   */
+  userCode: string;
+
+  /**
+   * approve is true to sign the client in as the caller, false to refuse it.
+   *
+   * @generated from field: bool approve = 2;
+   */
+  approve: boolean;
+};
+
+/**
+ * Describes the message hivesync.v1.ApproveDeviceCodeRequest.
+ * Use `create(ApproveDeviceCodeRequestSchema)` to create a new message.
+ */
+export const ApproveDeviceCodeRequestSchema: GenMessage<ApproveDeviceCodeRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 2);
+
+/**
+ * ApproveDeviceCodeResponse confirms the decision.
+ *
+ * @generated from message hivesync.v1.ApproveDeviceCodeResponse
+ */
+export type ApproveDeviceCodeResponse = Message<"hivesync.v1.ApproveDeviceCodeResponse"> & {
+  /**
+   * client_id is the client that was approved or denied.
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ApproveDeviceCodeResponse.
+ * Use `create(ApproveDeviceCodeResponseSchema)` to create a new message.
+ */
+export const ApproveDeviceCodeResponseSchema: GenMessage<ApproveDeviceCodeResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 3);
 
 /**
  * GetCurrentUserRequest is empty: the caller is the token's subject.
@@ -30,7 +152,7 @@ export type GetCurrentUserRequest = Message<"hivesync.v1.GetCurrentUserRequest">
  * Use `create(GetCurrentUserRequestSchema)` to create a new message.
  */
 export const GetCurrentUserRequestSchema: GenMessage<GetCurrentUserRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 0);
+  messageDesc(file_hivesync_v1_auth_service, 4);
 
 /**
  * GetCurrentUserResponse describes the caller.
@@ -65,7 +187,7 @@ export type GetCurrentUserResponse = Message<"hivesync.v1.GetCurrentUserResponse
  * Use `create(GetCurrentUserResponseSchema)` to create a new message.
  */
 export const GetCurrentUserResponseSchema: GenMessage<GetCurrentUserResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 1);
+  messageDesc(file_hivesync_v1_auth_service, 5);
 
 /**
  * ListSessionsRequest is empty.
@@ -80,7 +202,7 @@ export type ListSessionsRequest = Message<"hivesync.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 2);
+  messageDesc(file_hivesync_v1_auth_service, 6);
 
 /**
  * ListSessionsResponse lists sessions, newest first.
@@ -101,7 +223,7 @@ export type ListSessionsResponse = Message<"hivesync.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 3);
+  messageDesc(file_hivesync_v1_auth_service, 7);
 
 /**
  * RevokeSessionRequest names the session to revoke.
@@ -122,7 +244,7 @@ export type RevokeSessionRequest = Message<"hivesync.v1.RevokeSessionRequest"> &
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 4);
+  messageDesc(file_hivesync_v1_auth_service, 8);
 
 /**
  * RevokeSessionResponse is empty.
@@ -137,7 +259,41 @@ export type RevokeSessionResponse = Message<"hivesync.v1.RevokeSessionResponse">
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 5);
+  messageDesc(file_hivesync_v1_auth_service, 9);
+
+/**
+ * SignInKind is how a pending sign-in will hand over its tokens.
+ *
+ * @generated from enum hivesync.v1.SignInKind
+ */
+export enum SignInKind {
+  /**
+   * SIGN_IN_KIND_UNSPECIFIED is not used.
+   *
+   * @generated from enum value: SIGN_IN_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SIGN_IN_KIND_DEVICE is the device authorization grant (CLI, Sublime, Neovim…).
+   *
+   * @generated from enum value: SIGN_IN_KIND_DEVICE = 1;
+   */
+  DEVICE = 1,
+
+  /**
+   * SIGN_IN_KIND_BROWSER is the browser flow (authorization code + PKCE).
+   *
+   * @generated from enum value: SIGN_IN_KIND_BROWSER = 2;
+   */
+  BROWSER = 2,
+}
+
+/**
+ * Describes the enum hivesync.v1.SignInKind.
+ */
+export const SignInKindSchema: GenEnum<SignInKind> = /*@__PURE__*/
+  enumDesc(file_hivesync_v1_auth_service, 0);
 
 /**
  * AuthService tells a signed-in client who it is and manages its sessions.
@@ -166,6 +322,30 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ListSessionsRequestSchema;
     output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+   * plugin or CLI client asks for, before the user approves it.
+   *
+   * @generated from rpc hivesync.v1.AuthService.DescribeDeviceCode
+   */
+  describeDeviceCode: {
+    methodKind: "unary";
+    input: typeof DescribeDeviceCodeRequestSchema;
+    output: typeof DescribeDeviceCodeResponseSchema;
+  },
+  /**
+   * ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+   * app, which is the identity source: the device flow's token poll, or the
+   * browser flow's redirect, then completes as the caller. A code is decided
+   * once; unknown, expired or decided codes answer not_found.
+   *
+   * @generated from rpc hivesync.v1.AuthService.ApproveDeviceCode
+   */
+  approveDeviceCode: {
+    methodKind: "unary";
+    input: typeof ApproveDeviceCodeRequestSchema;
+    output: typeof ApproveDeviceCodeResponseSchema;
   },
   /**
    * RevokeSession signs a session out: its access and refresh tokens stop

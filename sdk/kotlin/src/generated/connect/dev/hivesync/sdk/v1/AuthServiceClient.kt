@@ -85,6 +85,76 @@ public class AuthServiceClient(
 
 
   /**
+   *  DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+   *  plugin or CLI client asks for, before the user approves it.
+   */
+  override suspend fun describeDeviceCode(request: DescribeDeviceCodeRequest, headers: Headers): ResponseMessage<DescribeDeviceCodeResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/DescribeDeviceCode",
+      dev.hivesync.sdk.v1.DescribeDeviceCodeRequest::class,
+      dev.hivesync.sdk.v1.DescribeDeviceCodeResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+   *  plugin or CLI client asks for, before the user approves it.
+   */
+  override fun describeDeviceCodeBlocking(request: DescribeDeviceCodeRequest, headers: Headers): UnaryBlockingCall<DescribeDeviceCodeResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/DescribeDeviceCode",
+      dev.hivesync.sdk.v1.DescribeDeviceCodeRequest::class,
+      dev.hivesync.sdk.v1.DescribeDeviceCodeResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+   *  app, which is the identity source: the device flow's token poll, or the
+   *  browser flow's redirect, then completes as the caller. A code is decided
+   *  once; unknown, expired or decided codes answer not_found.
+   */
+  override suspend fun approveDeviceCode(request: ApproveDeviceCodeRequest, headers: Headers): ResponseMessage<ApproveDeviceCodeResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ApproveDeviceCode",
+      dev.hivesync.sdk.v1.ApproveDeviceCodeRequest::class,
+      dev.hivesync.sdk.v1.ApproveDeviceCodeResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+   *  app, which is the identity source: the device flow's token poll, or the
+   *  browser flow's redirect, then completes as the caller. A code is decided
+   *  once; unknown, expired or decided codes answer not_found.
+   */
+  override fun approveDeviceCodeBlocking(request: ApproveDeviceCodeRequest, headers: Headers): UnaryBlockingCall<ApproveDeviceCodeResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ApproveDeviceCode",
+      dev.hivesync.sdk.v1.ApproveDeviceCodeRequest::class,
+      dev.hivesync.sdk.v1.ApproveDeviceCodeResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  RevokeSession signs a session out: its access and refresh tokens stop
    *  working at once. Revoking another user's session answers not_found.
    */

@@ -35,6 +35,34 @@ public interface AuthServiceClientInterface {
   public fun listSessionsBlocking(request: ListSessionsRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ListSessionsResponse>
 
   /**
+   *  DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+   *  plugin or CLI client asks for, before the user approves it.
+   */
+  public suspend fun describeDeviceCode(request: DescribeDeviceCodeRequest, headers: Headers = emptyMap()): ResponseMessage<DescribeDeviceCodeResponse>
+
+  /**
+   *  DescribeDeviceCode shows the phone what a pending sign-in of a desktop,
+   *  plugin or CLI client asks for, before the user approves it.
+   */
+  public fun describeDeviceCodeBlocking(request: DescribeDeviceCodeRequest, headers: Headers = emptyMap()): UnaryBlockingCall<DescribeDeviceCodeResponse>
+
+  /**
+   *  ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+   *  app, which is the identity source: the device flow's token poll, or the
+   *  browser flow's redirect, then completes as the caller. A code is decided
+   *  once; unknown, expired or decided codes answer not_found.
+   */
+  public suspend fun approveDeviceCode(request: ApproveDeviceCodeRequest, headers: Headers = emptyMap()): ResponseMessage<ApproveDeviceCodeResponse>
+
+  /**
+   *  ApproveDeviceCode approves (or denies) a pending sign-in from the mobile
+   *  app, which is the identity source: the device flow's token poll, or the
+   *  browser flow's redirect, then completes as the caller. A code is decided
+   *  once; unknown, expired or decided codes answer not_found.
+   */
+  public fun approveDeviceCodeBlocking(request: ApproveDeviceCodeRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ApproveDeviceCodeResponse>
+
+  /**
    *  RevokeSession signs a session out: its access and refresh tokens stop
    *  working at once. Revoking another user's session answers not_found.
    */

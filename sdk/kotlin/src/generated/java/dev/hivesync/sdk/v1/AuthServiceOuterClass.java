@@ -27,6 +27,26 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
         (com.google.protobuf.ExtensionRegistryLite) registry);
   }
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DescribeDeviceCodeRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DescribeDeviceCodeResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DescribeDeviceCodeResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ApproveDeviceCodeRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ApproveDeviceCodeRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ApproveDeviceCodeResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ApproveDeviceCodeResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_GetCurrentUserRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -66,76 +86,124 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
   static {
     java.lang.String[] descriptorData = {
       "\n\036hivesync/v1/auth_service.proto\022\013hivesy" +
-      "nc.v1\032\034google/api/annotations.proto\032\030hiv" +
-      "esync/v1/access.proto\032\032hivesync/v1/ident" +
-      "ity.proto\"\027\n\025GetCurrentUserRequest\"\226\001\n\026G" +
-      "etCurrentUserResponse\022%\n\004user\030\001 \001(\0132\021.hi" +
-      "vesync.v1.UserR\004user\022.\n\007session\030\002 \001(\0132\024." +
-      "hivesync.v1.SessionR\007session\022%\n\004tier\030\003 \001" +
-      "(\0162\021.hivesync.v1.TierR\004tier\"\025\n\023ListSessi" +
-      "onsRequest\"H\n\024ListSessionsResponse\0220\n\010se" +
-      "ssions\030\001 \003(\0132\024.hivesync.v1.SessionR\010sess" +
-      "ions\"5\n\024RevokeSessionRequest\022\035\n\nsession_" +
-      "id\030\001 \001(\tR\tsessionId\"\027\n\025RevokeSessionResp" +
-      "onse2\212\003\n\013AuthService\022z\n\016GetCurrentUser\022\"" +
-      ".hivesync.v1.GetCurrentUserRequest\032#.hiv" +
-      "esync.v1.GetCurrentUserResponse\"\037\220\002\001\312\363\030\006" +
-      "\022\004\002\003\001\005\202\323\344\223\002\014\022\n/api/v1/me\022w\n\014ListSessions" +
-      "\022 .hivesync.v1.ListSessionsRequest\032!.hiv" +
-      "esync.v1.ListSessionsResponse\"\"\220\002\001\312\363\030\003\022\001" +
-      "\002\202\323\344\223\002\022\022\020/api/v1/sessions\022\205\001\n\rRevokeSess" +
-      "ion\022!.hivesync.v1.RevokeSessionRequest\032\"" +
-      ".hivesync.v1.RevokeSessionResponse\"-\312\363\030\004" +
-      "\022\002\002\003\202\323\344\223\002\037*\035/api/v1/sessions/{session_id" +
-      "}BP\n\023dev.hivesync.sdk.v1P\001Z7github.com/h" +
-      "ivesync/hivesync/gen/hivesync/v1;hivesyn" +
-      "cv1b\006proto3"
+      "nc.v1\032\034google/api/annotations.proto\032\037goo" +
+      "gle/protobuf/timestamp.proto\032\030hivesync/v" +
+      "1/access.proto\032\032hivesync/v1/identity.pro" +
+      "to\"8\n\031DescribeDeviceCodeRequest\022\033\n\tuser_" +
+      "code\030\001 \001(\tR\010userCode\"\207\002\n\032DescribeDeviceC" +
+      "odeResponse\022\033\n\tclient_id\030\001 \001(\tR\010clientId" +
+      "\0228\n\013client_type\030\002 \001(\0162\027.hivesync.v1.Clie" +
+      "ntTypeR\nclientType\022*\n\006scopes\030\003 \003(\0162\022.hiv" +
+      "esync.v1.ScopeR\006scopes\022+\n\004kind\030\004 \001(\0162\027.h" +
+      "ivesync.v1.SignInKindR\004kind\0229\n\nexpires_a" +
+      "t\030\005 \001(\0132\032.google.protobuf.TimestampR\texp" +
+      "iresAt\"Q\n\030ApproveDeviceCodeRequest\022\033\n\tus" +
+      "er_code\030\001 \001(\tR\010userCode\022\030\n\007approve\030\002 \001(\010" +
+      "R\007approve\"8\n\031ApproveDeviceCodeResponse\022\033" +
+      "\n\tclient_id\030\001 \001(\tR\010clientId\"\027\n\025GetCurren" +
+      "tUserRequest\"\226\001\n\026GetCurrentUserResponse\022" +
+      "%\n\004user\030\001 \001(\0132\021.hivesync.v1.UserR\004user\022." +
+      "\n\007session\030\002 \001(\0132\024.hivesync.v1.SessionR\007s" +
+      "ession\022%\n\004tier\030\003 \001(\0162\021.hivesync.v1.TierR" +
+      "\004tier\"\025\n\023ListSessionsRequest\"H\n\024ListSess" +
+      "ionsResponse\0220\n\010sessions\030\001 \003(\0132\024.hivesyn" +
+      "c.v1.SessionR\010sessions\"5\n\024RevokeSessionR" +
+      "equest\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\"\027\n" +
+      "\025RevokeSessionResponse*]\n\nSignInKind\022\034\n\030" +
+      "SIGN_IN_KIND_UNSPECIFIED\020\000\022\027\n\023SIGN_IN_KI" +
+      "ND_DEVICE\020\001\022\030\n\024SIGN_IN_KIND_BROWSER\020\0022\277\005" +
+      "\n\013AuthService\022z\n\016GetCurrentUser\022\".hivesy" +
+      "nc.v1.GetCurrentUserRequest\032#.hivesync.v" +
+      "1.GetCurrentUserResponse\"\037\220\002\001\312\363\030\006\022\004\002\003\001\005\202" +
+      "\323\344\223\002\014\022\n/api/v1/me\022w\n\014ListSessions\022 .hive" +
+      "sync.v1.ListSessionsRequest\032!.hivesync.v" +
+      "1.ListSessionsResponse\"\"\220\002\001\312\363\030\003\022\001\002\202\323\344\223\002\022" +
+      "\022\020/api/v1/sessions\022\233\001\n\022DescribeDeviceCod" +
+      "e\022&.hivesync.v1.DescribeDeviceCodeReques" +
+      "t\032\'.hivesync.v1.DescribeDeviceCodeRespon" +
+      "se\"4\220\002\001\312\363\030\006\022\001\002*\001\001\202\323\344\223\002!\022\037/api/v1/auth/de" +
+      "vice/{user_code}\022\224\001\n\021ApproveDeviceCode\022%" +
+      ".hivesync.v1.ApproveDeviceCodeRequest\032&." +
+      "hivesync.v1.ApproveDeviceCodeResponse\"0\312" +
+      "\363\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/app" +
+      "rove:\001*\022\205\001\n\rRevokeSession\022!.hivesync.v1." +
+      "RevokeSessionRequest\032\".hivesync.v1.Revok" +
+      "eSessionResponse\"-\312\363\030\004\022\002\002\003\202\323\344\223\002\037*\035/api/v" +
+      "1/sessions/{session_id}BP\n\023dev.hivesync." +
+      "sdk.v1P\001Z7github.com/hivesync/hivesync/g" +
+      "en/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
           com.google.api.AnnotationsProto.getDescriptor(),
+          com.google.protobuf.TimestampProto.getDescriptor(),
           dev.hivesync.sdk.v1.Access.getDescriptor(),
           dev.hivesync.sdk.v1.Identity.getDescriptor(),
         });
-    internal_static_hivesync_v1_GetCurrentUserRequest_descriptor =
+    internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor =
       getDescriptor().getMessageType(0);
+    internal_static_hivesync_v1_DescribeDeviceCodeRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor,
+        new java.lang.String[] { "UserCode", });
+    internal_static_hivesync_v1_DescribeDeviceCodeResponse_descriptor =
+      getDescriptor().getMessageType(1);
+    internal_static_hivesync_v1_DescribeDeviceCodeResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DescribeDeviceCodeResponse_descriptor,
+        new java.lang.String[] { "ClientId", "ClientType", "Scopes", "Kind", "ExpiresAt", });
+    internal_static_hivesync_v1_ApproveDeviceCodeRequest_descriptor =
+      getDescriptor().getMessageType(2);
+    internal_static_hivesync_v1_ApproveDeviceCodeRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ApproveDeviceCodeRequest_descriptor,
+        new java.lang.String[] { "UserCode", "Approve", });
+    internal_static_hivesync_v1_ApproveDeviceCodeResponse_descriptor =
+      getDescriptor().getMessageType(3);
+    internal_static_hivesync_v1_ApproveDeviceCodeResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ApproveDeviceCodeResponse_descriptor,
+        new java.lang.String[] { "ClientId", });
+    internal_static_hivesync_v1_GetCurrentUserRequest_descriptor =
+      getDescriptor().getMessageType(4);
     internal_static_hivesync_v1_GetCurrentUserRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetCurrentUserRequest_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_GetCurrentUserResponse_descriptor =
-      getDescriptor().getMessageType(1);
+      getDescriptor().getMessageType(5);
     internal_static_hivesync_v1_GetCurrentUserResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetCurrentUserResponse_descriptor,
         new java.lang.String[] { "User", "Session", "Tier", });
     internal_static_hivesync_v1_ListSessionsRequest_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(6);
     internal_static_hivesync_v1_ListSessionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSessionsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_ListSessionsResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(7);
     internal_static_hivesync_v1_ListSessionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSessionsResponse_descriptor,
         new java.lang.String[] { "Sessions", });
     internal_static_hivesync_v1_RevokeSessionRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(8);
     internal_static_hivesync_v1_RevokeSessionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RevokeSessionRequest_descriptor,
         new java.lang.String[] { "SessionId", });
     internal_static_hivesync_v1_RevokeSessionResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(9);
     internal_static_hivesync_v1_RevokeSessionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RevokeSessionResponse_descriptor,
         new java.lang.String[] { });
     descriptor.resolveAllFeaturesImmutable();
     com.google.api.AnnotationsProto.getDescriptor();
+    com.google.protobuf.TimestampProto.getDescriptor();
     dev.hivesync.sdk.v1.Access.getDescriptor();
     dev.hivesync.sdk.v1.Identity.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
