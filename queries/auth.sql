@@ -121,3 +121,24 @@ SELECT pg_advisory_xact_lock(@lock_key::bigint);
 -- SessionRevokeAny revokes a session whoever owns it (security responses).
 UPDATE sessions SET revoked_at = now(), revoke_reason = @reason::text
 WHERE id = @id AND revoked_at IS NULL;
+
+-- name: IdentityGet :one
+SELECT * FROM user_identities WHERE provider = @provider AND subject = @subject;
+
+-- name: IdentityInsert :exec
+INSERT INTO user_identities (provider, subject, user_id, email)
+VALUES (@provider, @subject, @user_id, @email);
+
+-- name: IDTokenUseInsert :execrows
+-- IDTokenUseInsert records an ID token's use; zero rows means it was used before.
+INSERT INTO id_token_uses (token_hash, expires_at) VALUES (@token_hash, @expires_at)
+ON CONFLICT (token_hash) DO NOTHING;
+
+-- name: IDTokenUseDeleteExpired :execrows
+DELETE FROM id_token_uses WHERE expires_at < @before::timestamptz;
+
+-- name: UserInsert :one
+INSERT INTO users (id, email, email_normalized, display_name)
+VALUES (@id, @email, lower(@email), @display_name)
+ON CONFLICT (email_normalized) DO UPDATE SET email_normalized = EXCLUDED.email_normalized
+RETURNING *, (xmax = 0) AS inserted;

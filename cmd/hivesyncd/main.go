@@ -37,6 +37,7 @@ commands:
   migrate   apply database migrations (ours and River's) and exit
   dev       zero-config development server with its own Postgres under HIVESYNC_DATA_DIR
   token     token create --user EMAIL [--client cli] [--scopes user,plugin] [--admin]: mint a token pair
+  admin     admin login-link --user EMAIL: print a one-time sign-in link (account recovery)
   version   print the version
 
 Configuration comes from HIVESYNC_* environment variables; see README.md.
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return dev(ctx, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintln(stdout, app.Version)
 		return err

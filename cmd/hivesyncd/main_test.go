@@ -55,6 +55,13 @@ func TestTokenCreate(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &pair))
 	require.Equal(t, "plugin read", pair["scope"])
 
+	// The sole admin's recovery: a one-time link printed on the server.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"admin", "login-link", "--user", "ops@example.com"}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), "/auth/login-link#token=")
+	require.Error(t, run(ctx, []string{"admin", "login-link", "--user", "ghost@example.com"}, &out, &errOut))
+	require.Error(t, run(ctx, []string{"admin"}, &out, &errOut))
+
 	for _, args := range [][]string{
 		{"token"},
 		{"token", "create", "--user", "not-an-email"},

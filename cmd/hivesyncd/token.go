@@ -77,6 +77,31 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		scopes = append(scopes, hivesyncv1.Scope_SCOPE_ADMIN)
 	}
 
+	return withDatabase(ctx, stderr, func(cfg *app.Config, st *store.Store) error {
+		user, err := st.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: *email, DisplayName: *name, IsAdmin: *admin})
+		if err != nil {
+			return fmt.Errorf("create account: %w", err)
+		}
+		if err := auth.CheckGrant(client, scopes, user.IsAdmin); err != nil {
+			return err
+		}
+		keys := auth.NewKeyRing(st, time.Now, cfg.AccessTokenTTL+cfg.ClockSkewGrace)
+		issuer := auth.NewIssuer(st, keys, auth.IssuerOptions{Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: time.Now})
+		pair, err := issuer.StartSession(ctx, auth.SessionParams{UserID: user.ID, Client: client, Scopes: scopes})
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(pair)
+	})
+}
+
+// withDatabase runs fn against the configured database: HIVESYNC_DATABASE_URL,
+// or the dev cluster under HIVESYNC_DATA_DIR (attaching to a running
+// `hivesyncd dev`, or starting the cluster for the command's duration). The
+// schema is migrated first, so commands work on a fresh dev directory too.
+func withDatabase(ctx context.Context, stderr io.Writer, fn func(*app.Config, *store.Store) error) error {
 	cfg, err := app.LoadConfig(app.ModeDev, os.Getenv)
 	if err != nil {
 		return err
@@ -106,23 +131,7 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := store.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
 		return err
 	}
-	st := store.New(pool)
-	user, err := st.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: *email, DisplayName: *name, IsAdmin: *admin})
-	if err != nil {
-		return fmt.Errorf("create account: %w", err)
-	}
-	if err := auth.CheckGrant(client, scopes, user.IsAdmin); err != nil {
-		return err
-	}
-	keys := auth.NewKeyRing(st, time.Now, cfg.AccessTokenTTL+cfg.ClockSkewGrace)
-	issuer := auth.NewIssuer(st, keys, auth.IssuerOptions{Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: time.Now})
-	pair, err := issuer.StartSession(ctx, auth.SessionParams{UserID: user.ID, Client: client, Scopes: scopes})
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(pair)
+	return fn(cfg, store.New(pool))
 }
 
 func withoutAdmin(scopes []hivesyncv1.Scope) []hivesyncv1.Scope {

@@ -3,10 +3,19 @@ package access
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/ratelimit"
 )
 
 // Interceptor enforces, for every call: the plugin protocol version (unless
@@ -14,11 +23,14 @@ import (
 // access rule. It fails closed: an unknown procedure is refused, and every
 // refusal of a presented token is logged as a security warning.
 type Interceptor struct {
-	rules    Rules
-	auth     Authenticator
-	versions VersionPolicy
-	deepLink string
-	log      *slog.Logger
+	limiter         ratelimit.Limiter
+	secondFactor    SecondFactor
+	requireAdmin2FA bool
+	rules           Rules
+	auth            Authenticator
+	versions        VersionPolicy
+	deepLink        string
+	log             *slog.Logger
 }
 
 // NewInterceptor builds the interceptor. auth may be nil while no method needs
@@ -29,13 +41,35 @@ func NewInterceptor(rules Rules, auth Authenticator, versions VersionPolicy, upg
 
 var _ connect.Interceptor = (*Interceptor)(nil)
 
+// SecondFactorHeader carries a TOTP or recovery code for sensitive actions.
+const SecondFactorHeader = "X-HiveSync-OTP"
+
+// SecondFactor checks step-up codes. enrolled is false when the user has no
+// confirmed second factor; ok is true when code is valid (and now spent).
+type SecondFactor interface {
+	Check(ctx context.Context, userID, code string) (enrolled, ok bool, err error)
+}
+
+// WithSecondFactor makes the interceptor enforce requires_second_factor, and,
+// with requireForAdmins, two-factor enrolment for every admin-scope call.
+func (i *Interceptor) WithSecondFactor(sf SecondFactor, requireForAdmins bool) *Interceptor {
+	i.secondFactor, i.requireAdmin2FA = sf, requireForAdmins
+	return i
+}
+
+// WithLimiter makes the interceptor enforce each rule's rate_limit bucket.
+func (i *Interceptor) WithLimiter(l ratelimit.Limiter) *Interceptor {
+	i.limiter = l
+	return i
+}
+
 // WrapUnary implements connect.Interceptor.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, err := i.admit(ctx, req.Spec().Procedure, req.Header().Get(PluginVersionHeader), req.Header().Get("Authorization"))
+		ctx, err := i.admit(ctx, req.Spec().Procedure, req.Header(), req.Peer().Addr)
 		if err != nil {
 			return nil, err
 		}
@@ -51,8 +85,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // WrapStreamingHandler implements connect.Interceptor.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		h := conn.RequestHeader()
-		ctx, err := i.admit(ctx, conn.Spec().Procedure, h.Get(PluginVersionHeader), h.Get("Authorization"))
+		ctx, err := i.admit(ctx, conn.Spec().Procedure, conn.RequestHeader(), conn.Peer().Addr)
 		if err != nil {
 			return err
 		}
@@ -69,7 +102,8 @@ func PluginVersionFrom(ctx context.Context) int32 {
 
 type pluginVersionKey struct{}
 
-func (i *Interceptor) admit(ctx context.Context, procedure, versionHeader, authorization string) (context.Context, error) {
+func (i *Interceptor) admit(ctx context.Context, procedure string, header http.Header, peer string) (context.Context, error) {
+	versionHeader, authorization := header.Get(PluginVersionHeader), header.Get("Authorization")
 	rule, ok := i.rules[procedure]
 	if !ok {
 		i.log.WarnContext(ctx, "security: call to a procedure without an access rule", slog.String("procedure", procedure))
@@ -108,7 +142,65 @@ func (i *Interceptor) admit(ctx context.Context, procedure, versionHeader, autho
 		}
 		return ctx, cerr
 	}
+	if bucket := rule.GetRateLimit(); bucket != "" && i.limiter != nil {
+		key := "ip:" + ClientIP(peer)
+		if principal != nil {
+			key = "user:" + principal.UserID
+		}
+		ok, retry, err := i.limiter.Allow(ctx, bucket, key)
+		if err != nil {
+			// A broken limiter store must not lock everyone out.
+			i.log.WarnContext(ctx, "rate limiter unavailable", slog.String("error", err.Error()))
+		} else if !ok {
+			return ctx, apierror.RateLimited(&hivesyncv1.RateLimited{RetryAfter: durationpb.New(retry), Bucket: bucket})
+		}
+	}
+	adminCall := principal != nil && slices.Contains(rule.GetScopes(), hivesyncv1.Scope_SCOPE_ADMIN) && slices.Contains(principal.Scopes, hivesyncv1.Scope_SCOPE_ADMIN)
+	// The admin API key (a principal without a user) has no second factor.
+	if principal != nil && principal.UserID != "" && i.secondFactor != nil && (rule.GetRequiresSecondFactor() || (i.requireAdmin2FA && adminCall)) {
+		if err := i.stepUp(ctx, principal, header.Get(SecondFactorHeader), i.requireAdmin2FA && adminCall); err != nil {
+			return ctx, err
+		}
+	}
 	return ctx, nil
+}
+
+// stepUp checks the second factor of a sensitive call. Failed codes count
+// against the "otp" rate-limit bucket, so codes cannot be brute-forced.
+func (i *Interceptor) stepUp(ctx context.Context, p *Principal, code string, mustBeEnrolled bool) error {
+	required := func(enrolled bool, msg string) error {
+		return apierror.WithDetail(connect.CodePermissionDenied, msg,
+			&hivesyncv1.SecondFactorRequired{Enrolled: enrolled, Header: SecondFactorHeader, Message: msg})
+	}
+	if code != "" && i.limiter != nil {
+		if ok, retry, err := i.limiter.Allow(ctx, "otp", "user:"+p.UserID); err == nil && !ok {
+			return apierror.RateLimited(&hivesyncv1.RateLimited{RetryAfter: durationpb.New(retry), Bucket: "otp"})
+		}
+	}
+	enrolled, ok, err := i.secondFactor.Check(ctx, p.UserID, code)
+	if err != nil {
+		return fmt.Errorf("check second factor: %w", err)
+	}
+	switch {
+	case !enrolled && mustBeEnrolled:
+		return required(false, "Admin actions need two-factor authentication: enable it first.")
+	case !enrolled:
+		return nil
+	case code == "":
+		return required(true, "This action needs your two-factor code.")
+	case !ok:
+		i.log.WarnContext(ctx, "security: wrong second-factor code")
+		return required(true, "The two-factor code is wrong or was already used.")
+	}
+	return nil
+}
+
+// ClientIP is the IP of a peer address ("ip:port").
+func ClientIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func bearerToken(header string) (string, bool) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/admin"
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/meta"
+	"github.com/hivesync/hivesync/server/ratelimit"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -50,6 +53,8 @@ type Options struct {
 	Authenticator access.Authenticator
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Mailer delivers account email; it logs when nil.
+	Mailer auth.Mailer
 }
 
 // App is one HiveSync node.
@@ -60,6 +65,10 @@ type App struct {
 	issuer        *auth.Issuer
 	authenticator *auth.Authenticator
 	oauth         *auth.OAuthServer
+	devIDP        *auth.DevIdentityProvider
+	limiter       ratelimit.Limiter
+	totp          *auth.TOTP
+	loginLinks    *auth.LoginLinks
 	river         *river.Client[pgx.Tx]
 	health        *health
 	handler       http.Handler
@@ -80,8 +89,21 @@ func New(opts Options) (*App, error) {
 	a.issuer = auth.NewIssuer(st, a.keys, auth.IssuerOptions{
 		Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: opts.Now,
 	})
-	a.authenticator = auth.NewAuthenticator(st, a.issuer, cfg.ClockSkewGrace, opts.Now)
-	a.oauth = auth.NewOAuthServer(st, a.issuer, auth.OAuthOptions{
+	a.authenticator = auth.NewAuthenticator(st, a.issuer, cfg.ClockSkewGrace, opts.Now).WithAdminAPIKey(cfg.AdminAPIKey)
+	mailer := opts.Mailer
+	if mailer == nil {
+		mailer = auth.LogMailer{Log: log, Reveal: opts.Mode == ModeDev}
+	}
+	a.loginLinks = auth.NewLoginLinks(st, a.issuer, mailer, func() string { return cfg.PublicURL }, 15*time.Minute, opts.Now)
+	if opts.Mode == ModeDev {
+		var err error
+		if a.devIDP, err = auth.NewDevIdentityProvider(func() string { return cfg.PublicURL }, opts.Now); err != nil {
+			return nil, fmt.Errorf("create dev identity provider: %w", err)
+		}
+	}
+	a.limiter = ratelimit.NewMemory(cfg.RateLimits, opts.Now)
+	a.totp = auth.NewTOTP(st, opts.Now)
+	a.oauth = auth.NewOAuthServer(st, a.issuer, auth.OAuthOptions{Limiter: a.limiter,
 		Issuer: cfg.IssuerURL, BaseURL: func() string { return cfg.PublicURL }, RequestTTL: cfg.SignInTTL, CodeTTL: time.Minute, PollInterval: cfg.DevicePollInterval, Now: opts.Now, Log: log,
 	})
 
@@ -100,6 +122,10 @@ func New(opts Options) (*App, error) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
 		if opts.Mode != ModeWorker {
 			a.oauth.Register(mux)
+			mux.HandleFunc("POST "+auth.LoginLinkPath, a.loginLinks.Redeem)
+		}
+		if a.devIDP != nil {
+			a.devIDP.Register(mux)
 		}
 	}
 	if a.handler, err = newHandler(services, a.health, m, cfg.MaxRequestBytes, extra); err != nil {
@@ -133,7 +159,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	if err != nil {
 		return nil, err
 	}
-	authSvc := auth.NewService(a.store, a.oauth, log, now)
+	authSvc := auth.NewService(a.store, a.oauth, auth.NewIDTokenSignIn(a.store, a.issuer, a.identityProviders, now), a.totp, log, now)
 	entSvc := entitlements.NewService(a.store, log, now)
 
 	descs := []protoreflect.ServiceDescriptor{
@@ -141,6 +167,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_auth_service_proto.Services().ByName("AuthService"),
 		hivesyncv1.File_hivesync_v1_device_service_proto.Services().ByName("DeviceService"),
 		hivesyncv1.File_hivesync_v1_entitlement_service_proto.Services().ByName("EntitlementService"),
+		hivesyncv1.File_hivesync_v1_admin_service_proto.Services().ByName("AdminService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -154,7 +181,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		connect.WithInterceptors(
 			&observer{log: log, metrics: m, salt: cfg.LogHashSalt, now: now},
 			requestTimeout(cfg.RequestTimeout),
-			access.NewInterceptor(rules, authenticator, VersionPolicy(cfg), UpgradeDeepLink, log),
+			access.NewInterceptor(rules, authenticator, VersionPolicy(cfg), UpgradeDeepLink, log).
+				WithLimiter(a.limiter).WithSecondFactor(a.totp, cfg.RequireAdmin2FA),
 		),
 		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
 	}
@@ -170,6 +198,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[2], path, h)
 	path, h = hivesyncv1connect.NewEntitlementServiceHandler(entSvc, opts...)
 	add(descs[3], path, h)
+	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now), opts...)
+	add(descs[4], path, h)
 	return out, nil
 }
 
@@ -187,6 +217,21 @@ func (a *App) bootstrapConfig(context.Context) (*hivesyncv1.BootstrapConfig, err
 		MinPluginProtocolVersion: cfg.MinPluginProtocolVersion,
 	}, nil
 }
+
+// identityProviders are the configured providers, plus the built-in one in dev.
+func (a *App) identityProviders() []auth.IdentityProvider {
+	providers := a.opts.Config.OIDCProviders
+	if a.devIDP != nil {
+		providers = append(slices.Clone(providers), a.devIDP.Provider())
+	}
+	return providers
+}
+
+// DevIdentityProvider is the built-in provider of dev mode (nil otherwise).
+func (a *App) DevIdentityProvider() *auth.DevIdentityProvider { return a.devIDP }
+
+// LoginLinks creates account-recovery links (`hivesyncd admin login-link`).
+func (a *App) LoginLinks() *auth.LoginLinks { return a.loginLinks }
 
 // Issuer mints tokens; `hivesyncd token create` and tests use it.
 func (a *App) Issuer() *auth.Issuer { return a.issuer }

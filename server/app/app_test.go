@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 type testBundle struct {
 	baseURL string
 	app     *app.App
+	mail    *captureMailer
 	cfg     *app.Config
 	store   *store.Store
 	// h1 speaks HTTP/1.1 only; h2c speaks cleartext HTTP/2 only.
@@ -58,7 +60,8 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 	}
 	cfg, err := app.LoadConfig(mode, env(all))
 	require.NoError(t, err)
-	a, err := app.New(app.Options{Mode: mode, Config: cfg, Pool: pool, Log: slog.New(slog.DiscardHandler)})
+	mail := &captureMailer{}
+	a, err := app.New(app.Options{Mode: mode, Config: cfg, Pool: pool, Log: slog.New(slog.DiscardHandler), Mailer: mail})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -72,6 +75,7 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 	b := &testBundle{
 		baseURL: "http://" + ln.Addr().String(),
 		app:     a,
+		mail:    mail,
 		cfg:     cfg,
 		store:   store.New(pool),
 		h1:      &http.Client{Transport: &http.Transport{Protocols: &h1p}, Timeout: 30 * time.Second},
@@ -101,6 +105,30 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 20*time.Millisecond)
 	return b
+}
+
+// captureMailer records mail instead of sending it (the network edge).
+type captureMailer struct {
+	mu   sync.Mutex
+	sent []sentMail
+}
+
+type sentMail struct{ to, subject, body string }
+
+func (m *captureMailer) Send(_ context.Context, to, subject, body string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, sentMail{to, subject, body})
+	return nil
+}
+
+func (m *captureMailer) last() sentMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.sent) == 0 {
+		return sentMail{}
+	}
+	return m.sent[len(m.sent)-1]
 }
 
 // pluginVersion sets the plugin protocol header on every call.

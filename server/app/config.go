@@ -1,6 +1,9 @@
 package app
 
 import (
+	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/server/ratelimit"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -76,6 +79,14 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// ClockSkewGrace is the leeway on token times (spec §34.5).
 	ClockSkewGrace time.Duration
+	// AdminAPIKey, when set, is accepted as an admin-scope bearer credential.
+	AdminAPIKey string
+	// RequireAdmin2FA makes two-factor enrolment mandatory for admin calls.
+	RequireAdmin2FA bool
+	// RateLimits are the per-caller rate-limit buckets.
+	RateLimits map[string]ratelimit.Limit
+	// OIDCProviders are the identity providers of the mobile sign-in.
+	OIDCProviders []auth.IdentityProvider
 	// SignInTTL is how long a desktop/plugin/CLI sign-in waits for approval.
 	SignInTTL time.Duration
 	// DevicePollInterval is the device flow's minimum polling interval.
@@ -145,6 +156,33 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
 	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
+	c.RateLimits = map[string]ratelimit.Limit{}
+	if raw := r.str("HIVESYNC_RATE_LIMIT_AUTH", "30/min", false); raw != "" {
+		l, err := ratelimit.ParseLimit(raw)
+		if err != nil {
+			r.fail("HIVESYNC_RATE_LIMIT_AUTH", raw, err.Error())
+		}
+		c.RateLimits["auth"] = l
+	}
+	if raw := r.str("HIVESYNC_RATE_LIMIT_OTP", "5/min", false); raw != "" {
+		l, err := ratelimit.ParseLimit(raw)
+		if err != nil {
+			r.fail("HIVESYNC_RATE_LIMIT_OTP", raw, err.Error())
+		}
+		c.RateLimits["otp"] = l
+	}
+	c.AdminAPIKey = r.str("HIVESYNC_ADMIN_API_KEY", "", true)
+	if c.AdminAPIKey != "" && len(c.AdminAPIKey) < 32 {
+		r.fail("HIVESYNC_ADMIN_API_KEY", "(hidden)", "must be at least 32 characters")
+	}
+	c.RequireAdmin2FA = r.oneOf("HIVESYNC_REQUIRE_ADMIN_2FA", "false", "true", "false") == "true"
+	if raw := r.str("HIVESYNC_OIDC_PROVIDERS", "", false); raw != "" {
+		providers, err := auth.ParseIdentityProviders(raw)
+		if err != nil {
+			r.fail("HIVESYNC_OIDC_PROVIDERS", raw, err.Error())
+		}
+		c.OIDCProviders = providers
+	}
 	c.DevicePollInterval = r.duration("HIVESYNC_DEVICE_POLL_INTERVAL", 5*time.Second)
 
 	if r.err == nil && c.CurrentPluginProtocolVersion < c.MinPluginProtocolVersion {

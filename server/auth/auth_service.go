@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,10 +20,12 @@ import (
 
 // Service implements AuthService and DeviceService.
 type Service struct {
-	store *store.Store
-	oauth *OAuthServer
-	log   *slog.Logger
-	now   func() time.Time
+	store  *store.Store
+	oauth  *OAuthServer
+	signIn *IDTokenSignIn
+	totp   *TOTP
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 var (
@@ -32,9 +33,93 @@ var (
 	_ hivesyncv1connect.DeviceServiceHandler = (*Service)(nil)
 )
 
-// NewService returns the handlers; oauth decides pending sign-ins.
-func NewService(st *store.Store, oauth *OAuthServer, log *slog.Logger, now func() time.Time) *Service {
-	return &Service{store: st, oauth: oauth, log: log, now: now}
+// NewService returns the handlers; oauth decides pending sign-ins, signIn
+// verifies the mobile app's ID tokens and totp is the second factor.
+func NewService(st *store.Store, oauth *OAuthServer, signIn *IDTokenSignIn, totp *TOTP, log *slog.Logger, now func() time.Time) *Service {
+	return &Service{store: st, oauth: oauth, signIn: signIn, totp: totp, log: log, now: now}
+}
+
+// EnrollTotp implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) EnrollTotp(ctx context.Context, _ *hivesyncv1.EnrollTotpRequest) (*hivesyncv1.EnrollTotpResponse, error) {
+	_, userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, err := s.store.UserGetByID(ctx, userID)
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, store.MapError(err))
+	}
+	secret, uri, codes, err := s.totp.Enroll(ctx, userID, user.Email)
+	if errors.Is(err, ErrAlreadyEnrolled) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.EnrollTotpResponse{Secret: secret, OtpauthUri: uri, RecoveryCodes: codes}, nil
+}
+
+// ConfirmTotp implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) ConfirmTotp(ctx context.Context, req *hivesyncv1.ConfirmTotpRequest) (*hivesyncv1.ConfirmTotpResponse, error) {
+	_, userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch err := s.totp.Confirm(ctx, userID, req.GetCode()); {
+	case errors.Is(err, ErrBadCode):
+		return nil, apierror.InvalidArgument("code", err.Error())
+	case errors.Is(err, ErrAlreadyEnrolled):
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	case err != nil:
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.ConfirmTotpResponse{}, nil
+}
+
+// DisableTotp implements hivesyncv1connect.AuthServiceHandler. The access
+// interceptor has already checked the second factor.
+func (s *Service) DisableTotp(ctx context.Context, _ *hivesyncv1.DisableTotpRequest) (*hivesyncv1.DisableTotpResponse, error) {
+	_, userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.totp.Disable(ctx, userID); err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.DisableTotpResponse{}, nil
+}
+
+// SignInWithIdToken implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) SignInWithIdToken(ctx context.Context, req *hivesyncv1.SignInWithIdTokenRequest) (*hivesyncv1.SignInWithIdTokenResponse, error) {
+	if req.GetProvider() == "" || req.GetIdToken() == "" || req.GetNonce() == "" {
+		return nil, apierror.InvalidArgument("provider, id_token, nonce", "are required")
+	}
+	if err := checkText("display_name", req.GetDisplayName(), 200); err != nil {
+		return nil, err
+	}
+	res, err := s.signIn.SignIn(ctx, req.GetProvider(), req.GetIdToken(), req.GetNonce(), req.GetDisplayName())
+	switch {
+	case errors.Is(err, ErrIDTokenRejected):
+		s.log.WarnContext(ctx, "security: identity token rejected", slog.String("provider", req.GetProvider()), slog.String("reason", err.Error()))
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("the identity token was rejected; sign in with the provider again"))
+	case errors.Is(err, ErrAccountDisabled):
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("this account is disabled; contact support"))
+	case err != nil:
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.SignInWithIdTokenResponse{
+		AccessToken: res.Pair.AccessToken, RefreshToken: res.Pair.RefreshToken, TokenType: res.Pair.TokenType,
+		ExpiresIn: res.Pair.ExpiresIn, Scope: res.Pair.Scope, User: userProto(res.User), NewUser: res.NewUser,
+	}, nil
+}
+
+// ListIdentityProviders implements hivesyncv1connect.AuthServiceHandler.
+func (s *Service) ListIdentityProviders(context.Context, *hivesyncv1.ListIdentityProvidersRequest) (*hivesyncv1.ListIdentityProvidersResponse, error) {
+	resp := &hivesyncv1.ListIdentityProvidersResponse{}
+	for _, p := range s.signIn.Providers() {
+		resp.Providers = append(resp.Providers, &hivesyncv1.IdentityProvider{Name: p.Name, Issuer: p.Issuer, ClientIds: p.ClientIDs})
+	}
+	return resp, nil
 }
 
 // caller returns the authenticated principal; the access interceptor
@@ -46,7 +131,8 @@ func caller(ctx context.Context) (*access.Principal, uuid.UUID, error) {
 	}
 	id, err := uuid.Parse(p.UserID)
 	if err != nil {
-		return nil, uuid.Nil, fmt.Errorf("principal user id: %w", err)
+		// The admin API key is not a user.
+		return nil, uuid.Nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
 	}
 	return p, id, nil
 }
@@ -78,7 +164,11 @@ func (s *Service) GetCurrentUser(ctx context.Context, _ *hivesyncv1.GetCurrentUs
 	if err != nil {
 		return nil, apierror.FromDomain(ctx, s.log, store.MapError(err))
 	}
-	return &hivesyncv1.GetCurrentUserResponse{User: userProto(user), Session: sessionProto(session, p.SessionID), Tier: p.Tier}, nil
+	enabled, err := s.totp.Enabled(ctx, userID)
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.GetCurrentUserResponse{User: userProto(user), Session: sessionProto(session, p.SessionID), Tier: p.Tier, TotpEnabled: enabled}, nil
 }
 
 // ListSessions implements hivesyncv1connect.AuthServiceHandler.

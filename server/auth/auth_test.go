@@ -62,7 +62,8 @@ func setup(t *testing.T) *testBundle {
 		store: st, clock: c, keys: keys, issuer: issuer,
 		authn: auth.NewAuthenticator(st, issuer, leeway, c.now),
 		svc: auth.NewService(st, auth.NewOAuthServer(st, issuer, auth.OAuthOptions{Issuer: "https://api.hivesync.test", BaseURL: func() string { return "https://api.hivesync.test" }, RequestTTL: 10 * time.Minute,
-			CodeTTL: time.Minute, PollInterval: 5 * time.Second, Now: c.now, Log: slog.New(slog.DiscardHandler)}), slog.New(slog.DiscardHandler), c.now),
+			CodeTTL: time.Minute, PollInterval: 5 * time.Second, Now: c.now, Log: slog.New(slog.DiscardHandler)}),
+			auth.NewIDTokenSignIn(st, issuer, func() []auth.IdentityProvider { return nil }, c.now), auth.NewTOTP(st, c.now), slog.New(slog.DiscardHandler), c.now),
 	}
 }
 

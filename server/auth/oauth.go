@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/ratelimit"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -62,6 +65,9 @@ type OAuthOptions struct {
 	Now func() time.Time
 	// Log receives security warnings.
 	Log *slog.Logger
+	// Limiter, when set, applies the "auth" bucket per client IP to the
+	// token and device authorization endpoints.
+	Limiter ratelimit.Limiter
 }
 
 // OAuthServer is HiveSync's OAuth 2.1 authorization server for desktop,
@@ -86,10 +92,26 @@ func (o *OAuthServer) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAuthorize, o.authorize)
 	mux.HandleFunc("GET "+PathDesktop, o.authorize)
 	mux.HandleFunc("GET "+PathAuthorizeStatus, o.authorizeStatus)
-	mux.HandleFunc("POST "+PathDeviceAuthorization, o.deviceAuthorization)
-	mux.HandleFunc("POST "+PathToken, o.token)
+	mux.HandleFunc("POST "+PathDeviceAuthorization, o.limited(o.deviceAuthorization))
+	mux.HandleFunc("POST "+PathToken, o.limited(o.token))
 	mux.HandleFunc("POST "+PathRevoke, o.revoke)
 	mux.HandleFunc("GET "+PathDevice, o.devicePage)
+}
+
+// limited applies the "auth" rate limit per client IP.
+func (o *OAuthServer) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if o.opts.Limiter != nil {
+			ok, retry, err := o.opts.Limiter.Allow(r.Context(), "auth", "ip:"+access.ClientIP(r.RemoteAddr))
+			if err == nil && !ok {
+				secs := int(retry.Seconds()) + 1
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				writeOAuthJSON(w, http.StatusTooManyRequests, &oauthError{Code: "temporarily_unavailable", Description: fmt.Sprintf("too many requests; retry in %d s", secs)})
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 // oauthError is an RFC 6749 §5.2 error response.
@@ -365,6 +387,10 @@ func (o *OAuthServer) token(w http.ResponseWriter, r *http.Request) {
 	}
 	form := r.PostForm
 	c, oerr := clientFrom(form.Get("client_id"))
+	if form.Get("client_id") == "mobile" && form.Get("grant_type") == GrantRefreshToken {
+		// The phone signs in with its identity provider but refreshes here.
+		c, oerr = Clients["mobile"], nil
+	}
 	if oerr != nil {
 		o.fail(w, r, oerr)
 		return
@@ -520,8 +546,8 @@ func (o *OAuthServer) revoke(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, r, errInvalidRequest("malformed form body"))
 		return
 	}
-	if _, oerr := clientFrom(r.PostForm.Get("client_id")); oerr != nil {
-		o.fail(w, r, oerr)
+	if _, ok := Clients[r.PostForm.Get("client_id")]; !ok {
+		o.fail(w, r, errInvalidClient("unknown client_id"))
 		return
 	}
 	token := r.PostForm.Get("token")

@@ -55,6 +55,22 @@ func TestDevicePollingOnAFakeClock(t *testing.T) {
 
 	b.clock.add(10 * time.Minute)
 	require.Equal(t, "expired_token", poll())
+
+	// Approved codes yield tokens exactly once.
+	start = post(auth.PathDeviceAuthorization, url.Values{"client_id": {"cli"}})
+	u := b.user(t, "once@device.test")
+	_, err := o.Decide(t.Context(), u.ID, start["user_code"].(string), true)
+	require.NoError(t, err)
+	tokens := post(auth.PathToken, url.Values{"grant_type": {auth.GrantDeviceCode}, "device_code": {start["device_code"].(string)}, "client_id": {"cli"}})
+	require.NotEmpty(t, tokens["access_token"])
+	b.clock.add(5 * time.Second)
+	require.Equal(t, "invalid_grant", poll2(post, start))
+	_, err = o.Decide(t.Context(), u.ID, start["user_code"].(string), true)
+	require.Error(t, err, "a decided code cannot be decided again")
+}
+
+func poll2(post func(string, url.Values) map[string]any, start map[string]any) any {
+	return post(auth.PathToken, url.Values{"grant_type": {auth.GrantDeviceCode}, "device_code": {start["device_code"].(string)}, "client_id": {"cli"}})["error"]
 }
 
 func TestRedirectRules(t *testing.T) {

@@ -165,6 +165,81 @@ func (q *Queries) DeviceUpsert(ctx context.Context, arg DeviceUpsertParams) (Dev
 	return i, err
 }
 
+const iDTokenUseDeleteExpired = `-- name: IDTokenUseDeleteExpired :execrows
+DELETE FROM id_token_uses WHERE expires_at < $1::timestamptz
+`
+
+func (q *Queries) IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, iDTokenUseDeleteExpired, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const iDTokenUseInsert = `-- name: IDTokenUseInsert :execrows
+INSERT INTO id_token_uses (token_hash, expires_at) VALUES ($1, $2)
+ON CONFLICT (token_hash) DO NOTHING
+`
+
+type IDTokenUseInsertParams struct {
+	TokenHash []byte
+	ExpiresAt time.Time
+}
+
+// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
+func (q *Queries) IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error) {
+	result, err := q.db.Exec(ctx, iDTokenUseInsert, arg.TokenHash, arg.ExpiresAt)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const identityGet = `-- name: IdentityGet :one
+SELECT provider, subject, user_id, email, created_at FROM user_identities WHERE provider = $1 AND subject = $2
+`
+
+type IdentityGetParams struct {
+	Provider string
+	Subject  string
+}
+
+func (q *Queries) IdentityGet(ctx context.Context, arg IdentityGetParams) (UserIdentity, error) {
+	row := q.db.QueryRow(ctx, identityGet, arg.Provider, arg.Subject)
+	var i UserIdentity
+	err := row.Scan(
+		&i.Provider,
+		&i.Subject,
+		&i.UserID,
+		&i.Email,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const identityInsert = `-- name: IdentityInsert :exec
+INSERT INTO user_identities (provider, subject, user_id, email)
+VALUES ($1, $2, $3, $4)
+`
+
+type IdentityInsertParams struct {
+	Provider string
+	Subject  string
+	UserID   uuid.UUID
+	Email    string
+}
+
+func (q *Queries) IdentityInsert(ctx context.Context, arg IdentityInsertParams) error {
+	_, err := q.db.Exec(ctx, identityInsert,
+		arg.Provider,
+		arg.Subject,
+		arg.UserID,
+		arg.Email,
+	)
+	return err
+}
+
 const refreshTokenGet = `-- name: RefreshTokenGet :one
 SELECT r.token_hash, r.session_id, r.created_at, r.expires_at, r.rotated_at, s.revoked_at AS session_revoked_at
 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
@@ -540,6 +615,46 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const userInsert = `-- name: UserInsert :one
+INSERT INTO users (id, email, email_normalized, display_name)
+VALUES ($1, $2, lower($2), $3)
+ON CONFLICT (email_normalized) DO UPDATE SET email_normalized = EXCLUDED.email_normalized
+RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at, (xmax = 0) AS inserted
+`
+
+type UserInsertParams struct {
+	ID          uuid.UUID
+	Email       string
+	DisplayName string
+}
+
+type UserInsertRow struct {
+	ID              uuid.UUID
+	Email           string
+	EmailNormalized string
+	DisplayName     string
+	IsAdmin         bool
+	DisabledAt      *time.Time
+	CreatedAt       time.Time
+	Inserted        bool
+}
+
+func (q *Queries) UserInsert(ctx context.Context, arg UserInsertParams) (UserInsertRow, error) {
+	row := q.db.QueryRow(ctx, userInsert, arg.ID, arg.Email, arg.DisplayName)
+	var i UserInsertRow
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.EmailNormalized,
+		&i.DisplayName,
+		&i.IsAdmin,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.Inserted,
 	)
 	return i, err
 }

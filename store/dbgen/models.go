@@ -10,6 +10,15 @@ import (
 	"github.com/google/uuid"
 )
 
+type AuditLog struct {
+	ID           int64
+	At           time.Time
+	ActorUserID  *uuid.UUID
+	Action       string
+	TargetUserID *uuid.UUID
+	Details      []byte
+}
+
 type Device struct {
 	ID                    uuid.UUID
 	UserID                uuid.UUID
@@ -31,6 +40,19 @@ type Entitlement struct {
 	ExpiresAt   *time.Time
 	TrialEndsAt *time.Time
 	UpdatedAt   time.Time
+}
+
+type IDTokenUse struct {
+	TokenHash []byte
+	ExpiresAt time.Time
+}
+
+type LoginLink struct {
+	TokenHash []byte
+	UserID    uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 type Node struct {
@@ -100,4 +122,26 @@ type User struct {
 	IsAdmin         bool
 	DisabledAt      *time.Time
 	CreatedAt       time.Time
+}
+
+type UserIdentity struct {
+	Provider  string
+	Subject   string
+	UserID    uuid.UUID
+	Email     string
+	CreatedAt time.Time
+}
+
+type UserRecoveryCode struct {
+	UserID   uuid.UUID
+	CodeHash []byte
+	UsedAt   *time.Time
+}
+
+type UserTotp struct {
+	UserID      uuid.UUID
+	Secret      string
+	ConfirmedAt *time.Time
+	LastStep    int64
+	CreatedAt   time.Time
 }

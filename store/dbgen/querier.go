@@ -15,6 +15,8 @@ type Querier interface {
 	// AdvisoryXactLock serializes a critical section across nodes until the
 	// transaction ends (key creation, for one).
 	AdvisoryXactLock(ctx context.Context, lockKey int64) error
+	AuditInsert(ctx context.Context, arg AuditInsertParams) error
+	AuditList(ctx context.Context, arg AuditListParams) ([]AuditLog, error)
 	// DatabaseNow returns the database clock; used by health checks.
 	DatabaseNow(ctx context.Context) (time.Time, error)
 	DeviceListActive(ctx context.Context, userID uuid.UUID) ([]Device, error)
@@ -25,6 +27,16 @@ type Querier interface {
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
+	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
+	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
+	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
+	IdentityGet(ctx context.Context, arg IdentityGetParams) (UserIdentity, error)
+	IdentityInsert(ctx context.Context, arg IdentityInsertParams) error
+	// LoginLinkReplace drops a user's unused links (so only the newest works) and
+	// stores a new one.
+	LoginLinkReplace(ctx context.Context, arg LoginLinkReplaceParams) error
+	// LoginLinkUse spends a link, once, before it expires.
+	LoginLinkUse(ctx context.Context, arg LoginLinkUseParams) (uuid.UUID, error)
 	// NodeDelete removes a node on clean shutdown.
 	NodeDelete(ctx context.Context, nodeID string) error
 	// NodeDeleteStale prunes nodes not seen since the given time.
@@ -50,6 +62,9 @@ type Querier interface {
 	// locking it until the transaction ends so concurrent polls queue up.
 	OAuthGrantLockByDeviceCode(ctx context.Context, deviceCodeHash []byte) (OauthGrant, error)
 	OAuthGrantSetPoll(ctx context.Context, arg OAuthGrantSetPollParams) error
+	RecoveryCodeInsert(ctx context.Context, arg RecoveryCodeInsertParams) error
+	RecoveryCodeUse(ctx context.Context, arg RecoveryCodeUseParams) (int64, error)
+	RecoveryCodesDelete(ctx context.Context, userID uuid.UUID) error
 	RefreshTokenGet(ctx context.Context, tokenHash []byte) (RefreshTokenGetRow, error)
 	RefreshTokenInsert(ctx context.Context, arg RefreshTokenInsertParams) error
 	// RefreshTokenRotate marks a token used, only if it was unused: the
@@ -64,6 +79,7 @@ type Querier interface {
 	SessionPrincipal(ctx context.Context, id uuid.UUID) (SessionPrincipalRow, error)
 	// SessionRevoke revokes one of a user's sessions.
 	SessionRevoke(ctx context.Context, arg SessionRevokeParams) (int64, error)
+	SessionRevokeAllForUser(ctx context.Context, arg SessionRevokeAllForUserParams) (int64, error)
 	// SessionRevokeAny revokes a session whoever owns it (security responses).
 	SessionRevokeAny(ctx context.Context, arg SessionRevokeAnyParams) (int64, error)
 	SessionRevokeByDevice(ctx context.Context, arg SessionRevokeByDeviceParams) (int64, error)
@@ -74,7 +90,17 @@ type Querier interface {
 	// SigningKeyRetireOthers stops every key but one from signing, keeping them
 	// published until expires_at.
 	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
+	// TotpAccept records the time step of an accepted code (and confirms enrolment).
+	TotpAccept(ctx context.Context, arg TotpAcceptParams) error
+	TotpDelete(ctx context.Context, userID uuid.UUID) error
+	TotpGet(ctx context.Context, userID uuid.UUID) (UserTotp, error)
+	TotpGetForUpdate(ctx context.Context, userID uuid.UUID) (UserTotp, error)
+	// TotpUpsertPending stores a new, unconfirmed secret (replacing an unconfirmed one).
+	TotpUpsertPending(ctx context.Context, arg TotpUpsertPendingParams) error
+	UserGetByEmail(ctx context.Context, email string) (User, error)
 	UserGetByID(ctx context.Context, id uuid.UUID) (User, error)
+	UserInsert(ctx context.Context, arg UserInsertParams) (UserInsertRow, error)
+	UserSetDisabled(ctx context.Context, arg UserSetDisabledParams) (User, error)
 	// UserUpsertByEmail returns the account for an email, creating it if needed.
 	UserUpsertByEmail(ctx context.Context, arg UserUpsertByEmailParams) (User, error)
 }

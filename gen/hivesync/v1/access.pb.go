@@ -254,8 +254,17 @@ type AccessRule struct {
 	// skip_version_check exempts the method from the plugin protocol version
 	// check, so an outdated client can still discover where and how to upgrade.
 	SkipVersionCheck bool `protobuf:"varint,6,opt,name=skip_version_check,json=skipVersionCheck,proto3" json:"skip_version_check,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// rate_limit names the rate-limit bucket the method counts against (for
+	// example "auth"), per user when signed in and per client IP otherwise.
+	// Empty means no per-method limit. Over the limit: RateLimited.
+	RateLimit string `protobuf:"bytes,7,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// requires_second_factor marks a sensitive action: when the caller has
+	// two-factor authentication enabled, the request must carry a current TOTP
+	// code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+	// the call fails with SecondFactorRequired.
+	RequiresSecondFactor bool `protobuf:"varint,8,opt,name=requires_second_factor,json=requiresSecondFactor,proto3" json:"requires_second_factor,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *AccessRule) Reset() {
@@ -326,6 +335,20 @@ func (x *AccessRule) GetClientTypes() []ClientType {
 func (x *AccessRule) GetSkipVersionCheck() bool {
 	if x != nil {
 		return x.SkipVersionCheck
+	}
+	return false
+}
+
+func (x *AccessRule) GetRateLimit() string {
+	if x != nil {
+		return x.RateLimit
+	}
+	return ""
+}
+
+func (x *AccessRule) GetRequiresSecondFactor() bool {
+	if x != nil {
+		return x.RequiresSecondFactor
 	}
 	return false
 }
@@ -490,7 +513,7 @@ var File_hivesync_v1_access_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x18hivesync/v1/access.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\"\x82\x02\n" +
+	"\x18hivesync/v1/access.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\"\xd7\x02\n" +
 	"\n" +
 	"AccessRule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12*\n" +
@@ -498,7 +521,10 @@ const file_hivesync_v1_access_proto_rawDesc = "" +
 	"\afeature\x18\x03 \x01(\tR\afeature\x12,\n" +
 	"\bmin_tier\x18\x04 \x01(\x0e2\x11.hivesync.v1.TierR\aminTier\x12:\n" +
 	"\fclient_types\x18\x05 \x03(\x0e2\x17.hivesync.v1.ClientTypeR\vclientTypes\x12,\n" +
-	"\x12skip_version_check\x18\x06 \x01(\bR\x10skipVersionCheck\"\x83\x01\n" +
+	"\x12skip_version_check\x18\x06 \x01(\bR\x10skipVersionCheck\x12\x1d\n" +
+	"\n" +
+	"rate_limit\x18\a \x01(\tR\trateLimit\x124\n" +
+	"\x16requires_second_factor\x18\b \x01(\bR\x14requiresSecondFactor\"\x83\x01\n" +
 	"\aFeature\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12,\n" +

@@ -76,6 +76,330 @@ func (SignInKind) EnumDescriptor() ([]byte, []int) {
 	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
 }
 
+// SignInWithIdTokenRequest carries the identity provider's ID token.
+type SignInWithIdTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provider names a configured identity provider, e.g. "apple", "google" or "dev".
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// id_token is the provider's signed ID token (a JWT).
+	IdToken string `protobuf:"bytes,2,opt,name=id_token,json=idToken,proto3" json:"id_token,omitempty"`
+	// nonce is the value the app passed to the provider; the token's nonce
+	// claim must equal it.
+	Nonce string `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// display_name is used for a new account when the token carries no name
+	// (Sign in with Apple sends the name to the app only once).
+	DisplayName   string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInWithIdTokenRequest) Reset() {
+	*x = SignInWithIdTokenRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInWithIdTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInWithIdTokenRequest) ProtoMessage() {}
+
+func (x *SignInWithIdTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInWithIdTokenRequest.ProtoReflect.Descriptor instead.
+func (*SignInWithIdTokenRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SignInWithIdTokenRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenRequest) GetIdToken() string {
+	if x != nil {
+		return x.IdToken
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenRequest) GetNonce() string {
+	if x != nil {
+		return x.Nonce
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+// SignInWithIdTokenResponse is the new session's tokens (the OAuth token
+// response's fields) and the account.
+type SignInWithIdTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// access_token is a short-lived bearer token for every RPC.
+	AccessToken string `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// refresh_token renews the session at the OAuth token endpoint (client_id
+	// "mobile"); each refresh token works once.
+	RefreshToken string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// token_type is "Bearer".
+	TokenType string `protobuf:"bytes,3,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
+	// expires_in is the access token's lifetime in seconds.
+	ExpiresIn int64 `protobuf:"varint,4,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	// scope lists the granted scopes, space-separated.
+	Scope string `protobuf:"bytes,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	// user is the signed-in account.
+	User *User `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`
+	// new_user is true when this sign-in created the account.
+	NewUser       bool `protobuf:"varint,7,opt,name=new_user,json=newUser,proto3" json:"new_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInWithIdTokenResponse) Reset() {
+	*x = SignInWithIdTokenResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInWithIdTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInWithIdTokenResponse) ProtoMessage() {}
+
+func (x *SignInWithIdTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInWithIdTokenResponse.ProtoReflect.Descriptor instead.
+func (*SignInWithIdTokenResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SignInWithIdTokenResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+func (x *SignInWithIdTokenResponse) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SignInWithIdTokenResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *SignInWithIdTokenResponse) GetNewUser() bool {
+	if x != nil {
+		return x.NewUser
+	}
+	return false
+}
+
+// ListIdentityProvidersRequest is empty.
+type ListIdentityProvidersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIdentityProvidersRequest) Reset() {
+	*x = ListIdentityProvidersRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIdentityProvidersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIdentityProvidersRequest) ProtoMessage() {}
+
+func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIdentityProvidersRequest.ProtoReflect.Descriptor instead.
+func (*ListIdentityProvidersRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{2}
+}
+
+// IdentityProvider is a provider the mobile app may sign in with.
+type IdentityProvider struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the provider's name in SignInWithIdTokenRequest.provider.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// issuer is the provider's OIDC issuer URL.
+	Issuer string `protobuf:"bytes,2,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// client_ids are the audiences HiveSync accepts in its ID tokens.
+	ClientIds     []string `protobuf:"bytes,3,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentityProvider) Reset() {
+	*x = IdentityProvider{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentityProvider) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentityProvider) ProtoMessage() {}
+
+func (x *IdentityProvider) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentityProvider.ProtoReflect.Descriptor instead.
+func (*IdentityProvider) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *IdentityProvider) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+// ListIdentityProvidersResponse lists providers.
+type ListIdentityProvidersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// providers are the configured providers.
+	Providers     []*IdentityProvider `protobuf:"bytes,1,rep,name=providers,proto3" json:"providers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIdentityProvidersResponse) Reset() {
+	*x = ListIdentityProvidersResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIdentityProvidersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIdentityProvidersResponse) ProtoMessage() {}
+
+func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIdentityProvidersResponse.ProtoReflect.Descriptor instead.
+func (*ListIdentityProvidersResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListIdentityProvidersResponse) GetProviders() []*IdentityProvider {
+	if x != nil {
+		return x.Providers
+	}
+	return nil
+}
+
 // DescribeDeviceCodeRequest names a pending sign-in by its user code.
 type DescribeDeviceCodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -88,7 +412,7 @@ type DescribeDeviceCodeRequest struct {
 
 func (x *DescribeDeviceCodeRequest) Reset() {
 	*x = DescribeDeviceCodeRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -100,7 +424,7 @@ func (x *DescribeDeviceCodeRequest) String() string {
 func (*DescribeDeviceCodeRequest) ProtoMessage() {}
 
 func (x *DescribeDeviceCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[0]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -113,7 +437,7 @@ func (x *DescribeDeviceCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeDeviceCodeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeDeviceCodeRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{0}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeDeviceCodeRequest) GetUserCode() string {
@@ -142,7 +466,7 @@ type DescribeDeviceCodeResponse struct {
 
 func (x *DescribeDeviceCodeResponse) Reset() {
 	*x = DescribeDeviceCodeResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +478,7 @@ func (x *DescribeDeviceCodeResponse) String() string {
 func (*DescribeDeviceCodeResponse) ProtoMessage() {}
 
 func (x *DescribeDeviceCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[1]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +491,7 @@ func (x *DescribeDeviceCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeDeviceCodeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeDeviceCodeResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{1}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeDeviceCodeResponse) GetClientId() string {
@@ -218,7 +542,7 @@ type ApproveDeviceCodeRequest struct {
 
 func (x *ApproveDeviceCodeRequest) Reset() {
 	*x = ApproveDeviceCodeRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +554,7 @@ func (x *ApproveDeviceCodeRequest) String() string {
 func (*ApproveDeviceCodeRequest) ProtoMessage() {}
 
 func (x *ApproveDeviceCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +567,7 @@ func (x *ApproveDeviceCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeviceCodeRequest.ProtoReflect.Descriptor instead.
 func (*ApproveDeviceCodeRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{2}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApproveDeviceCodeRequest) GetUserCode() string {
@@ -271,7 +595,7 @@ type ApproveDeviceCodeResponse struct {
 
 func (x *ApproveDeviceCodeResponse) Reset() {
 	*x = ApproveDeviceCodeResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +607,7 @@ func (x *ApproveDeviceCodeResponse) String() string {
 func (*ApproveDeviceCodeResponse) ProtoMessage() {}
 
 func (x *ApproveDeviceCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +620,7 @@ func (x *ApproveDeviceCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeviceCodeResponse.ProtoReflect.Descriptor instead.
 func (*ApproveDeviceCodeResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{3}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApproveDeviceCodeResponse) GetClientId() string {
@@ -304,6 +628,264 @@ func (x *ApproveDeviceCodeResponse) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+// EnrollTotpRequest is empty.
+type EnrollTotpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollTotpRequest) Reset() {
+	*x = EnrollTotpRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollTotpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollTotpRequest) ProtoMessage() {}
+
+func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
+func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{9}
+}
+
+// EnrollTotpResponse carries the new secret and recovery codes.
+type EnrollTotpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// secret is the base32 TOTP secret (SHA-1, 6 digits, 30 s), for manual entry.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// otpauth_uri is the otpauth://totp/… URI, for a QR code.
+	OtpauthUri string `protobuf:"bytes,2,opt,name=otpauth_uri,json=otpauthUri,proto3" json:"otpauth_uri,omitempty"`
+	// recovery_codes are ten one-time codes that stand in for a TOTP code.
+	RecoveryCodes []string `protobuf:"bytes,3,rep,name=recovery_codes,json=recoveryCodes,proto3" json:"recovery_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollTotpResponse) Reset() {
+	*x = EnrollTotpResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollTotpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollTotpResponse) ProtoMessage() {}
+
+func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
+func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EnrollTotpResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *EnrollTotpResponse) GetOtpauthUri() string {
+	if x != nil {
+		return x.OtpauthUri
+	}
+	return ""
+}
+
+func (x *EnrollTotpResponse) GetRecoveryCodes() []string {
+	if x != nil {
+		return x.RecoveryCodes
+	}
+	return nil
+}
+
+// ConfirmTotpRequest carries a current code from the authenticator.
+type ConfirmTotpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the 6-digit code.
+	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTotpRequest) Reset() {
+	*x = ConfirmTotpRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTotpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTotpRequest) ProtoMessage() {}
+
+func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConfirmTotpRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// ConfirmTotpResponse is empty.
+type ConfirmTotpResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTotpResponse) Reset() {
+	*x = ConfirmTotpResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTotpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTotpResponse) ProtoMessage() {}
+
+func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{12}
+}
+
+// DisableTotpRequest is empty; the code travels in X-HiveSync-OTP.
+type DisableTotpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableTotpRequest) Reset() {
+	*x = DisableTotpRequest{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableTotpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableTotpRequest) ProtoMessage() {}
+
+func (x *DisableTotpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableTotpRequest.ProtoReflect.Descriptor instead.
+func (*DisableTotpRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{13}
+}
+
+// DisableTotpResponse is empty.
+type DisableTotpResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableTotpResponse) Reset() {
+	*x = DisableTotpResponse{}
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableTotpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableTotpResponse) ProtoMessage() {}
+
+func (x *DisableTotpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableTotpResponse.ProtoReflect.Descriptor instead.
+func (*DisableTotpResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{14}
 }
 
 // GetCurrentUserRequest is empty: the caller is the token's subject.
@@ -315,7 +897,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -327,7 +909,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[4]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -340,7 +922,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{4}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{15}
 }
 
 // GetCurrentUserResponse describes the caller.
@@ -351,14 +933,16 @@ type GetCurrentUserResponse struct {
 	// session is the session of the calling token.
 	Session *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
 	// tier is the caller's current entitlement tier.
-	Tier          Tier `protobuf:"varint,3,opt,name=tier,proto3,enum=hivesync.v1.Tier" json:"tier,omitempty"`
+	Tier Tier `protobuf:"varint,3,opt,name=tier,proto3,enum=hivesync.v1.Tier" json:"tier,omitempty"`
+	// totp_enabled is true when two-factor authentication is on.
+	TotpEnabled   bool `protobuf:"varint,4,opt,name=totp_enabled,json=totpEnabled,proto3" json:"totp_enabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +954,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[5]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +967,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{5}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -407,6 +991,13 @@ func (x *GetCurrentUserResponse) GetTier() Tier {
 	return Tier_TIER_UNSPECIFIED
 }
 
+func (x *GetCurrentUserResponse) GetTotpEnabled() bool {
+	if x != nil {
+		return x.TotpEnabled
+	}
+	return false
+}
+
 // ListSessionsRequest is empty.
 type ListSessionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -416,7 +1007,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +1019,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[6]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +1032,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{6}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{17}
 }
 
 // ListSessionsResponse lists sessions, newest first.
@@ -455,7 +1046,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +1058,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[7]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +1071,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{7}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -501,7 +1092,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +1104,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[8]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +1117,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{8}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeSessionRequest) GetSessionId() string {
@@ -545,7 +1136,7 @@ type RevokeSessionResponse struct {
 
 func (x *RevokeSessionResponse) Reset() {
 	*x = RevokeSessionResponse{}
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +1148,7 @@ func (x *RevokeSessionResponse) String() string {
 func (*RevokeSessionResponse) ProtoMessage() {}
 
 func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_auth_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_auth_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,14 +1161,37 @@ func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{9}
+	return file_hivesync_v1_auth_service_proto_rawDescGZIP(), []int{20}
 }
 
 var File_hivesync_v1_auth_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehivesync/v1/auth_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"8\n" +
+	"\x1ehivesync/v1/auth_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"\x8a\x01\n" +
+	"\x18SignInWithIdTokenRequest\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x19\n" +
+	"\bid_token\x18\x02 \x01(\tR\aidToken\x12\x14\n" +
+	"\x05nonce\x18\x03 \x01(\tR\x05nonce\x12!\n" +
+	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\"\xf9\x01\n" +
+	"\x19SignInWithIdTokenResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x04 \x01(\x03R\texpiresIn\x12\x14\n" +
+	"\x05scope\x18\x05 \x01(\tR\x05scope\x12%\n" +
+	"\x04user\x18\x06 \x01(\v2\x11.hivesync.v1.UserR\x04user\x12\x19\n" +
+	"\bnew_user\x18\a \x01(\bR\anewUser\"\x1e\n" +
+	"\x1cListIdentityProvidersRequest\"]\n" +
+	"\x10IdentityProvider\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x1d\n" +
+	"\n" +
+	"client_ids\x18\x03 \x03(\tR\tclientIds\"\\\n" +
+	"\x1dListIdentityProvidersResponse\x12;\n" +
+	"\tproviders\x18\x01 \x03(\v2\x1d.hivesync.v1.IdentityProviderR\tproviders\"8\n" +
 	"\x19DescribeDeviceCodeRequest\x12\x1b\n" +
 	"\tuser_code\x18\x01 \x01(\tR\buserCode\"\x87\x02\n" +
 	"\x1aDescribeDeviceCodeResponse\x12\x1b\n" +
@@ -592,12 +1206,24 @@ const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"\tuser_code\x18\x01 \x01(\tR\buserCode\x12\x18\n" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\"8\n" +
 	"\x19ApproveDeviceCodeResponse\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\"\x17\n" +
-	"\x15GetCurrentUserRequest\"\x96\x01\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\"\x13\n" +
+	"\x11EnrollTotpRequest\"t\n" +
+	"\x12EnrollTotpResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1f\n" +
+	"\votpauth_uri\x18\x02 \x01(\tR\n" +
+	"otpauthUri\x12%\n" +
+	"\x0erecovery_codes\x18\x03 \x03(\tR\rrecoveryCodes\"(\n" +
+	"\x12ConfirmTotpRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"\x15\n" +
+	"\x13ConfirmTotpResponse\"\x14\n" +
+	"\x12DisableTotpRequest\"\x15\n" +
+	"\x13DisableTotpResponse\"\x17\n" +
+	"\x15GetCurrentUserRequest\"\xb9\x01\n" +
 	"\x16GetCurrentUserResponse\x12%\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.hivesync.v1.UserR\x04user\x12.\n" +
 	"\asession\x18\x02 \x01(\v2\x14.hivesync.v1.SessionR\asession\x12%\n" +
-	"\x04tier\x18\x03 \x01(\x0e2\x11.hivesync.v1.TierR\x04tier\"\x15\n" +
+	"\x04tier\x18\x03 \x01(\x0e2\x11.hivesync.v1.TierR\x04tier\x12!\n" +
+	"\ftotp_enabled\x18\x04 \x01(\bR\vtotpEnabled\"\x15\n" +
 	"\x13ListSessionsRequest\"H\n" +
 	"\x14ListSessionsResponse\x120\n" +
 	"\bsessions\x18\x01 \x03(\v2\x14.hivesync.v1.SessionR\bsessions\"5\n" +
@@ -609,14 +1235,21 @@ const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"SignInKind\x12\x1c\n" +
 	"\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n" +
-	"\x14SIGN_IN_KIND_BROWSER\x10\x022\xbf\x05\n" +
-	"\vAuthService\x12z\n" +
+	"\x14SIGN_IN_KIND_BROWSER\x10\x022\xd1\n" +
+	"\n" +
+	"\vAuthService\x12\x90\x01\n" +
+	"\x11SignInWithIdToken\x12%.hivesync.v1.SignInWithIdTokenRequest\x1a&.hivesync.v1.SignInWithIdTokenResponse\",\xca\xf3\x18\b\b\x01:\x04auth\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/id-token\x12\x97\x01\n" +
+	"\x15ListIdentityProviders\x12).hivesync.v1.ListIdentityProvidersRequest\x1a*.hivesync.v1.ListIdentityProvidersResponse\"'\xca\xf3\x18\x02\b\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/auth/providers\x90\x02\x01\x12z\n" +
 	"\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/api/v1/me\x90\x02\x01\x12w\n" +
 	"\fListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x90\x02\x01\x12\x9b\x01\n" +
 	"\x12DescribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a'.hivesync.v1.DescribeDeviceCodeResponse\"4\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x90\x02\x01\x12\x94\x01\n" +
-	"\x11ApproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/device/approve\x12\x85\x01\n" +
-	"\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"-\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}BP\n" +
+	"\x11ApproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/device/approve\x12\x87\x01\n" +
+	"\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"/\xca\xf3\x18\x06\x12\x02\x02\x03@\x01\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}\x12p\n" +
+	"\n" +
+	"EnrollTotp\x12\x1e.hivesync.v1.EnrollTotpRequest\x1a\x1f.hivesync.v1.EnrollTotpResponse\"!\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/me/totp\x12{\n" +
+	"\vConfirmTotp\x12\x1f.hivesync.v1.ConfirmTotpRequest\x1a .hivesync.v1.ConfirmTotpResponse\")\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/me/totp/confirm\x12r\n" +
+	"\vDisableTotp\x12\x1f.hivesync.v1.DisableTotpRequest\x1a .hivesync.v1.DisableTotpResponse\" \xca\xf3\x18\x05\x12\x01\x02@\x01\x82\xd3\xe4\x93\x02\x11*\x0f/api/v1/me/totpBP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
 var (
@@ -632,50 +1265,73 @@ func file_hivesync_v1_auth_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hivesync_v1_auth_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hivesync_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hivesync_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_hivesync_v1_auth_service_proto_goTypes = []any{
-	(SignInKind)(0),                    // 0: hivesync.v1.SignInKind
-	(*DescribeDeviceCodeRequest)(nil),  // 1: hivesync.v1.DescribeDeviceCodeRequest
-	(*DescribeDeviceCodeResponse)(nil), // 2: hivesync.v1.DescribeDeviceCodeResponse
-	(*ApproveDeviceCodeRequest)(nil),   // 3: hivesync.v1.ApproveDeviceCodeRequest
-	(*ApproveDeviceCodeResponse)(nil),  // 4: hivesync.v1.ApproveDeviceCodeResponse
-	(*GetCurrentUserRequest)(nil),      // 5: hivesync.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),     // 6: hivesync.v1.GetCurrentUserResponse
-	(*ListSessionsRequest)(nil),        // 7: hivesync.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),       // 8: hivesync.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),       // 9: hivesync.v1.RevokeSessionRequest
-	(*RevokeSessionResponse)(nil),      // 10: hivesync.v1.RevokeSessionResponse
-	(ClientType)(0),                    // 11: hivesync.v1.ClientType
-	(Scope)(0),                         // 12: hivesync.v1.Scope
-	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
-	(*User)(nil),                       // 14: hivesync.v1.User
-	(*Session)(nil),                    // 15: hivesync.v1.Session
-	(Tier)(0),                          // 16: hivesync.v1.Tier
+	(SignInKind)(0),                       // 0: hivesync.v1.SignInKind
+	(*SignInWithIdTokenRequest)(nil),      // 1: hivesync.v1.SignInWithIdTokenRequest
+	(*SignInWithIdTokenResponse)(nil),     // 2: hivesync.v1.SignInWithIdTokenResponse
+	(*ListIdentityProvidersRequest)(nil),  // 3: hivesync.v1.ListIdentityProvidersRequest
+	(*IdentityProvider)(nil),              // 4: hivesync.v1.IdentityProvider
+	(*ListIdentityProvidersResponse)(nil), // 5: hivesync.v1.ListIdentityProvidersResponse
+	(*DescribeDeviceCodeRequest)(nil),     // 6: hivesync.v1.DescribeDeviceCodeRequest
+	(*DescribeDeviceCodeResponse)(nil),    // 7: hivesync.v1.DescribeDeviceCodeResponse
+	(*ApproveDeviceCodeRequest)(nil),      // 8: hivesync.v1.ApproveDeviceCodeRequest
+	(*ApproveDeviceCodeResponse)(nil),     // 9: hivesync.v1.ApproveDeviceCodeResponse
+	(*EnrollTotpRequest)(nil),             // 10: hivesync.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),            // 11: hivesync.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),            // 12: hivesync.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),           // 13: hivesync.v1.ConfirmTotpResponse
+	(*DisableTotpRequest)(nil),            // 14: hivesync.v1.DisableTotpRequest
+	(*DisableTotpResponse)(nil),           // 15: hivesync.v1.DisableTotpResponse
+	(*GetCurrentUserRequest)(nil),         // 16: hivesync.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),        // 17: hivesync.v1.GetCurrentUserResponse
+	(*ListSessionsRequest)(nil),           // 18: hivesync.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),          // 19: hivesync.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),          // 20: hivesync.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),         // 21: hivesync.v1.RevokeSessionResponse
+	(*User)(nil),                          // 22: hivesync.v1.User
+	(ClientType)(0),                       // 23: hivesync.v1.ClientType
+	(Scope)(0),                            // 24: hivesync.v1.Scope
+	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
+	(*Session)(nil),                       // 26: hivesync.v1.Session
+	(Tier)(0),                             // 27: hivesync.v1.Tier
 }
 var file_hivesync_v1_auth_service_proto_depIdxs = []int32{
-	11, // 0: hivesync.v1.DescribeDeviceCodeResponse.client_type:type_name -> hivesync.v1.ClientType
-	12, // 1: hivesync.v1.DescribeDeviceCodeResponse.scopes:type_name -> hivesync.v1.Scope
-	0,  // 2: hivesync.v1.DescribeDeviceCodeResponse.kind:type_name -> hivesync.v1.SignInKind
-	13, // 3: hivesync.v1.DescribeDeviceCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 4: hivesync.v1.GetCurrentUserResponse.user:type_name -> hivesync.v1.User
-	15, // 5: hivesync.v1.GetCurrentUserResponse.session:type_name -> hivesync.v1.Session
-	16, // 6: hivesync.v1.GetCurrentUserResponse.tier:type_name -> hivesync.v1.Tier
-	15, // 7: hivesync.v1.ListSessionsResponse.sessions:type_name -> hivesync.v1.Session
-	5,  // 8: hivesync.v1.AuthService.GetCurrentUser:input_type -> hivesync.v1.GetCurrentUserRequest
-	7,  // 9: hivesync.v1.AuthService.ListSessions:input_type -> hivesync.v1.ListSessionsRequest
-	1,  // 10: hivesync.v1.AuthService.DescribeDeviceCode:input_type -> hivesync.v1.DescribeDeviceCodeRequest
-	3,  // 11: hivesync.v1.AuthService.ApproveDeviceCode:input_type -> hivesync.v1.ApproveDeviceCodeRequest
-	9,  // 12: hivesync.v1.AuthService.RevokeSession:input_type -> hivesync.v1.RevokeSessionRequest
-	6,  // 13: hivesync.v1.AuthService.GetCurrentUser:output_type -> hivesync.v1.GetCurrentUserResponse
-	8,  // 14: hivesync.v1.AuthService.ListSessions:output_type -> hivesync.v1.ListSessionsResponse
-	2,  // 15: hivesync.v1.AuthService.DescribeDeviceCode:output_type -> hivesync.v1.DescribeDeviceCodeResponse
-	4,  // 16: hivesync.v1.AuthService.ApproveDeviceCode:output_type -> hivesync.v1.ApproveDeviceCodeResponse
-	10, // 17: hivesync.v1.AuthService.RevokeSession:output_type -> hivesync.v1.RevokeSessionResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	22, // 0: hivesync.v1.SignInWithIdTokenResponse.user:type_name -> hivesync.v1.User
+	4,  // 1: hivesync.v1.ListIdentityProvidersResponse.providers:type_name -> hivesync.v1.IdentityProvider
+	23, // 2: hivesync.v1.DescribeDeviceCodeResponse.client_type:type_name -> hivesync.v1.ClientType
+	24, // 3: hivesync.v1.DescribeDeviceCodeResponse.scopes:type_name -> hivesync.v1.Scope
+	0,  // 4: hivesync.v1.DescribeDeviceCodeResponse.kind:type_name -> hivesync.v1.SignInKind
+	25, // 5: hivesync.v1.DescribeDeviceCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
+	22, // 6: hivesync.v1.GetCurrentUserResponse.user:type_name -> hivesync.v1.User
+	26, // 7: hivesync.v1.GetCurrentUserResponse.session:type_name -> hivesync.v1.Session
+	27, // 8: hivesync.v1.GetCurrentUserResponse.tier:type_name -> hivesync.v1.Tier
+	26, // 9: hivesync.v1.ListSessionsResponse.sessions:type_name -> hivesync.v1.Session
+	1,  // 10: hivesync.v1.AuthService.SignInWithIdToken:input_type -> hivesync.v1.SignInWithIdTokenRequest
+	3,  // 11: hivesync.v1.AuthService.ListIdentityProviders:input_type -> hivesync.v1.ListIdentityProvidersRequest
+	16, // 12: hivesync.v1.AuthService.GetCurrentUser:input_type -> hivesync.v1.GetCurrentUserRequest
+	18, // 13: hivesync.v1.AuthService.ListSessions:input_type -> hivesync.v1.ListSessionsRequest
+	6,  // 14: hivesync.v1.AuthService.DescribeDeviceCode:input_type -> hivesync.v1.DescribeDeviceCodeRequest
+	8,  // 15: hivesync.v1.AuthService.ApproveDeviceCode:input_type -> hivesync.v1.ApproveDeviceCodeRequest
+	20, // 16: hivesync.v1.AuthService.RevokeSession:input_type -> hivesync.v1.RevokeSessionRequest
+	10, // 17: hivesync.v1.AuthService.EnrollTotp:input_type -> hivesync.v1.EnrollTotpRequest
+	12, // 18: hivesync.v1.AuthService.ConfirmTotp:input_type -> hivesync.v1.ConfirmTotpRequest
+	14, // 19: hivesync.v1.AuthService.DisableTotp:input_type -> hivesync.v1.DisableTotpRequest
+	2,  // 20: hivesync.v1.AuthService.SignInWithIdToken:output_type -> hivesync.v1.SignInWithIdTokenResponse
+	5,  // 21: hivesync.v1.AuthService.ListIdentityProviders:output_type -> hivesync.v1.ListIdentityProvidersResponse
+	17, // 22: hivesync.v1.AuthService.GetCurrentUser:output_type -> hivesync.v1.GetCurrentUserResponse
+	19, // 23: hivesync.v1.AuthService.ListSessions:output_type -> hivesync.v1.ListSessionsResponse
+	7,  // 24: hivesync.v1.AuthService.DescribeDeviceCode:output_type -> hivesync.v1.DescribeDeviceCodeResponse
+	9,  // 25: hivesync.v1.AuthService.ApproveDeviceCode:output_type -> hivesync.v1.ApproveDeviceCodeResponse
+	21, // 26: hivesync.v1.AuthService.RevokeSession:output_type -> hivesync.v1.RevokeSessionResponse
+	11, // 27: hivesync.v1.AuthService.EnrollTotp:output_type -> hivesync.v1.EnrollTotpResponse
+	13, // 28: hivesync.v1.AuthService.ConfirmTotp:output_type -> hivesync.v1.ConfirmTotpResponse
+	15, // 29: hivesync.v1.AuthService.DisableTotp:output_type -> hivesync.v1.DisableTotpResponse
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_auth_service_proto_init() }
@@ -691,7 +1347,7 @@ func file_hivesync_v1_auth_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_auth_service_proto_rawDesc), len(file_hivesync_v1_auth_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -441,12 +441,12 @@ const file_hivesync_v1_device_service_proto_rawDesc = "" +
 	"\x06device\x18\x01 \x01(\v2\x13.hivesync.v1.DeviceR\x06device\"2\n" +
 	"\x13RevokeDeviceRequest\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\"\x16\n" +
-	"\x14RevokeDeviceResponse2\x8a\x04\n" +
+	"\x14RevokeDeviceResponse2\x8d\x04\n" +
 	"\rDeviceService\x12}\n" +
 	"\x0eRegisterDevice\x12\".hivesync.v1.RegisterDeviceRequest\x1a#.hivesync.v1.RegisterDeviceResponse\"\"\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/devices\x12t\n" +
 	"\vListDevices\x12\x1f.hivesync.v1.ListDevicesRequest\x1a .hivesync.v1.ListDevicesResponse\"\"\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/devices\x90\x02\x01\x12\x82\x01\n" +
-	"\fRenameDevice\x12 .hivesync.v1.RenameDeviceRequest\x1a!.hivesync.v1.RenameDeviceResponse\"-\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02 :\x01*2\x1b/api/v1/devices/{device_id}\x12\x7f\n" +
-	"\fRevokeDevice\x12 .hivesync.v1.RevokeDeviceRequest\x1a!.hivesync.v1.RevokeDeviceResponse\"*\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x1d*\x1b/api/v1/devices/{device_id}BP\n" +
+	"\fRenameDevice\x12 .hivesync.v1.RenameDeviceRequest\x1a!.hivesync.v1.RenameDeviceResponse\"-\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02 :\x01*2\x1b/api/v1/devices/{device_id}\x12\x81\x01\n" +
+	"\fRevokeDevice\x12 .hivesync.v1.RevokeDeviceRequest\x1a!.hivesync.v1.RevokeDeviceResponse\",\xca\xf3\x18\x05\x12\x01\x02@\x01\x82\xd3\xe4\x93\x02\x1d*\x1b/api/v1/devices/{device_id}BP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
 var (

@@ -563,6 +563,73 @@ func (x *RateLimited) GetBucket() string {
 	return ""
 }
 
+// SecondFactorRequired is attached (with code `permission_denied`, HTTP 403)
+// when a sensitive action needs a second factor: resend the request with a
+// current TOTP code, or an unused recovery code, in the X-HiveSync-OTP header.
+type SecondFactorRequired struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enrolled is false when the account must first enrol in two-factor
+	// authentication (required for admins when the server says so).
+	Enrolled bool `protobuf:"varint,1,opt,name=enrolled,proto3" json:"enrolled,omitempty"`
+	// header is the request header that carries the code: "X-HiveSync-OTP".
+	Header string `protobuf:"bytes,2,opt,name=header,proto3" json:"header,omitempty"`
+	// message is a sentence a client can show as it is.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecondFactorRequired) Reset() {
+	*x = SecondFactorRequired{}
+	mi := &file_hivesync_v1_errors_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecondFactorRequired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecondFactorRequired) ProtoMessage() {}
+
+func (x *SecondFactorRequired) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_errors_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecondFactorRequired.ProtoReflect.Descriptor instead.
+func (*SecondFactorRequired) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_errors_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SecondFactorRequired) GetEnrolled() bool {
+	if x != nil {
+		return x.Enrolled
+	}
+	return false
+}
+
+func (x *SecondFactorRequired) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *SecondFactorRequired) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_hivesync_v1_errors_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_errors_proto_rawDesc = "" +
@@ -603,7 +670,11 @@ const file_hivesync_v1_errors_proto_rawDesc = "" +
 	"\vRateLimited\x12:\n" +
 	"\vretry_after\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12\x16\n" +
-	"\x06bucket\x18\x02 \x01(\tR\x06bucket*\xbd\x01\n" +
+	"\x06bucket\x18\x02 \x01(\tR\x06bucket\"d\n" +
+	"\x14SecondFactorRequired\x12\x1a\n" +
+	"\benrolled\x18\x01 \x01(\bR\benrolled\x12\x16\n" +
+	"\x06header\x18\x02 \x01(\tR\x06header\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage*\xbd\x01\n" +
 	"\x05Limit\x12\x15\n" +
 	"\x11LIMIT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LIMIT_REQUEST_SIZE\x10\x01\x12\x1a\n" +
@@ -627,24 +698,25 @@ func file_hivesync_v1_errors_proto_rawDescGZIP() []byte {
 }
 
 var file_hivesync_v1_errors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hivesync_v1_errors_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_hivesync_v1_errors_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_hivesync_v1_errors_proto_goTypes = []any{
-	(Limit)(0),                  // 0: hivesync.v1.Limit
-	(UpgradeRequired_Reason)(0), // 1: hivesync.v1.UpgradeRequired.Reason
-	(*Conflict)(nil),            // 2: hivesync.v1.Conflict
-	(*UpgradeRequired)(nil),     // 3: hivesync.v1.UpgradeRequired
-	(*EntitlementRequired)(nil), // 4: hivesync.v1.EntitlementRequired
-	(*LimitExceeded)(nil),       // 5: hivesync.v1.LimitExceeded
-	(*RateLimited)(nil),         // 6: hivesync.v1.RateLimited
-	(Tier)(0),                   // 7: hivesync.v1.Tier
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
+	(Limit)(0),                   // 0: hivesync.v1.Limit
+	(UpgradeRequired_Reason)(0),  // 1: hivesync.v1.UpgradeRequired.Reason
+	(*Conflict)(nil),             // 2: hivesync.v1.Conflict
+	(*UpgradeRequired)(nil),      // 3: hivesync.v1.UpgradeRequired
+	(*EntitlementRequired)(nil),  // 4: hivesync.v1.EntitlementRequired
+	(*LimitExceeded)(nil),        // 5: hivesync.v1.LimitExceeded
+	(*RateLimited)(nil),          // 6: hivesync.v1.RateLimited
+	(*SecondFactorRequired)(nil), // 7: hivesync.v1.SecondFactorRequired
+	(Tier)(0),                    // 8: hivesync.v1.Tier
+	(*durationpb.Duration)(nil),  // 9: google.protobuf.Duration
 }
 var file_hivesync_v1_errors_proto_depIdxs = []int32{
 	1, // 0: hivesync.v1.UpgradeRequired.reason:type_name -> hivesync.v1.UpgradeRequired.Reason
-	7, // 1: hivesync.v1.EntitlementRequired.required_tier:type_name -> hivesync.v1.Tier
-	7, // 2: hivesync.v1.EntitlementRequired.current_tier:type_name -> hivesync.v1.Tier
+	8, // 1: hivesync.v1.EntitlementRequired.required_tier:type_name -> hivesync.v1.Tier
+	8, // 2: hivesync.v1.EntitlementRequired.current_tier:type_name -> hivesync.v1.Tier
 	0, // 3: hivesync.v1.LimitExceeded.limit:type_name -> hivesync.v1.Limit
-	8, // 4: hivesync.v1.RateLimited.retry_after:type_name -> google.protobuf.Duration
+	9, // 4: hivesync.v1.RateLimited.retry_after:type_name -> google.protobuf.Duration
 	5, // [5:5] is the sub-list for method output_type
 	5, // [5:5] is the sub-list for method input_type
 	5, // [5:5] is the sub-list for extension type_name
@@ -664,7 +736,7 @@ func file_hivesync_v1_errors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_errors_proto_rawDesc), len(file_hivesync_v1_errors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

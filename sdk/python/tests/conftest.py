@@ -8,6 +8,7 @@ is stopped with SIGTERM (SIGKILL after 20 s) when the session ends.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SDK_DIR = Path(__file__).resolve().parents[1]
@@ -40,6 +41,8 @@ MIN_PLUGIN_PROTOCOL_VERSION = 2
 CURRENT_PLUGIN_PROTOCOL_VERSION = 3
 MIN_CLIENT_VERSION = 3
 UPGRADE_URL = "https://hivesync.test/download"
+# The device flow's minimum polling interval: short, so sign-ins take ~1 s.
+DEVICE_POLL_INTERVAL_S = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Server:
 
     base_url: str
     log_path: Path
+    binary: Path
+    env: dict[str, str]
 
 
 def _free_port() -> int:
@@ -115,6 +120,11 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
             "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION": str(CURRENT_PLUGIN_PROTOCOL_VERSION),
             "HIVESYNC_MIN_CLIENT_VERSION": str(MIN_CLIENT_VERSION),
             "HIVESYNC_UPGRADE_URL": UPGRADE_URL,
+            "HIVESYNC_DEVICE_POLL_INTERVAL": f"{DEVICE_POLL_INTERVAL_S}s",
+            # The OAuth endpoints' per-IP limit (default 30/min) would throttle
+            # a suite that signs in dozens of times from 127.0.0.1; the SDK's
+            # handling of 429 is tested against a scripted server instead.
+            "HIVESYNC_RATE_LIMIT_AUTH": "1000/min",
         }
         env.pop("HIVESYNC_DATABASE_URL", None)  # dev mode must run its own Postgres
         with log_path.open("wb") as log:
@@ -146,7 +156,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
                     returncode=1,
                 )
             time.sleep(0.2)
-        yield Server(base_url=base_url, log_path=log_path)
+        yield Server(base_url=base_url, log_path=log_path, binary=binary, env=env)
     finally:
         if proc is not None:
             _stop(proc)
@@ -160,3 +170,26 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 def base_url(server: Server) -> str:
     """Base URL of the live server, e.g. http://127.0.0.1:PORT."""
     return server.base_url
+
+
+@pytest.fixture(scope="session")
+def mint_tokens(server: Server) -> Callable[..., dict[str, object]]:
+    """``mint_tokens(email, client="mobile")`` runs ``hivesyncd token create``
+    against the running server's database (same environment) and returns its
+    JSON: access_token, refresh_token, expires_in, expires_at, scope,
+    session_id, user_id. The account is created if it does not exist."""
+
+    def mint(email: str, client: str = "mobile") -> dict[str, object]:
+        proc = subprocess.run(  # noqa: S603
+            [str(server.binary), "token", "create", "--user", email, "--client", client],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"hivesyncd token create failed ({proc.returncode}):\n{proc.stderr}")
+        return json.loads(proc.stdout)
+
+    return mint

@@ -6,6 +6,10 @@
  * @module
  */
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { AuthSession } from "./auth.js";
+import { AuthService } from "./gen/hivesync/v1/auth_service_pb.js";
+import { DeviceService } from "./gen/hivesync/v1/device_service_pb.js";
+import { EntitlementService } from "./gen/hivesync/v1/entitlement_service_pb.js";
 import { MetaService } from "./gen/hivesync/v1/meta_service_pb.js";
 
 /**
@@ -41,6 +45,14 @@ export interface HiveSyncClientOptions {
   baseUrl: string;
   /** Supplies the bearer token sent as `Authorization: Bearer <token>`. */
   tokenProvider?: TokenProvider;
+  /**
+   * A signed-in {@link AuthSession}: every call then carries its access
+   * token, refreshed ahead of expiry, and a unary call answered
+   * `unauthenticated` is retried once after a refresh. Equivalent to
+   * `tokenProvider: session.tokenProvider` plus `session.interceptor` (an
+   * explicit `tokenProvider` still wins).
+   */
+  session?: AuthSession;
   /**
    * Plugin protocol version to announce; defaults to
    * {@link PLUGIN_PROTOCOL_VERSION}. Set to `null` to send no header at all.
@@ -94,6 +106,12 @@ export function hiveSyncInterceptor(
 export interface HiveSyncClient {
   /** Compatibility, bootstrap (discovery) config, server time, event schema. */
   readonly meta: Client<typeof MetaService>;
+  /** The caller's account and sessions; the phone's approval of device sign-ins. */
+  readonly auth: Client<typeof AuthService>;
+  /** The caller's devices. */
+  readonly devices: Client<typeof DeviceService>;
+  /** The caller's tier and the feature matrix. */
+  readonly entitlements: Client<typeof EntitlementService>;
   /** The transport the clients use, for creating clients of further services. */
   readonly transport: Transport;
 }
@@ -107,11 +125,22 @@ export interface HiveSyncClient {
 export function createHiveSyncClientFromTransport(transport: Transport): HiveSyncClient {
   return {
     meta: createClient(MetaService, transport),
+    auth: createClient(AuthService, transport),
+    devices: createClient(DeviceService, transport),
+    entitlements: createClient(EntitlementService, transport),
     transport,
   };
 }
 
 /** @internal Interceptor list for a transport built from client options. */
 export function interceptorsFor(options: HiveSyncClientOptions): Interceptor[] {
-  return [hiveSyncInterceptor(options), ...(options.interceptors ?? [])];
+  const session = options.session;
+  if (!session) {
+    return [hiveSyncInterceptor(options), ...(options.interceptors ?? [])];
+  }
+  return [
+    hiveSyncInterceptor({ ...options, tokenProvider: options.tokenProvider ?? session.tokenProvider }),
+    session.interceptor,
+    ...(options.interceptors ?? []),
+  ];
 }

@@ -2,7 +2,8 @@
  * `@hivesync/sdk`: the HiveSync contract (`hivesync.v1`) for TypeScript.
  *
  * This entry point is transport-neutral: generated messages and service
- * descriptors, the header interceptor, typed error details and access rules.
+ * descriptors, the header interceptor, sign-in (device flow) and the token
+ * manager (`AuthSession`), typed error details and access rules.
  * Import a ready client factory from `@hivesync/sdk/node` (Node.js) or
  * `@hivesync/sdk/web` (browsers, React Native).
  *
@@ -30,10 +31,37 @@ export {
   type HiveSyncErrorDetail,
 } from "./errors.js";
 export { restError, restJson } from "./rest.js";
+export {
+  AUTHORIZATION_SERVER_METADATA_PATH,
+  AccessDeniedError,
+  AuthSession,
+  DeviceCodeExpiredError,
+  MemoryTokenStore,
+  OAuthError,
+  SignedOutError,
+  approveDeviceLogin,
+  deviceLogin,
+  fetchAuthorizationServerMetadata,
+  isSignedOut,
+  type AuthSessionOptions,
+  type AuthorizationServerMetadata,
+  type DeviceLoginDecision,
+  type DeviceLoginOptions,
+  type DeviceLoginPrompt,
+  type OAuthClientOptions,
+  type OAuthEndpoints,
+  type SignedOutReason,
+  type TokenSet,
+  type TokenStore,
+} from "./auth.js";
 export { accessRule, eventRegistry, eventSpec, knownEventTypes } from "./access.js";
 
 // Generated code: every message type, schema, enum, extension and service.
 export * from "./gen/hivesync/v1/access_pb.js";
+export * from "./gen/hivesync/v1/auth_service_pb.js";
+export * from "./gen/hivesync/v1/device_service_pb.js";
+export * from "./gen/hivesync/v1/entitlement_service_pb.js";
+export * from "./gen/hivesync/v1/identity_pb.js";
 export * from "./gen/hivesync/v1/errors_pb.js";
 export * from "./gen/hivesync/v1/events_pb.js";
 export * from "./gen/hivesync/v1/meta_service_pb.js";

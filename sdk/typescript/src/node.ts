@@ -46,4 +46,5 @@ export function createHiveSyncClient(options: NodeClientOptions): HiveSyncClient
   return createHiveSyncClientFromTransport(createNodeTransport(options));
 }
 
+export { FileTokenStore } from "./file-token-store.js";
 export * from "./index.js";

@@ -4,9 +4,11 @@
  * - binary: $HIVESYNC_BIN, else `go build -o <tmp>/hivesyncd ./cmd/hivesyncd`
  *   from the repository root (found from this file's location, not the cwd);
  * - fresh data dir and free loopback port; waits for GET /health/ready == 200;
- * - stop(): SIGTERM, SIGKILL after 20 s, then removes the temp dir.
+ * - stop(): SIGTERM, SIGKILL after 20 s, then removes the temp dir;
+ * - tokenCreate(): `hivesyncd token create` against the running server's
+ *   database (same binary, same HIVESYNC_* environment).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,8 +26,27 @@ export const UPGRADE_URL = "https://hivesync.test/download";
 export const MIN_PLUGIN_PROTOCOL_VERSION = 2;
 export const CURRENT_PLUGIN_PROTOCOL_VERSION = 3;
 
+/** Device-flow poll interval of the server under test (1 s keeps the login tests fast). */
+export const DEVICE_POLL_INTERVAL_S = 1;
+
+/** What `hivesyncd token create` prints. */
+export interface CreatedToken {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  expires_at: string;
+  scope: string;
+  session_id: string;
+  user_id: string;
+}
+
 export interface LiveServer {
   baseUrl: string;
+  /**
+   * Mints a token pair with `hivesyncd token create --user <email> --client
+   * <client>` (creating the account), attached to this server's database.
+   */
+  tokenCreate(email: string, client: string): Promise<CreatedToken>;
   stop(): Promise<void>;
 }
 
@@ -93,21 +114,39 @@ export async function startServer(): Promise<LiveServer> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const dataDir = join(tmp, "data");
+  const env: NodeJS.ProcessEnv = {
+    // No HIVESYNC_* from the caller's environment (e.g. HIVESYNC_BIN or a
+    // HIVESYNC_DATABASE_URL) leaks into the server under test.
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HIVESYNC_"))),
+    HIVESYNC_HTTP_ADDR: `127.0.0.1:${port}`,
+    HIVESYNC_DATA_DIR: dataDir,
+    HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION: String(MIN_PLUGIN_PROTOCOL_VERSION),
+    HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION: String(CURRENT_PLUGIN_PROTOCOL_VERSION),
+    HIVESYNC_MIN_CLIENT_VERSION: "3",
+    HIVESYNC_UPGRADE_URL: UPGRADE_URL,
+    HIVESYNC_DEVICE_POLL_INTERVAL: `${DEVICE_POLL_INTERVAL_S}s`,
+  };
   const child = spawn(bin, ["dev"], {
     cwd: tmp,
-    env: {
-      // No HIVESYNC_* from the caller's environment (e.g. HIVESYNC_BIN or a
-      // HIVESYNC_DATABASE_URL) leaks into the server under test.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HIVESYNC_"))),
-      HIVESYNC_HTTP_ADDR: `127.0.0.1:${port}`,
-      HIVESYNC_DATA_DIR: dataDir,
-      HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION: String(MIN_PLUGIN_PROTOCOL_VERSION),
-      HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION: String(CURRENT_PLUGIN_PROTOCOL_VERSION),
-      HIVESYNC_MIN_CLIENT_VERSION: "3",
-      HIVESYNC_UPGRADE_URL: UPGRADE_URL,
-    },
+    env,
     stdio: ["ignore", "ignore", "pipe"],
   });
+  const serverBin = bin;
+  const tokenCreate = (email: string, client: string): Promise<CreatedToken> =>
+    new Promise((resolve, reject) => {
+      execFile(serverBin, ["token", "create", "--user", email, "--client", client], { cwd: tmp, env, timeout: 60_000 },
+        (err, stdout, stderrOut) => {
+          if (err) {
+            reject(new Error(`hivesyncd token create --user ${email} --client ${client} failed: ${err.message}\n${stderrOut}`));
+            return;
+          }
+          try {
+            resolve(JSON.parse(stdout) as CreatedToken);
+          } catch {
+            reject(new Error(`hivesyncd token create printed no JSON: ${stdout}\n${stderrOut}`));
+          }
+        });
+    });
   // Keep the last 64 KiB of stderr for failure messages.
   let stderr = "";
   child.stderr?.setEncoding("utf8");
@@ -150,7 +189,7 @@ export async function startServer(): Promise<LiveServer> {
       const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
       if (res.status === 200) {
-        return { baseUrl, stop };
+        return { baseUrl, tokenCreate, stop };
       }
     } catch {
       // not listening yet

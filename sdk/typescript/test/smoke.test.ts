@@ -1,7 +1,8 @@
 /**
  * Smoke tests of @hivesync/sdk against a live `hivesyncd dev` (no mocks).
  * One server is started for the whole file (node --test runs each file in
- * its own process, so all scenarios live here).
+ * its own process, so all scenarios live here; the sign-in scenarios are
+ * registered from auth-scenarios.ts).
  */
 import { strict as assert } from "node:assert";
 import { after, before, test } from "node:test";
@@ -41,6 +42,7 @@ import {
   UPGRADE_URL,
   type LiveServer,
 } from "./server.js";
+import { authScenarios } from "./auth-scenarios.js";
 
 let server: LiveServer;
 
@@ -307,3 +309,5 @@ test("8. restError decodes Connect-style error JSON as well as google.rpc.Status
   assert.equal(upgradeRequired(statusStyle)?.reason, UpgradeRequired_Reason.CLIENT_TOO_OLD);
   assert.equal(upgradeRequired(restError(502, "<html>bad gateway</html>")), undefined);
 });
+
+authScenarios(() => server);

@@ -33,6 +33,12 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// AuthServiceSignInWithIdTokenProcedure is the fully-qualified name of the AuthService's
+	// SignInWithIdToken RPC.
+	AuthServiceSignInWithIdTokenProcedure = "/hivesync.v1.AuthService/SignInWithIdToken"
+	// AuthServiceListIdentityProvidersProcedure is the fully-qualified name of the AuthService's
+	// ListIdentityProviders RPC.
+	AuthServiceListIdentityProvidersProcedure = "/hivesync.v1.AuthService/ListIdentityProviders"
 	// AuthServiceGetCurrentUserProcedure is the fully-qualified name of the AuthService's
 	// GetCurrentUser RPC.
 	AuthServiceGetCurrentUserProcedure = "/hivesync.v1.AuthService/GetCurrentUser"
@@ -48,10 +54,26 @@ const (
 	// AuthServiceRevokeSessionProcedure is the fully-qualified name of the AuthService's RevokeSession
 	// RPC.
 	AuthServiceRevokeSessionProcedure = "/hivesync.v1.AuthService/RevokeSession"
+	// AuthServiceEnrollTotpProcedure is the fully-qualified name of the AuthService's EnrollTotp RPC.
+	AuthServiceEnrollTotpProcedure = "/hivesync.v1.AuthService/EnrollTotp"
+	// AuthServiceConfirmTotpProcedure is the fully-qualified name of the AuthService's ConfirmTotp RPC.
+	AuthServiceConfirmTotpProcedure = "/hivesync.v1.AuthService/ConfirmTotp"
+	// AuthServiceDisableTotpProcedure is the fully-qualified name of the AuthService's DisableTotp RPC.
+	AuthServiceDisableTotpProcedure = "/hivesync.v1.AuthService/DisableTotp"
 )
 
 // AuthServiceClient is a client for the hivesync.v1.AuthService service.
 type AuthServiceClient interface {
+	// SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+	// from a configured identity provider (Sign in with Apple, Google…; the
+	// built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+	// the mobile client. The token's signature, issuer, audience and expiry are
+	// verified against the provider's published keys, its nonce must equal the
+	// request's, and each ID token is accepted once.
+	SignInWithIdToken(context.Context, *v1.SignInWithIdTokenRequest) (*v1.SignInWithIdTokenResponse, error)
+	// ListIdentityProviders lists the identity providers the mobile app may
+	// sign in with.
+	ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error)
 	// GetCurrentUser returns the caller's account and the session of its token.
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error)
 	// ListSessions lists the caller's active sessions on every client.
@@ -67,6 +89,16 @@ type AuthServiceClient interface {
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
+	// EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+	// its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+	// only now. Nothing is enforced until ConfirmTotp proves the authenticator
+	// works. Enrolling again before confirming replaces the secret.
+	EnrollTotp(context.Context, *v1.EnrollTotpRequest) (*v1.EnrollTotpResponse, error)
+	// ConfirmTotp turns two-factor authentication on with a current code.
+	ConfirmTotp(context.Context, *v1.ConfirmTotpRequest) (*v1.ConfirmTotpResponse, error)
+	// DisableTotp turns two-factor authentication off (a sensitive action: it
+	// needs a current code or a recovery code in X-HiveSync-OTP).
+	DisableTotp(context.Context, *v1.DisableTotpRequest) (*v1.DisableTotpResponse, error)
 }
 
 // NewAuthServiceClient constructs a client for the hivesync.v1.AuthService service. By default, it
@@ -80,6 +112,19 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 	baseURL = strings.TrimRight(baseURL, "/")
 	authServiceMethods := v1.File_hivesync_v1_auth_service_proto.Services().ByName("AuthService").Methods()
 	return &authServiceClient{
+		signInWithIdToken: connect.NewClient[v1.SignInWithIdTokenRequest, v1.SignInWithIdTokenResponse](
+			httpClient,
+			baseURL+AuthServiceSignInWithIdTokenProcedure,
+			connect.WithSchema(authServiceMethods.ByName("SignInWithIdToken")),
+			connect.WithClientOptions(opts...),
+		),
+		listIdentityProviders: connect.NewClient[v1.ListIdentityProvidersRequest, v1.ListIdentityProvidersResponse](
+			httpClient,
+			baseURL+AuthServiceListIdentityProvidersProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ListIdentityProviders")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		getCurrentUser: connect.NewClient[v1.GetCurrentUserRequest, v1.GetCurrentUserResponse](
 			httpClient,
 			baseURL+AuthServiceGetCurrentUserProcedure,
@@ -113,16 +158,57 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("RevokeSession")),
 			connect.WithClientOptions(opts...),
 		),
+		enrollTotp: connect.NewClient[v1.EnrollTotpRequest, v1.EnrollTotpResponse](
+			httpClient,
+			baseURL+AuthServiceEnrollTotpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("EnrollTotp")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmTotp: connect.NewClient[v1.ConfirmTotpRequest, v1.ConfirmTotpResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmTotpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmTotp")),
+			connect.WithClientOptions(opts...),
+		),
+		disableTotp: connect.NewClient[v1.DisableTotpRequest, v1.DisableTotpResponse](
+			httpClient,
+			baseURL+AuthServiceDisableTotpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DisableTotp")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	getCurrentUser     *connect.Client[v1.GetCurrentUserRequest, v1.GetCurrentUserResponse]
-	listSessions       *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
-	describeDeviceCode *connect.Client[v1.DescribeDeviceCodeRequest, v1.DescribeDeviceCodeResponse]
-	approveDeviceCode  *connect.Client[v1.ApproveDeviceCodeRequest, v1.ApproveDeviceCodeResponse]
-	revokeSession      *connect.Client[v1.RevokeSessionRequest, v1.RevokeSessionResponse]
+	signInWithIdToken     *connect.Client[v1.SignInWithIdTokenRequest, v1.SignInWithIdTokenResponse]
+	listIdentityProviders *connect.Client[v1.ListIdentityProvidersRequest, v1.ListIdentityProvidersResponse]
+	getCurrentUser        *connect.Client[v1.GetCurrentUserRequest, v1.GetCurrentUserResponse]
+	listSessions          *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
+	describeDeviceCode    *connect.Client[v1.DescribeDeviceCodeRequest, v1.DescribeDeviceCodeResponse]
+	approveDeviceCode     *connect.Client[v1.ApproveDeviceCodeRequest, v1.ApproveDeviceCodeResponse]
+	revokeSession         *connect.Client[v1.RevokeSessionRequest, v1.RevokeSessionResponse]
+	enrollTotp            *connect.Client[v1.EnrollTotpRequest, v1.EnrollTotpResponse]
+	confirmTotp           *connect.Client[v1.ConfirmTotpRequest, v1.ConfirmTotpResponse]
+	disableTotp           *connect.Client[v1.DisableTotpRequest, v1.DisableTotpResponse]
+}
+
+// SignInWithIdToken calls hivesync.v1.AuthService.SignInWithIdToken.
+func (c *authServiceClient) SignInWithIdToken(ctx context.Context, req *v1.SignInWithIdTokenRequest) (*v1.SignInWithIdTokenResponse, error) {
+	response, err := c.signInWithIdToken.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListIdentityProviders calls hivesync.v1.AuthService.ListIdentityProviders.
+func (c *authServiceClient) ListIdentityProviders(ctx context.Context, req *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error) {
+	response, err := c.listIdentityProviders.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
 }
 
 // GetCurrentUser calls hivesync.v1.AuthService.GetCurrentUser.
@@ -170,8 +256,45 @@ func (c *authServiceClient) RevokeSession(ctx context.Context, req *v1.RevokeSes
 	return nil, err
 }
 
+// EnrollTotp calls hivesync.v1.AuthService.EnrollTotp.
+func (c *authServiceClient) EnrollTotp(ctx context.Context, req *v1.EnrollTotpRequest) (*v1.EnrollTotpResponse, error) {
+	response, err := c.enrollTotp.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ConfirmTotp calls hivesync.v1.AuthService.ConfirmTotp.
+func (c *authServiceClient) ConfirmTotp(ctx context.Context, req *v1.ConfirmTotpRequest) (*v1.ConfirmTotpResponse, error) {
+	response, err := c.confirmTotp.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DisableTotp calls hivesync.v1.AuthService.DisableTotp.
+func (c *authServiceClient) DisableTotp(ctx context.Context, req *v1.DisableTotpRequest) (*v1.DisableTotpResponse, error) {
+	response, err := c.disableTotp.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AuthServiceHandler is an implementation of the hivesync.v1.AuthService service.
 type AuthServiceHandler interface {
+	// SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+	// from a configured identity provider (Sign in with Apple, Google…; the
+	// built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+	// the mobile client. The token's signature, issuer, audience and expiry are
+	// verified against the provider's published keys, its nonce must equal the
+	// request's, and each ID token is accepted once.
+	SignInWithIdToken(context.Context, *v1.SignInWithIdTokenRequest) (*v1.SignInWithIdTokenResponse, error)
+	// ListIdentityProviders lists the identity providers the mobile app may
+	// sign in with.
+	ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error)
 	// GetCurrentUser returns the caller's account and the session of its token.
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error)
 	// ListSessions lists the caller's active sessions on every client.
@@ -187,6 +310,16 @@ type AuthServiceHandler interface {
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
+	// EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+	// its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+	// only now. Nothing is enforced until ConfirmTotp proves the authenticator
+	// works. Enrolling again before confirming replaces the secret.
+	EnrollTotp(context.Context, *v1.EnrollTotpRequest) (*v1.EnrollTotpResponse, error)
+	// ConfirmTotp turns two-factor authentication on with a current code.
+	ConfirmTotp(context.Context, *v1.ConfirmTotpRequest) (*v1.ConfirmTotpResponse, error)
+	// DisableTotp turns two-factor authentication off (a sensitive action: it
+	// needs a current code or a recovery code in X-HiveSync-OTP).
+	DisableTotp(context.Context, *v1.DisableTotpRequest) (*v1.DisableTotpResponse, error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -196,6 +329,19 @@ type AuthServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	authServiceMethods := v1.File_hivesync_v1_auth_service_proto.Services().ByName("AuthService").Methods()
+	authServiceSignInWithIdTokenHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceSignInWithIdTokenProcedure,
+		svc.SignInWithIdToken,
+		connect.WithSchema(authServiceMethods.ByName("SignInWithIdToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceListIdentityProvidersHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceListIdentityProvidersProcedure,
+		svc.ListIdentityProviders,
+		connect.WithSchema(authServiceMethods.ByName("ListIdentityProviders")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceGetCurrentUserHandler := connect.NewUnaryHandlerSimple(
 		AuthServiceGetCurrentUserProcedure,
 		svc.GetCurrentUser,
@@ -229,8 +375,30 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("RevokeSession")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceEnrollTotpHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceEnrollTotpProcedure,
+		svc.EnrollTotp,
+		connect.WithSchema(authServiceMethods.ByName("EnrollTotp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmTotpHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceConfirmTotpProcedure,
+		svc.ConfirmTotp,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmTotp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceDisableTotpHandler := connect.NewUnaryHandlerSimple(
+		AuthServiceDisableTotpProcedure,
+		svc.DisableTotp,
+		connect.WithSchema(authServiceMethods.ByName("DisableTotp")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hivesync.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case AuthServiceSignInWithIdTokenProcedure:
+			authServiceSignInWithIdTokenHandler.ServeHTTP(w, r)
+		case AuthServiceListIdentityProvidersProcedure:
+			authServiceListIdentityProvidersHandler.ServeHTTP(w, r)
 		case AuthServiceGetCurrentUserProcedure:
 			authServiceGetCurrentUserHandler.ServeHTTP(w, r)
 		case AuthServiceListSessionsProcedure:
@@ -241,6 +409,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceApproveDeviceCodeHandler.ServeHTTP(w, r)
 		case AuthServiceRevokeSessionProcedure:
 			authServiceRevokeSessionHandler.ServeHTTP(w, r)
+		case AuthServiceEnrollTotpProcedure:
+			authServiceEnrollTotpHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmTotpProcedure:
+			authServiceConfirmTotpHandler.ServeHTTP(w, r)
+		case AuthServiceDisableTotpProcedure:
+			authServiceDisableTotpHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -249,6 +423,14 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 
 // UnimplementedAuthServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedAuthServiceHandler struct{}
+
+func (UnimplementedAuthServiceHandler) SignInWithIdToken(context.Context, *v1.SignInWithIdTokenRequest) (*v1.SignInWithIdTokenResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.SignInWithIdToken is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.ListIdentityProviders is not implemented"))
+}
 
 func (UnimplementedAuthServiceHandler) GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.GetCurrentUser is not implemented"))
@@ -268,4 +450,16 @@ func (UnimplementedAuthServiceHandler) ApproveDeviceCode(context.Context, *v1.Ap
 
 func (UnimplementedAuthServiceHandler) RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.RevokeSession is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) EnrollTotp(context.Context, *v1.EnrollTotpRequest) (*v1.EnrollTotpResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.EnrollTotp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmTotp(context.Context, *v1.ConfirmTotpRequest) (*v1.ConfirmTotpResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.ConfirmTotp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DisableTotp(context.Context, *v1.DisableTotpRequest) (*v1.DisableTotpResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AuthService.DisableTotp is not implemented"))
 }

@@ -7,7 +7,12 @@ hand-written layer on top of it:
 - :class:`HiveSyncClient` / :class:`AsyncHiveSyncClient` — the client factory
   (base URL, token provider, plugin-version header, GET for read-only RPCs);
 - :mod:`hivesync.errors` — typed error details (:func:`upgrade_required`, ...);
-- :func:`access_rule` — the ``(hivesync.v1.access)`` rule of any RPC.
+- :func:`access_rule` — the ``(hivesync.v1.access)`` rule of any RPC;
+- :mod:`hivesync.oauth` — OAuth 2.1 device sign-in approved on the phone,
+  refresh and revocation, with typed errors (:class:`AccessDeniedError`, ...);
+- :mod:`hivesync.session` — :class:`TokenManager` / :class:`AsyncTokenManager`:
+  tokens in a pluggable :class:`TokenStore`, refreshed for every RPC, and
+  :class:`SignedOutError` when the session ends.
 """
 
 from ._version import __version__
@@ -19,6 +24,7 @@ from .client import (
     AsyncHiveSyncClient,
     AsyncTokenProvider,
     HiveSyncClient,
+    RefreshingTokenProvider,
     TokenProvider,
 )
 from .errors import (
@@ -31,19 +37,76 @@ from .errors import (
     rate_limited,
     upgrade_required,
 )
+from .oauth import (
+    AccessDeniedError,
+    AsyncOAuthClient,
+    AuthError,
+    AuthUnavailableError,
+    DeviceAuthorization,
+    ExpiredTokenError,
+    InvalidGrantError,
+    LoginCancelledError,
+    OAuthClient,
+    OAuthError,
+    ServerMetadata,
+    Tokens,
+    approve_device_code,
+    approve_device_code_async,
+    describe_device_code,
+    describe_device_code_async,
+    device_login,
+    device_login_async,
+)
+from .session import (
+    AsyncTokenManager,
+    AsyncTokenStore,
+    FileTokenStore,
+    MemoryTokenStore,
+    SignedOutError,
+    SignedOutReason,
+    TokenManager,
+    TokenStore,
+)
 
 __all__ = [
     "AUTHORIZATION_HEADER",
     "PLUGIN_PROTOCOL_VERSION",
     "PLUGIN_VERSION_HEADER",
+    "AccessDeniedError",
     "AccessRule",
     "AsyncHiveSyncClient",
+    "AsyncOAuthClient",
+    "AsyncTokenManager",
     "AsyncTokenProvider",
+    "AsyncTokenStore",
+    "AuthError",
+    "AuthUnavailableError",
+    "DeviceAuthorization",
+    "ExpiredTokenError",
+    "FileTokenStore",
     "HiveSyncClient",
+    "InvalidGrantError",
+    "LoginCancelledError",
+    "MemoryTokenStore",
+    "OAuthClient",
+    "OAuthError",
+    "RefreshingTokenProvider",
+    "ServerMetadata",
+    "SignedOutError",
+    "SignedOutReason",
+    "TokenManager",
     "TokenProvider",
+    "TokenStore",
+    "Tokens",
     "__version__",
     "access_rule",
     "all_methods",
+    "approve_device_code",
+    "approve_device_code_async",
+    "describe_device_code",
+    "describe_device_code_async",
+    "device_login",
+    "device_login_async",
     "conflict",
     "details",
     "details_from_json",

@@ -15,20 +15,29 @@ Every call carries ``X-HiveSync-Plugin-Version`` and, when the token provider
 returns a token, ``Authorization: Bearer <token>``. Side-effect-free methods
 (``idempotency_level = NO_SIDE_EFFECTS``) are sent as Connect GET requests,
 which proxies and CDNs can cache.
+
+A token provider that can also refresh (a :class:`RefreshingTokenProvider`,
+such as :class:`hivesync.TokenManager`) gets one more rule: a unary call that
+answers ``unauthenticated`` is retried once with the token it hands back.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, runtime_checkable
 
 from connectrpc.client import ConnectClient, ConnectClientSync
+from connectrpc.code import Code
 from connectrpc.compat import google_protobuf_binary_codec, google_protobuf_json_codec
+from connectrpc.errors import ConnectError
 from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
 from connectrpc.request import Headers, RequestContext
 
 from ._version import __version__
+from .v1.auth_service_connect import AuthServiceClient, AuthServiceClientSync
+from .v1.device_service_connect import DeviceServiceClient, DeviceServiceClientSync
+from .v1.entitlement_service_connect import EntitlementServiceClient, EntitlementServiceClientSync
 from .v1.meta_service_connect import MetaServiceClient, MetaServiceClientSync
 
 if TYPE_CHECKING:
@@ -45,6 +54,7 @@ __all__ = [
     "AsyncHiveSyncClient",
     "AsyncTokenProvider",
     "HiveSyncClient",
+    "RefreshingTokenProvider",
     "TokenProvider",
 ]
 
@@ -69,6 +79,26 @@ Called before every request, so it can refresh an expired token."""
 
 AsyncTokenProvider = Callable[[], "str | None | Awaitable[str | None]"]
 """Like :data:`TokenProvider`, but may also be a coroutine function."""
+
+
+@runtime_checkable
+class RefreshingTokenProvider(Protocol):
+    """A token provider that can also recover from a rejected token, such as
+    :class:`hivesync.TokenManager` / :class:`hivesync.AsyncTokenManager`.
+    Given one as ``token_provider``, a client retries a unary call that answers
+    ``unauthenticated`` once, with the token :meth:`on_unauthenticated` returns.
+    For async clients both methods may be coroutine functions."""
+
+    def __call__(self) -> Any:  # noqa: ANN401 - str | None, or an awaitable of it
+        """Returns the access token for the next call, or ``None``."""
+        ...
+
+    def on_unauthenticated(self, rejected: str | None, error: ConnectError) -> Any:  # noqa: ANN401
+        """A call sent with ``rejected`` (``None``: no token) answered
+        ``unauthenticated`` (``error``). Returns a token to retry the call with
+        once, or ``None`` to raise ``error``; may raise another error instead
+        (e.g. :class:`hivesync.SignedOutError`)."""
+        ...
 
 _SyncC = TypeVar("_SyncC", bound=ConnectClientSync)
 _AsyncC = TypeVar("_AsyncC", bound=ConnectClient)
@@ -136,6 +166,84 @@ class _HeadersInterceptor:
         return
 
 
+class _AuthRetryInterceptorSync:
+    """Sync unary calls: sets the provider's token, and on ``unauthenticated``
+    asks the provider for a new one and retries the call once. Calls that
+    carry their own ``Authorization`` header are left alone."""
+
+    def __init__(self, provider: RefreshingTokenProvider) -> None:
+        self._provider = provider
+
+    def intercept_unary_sync(self, call_next: Any, request: Any, ctx: RequestContext, /) -> Any:  # noqa: ANN401
+        headers = ctx.request_headers
+        if AUTHORIZATION_HEADER in headers:
+            return call_next(request, ctx)
+        token = self._provider()
+        if token:
+            headers[AUTHORIZATION_HEADER] = f"Bearer {token}"
+        try:
+            return call_next(request, ctx)
+        except ConnectError as err:
+            if err.code != Code.UNAUTHENTICATED:
+                raise
+            fresh = self._provider.on_unauthenticated(token or None, err)
+            if not fresh:
+                raise
+        headers[AUTHORIZATION_HEADER] = f"Bearer {fresh}"
+        return call_next(request, ctx)
+
+
+class _AuthRetryInterceptor:
+    """Async version of :class:`_AuthRetryInterceptorSync`."""
+
+    def __init__(self, provider: RefreshingTokenProvider) -> None:
+        self._provider = provider
+
+    async def intercept_unary(self, call_next: Any, request: Any, ctx: RequestContext) -> Any:  # noqa: ANN401
+        headers = ctx.request_headers
+        if AUTHORIZATION_HEADER in headers:
+            return await call_next(request, ctx)
+        token = self._provider()
+        if inspect.isawaitable(token):
+            token = await token
+        if token:
+            headers[AUTHORIZATION_HEADER] = f"Bearer {token}"
+        try:
+            return await call_next(request, ctx)
+        except ConnectError as err:
+            if err.code != Code.UNAUTHENTICATED:
+                raise
+            fresh = self._provider.on_unauthenticated(token or None, err)
+            if inspect.isawaitable(fresh):
+                fresh = await fresh
+            if not fresh:
+                raise
+        headers[AUTHORIZATION_HEADER] = f"Bearer {fresh}"
+        return await call_next(request, ctx)
+
+
+def _sync_interceptors(
+    plugin_version: int | None,
+    token_provider: TokenProvider | None,
+    extra: Iterable[InterceptorSync],
+) -> tuple[Any, ...]:
+    first: tuple[Any, ...] = ()
+    if isinstance(token_provider, RefreshingTokenProvider):
+        first = (_AuthRetryInterceptorSync(token_provider),)
+    return (*first, _HeadersInterceptorSync(plugin_version, token_provider), *extra)
+
+
+def _async_interceptors(
+    plugin_version: int | None,
+    token_provider: AsyncTokenProvider | None,
+    extra: Iterable[Interceptor],
+) -> tuple[Any, ...]:
+    first: tuple[Any, ...] = ()
+    if isinstance(token_provider, RefreshingTokenProvider):
+        first = (_AuthRetryInterceptor(token_provider),)
+    return (*first, _HeadersInterceptor(plugin_version, token_provider), *extra)
+
+
 class _GetPreferringSync:
     """Mixin for generated sync clients: NO_SIDE_EFFECTS unary calls use GET."""
 
@@ -195,7 +303,9 @@ class HiveSyncClient:
             (no trailing path; Connect paths are appended to it).
         token_provider: Called before every request; a returned token is sent as
             ``Authorization: Bearer <token>``. ``None`` (the default) or a provider
-            returning ``None`` sends the call without credentials.
+            returning ``None`` sends the call without credentials. Pass a
+            :class:`hivesync.TokenManager` to have tokens refreshed, and calls
+            answered ``unauthenticated`` retried once after a refresh.
         plugin_version: Sent as ``X-HiveSync-Plugin-Version`` on every call.
             Defaults to :data:`PLUGIN_PROTOCOL_VERSION`; ``None`` omits the header.
         json: Use the Connect JSON codec instead of binary Protobuf.
@@ -228,7 +338,7 @@ class HiveSyncClient:
             "codec": _codec(json),
             "timeout_ms": timeout_ms,
             "http_client": http_client,
-            "interceptors": (_HeadersInterceptorSync(plugin_version, token_provider), *interceptors),
+            "interceptors": _sync_interceptors(plugin_version, token_provider, interceptors),
         }
         self._clients: dict[type, ConnectClientSync] = {}
 
@@ -248,6 +358,21 @@ class HiveSyncClient:
     def meta(self) -> MetaServiceClientSync:
         """MetaService: compatibility, bootstrap config, server time, event schema."""
         return self.service(MetaServiceClientSync)
+
+    @property
+    def auth(self) -> AuthServiceClientSync:
+        """AuthService: current user, sessions, device-code approval (phone)."""
+        return self.service(AuthServiceClientSync)
+
+    @property
+    def devices(self) -> DeviceServiceClientSync:
+        """DeviceService: register, list, rename and revoke devices."""
+        return self.service(DeviceServiceClientSync)
+
+    @property
+    def entitlements(self) -> EntitlementServiceClientSync:
+        """EntitlementService: the caller's tier and features."""
+        return self.service(EntitlementServiceClientSync)
 
     def close(self) -> None:
         """Closes every service client handed out by this instance."""
@@ -294,7 +419,7 @@ class AsyncHiveSyncClient:
             "codec": _codec(json),
             "timeout_ms": timeout_ms,
             "http_client": http_client,
-            "interceptors": (_HeadersInterceptor(plugin_version, token_provider), *interceptors),
+            "interceptors": _async_interceptors(plugin_version, token_provider, interceptors),
         }
         self._clients: dict[type, ConnectClient] = {}
 
@@ -314,6 +439,21 @@ class AsyncHiveSyncClient:
     def meta(self) -> MetaServiceClient:
         """MetaService: compatibility, bootstrap config, server time, event schema."""
         return self.service(MetaServiceClient)
+
+    @property
+    def auth(self) -> AuthServiceClient:
+        """AuthService: current user, sessions, device-code approval (phone)."""
+        return self.service(AuthServiceClient)
+
+    @property
+    def devices(self) -> DeviceServiceClient:
+        """DeviceService: register, list, rename and revoke devices."""
+        return self.service(DeviceServiceClient)
+
+    @property
+    def entitlements(self) -> EntitlementServiceClient:
+        """EntitlementService: the caller's tier and features."""
+        return self.service(EntitlementServiceClient)
 
     async def close(self) -> None:
         """Closes every service client handed out by this instance."""

@@ -15,6 +15,12 @@ import com.connectrpc.impl.ProtocolClient
 import com.connectrpc.okhttp.ConnectOkHttpClient
 import com.connectrpc.protocols.GETConfiguration
 import com.connectrpc.protocols.NetworkProtocol
+import dev.hivesync.sdk.v1.AuthServiceClient
+import dev.hivesync.sdk.v1.AuthServiceClientInterface
+import dev.hivesync.sdk.v1.DeviceServiceClient
+import dev.hivesync.sdk.v1.DeviceServiceClientInterface
+import dev.hivesync.sdk.v1.EntitlementServiceClient
+import dev.hivesync.sdk.v1.EntitlementServiceClientInterface
 import dev.hivesync.sdk.v1.MetaServiceClient
 import dev.hivesync.sdk.v1.MetaServiceClientInterface
 import kotlinx.coroutines.Dispatchers
@@ -44,6 +50,10 @@ public const val SDK_VERSION: String = "0.1.0"
  * It is called once per request on the thread that starts the request, so keep
  * it fast: return a cached token and refresh it elsewhere. Return `null` (or a
  * blank string) when signed out; no `Authorization` header is sent then.
+ *
+ * A provider that also implements [RefreshingTokenProvider] — an [AuthSession] —
+ * is asked for a fresh token before each call instead, and the client retries a
+ * call answered `unauthenticated` once after a refresh.
  */
 public fun interface TokenProvider {
     /** Returns the current access token, or `null` when there is none. */
@@ -65,13 +75,15 @@ public enum class WireFormat {
  *
  * Every call speaks the Connect protocol to `<baseUrl>/hivesync.v1.<Service>/<Method>`,
  * sends [PLUGIN_VERSION_HEADER] and, when a [TokenProvider] is set and returns a
- * token, `Authorization: Bearer <token>`. Methods declared `NO_SIDE_EFFECTS` in the
- * contract are sent as HTTP GET (cacheable) unless disabled with
- * [Builder.useGetForReads].
+ * token, `Authorization: Bearer <token>`. With an [AuthSession] as the token
+ * provider, tokens are refreshed before they expire and a call answered
+ * `unauthenticated` is refreshed and retried once (see [RefreshingTokenProvider]).
+ * Methods declared `NO_SIDE_EFFECTS` in the contract are sent as HTTP GET
+ * (cacheable) unless disabled with [Builder.useGetForReads].
  *
  * ```kotlin
  * val hivesync = HiveSyncClient.create("https://api.hivesync.dev") {
- *     tokenProvider = TokenProvider { session.accessToken }
+ *     tokenProvider = session // an AuthSession
  * }
  * val compat = hivesync.meta.getCompatibility(getCompatibilityRequest {
  *     clientType = ClientType.CLIENT_TYPE_JETBRAINS
@@ -125,11 +137,28 @@ public class HiveSyncClient private constructor(
             ioCoroutineContext = Dispatchers.IO,
             timeoutOracle = { spec -> if (spec.streamType == StreamType.UNARY) unaryTimeout else null },
         )
-        protocolClient = ProtocolClient(http, config)
+        val transport = ProtocolClient(http, config)
+        protocolClient = if (tokenProvider is RefreshingTokenProvider) {
+            AuthenticatingProtocolClient(transport, tokenProvider)
+        } else {
+            transport
+        }
     }
 
     /** MetaService: compatibility, bootstrap config, server time and the event schema. */
     public val meta: MetaServiceClientInterface by lazy { MetaServiceClient(protocolClient) }
+
+    /**
+     * AuthService: the current user and session, session management, and the
+     * phone's approval of device sign-ins (see [approveSignIn]).
+     */
+    public val auth: AuthServiceClientInterface by lazy { AuthServiceClient(protocolClient) }
+
+    /** DeviceService: register, list, rename and revoke the caller's devices. */
+    public val devices: DeviceServiceClientInterface by lazy { DeviceServiceClient(protocolClient) }
+
+    /** EntitlementService: the caller's tier and feature matrix. */
+    public val entitlements: EntitlementServiceClientInterface by lazy { EntitlementServiceClient(protocolClient) }
 
     /** Configures a [HiveSyncClient]; see [HiveSyncClient.create]. */
     public class Builder internal constructor(
@@ -142,7 +171,10 @@ public class HiveSyncClient private constructor(
          */
         public var pluginProtocolVersion: Int? = PLUGIN_PROTOCOL_VERSION
 
-        /** Supplies the bearer token for each call; `null` sends no `Authorization` header. */
+        /**
+         * Supplies the bearer token for each call; `null` sends no `Authorization` header.
+         * Set an [AuthSession] to get refresh, single-flight and retry-once handling.
+         */
         public var tokenProvider: TokenProvider? = null
 
         /** The wire format; binary protobuf by default. */

@@ -38,32 +38,66 @@ class LiveServer private constructor() : AutoCloseable {
     /** The server's base URL, e.g. `http://127.0.0.1:41234`. */
     val baseUrl: String
 
+    /** The hivesyncd binary under test. */
+    private val bin: String
+
+    /** The server's HIVESYNC_* settings; `hivesyncd token create` runs with the same ones. */
+    private val serverEnv: Map<String, String>
+
     init {
         try {
-            val bin = System.getenv("HIVESYNC_BIN")?.takeIf { it.isNotBlank() } ?: buildServer()
+            bin = System.getenv("HIVESYNC_BIN")?.takeIf { it.isNotBlank() } ?: buildServer()
             val port = freePort()
             baseUrl = "http://127.0.0.1:$port"
             Files.createDirectories(dataDir)
+            serverEnv = mapOf(
+                "HIVESYNC_HTTP_ADDR" to "127.0.0.1:$port",
+                "HIVESYNC_DATA_DIR" to dataDir.toString(),
+                "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION" to MIN_PLUGIN_PROTOCOL_VERSION.toString(),
+                "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION" to CURRENT_PLUGIN_PROTOCOL_VERSION.toString(),
+                "HIVESYNC_MIN_CLIENT_VERSION" to "3",
+                "HIVESYNC_UPGRADE_URL" to UPGRADE_URL,
+                // Device-flow tests poll every second instead of every five.
+                "HIVESYNC_DEVICE_POLL_INTERVAL" to "1s",
+            )
             val pb = ProcessBuilder(bin, "dev")
                 .redirectOutput(stdoutLog)
                 .redirectError(stderrLog)
             pb.environment().remove("HIVESYNC_BIN") // ours, not a server setting
-            pb.environment().putAll(
-                mapOf(
-                    "HIVESYNC_HTTP_ADDR" to "127.0.0.1:$port",
-                    "HIVESYNC_DATA_DIR" to dataDir.toString(),
-                    "HIVESYNC_MIN_PLUGIN_PROTOCOL_VERSION" to MIN_PLUGIN_PROTOCOL_VERSION.toString(),
-                    "HIVESYNC_CURRENT_PLUGIN_PROTOCOL_VERSION" to CURRENT_PLUGIN_PROTOCOL_VERSION.toString(),
-                    "HIVESYNC_MIN_CLIENT_VERSION" to "3",
-                    "HIVESYNC_UPGRADE_URL" to UPGRADE_URL,
-                ),
-            )
+            pb.environment().putAll(serverEnv)
             process = pb.start()
             Runtime.getRuntime().addShutdownHook(Thread { stop() })
             waitReady()
         } catch (e: Throwable) {
             stop()
             throw e
+        }
+    }
+
+    /**
+     * Runs `hivesyncd token create --user [email] --client [client]` against this
+     * server's database (same environment) and returns its JSON output
+     * (`access_token`, `refresh_token`, `expires_in`, `session_id`, …).
+     */
+    fun createToken(email: String, client: String): Map<String, Any?> {
+        val pb = ProcessBuilder(bin, "token", "create", "--user", email, "--client", client)
+        pb.environment().remove("HIVESYNC_BIN")
+        pb.environment().putAll(serverEnv)
+        val errFile = Files.createTempFile(tmp, "token-create", ".err").toFile()
+        pb.redirectError(errFile)
+        val p = pb.start()
+        val out = p.inputStream.bufferedReader().readText()
+        check(p.waitFor(60, TimeUnit.SECONDS)) { "hivesyncd token create did not finish" }
+        check(p.exitValue() == 0) { "hivesyncd token create failed (${p.exitValue()}):\n$out\n${errFile.readText()}" }
+        val struct = com.google.protobuf.Struct.newBuilder()
+        com.google.protobuf.util.JsonFormat.parser().merge(out, struct)
+        return struct.fieldsMap.mapValues { (_, v) ->
+            when (v.kindCase) {
+                com.google.protobuf.Value.KindCase.STRING_VALUE -> v.stringValue
+                com.google.protobuf.Value.KindCase.NUMBER_VALUE -> v.numberValue
+                com.google.protobuf.Value.KindCase.BOOL_VALUE -> v.boolValue
+                else -> null
+            }
         }
     }
 
