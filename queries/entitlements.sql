@@ -9,3 +9,24 @@ ON CONFLICT (user_id) DO UPDATE
 SET tier = EXCLUDED.tier, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at,
     trial_ends_at = EXCLUDED.trial_ends_at, updated_at = now()
 RETURNING *;
+
+-- name: EntitlementExpireDue :many
+-- EntitlementExpireDue lapses every paid tier or trial past its expiry to Free.
+UPDATE entitlements SET tier = 1, updated_at = now()
+WHERE tier <> 1 AND expires_at IS NOT NULL AND expires_at <= @now::timestamptz
+RETURNING *;
+
+-- name: StoreNotificationInsert :execrows
+-- StoreNotificationInsert records a store notification; zero rows: seen before.
+INSERT INTO store_notifications (store, notification_id) VALUES (@store, @notification_id)
+ON CONFLICT DO NOTHING;
+
+-- name: StoreSubscriptionGet :one
+SELECT * FROM store_subscriptions WHERE store = @store AND subscription_id = @subscription_id;
+
+-- name: StoreSubscriptionUpsert :exec
+INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at)
+VALUES (@store, @subscription_id, @user_id, @product_id, @tier, @expires_at, @last_signed_at)
+ON CONFLICT (store, subscription_id) DO UPDATE
+SET user_id = EXCLUDED.user_id, product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
+    expires_at = EXCLUDED.expires_at, last_signed_at = EXCLUDED.last_signed_at, updated_at = now();

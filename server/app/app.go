@@ -5,11 +5,13 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -118,11 +120,24 @@ func New(opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	appStore := &entitlements.AppStoreWebhook{Store: st, Now: opts.Now, Log: log}
+	if cfg.AppStoreRootCerts != "" {
+		pem, err := os.ReadFile(cfg.AppStoreRootCerts)
+		if err != nil {
+			return nil, fmt.Errorf("read HIVESYNC_APPSTORE_ROOT_CERTS: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, errors.New("HIVESYNC_APPSTORE_ROOT_CERTS holds no PEM certificate")
+		}
+		appStore.Verifier = &entitlements.AppStoreVerifier{Roots: roots, BundleID: cfg.AppStoreBundleID, Environment: cfg.AppStoreEnvironment}
+	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
 		if opts.Mode != ModeWorker {
 			a.oauth.Register(mux)
 			mux.HandleFunc("POST "+auth.LoginLinkPath, a.loginLinks.Redeem)
+			mux.Handle("POST /api/v1/webhooks/appstore", appStore)
 		}
 		if a.devIDP != nil {
 			a.devIDP.Register(mux)

@@ -79,6 +79,13 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// ClockSkewGrace is the leeway on token times (spec §34.5).
 	ClockSkewGrace time.Duration
+	// AppStoreRootCerts is a PEM file of the roots App Store data must chain
+	// to (Apple Root CA G3 in production); empty disables the webhook.
+	AppStoreRootCerts string
+	// AppStoreBundleID is the iOS app's bundle id notifications must name.
+	AppStoreBundleID string
+	// AppStoreEnvironment is "Production" or "Sandbox".
+	AppStoreEnvironment string
 	// AdminAPIKey, when set, is accepted as an admin-scope bearer credential.
 	AdminAPIKey string
 	// RequireAdmin2FA makes two-factor enrolment mandatory for admin calls.
@@ -171,6 +178,9 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 		}
 		c.RateLimits["otp"] = l
 	}
+	c.AppStoreRootCerts = r.str("HIVESYNC_APPSTORE_ROOT_CERTS", "", false)
+	c.AppStoreBundleID = r.str("HIVESYNC_APPSTORE_BUNDLE_ID", "dev.hivesync.app", false)
+	c.AppStoreEnvironment = r.oneOf("HIVESYNC_APPSTORE_ENVIRONMENT", "Production", "Production", "Sandbox")
 	c.AdminAPIKey = r.str("HIVESYNC_ADMIN_API_KEY", "", true)
 	if c.AdminAPIKey != "" && len(c.AdminAPIKey) < 32 {
 		r.fail("HIVESYNC_ADMIN_API_KEY", "(hidden)", "must be at least 32 characters")

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/store"
 )
 
@@ -58,6 +59,7 @@ func (w *nodePruneWorker) Timeout(*river.Job[NodePruneArgs]) time.Duration { ret
 func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() time.Time, runWorkers bool) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &nodePruneWorker{store: st, now: now, log: log})
+	river.AddWorker(workers, &entitlements.ExpireWorker{Store: st, Now: now, Log: log})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
 		Workers:    workers,
@@ -69,6 +71,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return NodePruneArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(entitlements.ExpireEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return entitlements.ExpireArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}

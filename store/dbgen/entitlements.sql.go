@@ -12,6 +12,40 @@ import (
 	"github.com/google/uuid"
 )
 
+const entitlementExpireDue = `-- name: EntitlementExpireDue :many
+UPDATE entitlements SET tier = 1, updated_at = now()
+WHERE tier <> 1 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
+RETURNING user_id, tier, source, expires_at, trial_ends_at, updated_at
+`
+
+// EntitlementExpireDue lapses every paid tier or trial past its expiry to Free.
+func (q *Queries) EntitlementExpireDue(ctx context.Context, now time.Time) ([]Entitlement, error) {
+	rows, err := q.db.Query(ctx, entitlementExpireDue, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Entitlement{}
+	for rows.Next() {
+		var i Entitlement
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Tier,
+			&i.Source,
+			&i.ExpiresAt,
+			&i.TrialEndsAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const entitlementGet = `-- name: EntitlementGet :one
 SELECT user_id, tier, source, expires_at, trial_ends_at, updated_at FROM entitlements WHERE user_id = $1
 `
@@ -66,4 +100,79 @@ func (q *Queries) EntitlementSet(ctx context.Context, arg EntitlementSetParams) 
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const storeNotificationInsert = `-- name: StoreNotificationInsert :execrows
+INSERT INTO store_notifications (store, notification_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+`
+
+type StoreNotificationInsertParams struct {
+	Store          string
+	NotificationID string
+}
+
+// StoreNotificationInsert records a store notification; zero rows: seen before.
+func (q *Queries) StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error) {
+	result, err := q.db.Exec(ctx, storeNotificationInsert, arg.Store, arg.NotificationID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const storeSubscriptionGet = `-- name: StoreSubscriptionGet :one
+SELECT store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at, updated_at FROM store_subscriptions WHERE store = $1 AND subscription_id = $2
+`
+
+type StoreSubscriptionGetParams struct {
+	Store          string
+	SubscriptionID string
+}
+
+func (q *Queries) StoreSubscriptionGet(ctx context.Context, arg StoreSubscriptionGetParams) (StoreSubscription, error) {
+	row := q.db.QueryRow(ctx, storeSubscriptionGet, arg.Store, arg.SubscriptionID)
+	var i StoreSubscription
+	err := row.Scan(
+		&i.Store,
+		&i.SubscriptionID,
+		&i.UserID,
+		&i.ProductID,
+		&i.Tier,
+		&i.ExpiresAt,
+		&i.LastSignedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const storeSubscriptionUpsert = `-- name: StoreSubscriptionUpsert :exec
+INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (store, subscription_id) DO UPDATE
+SET user_id = EXCLUDED.user_id, product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
+    expires_at = EXCLUDED.expires_at, last_signed_at = EXCLUDED.last_signed_at, updated_at = now()
+`
+
+type StoreSubscriptionUpsertParams struct {
+	Store          string
+	SubscriptionID string
+	UserID         uuid.UUID
+	ProductID      string
+	Tier           int16
+	ExpiresAt      *time.Time
+	LastSignedAt   time.Time
+}
+
+func (q *Queries) StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) error {
+	_, err := q.db.Exec(ctx, storeSubscriptionUpsert,
+		arg.Store,
+		arg.SubscriptionID,
+		arg.UserID,
+		arg.ProductID,
+		arg.Tier,
+		arg.ExpiresAt,
+		arg.LastSignedAt,
+	)
+	return err
 }

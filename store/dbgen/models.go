@@ -42,6 +42,19 @@ type Entitlement struct {
 	UpdatedAt   time.Time
 }
 
+type Event struct {
+	Channel   string
+	Sequence  int64
+	EventType string
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+type EventChannel struct {
+	Channel      string
+	LastSequence int64
+}
+
 type IDTokenUse struct {
 	TokenHash []byte
 	ExpiresAt time.Time
@@ -112,6 +125,23 @@ type SigningKey struct {
 	ActivatedAt time.Time
 	RetiredAt   *time.Time
 	ExpiresAt   *time.Time
+}
+
+type StoreNotification struct {
+	Store          string
+	NotificationID string
+	ReceivedAt     time.Time
+}
+
+type StoreSubscription struct {
+	Store          string
+	SubscriptionID string
+	UserID         uuid.UUID
+	ProductID      string
+	Tier           int16
+	ExpiresAt      *time.Time
+	LastSignedAt   time.Time
+	UpdatedAt      time.Time
 }
 
 type User struct {

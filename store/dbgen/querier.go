@@ -24,9 +24,17 @@ type Querier interface {
 	DeviceRevoke(ctx context.Context, arg DeviceRevokeParams) (int64, error)
 	// DeviceUpsert registers a device, or updates one the same user owns.
 	DeviceUpsert(ctx context.Context, arg DeviceUpsertParams) (Device, error)
+	// EntitlementExpireDue lapses every paid tier or trial past its expiry to Free.
+	EntitlementExpireDue(ctx context.Context, now time.Time) ([]Entitlement, error)
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
+	// EventChannelNext reserves the next sequence number of a channel; the row
+	// lock orders concurrent appends to one channel.
+	EventChannelNext(ctx context.Context, channel string) (int64, error)
+	EventInsert(ctx context.Context, arg EventInsertParams) error
+	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
+	EventNotify(ctx context.Context, message string) error
 	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
@@ -90,6 +98,10 @@ type Querier interface {
 	// SigningKeyRetireOthers stops every key but one from signing, keeping them
 	// published until expires_at.
 	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
+	// StoreNotificationInsert records a store notification; zero rows: seen before.
+	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
+	StoreSubscriptionGet(ctx context.Context, arg StoreSubscriptionGetParams) (StoreSubscription, error)
+	StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) error
 	// TotpAccept records the time step of an accepted code (and confirms enrolment).
 	TotpAccept(ctx context.Context, arg TotpAcceptParams) error
 	TotpDelete(ctx context.Context, userID uuid.UUID) error

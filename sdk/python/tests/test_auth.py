@@ -70,7 +70,9 @@ class Phone:
 
     def async_client(self, base_url: str) -> AsyncHiveSyncClient:
         token = self.access_token
-        return AsyncHiveSyncClient(base_url, token_provider=lambda: token, plugin_version=PLUGIN_VERSION)
+        return AsyncHiveSyncClient(
+            base_url, token_provider=lambda: token, plugin_version=PLUGIN_VERSION
+        )
 
 
 @pytest.fixture
@@ -108,7 +110,9 @@ def _expire(tokens: Tokens) -> Tokens:
     return replace(tokens, expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
 
-def _signed_in(base_url: str, phone: Phone, client_id: str = "vscode", **kwargs: Any) -> TokenManager:
+def _signed_in(
+    base_url: str, phone: Phone, client_id: str = "vscode", **kwargs: Any
+) -> TokenManager:
     manager = TokenManager(base_url, client_id, **kwargs)
     manager.device_login(on_code=phone.approve)
     return manager
@@ -146,7 +150,12 @@ def test_device_login_approved_on_phone(base_url: str, phone: Phone) -> None:
     assert desc.client_id == "vscode"
     assert desc.client_type == ClientType.CLIENT_TYPE_VSCODE
     assert desc.kind == SignInKind.SIGN_IN_KIND_DEVICE
-    assert set(desc.scopes) == {Scope.SCOPE_PLUGIN, Scope.SCOPE_READ, Scope.SCOPE_WRITE, Scope.SCOPE_LIVE}
+    assert set(desc.scopes) == {
+        Scope.SCOPE_PLUGIN,
+        Scope.SCOPE_READ,
+        Scope.SCOPE_WRITE,
+        Scope.SCOPE_LIVE,
+    }
 
     assert tokens.token_type == "Bearer"
     assert set(tokens.scopes) == set(PLUGIN_SCOPES.split())
@@ -401,7 +410,9 @@ def test_concurrent_rejections_share_one_refresh(base_url: str, phone: Phone) ->
     async def run() -> None:
         amanager = AsyncTokenManager(base_url, "vscode", store=store)
         async with amanager.client(plugin_version=PLUGIN_VERSION) as hs:
-            await asyncio.gather(*(hs.auth.get_current_user(GetCurrentUserRequest()) for _ in range(6)))
+            await asyncio.gather(
+                *(hs.auth.get_current_user(GetCurrentUserRequest()) for _ in range(6))
+            )
         assert amanager.refresh_count == 1
 
     asyncio.run(run())
@@ -498,7 +509,9 @@ def test_async_sign_out(base_url: str, phone: Phone) -> None:
             base_url, "vscode", store=MemoryTokenStore(tokens), on_signed_out=on_signed_out
         )
         async with manager.client(plugin_version=PLUGIN_VERSION) as hs:
-            assert (await hs.auth.get_current_user(GetCurrentUserRequest())).user.email == phone.email
+            assert (
+                await hs.auth.get_current_user(GetCurrentUserRequest())
+            ).user.email == phone.email
             assert await manager.sign_out() is True
             assert await manager.tokens() is None
             with pytest.raises(SignedOutError):

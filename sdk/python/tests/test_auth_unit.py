@@ -135,7 +135,9 @@ def fake() -> Iterator[FakeServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -166,11 +168,15 @@ def test_poll_honours_interval_and_slow_down(fake: FakeServer) -> None:
     (t1, form1), (t2, form2) = fake.token_calls
     assert t1 - started >= 0.95  # the server's interval (1 s) before the first poll
     assert t2 - t1 >= 5.95  # slow_down: interval + 5 s
-    assert form1 == form2 == {
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "device_code": "dc-1",
-        "client_id": "vscode",
-    }
+    assert (
+        form1
+        == form2
+        == {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": "dc-1",
+            "client_id": "vscode",
+        }
+    )
 
 
 def test_pending_then_approved_keeps_the_interval(fake: FakeServer) -> None:
@@ -250,7 +256,11 @@ def test_rejected_call_is_retried_once_after_refresh(fake: FakeServer) -> None:
         hs.meta.get_server_time(GetServerTimeRequest())
     assert fake.rpc_auth == ["Bearer access-1", "Bearer access-2"]
     ((_, form),) = fake.token_calls
-    assert form == {"grant_type": "refresh_token", "refresh_token": "refresh-1", "client_id": "vscode"}
+    assert form == {
+        "grant_type": "refresh_token",
+        "refresh_token": "refresh-1",
+        "client_id": "vscode",
+    }
     stored = manager.tokens()
     assert stored is not None
     assert (stored.access_token, stored.refresh_token) == ("access-2", "refresh-2")

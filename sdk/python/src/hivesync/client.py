@@ -100,6 +100,7 @@ class RefreshingTokenProvider(Protocol):
         (e.g. :class:`hivesync.SignedOutError`)."""
         ...
 
+
 _SyncC = TypeVar("_SyncC", bound=ConnectClientSync)
 _AsyncC = TypeVar("_AsyncC", bound=ConnectClient)
 
@@ -227,6 +228,11 @@ def _sync_interceptors(
     token_provider: TokenProvider | None,
     extra: Iterable[InterceptorSync],
 ) -> tuple[Any, ...]:
+    if inspect.iscoroutinefunction(token_provider) or inspect.iscoroutinefunction(
+        getattr(token_provider, "__call__", None)  # noqa: B004
+    ):
+        msg = "a coroutine token provider (e.g. AsyncTokenManager) needs AsyncHiveSyncClient"
+        raise TypeError(msg)
     first: tuple[Any, ...] = ()
     if isinstance(token_provider, RefreshingTokenProvider):
         first = (_AuthRetryInterceptorSync(token_provider),)

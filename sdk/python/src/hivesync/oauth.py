@@ -439,7 +439,11 @@ def _retry_after(headers: Any) -> float | None:  # noqa: ANN401
 
 
 def _decode(
-    method: str, url: str, status: int, content: bytes, headers: Any = None  # noqa: ANN401
+    method: str,
+    url: str,
+    status: int,
+    content: bytes,
+    headers: Any = None,  # noqa: ANN401
 ) -> dict[str, Any]:
     """Parses an OAuth answer; raises the typed error for a non-2xx one."""
     try:
@@ -573,7 +577,11 @@ class OAuthClient:
         ``slow_down`` while waiting; :meth:`device_login` handles those."""
         body = self._post(
             self.metadata().token_endpoint,
-            {"grant_type": DEVICE_CODE_GRANT_TYPE, "device_code": device_code, "client_id": client_id},
+            {
+                "grant_type": DEVICE_CODE_GRANT_TYPE,
+                "device_code": device_code,
+                "client_id": client_id,
+            },
         )
         return Tokens.from_response(body)
 
@@ -713,7 +721,11 @@ class AsyncOAuthClient:
         meta = await self.metadata()
         body = await self._post(
             meta.token_endpoint,
-            {"grant_type": DEVICE_CODE_GRANT_TYPE, "device_code": device_code, "client_id": client_id},
+            {
+                "grant_type": DEVICE_CODE_GRANT_TYPE,
+                "device_code": device_code,
+                "client_id": client_id,
+            },
         )
         return Tokens.from_response(body)
 

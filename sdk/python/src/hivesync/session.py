@@ -501,7 +501,8 @@ class AsyncTokenManager:
         return self._lock_obj
 
     async def _load(self) -> Tokens | None:
-        return await _maybe_await(self.store.load())
+        tokens: Tokens | None = await _maybe_await(self.store.load())
+        return tokens
 
     async def _save(self, tokens: Tokens) -> None:
         await _maybe_await(self.store.save(tokens))

@@ -13,13 +13,13 @@ import com.connectrpc.UnaryBlockingCall
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ExecutionException
+import java.util.concurrent.atomic.AtomicBoolean
 
 /**
  * A [TokenProvider] that can also refresh: [HiveSyncClient] asks it for a fresh
@@ -91,16 +91,22 @@ internal class AuthenticatingProtocolClient(
         methodSpec: MethodSpec<Input, Output>,
         onResult: (ResponseMessage<Output>) -> Unit,
     ): () -> Unit {
-        // ATOMIC: the body always starts, so onResult is called even when cancelled at once.
-        val job = scope.launch(start = CoroutineStart.ATOMIC) {
-            val result = try {
-                unary(request, headers, methodSpec)
-            } catch (e: CancellationException) {
-                failure(ConnectException(Code.CANCELED, "call canceled", e))
-            } catch (e: Exception) {
-                failure(ConnectException(Code.UNKNOWN, e.message, e))
-            }
-            onResult(result)
+        // onResult is called exactly once, also when the call is cancelled before it starts.
+        val delivered = AtomicBoolean(false)
+        val deliver = { result: ResponseMessage<Output> -> if (delivered.compareAndSet(false, true)) onResult(result) }
+        val job = scope.launch {
+            deliver(
+                try {
+                    unary(request, headers, methodSpec)
+                } catch (e: CancellationException) {
+                    throw e
+                } catch (e: Exception) {
+                    failure(ConnectException(Code.UNKNOWN, e.message, e))
+                },
+            )
+        }
+        job.invokeOnCompletion { cause ->
+            if (cause != null) deliver(failure(ConnectException(Code.CANCELED, "call canceled", cause)))
         }
         return { job.cancel() }
     }
