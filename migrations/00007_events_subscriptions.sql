@@ -19,11 +19,12 @@ CREATE TABLE IF NOT EXISTS events (
 
 -- Store subscriptions, keyed by the store's stable id (Apple
 -- originalTransactionId, Google purchase token). last_signed_at orders
--- out-of-order notifications.
+-- out-of-order notifications. user_id is NULL for a Google Play purchase whose
+-- notification arrived before the app registered the purchase token.
 CREATE TABLE IF NOT EXISTS store_subscriptions (
     store           text        NOT NULL,
     subscription_id text        NOT NULL,
-    user_id         uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id         uuid        REFERENCES users (id) ON DELETE CASCADE,
     product_id      text        NOT NULL DEFAULT '',
     tier            smallint    NOT NULL,
     expires_at      timestamptz,

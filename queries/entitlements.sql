@@ -28,5 +28,15 @@ SELECT * FROM store_subscriptions WHERE store = @store AND subscription_id = @su
 INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at)
 VALUES (@store, @subscription_id, @user_id, @product_id, @tier, @expires_at, @last_signed_at)
 ON CONFLICT (store, subscription_id) DO UPDATE
-SET user_id = EXCLUDED.user_id, product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
+SET user_id = coalesce(EXCLUDED.user_id, store_subscriptions.user_id), product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
     expires_at = EXCLUDED.expires_at, last_signed_at = EXCLUDED.last_signed_at, updated_at = now();
+
+-- name: StoreSubscriptionClaim :one
+-- StoreSubscriptionClaim binds a purchase to the user who registered it, or
+-- creates it (Free until the store's notification arrives). A purchase
+-- already bound to someone else is returned unchanged.
+INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, last_signed_at)
+VALUES (@store, @subscription_id, @user_id, @product_id, 1, 'epoch')
+ON CONFLICT (store, subscription_id) DO UPDATE
+SET user_id = coalesce(store_subscriptions.user_id, EXCLUDED.user_id)
+RETURNING *;

@@ -138,6 +138,7 @@ func New(opts Options) (*App, error) {
 			a.oauth.Register(mux)
 			mux.HandleFunc("POST "+auth.LoginLinkPath, a.loginLinks.Redeem)
 			mux.Handle("POST /api/v1/webhooks/appstore", appStore)
+			mux.Handle("POST /api/v1/webhooks/play", &entitlements.PlayWebhook{Options: cfg.Play, Store: st, Now: opts.Now, Log: log})
 		}
 		if a.devIDP != nil {
 			a.devIDP.Register(mux)

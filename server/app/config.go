@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/ratelimit"
 
 	"crypto/sha256"
@@ -86,6 +87,8 @@ type Config struct {
 	AppStoreBundleID string
 	// AppStoreEnvironment is "Production" or "Sandbox".
 	AppStoreEnvironment string
+	// Play configures Google Play notifications; empty PackageName disables them.
+	Play entitlements.PlayOptions
 	// AdminAPIKey, when set, is accepted as an admin-scope bearer credential.
 	AdminAPIKey string
 	// RequireAdmin2FA makes two-factor enrolment mandatory for admin calls.
@@ -181,6 +184,13 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.AppStoreRootCerts = r.str("HIVESYNC_APPSTORE_ROOT_CERTS", "", false)
 	c.AppStoreBundleID = r.str("HIVESYNC_APPSTORE_BUNDLE_ID", "dev.hivesync.app", false)
 	c.AppStoreEnvironment = r.oneOf("HIVESYNC_APPSTORE_ENVIRONMENT", "Production", "Production", "Sandbox")
+	c.Play = entitlements.PlayOptions{
+		PackageName:    r.str("HIVESYNC_PLAY_PACKAGE_NAME", "", false),
+		Issuer:         r.url("HIVESYNC_PLAY_PUSH_ISSUER", "https://accounts.google.com"),
+		Audience:       r.str("HIVESYNC_PLAY_PUSH_AUDIENCE", "", false),
+		ServiceAccount: r.str("HIVESYNC_PLAY_PUSH_SERVICE_ACCOUNT", "", false),
+		RenewalGrace:   r.duration("HIVESYNC_PLAY_RENEWAL_GRACE", 35*24*time.Hour),
+	}
 	c.AdminAPIKey = r.str("HIVESYNC_ADMIN_API_KEY", "", true)
 	if c.AdminAPIKey != "" && len(c.AdminAPIKey) < 32 {
 		r.fail("HIVESYNC_ADMIN_API_KEY", "(hidden)", "must be at least 32 characters")

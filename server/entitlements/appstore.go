@@ -224,7 +224,7 @@ func (h *AppStoreWebhook) handle(ctx context.Context, signedPayload string) erro
 			return nil
 		}
 		if err := q.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{
-			Store: "app_store", SubscriptionID: txn.OriginalTransactionID, UserID: userID, ProductID: txn.ProductID,
+			Store: "app_store", SubscriptionID: txn.OriginalTransactionID, UserID: &userID, ProductID: txn.ProductID,
 			Tier: int16(tier), ExpiresAt: expires, LastSignedAt: signed,
 		}); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +22,7 @@ import (
 	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
 	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
 )
 
 // RefreshInterval is how often clients must re-read their entitlement at the
@@ -97,6 +99,49 @@ func (s *Service) GetEntitlement(ctx context.Context, _ *hivesyncv1.GetEntitleme
 	}
 	resp.Features = Unlocked(resp.Tier)
 	return resp, nil
+}
+
+// RegisterPurchase implements hivesyncv1connect.EntitlementServiceHandler.
+func (s *Service) RegisterPurchase(ctx context.Context, req *hivesyncv1.RegisterPurchaseRequest) (*hivesyncv1.RegisterPurchaseResponse, error) {
+	p := access.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
+	}
+	userID, err := uuid.Parse(p.UserID)
+	if err != nil {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
+	}
+	if req.GetPurchaseToken() == "" || len(req.GetPurchaseToken()) > 4096 {
+		return nil, apierror.InvalidArgument("purchase_token", "is required (at most 4096 characters)")
+	}
+	if len(req.GetProductId()) > 200 {
+		return nil, apierror.InvalidArgument("product_id", "is at most 200 characters")
+	}
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		sub, err := q.StoreSubscriptionClaim(ctx, dbgen.StoreSubscriptionClaimParams{Store: "play", SubscriptionID: req.GetPurchaseToken(), UserID: &userID, ProductID: req.GetProductId()})
+		if err != nil {
+			return err
+		}
+		if sub.UserID == nil || *sub.UserID != userID {
+			return ErrPurchaseTaken
+		}
+		if sub.LastSignedAt.After(time.Unix(0, 0)) {
+			// The store's notification arrived first: apply it now.
+			return Apply(ctx, q, playChange(userID, hivesyncv1.Tier(sub.Tier), sub.ExpiresAt), s.now())
+		}
+		return nil
+	})
+	if errors.Is(err, ErrPurchaseTaken) {
+		return nil, connect.NewError(connect.CodePermissionDenied, err)
+	}
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	ent, err := s.GetEntitlement(ctx, &hivesyncv1.GetEntitlementRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return &hivesyncv1.RegisterPurchaseResponse{Entitlement: ent}, nil
 }
 
 // ListFeatures implements hivesyncv1connect.EntitlementServiceHandler.

@@ -121,6 +121,45 @@ func (q *Queries) StoreNotificationInsert(ctx context.Context, arg StoreNotifica
 	return result.RowsAffected(), nil
 }
 
+const storeSubscriptionClaim = `-- name: StoreSubscriptionClaim :one
+INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, last_signed_at)
+VALUES ($1, $2, $3, $4, 1, 'epoch')
+ON CONFLICT (store, subscription_id) DO UPDATE
+SET user_id = coalesce(store_subscriptions.user_id, EXCLUDED.user_id)
+RETURNING store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at, updated_at
+`
+
+type StoreSubscriptionClaimParams struct {
+	Store          string
+	SubscriptionID string
+	UserID         *uuid.UUID
+	ProductID      string
+}
+
+// StoreSubscriptionClaim binds a purchase to the user who registered it, or
+// creates it (Free until the store's notification arrives). A purchase
+// already bound to someone else is returned unchanged.
+func (q *Queries) StoreSubscriptionClaim(ctx context.Context, arg StoreSubscriptionClaimParams) (StoreSubscription, error) {
+	row := q.db.QueryRow(ctx, storeSubscriptionClaim,
+		arg.Store,
+		arg.SubscriptionID,
+		arg.UserID,
+		arg.ProductID,
+	)
+	var i StoreSubscription
+	err := row.Scan(
+		&i.Store,
+		&i.SubscriptionID,
+		&i.UserID,
+		&i.ProductID,
+		&i.Tier,
+		&i.ExpiresAt,
+		&i.LastSignedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const storeSubscriptionGet = `-- name: StoreSubscriptionGet :one
 SELECT store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at, updated_at FROM store_subscriptions WHERE store = $1 AND subscription_id = $2
 `
@@ -150,14 +189,14 @@ const storeSubscriptionUpsert = `-- name: StoreSubscriptionUpsert :exec
 INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (store, subscription_id) DO UPDATE
-SET user_id = EXCLUDED.user_id, product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
+SET user_id = coalesce(EXCLUDED.user_id, store_subscriptions.user_id), product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
     expires_at = EXCLUDED.expires_at, last_signed_at = EXCLUDED.last_signed_at, updated_at = now()
 `
 
 type StoreSubscriptionUpsertParams struct {
 	Store          string
 	SubscriptionID string
-	UserID         uuid.UUID
+	UserID         *uuid.UUID
 	ProductID      string
 	Tier           int16
 	ExpiresAt      *time.Time

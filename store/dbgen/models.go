@@ -136,7 +136,7 @@ type StoreNotification struct {
 type StoreSubscription struct {
 	Store          string
 	SubscriptionID string
-	UserID         uuid.UUID
+	UserID         *uuid.UUID
 	ProductID      string
 	Tier           int16
 	ExpiresAt      *time.Time

@@ -100,6 +100,10 @@ type Querier interface {
 	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
 	// StoreNotificationInsert records a store notification; zero rows: seen before.
 	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
+	// StoreSubscriptionClaim binds a purchase to the user who registered it, or
+	// creates it (Free until the store's notification arrives). A purchase
+	// already bound to someone else is returned unchanged.
+	StoreSubscriptionClaim(ctx context.Context, arg StoreSubscriptionClaimParams) (StoreSubscription, error)
 	StoreSubscriptionGet(ctx context.Context, arg StoreSubscriptionGetParams) (StoreSubscription, error)
 	StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) error
 	// TotpAccept records the time step of an accepted code (and confirms enrolment).

@@ -213,6 +213,107 @@ func (x *GetEntitlementResponse) GetRefreshAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+// RegisterPurchaseRequest names a Google Play purchase.
+type RegisterPurchaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// purchase_token is Play's purchase token.
+	PurchaseToken string `protobuf:"bytes,1,opt,name=purchase_token,json=purchaseToken,proto3" json:"purchase_token,omitempty"`
+	// product_id is the subscription's product id.
+	ProductId     string `protobuf:"bytes,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterPurchaseRequest) Reset() {
+	*x = RegisterPurchaseRequest{}
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterPurchaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterPurchaseRequest) ProtoMessage() {}
+
+func (x *RegisterPurchaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterPurchaseRequest.ProtoReflect.Descriptor instead.
+func (*RegisterPurchaseRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegisterPurchaseRequest) GetPurchaseToken() string {
+	if x != nil {
+		return x.PurchaseToken
+	}
+	return ""
+}
+
+func (x *RegisterPurchaseRequest) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+// RegisterPurchaseResponse returns the caller's entitlement after linking.
+type RegisterPurchaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entitlement is the caller's entitlement now.
+	Entitlement   *GetEntitlementResponse `protobuf:"bytes,1,opt,name=entitlement,proto3" json:"entitlement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterPurchaseResponse) Reset() {
+	*x = RegisterPurchaseResponse{}
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterPurchaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterPurchaseResponse) ProtoMessage() {}
+
+func (x *RegisterPurchaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterPurchaseResponse.ProtoReflect.Descriptor instead.
+func (*RegisterPurchaseResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RegisterPurchaseResponse) GetEntitlement() *GetEntitlementResponse {
+	if x != nil {
+		return x.Entitlement
+	}
+	return nil
+}
+
 // ListFeaturesRequest is empty.
 type ListFeaturesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -222,7 +323,7 @@ type ListFeaturesRequest struct {
 
 func (x *ListFeaturesRequest) Reset() {
 	*x = ListFeaturesRequest{}
-	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +335,7 @@ func (x *ListFeaturesRequest) String() string {
 func (*ListFeaturesRequest) ProtoMessage() {}
 
 func (x *ListFeaturesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[2]
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +348,7 @@ func (x *ListFeaturesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeaturesRequest.ProtoReflect.Descriptor instead.
 func (*ListFeaturesRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{2}
+	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{4}
 }
 
 // ListFeaturesResponse is the feature matrix.
@@ -261,7 +362,7 @@ type ListFeaturesResponse struct {
 
 func (x *ListFeaturesResponse) Reset() {
 	*x = ListFeaturesResponse{}
-	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +374,7 @@ func (x *ListFeaturesResponse) String() string {
 func (*ListFeaturesResponse) ProtoMessage() {}
 
 func (x *ListFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[3]
+	mi := &file_hivesync_v1_entitlement_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +387,7 @@ func (x *ListFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*ListFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{3}
+	return file_hivesync_v1_entitlement_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListFeaturesResponse) GetFeatures() []*Feature {
@@ -309,7 +410,13 @@ const file_hivesync_v1_entitlement_service_proto_rawDesc = "" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12>\n" +
 	"\rtrial_ends_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vtrialEndsAt\x12\x1a\n" +
 	"\bfeatures\x18\x05 \x03(\tR\bfeatures\x12?\n" +
-	"\rrefresh_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\frefreshAfter\"\x15\n" +
+	"\rrefresh_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\frefreshAfter\"_\n" +
+	"\x17RegisterPurchaseRequest\x12%\n" +
+	"\x0epurchase_token\x18\x01 \x01(\tR\rpurchaseToken\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x02 \x01(\tR\tproductId\"a\n" +
+	"\x18RegisterPurchaseResponse\x12E\n" +
+	"\ventitlement\x18\x01 \x01(\v2#.hivesync.v1.GetEntitlementResponseR\ventitlement\"\x15\n" +
 	"\x13ListFeaturesRequest\"H\n" +
 	"\x14ListFeaturesResponse\x120\n" +
 	"\bfeatures\x18\x01 \x03(\v2\x14.hivesync.v1.FeatureR\bfeatures*\xba\x01\n" +
@@ -318,9 +425,10 @@ const file_hivesync_v1_entitlement_service_proto_rawDesc = "" +
 	"\x1aENTITLEMENT_SOURCE_DEFAULT\x10\x01\x12 \n" +
 	"\x1cENTITLEMENT_SOURCE_APP_STORE\x10\x02\x12!\n" +
 	"\x1dENTITLEMENT_SOURCE_PLAY_STORE\x10\x03\x12\x1c\n" +
-	"\x18ENTITLEMENT_SOURCE_ADMIN\x10\x042\x9e\x02\n" +
+	"\x18ENTITLEMENT_SOURCE_ADMIN\x10\x042\xb4\x03\n" +
 	"\x12EntitlementService\x12\x82\x01\n" +
-	"\x0eGetEntitlement\x12\".hivesync.v1.GetEntitlementRequest\x1a#.hivesync.v1.GetEntitlementResponse\"'\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/entitlement\x90\x02\x01\x12\x82\x01\n" +
+	"\x0eGetEntitlement\x12\".hivesync.v1.GetEntitlementRequest\x1a#.hivesync.v1.GetEntitlementResponse\"'\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/entitlement\x90\x02\x01\x12\x93\x01\n" +
+	"\x10RegisterPurchase\x12$.hivesync.v1.RegisterPurchaseRequest\x1a%.hivesync.v1.RegisterPurchaseResponse\"2\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/entitlement/purchases\x12\x82\x01\n" +
 	"\fListFeatures\x12 .hivesync.v1.ListFeaturesRequest\x1a!.hivesync.v1.ListFeaturesResponse\"-\xca\xf3\x18\x02\b\x01\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/entitlement/features\x90\x02\x01B\xb4\n" +
 	"\xda\xf3\x18\xdf\t\n" +
 	"_\n" +
@@ -364,33 +472,38 @@ func file_hivesync_v1_entitlement_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hivesync_v1_entitlement_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hivesync_v1_entitlement_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_hivesync_v1_entitlement_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_hivesync_v1_entitlement_service_proto_goTypes = []any{
-	(EntitlementSource)(0),         // 0: hivesync.v1.EntitlementSource
-	(*GetEntitlementRequest)(nil),  // 1: hivesync.v1.GetEntitlementRequest
-	(*GetEntitlementResponse)(nil), // 2: hivesync.v1.GetEntitlementResponse
-	(*ListFeaturesRequest)(nil),    // 3: hivesync.v1.ListFeaturesRequest
-	(*ListFeaturesResponse)(nil),   // 4: hivesync.v1.ListFeaturesResponse
-	(Tier)(0),                      // 5: hivesync.v1.Tier
-	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
-	(*Feature)(nil),                // 7: hivesync.v1.Feature
+	(EntitlementSource)(0),           // 0: hivesync.v1.EntitlementSource
+	(*GetEntitlementRequest)(nil),    // 1: hivesync.v1.GetEntitlementRequest
+	(*GetEntitlementResponse)(nil),   // 2: hivesync.v1.GetEntitlementResponse
+	(*RegisterPurchaseRequest)(nil),  // 3: hivesync.v1.RegisterPurchaseRequest
+	(*RegisterPurchaseResponse)(nil), // 4: hivesync.v1.RegisterPurchaseResponse
+	(*ListFeaturesRequest)(nil),      // 5: hivesync.v1.ListFeaturesRequest
+	(*ListFeaturesResponse)(nil),     // 6: hivesync.v1.ListFeaturesResponse
+	(Tier)(0),                        // 7: hivesync.v1.Tier
+	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
+	(*Feature)(nil),                  // 9: hivesync.v1.Feature
 }
 var file_hivesync_v1_entitlement_service_proto_depIdxs = []int32{
-	5, // 0: hivesync.v1.GetEntitlementResponse.tier:type_name -> hivesync.v1.Tier
-	0, // 1: hivesync.v1.GetEntitlementResponse.source:type_name -> hivesync.v1.EntitlementSource
-	6, // 2: hivesync.v1.GetEntitlementResponse.expires_at:type_name -> google.protobuf.Timestamp
-	6, // 3: hivesync.v1.GetEntitlementResponse.trial_ends_at:type_name -> google.protobuf.Timestamp
-	6, // 4: hivesync.v1.GetEntitlementResponse.refresh_after:type_name -> google.protobuf.Timestamp
-	7, // 5: hivesync.v1.ListFeaturesResponse.features:type_name -> hivesync.v1.Feature
-	1, // 6: hivesync.v1.EntitlementService.GetEntitlement:input_type -> hivesync.v1.GetEntitlementRequest
-	3, // 7: hivesync.v1.EntitlementService.ListFeatures:input_type -> hivesync.v1.ListFeaturesRequest
-	2, // 8: hivesync.v1.EntitlementService.GetEntitlement:output_type -> hivesync.v1.GetEntitlementResponse
-	4, // 9: hivesync.v1.EntitlementService.ListFeatures:output_type -> hivesync.v1.ListFeaturesResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7,  // 0: hivesync.v1.GetEntitlementResponse.tier:type_name -> hivesync.v1.Tier
+	0,  // 1: hivesync.v1.GetEntitlementResponse.source:type_name -> hivesync.v1.EntitlementSource
+	8,  // 2: hivesync.v1.GetEntitlementResponse.expires_at:type_name -> google.protobuf.Timestamp
+	8,  // 3: hivesync.v1.GetEntitlementResponse.trial_ends_at:type_name -> google.protobuf.Timestamp
+	8,  // 4: hivesync.v1.GetEntitlementResponse.refresh_after:type_name -> google.protobuf.Timestamp
+	2,  // 5: hivesync.v1.RegisterPurchaseResponse.entitlement:type_name -> hivesync.v1.GetEntitlementResponse
+	9,  // 6: hivesync.v1.ListFeaturesResponse.features:type_name -> hivesync.v1.Feature
+	1,  // 7: hivesync.v1.EntitlementService.GetEntitlement:input_type -> hivesync.v1.GetEntitlementRequest
+	3,  // 8: hivesync.v1.EntitlementService.RegisterPurchase:input_type -> hivesync.v1.RegisterPurchaseRequest
+	5,  // 9: hivesync.v1.EntitlementService.ListFeatures:input_type -> hivesync.v1.ListFeaturesRequest
+	2,  // 10: hivesync.v1.EntitlementService.GetEntitlement:output_type -> hivesync.v1.GetEntitlementResponse
+	4,  // 11: hivesync.v1.EntitlementService.RegisterPurchase:output_type -> hivesync.v1.RegisterPurchaseResponse
+	6,  // 12: hivesync.v1.EntitlementService.ListFeatures:output_type -> hivesync.v1.ListFeaturesResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_entitlement_service_proto_init() }
@@ -405,7 +518,7 @@ func file_hivesync_v1_entitlement_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_entitlement_service_proto_rawDesc), len(file_hivesync_v1_entitlement_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

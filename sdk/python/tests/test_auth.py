@@ -38,6 +38,7 @@ from hivesync import (
 )
 from hivesync.v1.access_pb2 import ClientType, Scope
 from hivesync.v1.auth_service_pb2 import GetCurrentUserRequest, SignInKind
+from hivesync.v1.meta_service_pb2 import GetServerTimeRequest
 
 from .conftest import CURRENT_PLUGIN_PROTOCOL_VERSION, DEVICE_POLL_INTERVAL_S
 
@@ -524,8 +525,6 @@ def test_async_sign_out(base_url: str, phone: Phone) -> None:
 def test_public_rpcs_work_signed_out(base_url: str) -> None:
     manager = TokenManager(base_url, "vscode")
     with manager.client(plugin_version=PLUGIN_VERSION) as hs:
-        from hivesync.v1.meta_service_pb2 import GetServerTimeRequest
-
         assert hs.meta.get_server_time(GetServerTimeRequest()).HasField("server_time")
 
 

@@ -36,6 +36,9 @@ const (
 	// EntitlementServiceGetEntitlementProcedure is the fully-qualified name of the EntitlementService's
 	// GetEntitlement RPC.
 	EntitlementServiceGetEntitlementProcedure = "/hivesync.v1.EntitlementService/GetEntitlement"
+	// EntitlementServiceRegisterPurchaseProcedure is the fully-qualified name of the
+	// EntitlementService's RegisterPurchase RPC.
+	EntitlementServiceRegisterPurchaseProcedure = "/hivesync.v1.EntitlementService/RegisterPurchase"
 	// EntitlementServiceListFeaturesProcedure is the fully-qualified name of the EntitlementService's
 	// ListFeatures RPC.
 	EntitlementServiceListFeaturesProcedure = "/hivesync.v1.EntitlementService/ListFeatures"
@@ -45,6 +48,12 @@ const (
 type EntitlementServiceClient interface {
 	// GetEntitlement returns the caller's tier and the features it unlocks.
 	GetEntitlement(context.Context, *v1.GetEntitlementRequest) (*v1.GetEntitlementResponse, error)
+	// RegisterPurchase links a Google Play purchase token to the caller right
+	// after the purchase in the mobile app (Play's notifications do not say
+	// whose purchase it is). The tier follows the store's verified
+	// notifications, never this call. App Store purchases need no call: the
+	// app sets appAccountToken to the user id.
+	RegisterPurchase(context.Context, *v1.RegisterPurchaseRequest) (*v1.RegisterPurchaseResponse, error)
 	// ListFeatures returns the Free / Trial / Pro feature matrix.
 	ListFeatures(context.Context, *v1.ListFeaturesRequest) (*v1.ListFeaturesResponse, error)
 }
@@ -67,6 +76,12 @@ func NewEntitlementServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		registerPurchase: connect.NewClient[v1.RegisterPurchaseRequest, v1.RegisterPurchaseResponse](
+			httpClient,
+			baseURL+EntitlementServiceRegisterPurchaseProcedure,
+			connect.WithSchema(entitlementServiceMethods.ByName("RegisterPurchase")),
+			connect.WithClientOptions(opts...),
+		),
 		listFeatures: connect.NewClient[v1.ListFeaturesRequest, v1.ListFeaturesResponse](
 			httpClient,
 			baseURL+EntitlementServiceListFeaturesProcedure,
@@ -79,13 +94,23 @@ func NewEntitlementServiceClient(httpClient connect.HTTPClient, baseURL string, 
 
 // entitlementServiceClient implements EntitlementServiceClient.
 type entitlementServiceClient struct {
-	getEntitlement *connect.Client[v1.GetEntitlementRequest, v1.GetEntitlementResponse]
-	listFeatures   *connect.Client[v1.ListFeaturesRequest, v1.ListFeaturesResponse]
+	getEntitlement   *connect.Client[v1.GetEntitlementRequest, v1.GetEntitlementResponse]
+	registerPurchase *connect.Client[v1.RegisterPurchaseRequest, v1.RegisterPurchaseResponse]
+	listFeatures     *connect.Client[v1.ListFeaturesRequest, v1.ListFeaturesResponse]
 }
 
 // GetEntitlement calls hivesync.v1.EntitlementService.GetEntitlement.
 func (c *entitlementServiceClient) GetEntitlement(ctx context.Context, req *v1.GetEntitlementRequest) (*v1.GetEntitlementResponse, error) {
 	response, err := c.getEntitlement.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RegisterPurchase calls hivesync.v1.EntitlementService.RegisterPurchase.
+func (c *entitlementServiceClient) RegisterPurchase(ctx context.Context, req *v1.RegisterPurchaseRequest) (*v1.RegisterPurchaseResponse, error) {
+	response, err := c.registerPurchase.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -105,6 +130,12 @@ func (c *entitlementServiceClient) ListFeatures(ctx context.Context, req *v1.Lis
 type EntitlementServiceHandler interface {
 	// GetEntitlement returns the caller's tier and the features it unlocks.
 	GetEntitlement(context.Context, *v1.GetEntitlementRequest) (*v1.GetEntitlementResponse, error)
+	// RegisterPurchase links a Google Play purchase token to the caller right
+	// after the purchase in the mobile app (Play's notifications do not say
+	// whose purchase it is). The tier follows the store's verified
+	// notifications, never this call. App Store purchases need no call: the
+	// app sets appAccountToken to the user id.
+	RegisterPurchase(context.Context, *v1.RegisterPurchaseRequest) (*v1.RegisterPurchaseResponse, error)
 	// ListFeatures returns the Free / Trial / Pro feature matrix.
 	ListFeatures(context.Context, *v1.ListFeaturesRequest) (*v1.ListFeaturesResponse, error)
 }
@@ -123,6 +154,12 @@ func NewEntitlementServiceHandler(svc EntitlementServiceHandler, opts ...connect
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entitlementServiceRegisterPurchaseHandler := connect.NewUnaryHandlerSimple(
+		EntitlementServiceRegisterPurchaseProcedure,
+		svc.RegisterPurchase,
+		connect.WithSchema(entitlementServiceMethods.ByName("RegisterPurchase")),
+		connect.WithHandlerOptions(opts...),
+	)
 	entitlementServiceListFeaturesHandler := connect.NewUnaryHandlerSimple(
 		EntitlementServiceListFeaturesProcedure,
 		svc.ListFeatures,
@@ -134,6 +171,8 @@ func NewEntitlementServiceHandler(svc EntitlementServiceHandler, opts ...connect
 		switch r.URL.Path {
 		case EntitlementServiceGetEntitlementProcedure:
 			entitlementServiceGetEntitlementHandler.ServeHTTP(w, r)
+		case EntitlementServiceRegisterPurchaseProcedure:
+			entitlementServiceRegisterPurchaseHandler.ServeHTTP(w, r)
 		case EntitlementServiceListFeaturesProcedure:
 			entitlementServiceListFeaturesHandler.ServeHTTP(w, r)
 		default:
@@ -147,6 +186,10 @@ type UnimplementedEntitlementServiceHandler struct{}
 
 func (UnimplementedEntitlementServiceHandler) GetEntitlement(context.Context, *v1.GetEntitlementRequest) (*v1.GetEntitlementResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.EntitlementService.GetEntitlement is not implemented"))
+}
+
+func (UnimplementedEntitlementServiceHandler) RegisterPurchase(context.Context, *v1.RegisterPurchaseRequest) (*v1.RegisterPurchaseResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.EntitlementService.RegisterPurchase is not implemented"))
 }
 
 func (UnimplementedEntitlementServiceHandler) ListFeatures(context.Context, *v1.ListFeaturesRequest) (*v1.ListFeaturesResponse, error) {

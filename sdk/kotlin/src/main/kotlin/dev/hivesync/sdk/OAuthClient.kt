@@ -260,8 +260,9 @@ public class OAuthClient @JvmOverloads constructor(
 
     /**
      * Polls until [authorization] is approved, honouring its interval and adding
-     * 5 s on every `slow_down`. Network failures are retried until the code
-     * expires. Cancel the coroutine to stop.
+     * 5 s on every `slow_down`. Network failures (and `server_error` /
+     * `temporarily_unavailable` answers) are retried until the code expires.
+     * Cancel the coroutine to stop.
      *
      * @throws AuthorizationDeniedException the user refused on the phone.
      * @throws DeviceCodeExpiredException the code lapsed before approval.
@@ -354,10 +355,13 @@ public class OAuthClient @JvmOverloads constructor(
         const val DEFAULT_INTERVAL_SECONDS = 5L
         val SLOW_DOWN_STEP = 5.seconds
 
+        /** Error answers that say "try again later" rather than end the flow. */
+        val TRANSIENT_ERRORS = setOf("server_error", "temporarily_unavailable")
+
         /**
          * The device-flow polling loop (RFC 8628 §3.4–3.5), separate from HTTP so its
          * timing can be tested: waits [DeviceAuthorization.interval] before every poll,
-         * adds 5 s for good on each `slow_down`, retries network failures, and gives up
+         * adds 5 s for good on each `slow_down`, retries transient failures, and gives up
          * with [DeviceCodeExpiredException] once the code's lifetime has passed.
          */
         suspend fun pollUntilGranted(
@@ -381,6 +385,9 @@ public class OAuthClient @JvmOverloads constructor(
                     }
                 } catch (e: IOException) {
                     lastFailure = e // transient: keep polling until the code lapses
+                } catch (e: OAuthException) {
+                    if (e.error !in TRANSIENT_ERRORS) throw e
+                    lastFailure = IOException(e.message, e)
                 }
                 if (!now().isBefore(authorization.prompt.expiresAt)) {
                     throw DeviceCodeExpiredException("the device code expired before it was approved", 0, lastFailure)

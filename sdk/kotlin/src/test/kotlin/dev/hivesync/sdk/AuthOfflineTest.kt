@@ -66,9 +66,13 @@ class AuthOfflineTest {
     @Test
     fun pollingRetriesNetworkFailures() {
         val sleeps = mutableListOf<Duration>()
-        val answers = listOf<() -> DevicePoll>({ throw IOException("offline") }, { DevicePoll.Granted(tokens) }).iterator()
+        val answers = listOf<() -> DevicePoll>(
+            { throw IOException("offline") },
+            { throw OAuthException.of("server_error", "try again later", 500) },
+            { DevicePoll.Granted(tokens) },
+        ).iterator()
         assertSame(tokens, loop(authorization(), answers, sleeps))
-        assertEquals(2, sleeps.size)
+        assertEquals(3, sleeps.size)
     }
 
     @Test
