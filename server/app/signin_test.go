@@ -199,7 +199,12 @@ func TestAuthEndpointsAreRateLimited(t *testing.T) {
 	}
 
 	// The OAuth endpoints share the bucket, per client IP: 429 with Retry-After.
+	// (Device polls and refreshes are exempt: slow_down paces the former.)
 	resp, err := b.h1.PostForm(b.baseURL+auth.PathToken, url.Values{"grant_type": {"refresh_token"}, "client_id": {"cli"}, "refresh_token": {"x"}})
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "refreshes are not rate limited per IP")
+	resp, err = b.h1.PostForm(b.baseURL+auth.PathDeviceAuthorization, url.Values{"client_id": {"cli"}})
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)

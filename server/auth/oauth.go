@@ -93,7 +93,7 @@ func (o *OAuthServer) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathDesktop, o.authorize)
 	mux.HandleFunc("GET "+PathAuthorizeStatus, o.authorizeStatus)
 	mux.HandleFunc("POST "+PathDeviceAuthorization, o.limited(o.deviceAuthorization))
-	mux.HandleFunc("POST "+PathToken, o.limited(o.token))
+	mux.HandleFunc("POST "+PathToken, o.token)
 	mux.HandleFunc("POST "+PathRevoke, o.revoke)
 	mux.HandleFunc("GET "+PathDevice, o.devicePage)
 }
@@ -101,17 +101,26 @@ func (o *OAuthServer) Register(mux *http.ServeMux) {
 // limited applies the "auth" rate limit per client IP.
 func (o *OAuthServer) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if o.opts.Limiter != nil {
-			ok, retry, err := o.opts.Limiter.Allow(r.Context(), "auth", "ip:"+access.ClientIP(r.RemoteAddr))
-			if err == nil && !ok {
-				secs := int(retry.Seconds()) + 1
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				writeOAuthJSON(w, http.StatusTooManyRequests, &oauthError{Code: "temporarily_unavailable", Description: fmt.Sprintf("too many requests; retry in %d s", secs)})
-				return
-			}
+		if o.allow(w, r) {
+			next(w, r)
 		}
-		next(w, r)
 	}
+}
+
+// allow counts the request against the "auth" bucket of its client IP and,
+// over the limit, answers 429 with Retry-After.
+func (o *OAuthServer) allow(w http.ResponseWriter, r *http.Request) bool {
+	if o.opts.Limiter == nil {
+		return true
+	}
+	ok, retry, err := o.opts.Limiter.Allow(r.Context(), "auth", "ip:"+access.ClientIP(r.RemoteAddr))
+	if err != nil || ok {
+		return true
+	}
+	secs := int(retry.Seconds()) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeOAuthJSON(w, http.StatusTooManyRequests, &oauthError{Code: "temporarily_unavailable", Description: fmt.Sprintf("too many requests; retry in %d s", secs)})
+	return false
 }
 
 // oauthError is an RFC 6749 §5.2 error response.
@@ -386,6 +395,12 @@ func (o *OAuthServer) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
+	// Device polls are paced per code by slow_down, and refresh tokens are
+	// unguessable, so neither counts against the per-IP bucket: many users
+	// behind one NAT must not throttle each other's sign-ins and refreshes.
+	if g := form.Get("grant_type"); g != GrantDeviceCode && g != GrantRefreshToken && !o.allow(w, r) {
+		return
+	}
 	c, oerr := clientFrom(form.Get("client_id"))
 	if form.Get("client_id") == "mobile" && form.Get("grant_type") == GrantRefreshToken {
 		// The phone signs in with its identity provider but refreshes here.
@@ -546,7 +561,8 @@ func (o *OAuthServer) revoke(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, r, errInvalidRequest("malformed form body"))
 		return
 	}
-	if _, ok := Clients[r.PostForm.Get("client_id")]; !ok {
+	clientID := r.PostForm.Get("client_id")
+	if _, ok := Clients[clientID]; !ok {
 		o.fail(w, r, errInvalidClient("unknown client_id"))
 		return
 	}
@@ -558,6 +574,13 @@ func (o *OAuthServer) revoke(w http.ResponseWriter, r *http.Request) {
 	} else if claims, err := o.issuer.Verify(ctx, token, time.Hour); err == nil {
 		if id, err := uuid.Parse(claims.SessionID); err == nil {
 			session = &id
+		}
+	}
+	if session != nil {
+		// Only the client a token was issued to may revoke it (RFC 7009
+		// §2.1); others get the same 200, which reveals nothing.
+		if s, err := o.store.SessionGet(ctx, *session); err != nil || s.ClientID != clientID {
+			session = nil
 		}
 	}
 	if session != nil {

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hivesync/v1/access.proto\x12\x0bhivesync.v1\x1a google/protobuf/descriptor.proto\"\x82\x02\n\nAccessRule\x12\x16\n\x06public\x18\x01 \x01(\x08R\x06public\x12*\n\x06scopes\x18\x02 \x03(\x0e\x32\x12.hivesync.v1.ScopeR\x06scopes\x12\x18\n\x07\x66\x65\x61ture\x18\x03 \x01(\tR\x07\x66\x65\x61ture\x12,\n\x08min_tier\x18\x04 \x01(\x0e\x32\x11.hivesync.v1.TierR\x07minTier\x12:\n\x0c\x63lient_types\x18\x05 \x03(\x0e\x32\x17.hivesync.v1.ClientTypeR\x0b\x63lientTypes\x12,\n\x12skip_version_check\x18\x06 \x01(\x08R\x10skipVersionCheck\"\x83\x01\n\x07\x46\x65\x61ture\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12,\n\x08min_tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x07minTier\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\"A\n\rFeatureMatrix\x12\x30\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.FeatureR\x08\x66\x65\x61tures*\x95\x01\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSCOPE_ADMIN\x10\x01\x12\x0e\n\nSCOPE_USER\x10\x02\x12\x10\n\x0cSCOPE_PLUGIN\x10\x03\x12\x11\n\rSCOPE_PREVIEW\x10\x04\x12\x0e\n\nSCOPE_READ\x10\x05\x12\x0f\n\x0bSCOPE_WRITE\x10\x06\x12\x0e\n\nSCOPE_LIVE\x10\x07*I\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\r\n\tTIER_FREE\x10\x01\x12\x0e\n\nTIER_TRIAL\x10\x02\x12\x0c\n\x08TIER_PRO\x10\x03*\xea\x01\n\nClientType\x12\x1b\n\x17\x43LIENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43LIENT_TYPE_MOBILE\x10\x01\x12\x17\n\x13\x43LIENT_TYPE_DESKTOP\x10\x02\x12\x16\n\x12\x43LIENT_TYPE_VSCODE\x10\x03\x12\x19\n\x15\x43LIENT_TYPE_JETBRAINS\x10\x04\x12\x17\n\x13\x43LIENT_TYPE_SUBLIME\x10\x05\x12\x16\n\x12\x43LIENT_TYPE_NEOVIM\x10\x06\x12\x13\n\x0f\x43LIENT_TYPE_CLI\x10\x07\x12\x15\n\x11\x43LIENT_TYPE_ADMIN\x10\x08:a\n\x0e\x66\x65\x61ture_matrix\x12\x1c.google.protobuf.FileOptions\x18\xbb\x8e\x03 \x01(\x0b\x32\x1a.hivesync.v1.FeatureMatrixR\rfeatureMatrix:Q\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x17.hivesync.v1.AccessRuleR\x06\x61\x63\x63\x65ssBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hivesync/v1/access.proto\x12\x0bhivesync.v1\x1a google/protobuf/descriptor.proto\"\xd7\x02\n\nAccessRule\x12\x16\n\x06public\x18\x01 \x01(\x08R\x06public\x12*\n\x06scopes\x18\x02 \x03(\x0e\x32\x12.hivesync.v1.ScopeR\x06scopes\x12\x18\n\x07\x66\x65\x61ture\x18\x03 \x01(\tR\x07\x66\x65\x61ture\x12,\n\x08min_tier\x18\x04 \x01(\x0e\x32\x11.hivesync.v1.TierR\x07minTier\x12:\n\x0c\x63lient_types\x18\x05 \x03(\x0e\x32\x17.hivesync.v1.ClientTypeR\x0b\x63lientTypes\x12,\n\x12skip_version_check\x18\x06 \x01(\x08R\x10skipVersionCheck\x12\x1d\n\nrate_limit\x18\x07 \x01(\tR\trateLimit\x12\x34\n\x16requires_second_factor\x18\x08 \x01(\x08R\x14requiresSecondFactor\"\x83\x01\n\x07\x46\x65\x61ture\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12,\n\x08min_tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x07minTier\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\"A\n\rFeatureMatrix\x12\x30\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.FeatureR\x08\x66\x65\x61tures*\x95\x01\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSCOPE_ADMIN\x10\x01\x12\x0e\n\nSCOPE_USER\x10\x02\x12\x10\n\x0cSCOPE_PLUGIN\x10\x03\x12\x11\n\rSCOPE_PREVIEW\x10\x04\x12\x0e\n\nSCOPE_READ\x10\x05\x12\x0f\n\x0bSCOPE_WRITE\x10\x06\x12\x0e\n\nSCOPE_LIVE\x10\x07*I\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\r\n\tTIER_FREE\x10\x01\x12\x0e\n\nTIER_TRIAL\x10\x02\x12\x0c\n\x08TIER_PRO\x10\x03*\xea\x01\n\nClientType\x12\x1b\n\x17\x43LIENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43LIENT_TYPE_MOBILE\x10\x01\x12\x17\n\x13\x43LIENT_TYPE_DESKTOP\x10\x02\x12\x16\n\x12\x43LIENT_TYPE_VSCODE\x10\x03\x12\x19\n\x15\x43LIENT_TYPE_JETBRAINS\x10\x04\x12\x17\n\x13\x43LIENT_TYPE_SUBLIME\x10\x05\x12\x16\n\x12\x43LIENT_TYPE_NEOVIM\x10\x06\x12\x13\n\x0f\x43LIENT_TYPE_CLI\x10\x07\x12\x15\n\x11\x43LIENT_TYPE_ADMIN\x10\x08:a\n\x0e\x66\x65\x61ture_matrix\x12\x1c.google.protobuf.FileOptions\x18\xbb\x8e\x03 \x01(\x0b\x32\x1a.hivesync.v1.FeatureMatrixR\rfeatureMatrix:Q\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x17.hivesync.v1.AccessRuleR\x06\x61\x63\x63\x65ssBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +33,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hivesync.v1.access_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.hivesync.sdk.v1P\001Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1'
-  _globals['_SCOPE']._serialized_start=538
-  _globals['_SCOPE']._serialized_end=687
-  _globals['_TIER']._serialized_start=689
-  _globals['_TIER']._serialized_end=762
-  _globals['_CLIENTTYPE']._serialized_start=765
-  _globals['_CLIENTTYPE']._serialized_end=999
+  _globals['_SCOPE']._serialized_start=623
+  _globals['_SCOPE']._serialized_end=772
+  _globals['_TIER']._serialized_start=774
+  _globals['_TIER']._serialized_end=847
+  _globals['_CLIENTTYPE']._serialized_start=850
+  _globals['_CLIENTTYPE']._serialized_end=1084
   _globals['_ACCESSRULE']._serialized_start=76
-  _globals['_ACCESSRULE']._serialized_end=334
-  _globals['_FEATURE']._serialized_start=337
-  _globals['_FEATURE']._serialized_end=468
-  _globals['_FEATUREMATRIX']._serialized_start=470
-  _globals['_FEATUREMATRIX']._serialized_end=535
+  _globals['_ACCESSRULE']._serialized_end=419
+  _globals['_FEATURE']._serialized_start=422
+  _globals['_FEATURE']._serialized_end=553
+  _globals['_FEATUREMATRIX']._serialized_start=555
+  _globals['_FEATUREMATRIX']._serialized_end=620
 # @@protoc_insertion_point(module_scope)

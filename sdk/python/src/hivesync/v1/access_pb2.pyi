@@ -64,20 +64,24 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
 class AccessRule(_message.Message):
-    __slots__ = ("public", "scopes", "feature", "min_tier", "client_types", "skip_version_check")
+    __slots__ = ("public", "scopes", "feature", "min_tier", "client_types", "skip_version_check", "rate_limit", "requires_second_factor")
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     MIN_TIER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     SKIP_VERSION_CHECK_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_SECOND_FACTOR_FIELD_NUMBER: _ClassVar[int]
     public: bool
     scopes: _containers.RepeatedScalarFieldContainer[Scope]
     feature: str
     min_tier: Tier
     client_types: _containers.RepeatedScalarFieldContainer[ClientType]
     skip_version_check: bool
-    def __init__(self, public: _Optional[bool] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., feature: _Optional[str] = ..., min_tier: _Optional[_Union[Tier, str]] = ..., client_types: _Optional[_Iterable[_Union[ClientType, str]]] = ..., skip_version_check: _Optional[bool] = ...) -> None: ...
+    rate_limit: str
+    requires_second_factor: bool
+    def __init__(self, public: _Optional[bool] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., feature: _Optional[str] = ..., min_tier: _Optional[_Union[Tier, str]] = ..., client_types: _Optional[_Iterable[_Union[ClientType, str]]] = ..., skip_version_check: _Optional[bool] = ..., rate_limit: _Optional[str] = ..., requires_second_factor: _Optional[bool] = ...) -> None: ...
 
 class Feature(_message.Message):
     __slots__ = ("name", "title", "min_tier", "description")

@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .auth_service_pb2 import ApproveDeviceCodeRequest, ApproveDeviceCodeResponse, DescribeDeviceCodeRequest, DescribeDeviceCodeResponse, GetCurrentUserRequest, GetCurrentUserResponse, ListSessionsRequest, ListSessionsResponse, RevokeSessionRequest, RevokeSessionResponse
+from .auth_service_pb2 import ApproveDeviceCodeRequest, ApproveDeviceCodeResponse, ConfirmTotpRequest, ConfirmTotpResponse, DescribeDeviceCodeRequest, DescribeDeviceCodeResponse, DisableTotpRequest, DisableTotpResponse, EnrollTotpRequest, EnrollTotpResponse, GetCurrentUserRequest, GetCurrentUserResponse, ListIdentityProvidersRequest, ListIdentityProvidersResponse, ListSessionsRequest, ListSessionsResponse, RevokeSessionRequest, RevokeSessionResponse, SignInWithIdTokenRequest, SignInWithIdTokenResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -43,6 +43,24 @@ class AuthService(Protocol):
     Tokens themselves are issued by the OAuth endpoints (and, for operators, by
     `hivesyncd token create`).
     """
+    async def sign_in_with_id_token(self, request: SignInWithIdTokenRequest, ctx: RequestContext[SignInWithIdTokenRequest, SignInWithIdTokenResponse], /) -> SignInWithIdTokenResponse:
+        """
+        SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+        from a configured identity provider (Sign in with Apple, Google…; the
+        built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+        the mobile client. The token's signature, issuer, audience and expiry are
+        verified against the provider's published keys, its nonce must equal the
+        request's, and each ID token is accepted once.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_identity_providers(self, request: ListIdentityProvidersRequest, ctx: RequestContext[ListIdentityProvidersRequest, ListIdentityProvidersResponse], /) -> ListIdentityProvidersResponse:
+        """
+        ListIdentityProviders lists the identity providers the mobile app may
+        sign in with.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     async def get_current_user(self, request: GetCurrentUserRequest, ctx: RequestContext[GetCurrentUserRequest, GetCurrentUserResponse], /) -> GetCurrentUserResponse:
         """
         GetCurrentUser returns the caller's account and the session of its token.
@@ -78,6 +96,28 @@ class AuthService(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    async def enroll_totp(self, request: EnrollTotpRequest, ctx: RequestContext[EnrollTotpRequest, EnrollTotpResponse], /) -> EnrollTotpResponse:
+        """
+        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+        only now. Nothing is enforced until ConfirmTotp proves the authenticator
+        works. Enrolling again before confirming replaces the secret.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def confirm_totp(self, request: ConfirmTotpRequest, ctx: RequestContext[ConfirmTotpRequest, ConfirmTotpResponse], /) -> ConfirmTotpResponse:
+        """
+        ConfirmTotp turns two-factor authentication on with a current code.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def disable_totp(self, request: DisableTotpRequest, ctx: RequestContext[DisableTotpRequest, DisableTotpResponse], /) -> DisableTotpResponse:
+        """
+        DisableTotp turns two-factor authentication off (a sensitive action: it
+        needs a current code or a recovery code in X-HiveSync-OTP).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
 
 class AuthServiceASGIApplication(ConnectASGIApplication[AuthService]):
     def __init__(
@@ -92,6 +132,28 @@ class AuthServiceASGIApplication(ConnectASGIApplication[AuthService]):
         super().__init__(
             service=service,
             endpoints=lambda svc: {
+                "/hivesync.v1.AuthService/SignInWithIdToken": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SignInWithIdToken",
+                        service_name="hivesync.v1.AuthService",
+                        input=SignInWithIdTokenRequest,
+                        output=SignInWithIdTokenResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.sign_in_with_id_token,
+                ),
+                "/hivesync.v1.AuthService/ListIdentityProviders": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListIdentityProviders",
+                        service_name="hivesync.v1.AuthService",
+                        input=ListIdentityProvidersRequest,
+                        output=ListIdentityProvidersResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_identity_providers,
+                ),
                 "/hivesync.v1.AuthService/GetCurrentUser": Endpoint.unary(
                     method=MethodInfo(
                         name="GetCurrentUser",
@@ -147,6 +209,39 @@ class AuthServiceASGIApplication(ConnectASGIApplication[AuthService]):
                     ),
                     function=svc.revoke_session,
                 ),
+                "/hivesync.v1.AuthService/EnrollTotp": Endpoint.unary(
+                    method=MethodInfo(
+                        name="EnrollTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=EnrollTotpRequest,
+                        output=EnrollTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.enroll_totp,
+                ),
+                "/hivesync.v1.AuthService/ConfirmTotp": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ConfirmTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=ConfirmTotpRequest,
+                        output=ConfirmTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.confirm_totp,
+                ),
+                "/hivesync.v1.AuthService/DisableTotp": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DisableTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=DisableTotpRequest,
+                        output=DisableTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.disable_totp,
+                ),
             },
             interceptors=interceptors,
             read_max_bytes=read_max_bytes,
@@ -189,6 +284,60 @@ class AuthServiceClient(ConnectClient):
             read_max_bytes=read_max_bytes,
             interceptors=interceptors,
             http_client=http_client,
+        )
+    async def sign_in_with_id_token(
+        self,
+        request: SignInWithIdTokenRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SignInWithIdTokenResponse:
+        """
+        SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+        from a configured identity provider (Sign in with Apple, Google…; the
+        built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+        the mobile client. The token's signature, issuer, audience and expiry are
+        verified against the provider's published keys, its nonce must equal the
+        request's, and each ID token is accepted once.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SignInWithIdToken",
+                service_name="hivesync.v1.AuthService",
+                input=SignInWithIdTokenRequest,
+                output=SignInWithIdTokenResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_identity_providers(
+        self,
+        request: ListIdentityProvidersRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListIdentityProvidersResponse:
+        """
+        ListIdentityProviders lists the identity providers the mobile app may
+        sign in with.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListIdentityProviders",
+                service_name="hivesync.v1.AuthService",
+                input=ListIdentityProvidersRequest,
+                output=ListIdentityProvidersResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )
     async def get_current_user(
         self,
@@ -316,6 +465,79 @@ class AuthServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def enroll_totp(
+        self,
+        request: EnrollTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> EnrollTotpResponse:
+        """
+        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+        only now. Nothing is enforced until ConfirmTotp proves the authenticator
+        works. Enrolling again before confirming replaces the secret.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="EnrollTotp",
+                service_name="hivesync.v1.AuthService",
+                input=EnrollTotpRequest,
+                output=EnrollTotpResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def confirm_totp(
+        self,
+        request: ConfirmTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ConfirmTotpResponse:
+        """
+        ConfirmTotp turns two-factor authentication on with a current code.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ConfirmTotp",
+                service_name="hivesync.v1.AuthService",
+                input=ConfirmTotpRequest,
+                output=ConfirmTotpResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def disable_totp(
+        self,
+        request: DisableTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DisableTotpResponse:
+        """
+        DisableTotp turns two-factor authentication off (a sensitive action: it
+        needs a current code or a recovery code in X-HiveSync-OTP).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DisableTotp",
+                service_name="hivesync.v1.AuthService",
+                input=DisableTotpRequest,
+                output=DisableTotpResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
 
 class AuthServiceSync(Protocol):
     """
@@ -323,6 +545,24 @@ class AuthServiceSync(Protocol):
     Tokens themselves are issued by the OAuth endpoints (and, for operators, by
     `hivesyncd token create`).
     """
+    def sign_in_with_id_token(self, request: SignInWithIdTokenRequest, ctx: RequestContext[SignInWithIdTokenRequest, SignInWithIdTokenResponse], /) -> SignInWithIdTokenResponse:
+        """
+        SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+        from a configured identity provider (Sign in with Apple, Google…; the
+        built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+        the mobile client. The token's signature, issuer, audience and expiry are
+        verified against the provider's published keys, its nonce must equal the
+        request's, and each ID token is accepted once.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_identity_providers(self, request: ListIdentityProvidersRequest, ctx: RequestContext[ListIdentityProvidersRequest, ListIdentityProvidersResponse], /) -> ListIdentityProvidersResponse:
+        """
+        ListIdentityProviders lists the identity providers the mobile app may
+        sign in with.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def get_current_user(self, request: GetCurrentUserRequest, ctx: RequestContext[GetCurrentUserRequest, GetCurrentUserResponse], /) -> GetCurrentUserResponse:
         """
         GetCurrentUser returns the caller's account and the session of its token.
@@ -358,6 +598,28 @@ class AuthServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def enroll_totp(self, request: EnrollTotpRequest, ctx: RequestContext[EnrollTotpRequest, EnrollTotpResponse], /) -> EnrollTotpResponse:
+        """
+        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+        only now. Nothing is enforced until ConfirmTotp proves the authenticator
+        works. Enrolling again before confirming replaces the secret.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def confirm_totp(self, request: ConfirmTotpRequest, ctx: RequestContext[ConfirmTotpRequest, ConfirmTotpResponse], /) -> ConfirmTotpResponse:
+        """
+        ConfirmTotp turns two-factor authentication on with a current code.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def disable_totp(self, request: DisableTotpRequest, ctx: RequestContext[DisableTotpRequest, DisableTotpResponse], /) -> DisableTotpResponse:
+        """
+        DisableTotp turns two-factor authentication off (a sensitive action: it
+        needs a current code or a recovery code in X-HiveSync-OTP).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
 
 class AuthServiceWSGIApplication(ConnectWSGIApplication):
     def __init__(
@@ -370,6 +632,28 @@ class AuthServiceWSGIApplication(ConnectWSGIApplication):
     ) -> None:
         super().__init__(
             endpoints={
+                "/hivesync.v1.AuthService/SignInWithIdToken": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SignInWithIdToken",
+                        service_name="hivesync.v1.AuthService",
+                        input=SignInWithIdTokenRequest,
+                        output=SignInWithIdTokenResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.sign_in_with_id_token,
+                ),
+                "/hivesync.v1.AuthService/ListIdentityProviders": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListIdentityProviders",
+                        service_name="hivesync.v1.AuthService",
+                        input=ListIdentityProvidersRequest,
+                        output=ListIdentityProvidersResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_identity_providers,
+                ),
                 "/hivesync.v1.AuthService/GetCurrentUser": EndpointSync.unary(
                     method=MethodInfo(
                         name="GetCurrentUser",
@@ -425,6 +709,39 @@ class AuthServiceWSGIApplication(ConnectWSGIApplication):
                     ),
                     function=service.revoke_session,
                 ),
+                "/hivesync.v1.AuthService/EnrollTotp": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="EnrollTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=EnrollTotpRequest,
+                        output=EnrollTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.enroll_totp,
+                ),
+                "/hivesync.v1.AuthService/ConfirmTotp": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ConfirmTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=ConfirmTotpRequest,
+                        output=ConfirmTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.confirm_totp,
+                ),
+                "/hivesync.v1.AuthService/DisableTotp": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DisableTotp",
+                        service_name="hivesync.v1.AuthService",
+                        input=DisableTotpRequest,
+                        output=DisableTotpResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.disable_totp,
+                ),
             },
             interceptors=interceptors,
             read_max_bytes=read_max_bytes,
@@ -467,6 +784,60 @@ class AuthServiceClientSync(ConnectClientSync):
             read_max_bytes=read_max_bytes,
             interceptors=interceptors,
             http_client=http_client,
+        )
+    def sign_in_with_id_token(
+        self,
+        request: SignInWithIdTokenRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SignInWithIdTokenResponse:
+        """
+        SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+        from a configured identity provider (Sign in with Apple, Google…; the
+        built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+        the mobile client. The token's signature, issuer, audience and expiry are
+        verified against the provider's published keys, its nonce must equal the
+        request's, and each ID token is accepted once.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SignInWithIdToken",
+                service_name="hivesync.v1.AuthService",
+                input=SignInWithIdTokenRequest,
+                output=SignInWithIdTokenResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_identity_providers(
+        self,
+        request: ListIdentityProvidersRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListIdentityProvidersResponse:
+        """
+        ListIdentityProviders lists the identity providers the mobile app may
+        sign in with.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListIdentityProviders",
+                service_name="hivesync.v1.AuthService",
+                input=ListIdentityProvidersRequest,
+                output=ListIdentityProvidersResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )
     def get_current_user(
         self,
@@ -588,6 +959,79 @@ class AuthServiceClientSync(ConnectClientSync):
                 service_name="hivesync.v1.AuthService",
                 input=RevokeSessionRequest,
                 output=RevokeSessionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def enroll_totp(
+        self,
+        request: EnrollTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> EnrollTotpResponse:
+        """
+        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+        only now. Nothing is enforced until ConfirmTotp proves the authenticator
+        works. Enrolling again before confirming replaces the secret.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="EnrollTotp",
+                service_name="hivesync.v1.AuthService",
+                input=EnrollTotpRequest,
+                output=EnrollTotpResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def confirm_totp(
+        self,
+        request: ConfirmTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ConfirmTotpResponse:
+        """
+        ConfirmTotp turns two-factor authentication on with a current code.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ConfirmTotp",
+                service_name="hivesync.v1.AuthService",
+                input=ConfirmTotpRequest,
+                output=ConfirmTotpResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def disable_totp(
+        self,
+        request: DisableTotpRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DisableTotpResponse:
+        """
+        DisableTotp turns two-factor authentication off (a sensitive action: it
+        needs a current code or a recovery code in X-HiveSync-OTP).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DisableTotp",
+                service_name="hivesync.v1.AuthService",
+                input=DisableTotpRequest,
+                output=DisableTotpResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

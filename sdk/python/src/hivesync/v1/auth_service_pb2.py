@@ -28,7 +28,7 @@ from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
 from hivesync.v1 import identity_pb2 as hivesync_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/auth_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"8\n\x19\x44\x65scribeDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\"\x87\x02\n\x1a\x44\x65scribeDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\x12\x38\n\x0b\x63lient_type\x18\x02 \x01(\x0e\x32\x17.hivesync.v1.ClientTypeR\nclientType\x12*\n\x06scopes\x18\x03 \x03(\x0e\x32\x12.hivesync.v1.ScopeR\x06scopes\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x17.hivesync.v1.SignInKindR\x04kind\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"Q\n\x18\x41pproveDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\x12\x18\n\x07\x61pprove\x18\x02 \x01(\x08R\x07\x61pprove\"8\n\x19\x41pproveDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\"\x17\n\x15GetCurrentUserRequest\"\x96\x01\n\x16GetCurrentUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12.\n\x07session\x18\x02 \x01(\x0b\x32\x14.hivesync.v1.SessionR\x07session\x12%\n\x04tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x04tier\"\x15\n\x13ListSessionsRequest\"H\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.SessionR\x08sessions\"5\n\x14RevokeSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15RevokeSessionResponse*]\n\nSignInKind\x12\x1c\n\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n\x14SIGN_IN_KIND_BROWSER\x10\x02\x32\xbf\x05\n\x0b\x41uthService\x12z\n\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\x90\x02\x01\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\x0c\x12\n/api/v1/me\x12w\n\x0cListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x12\x9b\x01\n\x12\x44\x65scribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a\'.hivesync.v1.DescribeDeviceCodeResponse\"4\x90\x02\x01\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x12\x94\x01\n\x11\x41pproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 \"\x1b/api/v1/auth/device/approve:\x01*\x12\x85\x01\n\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"-\xca\xf3\x18\x04\x12\x02\x02\x03\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/auth_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\"\x8a\x01\n\x18SignInWithIdTokenRequest\x12\x1a\n\x08provider\x18\x01 \x01(\tR\x08provider\x12\x19\n\x08id_token\x18\x02 \x01(\tR\x07idToken\x12\x14\n\x05nonce\x18\x03 \x01(\tR\x05nonce\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\"\xf9\x01\n\x19SignInWithIdTokenResponse\x12!\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tR\x0b\x61\x63\x63\x65ssToken\x12#\n\rrefresh_token\x18\x02 \x01(\tR\x0crefreshToken\x12\x1d\n\ntoken_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n\nexpires_in\x18\x04 \x01(\x03R\texpiresIn\x12\x14\n\x05scope\x18\x05 \x01(\tR\x05scope\x12%\n\x04user\x18\x06 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12\x19\n\x08new_user\x18\x07 \x01(\x08R\x07newUser\"\x1e\n\x1cListIdentityProvidersRequest\"]\n\x10IdentityProvider\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x1d\n\nclient_ids\x18\x03 \x03(\tR\tclientIds\"\\\n\x1dListIdentityProvidersResponse\x12;\n\tproviders\x18\x01 \x03(\x0b\x32\x1d.hivesync.v1.IdentityProviderR\tproviders\"8\n\x19\x44\x65scribeDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\"\x87\x02\n\x1a\x44\x65scribeDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\x12\x38\n\x0b\x63lient_type\x18\x02 \x01(\x0e\x32\x17.hivesync.v1.ClientTypeR\nclientType\x12*\n\x06scopes\x18\x03 \x03(\x0e\x32\x12.hivesync.v1.ScopeR\x06scopes\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x17.hivesync.v1.SignInKindR\x04kind\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"Q\n\x18\x41pproveDeviceCodeRequest\x12\x1b\n\tuser_code\x18\x01 \x01(\tR\x08userCode\x12\x18\n\x07\x61pprove\x18\x02 \x01(\x08R\x07\x61pprove\"8\n\x19\x41pproveDeviceCodeResponse\x12\x1b\n\tclient_id\x18\x01 \x01(\tR\x08\x63lientId\"\x13\n\x11\x45nrollTotpRequest\"t\n\x12\x45nrollTotpResponse\x12\x16\n\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1f\n\x0botpauth_uri\x18\x02 \x01(\tR\notpauthUri\x12%\n\x0erecovery_codes\x18\x03 \x03(\tR\rrecoveryCodes\"(\n\x12\x43onfirmTotpRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\"\x15\n\x13\x43onfirmTotpResponse\"\x14\n\x12\x44isableTotpRequest\"\x15\n\x13\x44isableTotpResponse\"\x17\n\x15GetCurrentUserRequest\"\xb9\x01\n\x16GetCurrentUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12.\n\x07session\x18\x02 \x01(\x0b\x32\x14.hivesync.v1.SessionR\x07session\x12%\n\x04tier\x18\x03 \x01(\x0e\x32\x11.hivesync.v1.TierR\x04tier\x12!\n\x0ctotp_enabled\x18\x04 \x01(\x08R\x0btotpEnabled\"\x15\n\x13ListSessionsRequest\"H\n\x14ListSessionsResponse\x12\x30\n\x08sessions\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.SessionR\x08sessions\"5\n\x14RevokeSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15RevokeSessionResponse*]\n\nSignInKind\x12\x1c\n\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n\x14SIGN_IN_KIND_BROWSER\x10\x02\x32\xd1\n\n\x0b\x41uthService\x12\x90\x01\n\x11SignInWithIdToken\x12%.hivesync.v1.SignInWithIdTokenRequest\x1a&.hivesync.v1.SignInWithIdTokenResponse\",\xca\xf3\x18\x08\x08\x01:\x04\x61uth\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/auth/id-token:\x01*\x12\x97\x01\n\x15ListIdentityProviders\x12).hivesync.v1.ListIdentityProvidersRequest\x1a*.hivesync.v1.ListIdentityProvidersResponse\"\'\x90\x02\x01\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/auth/providers\x12z\n\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\x90\x02\x01\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\x0c\x12\n/api/v1/me\x12w\n\x0cListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x12\x9b\x01\n\x12\x44\x65scribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a\'.hivesync.v1.DescribeDeviceCodeResponse\"4\x90\x02\x01\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x12\x94\x01\n\x11\x41pproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 \"\x1b/api/v1/auth/device/approve:\x01*\x12\x87\x01\n\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"/\xca\xf3\x18\x06\x12\x02\x02\x03@\x01\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}\x12p\n\nEnrollTotp\x12\x1e.hivesync.v1.EnrollTotpRequest\x1a\x1f.hivesync.v1.EnrollTotpResponse\"!\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x14\"\x0f/api/v1/me/totp:\x01*\x12{\n\x0b\x43onfirmTotp\x12\x1f.hivesync.v1.ConfirmTotpRequest\x1a .hivesync.v1.ConfirmTotpResponse\")\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x1c\"\x17/api/v1/me/totp/confirm:\x01*\x12r\n\x0b\x44isableTotp\x12\x1f.hivesync.v1.DisableTotpRequest\x1a .hivesync.v1.DisableTotpResponse\" \xca\xf3\x18\x05\x12\x01\x02@\x01\x82\xd3\xe4\x93\x02\x11*\x0f/api/v1/me/totpBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hivesync.v1.auth_service_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.hivesync.sdk.v1P\001Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1'
+  _globals['_AUTHSERVICE'].methods_by_name['SignInWithIdToken']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['SignInWithIdToken']._serialized_options = b'\312\363\030\010\010\001:\004auth\202\323\344\223\002\032\"\025/api/v1/auth/id-token:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['ListIdentityProviders']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['ListIdentityProviders']._serialized_options = b'\220\002\001\312\363\030\002\010\001\202\323\344\223\002\030\022\026/api/v1/auth/providers'
   _globals['_AUTHSERVICE'].methods_by_name['GetCurrentUser']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\220\002\001\312\363\030\006\022\004\002\003\001\005\202\323\344\223\002\014\022\n/api/v1/me'
   _globals['_AUTHSERVICE'].methods_by_name['ListSessions']._loaded_options = None
@@ -45,29 +49,57 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHSERVICE'].methods_by_name['ApproveDeviceCode']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['ApproveDeviceCode']._serialized_options = b'\312\363\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/approve:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['RevokeSession']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['RevokeSession']._serialized_options = b'\312\363\030\004\022\002\002\003\202\323\344\223\002\037*\035/api/v1/sessions/{session_id}'
-  _globals['_SIGNINKIND']._serialized_start=984
-  _globals['_SIGNINKIND']._serialized_end=1077
-  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_start=164
-  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_end=220
-  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_start=223
-  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_end=486
-  _globals['_APPROVEDEVICECODEREQUEST']._serialized_start=488
-  _globals['_APPROVEDEVICECODEREQUEST']._serialized_end=569
-  _globals['_APPROVEDEVICECODERESPONSE']._serialized_start=571
-  _globals['_APPROVEDEVICECODERESPONSE']._serialized_end=627
-  _globals['_GETCURRENTUSERREQUEST']._serialized_start=629
-  _globals['_GETCURRENTUSERREQUEST']._serialized_end=652
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=655
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=805
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=807
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=828
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=830
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=902
-  _globals['_REVOKESESSIONREQUEST']._serialized_start=904
-  _globals['_REVOKESESSIONREQUEST']._serialized_end=957
-  _globals['_REVOKESESSIONRESPONSE']._serialized_start=959
-  _globals['_REVOKESESSIONRESPONSE']._serialized_end=982
-  _globals['_AUTHSERVICE']._serialized_start=1080
-  _globals['_AUTHSERVICE']._serialized_end=1783
+  _globals['_AUTHSERVICE'].methods_by_name['RevokeSession']._serialized_options = b'\312\363\030\006\022\002\002\003@\001\202\323\344\223\002\037*\035/api/v1/sessions/{session_id}'
+  _globals['_AUTHSERVICE'].methods_by_name['EnrollTotp']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['EnrollTotp']._serialized_options = b'\312\363\030\003\022\001\002\202\323\344\223\002\024\"\017/api/v1/me/totp:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['ConfirmTotp']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['ConfirmTotp']._serialized_options = b'\312\363\030\003\022\001\002\202\323\344\223\002\034\"\027/api/v1/me/totp/confirm:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['DisableTotp']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['DisableTotp']._serialized_options = b'\312\363\030\005\022\001\002@\001\202\323\344\223\002\021*\017/api/v1/me/totp'
+  _globals['_SIGNINKIND']._serialized_start=1882
+  _globals['_SIGNINKIND']._serialized_end=1975
+  _globals['_SIGNINWITHIDTOKENREQUEST']._serialized_start=165
+  _globals['_SIGNINWITHIDTOKENREQUEST']._serialized_end=303
+  _globals['_SIGNINWITHIDTOKENRESPONSE']._serialized_start=306
+  _globals['_SIGNINWITHIDTOKENRESPONSE']._serialized_end=555
+  _globals['_LISTIDENTITYPROVIDERSREQUEST']._serialized_start=557
+  _globals['_LISTIDENTITYPROVIDERSREQUEST']._serialized_end=587
+  _globals['_IDENTITYPROVIDER']._serialized_start=589
+  _globals['_IDENTITYPROVIDER']._serialized_end=682
+  _globals['_LISTIDENTITYPROVIDERSRESPONSE']._serialized_start=684
+  _globals['_LISTIDENTITYPROVIDERSRESPONSE']._serialized_end=776
+  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_start=778
+  _globals['_DESCRIBEDEVICECODEREQUEST']._serialized_end=834
+  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_start=837
+  _globals['_DESCRIBEDEVICECODERESPONSE']._serialized_end=1100
+  _globals['_APPROVEDEVICECODEREQUEST']._serialized_start=1102
+  _globals['_APPROVEDEVICECODEREQUEST']._serialized_end=1183
+  _globals['_APPROVEDEVICECODERESPONSE']._serialized_start=1185
+  _globals['_APPROVEDEVICECODERESPONSE']._serialized_end=1241
+  _globals['_ENROLLTOTPREQUEST']._serialized_start=1243
+  _globals['_ENROLLTOTPREQUEST']._serialized_end=1262
+  _globals['_ENROLLTOTPRESPONSE']._serialized_start=1264
+  _globals['_ENROLLTOTPRESPONSE']._serialized_end=1380
+  _globals['_CONFIRMTOTPREQUEST']._serialized_start=1382
+  _globals['_CONFIRMTOTPREQUEST']._serialized_end=1422
+  _globals['_CONFIRMTOTPRESPONSE']._serialized_start=1424
+  _globals['_CONFIRMTOTPRESPONSE']._serialized_end=1445
+  _globals['_DISABLETOTPREQUEST']._serialized_start=1447
+  _globals['_DISABLETOTPREQUEST']._serialized_end=1467
+  _globals['_DISABLETOTPRESPONSE']._serialized_start=1469
+  _globals['_DISABLETOTPRESPONSE']._serialized_end=1490
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=1492
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=1515
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=1518
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=1703
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=1705
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=1726
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1728
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1800
+  _globals['_REVOKESESSIONREQUEST']._serialized_start=1802
+  _globals['_REVOKESESSIONREQUEST']._serialized_end=1855
+  _globals['_REVOKESESSIONRESPONSE']._serialized_start=1857
+  _globals['_REVOKESESSIONRESPONSE']._serialized_end=1880
+  _globals['_AUTHSERVICE']._serialized_start=1978
+  _globals['_AUTHSERVICE']._serialized_end=3339
 # @@protoc_insertion_point(module_scope)

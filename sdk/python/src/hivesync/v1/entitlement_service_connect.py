@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .entitlement_service_pb2 import GetEntitlementRequest, GetEntitlementResponse, ListFeaturesRequest, ListFeaturesResponse
+from .entitlement_service_pb2 import GetEntitlementRequest, GetEntitlementResponse, ListFeaturesRequest, ListFeaturesResponse, RegisterPurchaseRequest, RegisterPurchaseResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -45,6 +45,16 @@ class EntitlementService(Protocol):
     async def get_entitlement(self, request: GetEntitlementRequest, ctx: RequestContext[GetEntitlementRequest, GetEntitlementResponse], /) -> GetEntitlementResponse:
         """
         GetEntitlement returns the caller's tier and the features it unlocks.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def register_purchase(self, request: RegisterPurchaseRequest, ctx: RequestContext[RegisterPurchaseRequest, RegisterPurchaseResponse], /) -> RegisterPurchaseResponse:
+        """
+        RegisterPurchase links a Google Play purchase token to the caller right
+        after the purchase in the mobile app (Play's notifications do not say
+        whose purchase it is). The tier follows the store's verified
+        notifications, never this call. App Store purchases need no call: the
+        app sets appAccountToken to the user id.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -78,6 +88,17 @@ class EntitlementServiceASGIApplication(ConnectASGIApplication[EntitlementServic
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.get_entitlement,
+                ),
+                "/hivesync.v1.EntitlementService/RegisterPurchase": Endpoint.unary(
+                    method=MethodInfo(
+                        name="RegisterPurchase",
+                        service_name="hivesync.v1.EntitlementService",
+                        input=RegisterPurchaseRequest,
+                        output=RegisterPurchaseResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.register_purchase,
                 ),
                 "/hivesync.v1.EntitlementService/ListFeatures": Endpoint.unary(
                     method=MethodInfo(
@@ -157,6 +178,33 @@ class EntitlementServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def register_purchase(
+        self,
+        request: RegisterPurchaseRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RegisterPurchaseResponse:
+        """
+        RegisterPurchase links a Google Play purchase token to the caller right
+        after the purchase in the mobile app (Play's notifications do not say
+        whose purchase it is). The tier follows the store's verified
+        notifications, never this call. App Store purchases need no call: the
+        app sets appAccountToken to the user id.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RegisterPurchase",
+                service_name="hivesync.v1.EntitlementService",
+                input=RegisterPurchaseRequest,
+                output=RegisterPurchaseResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def list_features(
         self,
         request: ListFeaturesRequest,
@@ -194,6 +242,16 @@ class EntitlementServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def register_purchase(self, request: RegisterPurchaseRequest, ctx: RequestContext[RegisterPurchaseRequest, RegisterPurchaseResponse], /) -> RegisterPurchaseResponse:
+        """
+        RegisterPurchase links a Google Play purchase token to the caller right
+        after the purchase in the mobile app (Play's notifications do not say
+        whose purchase it is). The tier follows the store's verified
+        notifications, never this call. App Store purchases need no call: the
+        app sets appAccountToken to the user id.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def list_features(self, request: ListFeaturesRequest, ctx: RequestContext[ListFeaturesRequest, ListFeaturesResponse], /) -> ListFeaturesResponse:
         """
         ListFeatures returns the Free / Trial / Pro feature matrix.
@@ -222,6 +280,17 @@ class EntitlementServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.get_entitlement,
+                ),
+                "/hivesync.v1.EntitlementService/RegisterPurchase": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="RegisterPurchase",
+                        service_name="hivesync.v1.EntitlementService",
+                        input=RegisterPurchaseRequest,
+                        output=RegisterPurchaseResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.register_purchase,
                 ),
                 "/hivesync.v1.EntitlementService/ListFeatures": EndpointSync.unary(
                     method=MethodInfo(
@@ -300,6 +369,33 @@ class EntitlementServiceClientSync(ConnectClientSync):
             headers=headers,
             timeout_ms=timeout_ms,
             use_get=use_get,
+        )
+    def register_purchase(
+        self,
+        request: RegisterPurchaseRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RegisterPurchaseResponse:
+        """
+        RegisterPurchase links a Google Play purchase token to the caller right
+        after the purchase in the mobile app (Play's notifications do not say
+        whose purchase it is). The tier follows the store's verified
+        notifications, never this call. App Store purchases need no call: the
+        app sets appAccountToken to the user id.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RegisterPurchase",
+                service_name="hivesync.v1.EntitlementService",
+                input=RegisterPurchaseRequest,
+                output=RegisterPurchaseResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
         )
     def list_features(
         self,

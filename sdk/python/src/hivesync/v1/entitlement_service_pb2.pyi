@@ -45,6 +45,20 @@ class GetEntitlementResponse(_message.Message):
     refresh_after: _timestamp_pb2.Timestamp
     def __init__(self, tier: _Optional[_Union[_access_pb2.Tier, str]] = ..., source: _Optional[_Union[EntitlementSource, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Iterable[str]] = ..., refresh_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class RegisterPurchaseRequest(_message.Message):
+    __slots__ = ("purchase_token", "product_id")
+    PURCHASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    purchase_token: str
+    product_id: str
+    def __init__(self, purchase_token: _Optional[str] = ..., product_id: _Optional[str] = ...) -> None: ...
+
+class RegisterPurchaseResponse(_message.Message):
+    __slots__ = ("entitlement",)
+    ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    entitlement: GetEntitlementResponse
+    def __init__(self, entitlement: _Optional[_Union[GetEntitlementResponse, _Mapping]] = ...) -> None: ...
+
 class ListFeaturesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -104,3 +104,13 @@ class RateLimited(_message.Message):
     retry_after: _duration_pb2.Duration
     bucket: str
     def __init__(self, retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., bucket: _Optional[str] = ...) -> None: ...
+
+class SecondFactorRequired(_message.Message):
+    __slots__ = ("enrolled", "header", "message")
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    enrolled: bool
+    header: str
+    message: str
+    def __init__(self, enrolled: _Optional[bool] = ..., header: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

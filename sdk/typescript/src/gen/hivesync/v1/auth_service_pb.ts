@@ -17,7 +17,187 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/auth_service.proto.
  */
 export const file_hivesync_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5oaXZlc3luYy92MS9hdXRoX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIi4KGURlc2NyaWJlRGV2aWNlQ29kZVJlcXVlc3QSEQoJdXNlcl9jb2RlGAEgASgJItgBChpEZXNjcmliZURldmljZUNvZGVSZXNwb25zZRIRCgljbGllbnRfaWQYASABKAkSLAoLY2xpZW50X3R5cGUYAiABKA4yFy5oaXZlc3luYy52MS5DbGllbnRUeXBlEiIKBnNjb3BlcxgDIAMoDjISLmhpdmVzeW5jLnYxLlNjb3BlEiUKBGtpbmQYBCABKA4yFy5oaXZlc3luYy52MS5TaWduSW5LaW5kEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KGEFwcHJvdmVEZXZpY2VDb2RlUmVxdWVzdBIRCgl1c2VyX2NvZGUYASABKAkSDwoHYXBwcm92ZRgCIAEoCCIuChlBcHByb3ZlRGV2aWNlQ29kZVJlc3BvbnNlEhEKCWNsaWVudF9pZBgBIAEoCSIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QigQEKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmhpdmVzeW5jLnYxLlVzZXISJQoHc2Vzc2lvbhgCIAEoCzIULmhpdmVzeW5jLnYxLlNlc3Npb24SHwoEdGllchgDIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXIiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCI+ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmhpdmVzeW5jLnYxLlNlc3Npb24iKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UqXQoKU2lnbkluS2luZBIcChhTSUdOX0lOX0tJTkRfVU5TUEVDSUZJRUQQABIXChNTSUdOX0lOX0tJTkRfREVWSUNFEAESGAoUU0lHTl9JTl9LSU5EX0JST1dTRVIQAjK/BQoLQXV0aFNlcnZpY2USegoOR2V0Q3VycmVudFVzZXISIi5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaIy5oaXZlc3luYy52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlIh+QAgHK8xgGEgQCAwEFgtPkkwIMEgovYXBpL3YxL21lEncKDExpc3RTZXNzaW9ucxIgLmhpdmVzeW5jLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIikAIByvMYAxIBAoLT5JMCEhIQL2FwaS92MS9zZXNzaW9ucxKbAQoSRGVzY3JpYmVEZXZpY2VDb2RlEiYuaGl2ZXN5bmMudjEuRGVzY3JpYmVEZXZpY2VDb2RlUmVxdWVzdBonLmhpdmVzeW5jLnYxLkRlc2NyaWJlRGV2aWNlQ29kZVJlc3BvbnNlIjSQAgHK8xgGEgECKgEBgtPkkwIhEh8vYXBpL3YxL2F1dGgvZGV2aWNlL3t1c2VyX2NvZGV9EpQBChFBcHByb3ZlRGV2aWNlQ29kZRIlLmhpdmVzeW5jLnYxLkFwcHJvdmVEZXZpY2VDb2RlUmVxdWVzdBomLmhpdmVzeW5jLnYxLkFwcHJvdmVEZXZpY2VDb2RlUmVzcG9uc2UiMMrzGAYSAQIqAQGC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9kZXZpY2UvYXBwcm92ZRKFAQoNUmV2b2tlU2Vzc2lvbhIhLmhpdmVzeW5jLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiIuaGl2ZXN5bmMudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIi3K8xgEEgICA4LT5JMCHyodL2FwaS92MS9zZXNzaW9ucy97c2Vzc2lvbl9pZH1CUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_identity]);
+  fileDesc("Ch5oaXZlc3luYy92MS9hdXRoX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxImMKGFNpZ25JbldpdGhJZFRva2VuUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCRIQCghpZF90b2tlbhgCIAEoCRINCgVub25jZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkisgEKGVNpZ25JbldpdGhJZFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgDEg0KBXNjb3BlGAUgASgJEh8KBHVzZXIYBiABKAsyES5oaXZlc3luYy52MS5Vc2VyEhAKCG5ld191c2VyGAcgASgIIh4KHExpc3RJZGVudGl0eVByb3ZpZGVyc1JlcXVlc3QiRAoQSWRlbnRpdHlQcm92aWRlchIMCgRuYW1lGAEgASgJEg4KBmlzc3VlchgCIAEoCRISCgpjbGllbnRfaWRzGAMgAygJIlEKHUxpc3RJZGVudGl0eVByb3ZpZGVyc1Jlc3BvbnNlEjAKCXByb3ZpZGVycxgBIAMoCzIdLmhpdmVzeW5jLnYxLklkZW50aXR5UHJvdmlkZXIiLgoZRGVzY3JpYmVEZXZpY2VDb2RlUmVxdWVzdBIRCgl1c2VyX2NvZGUYASABKAki2AEKGkRlc2NyaWJlRGV2aWNlQ29kZVJlc3BvbnNlEhEKCWNsaWVudF9pZBgBIAEoCRIsCgtjbGllbnRfdHlwZRgCIAEoDjIXLmhpdmVzeW5jLnYxLkNsaWVudFR5cGUSIgoGc2NvcGVzGAMgAygOMhIuaGl2ZXN5bmMudjEuU2NvcGUSJQoEa2luZBgEIAEoDjIXLmhpdmVzeW5jLnYxLlNpZ25JbktpbmQSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoYQXBwcm92ZURldmljZUNvZGVSZXF1ZXN0EhEKCXVzZXJfY29kZRgBIAEoCRIPCgdhcHByb3ZlGAIgASgIIi4KGUFwcHJvdmVEZXZpY2VDb2RlUmVzcG9uc2USEQoJY2xpZW50X2lkGAEgASgJIhMKEUVucm9sbFRvdHBSZXF1ZXN0IlEKEkVucm9sbFRvdHBSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSEwoLb3RwYXV0aF91cmkYAiABKAkSFgoOcmVjb3ZlcnlfY29kZXMYAyADKAkiIgoSQ29uZmlybVRvdHBSZXF1ZXN0EgwKBGNvZGUYASABKAkiFQoTQ29uZmlybVRvdHBSZXNwb25zZSIUChJEaXNhYmxlVG90cFJlcXVlc3QiFQoTRGlzYWJsZVRvdHBSZXNwb25zZSIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QilwEKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmhpdmVzeW5jLnYxLlVzZXISJQoHc2Vzc2lvbhgCIAEoCzIULmhpdmVzeW5jLnYxLlNlc3Npb24SHwoEdGllchgDIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISFAoMdG90cF9lbmFibGVkGAQgASgIIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3QiPgoUTGlzdFNlc3Npb25zUmVzcG9uc2USJgoIc2Vzc2lvbnMYASADKAsyFC5oaXZlc3luYy52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlKl0KClNpZ25JbktpbmQSHAoYU0lHTl9JTl9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU0lHTl9JTl9LSU5EX0RFVklDRRABEhgKFFNJR05fSU5fS0lORF9CUk9XU0VSEAIy0QoKC0F1dGhTZXJ2aWNlEpABChFTaWduSW5XaXRoSWRUb2tlbhIlLmhpdmVzeW5jLnYxLlNpZ25JbldpdGhJZFRva2VuUmVxdWVzdBomLmhpdmVzeW5jLnYxLlNpZ25JbldpdGhJZFRva2VuUmVzcG9uc2UiLMrzGAgIAToEYXV0aILT5JMCGjoBKiIVL2FwaS92MS9hdXRoL2lkLXRva2VuEpcBChVMaXN0SWRlbnRpdHlQcm92aWRlcnMSKS5oaXZlc3luYy52MS5MaXN0SWRlbnRpdHlQcm92aWRlcnNSZXF1ZXN0GiouaGl2ZXN5bmMudjEuTGlzdElkZW50aXR5UHJvdmlkZXJzUmVzcG9uc2UiJ5ACAcrzGAIIAYLT5JMCGBIWL2FwaS92MS9hdXRoL3Byb3ZpZGVycxJ6Cg5HZXRDdXJyZW50VXNlchIiLmhpdmVzeW5jLnYxLkdldEN1cnJlbnRVc2VyUmVxdWVzdBojLmhpdmVzeW5jLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2UiH5ACAcrzGAYSBAIDAQWC0+STAgwSCi9hcGkvdjEvbWUSdwoMTGlzdFNlc3Npb25zEiAuaGl2ZXN5bmMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmhpdmVzeW5jLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIiKQAgHK8xgDEgECgtPkkwISEhAvYXBpL3YxL3Nlc3Npb25zEpsBChJEZXNjcmliZURldmljZUNvZGUSJi5oaXZlc3luYy52MS5EZXNjcmliZURldmljZUNvZGVSZXF1ZXN0GicuaGl2ZXN5bmMudjEuRGVzY3JpYmVEZXZpY2VDb2RlUmVzcG9uc2UiNJACAcrzGAYSAQIqAQGC0+STAiESHy9hcGkvdjEvYXV0aC9kZXZpY2Uve3VzZXJfY29kZX0SlAEKEUFwcHJvdmVEZXZpY2VDb2RlEiUuaGl2ZXN5bmMudjEuQXBwcm92ZURldmljZUNvZGVSZXF1ZXN0GiYuaGl2ZXN5bmMudjEuQXBwcm92ZURldmljZUNvZGVSZXNwb25zZSIwyvMYBhIBAioBAYLT5JMCIDoBKiIbL2FwaS92MS9hdXRoL2RldmljZS9hcHByb3ZlEocBCg1SZXZva2VTZXNzaW9uEiEuaGl2ZXN5bmMudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIi5oaXZlc3luYy52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiL8rzGAYSAgIDQAGC0+STAh8qHS9hcGkvdjEvc2Vzc2lvbnMve3Nlc3Npb25faWR9EnAKCkVucm9sbFRvdHASHi5oaXZlc3luYy52MS5FbnJvbGxUb3RwUmVxdWVzdBofLmhpdmVzeW5jLnYxLkVucm9sbFRvdHBSZXNwb25zZSIhyvMYAxIBAoLT5JMCFDoBKiIPL2FwaS92MS9tZS90b3RwEnsKC0NvbmZpcm1Ub3RwEh8uaGl2ZXN5bmMudjEuQ29uZmlybVRvdHBSZXF1ZXN0GiAuaGl2ZXN5bmMudjEuQ29uZmlybVRvdHBSZXNwb25zZSIpyvMYAxIBAoLT5JMCHDoBKiIXL2FwaS92MS9tZS90b3RwL2NvbmZpcm0ScgoLRGlzYWJsZVRvdHASHy5oaXZlc3luYy52MS5EaXNhYmxlVG90cFJlcXVlc3QaIC5oaXZlc3luYy52MS5EaXNhYmxlVG90cFJlc3BvbnNlIiDK8xgFEgECQAGC0+STAhEqDy9hcGkvdjEvbWUvdG90cEJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_identity]);
+
+/**
+ * SignInWithIdTokenRequest carries the identity provider's ID token.
+ *
+ * @generated from message hivesync.v1.SignInWithIdTokenRequest
+ */
+export type SignInWithIdTokenRequest = Message<"hivesync.v1.SignInWithIdTokenRequest"> & {
+  /**
+   * provider names a configured identity provider, e.g. "apple", "google" or "dev".
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * id_token is the provider's signed ID token (a JWT).
+   *
+   * @generated from field: string id_token = 2;
+   */
+  idToken: string;
+
+  /**
+   * nonce is the value the app passed to the provider; the token's nonce
+   * claim must equal it.
+   *
+   * @generated from field: string nonce = 3;
+   */
+  nonce: string;
+
+  /**
+   * display_name is used for a new account when the token carries no name
+   * (Sign in with Apple sends the name to the app only once).
+   *
+   * @generated from field: string display_name = 4;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SignInWithIdTokenRequest.
+ * Use `create(SignInWithIdTokenRequestSchema)` to create a new message.
+ */
+export const SignInWithIdTokenRequestSchema: GenMessage<SignInWithIdTokenRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 0);
+
+/**
+ * SignInWithIdTokenResponse is the new session's tokens (the OAuth token
+ * response's fields) and the account.
+ *
+ * @generated from message hivesync.v1.SignInWithIdTokenResponse
+ */
+export type SignInWithIdTokenResponse = Message<"hivesync.v1.SignInWithIdTokenResponse"> & {
+  /**
+   * access_token is a short-lived bearer token for every RPC.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * refresh_token renews the session at the OAuth token endpoint (client_id
+   * "mobile"); each refresh token works once.
+   *
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * token_type is "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * expires_in is the access token's lifetime in seconds.
+   *
+   * @generated from field: int64 expires_in = 4;
+   */
+  expiresIn: bigint;
+
+  /**
+   * scope lists the granted scopes, space-separated.
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope: string;
+
+  /**
+   * user is the signed-in account.
+   *
+   * @generated from field: hivesync.v1.User user = 6;
+   */
+  user?: User | undefined;
+
+  /**
+   * new_user is true when this sign-in created the account.
+   *
+   * @generated from field: bool new_user = 7;
+   */
+  newUser: boolean;
+};
+
+/**
+ * Describes the message hivesync.v1.SignInWithIdTokenResponse.
+ * Use `create(SignInWithIdTokenResponseSchema)` to create a new message.
+ */
+export const SignInWithIdTokenResponseSchema: GenMessage<SignInWithIdTokenResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 1);
+
+/**
+ * ListIdentityProvidersRequest is empty.
+ *
+ * @generated from message hivesync.v1.ListIdentityProvidersRequest
+ */
+export type ListIdentityProvidersRequest = Message<"hivesync.v1.ListIdentityProvidersRequest"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.ListIdentityProvidersRequest.
+ * Use `create(ListIdentityProvidersRequestSchema)` to create a new message.
+ */
+export const ListIdentityProvidersRequestSchema: GenMessage<ListIdentityProvidersRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 2);
+
+/**
+ * IdentityProvider is a provider the mobile app may sign in with.
+ *
+ * @generated from message hivesync.v1.IdentityProvider
+ */
+export type IdentityProvider = Message<"hivesync.v1.IdentityProvider"> & {
+  /**
+   * name is the provider's name in SignInWithIdTokenRequest.provider.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * issuer is the provider's OIDC issuer URL.
+   *
+   * @generated from field: string issuer = 2;
+   */
+  issuer: string;
+
+  /**
+   * client_ids are the audiences HiveSync accepts in its ID tokens.
+   *
+   * @generated from field: repeated string client_ids = 3;
+   */
+  clientIds: string[];
+};
+
+/**
+ * Describes the message hivesync.v1.IdentityProvider.
+ * Use `create(IdentityProviderSchema)` to create a new message.
+ */
+export const IdentityProviderSchema: GenMessage<IdentityProvider> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 3);
+
+/**
+ * ListIdentityProvidersResponse lists providers.
+ *
+ * @generated from message hivesync.v1.ListIdentityProvidersResponse
+ */
+export type ListIdentityProvidersResponse = Message<"hivesync.v1.ListIdentityProvidersResponse"> & {
+  /**
+   * providers are the configured providers.
+   *
+   * @generated from field: repeated hivesync.v1.IdentityProvider providers = 1;
+   */
+  providers: IdentityProvider[];
+};
+
+/**
+ * Describes the message hivesync.v1.ListIdentityProvidersResponse.
+ * Use `create(ListIdentityProvidersResponseSchema)` to create a new message.
+ */
+export const ListIdentityProvidersResponseSchema: GenMessage<ListIdentityProvidersResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 4);
 
 /**
  * DescribeDeviceCodeRequest names a pending sign-in by its user code.
@@ -39,7 +219,7 @@ export type DescribeDeviceCodeRequest = Message<"hivesync.v1.DescribeDeviceCodeR
  * Use `create(DescribeDeviceCodeRequestSchema)` to create a new message.
  */
 export const DescribeDeviceCodeRequestSchema: GenMessage<DescribeDeviceCodeRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 0);
+  messageDesc(file_hivesync_v1_auth_service, 5);
 
 /**
  * DescribeDeviceCodeResponse says what the sign-in asks for.
@@ -88,7 +268,7 @@ export type DescribeDeviceCodeResponse = Message<"hivesync.v1.DescribeDeviceCode
  * Use `create(DescribeDeviceCodeResponseSchema)` to create a new message.
  */
 export const DescribeDeviceCodeResponseSchema: GenMessage<DescribeDeviceCodeResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 1);
+  messageDesc(file_hivesync_v1_auth_service, 6);
 
 /**
  * ApproveDeviceCodeRequest approves or denies a pending sign-in.
@@ -116,7 +296,7 @@ export type ApproveDeviceCodeRequest = Message<"hivesync.v1.ApproveDeviceCodeReq
  * Use `create(ApproveDeviceCodeRequestSchema)` to create a new message.
  */
 export const ApproveDeviceCodeRequestSchema: GenMessage<ApproveDeviceCodeRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 2);
+  messageDesc(file_hivesync_v1_auth_service, 7);
 
 /**
  * ApproveDeviceCodeResponse confirms the decision.
@@ -137,7 +317,123 @@ export type ApproveDeviceCodeResponse = Message<"hivesync.v1.ApproveDeviceCodeRe
  * Use `create(ApproveDeviceCodeResponseSchema)` to create a new message.
  */
 export const ApproveDeviceCodeResponseSchema: GenMessage<ApproveDeviceCodeResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 3);
+  messageDesc(file_hivesync_v1_auth_service, 8);
+
+/**
+ * EnrollTotpRequest is empty.
+ *
+ * @generated from message hivesync.v1.EnrollTotpRequest
+ */
+export type EnrollTotpRequest = Message<"hivesync.v1.EnrollTotpRequest"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.EnrollTotpRequest.
+ * Use `create(EnrollTotpRequestSchema)` to create a new message.
+ */
+export const EnrollTotpRequestSchema: GenMessage<EnrollTotpRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 9);
+
+/**
+ * EnrollTotpResponse carries the new secret and recovery codes.
+ *
+ * @generated from message hivesync.v1.EnrollTotpResponse
+ */
+export type EnrollTotpResponse = Message<"hivesync.v1.EnrollTotpResponse"> & {
+  /**
+   * secret is the base32 TOTP secret (SHA-1, 6 digits, 30 s), for manual entry.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * otpauth_uri is the otpauth://totp/… URI, for a QR code.
+   *
+   * @generated from field: string otpauth_uri = 2;
+   */
+  otpauthUri: string;
+
+  /**
+   * recovery_codes are ten one-time codes that stand in for a TOTP code.
+   *
+   * @generated from field: repeated string recovery_codes = 3;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message hivesync.v1.EnrollTotpResponse.
+ * Use `create(EnrollTotpResponseSchema)` to create a new message.
+ */
+export const EnrollTotpResponseSchema: GenMessage<EnrollTotpResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 10);
+
+/**
+ * ConfirmTotpRequest carries a current code from the authenticator.
+ *
+ * @generated from message hivesync.v1.ConfirmTotpRequest
+ */
+export type ConfirmTotpRequest = Message<"hivesync.v1.ConfirmTotpRequest"> & {
+  /**
+   * code is the 6-digit code.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ConfirmTotpRequest.
+ * Use `create(ConfirmTotpRequestSchema)` to create a new message.
+ */
+export const ConfirmTotpRequestSchema: GenMessage<ConfirmTotpRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 11);
+
+/**
+ * ConfirmTotpResponse is empty.
+ *
+ * @generated from message hivesync.v1.ConfirmTotpResponse
+ */
+export type ConfirmTotpResponse = Message<"hivesync.v1.ConfirmTotpResponse"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.ConfirmTotpResponse.
+ * Use `create(ConfirmTotpResponseSchema)` to create a new message.
+ */
+export const ConfirmTotpResponseSchema: GenMessage<ConfirmTotpResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 12);
+
+/**
+ * DisableTotpRequest is empty; the code travels in X-HiveSync-OTP.
+ *
+ * @generated from message hivesync.v1.DisableTotpRequest
+ */
+export type DisableTotpRequest = Message<"hivesync.v1.DisableTotpRequest"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.DisableTotpRequest.
+ * Use `create(DisableTotpRequestSchema)` to create a new message.
+ */
+export const DisableTotpRequestSchema: GenMessage<DisableTotpRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 13);
+
+/**
+ * DisableTotpResponse is empty.
+ *
+ * @generated from message hivesync.v1.DisableTotpResponse
+ */
+export type DisableTotpResponse = Message<"hivesync.v1.DisableTotpResponse"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.DisableTotpResponse.
+ * Use `create(DisableTotpResponseSchema)` to create a new message.
+ */
+export const DisableTotpResponseSchema: GenMessage<DisableTotpResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_auth_service, 14);
 
 /**
  * GetCurrentUserRequest is empty: the caller is the token's subject.
@@ -152,7 +448,7 @@ export type GetCurrentUserRequest = Message<"hivesync.v1.GetCurrentUserRequest">
  * Use `create(GetCurrentUserRequestSchema)` to create a new message.
  */
 export const GetCurrentUserRequestSchema: GenMessage<GetCurrentUserRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 4);
+  messageDesc(file_hivesync_v1_auth_service, 15);
 
 /**
  * GetCurrentUserResponse describes the caller.
@@ -180,6 +476,13 @@ export type GetCurrentUserResponse = Message<"hivesync.v1.GetCurrentUserResponse
    * @generated from field: hivesync.v1.Tier tier = 3;
    */
   tier: Tier;
+
+  /**
+   * totp_enabled is true when two-factor authentication is on.
+   *
+   * @generated from field: bool totp_enabled = 4;
+   */
+  totpEnabled: boolean;
 };
 
 /**
@@ -187,7 +490,7 @@ export type GetCurrentUserResponse = Message<"hivesync.v1.GetCurrentUserResponse
  * Use `create(GetCurrentUserResponseSchema)` to create a new message.
  */
 export const GetCurrentUserResponseSchema: GenMessage<GetCurrentUserResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 5);
+  messageDesc(file_hivesync_v1_auth_service, 16);
 
 /**
  * ListSessionsRequest is empty.
@@ -202,7 +505,7 @@ export type ListSessionsRequest = Message<"hivesync.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 6);
+  messageDesc(file_hivesync_v1_auth_service, 17);
 
 /**
  * ListSessionsResponse lists sessions, newest first.
@@ -223,7 +526,7 @@ export type ListSessionsResponse = Message<"hivesync.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 7);
+  messageDesc(file_hivesync_v1_auth_service, 18);
 
 /**
  * RevokeSessionRequest names the session to revoke.
@@ -244,7 +547,7 @@ export type RevokeSessionRequest = Message<"hivesync.v1.RevokeSessionRequest"> &
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 8);
+  messageDesc(file_hivesync_v1_auth_service, 19);
 
 /**
  * RevokeSessionResponse is empty.
@@ -259,7 +562,7 @@ export type RevokeSessionResponse = Message<"hivesync.v1.RevokeSessionResponse">
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_auth_service, 9);
+  messageDesc(file_hivesync_v1_auth_service, 20);
 
 /**
  * SignInKind is how a pending sign-in will hand over its tokens.
@@ -303,6 +606,32 @@ export const SignInKindSchema: GenEnum<SignInKind> = /*@__PURE__*/
  * @generated from service hivesync.v1.AuthService
  */
 export const AuthService: GenService<{
+  /**
+   * SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+   * from a configured identity provider (Sign in with Apple, Google…; the
+   * built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+   * the mobile client. The token's signature, issuer, audience and expiry are
+   * verified against the provider's published keys, its nonce must equal the
+   * request's, and each ID token is accepted once.
+   *
+   * @generated from rpc hivesync.v1.AuthService.SignInWithIdToken
+   */
+  signInWithIdToken: {
+    methodKind: "unary";
+    input: typeof SignInWithIdTokenRequestSchema;
+    output: typeof SignInWithIdTokenResponseSchema;
+  },
+  /**
+   * ListIdentityProviders lists the identity providers the mobile app may
+   * sign in with.
+   *
+   * @generated from rpc hivesync.v1.AuthService.ListIdentityProviders
+   */
+  listIdentityProviders: {
+    methodKind: "unary";
+    input: typeof ListIdentityProvidersRequestSchema;
+    output: typeof ListIdentityProvidersResponseSchema;
+  },
   /**
    * GetCurrentUser returns the caller's account and the session of its token.
    *
@@ -357,6 +686,40 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RevokeSessionRequestSchema;
     output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   * its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+   * only now. Nothing is enforced until ConfirmTotp proves the authenticator
+   * works. Enrolling again before confirming replaces the secret.
+   *
+   * @generated from rpc hivesync.v1.AuthService.EnrollTotp
+   */
+  enrollTotp: {
+    methodKind: "unary";
+    input: typeof EnrollTotpRequestSchema;
+    output: typeof EnrollTotpResponseSchema;
+  },
+  /**
+   * ConfirmTotp turns two-factor authentication on with a current code.
+   *
+   * @generated from rpc hivesync.v1.AuthService.ConfirmTotp
+   */
+  confirmTotp: {
+    methodKind: "unary";
+    input: typeof ConfirmTotpRequestSchema;
+    output: typeof ConfirmTotpResponseSchema;
+  },
+  /**
+   * DisableTotp turns two-factor authentication off (a sensitive action: it
+   * needs a current code or a recovery code in X-HiveSync-OTP).
+   *
+   * @generated from rpc hivesync.v1.AuthService.DisableTotp
+   */
+  disableTotp: {
+    methodKind: "unary";
+    input: typeof DisableTotpRequestSchema;
+    output: typeof DisableTotpResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hivesync_v1_auth_service, 0);

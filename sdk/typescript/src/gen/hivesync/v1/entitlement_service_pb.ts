@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/entitlement_service.proto.
  */
 export const file_hivesync_v1_entitlement_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVoaXZlc3luYy92MS9lbnRpdGxlbWVudF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSIXChVHZXRFbnRpdGxlbWVudFJlcXVlc3QikQIKFkdldEVudGl0bGVtZW50UmVzcG9uc2USHwoEdGllchgBIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISLgoGc291cmNlGAIgASgOMh4uaGl2ZXN5bmMudjEuRW50aXRsZW1lbnRTb3VyY2USLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNdHJpYWxfZW5kc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZmVhdHVyZXMYBSADKAkSMQoNcmVmcmVzaF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTTGlzdEZlYXR1cmVzUmVxdWVzdCI+ChRMaXN0RmVhdHVyZXNSZXNwb25zZRImCghmZWF0dXJlcxgBIAMoCzIULmhpdmVzeW5jLnYxLkZlYXR1cmUqugEKEUVudGl0bGVtZW50U291cmNlEiIKHkVOVElUTEVNRU5UX1NPVVJDRV9VTlNQRUNJRklFRBAAEh4KGkVOVElUTEVNRU5UX1NPVVJDRV9ERUZBVUxUEAESIAocRU5USVRMRU1FTlRfU09VUkNFX0FQUF9TVE9SRRACEiEKHUVOVElUTEVNRU5UX1NPVVJDRV9QTEFZX1NUT1JFEAMSHAoYRU5USVRMRU1FTlRfU09VUkNFX0FETUlOEAQyngIKEkVudGl0bGVtZW50U2VydmljZRKCAQoOR2V0RW50aXRsZW1lbnQSIi5oaXZlc3luYy52MS5HZXRFbnRpdGxlbWVudFJlcXVlc3QaIy5oaXZlc3luYy52MS5HZXRFbnRpdGxlbWVudFJlc3BvbnNlIieQAgHK8xgFEgMCAwWC0+STAhUSEy9hcGkvdjEvZW50aXRsZW1lbnQSggEKDExpc3RGZWF0dXJlcxIgLmhpdmVzeW5jLnYxLkxpc3RGZWF0dXJlc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0RmVhdHVyZXNSZXNwb25zZSItkAIByvMYAggBgtPkkwIeEhwvYXBpL3YxL2VudGl0bGVtZW50L2ZlYXR1cmVzQrQKChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjHa8xjfCQpfCglmaWxlX3N5bmMSCUZpbGUgc3luYxgBIkVPcGVuIGFuZCBzYXZlIHByb2plY3QgZmlsZXMgb24gZXZlcnkgZGV2aWNlLCB3aXRoIGNvbmZsaWN0IGRldGVjdGlvbi4KZQoSb2ZmbGluZV9lZGl0X3F1ZXVlEg1PZmZsaW5lIGVkaXRzGAEiPkVkaXQgcmVjZW50bHkgb3BlbmVkIGZpbGVzIG9mZmxpbmU7IGVkaXRzIHJlcGxheSBvbiByZWNvbm5lY3QuCmwKEGdpdGh1Yl9wdXNoX3B1bGwSFEdpdEh1YiBwdXNoIGFuZCBwdWxsGAEiQEV4cGxpY2l0IFB1bGwgZnJvbSBHaXRIdWIgYW5kIFB1c2ggdG8gR2l0SHViLCB3aXRob3V0IGJyYW5jaGluZy4KWgoWcHJldmlld19zZW5kX3RvX2RldmljZRIOU2VuZCB0byBEZXZpY2UYASIuU2VuZCBhIFJlYWN0IE5hdGl2ZSBwcmV2aWV3IHRvIHRoZSBtb2JpbGUgYXBwLgpFCglsaXZlX3ZpZXcSCUxpdmUgVmlldxgBIitTdHJlYW0gYSBmaWxlIHJlYWQtb25seSB0byBpbnZpdGVkIHZpZXdlcnMuClQKB2FpX2RvY3MSEEFJIGRvY3VtZW50YXRpb24YAyI1UmVxdWVzdCBBSS1nZW5lcmF0ZWQgZG9jdW1lbnRhdGlvbiBibG9ja3MgZm9yIGEgZmlsZS4KhgEKHWFpX2RvY3NfZ2l0aHViX292ZXJfNTAwX2xpbmVzEiBMYXJnZSBBSSBkb2N1bWVudGF0aW9uIHRvIEdpdEh1YhgDIkFQdXNoIG1vcmUgdGhhbiA1MDAgbGluZXMgb2YgQUktZ2VuZXJhdGVkIGRvY3VtZW50YXRpb24gdG8gR2l0SHViLgpJChBnaXRodWJfYnJhbmNoaW5nEhBHaXRIdWIgYnJhbmNoaW5nGAMiIUNyZWF0ZSwgc3dpdGNoIGFuZCBwdXNoIGJyYW5jaGVzLgpYChBnaXRodWJfYXV0b19wdXNoEg5BdXRvbWF0aWMgcHVzaBgDIjJQdXNoIHRvIEdpdEh1YiBhdXRvbWF0aWNhbGx5IHdoZW4gYSBmaWxlIGlzIHNhdmVkLgpUChFvZmZsaW5lX3NuYXBzaG90cxIRT2ZmbGluZSBzbmFwc2hvdHMYAyIqUHJvamVjdC1sZXZlbCBzbmFwc2hvdHMgYXZhaWxhYmxlIG9mZmxpbmUuCloKGG9mZmxpbmVfbXVsdGlfZmlsZV9jYWNoZRIVT2ZmbGluZSBwcm9qZWN0IGNhY2hlGAMiJUNhY2hlIHdob2xlIHByb2plY3RzIGZvciBvZmZsaW5lIHVzZS4KdQoYb2ZmbGluZV9leHRlbmRlZF9oaXN0b3J5EhhFeHRlbmRlZCBvZmZsaW5lIGhpc3RvcnkYAyI9QnJvd3NlIGV4dGVuZGVkIHZlcnNpb24gaGlzdG9yeSBhbmQgbXVsdGktZmlsZSBkaWZmcyBvZmZsaW5lLgpXChZvZmZsaW5lX2NvbW1pdF9zdGFnaW5nEhZPZmZsaW5lIGNvbW1pdCBzdGFnaW5nGAMiI1N0YWdlIEdpdEh1YiBjb21taXRzIHdoaWxlIG9mZmxpbmUuYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
+  fileDesc("CiVoaXZlc3luYy92MS9lbnRpdGxlbWVudF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSIXChVHZXRFbnRpdGxlbWVudFJlcXVlc3QikQIKFkdldEVudGl0bGVtZW50UmVzcG9uc2USHwoEdGllchgBIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISLgoGc291cmNlGAIgASgOMh4uaGl2ZXN5bmMudjEuRW50aXRsZW1lbnRTb3VyY2USLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNdHJpYWxfZW5kc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZmVhdHVyZXMYBSADKAkSMQoNcmVmcmVzaF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRQoXUmVnaXN0ZXJQdXJjaGFzZVJlcXVlc3QSFgoOcHVyY2hhc2VfdG9rZW4YASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCSJUChhSZWdpc3RlclB1cmNoYXNlUmVzcG9uc2USOAoLZW50aXRsZW1lbnQYASABKAsyIy5oaXZlc3luYy52MS5HZXRFbnRpdGxlbWVudFJlc3BvbnNlIhUKE0xpc3RGZWF0dXJlc1JlcXVlc3QiPgoUTGlzdEZlYXR1cmVzUmVzcG9uc2USJgoIZmVhdHVyZXMYASADKAsyFC5oaXZlc3luYy52MS5GZWF0dXJlKroBChFFbnRpdGxlbWVudFNvdXJjZRIiCh5FTlRJVExFTUVOVF9TT1VSQ0VfVU5TUEVDSUZJRUQQABIeChpFTlRJVExFTUVOVF9TT1VSQ0VfREVGQVVMVBABEiAKHEVOVElUTEVNRU5UX1NPVVJDRV9BUFBfU1RPUkUQAhIhCh1FTlRJVExFTUVOVF9TT1VSQ0VfUExBWV9TVE9SRRADEhwKGEVOVElUTEVNRU5UX1NPVVJDRV9BRE1JThAEMrQDChJFbnRpdGxlbWVudFNlcnZpY2USggEKDkdldEVudGl0bGVtZW50EiIuaGl2ZXN5bmMudjEuR2V0RW50aXRsZW1lbnRSZXF1ZXN0GiMuaGl2ZXN5bmMudjEuR2V0RW50aXRsZW1lbnRSZXNwb25zZSInkAIByvMYBRIDAgMFgtPkkwIVEhMvYXBpL3YxL2VudGl0bGVtZW50EpMBChBSZWdpc3RlclB1cmNoYXNlEiQuaGl2ZXN5bmMudjEuUmVnaXN0ZXJQdXJjaGFzZVJlcXVlc3QaJS5oaXZlc3luYy52MS5SZWdpc3RlclB1cmNoYXNlUmVzcG9uc2UiMsrzGAYSAQIqAQGC0+STAiI6ASoiHS9hcGkvdjEvZW50aXRsZW1lbnQvcHVyY2hhc2VzEoIBCgxMaXN0RmVhdHVyZXMSIC5oaXZlc3luYy52MS5MaXN0RmVhdHVyZXNSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuTGlzdEZlYXR1cmVzUmVzcG9uc2UiLZACAcrzGAIIAYLT5JMCHhIcL2FwaS92MS9lbnRpdGxlbWVudC9mZWF0dXJlc0K0CgoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3Yx2vMY3wkKXwoJZmlsZV9zeW5jEglGaWxlIHN5bmMYASJFT3BlbiBhbmQgc2F2ZSBwcm9qZWN0IGZpbGVzIG9uIGV2ZXJ5IGRldmljZSwgd2l0aCBjb25mbGljdCBkZXRlY3Rpb24uCmUKEm9mZmxpbmVfZWRpdF9xdWV1ZRINT2ZmbGluZSBlZGl0cxgBIj5FZGl0IHJlY2VudGx5IG9wZW5lZCBmaWxlcyBvZmZsaW5lOyBlZGl0cyByZXBsYXkgb24gcmVjb25uZWN0LgpsChBnaXRodWJfcHVzaF9wdWxsEhRHaXRIdWIgcHVzaCBhbmQgcHVsbBgBIkBFeHBsaWNpdCBQdWxsIGZyb20gR2l0SHViIGFuZCBQdXNoIHRvIEdpdEh1Yiwgd2l0aG91dCBicmFuY2hpbmcuCloKFnByZXZpZXdfc2VuZF90b19kZXZpY2USDlNlbmQgdG8gRGV2aWNlGAEiLlNlbmQgYSBSZWFjdCBOYXRpdmUgcHJldmlldyB0byB0aGUgbW9iaWxlIGFwcC4KRQoJbGl2ZV92aWV3EglMaXZlIFZpZXcYASIrU3RyZWFtIGEgZmlsZSByZWFkLW9ubHkgdG8gaW52aXRlZCB2aWV3ZXJzLgpUCgdhaV9kb2NzEhBBSSBkb2N1bWVudGF0aW9uGAMiNVJlcXVlc3QgQUktZ2VuZXJhdGVkIGRvY3VtZW50YXRpb24gYmxvY2tzIGZvciBhIGZpbGUuCoYBCh1haV9kb2NzX2dpdGh1Yl9vdmVyXzUwMF9saW5lcxIgTGFyZ2UgQUkgZG9jdW1lbnRhdGlvbiB0byBHaXRIdWIYAyJBUHVzaCBtb3JlIHRoYW4gNTAwIGxpbmVzIG9mIEFJLWdlbmVyYXRlZCBkb2N1bWVudGF0aW9uIHRvIEdpdEh1Yi4KSQoQZ2l0aHViX2JyYW5jaGluZxIQR2l0SHViIGJyYW5jaGluZxgDIiFDcmVhdGUsIHN3aXRjaCBhbmQgcHVzaCBicmFuY2hlcy4KWAoQZ2l0aHViX2F1dG9fcHVzaBIOQXV0b21hdGljIHB1c2gYAyIyUHVzaCB0byBHaXRIdWIgYXV0b21hdGljYWxseSB3aGVuIGEgZmlsZSBpcyBzYXZlZC4KVAoRb2ZmbGluZV9zbmFwc2hvdHMSEU9mZmxpbmUgc25hcHNob3RzGAMiKlByb2plY3QtbGV2ZWwgc25hcHNob3RzIGF2YWlsYWJsZSBvZmZsaW5lLgpaChhvZmZsaW5lX211bHRpX2ZpbGVfY2FjaGUSFU9mZmxpbmUgcHJvamVjdCBjYWNoZRgDIiVDYWNoZSB3aG9sZSBwcm9qZWN0cyBmb3Igb2ZmbGluZSB1c2UuCnUKGG9mZmxpbmVfZXh0ZW5kZWRfaGlzdG9yeRIYRXh0ZW5kZWQgb2ZmbGluZSBoaXN0b3J5GAMiPUJyb3dzZSBleHRlbmRlZCB2ZXJzaW9uIGhpc3RvcnkgYW5kIG11bHRpLWZpbGUgZGlmZnMgb2ZmbGluZS4KVwoWb2ZmbGluZV9jb21taXRfc3RhZ2luZxIWT2ZmbGluZSBjb21taXQgc3RhZ2luZxgDIiNTdGFnZSBHaXRIdWIgY29tbWl0cyB3aGlsZSBvZmZsaW5lLmIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
 
 /**
  * GetEntitlementRequest is empty: the caller is the token's subject.
@@ -90,6 +90,55 @@ export const GetEntitlementResponseSchema: GenMessage<GetEntitlementResponse> = 
   messageDesc(file_hivesync_v1_entitlement_service, 1);
 
 /**
+ * RegisterPurchaseRequest names a Google Play purchase.
+ *
+ * @generated from message hivesync.v1.RegisterPurchaseRequest
+ */
+export type RegisterPurchaseRequest = Message<"hivesync.v1.RegisterPurchaseRequest"> & {
+  /**
+   * purchase_token is Play's purchase token.
+   *
+   * @generated from field: string purchase_token = 1;
+   */
+  purchaseToken: string;
+
+  /**
+   * product_id is the subscription's product id.
+   *
+   * @generated from field: string product_id = 2;
+   */
+  productId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.RegisterPurchaseRequest.
+ * Use `create(RegisterPurchaseRequestSchema)` to create a new message.
+ */
+export const RegisterPurchaseRequestSchema: GenMessage<RegisterPurchaseRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_entitlement_service, 2);
+
+/**
+ * RegisterPurchaseResponse returns the caller's entitlement after linking.
+ *
+ * @generated from message hivesync.v1.RegisterPurchaseResponse
+ */
+export type RegisterPurchaseResponse = Message<"hivesync.v1.RegisterPurchaseResponse"> & {
+  /**
+   * entitlement is the caller's entitlement now.
+   *
+   * @generated from field: hivesync.v1.GetEntitlementResponse entitlement = 1;
+   */
+  entitlement?: GetEntitlementResponse | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.RegisterPurchaseResponse.
+ * Use `create(RegisterPurchaseResponseSchema)` to create a new message.
+ */
+export const RegisterPurchaseResponseSchema: GenMessage<RegisterPurchaseResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_entitlement_service, 3);
+
+/**
  * ListFeaturesRequest is empty.
  *
  * @generated from message hivesync.v1.ListFeaturesRequest
@@ -102,7 +151,7 @@ export type ListFeaturesRequest = Message<"hivesync.v1.ListFeaturesRequest"> & {
  * Use `create(ListFeaturesRequestSchema)` to create a new message.
  */
 export const ListFeaturesRequestSchema: GenMessage<ListFeaturesRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_entitlement_service, 2);
+  messageDesc(file_hivesync_v1_entitlement_service, 4);
 
 /**
  * ListFeaturesResponse is the feature matrix.
@@ -123,7 +172,7 @@ export type ListFeaturesResponse = Message<"hivesync.v1.ListFeaturesResponse"> &
  * Use `create(ListFeaturesResponseSchema)` to create a new message.
  */
 export const ListFeaturesResponseSchema: GenMessage<ListFeaturesResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_entitlement_service, 3);
+  messageDesc(file_hivesync_v1_entitlement_service, 5);
 
 /**
  * EntitlementSource says where a tier came from.
@@ -189,6 +238,20 @@ export const EntitlementService: GenService<{
     methodKind: "unary";
     input: typeof GetEntitlementRequestSchema;
     output: typeof GetEntitlementResponseSchema;
+  },
+  /**
+   * RegisterPurchase links a Google Play purchase token to the caller right
+   * after the purchase in the mobile app (Play's notifications do not say
+   * whose purchase it is). The tier follows the store's verified
+   * notifications, never this call. App Store purchases need no call: the
+   * app sets appAccountToken to the user id.
+   *
+   * @generated from rpc hivesync.v1.EntitlementService.RegisterPurchase
+   */
+  registerPurchase: {
+    methodKind: "unary";
+    input: typeof RegisterPurchaseRequestSchema;
+    output: typeof RegisterPurchaseResponseSchema;
   },
   /**
    * ListFeatures returns the Free / Trial / Pro feature matrix.

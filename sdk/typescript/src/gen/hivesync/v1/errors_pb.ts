@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/errors.proto.
  */
 export const file_hivesync_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChhoaXZlc3luYy92MS9lcnJvcnMucHJvdG8SC2hpdmVzeW5jLnYxIsYBCghDb25mbGljdBIPCgdmaWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSGAoQYmFzZV9yZXZpc2lvbl9pZBgDIAEoCRIYChBoZWFkX3JldmlzaW9uX2lkGAQgASgJEhUKDWhlYWRfcmV2aXNpb24YBSABKAMSGwoTaGVhZF9jb250ZW50X3NoYTI1NhgGIAEoCRIdChVjbGllbnRfY29udGVudF9zaGEyNTYYByABKAkSFAoMdW5pZmllZF9kaWZmGAggASgJIp0CCg9VcGdyYWRlUmVxdWlyZWQSMwoGcmVhc29uGAEgASgOMiMuaGl2ZXN5bmMudjEuVXBncmFkZVJlcXVpcmVkLlJlYXNvbhIWCg5jbGllbnRfdmVyc2lvbhgCIAEoBRIdChVtaW5fc3VwcG9ydGVkX3ZlcnNpb24YAyABKAUSFwoPY3VycmVudF92ZXJzaW9uGAQgASgFEhMKC3VwZ3JhZGVfdXJsGAUgASgJEg8KB21lc3NhZ2UYBiABKAkiXwoGUmVhc29uEhYKElJFQVNPTl9VTlNQRUNJRklFRBAAEiIKHlJFQVNPTl9QTFVHSU5fUFJPVE9DT0xfVE9PX09MRBABEhkKFVJFQVNPTl9DTElFTlRfVE9PX09MRBACIqUBChNFbnRpdGxlbWVudFJlcXVpcmVkEg8KB2ZlYXR1cmUYASABKAkSKAoNcmVxdWlyZWRfdGllchgCIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISJwoMY3VycmVudF90aWVyGAMgASgOMhEuaGl2ZXN5bmMudjEuVGllchIPCgdtZXNzYWdlGAQgASgJEhkKEXVwZ3JhZGVfZGVlcF9saW5rGAUgASgJImAKDUxpbWl0RXhjZWVkZWQSIQoFbGltaXQYASABKA4yEi5oaXZlc3luYy52MS5MaW1pdBILCgNtYXgYAiABKAMSDgoGYWN0dWFsGAMgASgDEg8KB21lc3NhZ2UYBCABKAkiTQoLUmF0ZUxpbWl0ZWQSLgoLcmV0cnlfYWZ0ZXIYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGYnVja2V0GAIgASgJKr0BCgVMaW1pdBIVChFMSU1JVF9VTlNQRUNJRklFRBAAEhYKEkxJTUlUX1JFUVVFU1RfU0laRRABEhoKFkxJTUlUX1NJTkdMRV9GSUxFX1NJWkUQAhIZChVMSU1JVF9QUk9KRUNUX1NUT1JBR0UQAxIWChJMSU1JVF9MSVZFX1ZJRVdFUlMQBBIbChdMSU1JVF9BSV9EQUlMWV9SRVFVRVNUUxAFEhkKFUxJTUlUX0FJX0RBSUxZX1RPS0VOUxAGQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_protobuf_duration, file_hivesync_v1_access]);
+  fileDesc("ChhoaXZlc3luYy92MS9lcnJvcnMucHJvdG8SC2hpdmVzeW5jLnYxIsYBCghDb25mbGljdBIPCgdmaWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSGAoQYmFzZV9yZXZpc2lvbl9pZBgDIAEoCRIYChBoZWFkX3JldmlzaW9uX2lkGAQgASgJEhUKDWhlYWRfcmV2aXNpb24YBSABKAMSGwoTaGVhZF9jb250ZW50X3NoYTI1NhgGIAEoCRIdChVjbGllbnRfY29udGVudF9zaGEyNTYYByABKAkSFAoMdW5pZmllZF9kaWZmGAggASgJIp0CCg9VcGdyYWRlUmVxdWlyZWQSMwoGcmVhc29uGAEgASgOMiMuaGl2ZXN5bmMudjEuVXBncmFkZVJlcXVpcmVkLlJlYXNvbhIWCg5jbGllbnRfdmVyc2lvbhgCIAEoBRIdChVtaW5fc3VwcG9ydGVkX3ZlcnNpb24YAyABKAUSFwoPY3VycmVudF92ZXJzaW9uGAQgASgFEhMKC3VwZ3JhZGVfdXJsGAUgASgJEg8KB21lc3NhZ2UYBiABKAkiXwoGUmVhc29uEhYKElJFQVNPTl9VTlNQRUNJRklFRBAAEiIKHlJFQVNPTl9QTFVHSU5fUFJPVE9DT0xfVE9PX09MRBABEhkKFVJFQVNPTl9DTElFTlRfVE9PX09MRBACIqUBChNFbnRpdGxlbWVudFJlcXVpcmVkEg8KB2ZlYXR1cmUYASABKAkSKAoNcmVxdWlyZWRfdGllchgCIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISJwoMY3VycmVudF90aWVyGAMgASgOMhEuaGl2ZXN5bmMudjEuVGllchIPCgdtZXNzYWdlGAQgASgJEhkKEXVwZ3JhZGVfZGVlcF9saW5rGAUgASgJImAKDUxpbWl0RXhjZWVkZWQSIQoFbGltaXQYASABKA4yEi5oaXZlc3luYy52MS5MaW1pdBILCgNtYXgYAiABKAMSDgoGYWN0dWFsGAMgASgDEg8KB21lc3NhZ2UYBCABKAkiTQoLUmF0ZUxpbWl0ZWQSLgoLcmV0cnlfYWZ0ZXIYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGYnVja2V0GAIgASgJIkkKFFNlY29uZEZhY3RvclJlcXVpcmVkEhAKCGVucm9sbGVkGAEgASgIEg4KBmhlYWRlchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJKr0BCgVMaW1pdBIVChFMSU1JVF9VTlNQRUNJRklFRBAAEhYKEkxJTUlUX1JFUVVFU1RfU0laRRABEhoKFkxJTUlUX1NJTkdMRV9GSUxFX1NJWkUQAhIZChVMSU1JVF9QUk9KRUNUX1NUT1JBR0UQAxIWChJMSU1JVF9MSVZFX1ZJRVdFUlMQBBIbChdMSU1JVF9BSV9EQUlMWV9SRVFVRVNUUxAFEhkKFUxJTUlUX0FJX0RBSUxZX1RPS0VOUxAGQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_protobuf_duration, file_hivesync_v1_access]);
 
 /**
  * Conflict is attached (with code `aborted`, HTTP 409) when a save names a base
@@ -303,6 +303,44 @@ export type RateLimited = Message<"hivesync.v1.RateLimited"> & {
  */
 export const RateLimitedSchema: GenMessage<RateLimited> = /*@__PURE__*/
   messageDesc(file_hivesync_v1_errors, 4);
+
+/**
+ * SecondFactorRequired is attached (with code `permission_denied`, HTTP 403)
+ * when a sensitive action needs a second factor: resend the request with a
+ * current TOTP code, or an unused recovery code, in the X-HiveSync-OTP header.
+ *
+ * @generated from message hivesync.v1.SecondFactorRequired
+ */
+export type SecondFactorRequired = Message<"hivesync.v1.SecondFactorRequired"> & {
+  /**
+   * enrolled is false when the account must first enrol in two-factor
+   * authentication (required for admins when the server says so).
+   *
+   * @generated from field: bool enrolled = 1;
+   */
+  enrolled: boolean;
+
+  /**
+   * header is the request header that carries the code: "X-HiveSync-OTP".
+   *
+   * @generated from field: string header = 2;
+   */
+  header: string;
+
+  /**
+   * message is a sentence a client can show as it is.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SecondFactorRequired.
+ * Use `create(SecondFactorRequiredSchema)` to create a new message.
+ */
+export const SecondFactorRequiredSchema: GenMessage<SecondFactorRequired> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_errors, 5);
 
 /**
  * Limit names a limit the server enforces.

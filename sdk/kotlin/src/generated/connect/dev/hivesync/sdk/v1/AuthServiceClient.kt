@@ -21,6 +21,80 @@ public class AuthServiceClient(
   private val client: ProtocolClientInterface,
 ) : AuthServiceClientInterface {
   /**
+   *  SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+   *  from a configured identity provider (Sign in with Apple, Google…; the
+   *  built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+   *  the mobile client. The token's signature, issuer, audience and expiry are
+   *  verified against the provider's published keys, its nonce must equal the
+   *  request's, and each ID token is accepted once.
+   */
+  override suspend fun signInWithIdToken(request: SignInWithIdTokenRequest, headers: Headers): ResponseMessage<SignInWithIdTokenResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/SignInWithIdToken",
+      dev.hivesync.sdk.v1.SignInWithIdTokenRequest::class,
+      dev.hivesync.sdk.v1.SignInWithIdTokenResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+   *  from a configured identity provider (Sign in with Apple, Google…; the
+   *  built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+   *  the mobile client. The token's signature, issuer, audience and expiry are
+   *  verified against the provider's published keys, its nonce must equal the
+   *  request's, and each ID token is accepted once.
+   */
+  override fun signInWithIdTokenBlocking(request: SignInWithIdTokenRequest, headers: Headers): UnaryBlockingCall<SignInWithIdTokenResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/SignInWithIdToken",
+      dev.hivesync.sdk.v1.SignInWithIdTokenRequest::class,
+      dev.hivesync.sdk.v1.SignInWithIdTokenResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ListIdentityProviders lists the identity providers the mobile app may
+   *  sign in with.
+   */
+  override suspend fun listIdentityProviders(request: ListIdentityProvidersRequest, headers: Headers): ResponseMessage<ListIdentityProvidersResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ListIdentityProviders",
+      dev.hivesync.sdk.v1.ListIdentityProvidersRequest::class,
+      dev.hivesync.sdk.v1.ListIdentityProvidersResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  ListIdentityProviders lists the identity providers the mobile app may
+   *  sign in with.
+   */
+  override fun listIdentityProvidersBlocking(request: ListIdentityProvidersRequest, headers: Headers): UnaryBlockingCall<ListIdentityProvidersResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ListIdentityProviders",
+      dev.hivesync.sdk.v1.ListIdentityProvidersRequest::class,
+      dev.hivesync.sdk.v1.ListIdentityProvidersResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
    *  GetCurrentUser returns the caller's account and the session of its token.
    */
   override suspend fun getCurrentUser(request: GetCurrentUserRequest, headers: Headers): ResponseMessage<GetCurrentUserResponse> = client.unary(
@@ -181,6 +255,104 @@ public class AuthServiceClient(
     "hivesync.v1.AuthService/RevokeSession",
       dev.hivesync.sdk.v1.RevokeSessionRequest::class,
       dev.hivesync.sdk.v1.RevokeSessionResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+   *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
+   *  works. Enrolling again before confirming replaces the secret.
+   */
+  override suspend fun enrollTotp(request: EnrollTotpRequest, headers: Headers): ResponseMessage<EnrollTotpResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/EnrollTotp",
+      dev.hivesync.sdk.v1.EnrollTotpRequest::class,
+      dev.hivesync.sdk.v1.EnrollTotpResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+   *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
+   *  works. Enrolling again before confirming replaces the secret.
+   */
+  override fun enrollTotpBlocking(request: EnrollTotpRequest, headers: Headers): UnaryBlockingCall<EnrollTotpResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/EnrollTotp",
+      dev.hivesync.sdk.v1.EnrollTotpRequest::class,
+      dev.hivesync.sdk.v1.EnrollTotpResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ConfirmTotp turns two-factor authentication on with a current code.
+   */
+  override suspend fun confirmTotp(request: ConfirmTotpRequest, headers: Headers): ResponseMessage<ConfirmTotpResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ConfirmTotp",
+      dev.hivesync.sdk.v1.ConfirmTotpRequest::class,
+      dev.hivesync.sdk.v1.ConfirmTotpResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ConfirmTotp turns two-factor authentication on with a current code.
+   */
+  override fun confirmTotpBlocking(request: ConfirmTotpRequest, headers: Headers): UnaryBlockingCall<ConfirmTotpResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/ConfirmTotp",
+      dev.hivesync.sdk.v1.ConfirmTotpRequest::class,
+      dev.hivesync.sdk.v1.ConfirmTotpResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  DisableTotp turns two-factor authentication off (a sensitive action: it
+   *  needs a current code or a recovery code in X-HiveSync-OTP).
+   */
+  override suspend fun disableTotp(request: DisableTotpRequest, headers: Headers): ResponseMessage<DisableTotpResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/DisableTotp",
+      dev.hivesync.sdk.v1.DisableTotpRequest::class,
+      dev.hivesync.sdk.v1.DisableTotpResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  DisableTotp turns two-factor authentication off (a sensitive action: it
+   *  needs a current code or a recovery code in X-HiveSync-OTP).
+   */
+  override fun disableTotpBlocking(request: DisableTotpRequest, headers: Headers): UnaryBlockingCall<DisableTotpResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AuthService/DisableTotp",
+      dev.hivesync.sdk.v1.DisableTotpRequest::class,
+      dev.hivesync.sdk.v1.DisableTotpResponse::class,
       StreamType.UNARY,
     ),
   )

@@ -15,6 +15,38 @@ import com.connectrpc.UnaryBlockingCall
  */
 public interface AuthServiceClientInterface {
   /**
+   *  SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+   *  from a configured identity provider (Sign in with Apple, Google…; the
+   *  built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+   *  the mobile client. The token's signature, issuer, audience and expiry are
+   *  verified against the provider's published keys, its nonce must equal the
+   *  request's, and each ID token is accepted once.
+   */
+  public suspend fun signInWithIdToken(request: SignInWithIdTokenRequest, headers: Headers = emptyMap()): ResponseMessage<SignInWithIdTokenResponse>
+
+  /**
+   *  SignInWithIdToken is the mobile app's sign-in: it exchanges an ID token
+   *  from a configured identity provider (Sign in with Apple, Google…; the
+   *  built-in "dev" provider under `hivesyncd dev`) for a HiveSync session of
+   *  the mobile client. The token's signature, issuer, audience and expiry are
+   *  verified against the provider's published keys, its nonce must equal the
+   *  request's, and each ID token is accepted once.
+   */
+  public fun signInWithIdTokenBlocking(request: SignInWithIdTokenRequest, headers: Headers = emptyMap()): UnaryBlockingCall<SignInWithIdTokenResponse>
+
+  /**
+   *  ListIdentityProviders lists the identity providers the mobile app may
+   *  sign in with.
+   */
+  public suspend fun listIdentityProviders(request: ListIdentityProvidersRequest, headers: Headers = emptyMap()): ResponseMessage<ListIdentityProvidersResponse>
+
+  /**
+   *  ListIdentityProviders lists the identity providers the mobile app may
+   *  sign in with.
+   */
+  public fun listIdentityProvidersBlocking(request: ListIdentityProvidersRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ListIdentityProvidersResponse>
+
+  /**
    *  GetCurrentUser returns the caller's account and the session of its token.
    */
   public suspend fun getCurrentUser(request: GetCurrentUserRequest, headers: Headers = emptyMap()): ResponseMessage<GetCurrentUserResponse>
@@ -73,4 +105,42 @@ public interface AuthServiceClientInterface {
    *  working at once. Revoking another user's session answers not_found.
    */
   public fun revokeSessionBlocking(request: RevokeSessionRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RevokeSessionResponse>
+
+  /**
+   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+   *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
+   *  works. Enrolling again before confirming replaces the secret.
+   */
+  public suspend fun enrollTotp(request: EnrollTotpRequest, headers: Headers = emptyMap()): ResponseMessage<EnrollTotpResponse>
+
+  /**
+   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
+   *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
+   *  works. Enrolling again before confirming replaces the secret.
+   */
+  public fun enrollTotpBlocking(request: EnrollTotpRequest, headers: Headers = emptyMap()): UnaryBlockingCall<EnrollTotpResponse>
+
+  /**
+   *  ConfirmTotp turns two-factor authentication on with a current code.
+   */
+  public suspend fun confirmTotp(request: ConfirmTotpRequest, headers: Headers = emptyMap()): ResponseMessage<ConfirmTotpResponse>
+
+  /**
+   *  ConfirmTotp turns two-factor authentication on with a current code.
+   */
+  public fun confirmTotpBlocking(request: ConfirmTotpRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ConfirmTotpResponse>
+
+  /**
+   *  DisableTotp turns two-factor authentication off (a sensitive action: it
+   *  needs a current code or a recovery code in X-HiveSync-OTP).
+   */
+  public suspend fun disableTotp(request: DisableTotpRequest, headers: Headers = emptyMap()): ResponseMessage<DisableTotpResponse>
+
+  /**
+   *  DisableTotp turns two-factor authentication off (a sensitive action: it
+   *  needs a current code or a recovery code in X-HiveSync-OTP).
+   */
+  public fun disableTotpBlocking(request: DisableTotpRequest, headers: Headers = emptyMap()): UnaryBlockingCall<DisableTotpResponse>
 }

@@ -52,6 +52,44 @@ public class EntitlementServiceClient(
 
 
   /**
+   *  RegisterPurchase links a Google Play purchase token to the caller right
+   *  after the purchase in the mobile app (Play's notifications do not say
+   *  whose purchase it is). The tier follows the store's verified
+   *  notifications, never this call. App Store purchases need no call: the
+   *  app sets appAccountToken to the user id.
+   */
+  override suspend fun registerPurchase(request: RegisterPurchaseRequest, headers: Headers): ResponseMessage<RegisterPurchaseResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.EntitlementService/RegisterPurchase",
+      dev.hivesync.sdk.v1.RegisterPurchaseRequest::class,
+      dev.hivesync.sdk.v1.RegisterPurchaseResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  RegisterPurchase links a Google Play purchase token to the caller right
+   *  after the purchase in the mobile app (Play's notifications do not say
+   *  whose purchase it is). The tier follows the store's verified
+   *  notifications, never this call. App Store purchases need no call: the
+   *  app sets appAccountToken to the user id.
+   */
+  override fun registerPurchaseBlocking(request: RegisterPurchaseRequest, headers: Headers): UnaryBlockingCall<RegisterPurchaseResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.EntitlementService/RegisterPurchase",
+      dev.hivesync.sdk.v1.RegisterPurchaseRequest::class,
+      dev.hivesync.sdk.v1.RegisterPurchaseResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  ListFeatures returns the Free / Trial / Pro feature matrix.
    */
   override suspend fun listFeatures(request: ListFeaturesRequest, headers: Headers): ResponseMessage<ListFeaturesResponse> = client.unary(

@@ -24,6 +24,24 @@ public interface EntitlementServiceClientInterface {
   public fun getEntitlementBlocking(request: GetEntitlementRequest, headers: Headers = emptyMap()): UnaryBlockingCall<GetEntitlementResponse>
 
   /**
+   *  RegisterPurchase links a Google Play purchase token to the caller right
+   *  after the purchase in the mobile app (Play's notifications do not say
+   *  whose purchase it is). The tier follows the store's verified
+   *  notifications, never this call. App Store purchases need no call: the
+   *  app sets appAccountToken to the user id.
+   */
+  public suspend fun registerPurchase(request: RegisterPurchaseRequest, headers: Headers = emptyMap()): ResponseMessage<RegisterPurchaseResponse>
+
+  /**
+   *  RegisterPurchase links a Google Play purchase token to the caller right
+   *  after the purchase in the mobile app (Play's notifications do not say
+   *  whose purchase it is). The tier follows the store's verified
+   *  notifications, never this call. App Store purchases need no call: the
+   *  app sets appAccountToken to the user id.
+   */
+  public fun registerPurchaseBlocking(request: RegisterPurchaseRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RegisterPurchaseResponse>
+
+  /**
    *  ListFeatures returns the Free / Trial / Pro feature matrix.
    */
   public suspend fun listFeatures(request: ListFeaturesRequest, headers: Headers = emptyMap()): ResponseMessage<ListFeaturesResponse>

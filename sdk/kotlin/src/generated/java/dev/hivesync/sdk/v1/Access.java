@@ -83,37 +83,39 @@ public final class Access extends com.google.protobuf.GeneratedFile {
   static {
     java.lang.String[] descriptorData = {
       "\n\030hivesync/v1/access.proto\022\013hivesync.v1\032" +
-      " google/protobuf/descriptor.proto\"\202\002\n\nAc" +
+      " google/protobuf/descriptor.proto\"\327\002\n\nAc" +
       "cessRule\022\026\n\006public\030\001 \001(\010R\006public\022*\n\006scop" +
       "es\030\002 \003(\0162\022.hivesync.v1.ScopeR\006scopes\022\030\n\007" +
       "feature\030\003 \001(\tR\007feature\022,\n\010min_tier\030\004 \001(\016" +
       "2\021.hivesync.v1.TierR\007minTier\022:\n\014client_t" +
       "ypes\030\005 \003(\0162\027.hivesync.v1.ClientTypeR\013cli" +
       "entTypes\022,\n\022skip_version_check\030\006 \001(\010R\020sk" +
-      "ipVersionCheck\"\203\001\n\007Feature\022\022\n\004name\030\001 \001(\t" +
-      "R\004name\022\024\n\005title\030\002 \001(\tR\005title\022,\n\010min_tier" +
-      "\030\003 \001(\0162\021.hivesync.v1.TierR\007minTier\022 \n\013de" +
-      "scription\030\004 \001(\tR\013description\"A\n\rFeatureM" +
-      "atrix\0220\n\010features\030\001 \003(\0132\024.hivesync.v1.Fe" +
-      "atureR\010features*\225\001\n\005Scope\022\025\n\021SCOPE_UNSPE" +
-      "CIFIED\020\000\022\017\n\013SCOPE_ADMIN\020\001\022\016\n\nSCOPE_USER\020" +
-      "\002\022\020\n\014SCOPE_PLUGIN\020\003\022\021\n\rSCOPE_PREVIEW\020\004\022\016" +
-      "\n\nSCOPE_READ\020\005\022\017\n\013SCOPE_WRITE\020\006\022\016\n\nSCOPE" +
-      "_LIVE\020\007*I\n\004Tier\022\024\n\020TIER_UNSPECIFIED\020\000\022\r\n" +
-      "\tTIER_FREE\020\001\022\016\n\nTIER_TRIAL\020\002\022\014\n\010TIER_PRO" +
-      "\020\003*\352\001\n\nClientType\022\033\n\027CLIENT_TYPE_UNSPECI" +
-      "FIED\020\000\022\026\n\022CLIENT_TYPE_MOBILE\020\001\022\027\n\023CLIENT" +
-      "_TYPE_DESKTOP\020\002\022\026\n\022CLIENT_TYPE_VSCODE\020\003\022" +
-      "\031\n\025CLIENT_TYPE_JETBRAINS\020\004\022\027\n\023CLIENT_TYP" +
-      "E_SUBLIME\020\005\022\026\n\022CLIENT_TYPE_NEOVIM\020\006\022\023\n\017C" +
-      "LIENT_TYPE_CLI\020\007\022\025\n\021CLIENT_TYPE_ADMIN\020\010:" +
-      "a\n\016feature_matrix\022\034.google.protobuf.File" +
-      "Options\030\273\216\003 \001(\0132\032.hivesync.v1.FeatureMat" +
-      "rixR\rfeatureMatrix:Q\n\006access\022\036.google.pr" +
-      "otobuf.MethodOptions\030\271\216\003 \001(\0132\027.hivesync." +
-      "v1.AccessRuleR\006accessBP\n\023dev.hivesync.sd" +
-      "k.v1P\001Z7github.com/hivesync/hivesync/gen" +
-      "/hivesync/v1;hivesyncv1b\006proto3"
+      "ipVersionCheck\022\035\n\nrate_limit\030\007 \001(\tR\trate" +
+      "Limit\0224\n\026requires_second_factor\030\010 \001(\010R\024r" +
+      "equiresSecondFactor\"\203\001\n\007Feature\022\022\n\004name\030" +
+      "\001 \001(\tR\004name\022\024\n\005title\030\002 \001(\tR\005title\022,\n\010min" +
+      "_tier\030\003 \001(\0162\021.hivesync.v1.TierR\007minTier\022" +
+      " \n\013description\030\004 \001(\tR\013description\"A\n\rFea" +
+      "tureMatrix\0220\n\010features\030\001 \003(\0132\024.hivesync." +
+      "v1.FeatureR\010features*\225\001\n\005Scope\022\025\n\021SCOPE_" +
+      "UNSPECIFIED\020\000\022\017\n\013SCOPE_ADMIN\020\001\022\016\n\nSCOPE_" +
+      "USER\020\002\022\020\n\014SCOPE_PLUGIN\020\003\022\021\n\rSCOPE_PREVIE" +
+      "W\020\004\022\016\n\nSCOPE_READ\020\005\022\017\n\013SCOPE_WRITE\020\006\022\016\n\n" +
+      "SCOPE_LIVE\020\007*I\n\004Tier\022\024\n\020TIER_UNSPECIFIED" +
+      "\020\000\022\r\n\tTIER_FREE\020\001\022\016\n\nTIER_TRIAL\020\002\022\014\n\010TIE" +
+      "R_PRO\020\003*\352\001\n\nClientType\022\033\n\027CLIENT_TYPE_UN" +
+      "SPECIFIED\020\000\022\026\n\022CLIENT_TYPE_MOBILE\020\001\022\027\n\023C" +
+      "LIENT_TYPE_DESKTOP\020\002\022\026\n\022CLIENT_TYPE_VSCO" +
+      "DE\020\003\022\031\n\025CLIENT_TYPE_JETBRAINS\020\004\022\027\n\023CLIEN" +
+      "T_TYPE_SUBLIME\020\005\022\026\n\022CLIENT_TYPE_NEOVIM\020\006" +
+      "\022\023\n\017CLIENT_TYPE_CLI\020\007\022\025\n\021CLIENT_TYPE_ADM" +
+      "IN\020\010:a\n\016feature_matrix\022\034.google.protobuf" +
+      ".FileOptions\030\273\216\003 \001(\0132\032.hivesync.v1.Featu" +
+      "reMatrixR\rfeatureMatrix:Q\n\006access\022\036.goog" +
+      "le.protobuf.MethodOptions\030\271\216\003 \001(\0132\027.hive" +
+      "sync.v1.AccessRuleR\006accessBP\n\023dev.hivesy" +
+      "nc.sdk.v1P\001Z7github.com/hivesync/hivesyn" +
+      "c/gen/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -125,7 +127,7 @@ public final class Access extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_AccessRule_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_AccessRule_descriptor,
-        new java.lang.String[] { "Public", "Scopes", "Feature", "MinTier", "ClientTypes", "SkipVersionCheck", });
+        new java.lang.String[] { "Public", "Scopes", "Feature", "MinTier", "ClientTypes", "SkipVersionCheck", "RateLimit", "RequiresSecondFactor", });
     internal_static_hivesync_v1_Feature_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_hivesync_v1_Feature_fieldAccessorTable = new

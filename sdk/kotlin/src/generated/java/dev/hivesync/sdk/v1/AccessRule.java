@@ -39,6 +39,7 @@ private static final long serialVersionUID = 0L;
     feature_ = "";
     minTier_ = 0;
     clientTypes_ = emptyIntList();
+    rateLimit_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -330,6 +331,75 @@ private static final long serialVersionUID = 0L;
     return skipVersionCheck_;
   }
 
+  public static final int RATE_LIMIT_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object rateLimit_ = "";
+  /**
+   * <pre>
+   * rate_limit names the rate-limit bucket the method counts against (for
+   * example "auth"), per user when signed in and per client IP otherwise.
+   * Empty means no per-method limit. Over the limit: RateLimited.
+   * </pre>
+   *
+   * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+   * @return The rateLimit.
+   */
+  @java.lang.Override
+  public java.lang.String getRateLimit() {
+    java.lang.Object ref = rateLimit_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      rateLimit_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * rate_limit names the rate-limit bucket the method counts against (for
+   * example "auth"), per user when signed in and per client IP otherwise.
+   * Empty means no per-method limit. Over the limit: RateLimited.
+   * </pre>
+   *
+   * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+   * @return The bytes for rateLimit.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRateLimitBytes() {
+    java.lang.Object ref = rateLimit_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      rateLimit_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int REQUIRES_SECOND_FACTOR_FIELD_NUMBER = 8;
+  private boolean requiresSecondFactor_ = false;
+  /**
+   * <pre>
+   * requires_second_factor marks a sensitive action: when the caller has
+   * two-factor authentication enabled, the request must carry a current TOTP
+   * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+   * the call fails with SecondFactorRequired.
+   * </pre>
+   *
+   * <code>bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];</code>
+   * @return The requiresSecondFactor.
+   */
+  @java.lang.Override
+  public boolean getRequiresSecondFactor() {
+    return requiresSecondFactor_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -370,6 +440,12 @@ private static final long serialVersionUID = 0L;
     }
     if (skipVersionCheck_ != false) {
       output.writeBool(6, skipVersionCheck_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rateLimit_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 7, rateLimit_);
+    }
+    if (requiresSecondFactor_ != false) {
+      output.writeBool(8, requiresSecondFactor_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -414,6 +490,13 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(6, skipVersionCheck_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rateLimit_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(7, rateLimit_);
+    }
+    if (requiresSecondFactor_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(8, requiresSecondFactor_);
+    }
     return size;
   }
   @java.lang.Override
@@ -447,6 +530,10 @@ private static final long serialVersionUID = 0L;
     if (!clientTypes_.equals(other.clientTypes_)) return false;
     if (getSkipVersionCheck()
         != other.getSkipVersionCheck()) return false;
+    if (!getRateLimit()
+        .equals(other.getRateLimit())) return false;
+    if (getRequiresSecondFactor()
+        != other.getRequiresSecondFactor()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -476,6 +563,11 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + SKIP_VERSION_CHECK_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getSkipVersionCheck());
+    hash = (37 * hash) + RATE_LIMIT_FIELD_NUMBER;
+    hash = (53 * hash) + getRateLimit().hashCode();
+    hash = (37 * hash) + REQUIRES_SECOND_FACTOR_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getRequiresSecondFactor());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -620,6 +712,8 @@ private static final long serialVersionUID = 0L;
       minTier_ = 0;
       clientTypes_ = emptyIntList();
       skipVersionCheck_ = false;
+      rateLimit_ = "";
+      requiresSecondFactor_ = false;
       return this;
     }
 
@@ -673,6 +767,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.skipVersionCheck_ = skipVersionCheck_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.rateLimit_ = rateLimit_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.requiresSecondFactor_ = requiresSecondFactor_;
+      }
     }
 
     @java.lang.Override
@@ -722,6 +822,14 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getSkipVersionCheck() != false) {
         setSkipVersionCheck(other.getSkipVersionCheck());
+      }
+      if (!other.getRateLimit().isEmpty()) {
+        rateLimit_ = other.rateLimit_;
+        bitField0_ |= 0x00000040;
+        onChanged();
+      }
+      if (other.getRequiresSecondFactor() != false) {
+        setRequiresSecondFactor(other.getRequiresSecondFactor());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -799,6 +907,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 58: {
+              rateLimit_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 58
+            case 64: {
+              requiresSecondFactor_ = input.readBool();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 64
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1461,6 +1579,161 @@ private static final long serialVersionUID = 0L;
     public Builder clearSkipVersionCheck() {
       bitField0_ = (bitField0_ & ~0x00000020);
       skipVersionCheck_ = false;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object rateLimit_ = "";
+    /**
+     * <pre>
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * </pre>
+     *
+     * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+     * @return The rateLimit.
+     */
+    public java.lang.String getRateLimit() {
+      java.lang.Object ref = rateLimit_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        rateLimit_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * </pre>
+     *
+     * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+     * @return The bytes for rateLimit.
+     */
+    public com.google.protobuf.ByteString
+        getRateLimitBytes() {
+      java.lang.Object ref = rateLimit_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        rateLimit_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * </pre>
+     *
+     * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+     * @param value The rateLimit to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRateLimit(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      rateLimit_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * </pre>
+     *
+     * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRateLimit() {
+      rateLimit_ = getDefaultInstance().getRateLimit();
+      bitField0_ = (bitField0_ & ~0x00000040);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * </pre>
+     *
+     * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+     * @param value The bytes for rateLimit to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRateLimitBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      rateLimit_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+
+    private boolean requiresSecondFactor_ ;
+    /**
+     * <pre>
+     * requires_second_factor marks a sensitive action: when the caller has
+     * two-factor authentication enabled, the request must carry a current TOTP
+     * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+     * the call fails with SecondFactorRequired.
+     * </pre>
+     *
+     * <code>bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];</code>
+     * @return The requiresSecondFactor.
+     */
+    @java.lang.Override
+    public boolean getRequiresSecondFactor() {
+      return requiresSecondFactor_;
+    }
+    /**
+     * <pre>
+     * requires_second_factor marks a sensitive action: when the caller has
+     * two-factor authentication enabled, the request must carry a current TOTP
+     * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+     * the call fails with SecondFactorRequired.
+     * </pre>
+     *
+     * <code>bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];</code>
+     * @param value The requiresSecondFactor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRequiresSecondFactor(boolean value) {
+
+      requiresSecondFactor_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * requires_second_factor marks a sensitive action: when the caller has
+     * two-factor authentication enabled, the request must carry a current TOTP
+     * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+     * the call fails with SecondFactorRequired.
+     * </pre>
+     *
+     * <code>bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRequiresSecondFactor() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      requiresSecondFactor_ = false;
       onChanged();
       return this;
     }

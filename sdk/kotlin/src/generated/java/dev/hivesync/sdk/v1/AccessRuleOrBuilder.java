@@ -176,4 +176,41 @@ public interface AccessRuleOrBuilder extends
    * @return The skipVersionCheck.
    */
   boolean getSkipVersionCheck();
+
+  /**
+   * <pre>
+   * rate_limit names the rate-limit bucket the method counts against (for
+   * example "auth"), per user when signed in and per client IP otherwise.
+   * Empty means no per-method limit. Over the limit: RateLimited.
+   * </pre>
+   *
+   * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+   * @return The rateLimit.
+   */
+  java.lang.String getRateLimit();
+  /**
+   * <pre>
+   * rate_limit names the rate-limit bucket the method counts against (for
+   * example "auth"), per user when signed in and per client IP otherwise.
+   * Empty means no per-method limit. Over the limit: RateLimited.
+   * </pre>
+   *
+   * <code>string rate_limit = 7 [json_name = "rateLimit"];</code>
+   * @return The bytes for rateLimit.
+   */
+  com.google.protobuf.ByteString
+      getRateLimitBytes();
+
+  /**
+   * <pre>
+   * requires_second_factor marks a sensitive action: when the caller has
+   * two-factor authentication enabled, the request must carry a current TOTP
+   * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+   * the call fails with SecondFactorRequired.
+   * </pre>
+   *
+   * <code>bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];</code>
+   * @return The requiresSecondFactor.
+   */
+  boolean getRequiresSecondFactor();
 }

@@ -27,6 +27,31 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
         (com.google.protobuf.ExtensionRegistryLite) registry);
   }
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SignInWithIdTokenRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SignInWithIdTokenRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SignInWithIdTokenResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SignInWithIdTokenResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListIdentityProvidersRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListIdentityProvidersRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_IdentityProvider_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_IdentityProvider_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListIdentityProvidersResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListIdentityProvidersResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -46,6 +71,36 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_ApproveDeviceCodeResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_EnrollTotpRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_EnrollTotpRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_EnrollTotpResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_EnrollTotpResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ConfirmTotpRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ConfirmTotpRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ConfirmTotpResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ConfirmTotpResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DisableTotpRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DisableTotpRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DisableTotpResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DisableTotpResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_GetCurrentUserRequest_descriptor;
   static final 
@@ -89,49 +144,88 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
       "nc.v1\032\034google/api/annotations.proto\032\037goo" +
       "gle/protobuf/timestamp.proto\032\030hivesync/v" +
       "1/access.proto\032\032hivesync/v1/identity.pro" +
-      "to\"8\n\031DescribeDeviceCodeRequest\022\033\n\tuser_" +
-      "code\030\001 \001(\tR\010userCode\"\207\002\n\032DescribeDeviceC" +
-      "odeResponse\022\033\n\tclient_id\030\001 \001(\tR\010clientId" +
-      "\0228\n\013client_type\030\002 \001(\0162\027.hivesync.v1.Clie" +
-      "ntTypeR\nclientType\022*\n\006scopes\030\003 \003(\0162\022.hiv" +
-      "esync.v1.ScopeR\006scopes\022+\n\004kind\030\004 \001(\0162\027.h" +
-      "ivesync.v1.SignInKindR\004kind\0229\n\nexpires_a" +
-      "t\030\005 \001(\0132\032.google.protobuf.TimestampR\texp" +
-      "iresAt\"Q\n\030ApproveDeviceCodeRequest\022\033\n\tus" +
-      "er_code\030\001 \001(\tR\010userCode\022\030\n\007approve\030\002 \001(\010" +
-      "R\007approve\"8\n\031ApproveDeviceCodeResponse\022\033" +
-      "\n\tclient_id\030\001 \001(\tR\010clientId\"\027\n\025GetCurren" +
-      "tUserRequest\"\226\001\n\026GetCurrentUserResponse\022" +
-      "%\n\004user\030\001 \001(\0132\021.hivesync.v1.UserR\004user\022." +
-      "\n\007session\030\002 \001(\0132\024.hivesync.v1.SessionR\007s" +
-      "ession\022%\n\004tier\030\003 \001(\0162\021.hivesync.v1.TierR" +
-      "\004tier\"\025\n\023ListSessionsRequest\"H\n\024ListSess" +
-      "ionsResponse\0220\n\010sessions\030\001 \003(\0132\024.hivesyn" +
-      "c.v1.SessionR\010sessions\"5\n\024RevokeSessionR" +
-      "equest\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\"\027\n" +
-      "\025RevokeSessionResponse*]\n\nSignInKind\022\034\n\030" +
-      "SIGN_IN_KIND_UNSPECIFIED\020\000\022\027\n\023SIGN_IN_KI" +
-      "ND_DEVICE\020\001\022\030\n\024SIGN_IN_KIND_BROWSER\020\0022\277\005" +
-      "\n\013AuthService\022z\n\016GetCurrentUser\022\".hivesy" +
-      "nc.v1.GetCurrentUserRequest\032#.hivesync.v" +
-      "1.GetCurrentUserResponse\"\037\220\002\001\312\363\030\006\022\004\002\003\001\005\202" +
-      "\323\344\223\002\014\022\n/api/v1/me\022w\n\014ListSessions\022 .hive" +
-      "sync.v1.ListSessionsRequest\032!.hivesync.v" +
-      "1.ListSessionsResponse\"\"\220\002\001\312\363\030\003\022\001\002\202\323\344\223\002\022" +
-      "\022\020/api/v1/sessions\022\233\001\n\022DescribeDeviceCod" +
-      "e\022&.hivesync.v1.DescribeDeviceCodeReques" +
-      "t\032\'.hivesync.v1.DescribeDeviceCodeRespon" +
-      "se\"4\220\002\001\312\363\030\006\022\001\002*\001\001\202\323\344\223\002!\022\037/api/v1/auth/de" +
-      "vice/{user_code}\022\224\001\n\021ApproveDeviceCode\022%" +
-      ".hivesync.v1.ApproveDeviceCodeRequest\032&." +
-      "hivesync.v1.ApproveDeviceCodeResponse\"0\312" +
-      "\363\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/app" +
-      "rove:\001*\022\205\001\n\rRevokeSession\022!.hivesync.v1." +
-      "RevokeSessionRequest\032\".hivesync.v1.Revok" +
-      "eSessionResponse\"-\312\363\030\004\022\002\002\003\202\323\344\223\002\037*\035/api/v" +
-      "1/sessions/{session_id}BP\n\023dev.hivesync." +
-      "sdk.v1P\001Z7github.com/hivesync/hivesync/g" +
-      "en/hivesync/v1;hivesyncv1b\006proto3"
+      "to\"\212\001\n\030SignInWithIdTokenRequest\022\032\n\010provi" +
+      "der\030\001 \001(\tR\010provider\022\031\n\010id_token\030\002 \001(\tR\007i" +
+      "dToken\022\024\n\005nonce\030\003 \001(\tR\005nonce\022!\n\014display_" +
+      "name\030\004 \001(\tR\013displayName\"\371\001\n\031SignInWithId" +
+      "TokenResponse\022!\n\014access_token\030\001 \001(\tR\013acc" +
+      "essToken\022#\n\rrefresh_token\030\002 \001(\tR\014refresh" +
+      "Token\022\035\n\ntoken_type\030\003 \001(\tR\ttokenType\022\035\n\n" +
+      "expires_in\030\004 \001(\003R\texpiresIn\022\024\n\005scope\030\005 \001" +
+      "(\tR\005scope\022%\n\004user\030\006 \001(\0132\021.hivesync.v1.Us" +
+      "erR\004user\022\031\n\010new_user\030\007 \001(\010R\007newUser\"\036\n\034L" +
+      "istIdentityProvidersRequest\"]\n\020IdentityP" +
+      "rovider\022\022\n\004name\030\001 \001(\tR\004name\022\026\n\006issuer\030\002 " +
+      "\001(\tR\006issuer\022\035\n\nclient_ids\030\003 \003(\tR\tclientI" +
+      "ds\"\\\n\035ListIdentityProvidersResponse\022;\n\tp" +
+      "roviders\030\001 \003(\0132\035.hivesync.v1.IdentityPro" +
+      "viderR\tproviders\"8\n\031DescribeDeviceCodeRe" +
+      "quest\022\033\n\tuser_code\030\001 \001(\tR\010userCode\"\207\002\n\032D" +
+      "escribeDeviceCodeResponse\022\033\n\tclient_id\030\001" +
+      " \001(\tR\010clientId\0228\n\013client_type\030\002 \001(\0162\027.hi" +
+      "vesync.v1.ClientTypeR\nclientType\022*\n\006scop" +
+      "es\030\003 \003(\0162\022.hivesync.v1.ScopeR\006scopes\022+\n\004" +
+      "kind\030\004 \001(\0162\027.hivesync.v1.SignInKindR\004kin" +
+      "d\0229\n\nexpires_at\030\005 \001(\0132\032.google.protobuf." +
+      "TimestampR\texpiresAt\"Q\n\030ApproveDeviceCod" +
+      "eRequest\022\033\n\tuser_code\030\001 \001(\tR\010userCode\022\030\n" +
+      "\007approve\030\002 \001(\010R\007approve\"8\n\031ApproveDevice" +
+      "CodeResponse\022\033\n\tclient_id\030\001 \001(\tR\010clientI" +
+      "d\"\023\n\021EnrollTotpRequest\"t\n\022EnrollTotpResp" +
+      "onse\022\026\n\006secret\030\001 \001(\tR\006secret\022\037\n\013otpauth_" +
+      "uri\030\002 \001(\tR\notpauthUri\022%\n\016recovery_codes\030" +
+      "\003 \003(\tR\rrecoveryCodes\"(\n\022ConfirmTotpReque" +
+      "st\022\022\n\004code\030\001 \001(\tR\004code\"\025\n\023ConfirmTotpRes" +
+      "ponse\"\024\n\022DisableTotpRequest\"\025\n\023DisableTo" +
+      "tpResponse\"\027\n\025GetCurrentUserRequest\"\271\001\n\026" +
+      "GetCurrentUserResponse\022%\n\004user\030\001 \001(\0132\021.h" +
+      "ivesync.v1.UserR\004user\022.\n\007session\030\002 \001(\0132\024" +
+      ".hivesync.v1.SessionR\007session\022%\n\004tier\030\003 " +
+      "\001(\0162\021.hivesync.v1.TierR\004tier\022!\n\014totp_ena" +
+      "bled\030\004 \001(\010R\013totpEnabled\"\025\n\023ListSessionsR" +
+      "equest\"H\n\024ListSessionsResponse\0220\n\010sessio" +
+      "ns\030\001 \003(\0132\024.hivesync.v1.SessionR\010sessions" +
+      "\"5\n\024RevokeSessionRequest\022\035\n\nsession_id\030\001" +
+      " \001(\tR\tsessionId\"\027\n\025RevokeSessionResponse" +
+      "*]\n\nSignInKind\022\034\n\030SIGN_IN_KIND_UNSPECIFI" +
+      "ED\020\000\022\027\n\023SIGN_IN_KIND_DEVICE\020\001\022\030\n\024SIGN_IN" +
+      "_KIND_BROWSER\020\0022\321\n\n\013AuthService\022\220\001\n\021Sign" +
+      "InWithIdToken\022%.hivesync.v1.SignInWithId" +
+      "TokenRequest\032&.hivesync.v1.SignInWithIdT" +
+      "okenResponse\",\312\363\030\010\010\001:\004auth\202\323\344\223\002\032\"\025/api/v" +
+      "1/auth/id-token:\001*\022\227\001\n\025ListIdentityProvi" +
+      "ders\022).hivesync.v1.ListIdentityProviders" +
+      "Request\032*.hivesync.v1.ListIdentityProvid" +
+      "ersResponse\"\'\220\002\001\312\363\030\002\010\001\202\323\344\223\002\030\022\026/api/v1/au" +
+      "th/providers\022z\n\016GetCurrentUser\022\".hivesyn" +
+      "c.v1.GetCurrentUserRequest\032#.hivesync.v1" +
+      ".GetCurrentUserResponse\"\037\220\002\001\312\363\030\006\022\004\002\003\001\005\202\323" +
+      "\344\223\002\014\022\n/api/v1/me\022w\n\014ListSessions\022 .hives" +
+      "ync.v1.ListSessionsRequest\032!.hivesync.v1" +
+      ".ListSessionsResponse\"\"\220\002\001\312\363\030\003\022\001\002\202\323\344\223\002\022\022" +
+      "\020/api/v1/sessions\022\233\001\n\022DescribeDeviceCode" +
+      "\022&.hivesync.v1.DescribeDeviceCodeRequest" +
+      "\032\'.hivesync.v1.DescribeDeviceCodeRespons" +
+      "e\"4\220\002\001\312\363\030\006\022\001\002*\001\001\202\323\344\223\002!\022\037/api/v1/auth/dev" +
+      "ice/{user_code}\022\224\001\n\021ApproveDeviceCode\022%." +
+      "hivesync.v1.ApproveDeviceCodeRequest\032&.h" +
+      "ivesync.v1.ApproveDeviceCodeResponse\"0\312\363" +
+      "\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/appr" +
+      "ove:\001*\022\207\001\n\rRevokeSession\022!.hivesync.v1.R" +
+      "evokeSessionRequest\032\".hivesync.v1.Revoke" +
+      "SessionResponse\"/\312\363\030\006\022\002\002\003@\001\202\323\344\223\002\037*\035/api/" +
+      "v1/sessions/{session_id}\022p\n\nEnrollTotp\022\036" +
+      ".hivesync.v1.EnrollTotpRequest\032\037.hivesyn" +
+      "c.v1.EnrollTotpResponse\"!\312\363\030\003\022\001\002\202\323\344\223\002\024\"\017" +
+      "/api/v1/me/totp:\001*\022{\n\013ConfirmTotp\022\037.hive" +
+      "sync.v1.ConfirmTotpRequest\032 .hivesync.v1" +
+      ".ConfirmTotpResponse\")\312\363\030\003\022\001\002\202\323\344\223\002\034\"\027/ap" +
+      "i/v1/me/totp/confirm:\001*\022r\n\013DisableTotp\022\037" +
+      ".hivesync.v1.DisableTotpRequest\032 .hivesy" +
+      "nc.v1.DisableTotpResponse\" \312\363\030\005\022\001\002@\001\202\323\344\223" +
+      "\002\021*\017/api/v1/me/totpBP\n\023dev.hivesync.sdk." +
+      "v1P\001Z7github.com/hivesync/hivesync/gen/h" +
+      "ivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -141,62 +235,128 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
           dev.hivesync.sdk.v1.Access.getDescriptor(),
           dev.hivesync.sdk.v1.Identity.getDescriptor(),
         });
-    internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor =
+    internal_static_hivesync_v1_SignInWithIdTokenRequest_descriptor =
       getDescriptor().getMessageType(0);
+    internal_static_hivesync_v1_SignInWithIdTokenRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SignInWithIdTokenRequest_descriptor,
+        new java.lang.String[] { "Provider", "IdToken", "Nonce", "DisplayName", });
+    internal_static_hivesync_v1_SignInWithIdTokenResponse_descriptor =
+      getDescriptor().getMessageType(1);
+    internal_static_hivesync_v1_SignInWithIdTokenResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SignInWithIdTokenResponse_descriptor,
+        new java.lang.String[] { "AccessToken", "RefreshToken", "TokenType", "ExpiresIn", "Scope", "User", "NewUser", });
+    internal_static_hivesync_v1_ListIdentityProvidersRequest_descriptor =
+      getDescriptor().getMessageType(2);
+    internal_static_hivesync_v1_ListIdentityProvidersRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListIdentityProvidersRequest_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_IdentityProvider_descriptor =
+      getDescriptor().getMessageType(3);
+    internal_static_hivesync_v1_IdentityProvider_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_IdentityProvider_descriptor,
+        new java.lang.String[] { "Name", "Issuer", "ClientIds", });
+    internal_static_hivesync_v1_ListIdentityProvidersResponse_descriptor =
+      getDescriptor().getMessageType(4);
+    internal_static_hivesync_v1_ListIdentityProvidersResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListIdentityProvidersResponse_descriptor,
+        new java.lang.String[] { "Providers", });
+    internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor =
+      getDescriptor().getMessageType(5);
     internal_static_hivesync_v1_DescribeDeviceCodeRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DescribeDeviceCodeRequest_descriptor,
         new java.lang.String[] { "UserCode", });
     internal_static_hivesync_v1_DescribeDeviceCodeResponse_descriptor =
-      getDescriptor().getMessageType(1);
+      getDescriptor().getMessageType(6);
     internal_static_hivesync_v1_DescribeDeviceCodeResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DescribeDeviceCodeResponse_descriptor,
         new java.lang.String[] { "ClientId", "ClientType", "Scopes", "Kind", "ExpiresAt", });
     internal_static_hivesync_v1_ApproveDeviceCodeRequest_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(7);
     internal_static_hivesync_v1_ApproveDeviceCodeRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ApproveDeviceCodeRequest_descriptor,
         new java.lang.String[] { "UserCode", "Approve", });
     internal_static_hivesync_v1_ApproveDeviceCodeResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(8);
     internal_static_hivesync_v1_ApproveDeviceCodeResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ApproveDeviceCodeResponse_descriptor,
         new java.lang.String[] { "ClientId", });
+    internal_static_hivesync_v1_EnrollTotpRequest_descriptor =
+      getDescriptor().getMessageType(9);
+    internal_static_hivesync_v1_EnrollTotpRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_EnrollTotpRequest_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_EnrollTotpResponse_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_EnrollTotpResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_EnrollTotpResponse_descriptor,
+        new java.lang.String[] { "Secret", "OtpauthUri", "RecoveryCodes", });
+    internal_static_hivesync_v1_ConfirmTotpRequest_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_ConfirmTotpRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ConfirmTotpRequest_descriptor,
+        new java.lang.String[] { "Code", });
+    internal_static_hivesync_v1_ConfirmTotpResponse_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_ConfirmTotpResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ConfirmTotpResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_DisableTotpRequest_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_hivesync_v1_DisableTotpRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DisableTotpRequest_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_DisableTotpResponse_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_hivesync_v1_DisableTotpResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DisableTotpResponse_descriptor,
+        new java.lang.String[] { });
     internal_static_hivesync_v1_GetCurrentUserRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(15);
     internal_static_hivesync_v1_GetCurrentUserRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetCurrentUserRequest_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_GetCurrentUserResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(16);
     internal_static_hivesync_v1_GetCurrentUserResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetCurrentUserResponse_descriptor,
-        new java.lang.String[] { "User", "Session", "Tier", });
+        new java.lang.String[] { "User", "Session", "Tier", "TotpEnabled", });
     internal_static_hivesync_v1_ListSessionsRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(17);
     internal_static_hivesync_v1_ListSessionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSessionsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_ListSessionsResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(18);
     internal_static_hivesync_v1_ListSessionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSessionsResponse_descriptor,
         new java.lang.String[] { "Sessions", });
     internal_static_hivesync_v1_RevokeSessionRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(19);
     internal_static_hivesync_v1_RevokeSessionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RevokeSessionRequest_descriptor,
         new java.lang.String[] { "SessionId", });
     internal_static_hivesync_v1_RevokeSessionResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(20);
     internal_static_hivesync_v1_RevokeSessionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RevokeSessionResponse_descriptor,

@@ -92,7 +92,7 @@ public final class DeviceServiceOuterClass extends com.google.protobuf.Generated
       "nse\022+\n\006device\030\001 \001(\0132\023.hivesync.v1.Device" +
       "R\006device\"2\n\023RevokeDeviceRequest\022\033\n\tdevic" +
       "e_id\030\001 \001(\tR\010deviceId\"\026\n\024RevokeDeviceResp" +
-      "onse2\212\004\n\rDeviceService\022}\n\016RegisterDevice" +
+      "onse2\215\004\n\rDeviceService\022}\n\016RegisterDevice" +
       "\022\".hivesync.v1.RegisterDeviceRequest\032#.h" +
       "ivesync.v1.RegisterDeviceResponse\"\"\312\363\030\004\022" +
       "\002\002\003\202\323\344\223\002\024\"\017/api/v1/devices:\001*\022t\n\013ListDev" +
@@ -102,12 +102,12 @@ public final class DeviceServiceOuterClass extends com.google.protobuf.Generated
       "vice\022 .hivesync.v1.RenameDeviceRequest\032!" +
       ".hivesync.v1.RenameDeviceResponse\"-\312\363\030\003\022" +
       "\001\002\202\323\344\223\002 2\033/api/v1/devices/{device_id}:\001*" +
-      "\022\177\n\014RevokeDevice\022 .hivesync.v1.RevokeDev" +
-      "iceRequest\032!.hivesync.v1.RevokeDeviceRes" +
-      "ponse\"*\312\363\030\003\022\001\002\202\323\344\223\002\035*\033/api/v1/devices/{d" +
-      "evice_id}BP\n\023dev.hivesync.sdk.v1P\001Z7gith" +
-      "ub.com/hivesync/hivesync/gen/hivesync/v1" +
-      ";hivesyncv1b\006proto3"
+      "\022\201\001\n\014RevokeDevice\022 .hivesync.v1.RevokeDe" +
+      "viceRequest\032!.hivesync.v1.RevokeDeviceRe" +
+      "sponse\",\312\363\030\005\022\001\002@\001\202\323\344\223\002\035*\033/api/v1/devices" +
+      "/{device_id}BP\n\023dev.hivesync.sdk.v1P\001Z7g" +
+      "ithub.com/hivesync/hivesync/gen/hivesync" +
+      "/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

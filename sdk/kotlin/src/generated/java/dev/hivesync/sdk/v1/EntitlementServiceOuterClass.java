@@ -37,6 +37,16 @@ public final class EntitlementServiceOuterClass extends com.google.protobuf.Gene
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_GetEntitlementResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RegisterPurchaseRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RegisterPurchaseRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RegisterPurchaseResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RegisterPurchaseResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_ListFeaturesRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -67,55 +77,64 @@ public final class EntitlementServiceOuterClass extends com.google.protobuf.Gene
       "s_at\030\004 \001(\0132\032.google.protobuf.TimestampR\013" +
       "trialEndsAt\022\032\n\010features\030\005 \003(\tR\010features\022" +
       "?\n\rrefresh_after\030\006 \001(\0132\032.google.protobuf" +
-      ".TimestampR\014refreshAfter\"\025\n\023ListFeatures" +
-      "Request\"H\n\024ListFeaturesResponse\0220\n\010featu" +
-      "res\030\001 \003(\0132\024.hivesync.v1.FeatureR\010feature" +
-      "s*\272\001\n\021EntitlementSource\022\"\n\036ENTITLEMENT_S" +
-      "OURCE_UNSPECIFIED\020\000\022\036\n\032ENTITLEMENT_SOURC" +
-      "E_DEFAULT\020\001\022 \n\034ENTITLEMENT_SOURCE_APP_ST" +
-      "ORE\020\002\022!\n\035ENTITLEMENT_SOURCE_PLAY_STORE\020\003" +
-      "\022\034\n\030ENTITLEMENT_SOURCE_ADMIN\020\0042\236\002\n\022Entit" +
-      "lementService\022\202\001\n\016GetEntitlement\022\".hives" +
-      "ync.v1.GetEntitlementRequest\032#.hivesync." +
-      "v1.GetEntitlementResponse\"\'\220\002\001\312\363\030\005\022\003\002\003\005\202" +
-      "\323\344\223\002\025\022\023/api/v1/entitlement\022\202\001\n\014ListFeatu" +
-      "res\022 .hivesync.v1.ListFeaturesRequest\032!." +
-      "hivesync.v1.ListFeaturesResponse\"-\220\002\001\312\363\030" +
-      "\002\010\001\202\323\344\223\002\036\022\034/api/v1/entitlement/featuresB" +
-      "\264\n\n\023dev.hivesync.sdk.v1P\001Z7github.com/hi" +
-      "vesync/hivesync/gen/hivesync/v1;hivesync" +
-      "v1\332\363\030\337\t\n_\n\tfile_sync\022\tFile sync\030\001\"EOpen " +
-      "and save project files on every device, " +
-      "with conflict detection.\ne\n\022offline_edit" +
-      "_queue\022\rOffline edits\030\001\">Edit recently o" +
-      "pened files offline; edits replay on rec" +
-      "onnect.\nl\n\020github_push_pull\022\024GitHub push" +
-      " and pull\030\001\"@Explicit Pull from GitHub a" +
-      "nd Push to GitHub, without branching.\nZ\n" +
-      "\026preview_send_to_device\022\016Send to Device\030" +
-      "\001\".Send a React Native preview to the mo" +
-      "bile app.\nE\n\tlive_view\022\tLive View\030\001\"+Str" +
-      "eam a file read-only to invited viewers." +
-      "\nT\n\007ai_docs\022\020AI documentation\030\003\"5Request" +
-      " AI-generated documentation blocks for a" +
-      " file.\n\206\001\n\035ai_docs_github_over_500_lines" +
-      "\022 Large AI documentation to GitHub\030\003\"APu" +
-      "sh more than 500 lines of AI-generated d" +
-      "ocumentation to GitHub.\nI\n\020github_branch" +
-      "ing\022\020GitHub branching\030\003\"!Create, switch " +
-      "and push branches.\nX\n\020github_auto_push\022\016" +
-      "Automatic push\030\003\"2Push to GitHub automat" +
-      "ically when a file is saved.\nT\n\021offline_" +
-      "snapshots\022\021Offline snapshots\030\003\"*Project-" +
-      "level snapshots available offline.\nZ\n\030of" +
-      "fline_multi_file_cache\022\025Offline project " +
-      "cache\030\003\"%Cache whole projects for offlin" +
-      "e use.\nu\n\030offline_extended_history\022\030Exte" +
-      "nded offline history\030\003\"=Browse extended " +
-      "version history and multi-file diffs off" +
-      "line.\nW\n\026offline_commit_staging\022\026Offline" +
-      " commit staging\030\003\"#Stage GitHub commits " +
-      "while offline.b\006proto3"
+      ".TimestampR\014refreshAfter\"_\n\027RegisterPurc" +
+      "haseRequest\022%\n\016purchase_token\030\001 \001(\tR\rpur" +
+      "chaseToken\022\035\n\nproduct_id\030\002 \001(\tR\tproductI" +
+      "d\"a\n\030RegisterPurchaseResponse\022E\n\013entitle" +
+      "ment\030\001 \001(\0132#.hivesync.v1.GetEntitlementR" +
+      "esponseR\013entitlement\"\025\n\023ListFeaturesRequ" +
+      "est\"H\n\024ListFeaturesResponse\0220\n\010features\030" +
+      "\001 \003(\0132\024.hivesync.v1.FeatureR\010features*\272\001" +
+      "\n\021EntitlementSource\022\"\n\036ENTITLEMENT_SOURC" +
+      "E_UNSPECIFIED\020\000\022\036\n\032ENTITLEMENT_SOURCE_DE" +
+      "FAULT\020\001\022 \n\034ENTITLEMENT_SOURCE_APP_STORE\020" +
+      "\002\022!\n\035ENTITLEMENT_SOURCE_PLAY_STORE\020\003\022\034\n\030" +
+      "ENTITLEMENT_SOURCE_ADMIN\020\0042\264\003\n\022Entitleme" +
+      "ntService\022\202\001\n\016GetEntitlement\022\".hivesync." +
+      "v1.GetEntitlementRequest\032#.hivesync.v1.G" +
+      "etEntitlementResponse\"\'\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002" +
+      "\025\022\023/api/v1/entitlement\022\223\001\n\020RegisterPurch" +
+      "ase\022$.hivesync.v1.RegisterPurchaseReques" +
+      "t\032%.hivesync.v1.RegisterPurchaseResponse" +
+      "\"2\312\363\030\006\022\001\002*\001\001\202\323\344\223\002\"\"\035/api/v1/entitlement/" +
+      "purchases:\001*\022\202\001\n\014ListFeatures\022 .hivesync" +
+      ".v1.ListFeaturesRequest\032!.hivesync.v1.Li" +
+      "stFeaturesResponse\"-\220\002\001\312\363\030\002\010\001\202\323\344\223\002\036\022\034/ap" +
+      "i/v1/entitlement/featuresB\264\n\n\023dev.hivesy" +
+      "nc.sdk.v1P\001Z7github.com/hivesync/hivesyn" +
+      "c/gen/hivesync/v1;hivesyncv1\332\363\030\337\t\n_\n\tfil" +
+      "e_sync\022\tFile sync\030\001\"EOpen and save proje" +
+      "ct files on every device, with conflict " +
+      "detection.\ne\n\022offline_edit_queue\022\rOfflin" +
+      "e edits\030\001\">Edit recently opened files of" +
+      "fline; edits replay on reconnect.\nl\n\020git" +
+      "hub_push_pull\022\024GitHub push and pull\030\001\"@E" +
+      "xplicit Pull from GitHub and Push to Git" +
+      "Hub, without branching.\nZ\n\026preview_send_" +
+      "to_device\022\016Send to Device\030\001\".Send a Reac" +
+      "t Native preview to the mobile app.\nE\n\tl" +
+      "ive_view\022\tLive View\030\001\"+Stream a file rea" +
+      "d-only to invited viewers.\nT\n\007ai_docs\022\020A" +
+      "I documentation\030\003\"5Request AI-generated " +
+      "documentation blocks for a file.\n\206\001\n\035ai_" +
+      "docs_github_over_500_lines\022 Large AI doc" +
+      "umentation to GitHub\030\003\"APush more than 5" +
+      "00 lines of AI-generated documentation t" +
+      "o GitHub.\nI\n\020github_branching\022\020GitHub br" +
+      "anching\030\003\"!Create, switch and push branc" +
+      "hes.\nX\n\020github_auto_push\022\016Automatic push" +
+      "\030\003\"2Push to GitHub automatically when a " +
+      "file is saved.\nT\n\021offline_snapshots\022\021Off" +
+      "line snapshots\030\003\"*Project-level snapshot" +
+      "s available offline.\nZ\n\030offline_multi_fi" +
+      "le_cache\022\025Offline project cache\030\003\"%Cache" +
+      " whole projects for offline use.\nu\n\030offl" +
+      "ine_extended_history\022\030Extended offline h" +
+      "istory\030\003\"=Browse extended version histor" +
+      "y and multi-file diffs offline.\nW\n\026offli" +
+      "ne_commit_staging\022\026Offline commit stagin" +
+      "g\030\003\"#Stage GitHub commits while offline." +
+      "b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -136,14 +155,26 @@ public final class EntitlementServiceOuterClass extends com.google.protobuf.Gene
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetEntitlementResponse_descriptor,
         new java.lang.String[] { "Tier", "Source", "ExpiresAt", "TrialEndsAt", "Features", "RefreshAfter", });
-    internal_static_hivesync_v1_ListFeaturesRequest_descriptor =
+    internal_static_hivesync_v1_RegisterPurchaseRequest_descriptor =
       getDescriptor().getMessageType(2);
+    internal_static_hivesync_v1_RegisterPurchaseRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RegisterPurchaseRequest_descriptor,
+        new java.lang.String[] { "PurchaseToken", "ProductId", });
+    internal_static_hivesync_v1_RegisterPurchaseResponse_descriptor =
+      getDescriptor().getMessageType(3);
+    internal_static_hivesync_v1_RegisterPurchaseResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RegisterPurchaseResponse_descriptor,
+        new java.lang.String[] { "Entitlement", });
+    internal_static_hivesync_v1_ListFeaturesRequest_descriptor =
+      getDescriptor().getMessageType(4);
     internal_static_hivesync_v1_ListFeaturesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFeaturesRequest_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_ListFeaturesResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(5);
     internal_static_hivesync_v1_ListFeaturesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFeaturesResponse_descriptor,

@@ -51,6 +51,11 @@ public final class Errors extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_RateLimited_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SecondFactorRequired_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SecondFactorRequired_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -90,14 +95,17 @@ public final class Errors extends com.google.protobuf.GeneratedFile {
       "(\003R\003max\022\026\n\006actual\030\003 \001(\003R\006actual\022\030\n\007messa" +
       "ge\030\004 \001(\tR\007message\"a\n\013RateLimited\022:\n\013retr" +
       "y_after\030\001 \001(\0132\031.google.protobuf.Duration" +
-      "R\nretryAfter\022\026\n\006bucket\030\002 \001(\tR\006bucket*\275\001\n" +
-      "\005Limit\022\025\n\021LIMIT_UNSPECIFIED\020\000\022\026\n\022LIMIT_R" +
-      "EQUEST_SIZE\020\001\022\032\n\026LIMIT_SINGLE_FILE_SIZE\020" +
-      "\002\022\031\n\025LIMIT_PROJECT_STORAGE\020\003\022\026\n\022LIMIT_LI" +
-      "VE_VIEWERS\020\004\022\033\n\027LIMIT_AI_DAILY_REQUESTS\020" +
-      "\005\022\031\n\025LIMIT_AI_DAILY_TOKENS\020\006BP\n\023dev.hive" +
-      "sync.sdk.v1P\001Z7github.com/hivesync/hives" +
-      "ync/gen/hivesync/v1;hivesyncv1b\006proto3"
+      "R\nretryAfter\022\026\n\006bucket\030\002 \001(\tR\006bucket\"d\n\024" +
+      "SecondFactorRequired\022\032\n\010enrolled\030\001 \001(\010R\010" +
+      "enrolled\022\026\n\006header\030\002 \001(\tR\006header\022\030\n\007mess" +
+      "age\030\003 \001(\tR\007message*\275\001\n\005Limit\022\025\n\021LIMIT_UN" +
+      "SPECIFIED\020\000\022\026\n\022LIMIT_REQUEST_SIZE\020\001\022\032\n\026L" +
+      "IMIT_SINGLE_FILE_SIZE\020\002\022\031\n\025LIMIT_PROJECT" +
+      "_STORAGE\020\003\022\026\n\022LIMIT_LIVE_VIEWERS\020\004\022\033\n\027LI" +
+      "MIT_AI_DAILY_REQUESTS\020\005\022\031\n\025LIMIT_AI_DAIL" +
+      "Y_TOKENS\020\006BP\n\023dev.hivesync.sdk.v1P\001Z7git" +
+      "hub.com/hivesync/hivesync/gen/hivesync/v" +
+      "1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -135,6 +143,12 @@ public final class Errors extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RateLimited_descriptor,
         new java.lang.String[] { "RetryAfter", "Bucket", });
+    internal_static_hivesync_v1_SecondFactorRequired_descriptor =
+      getDescriptor().getMessageType(5);
+    internal_static_hivesync_v1_SecondFactorRequired_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SecondFactorRequired_descriptor,
+        new java.lang.String[] { "Enrolled", "Header", "Message", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     dev.hivesync.sdk.v1.Access.getDescriptor();

@@ -156,6 +156,21 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.hivesync.sdk.v1.Tier.UNRECOGNIZED : result;
   }
 
+  public static final int TOTP_ENABLED_FIELD_NUMBER = 4;
+  private boolean totpEnabled_ = false;
+  /**
+   * <pre>
+   * totp_enabled is true when two-factor authentication is on.
+   * </pre>
+   *
+   * <code>bool totp_enabled = 4 [json_name = "totpEnabled"];</code>
+   * @return The totpEnabled.
+   */
+  @java.lang.Override
+  public boolean getTotpEnabled() {
+    return totpEnabled_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -179,6 +194,9 @@ private static final long serialVersionUID = 0L;
     if (tier_ != dev.hivesync.sdk.v1.Tier.TIER_UNSPECIFIED.getNumber()) {
       output.writeEnum(3, tier_);
     }
+    if (totpEnabled_ != false) {
+      output.writeBool(4, totpEnabled_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -194,6 +212,10 @@ private static final long serialVersionUID = 0L;
     if (tier_ != dev.hivesync.sdk.v1.Tier.TIER_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(3, tier_);
+    }
+    if (totpEnabled_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(4, totpEnabled_);
     }
     return size;
   }
@@ -230,6 +252,8 @@ private static final long serialVersionUID = 0L;
           .equals(other.getSession())) return false;
     }
     if (tier_ != other.tier_) return false;
+    if (getTotpEnabled()
+        != other.getTotpEnabled()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -251,6 +275,9 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + TIER_FIELD_NUMBER;
     hash = (53 * hash) + tier_;
+    hash = (37 * hash) + TOTP_ENABLED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getTotpEnabled());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -404,6 +431,7 @@ private static final long serialVersionUID = 0L;
         sessionBuilder_ = null;
       }
       tier_ = 0;
+      totpEnabled_ = false;
       return this;
     }
 
@@ -453,6 +481,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.tier_ = tier_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.totpEnabled_ = totpEnabled_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -476,6 +507,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.tier_ != 0) {
         setTierValue(other.getTierValue());
+      }
+      if (other.getTotpEnabled() != false) {
+        setTotpEnabled(other.getTotpEnabled());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -520,6 +554,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 32: {
+              totpEnabled_ = input.readBool();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 32
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -915,6 +954,50 @@ private static final long serialVersionUID = 0L;
     public Builder clearTier() {
       bitField0_ = (bitField0_ & ~0x00000004);
       tier_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private boolean totpEnabled_ ;
+    /**
+     * <pre>
+     * totp_enabled is true when two-factor authentication is on.
+     * </pre>
+     *
+     * <code>bool totp_enabled = 4 [json_name = "totpEnabled"];</code>
+     * @return The totpEnabled.
+     */
+    @java.lang.Override
+    public boolean getTotpEnabled() {
+      return totpEnabled_;
+    }
+    /**
+     * <pre>
+     * totp_enabled is true when two-factor authentication is on.
+     * </pre>
+     *
+     * <code>bool totp_enabled = 4 [json_name = "totpEnabled"];</code>
+     * @param value The totpEnabled to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTotpEnabled(boolean value) {
+
+      totpEnabled_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * totp_enabled is true when two-factor authentication is on.
+     * </pre>
+     *
+     * <code>bool totp_enabled = 4 [json_name = "totpEnabled"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTotpEnabled() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      totpEnabled_ = false;
       onChanged();
       return this;
     }

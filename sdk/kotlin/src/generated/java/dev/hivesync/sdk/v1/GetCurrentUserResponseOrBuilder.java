@@ -82,4 +82,14 @@ public interface GetCurrentUserResponseOrBuilder extends
    * @return The tier.
    */
   dev.hivesync.sdk.v1.Tier getTier();
+
+  /**
+   * <pre>
+   * totp_enabled is true when two-factor authentication is on.
+   * </pre>
+   *
+   * <code>bool totp_enabled = 4 [json_name = "totpEnabled"];</code>
+   * @return The totpEnabled.
+   */
+  boolean getTotpEnabled();
 }

@@ -347,6 +347,66 @@ public object AccessRuleKt {
     public fun clearSkipVersionCheck() {
       _builder.clearSkipVersionCheck()
     }
+
+    /**
+     * ```
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * ```
+     *
+     * `string rate_limit = 7 [json_name = "rateLimit"];`
+     */
+    public var rateLimit: kotlin.String
+      @kotlin.jvm.JvmName("getRateLimit")
+        get() = _builder.rateLimit
+      @kotlin.jvm.JvmName("setRateLimit")
+        set(value) {
+        _builder.rateLimit = value
+      }
+    /**
+     * ```
+     * rate_limit names the rate-limit bucket the method counts against (for
+     * example "auth"), per user when signed in and per client IP otherwise.
+     * Empty means no per-method limit. Over the limit: RateLimited.
+     * ```
+     *
+     * `string rate_limit = 7 [json_name = "rateLimit"];`
+     */
+    public fun clearRateLimit() {
+      _builder.clearRateLimit()
+    }
+
+    /**
+     * ```
+     * requires_second_factor marks a sensitive action: when the caller has
+     * two-factor authentication enabled, the request must carry a current TOTP
+     * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+     * the call fails with SecondFactorRequired.
+     * ```
+     *
+     * `bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];`
+     */
+    public var requiresSecondFactor: kotlin.Boolean
+      @kotlin.jvm.JvmName("getRequiresSecondFactor")
+        get() = _builder.requiresSecondFactor
+      @kotlin.jvm.JvmName("setRequiresSecondFactor")
+        set(value) {
+        _builder.requiresSecondFactor = value
+      }
+    /**
+     * ```
+     * requires_second_factor marks a sensitive action: when the caller has
+     * two-factor authentication enabled, the request must carry a current TOTP
+     * code (or an unused recovery code) in the X-HiveSync-OTP header; otherwise
+     * the call fails with SecondFactorRequired.
+     * ```
+     *
+     * `bool requires_second_factor = 8 [json_name = "requiresSecondFactor"];`
+     */
+    public fun clearRequiresSecondFactor() {
+      _builder.clearRequiresSecondFactor()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -142,6 +142,31 @@ public object GetCurrentUserResponseKt {
     public fun clearTier() {
       _builder.clearTier()
     }
+
+    /**
+     * ```
+     * totp_enabled is true when two-factor authentication is on.
+     * ```
+     *
+     * `bool totp_enabled = 4 [json_name = "totpEnabled"];`
+     */
+    public var totpEnabled: kotlin.Boolean
+      @kotlin.jvm.JvmName("getTotpEnabled")
+        get() = _builder.totpEnabled
+      @kotlin.jvm.JvmName("setTotpEnabled")
+        set(value) {
+        _builder.totpEnabled = value
+      }
+    /**
+     * ```
+     * totp_enabled is true when two-factor authentication is on.
+     * ```
+     *
+     * `bool totp_enabled = 4 [json_name = "totpEnabled"];`
+     */
+    public fun clearTotpEnabled() {
+      _builder.clearTotpEnabled()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -10,6 +10,7 @@ public object HiveSyncDescriptors {
   public val files: List<FileDescriptor> by lazy {
     listOf(
       dev.hivesync.sdk.v1.Access.getDescriptor(),
+      dev.hivesync.sdk.v1.AdminServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.AuthServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.DeviceServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.EntitlementServiceOuterClass.getDescriptor(),
