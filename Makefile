@@ -20,6 +20,8 @@ TEST_PKGS    = $(shell $(GO) list ./... | grep -v -e /bench)
 COVER_MIN   := 70
 GOOGLEAPIS  := third_party/googleapis/google/api
 SDKS        := typescript python kotlin
+# Everything `make gen` writes; check-gen compares exactly these with git.
+GENERATED   := gen store/dbgen sdk/typescript/src/gen sdk/python/src/hivesync/v1 sdk/kotlin/src/generated
 
 .PHONY: help
 help: ## List the targets.
@@ -54,9 +56,9 @@ gen: tools ## Regenerate everything from scratch: Go (gen/), sqlc (store/dbgen),
 
 .PHONY: check-gen
 check-gen: gen ## Regenerate and fail if anything generated differs from what is committed.
-	@changed="$$(git status --porcelain -- gen store/dbgen sdk)"; \
+	@changed="$$(git status --porcelain -- $(GENERATED))"; \
 	if [ -n "$$changed" ]; then \
-	  echo "generated code is stale; run 'make gen' and commit:"; echo "$$changed"; git diff --stat -- gen store/dbgen sdk; exit 1; \
+	  echo "generated code is stale; run 'make gen' and commit:"; echo "$$changed"; git diff --stat -- $(GENERATED); exit 1; \
 	fi
 	@echo "check-gen: generated code is up to date"
 
@@ -82,8 +84,15 @@ release-contract: tools ## Move the breaking-change baseline to the current cont
 sqlc-check: ## sqlc diff (generated queries match queries/ and migrations/); sqlc vet runs in the Go tests on a live database.
 	$(SQLC) diff
 
+.PHONY: test-deps
+test-deps: ## Install what the Go tests need beyond Postgres: redis-server (Debian package) for the shared rate limiter.
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server for the rate-limit tests"; \
+	  (apt-get install -y -qq redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }) \
+	  && { service redis-server stop >/dev/null 2>&1 || true; }; }
+
 .PHONY: test-go
-test-go: ## Go tests with -race on real Postgres, coverage enforced at $(COVER_MIN)%.
+test-go: test-deps ## Go tests with -race on real Postgres, coverage enforced at $(COVER_MIN)%.
 	$(GO) test -race -count=1 -coverpkg=$(COVER_PKGS) -coverprofile=coverage.out $(TEST_PKGS)
 	@total="$$($(GO) tool cover -func=coverage.out | awk '/^total:/ {sub("%","",$$3); print $$3}')"; \
 	echo "coverage of non-generated Go code: $$total% (minimum $(COVER_MIN)%)"; \

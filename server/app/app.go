@@ -69,6 +69,7 @@ type App struct {
 	oauth         *auth.OAuthServer
 	devIDP        *auth.DevIdentityProvider
 	limiter       ratelimit.Limiter
+	closers       []func() error
 	totp          *auth.TOTP
 	loginLinks    *auth.LoginLinks
 	river         *river.Client[pgx.Tx]
@@ -89,7 +90,7 @@ func New(opts Options) (*App, error) {
 
 	a.keys = auth.NewKeyRing(st, opts.Now, cfg.AccessTokenTTL+cfg.ClockSkewGrace)
 	a.issuer = auth.NewIssuer(st, a.keys, auth.IssuerOptions{
-		Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: opts.Now,
+		Issuer: cfg.IssuerURL, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Now: opts.Now, ReuseGrace: cfg.RefreshReuseGrace,
 	})
 	a.authenticator = auth.NewAuthenticator(st, a.issuer, cfg.ClockSkewGrace, opts.Now).WithAdminAPIKey(cfg.AdminAPIKey)
 	mailer := opts.Mailer
@@ -104,6 +105,13 @@ func New(opts Options) (*App, error) {
 		}
 	}
 	a.limiter = ratelimit.NewMemory(cfg.RateLimits, opts.Now)
+	if cfg.RedisURL != "" {
+		redisLimiter, client, err := ratelimit.NewRedis(context.Background(), cfg.RedisURL, cfg.RateLimits)
+		if err != nil {
+			return nil, fmt.Errorf("HIVESYNC_REDIS_URL: %w", err)
+		}
+		a.limiter, a.closers = redisLimiter, append(a.closers, client.Close)
+	}
 	a.totp = auth.NewTOTP(st, opts.Now)
 	a.oauth = auth.NewOAuthServer(st, a.issuer, auth.OAuthOptions{Limiter: a.limiter,
 		Issuer: cfg.IssuerURL, BaseURL: func() string { return cfg.PublicURL }, RequestTTL: cfg.SignInTTL, CodeTTL: time.Minute, PollInterval: cfg.DevicePollInterval, Now: opts.Now, Log: log,
@@ -331,6 +339,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	<-hbDone
 	if derr := a.store.NodeDelete(shutdownCtx, cfg.NodeID); derr != nil {
 		log.WarnContext(shutdownCtx, "could not deregister node", slog.String("error", derr.Error()))
+	}
+	for _, closeFn := range a.closers {
+		_ = closeFn()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -80,6 +80,9 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// ClockSkewGrace is the leeway on token times (spec §34.5).
 	ClockSkewGrace time.Duration
+	// RefreshReuseGrace lets a just-rotated refresh token be presented again
+	// (a retry after a lost answer) without revoking the session.
+	RefreshReuseGrace time.Duration
 	// AppStoreRootCerts is a PEM file of the roots App Store data must chain
 	// to (Apple Root CA G3 in production); empty disables the webhook.
 	AppStoreRootCerts string
@@ -93,6 +96,8 @@ type Config struct {
 	AdminAPIKey string
 	// RequireAdmin2FA makes two-factor enrolment mandatory for admin calls.
 	RequireAdmin2FA bool
+	// RedisURL, when set, makes rate limits shared across nodes.
+	RedisURL string
 	// RateLimits are the per-caller rate-limit buckets.
 	RateLimits map[string]ratelimit.Limit
 	// OIDCProviders are the identity providers of the mobile sign-in.
@@ -165,7 +170,9 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.AccessTokenTTL = r.duration("HIVESYNC_ACCESS_TOKEN_TTL", 15*time.Minute)
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
+	c.RefreshReuseGrace = r.duration("HIVESYNC_REFRESH_REUSE_GRACE", 30*time.Second)
 	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
+	c.RedisURL = r.str("HIVESYNC_REDIS_URL", "", true)
 	c.RateLimits = map[string]ratelimit.Limit{}
 	if raw := r.str("HIVESYNC_RATE_LIMIT_AUTH", "30/min", false); raw != "" {
 		l, err := ratelimit.ParseLimit(raw)

@@ -70,7 +70,7 @@ func whoAmI(t *testing.T, b *testBundle, accessToken string) (*hivesyncv1.GetCur
 // golang.org/x/oauth2 as the CLI and a mobile session as the approver.
 func TestDeviceFlowWithTheStandardClient(t *testing.T) {
 	t.Parallel()
-	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_DEVICE_POLL_INTERVAL": "1s"})
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_DEVICE_POLL_INTERVAL": "1s", "HIVESYNC_REFRESH_REUSE_GRACE": "1ms"})
 	ctx := context.Background()
 	p := newPhone(t, b, "ada@device.test")
 	conf := oauthConfig(b, "cli", "plugin", "read")

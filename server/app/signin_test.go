@@ -20,6 +20,7 @@ import (
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/server/ratelimit/redistest"
 )
 
 // oidcProvider is a stand-in identity provider at the network edge: an
@@ -209,4 +210,21 @@ func TestAuthEndpointsAreRateLimited(t *testing.T) {
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+}
+
+// TestRateLimitsHoldAcrossNodes: with HIVESYNC_REDIS_URL two nodes share one
+// budget.
+func TestRateLimitsHoldAcrossNodes(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	vars := map[string]string{"HIVESYNC_RATE_LIMIT_AUTH": "2/min", "HIVESYNC_REDIS_URL": url}
+	a, b := setup(t, app.ModeServe, vars), setup(t, app.ModeServe, vars)
+	ctx := context.Background()
+	call := func(n *testBundle) error {
+		_, err := hivesyncv1connect.NewAuthServiceClient(n.h1, n.baseURL).SignInWithIdToken(ctx, &hivesyncv1.SignInWithIdTokenRequest{Provider: "none", IdToken: "x", Nonce: "n"})
+		return err
+	}
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(call(a)))
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(call(b)))
+	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(call(a)), "the budget spent on node b counts on node a")
 }

@@ -57,7 +57,7 @@ func setup(t *testing.T) *testBundle {
 	st := storetest.Store(t)
 	c := newClock()
 	keys := auth.NewKeyRing(st, c.now, accessTTL+leeway)
-	issuer := auth.NewIssuer(st, keys, auth.IssuerOptions{Issuer: "https://api.hivesync.test", AccessTTL: accessTTL, RefreshTTL: 24 * time.Hour, Now: c.now})
+	issuer := auth.NewIssuer(st, keys, auth.IssuerOptions{Issuer: "https://api.hivesync.test", AccessTTL: accessTTL, RefreshTTL: 24 * time.Hour, Now: c.now, ReuseGrace: 30 * time.Second})
 	return &testBundle{
 		store: st, clock: c, keys: keys, issuer: issuer,
 		authn: auth.NewAuthenticator(st, issuer, leeway, c.now),
@@ -212,7 +212,16 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	_, err = b.authn.Authenticate(ctx, second.AccessToken)
 	require.NoError(t, err)
 
-	// The first refresh token is presented again: someone copied it.
+	// Presented again at once, it is a client retrying a refresh whose answer
+	// was lost (or a second window): it gets a new pair, and the session lives.
+	retried, err := b.issuer.Refresh(ctx, first.RefreshToken, "")
+	require.NoError(t, err)
+	require.Equal(t, first.SessionID, retried.SessionID)
+	_, err = b.authn.Authenticate(ctx, second.AccessToken)
+	require.NoError(t, err)
+
+	// Presented again later, someone copied it: the family is revoked.
+	b.clock.add(31 * time.Second)
 	_, err = b.issuer.Refresh(ctx, first.RefreshToken, "")
 	require.ErrorIs(t, err, auth.ErrRefreshReused)
 	// The whole family is revoked: the legitimate holder's newer tokens too.
@@ -229,6 +238,8 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 func TestConcurrentRefreshesOfOneTokenExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	// Without a grace window, exactly one of concurrent refreshes wins.
+	b.issuer = auth.NewIssuer(b.store, b.keys, auth.IssuerOptions{Issuer: "https://api.hivesync.test", AccessTTL: accessTTL, RefreshTTL: time.Hour, Now: b.clock.now})
 	ctx := context.Background()
 	pair := b.session(t, b.user(t, "race@example.com"), "cli", hivesyncv1.Scope_SCOPE_PLUGIN)
 	var wins atomic.Int32
@@ -244,6 +255,25 @@ func TestConcurrentRefreshesOfOneTokenExactlyOneWins(t *testing.T) {
 	}
 	wg.Wait()
 	require.EqualValues(t, 1, wins.Load())
+
+	// With the grace window, concurrent refreshes (two IDE windows) all get
+	// tokens and none of them ends the session.
+	graceful := auth.NewIssuer(b.store, b.keys, auth.IssuerOptions{Issuer: "https://api.hivesync.test", AccessTTL: accessTTL, RefreshTTL: time.Hour, Now: b.clock.now, ReuseGrace: 30 * time.Second})
+	pair = b.session(t, b.user(t, "race2@example.com"), "cli", hivesyncv1.Scope_SCOPE_PLUGIN)
+	wins.Store(0)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p, err := graceful.Refresh(ctx, pair.RefreshToken, "cli"); err == nil {
+				if _, err := b.authn.Authenticate(ctx, p.AccessToken); err == nil {
+					wins.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 8, wins.Load())
 }
 
 func TestRevocationTakesEffectAtOnce(t *testing.T) {

@@ -64,6 +64,12 @@ type IssuerOptions struct {
 	RefreshTTL time.Duration
 	// Now is the clock.
 	Now func() time.Time
+	// ReuseGrace is how soon after a rotation the rotated token may be
+	// presented again without counting as reuse: a client retrying a refresh
+	// whose answer was lost, or two windows refreshing at once. Such a retry
+	// gets its own new pair (as Auth0's reuse interval and Okta's grace period
+	// do); after the grace, presenting it revokes the session. Zero disables it.
+	ReuseGrace time.Duration
 }
 
 // Issuer mints access and refresh tokens.
@@ -134,6 +140,16 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken, clientID string) (To
 		sessionID, err := q.RefreshTokenRotate(ctx, hash)
 		if errors.Is(err, pgx.ErrNoRows) {
 			row, gerr := q.RefreshTokenGet(ctx, hash)
+			if gerr == nil && row.RotatedAt != nil && row.SessionRevokedAt == nil &&
+				i.opts.ReuseGrace > 0 && i.opts.Now().Sub(*row.RotatedAt) <= i.opts.ReuseGrace {
+				// A retry inside the grace: answer again.
+				session, err := q.SessionGet(ctx, row.SessionID)
+				if err != nil {
+					return err
+				}
+				pair, err = i.issue(ctx, q, session)
+				return err
+			}
 			if gerr == nil && row.RotatedAt != nil {
 				reused = &row.SessionID
 			}

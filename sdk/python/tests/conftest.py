@@ -121,6 +121,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
             "HIVESYNC_MIN_CLIENT_VERSION": str(MIN_CLIENT_VERSION),
             "HIVESYNC_UPGRADE_URL": UPGRADE_URL,
             "HIVESYNC_DEVICE_POLL_INTERVAL": f"{DEVICE_POLL_INTERVAL_S}s",
+            # Reuse-detection tests replay a refresh token at once; the
+            # server's default 30 s retry grace would accept it.
+            "HIVESYNC_REFRESH_REUSE_GRACE": "1ms",
             # The OAuth endpoints' per-IP limit (default 30/min) would throttle
             # a suite that signs in dozens of times from 127.0.0.1; the SDK's
             # handling of 429 is tested against a scripted server instead.

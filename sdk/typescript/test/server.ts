@@ -125,6 +125,9 @@ export async function startServer(): Promise<LiveServer> {
     HIVESYNC_MIN_CLIENT_VERSION: "3",
     HIVESYNC_UPGRADE_URL: UPGRADE_URL,
     HIVESYNC_DEVICE_POLL_INTERVAL: `${DEVICE_POLL_INTERVAL_S}s`,
+    // Reuse-detection tests replay a refresh token at once; the server's
+    // default 30 s retry grace would accept it.
+    HIVESYNC_REFRESH_REUSE_GRACE: "1ms",
   };
   const child = spawn(bin, ["dev"], {
     cwd: tmp,

@@ -59,6 +59,9 @@ class LiveServer private constructor() : AutoCloseable {
                 "HIVESYNC_UPGRADE_URL" to UPGRADE_URL,
                 // Device-flow tests poll every second instead of every five.
                 "HIVESYNC_DEVICE_POLL_INTERVAL" to "1s",
+                // Reuse-detection tests replay a refresh token at once; the
+                // server's default 30 s retry grace would accept it.
+                "HIVESYNC_REFRESH_REUSE_GRACE" to "1ms",
             )
             val pb = ProcessBuilder(bin, "dev")
                 .redirectOutput(stdoutLog)
