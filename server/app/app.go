@@ -118,7 +118,7 @@ func New(opts Options) (*App, error) {
 	})
 
 	var err error
-	if a.river, err = newRiverClient(st, cfg, log, opts.Now, true); err != nil {
+	if a.river, err = newRiverClient(st, cfg, log, opts.Now, a.keys, true); err != nil {
 		return nil, err
 	}
 	m := newMetrics()

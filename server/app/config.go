@@ -80,6 +80,8 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// ClockSkewGrace is the leeway on token times (spec §34.5).
 	ClockSkewGrace time.Duration
+	// SigningKeyMaxAge is how long a key signs before it is rotated.
+	SigningKeyMaxAge time.Duration
 	// RefreshReuseGrace lets a just-rotated refresh token be presented again
 	// (a retry after a lost answer) without revoking the session.
 	RefreshReuseGrace time.Duration
@@ -170,6 +172,7 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.AccessTokenTTL = r.duration("HIVESYNC_ACCESS_TOKEN_TTL", 15*time.Minute)
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
+	c.SigningKeyMaxAge = r.duration("HIVESYNC_SIGNING_KEY_MAX_AGE", 30*24*time.Hour)
 	c.RefreshReuseGrace = r.duration("HIVESYNC_REFRESH_REUSE_GRACE", 30*time.Second)
 	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
 	c.RedisURL = r.str("HIVESYNC_REDIS_URL", "", true)

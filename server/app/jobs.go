@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/store"
 )
@@ -56,10 +57,11 @@ func (w *nodePruneWorker) Timeout(*river.Job[NodePruneArgs]) time.Duration { ret
 
 // newRiverClient builds the River client. With runWorkers it works the
 // default queue and schedules periodic jobs; without, it can only enqueue.
-func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() time.Time, runWorkers bool) (*river.Client[pgx.Tx], error) {
+func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() time.Time, keys *auth.KeyRing, runWorkers bool) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &nodePruneWorker{store: st, now: now, log: log})
 	river.AddWorker(workers, &entitlements.ExpireWorker{Store: st, Now: now, Log: log})
+	river.AddWorker(workers, &auth.RotateKeysWorker{Keys: keys, MaxAge: cfg.SigningKeyMaxAge, Log: log})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
 		Workers:    workers,
@@ -71,6 +73,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return NodePruneArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return auth.RotateKeysArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(entitlements.ExpireEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return entitlements.ExpireArgs{}, nil },

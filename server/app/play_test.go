@@ -44,13 +44,17 @@ func TestGooglePlayNotifications(t *testing.T) {
 		return google.idToken(t, key, map[string]any{"aud": "https://api.hivesync.test/api/v1/webhooks/play", "email": email, "email_verified": true,
 			"nonce": nil, "sub": "1234567890"})
 	}
-	msgN := 0
+	msgN, fixedID := 0, ""
 	push := func(token, pkg string, typ int, purchase string, at time.Time) int {
 		msgN++
+		id := fmt.Sprint(msgN)
+		if fixedID != "" {
+			id = fixedID
+		}
 		data, err := json.Marshal(map[string]any{"version": "1.0", "packageName": pkg, "eventTimeMillis": fmt.Sprint(at.UnixMilli()),
 			"subscriptionNotification": map[string]any{"version": "1.0", "notificationType": typ, "purchaseToken": purchase, "subscriptionId": "pro.monthly"}})
 		require.NoError(t, err)
-		body, err := json.Marshal(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data), "messageId": fmt.Sprint(msgN)},
+		body, err := json.Marshal(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data), "messageId": id},
 			"subscription": "projects/hivesync/subscriptions/play"})
 		require.NoError(t, err)
 		req, err := http.NewRequest(http.MethodPost, b.baseURL+"/api/v1/webhooks/play", strings.NewReader(string(body)))
@@ -99,7 +103,11 @@ func TestGooglePlayNotifications(t *testing.T) {
 	require.Equal(t, http.StatusOK, push(good, "dev.hivesync.app", 13, "tok-ann", t0.Add(-time.Minute)))
 	require.Equal(t, hivesyncv1.Tier_TIER_PRO, tierOf(ann))
 
-	// Expiry ends it.
+	// Expiry ends it; Pub/Sub's redelivery of an already applied message
+	// (same messageId) changes nothing, even with another body.
+	fixedID = "expiry-1"
 	require.Equal(t, http.StatusOK, push(good, "dev.hivesync.app", 13, "tok-ann", time.Now()))
 	require.Equal(t, hivesyncv1.Tier_TIER_FREE, tierOf(ann))
+	require.Equal(t, http.StatusOK, push(good, "dev.hivesync.app", 2, "tok-ann", time.Now().Add(time.Minute)))
+	require.Equal(t, hivesyncv1.Tier_TIER_FREE, tierOf(ann), "a replayed messageId is a no-op")
 }

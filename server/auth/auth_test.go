@@ -191,6 +191,16 @@ func TestKeyRotation(t *testing.T) {
 	for _, k := range set.Keys {
 		require.NotEqual(t, oldKid, k.KeyID)
 	}
+	// The periodic job rotates only keys past their age.
+	w := &auth.RotateKeysWorker{Keys: b.keys, MaxAge: 24 * time.Hour, Log: slog.New(slog.DiscardHandler)}
+	require.NoError(t, w.Work(ctx, nil))
+	same := b.session(t, u, "cli", hivesyncv1.Scope_SCOPE_PLUGIN)
+	require.Equal(t, kidOf(t, fresh.AccessToken), kidOf(t, same.AccessToken), "a young key is kept")
+	b.clock.add(25 * time.Hour)
+	require.NoError(t, w.Work(ctx, nil))
+	rotated := b.session(t, u, "cli", hivesyncv1.Scope_SCOPE_PLUGIN)
+	require.NotEqual(t, kidOf(t, fresh.AccessToken), kidOf(t, rotated.AccessToken), "an old key is replaced")
+
 	// A node that never saw the rotation learns the new key on first use.
 	otherNode := auth.NewAuthenticator(b.store, auth.NewIssuer(b.store, auth.NewKeyRing(b.store, b.clock.now, accessTTL+leeway),
 		auth.IssuerOptions{Issuer: "https://api.hivesync.test", AccessTTL: accessTTL, RefreshTTL: time.Hour, Now: b.clock.now}), leeway, b.clock.now)

@@ -80,7 +80,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 		return nil, fmt.Errorf("%w: scope escalation", access.ErrInvalidToken)
 	}
 	clientType := hivesyncv1.ClientType(row.ClientType)
-	if c := clientByID(claims.ClientID); c.Type != clientType {
+	if c := clientByID(claims.ClientID); c.Type != clientType || claims.ClientType != ClientTypeName(clientType) {
 		return nil, fmt.Errorf("%w: client type mismatch", access.ErrInvalidToken)
 	}
 	p := &access.Principal{

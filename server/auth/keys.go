@@ -10,11 +10,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
@@ -42,9 +44,10 @@ type KeyRing struct {
 }
 
 type signingKey struct {
-	kid       string
-	private   *ecdsa.PrivateKey
-	retiredAt *time.Time
+	kid         string
+	private     *ecdsa.PrivateKey
+	activatedAt time.Time
+	retiredAt   *time.Time
 }
 
 // NewKeyRing returns a key ring; keys are loaded (and the first one created)
@@ -76,7 +79,7 @@ func (k *KeyRing) load(ctx context.Context, force bool) ([]signingKey, error) {
 		if !ok {
 			return nil, fmt.Errorf("signing key %s is not ECDSA", r.Kid)
 		}
-		keys = append(keys, signingKey{kid: r.Kid, private: ec, retiredAt: r.RetiredAt})
+		keys = append(keys, signingKey{kid: r.Kid, private: ec, activatedAt: r.ActivatedAt, retiredAt: r.RetiredAt})
 	}
 	k.keys, k.loadedAt = keys, k.now()
 	return keys, nil
@@ -192,4 +195,43 @@ func keyID(pub *ecdsa.PublicKey) string {
 	der, _ := x509.MarshalPKIXPublicKey(pub)
 	sum := sha256.Sum256(der)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// RotateIfOlderThan rotates when the signing key has signed for maxAge.
+func (k *KeyRing) RotateIfOlderThan(ctx context.Context, maxAge time.Duration) (bool, error) {
+	key, err := k.active(ctx)
+	if err != nil {
+		return false, err
+	}
+	if k.now().Sub(key.activatedAt) < maxAge {
+		return false, nil
+	}
+	return true, k.Rotate(ctx)
+}
+
+// RotateKeysArgs is the periodic River job that rotates the signing key.
+type RotateKeysArgs struct{}
+
+// Kind implements river.JobArgs.
+func (RotateKeysArgs) Kind() string { return "auth.rotate_keys" }
+
+// RotateKeysWorker rotates the signing key once it is MaxAge old; tokens it
+// signed keep verifying until they expire.
+type RotateKeysWorker struct {
+	river.WorkerDefaults[RotateKeysArgs]
+	Keys   *KeyRing
+	MaxAge time.Duration
+	Log    *slog.Logger
+}
+
+// Work implements river.Worker.
+func (w *RotateKeysWorker) Work(ctx context.Context, _ *river.Job[RotateKeysArgs]) error {
+	rotated, err := w.Keys.RotateIfOlderThan(ctx, w.MaxAge)
+	if err != nil {
+		return fmt.Errorf("rotate signing key: %w", err)
+	}
+	if rotated {
+		w.Log.InfoContext(ctx, "signing key rotated")
+	}
+	return nil
 }

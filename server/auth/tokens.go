@@ -38,6 +38,8 @@ type Claims struct {
 	Scope string `json:"scope"`
 	// ClientID is the registered client the token was issued to.
 	ClientID string `json:"client_id"`
+	// ClientType is that client's type ("vscode", "cli", "mobile", …).
+	ClientType string `json:"client_type"`
 	// SessionID is the session (refresh-token family).
 	SessionID string `json:"sid"`
 }
@@ -221,6 +223,7 @@ func (i *Issuer) mintAccess(ctx context.Context, session dbgen.Session) (string,
 			ID: uuid.NewString(),
 		},
 		Scope: strings.Join(session.Scopes, " "), ClientID: client.ID, SessionID: session.ID.String(),
+		ClientType: ClientTypeName(hivesyncv1.ClientType(session.ClientType)),
 	}
 	token, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
@@ -288,4 +291,9 @@ func subset(a, b []hivesyncv1.Scope) bool {
 		}
 	}
 	return true
+}
+
+// ClientTypeName is the wire name of a client type in tokens: "vscode", "cli"…
+func ClientTypeName(ct hivesyncv1.ClientType) string {
+	return strings.ToLower(strings.TrimPrefix(ct.String(), "CLIENT_TYPE_"))
 }
