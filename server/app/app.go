@@ -28,6 +28,7 @@ import (
 	"github.com/hivesync/hivesync/server/admin"
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
+	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/server/meta"
 	"github.com/hivesync/hivesync/server/ratelimit"
 	"github.com/hivesync/hivesync/store"
@@ -192,6 +193,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_device_service_proto.Services().ByName("DeviceService"),
 		hivesyncv1.File_hivesync_v1_entitlement_service_proto.Services().ByName("EntitlementService"),
 		hivesyncv1.File_hivesync_v1_admin_service_proto.Services().ByName("AdminService"),
+		hivesyncv1.File_hivesync_v1_project_service_proto.Services().ByName("ProjectService"),
+		hivesyncv1.File_hivesync_v1_file_service_proto.Services().ByName("FileService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -224,6 +227,11 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[3], path, h)
 	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now), opts...)
 	add(descs[4], path, h)
+	fileSvc := files.NewService(a.store, files.Limits{MaxFileBytes: cfg.MaxSingleFileSizeBytes, MaxProjectBytes: cfg.MaxProjectStorageBytes}, log, now)
+	path, h = hivesyncv1connect.NewProjectServiceHandler(fileSvc, opts...)
+	add(descs[5], path, h)
+	path, h = hivesyncv1connect.NewFileServiceHandler(fileSvc, opts...)
+	add(descs[6], path, h)
 	return out, nil
 }
 

@@ -61,7 +61,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	require.NoError(t, err)
 	bobDevice, err := st.DeviceUpsert(ctx, dbgen.DeviceUpsertParams{ID: uuid.New(), UserID: bob.ID, Name: "bob's", ClientType: int16(hivesyncv1.ClientType_CLIENT_TYPE_MOBILE)})
 	require.NoError(t, err)
-	bobIDs := map[string]string{"session_id": bobPair.SessionID, "device_id": bobDevice.ID.String()}
+	bobProject, err := st.ProjectInsert(ctx, dbgen.ProjectInsertParams{ID: uuid.New(), Name: "bob's", OwnerID: bob.ID})
+	require.NoError(t, err)
+	require.NoError(t, st.ProjectMemberInsert(ctx, dbgen.ProjectMemberInsertParams{ProjectID: bobProject.ID, UserID: bob.ID, Role: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)}))
+	bobFile, bobVersion := uuid.New(), uuid.New()
+	_, err = st.FileInsert(ctx, dbgen.FileInsertParams{ID: bobFile, ProjectID: bobProject.ID, Path: "secret.txt", PathKey: "secret.txt", HeadVersionID: bobVersion})
+	require.NoError(t, err)
+	_, err = st.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{ID: bobVersion, FileID: bobFile, Revision: 1, Content: "bob's secret", ContentSha256: "x", SizeBytes: 12, AuthorID: bob.ID})
+	require.NoError(t, err)
+	bobIDs := map[string]string{
+		"session_id": bobPair.SessionID, "device_id": bobDevice.ID.String(), "project_id": bobProject.ID.String(), "file_id": bobFile.String(),
+		"base_revision_id": bobVersion.String(), "revision_id": bobVersion.String(), "from_revision_id": bobVersion.String(), "to_revision_id": bobVersion.String(),
+	}
 
 	past := func() time.Time { return time.Now().Add(-3 * time.Hour) }
 	expiredIssuer := auth.NewIssuer(st, b.app.Keys(), auth.IssuerOptions{Issuer: b.cfg.IssuerURL, AccessTTL: time.Hour, RefreshTTL: time.Hour, Now: past})

@@ -55,6 +55,32 @@ type EventChannel struct {
 	LastSequence int64
 }
 
+type File struct {
+	ID            uuid.UUID
+	ProjectID     uuid.UUID
+	Path          string
+	PathKey       string
+	HeadVersionID uuid.UUID
+	HeadRevision  int64
+	DeletedAt     *time.Time
+	CreatedAt     time.Time
+}
+
+type FileVersion struct {
+	ID             uuid.UUID
+	FileID         uuid.UUID
+	Revision       int64
+	Content        string
+	ContentSha256  string
+	SizeBytes      int64
+	AuthorID       uuid.UUID
+	DeviceID       *uuid.UUID
+	LinesAdded     int32
+	LinesRemoved   int32
+	IdempotencyKey *string
+	CreatedAt      time.Time
+}
+
 type IDTokenUse struct {
 	TokenHash []byte
 	ExpiresAt time.Time
@@ -94,6 +120,21 @@ type OauthGrant struct {
 	LastPolledAt   *time.Time
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
+}
+
+type Project struct {
+	ID           uuid.UUID
+	Name         string
+	OwnerID      uuid.UUID
+	StorageBytes int64
+	CreatedAt    time.Time
+}
+
+type ProjectMember struct {
+	ProjectID uuid.UUID
+	UserID    uuid.UUID
+	Role      int16
+	CreatedAt time.Time
 }
 
 type RefreshToken struct {

@@ -35,6 +35,17 @@ type Querier interface {
 	EventInsert(ctx context.Context, arg EventInsertParams) error
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
 	EventNotify(ctx context.Context, message string) error
+	FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error
+	// FileGetForMember returns a live file with the user's role in its project.
+	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
+	FileInsert(ctx context.Context, arg FileInsertParams) (File, error)
+	FileListByProject(ctx context.Context, projectID uuid.UUID) ([]FileListByProjectRow, error)
+	// FileLockForSave locks a live file's row for the duration of a save.
+	FileLockForSave(ctx context.Context, id uuid.UUID) (File, error)
+	FileVersionByIdempotencyKey(ctx context.Context, arg FileVersionByIdempotencyKeyParams) (FileVersion, error)
+	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
+	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)
+	FileVersionList(ctx context.Context, fileID uuid.UUID) ([]FileVersionListRow, error)
 	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
@@ -70,6 +81,14 @@ type Querier interface {
 	// locking it until the transaction ends so concurrent polls queue up.
 	OAuthGrantLockByDeviceCode(ctx context.Context, deviceCodeHash []byte) (OauthGrant, error)
 	OAuthGrantSetPoll(ctx context.Context, arg OAuthGrantSetPollParams) error
+	// ProjectAddStorage charges bytes to a project only while it stays within max.
+	ProjectAddStorage(ctx context.Context, arg ProjectAddStorageParams) (int64, error)
+	// ProjectGetForMember returns a project with the user's role; no row for non-members.
+	ProjectGetForMember(ctx context.Context, arg ProjectGetForMemberParams) (ProjectGetForMemberRow, error)
+	ProjectInsert(ctx context.Context, arg ProjectInsertParams) (Project, error)
+	ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]ProjectListForUserRow, error)
+	ProjectMemberInsert(ctx context.Context, arg ProjectMemberInsertParams) error
+	ProjectStorage(ctx context.Context, id uuid.UUID) (int64, error)
 	RecoveryCodeInsert(ctx context.Context, arg RecoveryCodeInsertParams) error
 	RecoveryCodeUse(ctx context.Context, arg RecoveryCodeUseParams) (int64, error)
 	RecoveryCodesDelete(ctx context.Context, userID uuid.UUID) error

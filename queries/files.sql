@@ -1,0 +1,39 @@
+-- name: FileInsert :one
+INSERT INTO files (id, project_id, path, path_key, head_version_id, head_revision)
+VALUES (@id, @project_id, @path, @path_key, @head_version_id, 1)
+RETURNING *;
+
+-- name: FileVersionInsert :one
+INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
+VALUES (@id, @file_id, @revision, @content, @content_sha256, @size_bytes, @author_id, @device_id, @lines_added, @lines_removed, @idempotency_key)
+RETURNING id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at;
+
+-- name: FileGetForMember :one
+-- FileGetForMember returns a live file with the user's role in its project.
+SELECT f.*, m.role FROM files f
+JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @user_id
+WHERE f.id = @id AND f.deleted_at IS NULL;
+
+-- name: FileLockForSave :one
+-- FileLockForSave locks a live file's row for the duration of a save.
+SELECT * FROM files WHERE id = @id AND deleted_at IS NULL FOR UPDATE;
+
+-- name: FileAdvanceHead :exec
+UPDATE files SET head_version_id = @head_version_id, head_revision = @head_revision WHERE id = @id;
+
+-- name: FileListByProject :many
+SELECT f.id, f.project_id, f.path, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
+       v.lines_added, v.lines_removed, v.created_at
+FROM files f JOIN file_versions v ON v.id = f.head_version_id
+WHERE f.project_id = @project_id AND f.deleted_at IS NULL
+ORDER BY f.path;
+
+-- name: FileVersionGet :one
+SELECT * FROM file_versions WHERE id = @id AND file_id = @file_id;
+
+-- name: FileVersionByIdempotencyKey :one
+SELECT * FROM file_versions WHERE file_id = @file_id AND idempotency_key = @idempotency_key;
+
+-- name: FileVersionList :many
+SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
+FROM file_versions WHERE file_id = @file_id ORDER BY revision DESC;

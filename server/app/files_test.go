@@ -1,0 +1,176 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+type editor struct {
+	projects hivesyncv1connect.ProjectServiceClient
+	files    hivesyncv1connect.FileServiceClient
+}
+
+func newEditor(t *testing.T, b *testBundle, email string) editor {
+	t.Helper()
+	ctx := context.Background()
+	u, err := b.store.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: email})
+	require.NoError(t, err)
+	pair, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: auth.Clients["vscode"], Scopes: auth.Clients["vscode"].DefaultScopes()})
+	require.NoError(t, err)
+	return editor{
+		projects: hivesyncv1connect.NewProjectServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)),
+		files:    hivesyncv1connect.NewFileServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)),
+	}
+}
+
+func TestFilesSaveWithCompareAndSet(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "ed@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Demo"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+
+	created, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "src/App.tsx", Content: "line 1\r\nline 2\r\n"})
+	require.NoError(t, err)
+	f := created.GetFile()
+	require.EqualValues(t, 1, f.GetHead().GetRevision())
+	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: f.GetId()})
+	require.NoError(t, err)
+	require.Equal(t, "line 1\nline 2\n", got.GetContent(), "CRLF is stored as LF")
+
+	// Two devices start from revision 1. The first save wins; the second gets
+	// a typed Conflict with a diff and writes nothing.
+	base := f.GetHead().GetId()
+	first, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: base, Content: "line 1\nline two\n"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, first.GetVersion().GetRevision())
+	require.EqualValues(t, 1, first.GetVersion().GetLinesAdded())
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: base, Content: "line 1\nline 2\nline 3\n"})
+	require.Equal(t, connect.CodeAborted, connect.CodeOf(err))
+	c := typedDetail[*hivesyncv1.Conflict](t, err)
+	require.Equal(t, first.GetVersion().GetId(), c.GetHeadRevisionId())
+	require.EqualValues(t, 2, c.GetHeadRevision())
+	require.Contains(t, c.GetUnifiedDiff(), "-line 2")
+	require.Contains(t, c.GetUnifiedDiff(), "+line two")
+	versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId()})
+	require.NoError(t, err)
+	require.Len(t, versions.GetVersions(), 2, "the stale save wrote nothing")
+
+	// A retried save with the same idempotency key creates one version.
+	for range 2 {
+		r, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: first.GetVersion().GetId(), Content: "v3\n", IdempotencyKey: "k-3"})
+		require.NoError(t, err)
+		require.EqualValues(t, 3, r.GetVersion().GetRevision())
+	}
+	versions, err = ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId()})
+	require.NoError(t, err)
+	require.Len(t, versions.GetVersions(), 3)
+
+	d, err := ed.files.DiffVersions(ctx, &hivesyncv1.DiffVersionsRequest{FileId: f.GetId(), FromRevisionId: base})
+	require.NoError(t, err)
+	require.Contains(t, d.GetUnifiedDiff(), "+v3")
+	old, err := ed.files.GetVersion(ctx, &hivesyncv1.GetVersionRequest{FileId: f.GetId(), RevisionId: base})
+	require.NoError(t, err)
+	require.Equal(t, "line 1\nline 2\n", old.GetContent(), "old versions are kept")
+
+	// Every change was announced on the project's channel.
+	rows, err := b.store.EventListAfter(ctx, dbgen.EventListAfterParams{Channel: "project_sync:" + pid, After: 0, MaxEvents: 10})
+	require.NoError(t, err)
+	var types []string
+	for _, r := range rows {
+		types = append(types, r.EventType)
+	}
+	require.Equal(t, []string{"version.state_changed", "save_file", "save_file"}, types)
+}
+
+func TestConcurrentSavesExactlyOneWins(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "race@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Race"})
+	require.NoError(t, err)
+	created, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: proj.GetProject().GetId(), Path: "a.txt", Content: "0\n"})
+	require.NoError(t, err)
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: created.GetFile().GetId(), BaseRevisionId: created.GetFile().GetHead().GetId(), Content: strings.Repeat("x", i) + "\n"})
+			switch connect.CodeOf(err) {
+			case connect.CodeAborted:
+				conflicts.Add(1)
+			default:
+				if err == nil {
+					wins.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, wins.Load())
+	require.EqualValues(t, 11, conflicts.Load())
+	versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: created.GetFile().GetId()})
+	require.NoError(t, err)
+	require.Len(t, versions.GetVersions(), 2, "no forked head")
+}
+
+func TestFilesRefuseBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_MAX_SINGLE_FILE_SIZE_BYTES": "100", "HIVESYNC_MAX_PROJECT_STORAGE_BYTES": "250"})
+	ctx := context.Background()
+	ed := newEditor(t, b, "bad@files.test")
+	stranger := newEditor(t, b, "stranger@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Limits"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+
+	for _, path := range []string{"../etc/passwd", "/abs", `a\b`, "a/.git/config", "x\x00y"} {
+		_, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: path, Content: "x"})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), path)
+	}
+	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "bin", Content: "a\x00b"})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "big", Content: strings.Repeat("x", 101)})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	require.Equal(t, hivesyncv1.Limit_LIMIT_SINGLE_FILE_SIZE, typedDetail[*hivesyncv1.LimitExceeded](t, err).GetLimit())
+
+	f, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "Notes.md", Content: strings.Repeat("n", 100)})
+	require.NoError(t, err)
+	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "notes.MD", Content: "x"})
+	require.Equal(t, connect.CodeAlreadyExists, connect.CodeOf(err), "paths collide ignoring case")
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetFile().GetId(), BaseRevisionId: f.GetFile().GetHead().GetId(), Content: strings.Repeat("m", 100)})
+	require.NoError(t, err)
+	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "more.md", Content: strings.Repeat("z", 100)})
+	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err), "250 bytes of project storage are used up")
+	require.Equal(t, hivesyncv1.Limit_LIMIT_PROJECT_STORAGE, typedDetail[*hivesyncv1.LimitExceeded](t, err).GetLimit())
+	list, err := ed.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Len(t, list.GetFiles(), 1, "refused requests wrote nothing")
+
+	// Strangers see nothing.
+	_, err = stranger.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: f.GetFile().GetId()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	_, err = stranger.projects.GetProject(ctx, &hivesyncv1.GetProjectRequest{ProjectId: pid})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	mine, err := stranger.projects.ListProjects(ctx, &hivesyncv1.ListProjectsRequest{})
+	require.NoError(t, err)
+	require.Empty(t, mine.GetProjects())
+}

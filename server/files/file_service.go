@@ -1,0 +1,374 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/events"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// ProjectChannel is the realtime channel of a project.
+func ProjectChannel(projectID string) string { return "project_sync:" + projectID }
+
+// errReadOnly answers viewers who try to write.
+var errReadOnly = connect.NewError(connect.CodePermissionDenied, errors.New("viewers cannot change files"))
+
+// checkContent normalizes content and applies the single-file limit before
+// anything is written.
+func (s *Service) checkContent(raw string) (string, error) {
+	content, err := NormalizeContent(raw)
+	if err != nil {
+		return "", apierror.InvalidArgument("content", strings.TrimPrefix(err.Error(), ErrBadContent.Error()+": "))
+	}
+	if n := int64(len(content)); n > s.limits.MaxFileBytes {
+		return "", apierror.PayloadTooLarge(&hivesyncv1.LimitExceeded{
+			Limit: hivesyncv1.Limit_LIMIT_SINGLE_FILE_SIZE, Max: s.limits.MaxFileBytes, Actual: n,
+			Message: fmt.Sprintf("the file is %d bytes; files may be at most %d bytes", n, s.limits.MaxFileBytes),
+		})
+	}
+	return content, nil
+}
+
+// charge adds bytes to the project's storage, refusing to pass the limit.
+func (s *Service) charge(ctx context.Context, q dbgen.Querier, projectID uuid.UUID, n int64) error {
+	_, err := q.ProjectAddStorage(ctx, dbgen.ProjectAddStorageParams{ID: projectID, Delta: n, MaxBytes: s.limits.MaxProjectBytes})
+	if errors.Is(store.MapError(err), store.ErrNotFound) {
+		used, _ := q.ProjectStorage(ctx, projectID)
+		return apierror.QuotaExceeded(&hivesyncv1.LimitExceeded{
+			Limit: hivesyncv1.Limit_LIMIT_PROJECT_STORAGE, Max: s.limits.MaxProjectBytes, Actual: used + n,
+			Message: fmt.Sprintf("the project would use %d bytes; projects may use at most %d bytes", used+n, s.limits.MaxProjectBytes),
+		})
+	}
+	return err
+}
+
+// CreateFile implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) CreateFile(ctx context.Context, req *hivesyncv1.CreateFileRequest) (*hivesyncv1.CreateFileResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	projectID, err := parseID("project_id", req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	path, key, err := NormalizePath(req.GetPath())
+	if err != nil {
+		return nil, apierror.InvalidArgument("path", strings.TrimPrefix(err.Error(), ErrBadPath.Error()+": "))
+	}
+	content, err := s.checkContent(req.GetContent())
+	if err != nil {
+		return nil, err
+	}
+	var file dbgen.File
+	var version dbgen.FileVersionInsertRow
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		p, err := q.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID})
+		if err != nil {
+			return store.MapError(err)
+		}
+		if p.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
+			return errReadOnly
+		}
+		if err := s.charge(ctx, q, projectID, int64(len(content))); err != nil {
+			return err
+		}
+		fileID, versionID := uuid.New(), uuid.New()
+		if file, err = q.FileInsert(ctx, dbgen.FileInsertParams{ID: fileID, ProjectID: projectID, Path: path, PathKey: key, HeadVersionID: versionID}); err != nil {
+			if errors.Is(store.MapError(err), store.ErrConflict) {
+				return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("a file %q already exists (paths are compared ignoring case)", path))
+			}
+			return err
+		}
+		d, err := Compare("/dev/null", path, "", content)
+		if err != nil {
+			return err
+		}
+		if version, err = q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
+			ID: versionID, FileID: fileID, Revision: 1, Content: content, ContentSha256: Hash(content), SizeBytes: int64(len(content)),
+			AuthorID: userID, LinesAdded: int32(d.LinesAdded),
+		}); err != nil {
+			return err
+		}
+		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
+			ProjectId: projectID.String(), FileId: fileID.String(), Path: path, State: hivesyncv1.VersionState_VERSION_STATE_CREATED,
+			RevisionId: versionID.String(), Revision: 1,
+		}}})
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.CreateFileResponse{File: &hivesyncv1.File{Id: file.ID.String(), ProjectId: projectID.String(), Path: path, Head: versionProto(version)}}, nil
+}
+
+// GetFile implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) GetFile(ctx context.Context, req *hivesyncv1.GetFileRequest) (*hivesyncv1.GetFileResponse, error) {
+	f, err := s.file(ctx, req.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: f.HeadVersionID, FileID: f.ID})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.GetFileResponse{File: &hivesyncv1.File{Id: f.ID.String(), ProjectId: f.ProjectID.String(), Path: f.Path, Head: fullVersionProto(v)}, Content: v.Content}, nil
+}
+
+// file loads a live file the caller may read.
+func (s *Service) file(ctx context.Context, rawID string) (dbgen.FileGetForMemberRow, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return dbgen.FileGetForMemberRow{}, err
+	}
+	id, err := parseID("file_id", rawID)
+	if err != nil {
+		return dbgen.FileGetForMemberRow{}, err
+	}
+	f, err := s.store.FileGetForMember(ctx, dbgen.FileGetForMemberParams{ID: id, UserID: userID})
+	if err != nil {
+		return dbgen.FileGetForMemberRow{}, s.mapErr(ctx, store.MapError(err))
+	}
+	return f, nil
+}
+
+// SaveFile implements hivesyncv1connect.FileServiceHandler. The file row is
+// locked for the save, so of concurrent saves on one base exactly one wins;
+// the others get Conflict and nothing of theirs is written.
+func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest) (*hivesyncv1.SaveFileResponse, error) {
+	f, err := s.file(ctx, req.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	if f.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
+		return nil, errReadOnly
+	}
+	userID, _ := caller(ctx)
+	base, err := parseID("base_revision_id", req.GetBaseRevisionId())
+	if err != nil {
+		return nil, err
+	}
+	var device *uuid.UUID
+	if req.GetDeviceId() != "" {
+		d, err := parseID("device_id", req.GetDeviceId())
+		if err != nil {
+			return nil, err
+		}
+		device = &d
+	}
+	key := strings.TrimSpace(req.GetIdempotencyKey())
+	if len(key) > 200 {
+		return nil, apierror.InvalidArgument("idempotency_key", "must be at most 200 characters")
+	}
+	content, err := s.checkContent(req.GetContent())
+	if err != nil {
+		return nil, err
+	}
+	var saved dbgen.FileVersion
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		locked, err := q.FileLockForSave(ctx, f.ID)
+		if err != nil {
+			return store.MapError(err)
+		}
+		if key != "" {
+			if prior, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: f.ID, IdempotencyKey: &key}); err == nil {
+				saved = prior // a retry of a save that already happened
+				return nil
+			}
+		}
+		head, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: locked.HeadVersionID, FileID: f.ID})
+		if err != nil {
+			return err
+		}
+		if base != locked.HeadVersionID {
+			return s.conflict(ctx, q, locked, head, base, content)
+		}
+		if err := s.charge(ctx, q, locked.ProjectID, int64(len(content))); err != nil {
+			return err
+		}
+		d, err := Compare(locked.Path, locked.Path, head.Content, content)
+		if err != nil {
+			return err
+		}
+		var idem *string
+		if key != "" {
+			idem = &key
+		}
+		row, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
+			ID: uuid.New(), FileID: f.ID, Revision: locked.HeadRevision + 1, Content: content, ContentSha256: Hash(content),
+			SizeBytes: int64(len(content)), AuthorID: userID, DeviceID: device, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved),
+			IdempotencyKey: idem,
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.FileAdvanceHead(ctx, dbgen.FileAdvanceHeadParams{ID: f.ID, HeadVersionID: row.ID, HeadRevision: row.Revision}); err != nil {
+			return err
+		}
+		saved = dbgen.FileVersion{ID: row.ID, FileID: row.FileID, Revision: row.Revision, ContentSha256: row.ContentSha256, SizeBytes: row.SizeBytes,
+			AuthorID: row.AuthorID, DeviceID: row.DeviceID, LinesAdded: row.LinesAdded, LinesRemoved: row.LinesRemoved, CreatedAt: row.CreatedAt}
+		ev := &hivesyncv1.SaveFileEvent{ProjectId: locked.ProjectID.String(), FileId: f.ID.String(), Path: locked.Path, RevisionId: row.ID.String(),
+			Revision: row.Revision, ContentSha256: row.ContentSha256, AuthorUserId: userID.String()}
+		if device != nil {
+			ev.DeviceId = device.String()
+		}
+		return s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveFile{SaveFile: ev}})
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.SaveFileResponse{Version: fullVersionProto(saved)}, nil
+}
+
+// conflict builds the Conflict answer: the server head, hashes, and a diff
+// from the client's base to the head, enough for a merge view.
+func (s *Service) conflict(ctx context.Context, q dbgen.Querier, f dbgen.File, head dbgen.FileVersion, base uuid.UUID, content string) error {
+	detail := &hivesyncv1.Conflict{
+		FileId: f.ID.String(), Path: f.Path, BaseRevisionId: base.String(), HeadRevisionId: head.ID.String(),
+		HeadRevision: head.Revision, HeadContentSha256: head.ContentSha256, ClientContentSha256: Hash(content),
+	}
+	if baseVersion, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: base, FileID: f.ID}); err == nil {
+		d, err := Compare(fmt.Sprintf("%s@%d", f.Path, baseVersion.Revision), fmt.Sprintf("%s@%d", f.Path, head.Revision), baseVersion.Content, head.Content)
+		if err != nil {
+			return err
+		}
+		detail.UnifiedDiff = d.Unified
+	} else if !errors.Is(store.MapError(err), store.ErrNotFound) {
+		return err
+	}
+	return apierror.Conflict(detail)
+}
+
+// announce appends an event to the project's channel in the same transaction.
+func (s *Service) announce(ctx context.Context, q dbgen.Querier, projectID uuid.UUID, ev *hivesyncv1.Event) error {
+	_, err := events.Append(ctx, q, ProjectChannel(projectID.String()), ev, s.now())
+	return err
+}
+
+// ListFiles implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) ListFiles(ctx context.Context, req *hivesyncv1.ListFilesRequest) (*hivesyncv1.ListFilesResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	projectID, err := parseID("project_id", req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
+		return nil, s.mapErr(ctx, store.MapError(err))
+	}
+	rows, err := s.store.FileListByProject(ctx, projectID)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	resp := &hivesyncv1.ListFilesResponse{}
+	for _, r := range rows {
+		resp.Files = append(resp.Files, &hivesyncv1.File{Id: r.ID.String(), ProjectId: r.ProjectID.String(), Path: r.Path, Head: fullVersionProto(dbgen.FileVersion{
+			ID: r.VersionID, FileID: r.ID, Revision: r.Revision, ContentSha256: r.ContentSha256, SizeBytes: r.SizeBytes, AuthorID: r.AuthorID,
+			DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt,
+		})})
+	}
+	return resp, nil
+}
+
+// ListVersions implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) ListVersions(ctx context.Context, req *hivesyncv1.ListVersionsRequest) (*hivesyncv1.ListVersionsResponse, error) {
+	f, err := s.file(ctx, req.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.FileVersionList(ctx, f.ID)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	resp := &hivesyncv1.ListVersionsResponse{}
+	for _, r := range rows {
+		resp.Versions = append(resp.Versions, fullVersionProto(dbgen.FileVersion{ID: r.ID, FileID: r.FileID, Revision: r.Revision, ContentSha256: r.ContentSha256,
+			SizeBytes: r.SizeBytes, AuthorID: r.AuthorID, DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt}))
+	}
+	return resp, nil
+}
+
+// GetVersion implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) GetVersion(ctx context.Context, req *hivesyncv1.GetVersionRequest) (*hivesyncv1.GetVersionResponse, error) {
+	f, err := s.file(ctx, req.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("revision_id", req.GetRevisionId())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: id, FileID: f.ID})
+	if err != nil {
+		return nil, s.mapErr(ctx, store.MapError(err))
+	}
+	return &hivesyncv1.GetVersionResponse{Version: fullVersionProto(v), Content: v.Content}, nil
+}
+
+// DiffVersions implements hivesyncv1connect.FileServiceHandler.
+func (s *Service) DiffVersions(ctx context.Context, req *hivesyncv1.DiffVersionsRequest) (*hivesyncv1.DiffVersionsResponse, error) {
+	f, err := s.file(ctx, req.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	fromID, err := parseID("from_revision_id", req.GetFromRevisionId())
+	if err != nil {
+		return nil, err
+	}
+	toID := f.HeadVersionID
+	if req.GetToRevisionId() != "" {
+		if toID, err = parseID("to_revision_id", req.GetToRevisionId()); err != nil {
+			return nil, err
+		}
+	}
+	from, err := s.store.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: fromID, FileID: f.ID})
+	if err != nil {
+		return nil, s.mapErr(ctx, store.MapError(err))
+	}
+	to, err := s.store.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: toID, FileID: f.ID})
+	if err != nil {
+		return nil, s.mapErr(ctx, store.MapError(err))
+	}
+	d, err := Compare(fmt.Sprintf("%s@%d", f.Path, from.Revision), fmt.Sprintf("%s@%d", f.Path, to.Revision), from.Content, to.Content)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.DiffVersionsResponse{UnifiedDiff: d.Unified, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved)}, nil
+}
+
+// mapErr turns store and domain errors into API errors; a missing row is
+// not_found whether the file is absent or the caller is not a member.
+func (s *Service) mapErr(ctx context.Context, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound
+	}
+	return apierror.FromDomain(ctx, s.log, err)
+}
+
+func versionProto(v dbgen.FileVersionInsertRow) *hivesyncv1.FileVersion {
+	return fullVersionProto(dbgen.FileVersion{ID: v.ID, FileID: v.FileID, Revision: v.Revision, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes,
+		AuthorID: v.AuthorID, DeviceID: v.DeviceID, LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, CreatedAt: v.CreatedAt})
+}
+
+func fullVersionProto(v dbgen.FileVersion) *hivesyncv1.FileVersion {
+	out := &hivesyncv1.FileVersion{
+		Id: v.ID.String(), Revision: v.Revision, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes, AuthorUserId: v.AuthorID.String(),
+		LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, CreatedAt: timestamppb.New(v.CreatedAt),
+	}
+	if v.DeviceID != nil {
+		out.DeviceId = v.DeviceID.String()
+	}
+	return out
+}

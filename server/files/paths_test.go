@@ -1,0 +1,153 @@
+package files_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hivesync/hivesync/server/files"
+)
+
+func TestNormalizePath(t *testing.T) {
+	t.Parallel()
+	good := map[string][2]string{
+		"src/App.tsx":         {"src/App.tsx", "src/app.tsx"},
+		"README":              {"README", "readme"},
+		"a/b/c/d.e.f":         {"a/b/c/d.e.f", "a/b/c/d.e.f"},
+		"caf\u0065\u0301.txt": {"caf\u00e9.txt", "caf\u00e9.txt"}, // NFD becomes NFC
+		".github/workflows/x": {".github/workflows/x", ".github/workflows/x"},
+		"console.log.ts":      {"console.log.ts", "console.log.ts"},
+	}
+	for in, want := range good {
+		p, key, err := files.NormalizePath(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want[0], p, in)
+		require.Equal(t, want[1], key, in)
+	}
+	for _, bad := range []string{
+		"", "/etc/passwd", "../x", "a/../b", "a/./b", "a//b", "a/", `a\b`, "C:/x", "a/.git/config", ".GIT", "a\x00b",
+		"a\nb", "\xff", "aux.txt", "dir/COM1", "name.", "name ", "a:b", "a|b", strings.Repeat("x", 256), strings.Repeat("a/", 65) + "x",
+	} {
+		_, _, err := files.NormalizePath(bad)
+		require.ErrorIs(t, err, files.ErrBadPath, "%q", bad)
+	}
+}
+
+func TestNormalizeContent(t *testing.T) {
+	t.Parallel()
+	c, err := files.NormalizeContent("a\r\nb\r\n")
+	require.NoError(t, err)
+	require.Equal(t, "a\nb\n", c)
+	_, err = files.NormalizeContent("bin\x00ary")
+	require.ErrorIs(t, err, files.ErrBadContent)
+	_, err = files.NormalizeContent("\xc3\x28")
+	require.ErrorIs(t, err, files.ErrBadContent)
+}
+
+// FuzzNormalizePath: whatever comes in, an accepted path is relative, has no
+// "." or ".." components, no backslash or NUL, and is a fixed point.
+func FuzzNormalizePath(f *testing.F) {
+	for _, seed := range []string{"src/a.go", "../x", "a/./b", "caf\u0065\u0301", `a\b`, "/abs", "a/.git/x", "x\x00", "COM1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		p, key, err := files.NormalizePath(in)
+		if err != nil {
+			return
+		}
+		require.False(t, strings.HasPrefix(p, "/"))
+		require.NotContains(t, p, "\\")
+		require.NotContains(t, p, "\x00")
+		for _, part := range strings.Split(p, "/") {
+			require.NotEqual(t, "..", part)
+			require.NotEqual(t, ".", part)
+			require.NotEmpty(t, part)
+		}
+		again, key2, err := files.NormalizePath(p)
+		require.NoError(t, err)
+		require.Equal(t, p, again)
+		require.Equal(t, key, key2)
+	})
+}
+
+// FuzzDiffRoundTrip: the unified diff from old to new, applied to old the way
+// patch(1) would (context lines checked), gives new; its line counts match
+// its +/- lines. (Texts get a final newline; "\ No newline" markers are
+// display detail.)
+func FuzzDiffRoundTrip(f *testing.F) {
+	f.Add("a\nb\nc\n", "a\nB\nc\nd\n")
+	f.Add("", "x")
+	f.Add("same\n", "same\n")
+	f.Add("no newline", "no newline at all")
+	f.Fuzz(func(t *testing.T, old, new string) {
+		if old != "" && !strings.HasSuffix(old, "\n") {
+			old += "\n"
+		}
+		if new != "" && !strings.HasSuffix(new, "\n") {
+			new += "\n"
+		}
+		d, err := files.Compare("old", "new", old, new)
+		require.NoError(t, err)
+		if old == new {
+			require.Empty(t, d.Unified)
+			return
+		}
+		got, err := applyUnified(d.Unified, old)
+		require.NoError(t, err)
+		require.Equal(t, new, got)
+		plus, minus := 0, 0
+		for _, line := range strings.Split(d.Unified, "\n")[2:] {
+			switch {
+			case strings.HasPrefix(line, "+"):
+				plus++
+			case strings.HasPrefix(line, "-"):
+				minus++
+			}
+		}
+		require.Equal(t, plus, d.LinesAdded)
+		require.Equal(t, minus, d.LinesRemoved)
+	})
+}
+
+// applyUnified applies a unified diff with context to old, checking that
+// every context and removed line matches, as patch(1) does.
+func applyUnified(diff, old string) (string, error) {
+	src := strings.SplitAfter(old, "\n")
+	if len(src) > 0 && src[len(src)-1] == "" {
+		src = src[:len(src)-1]
+	}
+	var out []string
+	next := 0
+	for _, line := range strings.SplitAfter(diff, "\n") {
+		switch {
+		case line == "", strings.HasPrefix(line, "--- "), strings.HasPrefix(line, "+++ "):
+		case strings.HasPrefix(line, "@@ "):
+			var from int
+			if _, err := fmt.Sscanf(line, "@@ -%d", &from); err != nil {
+				return "", fmt.Errorf("bad hunk header %q", line)
+			}
+			if from == 0 {
+				from = 1
+			}
+			for ; next < from-1; next++ {
+				out = append(out, src[next])
+			}
+		case line[0] == ' ' || line[0] == '-':
+			if next >= len(src) || src[next] != line[1:] {
+				return "", fmt.Errorf("line %d does not match %q", next+1, line)
+			}
+			if line[0] == ' ' {
+				out = append(out, src[next])
+			}
+			next++
+		case line[0] == '+':
+			out = append(out, line[1:])
+		default:
+			return "", fmt.Errorf("unexpected diff line %q", line)
+		}
+	}
+	out = append(out, src[next:]...)
+	return strings.Join(out, ""), nil
+}

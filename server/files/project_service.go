@@ -1,0 +1,134 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// Limits are the spec §35.1 storage limits.
+type Limits struct {
+	MaxFileBytes    int64
+	MaxProjectBytes int64
+}
+
+// Service implements ProjectService and FileService.
+type Service struct {
+	store  *store.Store
+	limits Limits
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+var (
+	_ hivesyncv1connect.ProjectServiceHandler = (*Service)(nil)
+	_ hivesyncv1connect.FileServiceHandler    = (*Service)(nil)
+)
+
+// NewService returns the handlers.
+func NewService(st *store.Store, limits Limits, log *slog.Logger, now func() time.Time) *Service {
+	return &Service{store: st, limits: limits, log: log, now: now}
+}
+
+var errNotFound = connect.NewError(connect.CodeNotFound, errors.New("not found"))
+
+// caller is the signed-in user.
+func caller(ctx context.Context) (uuid.UUID, error) {
+	p := access.PrincipalFrom(ctx)
+	if p == nil {
+		return uuid.Nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
+	}
+	id, err := uuid.Parse(p.UserID)
+	if err != nil {
+		return uuid.Nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
+	}
+	return id, nil
+}
+
+// parseID reads a UUID field; malformed ids are invalid_argument.
+func parseID(field, v string) (uuid.UUID, error) {
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.Nil, apierror.InvalidArgument(field, "must be a UUID")
+	}
+	return id, nil
+}
+
+// CreateProject implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) CreateProject(ctx context.Context, req *hivesyncv1.CreateProjectRequest) (*hivesyncv1.CreateProjectResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(req.GetName())
+	if name == "" || utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\n\r") {
+		return nil, apierror.InvalidArgument("name", "must be 1 to 200 characters on one line")
+	}
+	var p dbgen.Project
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		if p, err = q.ProjectInsert(ctx, dbgen.ProjectInsertParams{ID: uuid.New(), Name: name, OwnerID: userID}); err != nil {
+			return err
+		}
+		return q.ProjectMemberInsert(ctx, dbgen.ProjectMemberInsertParams{ProjectID: p.ID, UserID: userID, Role: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)})
+	})
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.CreateProjectResponse{Project: projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER))}, nil
+}
+
+// GetProject implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) GetProject(ctx context.Context, req *hivesyncv1.GetProjectRequest) (*hivesyncv1.GetProjectResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("project_id", req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: id, UserID: userID})
+	if errors.Is(store.MapError(err), store.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	return &hivesyncv1.GetProjectResponse{Project: projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, p.Role)}, nil
+}
+
+// ListProjects implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) ListProjects(ctx context.Context, _ *hivesyncv1.ListProjectsRequest) (*hivesyncv1.ListProjectsResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.ProjectListForUser(ctx, userID)
+	if err != nil {
+		return nil, apierror.FromDomain(ctx, s.log, err)
+	}
+	resp := &hivesyncv1.ListProjectsResponse{}
+	for _, p := range rows {
+		resp.Projects = append(resp.Projects, projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, p.Role))
+	}
+	return resp, nil
+}
+
+func projectProto(id uuid.UUID, name string, storage int64, created time.Time, role int16) *hivesyncv1.Project {
+	return &hivesyncv1.Project{Id: id.String(), Name: name, StorageBytes: storage, CreatedAt: timestamppb.New(created), Role: hivesyncv1.ProjectRole(role)}
+}
