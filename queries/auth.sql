@@ -34,8 +34,8 @@ RETURNING *;
 -- name: SessionPrincipal :one
 -- SessionPrincipal loads what the authenticator needs for one request: the
 -- session, its user and device state, and the user's entitlement.
-SELECT s.id, s.user_id, s.device_id, s.client_type, s.scopes, s.revoked_at,
-       u.disabled_at AS user_disabled_at,
+SELECT s.id, s.user_id, s.device_id, s.client_type, s.scopes, s.revoked_at, s.second_factor_at,
+       u.disabled_at AS user_disabled_at, u.is_admin AS user_is_admin,
        d.revoked_at AS device_revoked_at,
        e.tier AS tier, e.expires_at AS tier_expires_at
 FROM sessions s
@@ -142,3 +142,6 @@ INSERT INTO users (id, email, email_normalized, display_name)
 VALUES (@id, @email, lower(@email), @display_name)
 ON CONFLICT (email_normalized) DO UPDATE SET email_normalized = EXCLUDED.email_normalized
 RETURNING *, (xmax = 0) AS inserted;
+
+-- name: SessionMarkSecondFactor :exec
+UPDATE sessions SET second_factor_at = @at::timestamptz WHERE id = @id;

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -33,6 +34,8 @@ type Principal struct {
 	Scopes []hivesyncv1.Scope
 	// Tier is the caller's entitlement tier at the time of the request.
 	Tier hivesyncv1.Tier
+	// SecondFactorAt is when the session last passed a second-factor check.
+	SecondFactorAt *time.Time
 }
 
 // Authenticator turns a bearer token into a Principal. It returns an error

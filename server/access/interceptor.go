@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -45,10 +46,16 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 const SecondFactorHeader = "X-HiveSync-OTP"
 
 // SecondFactor checks step-up codes. enrolled is false when the user has no
-// confirmed second factor; ok is true when code is valid (and now spent).
+// confirmed second factor; ok is true when code is valid (and now spent), in
+// which case the session is remembered as having passed the check.
 type SecondFactor interface {
-	Check(ctx context.Context, userID, code string) (enrolled, ok bool, err error)
+	Check(ctx context.Context, userID, sessionID, code string) (enrolled, ok bool, err error)
 }
+
+// AdminSecondFactorTTL is how long a passed check covers admin calls (under
+// HIVESYNC_REQUIRE_ADMIN_2FA); actions marked requires_second_factor always
+// need a fresh code.
+const AdminSecondFactorTTL = 15 * time.Minute
 
 // WithSecondFactor makes the interceptor enforce requires_second_factor, and,
 // with requireForAdmins, two-factor enrolment for every admin-scope call.
@@ -158,8 +165,11 @@ func (i *Interceptor) admit(ctx context.Context, procedure string, header http.H
 	adminCall := principal != nil && slices.Contains(rule.GetScopes(), hivesyncv1.Scope_SCOPE_ADMIN) && slices.Contains(principal.Scopes, hivesyncv1.Scope_SCOPE_ADMIN)
 	// The admin API key (a principal without a user) has no second factor.
 	if principal != nil && principal.UserID != "" && i.secondFactor != nil && (rule.GetRequiresSecondFactor() || (i.requireAdmin2FA && adminCall)) {
-		if err := i.stepUp(ctx, principal, header.Get(SecondFactorHeader), i.requireAdmin2FA && adminCall); err != nil {
-			return ctx, err
+		recent := principal.SecondFactorAt != nil && time.Since(*principal.SecondFactorAt) < AdminSecondFactorTTL
+		if rule.GetRequiresSecondFactor() || !recent {
+			if err := i.stepUp(ctx, principal, header.Get(SecondFactorHeader), i.requireAdmin2FA && adminCall); err != nil {
+				return ctx, err
+			}
 		}
 	}
 	return ctx, nil
@@ -173,11 +183,17 @@ func (i *Interceptor) stepUp(ctx context.Context, p *Principal, code string, mus
 			&hivesyncv1.SecondFactorRequired{Enrolled: enrolled, Header: SecondFactorHeader, Message: msg})
 	}
 	if code != "" && i.limiter != nil {
-		if ok, retry, err := i.limiter.Allow(ctx, "otp", "user:"+p.UserID); err == nil && !ok {
+		ok, retry, err := i.limiter.Allow(ctx, "otp", "user:"+p.UserID)
+		if err != nil {
+			// Without the limiter, codes could be brute-forced: fail closed.
+			i.log.WarnContext(ctx, "rate limiter unavailable; refusing second-factor attempt", slog.String("error", err.Error()))
+			return connect.NewError(connect.CodeUnavailable, errors.New("try again shortly"))
+		}
+		if !ok {
 			return apierror.RateLimited(&hivesyncv1.RateLimited{RetryAfter: durationpb.New(retry), Bucket: "otp"})
 		}
 	}
-	enrolled, ok, err := i.secondFactor.Check(ctx, p.UserID, code)
+	enrolled, ok, err := i.secondFactor.Check(ctx, p.UserID, p.SessionID, code)
 	if err != nil {
 		return fmt.Errorf("check second factor: %w", err)
 	}

@@ -45,6 +45,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return u
 	}
 	alice, bob := mkUser("alice@matrix.test"), mkUser("bob@matrix.test")
+	// Alice is an admin, so admin-scope tokens are hers to hold; admin methods
+	// act on any account by design, every other method only on her own.
+	_, err := st.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: "alice@matrix.test", IsAdmin: true})
+	require.NoError(t, err)
 	token := func(issuer *auth.Issuer, u dbgen.User, client auth.Client, scopes ...hivesyncv1.Scope) string {
 		pair, err := issuer.StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: client, Scopes: scopes})
 		require.NoError(t, err)

@@ -110,7 +110,34 @@ func TestAdminsCanBeRequiredToUseTwoFactor(t *testing.T) {
 	_, err = whoAmI(t, b, pair.AccessToken)
 	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err))
 	require.False(t, typedDetail[*hivesyncv1.SecondFactorRequired](t, err).GetEnrolled())
-	// Enrolling is allowed (it is not an admin-scope call).
+	// Two-factor is managed from the phone only, not from the admin client.
 	_, err = hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)).EnrollTotp(ctx, &hivesyncv1.EnrollTotpRequest{})
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err))
+	phone, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: auth.Clients["mobile"], Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_USER}})
 	require.NoError(t, err)
+	mobile := hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL, bearer(phone.AccessToken))
+	enrol, err := mobile.EnrollTotp(ctx, &hivesyncv1.EnrollTotpRequest{})
+	require.NoError(t, err)
+	now := time.Now()
+	code, err := totp.GenerateCode(enrol.GetSecret(), now)
+	require.NoError(t, err)
+	_, err = mobile.ConfirmTotp(ctx, &hivesyncv1.ConfirmTotpRequest{Code: code})
+	require.NoError(t, err)
+
+	// One code covers the admin session for a while, not a code per call.
+	next, err := totp.GenerateCode(enrol.GetSecret(), now.Add(30*time.Second))
+	require.NoError(t, err)
+	adm := hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken), withHeader(access.SecondFactorHeader, next))
+	_, err = adm.GetCurrentUser(ctx, &hivesyncv1.GetCurrentUserRequest{})
+	require.NoError(t, err)
+	for range 3 {
+		_, err = whoAmI(t, b, pair.AccessToken)
+		require.NoError(t, err, "the session passed the check moments ago")
+	}
+
+	// Demoting the admin removes the admin scope at once.
+	_, err = b.store.Pool().Exec(ctx, "UPDATE users SET is_admin = false WHERE id = $1", u.ID)
+	require.NoError(t, err)
+	_, err = hivesyncv1connect.NewAdminServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)).LookupUser(ctx, &hivesyncv1.LookupUserRequest{Email: "root@2fa.test"})
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err))
 }

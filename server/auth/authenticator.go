@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,6 +80,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if err != nil || !subset(scopes, granted) {
 		return nil, fmt.Errorf("%w: scope escalation", access.ErrInvalidToken)
 	}
+	if !row.UserIsAdmin && slices.Contains(scopes, hivesyncv1.Scope_SCOPE_ADMIN) {
+		// Demoted since the session began: the admin scope is gone at once.
+		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s hivesyncv1.Scope) bool { return s == hivesyncv1.Scope_SCOPE_ADMIN })
+	}
 	clientType := hivesyncv1.ClientType(row.ClientType)
 	if c := clientByID(claims.ClientID); c.Type != clientType || claims.ClientType != ClientTypeName(clientType) {
 		return nil, fmt.Errorf("%w: client type mismatch", access.ErrInvalidToken)
@@ -96,5 +101,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if row.DeviceID != nil {
 		p.DeviceID = row.DeviceID.String()
 	}
+	p.SecondFactorAt = row.SecondFactorAt
 	return p, nil
 }

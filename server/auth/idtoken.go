@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ func ParseIdentityProviders(s string) ([]IdentityProvider, error) {
 	}
 	return out, nil
 }
+
+// compactJWS is the only serialization accepted for ID tokens.
+var compactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
 // ErrIDTokenRejected wraps every reason an ID token is refused.
 var ErrIDTokenRejected = errors.New("identity token rejected")
@@ -122,6 +126,9 @@ func (s *IDTokenSignIn) SignIn(ctx context.Context, provider, rawIDToken, nonce,
 	if nonce == "" {
 		return SignInResult{}, fmt.Errorf("%w: a nonce is required", ErrIDTokenRejected)
 	}
+	if !compactJWS.MatchString(rawIDToken) {
+		return SignInResult{}, fmt.Errorf("%w: not a compact JWS", ErrIDTokenRejected)
+	}
 	v, p, err := s.verifier(ctx, provider)
 	if err != nil {
 		return SignInResult{}, err
@@ -140,6 +147,7 @@ func (s *IDTokenSignIn) SignIn(ctx context.Context, provider, rawIDToken, nonce,
 		Email         string `json:"email"`
 		EmailVerified any    `json:"email_verified"`
 		Name          string `json:"name"`
+		JTI           string `json:"jti"`
 	}
 	if err := tok.Claims(&claims); err != nil {
 		return SignInResult{}, fmt.Errorf("%w: claims: %w", ErrIDTokenRejected, err)
@@ -153,7 +161,11 @@ func (s *IDTokenSignIn) SignIn(ctx context.Context, provider, rawIDToken, nonce,
 	}
 	var res SignInResult
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		n, err := q.IDTokenUseInsert(ctx, dbgen.IDTokenUseInsertParams{TokenHash: hashToken(rawIDToken), ExpiresAt: tok.Expiry})
+		// The replay key comes from the verified claims, so re-encodings of
+		// one token (whitespace, base64 padding bits) are the same use.
+		useKey := strings.Join([]string{tok.Issuer, tok.Subject, tok.IssuedAt.UTC().Format(time.RFC3339Nano), tok.Expiry.UTC().Format(time.RFC3339Nano),
+			tok.Nonce, claims.JTI, strings.Join(tok.Audience, ",")}, "\x00")
+		n, err := q.IDTokenUseInsert(ctx, dbgen.IDTokenUseInsertParams{TokenHash: hashToken(useKey), ExpiresAt: tok.Expiry})
 		if err != nil {
 			return fmt.Errorf("record id token use: %w", err)
 		}

@@ -604,6 +604,9 @@ func (o *OAuthServer) Decide(ctx context.Context, userID uuid.UUID, userCode str
 		if err != nil {
 			return store.MapError(err)
 		}
+		if g.Status != "pending" || !o.opts.Now().Before(g.ExpiresAt) {
+			return store.ErrNotFound // decided or expired: indistinguishable from unknown
+		}
 		if approve {
 			user, err := q.UserGetByID(ctx, userID)
 			if err != nil {

@@ -47,7 +47,7 @@ func (t *TOTP) Enroll(ctx context.Context, userID uuid.UUID, account string) (se
 		return "", "", nil, fmt.Errorf("generate totp secret: %w", err)
 	}
 	err = t.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		existing, err := q.TotpGet(ctx, userID)
+		existing, err := q.TotpGetForUpdate(ctx, userID)
 		if err == nil && existing.ConfirmedAt != nil {
 			return ErrAlreadyEnrolled
 		}
@@ -125,7 +125,7 @@ func (t *TOTP) Enabled(ctx context.Context, userID uuid.UUID) (bool, error) {
 // Check verifies a step-up code for a user: a TOTP code not used before, or
 // an unused recovery code (which is then spent). enrolled is false when the
 // user has no confirmed second factor.
-func (t *TOTP) Check(ctx context.Context, userID, code string) (enrolled, ok bool, err error) {
+func (t *TOTP) Check(ctx context.Context, userID, sessionID, code string) (enrolled, ok bool, err error) {
 	id, err := uuid.Parse(userID)
 	if err != nil {
 		return false, false, err
@@ -148,7 +148,10 @@ func (t *TOTP) Check(ctx context.Context, userID, code string) (enrolled, ok boo
 		}
 		if step, match := t.matchStep(row.Secret, code, row.LastStep); match {
 			ok = true
-			return q.TotpAccept(ctx, dbgen.TotpAcceptParams{UserID: id, LastStep: step})
+			if err := q.TotpAccept(ctx, dbgen.TotpAcceptParams{UserID: id, LastStep: step}); err != nil {
+				return err
+			}
+			return t.remember(ctx, q, sessionID)
 		}
 		n, err := q.RecoveryCodeUse(ctx, dbgen.RecoveryCodeUseParams{UserID: id, CodeHash: hashToken(strings.ToLower(code))})
 		if err != nil {
@@ -156,11 +159,23 @@ func (t *TOTP) Check(ctx context.Context, userID, code string) (enrolled, ok boo
 		}
 		ok = n == 1
 		if ok {
+			if err := t.remember(ctx, q, sessionID); err != nil {
+				return err
+			}
 			return Audit(ctx, q, &id, "totp.recovery_code_used", &id, nil)
 		}
 		return nil
 	})
 	return enrolled, ok, err
+}
+
+// remember marks the session as having passed a second-factor check now.
+func (t *TOTP) remember(ctx context.Context, q dbgen.Querier, sessionID string) error {
+	sid, err := uuid.Parse(sessionID)
+	if err != nil {
+		return nil // no session (not a user token): nothing to remember
+	}
+	return q.SessionMarkSecondFactor(ctx, dbgen.SessionMarkSecondFactorParams{ID: sid, At: t.now()})
 }
 
 // matchStep accepts a code for the current step or one step either side

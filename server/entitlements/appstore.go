@@ -215,28 +215,18 @@ func (h *AppStoreWebhook) handle(ctx context.Context, signedPayload string) erro
 		if err != nil || fresh == 0 {
 			return err // a retry of an applied notification: nothing to do
 		}
-		prev, err := q.StoreSubscriptionGet(ctx, dbgen.StoreSubscriptionGetParams{Store: "app_store", SubscriptionID: txn.OriginalTransactionID})
-		if err == nil && !signed.After(prev.LastSignedAt) {
-			return nil // older than what we applied: out-of-order delivery
-		}
 		if _, err := q.UserGetByID(ctx, userID); err != nil {
 			h.Log.WarnContext(ctx, "App Store transaction for an unknown account ignored")
 			return nil
 		}
-		if err := q.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{
+		applied, err := q.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{
 			Store: "app_store", SubscriptionID: txn.OriginalTransactionID, UserID: &userID, ProductID: txn.ProductID,
 			Tier: int16(tier), ExpiresAt: expires, LastSignedAt: signed,
-		}); err != nil {
-			return err
+		})
+		if err != nil || len(applied) == 0 {
+			return err // older than what we applied: out-of-order delivery
 		}
-		change := Change{UserID: userID, Tier: tier, Source: hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_APP_STORE, ExpiresAt: expires}
-		if tier == hivesyncv1.Tier_TIER_TRIAL {
-			change.TrialEndsAt = expires
-		}
-		if tier == hivesyncv1.Tier_TIER_FREE {
-			change.Source, change.ExpiresAt = hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_DEFAULT, nil
-		}
-		return Apply(ctx, q, change, now)
+		return Recompute(ctx, q, userID, now)
 	})
 }
 

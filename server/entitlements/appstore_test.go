@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -208,6 +209,16 @@ func TestAppStoreNotifications(t *testing.T) {
 	tier, _ = b.tier(t)
 	require.Equal(t, hivesyncv1.Tier_TIER_PRO, tier)
 	require.Len(t, b.events(t), 2)
+
+	// Another store saying "expired" about another subscription does not end
+	// this one: the tier is the best subscription in force.
+	ctx := context.Background()
+	_, err := b.st.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{Store: "play", SubscriptionID: "old-play", UserID: &b.user.ID,
+		Tier: int16(hivesyncv1.Tier_TIER_FREE), LastSignedAt: b.now})
+	require.NoError(t, err)
+	require.NoError(t, b.st.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error { return entitlements.Recompute(ctx, q, b.user.ID, b.now) }))
+	tier, _ = b.tier(t)
+	require.Equal(t, hivesyncv1.Tier_TIER_PRO, tier)
 
 	// A refund ends it.
 	require.Equal(t, http.StatusOK, b.post(t, b.notification(t, b.chain, "REFUND", "", "n3", b.now, map[string]any{"revocationDate": b.now.UnixMilli()})))

@@ -127,7 +127,7 @@ func (s *Service) RegisterPurchase(ctx context.Context, req *hivesyncv1.Register
 		}
 		if sub.LastSignedAt.After(time.Unix(0, 0)) {
 			// The store's notification arrived first: apply it now.
-			return Apply(ctx, q, playChange(userID, hivesyncv1.Tier(sub.Tier), sub.ExpiresAt), s.now())
+			return Recompute(ctx, q, userID, s.now())
 		}
 		return nil
 	})

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
@@ -51,15 +50,14 @@ type PlayWebhook struct {
 
 // Play subscription notification types (RTDN).
 const (
-	playRecovered   = 1
-	playRenewed     = 2
-	playPurchased   = 4
-	playOnHold      = 5
-	playRestarted   = 7
-	playPaused      = 10
-	playRevoked     = 12
-	playExpired     = 13
-	playPendingDone = 20
+	playRecovered = 1
+	playRenewed   = 2
+	playPurchased = 4
+	playOnHold    = 5
+	playRestarted = 7
+	playPaused    = 10
+	playRevoked   = 12
+	playExpired   = 13
 )
 
 func (h *PlayWebhook) pushVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
@@ -154,13 +152,13 @@ func (h *PlayWebhook) apply(ctx context.Context, messageID string, at time.Time,
 	var tier hivesyncv1.Tier
 	var expires *time.Time
 	switch typ {
-	case playRecovered, playRenewed, playPurchased, playRestarted, playPendingDone:
+	case playRecovered, playRenewed, playPurchased, playRestarted:
 		tier = hivesyncv1.Tier_TIER_PRO
 		e := now.Add(h.Options.RenewalGrace)
 		expires = &e
 	case playOnHold, playPaused, playRevoked, playExpired:
 		tier = hivesyncv1.Tier_TIER_FREE
-	default: // playCanceled (runs to the period's end), playInGrace, price changes…: no change
+	default: // 3 canceled (runs to the period's end), 6 in grace, 20 pending purchase canceled, price changes…: no change
 		return h.Store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 			_, err := q.StoreNotificationInsert(ctx, dbgen.StoreNotificationInsertParams{Store: "play", NotificationID: messageID})
 			return err
@@ -171,29 +169,17 @@ func (h *PlayWebhook) apply(ctx context.Context, messageID string, at time.Time,
 		if err != nil || fresh == 0 {
 			return err
 		}
-		prev, err := q.StoreSubscriptionGet(ctx, dbgen.StoreSubscriptionGetParams{Store: "play", SubscriptionID: token})
-		if err == nil && !at.After(prev.LastSignedAt) {
-			return nil // out of order
-		}
-		if err := q.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{
+		applied, err := q.StoreSubscriptionUpsert(ctx, dbgen.StoreSubscriptionUpsertParams{
 			Store: "play", SubscriptionID: token, ProductID: product, Tier: int16(tier), ExpiresAt: expires, LastSignedAt: at,
-		}); err != nil {
-			return err
+		})
+		if err != nil || len(applied) == 0 {
+			return err // out of order
 		}
-		sub, err := q.StoreSubscriptionGet(ctx, dbgen.StoreSubscriptionGetParams{Store: "play", SubscriptionID: token})
-		if err != nil || sub.UserID == nil {
-			return err // not registered yet: applied when the app registers it
+		if applied[0].UserID == nil {
+			return nil // not registered yet: applied when the app registers it
 		}
-		return Apply(ctx, q, playChange(*sub.UserID, tier, expires), now)
+		return Recompute(ctx, q, *applied[0].UserID, now)
 	})
-}
-
-func playChange(userID uuid.UUID, tier hivesyncv1.Tier, expires *time.Time) Change {
-	c := Change{UserID: userID, Tier: tier, Source: hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_PLAY_STORE, ExpiresAt: expires}
-	if tier == hivesyncv1.Tier_TIER_FREE {
-		c.Source, c.ExpiresAt = hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_DEFAULT, nil
-	}
-	return c
 }
 
 // ErrPurchaseTaken means a purchase token is registered to another account.

@@ -66,6 +66,30 @@ func sameTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
+// Recompute sets the user's entitlement from all their store subscriptions
+// in force (the best tier wins), under a lock on the user so concurrent
+// notifications apply one after the other.
+func Recompute(ctx context.Context, q dbgen.Querier, userID uuid.UUID, now time.Time) error {
+	if err := q.UserLockForEntitlement(ctx, userID); err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	best, err := q.StoreSubscriptionBest(ctx, dbgen.StoreSubscriptionBestParams{UserID: &userID, Now: now})
+	if errors.Is(store.MapError(err), store.ErrNotFound) {
+		return Apply(ctx, q, Change{UserID: userID, Tier: hivesyncv1.Tier_TIER_FREE, Source: hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_DEFAULT}, now)
+	}
+	if err != nil {
+		return fmt.Errorf("load subscriptions: %w", err)
+	}
+	c := Change{UserID: userID, Tier: hivesyncv1.Tier(best.Tier), ExpiresAt: best.ExpiresAt, Source: hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_APP_STORE}
+	if best.Store == "play" {
+		c.Source = hivesyncv1.EntitlementSource_ENTITLEMENT_SOURCE_PLAY_STORE
+	}
+	if c.Tier == hivesyncv1.Tier_TIER_TRIAL {
+		c.TrialEndsAt = best.ExpiresAt
+	}
+	return Apply(ctx, q, c, now)
+}
+
 // ExpireArgs is the periodic River job that lapses expired trials and
 // subscriptions to Free (the spec's "within 15 minutes"), announcing each.
 type ExpireArgs struct{}
@@ -85,17 +109,17 @@ type ExpireWorker struct {
 func (w *ExpireWorker) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
 	now := w.Now()
 	return w.Store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		rows, err := q.EntitlementExpireDue(ctx, now)
+		users, err := q.EntitlementExpireDue(ctx, now)
 		if err != nil {
 			return fmt.Errorf("expire entitlements: %w", err)
 		}
-		for _, r := range rows {
-			if err := announce(ctx, q, r.UserID, hivesyncv1.Tier_TIER_FREE, nil, now); err != nil {
+		for _, u := range users {
+			if err := Recompute(ctx, q, u, now); err != nil {
 				return err
 			}
 		}
-		if len(rows) > 0 {
-			w.Log.InfoContext(ctx, "entitlements lapsed to free", slog.Int("count", len(rows)))
+		if len(users) > 0 {
+			w.Log.InfoContext(ctx, "expired entitlements recomputed", slog.Int("count", len(users)))
 		}
 		return nil
 	})

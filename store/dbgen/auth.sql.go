@@ -315,7 +315,7 @@ func (q *Queries) SessionBindDevice(ctx context.Context, arg SessionBindDevicePa
 }
 
 const sessionGet = `-- name: SessionGet :one
-SELECT id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason FROM sessions WHERE id = $1
+SELECT id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason, second_factor_at FROM sessions WHERE id = $1
 `
 
 func (q *Queries) SessionGet(ctx context.Context, id uuid.UUID) (Session, error) {
@@ -332,6 +332,7 @@ func (q *Queries) SessionGet(ctx context.Context, id uuid.UUID) (Session, error)
 		&i.LastUsedAt,
 		&i.RevokedAt,
 		&i.RevokeReason,
+		&i.SecondFactorAt,
 	)
 	return i, err
 }
@@ -339,7 +340,7 @@ func (q *Queries) SessionGet(ctx context.Context, id uuid.UUID) (Session, error)
 const sessionInsert = `-- name: SessionInsert :one
 INSERT INTO sessions (id, user_id, device_id, client_id, client_type, scopes)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason
+RETURNING id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason, second_factor_at
 `
 
 type SessionInsertParams struct {
@@ -372,12 +373,13 @@ func (q *Queries) SessionInsert(ctx context.Context, arg SessionInsertParams) (S
 		&i.LastUsedAt,
 		&i.RevokedAt,
 		&i.RevokeReason,
+		&i.SecondFactorAt,
 	)
 	return i, err
 }
 
 const sessionListActive = `-- name: SessionListActive :many
-SELECT id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason FROM sessions
+SELECT id, user_id, device_id, client_id, client_type, scopes, created_at, last_used_at, revoked_at, revoke_reason, second_factor_at FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL
 ORDER BY last_used_at DESC, id
 `
@@ -402,6 +404,7 @@ func (q *Queries) SessionListActive(ctx context.Context, userID uuid.UUID) ([]Se
 			&i.LastUsedAt,
 			&i.RevokedAt,
 			&i.RevokeReason,
+			&i.SecondFactorAt,
 		); err != nil {
 			return nil, err
 		}
@@ -413,9 +416,23 @@ func (q *Queries) SessionListActive(ctx context.Context, userID uuid.UUID) ([]Se
 	return items, nil
 }
 
+const sessionMarkSecondFactor = `-- name: SessionMarkSecondFactor :exec
+UPDATE sessions SET second_factor_at = $1::timestamptz WHERE id = $2
+`
+
+type SessionMarkSecondFactorParams struct {
+	At time.Time
+	ID uuid.UUID
+}
+
+func (q *Queries) SessionMarkSecondFactor(ctx context.Context, arg SessionMarkSecondFactorParams) error {
+	_, err := q.db.Exec(ctx, sessionMarkSecondFactor, arg.At, arg.ID)
+	return err
+}
+
 const sessionPrincipal = `-- name: SessionPrincipal :one
-SELECT s.id, s.user_id, s.device_id, s.client_type, s.scopes, s.revoked_at,
-       u.disabled_at AS user_disabled_at,
+SELECT s.id, s.user_id, s.device_id, s.client_type, s.scopes, s.revoked_at, s.second_factor_at,
+       u.disabled_at AS user_disabled_at, u.is_admin AS user_is_admin,
        d.revoked_at AS device_revoked_at,
        e.tier AS tier, e.expires_at AS tier_expires_at
 FROM sessions s
@@ -432,7 +449,9 @@ type SessionPrincipalRow struct {
 	ClientType      int16
 	Scopes          []string
 	RevokedAt       *time.Time
+	SecondFactorAt  *time.Time
 	UserDisabledAt  *time.Time
+	UserIsAdmin     bool
 	DeviceRevokedAt *time.Time
 	Tier            *int16
 	TierExpiresAt   *time.Time
@@ -450,7 +469,9 @@ func (q *Queries) SessionPrincipal(ctx context.Context, id uuid.UUID) (SessionPr
 		&i.ClientType,
 		&i.Scopes,
 		&i.RevokedAt,
+		&i.SecondFactorAt,
 		&i.UserDisabledAt,
+		&i.UserIsAdmin,
 		&i.DeviceRevokedAt,
 		&i.Tier,
 		&i.TierExpiresAt,

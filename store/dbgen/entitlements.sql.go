@@ -13,32 +13,26 @@ import (
 )
 
 const entitlementExpireDue = `-- name: EntitlementExpireDue :many
-UPDATE entitlements SET tier = 1, updated_at = now()
+SELECT user_id FROM entitlements
 WHERE tier <> 1 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
-RETURNING user_id, tier, source, expires_at, trial_ends_at, updated_at
+FOR UPDATE SKIP LOCKED
 `
 
-// EntitlementExpireDue lapses every paid tier or trial past its expiry to Free.
-func (q *Queries) EntitlementExpireDue(ctx context.Context, now time.Time) ([]Entitlement, error) {
+// EntitlementExpireDue lists users whose paid tier or trial has passed its
+// expiry (skipping rows another node is handling).
+func (q *Queries) EntitlementExpireDue(ctx context.Context, now time.Time) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, entitlementExpireDue, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Entitlement{}
+	items := []uuid.UUID{}
 	for rows.Next() {
-		var i Entitlement
-		if err := rows.Scan(
-			&i.UserID,
-			&i.Tier,
-			&i.Source,
-			&i.ExpiresAt,
-			&i.TrialEndsAt,
-			&i.UpdatedAt,
-		); err != nil {
+		var user_id uuid.UUID
+		if err := rows.Scan(&user_id); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, user_id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -121,6 +115,34 @@ func (q *Queries) StoreNotificationInsert(ctx context.Context, arg StoreNotifica
 	return result.RowsAffected(), nil
 }
 
+const storeSubscriptionBest = `-- name: StoreSubscriptionBest :one
+SELECT s.tier, s.expires_at, s.store FROM store_subscriptions s
+WHERE s.user_id = $1 AND s.tier <> 1 AND (s.expires_at IS NULL OR s.expires_at > $2::timestamptz)
+ORDER BY s.tier DESC, s.expires_at DESC NULLS FIRST
+LIMIT 1
+`
+
+type StoreSubscriptionBestParams struct {
+	UserID *uuid.UUID
+	Now    time.Time
+}
+
+type StoreSubscriptionBestRow struct {
+	Tier      int16
+	ExpiresAt *time.Time
+	Store     string
+}
+
+// StoreSubscriptionBest is the user's best subscription in force: the tier is
+// decided by all of them, not by whichever store spoke last. Locks the
+// user's entitlement row so concurrent notifications apply one at a time.
+func (q *Queries) StoreSubscriptionBest(ctx context.Context, arg StoreSubscriptionBestParams) (StoreSubscriptionBestRow, error) {
+	row := q.db.QueryRow(ctx, storeSubscriptionBest, arg.UserID, arg.Now)
+	var i StoreSubscriptionBestRow
+	err := row.Scan(&i.Tier, &i.ExpiresAt, &i.Store)
+	return i, err
+}
+
 const storeSubscriptionClaim = `-- name: StoreSubscriptionClaim :one
 INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, last_signed_at)
 VALUES ($1, $2, $3, $4, 1, 'epoch')
@@ -185,12 +207,14 @@ func (q *Queries) StoreSubscriptionGet(ctx context.Context, arg StoreSubscriptio
 	return i, err
 }
 
-const storeSubscriptionUpsert = `-- name: StoreSubscriptionUpsert :exec
+const storeSubscriptionUpsert = `-- name: StoreSubscriptionUpsert :many
 INSERT INTO store_subscriptions (store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (store, subscription_id) DO UPDATE
 SET user_id = coalesce(EXCLUDED.user_id, store_subscriptions.user_id), product_id = EXCLUDED.product_id, tier = EXCLUDED.tier,
     expires_at = EXCLUDED.expires_at, last_signed_at = EXCLUDED.last_signed_at, updated_at = now()
+WHERE store_subscriptions.last_signed_at < EXCLUDED.last_signed_at
+RETURNING store, subscription_id, user_id, product_id, tier, expires_at, last_signed_at, updated_at
 `
 
 type StoreSubscriptionUpsertParams struct {
@@ -203,8 +227,11 @@ type StoreSubscriptionUpsertParams struct {
 	LastSignedAt   time.Time
 }
 
-func (q *Queries) StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) error {
-	_, err := q.db.Exec(ctx, storeSubscriptionUpsert,
+// StoreSubscriptionUpsert records a subscription's state unless a newer
+// notification was already applied (no row returned then): concurrent or
+// out-of-order deliveries can never roll the state back.
+func (q *Queries) StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) ([]StoreSubscription, error) {
+	rows, err := q.db.Query(ctx, storeSubscriptionUpsert,
 		arg.Store,
 		arg.SubscriptionID,
 		arg.UserID,
@@ -213,5 +240,38 @@ func (q *Queries) StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscrip
 		arg.ExpiresAt,
 		arg.LastSignedAt,
 	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StoreSubscription{}
+	for rows.Next() {
+		var i StoreSubscription
+		if err := rows.Scan(
+			&i.Store,
+			&i.SubscriptionID,
+			&i.UserID,
+			&i.ProductID,
+			&i.Tier,
+			&i.ExpiresAt,
+			&i.LastSignedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const userLockForEntitlement = `-- name: UserLockForEntitlement :exec
+SELECT id FROM users WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) UserLockForEntitlement(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, userLockForEntitlement, id)
 	return err
 }

@@ -146,16 +146,17 @@ type RefreshToken struct {
 }
 
 type Session struct {
-	ID           uuid.UUID
-	UserID       uuid.UUID
-	DeviceID     *uuid.UUID
-	ClientID     string
-	ClientType   int16
-	Scopes       []string
-	CreatedAt    time.Time
-	LastUsedAt   time.Time
-	RevokedAt    *time.Time
-	RevokeReason *string
+	ID             uuid.UUID
+	UserID         uuid.UUID
+	DeviceID       *uuid.UUID
+	ClientID       string
+	ClientType     int16
+	Scopes         []string
+	CreatedAt      time.Time
+	LastUsedAt     time.Time
+	RevokedAt      *time.Time
+	RevokeReason   *string
+	SecondFactorAt *time.Time
 }
 
 type SigningKey struct {

@@ -24,8 +24,9 @@ type Querier interface {
 	DeviceRevoke(ctx context.Context, arg DeviceRevokeParams) (int64, error)
 	// DeviceUpsert registers a device, or updates one the same user owns.
 	DeviceUpsert(ctx context.Context, arg DeviceUpsertParams) (Device, error)
-	// EntitlementExpireDue lapses every paid tier or trial past its expiry to Free.
-	EntitlementExpireDue(ctx context.Context, now time.Time) ([]Entitlement, error)
+	// EntitlementExpireDue lists users whose paid tier or trial has passed its
+	// expiry (skipping rows another node is handling).
+	EntitlementExpireDue(ctx context.Context, now time.Time) ([]uuid.UUID, error)
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
@@ -101,6 +102,7 @@ type Querier interface {
 	SessionGet(ctx context.Context, id uuid.UUID) (Session, error)
 	SessionInsert(ctx context.Context, arg SessionInsertParams) (Session, error)
 	SessionListActive(ctx context.Context, userID uuid.UUID) ([]Session, error)
+	SessionMarkSecondFactor(ctx context.Context, arg SessionMarkSecondFactorParams) error
 	// SessionPrincipal loads what the authenticator needs for one request: the
 	// session, its user and device state, and the user's entitlement.
 	SessionPrincipal(ctx context.Context, id uuid.UUID) (SessionPrincipalRow, error)
@@ -119,12 +121,19 @@ type Querier interface {
 	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
 	// StoreNotificationInsert records a store notification; zero rows: seen before.
 	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
+	// StoreSubscriptionBest is the user's best subscription in force: the tier is
+	// decided by all of them, not by whichever store spoke last. Locks the
+	// user's entitlement row so concurrent notifications apply one at a time.
+	StoreSubscriptionBest(ctx context.Context, arg StoreSubscriptionBestParams) (StoreSubscriptionBestRow, error)
 	// StoreSubscriptionClaim binds a purchase to the user who registered it, or
 	// creates it (Free until the store's notification arrives). A purchase
 	// already bound to someone else is returned unchanged.
 	StoreSubscriptionClaim(ctx context.Context, arg StoreSubscriptionClaimParams) (StoreSubscription, error)
 	StoreSubscriptionGet(ctx context.Context, arg StoreSubscriptionGetParams) (StoreSubscription, error)
-	StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) error
+	// StoreSubscriptionUpsert records a subscription's state unless a newer
+	// notification was already applied (no row returned then): concurrent or
+	// out-of-order deliveries can never roll the state back.
+	StoreSubscriptionUpsert(ctx context.Context, arg StoreSubscriptionUpsertParams) ([]StoreSubscription, error)
 	// TotpAccept records the time step of an accepted code (and confirms enrolment).
 	TotpAccept(ctx context.Context, arg TotpAcceptParams) error
 	TotpDelete(ctx context.Context, userID uuid.UUID) error
@@ -135,6 +144,7 @@ type Querier interface {
 	UserGetByEmail(ctx context.Context, email string) (User, error)
 	UserGetByID(ctx context.Context, id uuid.UUID) (User, error)
 	UserInsert(ctx context.Context, arg UserInsertParams) (UserInsertRow, error)
+	UserLockForEntitlement(ctx context.Context, id uuid.UUID) error
 	UserSetDisabled(ctx context.Context, arg UserSetDisabledParams) (User, error)
 	// UserUpsertByEmail returns the account for an email, creating it if needed.
 	UserUpsertByEmail(ctx context.Context, arg UserUpsertByEmailParams) (User, error)

@@ -1235,21 +1235,21 @@ const file_hivesync_v1_auth_service_proto_rawDesc = "" +
 	"SignInKind\x12\x1c\n" +
 	"\x18SIGN_IN_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SIGN_IN_KIND_DEVICE\x10\x01\x12\x18\n" +
-	"\x14SIGN_IN_KIND_BROWSER\x10\x022\xd1\n" +
+	"\x14SIGN_IN_KIND_BROWSER\x10\x022\xe6\n" +
 	"\n" +
 	"\vAuthService\x12\x90\x01\n" +
 	"\x11SignInWithIdToken\x12%.hivesync.v1.SignInWithIdTokenRequest\x1a&.hivesync.v1.SignInWithIdTokenResponse\",\xca\xf3\x18\b\b\x01:\x04auth\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/id-token\x12\x97\x01\n" +
 	"\x15ListIdentityProviders\x12).hivesync.v1.ListIdentityProvidersRequest\x1a*.hivesync.v1.ListIdentityProvidersResponse\"'\xca\xf3\x18\x02\b\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/auth/providers\x90\x02\x01\x12z\n" +
 	"\x0eGetCurrentUser\x12\".hivesync.v1.GetCurrentUserRequest\x1a#.hivesync.v1.GetCurrentUserResponse\"\x1f\xca\xf3\x18\x06\x12\x04\x02\x03\x01\x05\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/api/v1/me\x90\x02\x01\x12w\n" +
-	"\fListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x90\x02\x01\x12\x9b\x01\n" +
-	"\x12DescribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a'.hivesync.v1.DescribeDeviceCodeResponse\"4\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x90\x02\x01\x12\x94\x01\n" +
-	"\x11ApproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"0\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/device/approve\x12\x87\x01\n" +
-	"\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"/\xca\xf3\x18\x06\x12\x02\x02\x03@\x01\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}\x12p\n" +
+	"\fListSessions\x12 .hivesync.v1.ListSessionsRequest\x1a!.hivesync.v1.ListSessionsResponse\"\"\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/sessions\x90\x02\x01\x12\xa1\x01\n" +
+	"\x12DescribeDeviceCode\x12&.hivesync.v1.DescribeDeviceCodeRequest\x1a'.hivesync.v1.DescribeDeviceCodeResponse\":\xca\xf3\x18\f\x12\x01\x02*\x01\x01:\x04auth\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/auth/device/{user_code}\x90\x02\x01\x12\x9a\x01\n" +
+	"\x11ApproveDeviceCode\x12%.hivesync.v1.ApproveDeviceCodeRequest\x1a&.hivesync.v1.ApproveDeviceCodeResponse\"6\xca\xf3\x18\f\x12\x01\x02*\x01\x01:\x04auth\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/device/approve\x12\x87\x01\n" +
+	"\rRevokeSession\x12!.hivesync.v1.RevokeSessionRequest\x1a\".hivesync.v1.RevokeSessionResponse\"/\xca\xf3\x18\x06\x12\x02\x02\x03@\x01\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/sessions/{session_id}\x12s\n" +
 	"\n" +
-	"EnrollTotp\x12\x1e.hivesync.v1.EnrollTotpRequest\x1a\x1f.hivesync.v1.EnrollTotpResponse\"!\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/me/totp\x12{\n" +
-	"\vConfirmTotp\x12\x1f.hivesync.v1.ConfirmTotpRequest\x1a .hivesync.v1.ConfirmTotpResponse\")\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/me/totp/confirm\x12r\n" +
-	"\vDisableTotp\x12\x1f.hivesync.v1.DisableTotpRequest\x1a .hivesync.v1.DisableTotpResponse\" \xca\xf3\x18\x05\x12\x01\x02@\x01\x82\xd3\xe4\x93\x02\x11*\x0f/api/v1/me/totpBP\n" +
+	"EnrollTotp\x12\x1e.hivesync.v1.EnrollTotpRequest\x1a\x1f.hivesync.v1.EnrollTotpResponse\"$\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/me/totp\x12~\n" +
+	"\vConfirmTotp\x12\x1f.hivesync.v1.ConfirmTotpRequest\x1a .hivesync.v1.ConfirmTotpResponse\",\xca\xf3\x18\x06\x12\x01\x02*\x01\x01\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/me/totp/confirm\x12u\n" +
+	"\vDisableTotp\x12\x1f.hivesync.v1.DisableTotpRequest\x1a .hivesync.v1.DisableTotpResponse\"#\xca\xf3\x18\b\x12\x01\x02*\x01\x01@\x01\x82\xd3\xe4\x93\x02\x11*\x0f/api/v1/me/totpBP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
 var (

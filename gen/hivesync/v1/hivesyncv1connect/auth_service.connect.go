@@ -89,7 +89,7 @@ type AuthServiceClient interface {
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
-	// EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+	// EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
 	// its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
 	// only now. Nothing is enforced until ConfirmTotp proves the authenticator
 	// works. Enrolling again before confirming replaces the secret.
@@ -310,7 +310,7 @@ type AuthServiceHandler interface {
 	// RevokeSession signs a session out: its access and refresh tokens stop
 	// working at once. Revoking another user's session answers not_found.
 	RevokeSession(context.Context, *v1.RevokeSessionRequest) (*v1.RevokeSessionResponse, error)
-	// EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+	// EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
 	// its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
 	// only now. Nothing is enforced until ConfirmTotp proves the authenticator
 	// works. Enrolling again before confirming replaces the secret.
