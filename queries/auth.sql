@@ -90,12 +90,11 @@ VALUES (@id, @user_id, @name, @platform, @client_type, @client_version, @plugin_
 ON CONFLICT (id) DO UPDATE
 SET name = CASE WHEN EXCLUDED.name = '' THEN devices.name ELSE EXCLUDED.name END,
     platform = EXCLUDED.platform,
-    client_type = EXCLUDED.client_type,
     client_version = EXCLUDED.client_version,
     plugin_protocol_version = EXCLUDED.plugin_protocol_version,
-    push_token = EXCLUDED.push_token,
+    push_token = coalesce(EXCLUDED.push_token, devices.push_token),
     last_seen_at = now()
-WHERE devices.user_id = EXCLUDED.user_id AND devices.revoked_at IS NULL
+WHERE devices.user_id = EXCLUDED.user_id AND devices.revoked_at IS NULL AND devices.client_type = EXCLUDED.client_type
 RETURNING *;
 
 -- name: DeviceListActive :many
@@ -145,3 +144,9 @@ RETURNING *, (xmax = 0) AS inserted;
 
 -- name: SessionMarkSecondFactor :exec
 UPDATE sessions SET second_factor_at = @at::timestamptz WHERE id = @id;
+
+-- name: LoginLinkDeleteExpired :execrows
+DELETE FROM login_links WHERE expires_at < @before::timestamptz;
+
+-- name: RefreshTokenDeleteExpired :execrows
+DELETE FROM refresh_tokens WHERE expires_at < @before::timestamptz;

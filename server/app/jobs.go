@@ -62,6 +62,7 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 	river.AddWorker(workers, &nodePruneWorker{store: st, now: now, log: log})
 	river.AddWorker(workers, &entitlements.ExpireWorker{Store: st, Now: now, Log: log})
 	river.AddWorker(workers, &auth.RotateKeysWorker{Keys: keys, MaxAge: cfg.SigningKeyMaxAge, Log: log})
+	river.AddWorker(workers, &auth.CleanupWorker{Store: st, Now: now, Log: log})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
 		Workers:    workers,
@@ -76,6 +77,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return auth.RotateKeysArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return auth.CleanupArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(entitlements.ExpireEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return entitlements.ExpireArgs{}, nil },

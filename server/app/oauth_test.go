@@ -286,6 +286,8 @@ func TestRevocationAndMetadata(t *testing.T) {
 
 	code, _ := postForm(t, b, auth.PathRevoke, url.Values{"token": {"unknown"}, "client_id": {"sublime"}})
 	require.Empty(t, code, "unknown tokens revoke silently")
+	code, _ = postForm(t, b, auth.PathRevoke, url.Values{"client_id": {"sublime"}})
+	require.Equal(t, "invalid_request", code, "a token is required")
 	code, _ = postForm(t, b, auth.PathRevoke, url.Values{"token": {pair.RefreshToken}, "client_id": {"cli"}})
 	require.Empty(t, code)
 	_, err = whoAmI(t, b, pair.AccessToken)

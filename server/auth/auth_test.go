@@ -366,7 +366,8 @@ func TestDeviceAndSessionRPCs(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	alice, mallory := b.user(t, "alice@example.com"), b.user(t, "mallory@example.com")
-	actx, _ := b.as(t, b.session(t, alice, "mobile", hivesyncv1.Scope_SCOPE_USER))
+	alicePair := b.session(t, alice, "mobile", hivesyncv1.Scope_SCOPE_USER)
+	actx, _ := b.as(t, alicePair)
 	mctx, _ := b.as(t, b.session(t, mallory, "mobile", hivesyncv1.Scope_SCOPE_USER))
 
 	dev, err := b.svc.RegisterDevice(actx, &hivesyncv1.RegisterDeviceRequest{Name: "Alice's phone", Platform: "android"})
@@ -384,6 +385,17 @@ func TestDeviceAndSessionRPCs(t *testing.T) {
 	_, err = b.svc.RegisterDevice(mctx, &hivesyncv1.RegisterDeviceRequest{DeviceId: id, Platform: "android"})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 
+	// Another of Alice's own sessions (a plugin) cannot take the phone's
+	// device over either: a session registers only its own device.
+	plugin, _ := b.as(t, b.session(t, alice, "vscode", hivesyncv1.Scope_SCOPE_PLUGIN))
+	_, err = b.svc.RegisterDevice(plugin, &hivesyncv1.RegisterDeviceRequest{DeviceId: id, Platform: "linux"})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	actx, _ = b.as(t, alicePair) // each request re-reads the session, now bound to the phone
+	again, err := b.svc.RegisterDevice(actx, &hivesyncv1.RegisterDeviceRequest{Platform: "android"})
+	require.NoError(t, err)
+	require.Equal(t, id, again.GetDevice().GetId(), "a bound session updates its own device")
+	require.Equal(t, "Alice's phone", again.GetDevice().GetName())
+
 	renamed, err := b.svc.RenameDevice(actx, &hivesyncv1.RenameDeviceRequest{DeviceId: id, Name: "  Pixel  "})
 	require.NoError(t, err)
 	require.Equal(t, "Pixel", renamed.GetDevice().GetName())
@@ -400,9 +412,9 @@ func TestDeviceAndSessionRPCs(t *testing.T) {
 	// Sessions: listed, current one flagged, others' not revocable.
 	sessions, err := b.svc.ListSessions(actx, &hivesyncv1.ListSessionsRequest{})
 	require.NoError(t, err)
-	require.Len(t, sessions.GetSessions(), 1)
-	require.True(t, sessions.GetSessions()[0].GetCurrent())
-	_, err = b.svc.RevokeSession(mctx, &hivesyncv1.RevokeSessionRequest{SessionId: sessions.GetSessions()[0].GetId()})
+	require.Len(t, sessions.GetSessions(), 2, "the phone and the plugin")
+	require.True(t, sessions.GetSessions()[1].GetCurrent(), "oldest last; the phone's session is the caller's")
+	_, err = b.svc.RevokeSession(mctx, &hivesyncv1.RevokeSessionRequest{SessionId: sessions.GetSessions()[1].GetId()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 	_, err = b.svc.RevokeSession(actx, &hivesyncv1.RevokeSessionRequest{SessionId: "x"})
 	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
@@ -412,7 +424,7 @@ func TestDeviceAndSessionRPCs(t *testing.T) {
 	require.Equal(t, "alice@example.com", me.GetUser().GetEmail())
 	require.Equal(t, dev.GetDevice().GetId(), me.GetSession().GetDeviceId())
 
-	_, err = b.svc.RevokeSession(actx, &hivesyncv1.RevokeSessionRequest{SessionId: sessions.GetSessions()[0].GetId()})
+	_, err = b.svc.RevokeSession(actx, &hivesyncv1.RevokeSessionRequest{SessionId: sessions.GetSessions()[1].GetId()})
 	require.NoError(t, err)
 	_, err = b.svc.GetCurrentUser(context.Background(), &hivesyncv1.GetCurrentUserRequest{})
 	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err))

@@ -52,7 +52,7 @@ func (s *Service) RegisterDevice(ctx context.Context, req *hivesyncv1.RegisterDe
 		}
 	}
 	name := strings.TrimSpace(req.GetName())
-	if name == "" && req.GetDeviceId() == "" {
+	if name == "" && req.GetDeviceId() == "" && p.DeviceID == "" {
 		name = defaultDeviceName(p.ClientType, req.GetPlatform())
 	}
 	var pushToken *string
@@ -65,6 +65,15 @@ func (s *Service) RegisterDevice(ctx context.Context, req *hivesyncv1.RegisterDe
 	}
 	var device dbgen.Device
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		// A session belongs to one device: once bound it may update that
+		// device but never move to another one (which could hide a stolen
+		// session under the victim's phone).
+		if p.DeviceID != "" && p.DeviceID != deviceID.String() {
+			if req.GetDeviceId() != "" {
+				return store.ErrNotFound
+			}
+			deviceID = uuid.MustParse(p.DeviceID)
+		}
 		device, err = q.DeviceUpsert(ctx, dbgen.DeviceUpsertParams{
 			ID: deviceID, UserID: userID, Name: name, Platform: req.GetPlatform(), ClientType: int16(p.ClientType),
 			ClientVersion: req.GetClientVersion(), PluginProtocolVersion: access.PluginVersionFrom(ctx), PushToken: pushToken,

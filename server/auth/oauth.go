@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
@@ -89,8 +90,8 @@ func NewOAuthServer(st *store.Store, issuer *Issuer, opts OAuthOptions) *OAuthSe
 // Register mounts the endpoints on mux.
 func (o *OAuthServer) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathMetadata, o.metadata)
-	mux.HandleFunc("GET "+PathAuthorize, o.authorize)
-	mux.HandleFunc("GET "+PathDesktop, o.authorize)
+	mux.HandleFunc("GET "+PathAuthorize, o.limited(o.authorize))
+	mux.HandleFunc("GET "+PathDesktop, o.limited(o.authorize))
 	mux.HandleFunc("GET "+PathAuthorizeStatus, o.authorizeStatus)
 	mux.HandleFunc("POST "+PathDeviceAuthorization, o.limited(o.deviceAuthorization))
 	mux.HandleFunc("POST "+PathToken, o.token)
@@ -289,7 +290,7 @@ func (o *OAuthServer) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect := q.Get("redirect_uri")
-	if !c.AllowsRedirect(redirect) {
+	if len(redirect) > 2048 || !c.AllowsRedirect(redirect) {
 		o.page(w, http.StatusBadRequest, pageData{Title: "Invalid sign-in link", Message: "The application asked to return to an address it has not registered."})
 		return
 	}
@@ -303,6 +304,10 @@ func (o *OAuthServer) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		u.RawQuery = v.Encode()
 		http.Redirect(w, r, u.String(), http.StatusFound)
+	}
+	if len(q.Get("state")) > 512 {
+		redirectErr("invalid_request", "state is longer than 512 characters")
+		return
 	}
 	if q.Get("response_type") != "code" {
 		redirectErr("unsupported_response_type", "only response_type=code is supported")
@@ -366,8 +371,13 @@ func (o *OAuthServer) authorizeStatus(w http.ResponseWriter, r *http.Request) {
 	if _, err := o.store.OAuthGrantIssueCode(r.Context(), dbgen.OAuthGrantIssueCodeParams{
 		ID: grant.ID, AuthCodeHash: hashToken(code), ExpiresAt: now.Add(o.opts.CodeTTL),
 	}); err != nil {
-		// Another poll issued the code first.
-		writeOAuthJSON(w, http.StatusOK, map[string]string{"status": "done"})
+		if errors.Is(store.MapError(err), store.ErrNotFound) {
+			// Another poll issued the code first.
+			writeOAuthJSON(w, http.StatusOK, map[string]string{"status": "done"})
+			return
+		}
+		// A transient failure: the page keeps polling.
+		o.fail(w, r, err)
 		return
 	}
 	writeOAuthJSON(w, http.StatusOK, map[string]string{"status": "approved", "redirect": withQuery(grant.RedirectUri, "code", code, "state", grant.State)})
@@ -567,6 +577,10 @@ func (o *OAuthServer) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostForm.Get("token")
+	if token == "" {
+		o.fail(w, r, errInvalidRequest("token is required"))
+		return
+	}
 	ctx := r.Context()
 	var session *uuid.UUID
 	if row, err := o.store.RefreshTokenGet(ctx, hashToken(token)); err == nil {
@@ -675,4 +689,39 @@ func normalizeUserCode(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// CleanupArgs is the periodic River job deleting expired sign-in requests,
+// spent ID-token records, login links and refresh tokens, so these tables
+// stay bounded.
+type CleanupArgs struct{}
+
+// Kind implements river.JobArgs.
+func (CleanupArgs) Kind() string { return "auth.cleanup" }
+
+// CleanupWorker works CleanupArgs.
+type CleanupWorker struct {
+	river.WorkerDefaults[CleanupArgs]
+	Store *store.Store
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Work implements river.Worker. Rows are kept a day past expiry, for audit.
+func (w *CleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) error {
+	before := w.Now().Add(-24 * time.Hour)
+	var total int64
+	for _, del := range []func(context.Context, time.Time) (int64, error){
+		w.Store.OAuthGrantDeleteExpired, w.Store.IDTokenUseDeleteExpired, w.Store.LoginLinkDeleteExpired, w.Store.RefreshTokenDeleteExpired,
+	} {
+		n, err := del(ctx, before)
+		if err != nil {
+			return fmt.Errorf("auth cleanup: %w", err)
+		}
+		total += n
+	}
+	if total > 0 {
+		w.Log.InfoContext(ctx, "expired sign-in records deleted", slog.Int64("count", total))
+	}
+	return nil
 }

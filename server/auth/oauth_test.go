@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,33 @@ func TestRedirectRules(t *testing.T) {
 	}
 	require.Empty(t, auth.Clients["mobile"].RedirectURIs)
 	require.NotContains(t, auth.Clients["cli"].DefaultScopes(), auth.Clients["admin"].Scopes[0])
+}
+
+func TestCleanupDeletesExpiredSignInRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	o := auth.NewOAuthServer(b.store, b.issuer, auth.OAuthOptions{
+		Issuer: "https://api.hivesync.test", BaseURL: func() string { return "https://api.hivesync.test" },
+		RequestTTL: 10 * time.Minute, CodeTTL: time.Minute, PollInterval: 5 * time.Second, Now: b.clock.now, Log: slog.New(slog.DiscardHandler),
+	})
+	mux := http.NewServeMux()
+	o.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().PostForm(srv.URL+auth.PathDeviceAuthorization, url.Values{"client_id": {"cli"}})
+	require.NoError(t, err)
+	var start map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&start))
+	_ = resp.Body.Close()
+
+	w := &auth.CleanupWorker{Store: b.store, Now: b.clock.now, Log: slog.New(slog.DiscardHandler)}
+	require.NoError(t, w.Work(ctx, nil))
+	_, err = b.store.OAuthGrantByUserCode(ctx, strings.ReplaceAll(start["user_code"].(string), "-", ""))
+	require.NoError(t, err, "a live request is kept")
+
+	b.clock.add(10*time.Minute + 25*time.Hour)
+	require.NoError(t, w.Work(ctx, nil))
+	_, err = b.store.OAuthGrantByUserCode(ctx, strings.ReplaceAll(start["user_code"].(string), "-", ""))
+	require.Error(t, err, "an expired request is deleted a day after it lapsed")
 }

@@ -116,12 +116,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO UPDATE
 SET name = CASE WHEN EXCLUDED.name = '' THEN devices.name ELSE EXCLUDED.name END,
     platform = EXCLUDED.platform,
-    client_type = EXCLUDED.client_type,
     client_version = EXCLUDED.client_version,
     plugin_protocol_version = EXCLUDED.plugin_protocol_version,
-    push_token = EXCLUDED.push_token,
+    push_token = coalesce(EXCLUDED.push_token, devices.push_token),
     last_seen_at = now()
-WHERE devices.user_id = EXCLUDED.user_id AND devices.revoked_at IS NULL
+WHERE devices.user_id = EXCLUDED.user_id AND devices.revoked_at IS NULL AND devices.client_type = EXCLUDED.client_type
 RETURNING id, user_id, name, platform, client_type, client_version, plugin_protocol_version, push_token, created_at, last_seen_at, revoked_at
 `
 
@@ -238,6 +237,30 @@ func (q *Queries) IdentityInsert(ctx context.Context, arg IdentityInsertParams) 
 		arg.Email,
 	)
 	return err
+}
+
+const loginLinkDeleteExpired = `-- name: LoginLinkDeleteExpired :execrows
+DELETE FROM login_links WHERE expires_at < $1::timestamptz
+`
+
+func (q *Queries) LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, loginLinkDeleteExpired, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const refreshTokenDeleteExpired = `-- name: RefreshTokenDeleteExpired :execrows
+DELETE FROM refresh_tokens WHERE expires_at < $1::timestamptz
+`
+
+func (q *Queries) RefreshTokenDeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, refreshTokenDeleteExpired, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const refreshTokenGet = `-- name: RefreshTokenGet :one

@@ -52,6 +52,7 @@ type Querier interface {
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
 	IdentityGet(ctx context.Context, arg IdentityGetParams) (UserIdentity, error)
 	IdentityInsert(ctx context.Context, arg IdentityInsertParams) error
+	LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// LoginLinkReplace drops a user's unused links (so only the newest works) and
 	// stores a new one.
 	LoginLinkReplace(ctx context.Context, arg LoginLinkReplaceParams) error
@@ -93,6 +94,7 @@ type Querier interface {
 	RecoveryCodeInsert(ctx context.Context, arg RecoveryCodeInsertParams) error
 	RecoveryCodeUse(ctx context.Context, arg RecoveryCodeUseParams) (int64, error)
 	RecoveryCodesDelete(ctx context.Context, userID uuid.UUID) error
+	RefreshTokenDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	RefreshTokenGet(ctx context.Context, tokenHash []byte) (RefreshTokenGetRow, error)
 	RefreshTokenInsert(ctx context.Context, arg RefreshTokenInsertParams) error
 	// RefreshTokenRotate marks a token used, only if it was unused: the
