@@ -150,3 +150,6 @@ DELETE FROM login_links WHERE expires_at < @before::timestamptz;
 
 -- name: RefreshTokenDeleteExpired :execrows
 DELETE FROM refresh_tokens WHERE expires_at < @before::timestamptz;
+
+-- name: IdentityCountForUser :one
+SELECT count(*) FROM user_identities WHERE user_id = @user_id;

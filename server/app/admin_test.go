@@ -78,6 +78,11 @@ func TestAdminAccountRecovery(t *testing.T) {
 	require.Equal(t, "desktop", me.GetSession().GetClientId())
 	code, _ = postForm(t, b, auth.LoginLinkPath, url.Values{"token": {fresh}})
 	require.Equal(t, "invalid_grant", code, "a login link works once")
+	linkPage, err := b.h1.Get(strings.SplitN(mail.body, "\n", 4)[2])
+	require.NoError(t, err)
+	_ = linkPage.Body.Close()
+	require.Equal(t, 200, linkPage.StatusCode, "the mailed link opens a page")
+	require.Contains(t, linkPage.Header.Get("Content-Security-Policy"), "default-src 'none'")
 
 	// The audit log has it all, newest first, paged.
 	page, err := adm.ListAuditLog(ctx, &hivesyncv1.ListAuditLogRequest{UserId: bob.ID.String(), PageSize: 3})

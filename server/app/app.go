@@ -146,6 +146,7 @@ func New(opts Options) (*App, error) {
 		if opts.Mode != ModeWorker {
 			a.oauth.Register(mux)
 			mux.HandleFunc("POST "+auth.LoginLinkPath, a.loginLinks.Redeem)
+			mux.HandleFunc("GET "+auth.LoginLinkPath, a.loginLinks.Page)
 			mux.Handle("POST /api/v1/webhooks/appstore", appStore)
 			mux.Handle("POST /api/v1/webhooks/play", &entitlements.PlayWebhook{Options: cfg.Play, Store: st, Now: opts.Now, Log: log})
 		}

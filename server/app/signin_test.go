@@ -106,6 +106,10 @@ func TestMobileSignInWithIdToken(t *testing.T) {
 	require.False(t, again.GetNewUser())
 	require.Equal(t, resp.GetUser().GetId(), again.GetUser().GetId())
 
+	// The same email from another subject (another identity) does not get in.
+	_, err = signIn(idp.idToken(t, idp.key, map[string]any{"sub": "someone-else", "jti": "x-sub"}), "n-0S6_WzA2Mj")
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "no takeover by email")
+
 	forger, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	for name, tc := range map[string]struct {

@@ -202,6 +202,19 @@ func (s *IDTokenSignIn) account(ctx context.Context, q dbgen.Querier, provider, 
 	if err != nil {
 		return dbgen.User{}, false, fmt.Errorf("create account: %w", err)
 	}
+	if !row.Inserted {
+		// An account with this email exists. It is linked to this identity
+		// only if no identity owns it yet (an account an operator created);
+		// otherwise another provider asserting the same email (a lapsed
+		// domain, say) could take it over.
+		n, err := q.IdentityCountForUser(ctx, row.ID)
+		if err != nil {
+			return dbgen.User{}, false, err
+		}
+		if n > 0 {
+			return dbgen.User{}, false, fmt.Errorf("%w: this email belongs to an account that signs in with another identity", ErrIDTokenRejected)
+		}
+	}
 	if err := q.IdentityInsert(ctx, dbgen.IdentityInsertParams{Provider: provider, Subject: subject, UserID: row.ID, Email: email}); err != nil {
 		return dbgen.User{}, false, fmt.Errorf("link identity: %w", err)
 	}

@@ -65,6 +65,9 @@ func NewLoginLinks(st *store.Store, issuer *Issuer, mailer Mailer, baseURL func(
 func (l *LoginLinks) Create(ctx context.Context, userID uuid.UUID, actor *uuid.UUID) (link string, user dbgen.User, expires time.Time, err error) {
 	token := randomToken()
 	expires = l.now().Add(l.ttl)
+	link = strings.TrimRight(l.baseURL(), "/") + LoginLinkPath + "#token=" + token
+	// The mail is sent inside the transaction: if it cannot be sent, the old
+	// link keeps working and nothing is recorded.
 	err = l.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		if user, err = q.UserGetByID(ctx, userID); err != nil {
 			return store.MapError(err)
@@ -72,15 +75,17 @@ func (l *LoginLinks) Create(ctx context.Context, userID uuid.UUID, actor *uuid.U
 		if err := q.LoginLinkReplace(ctx, dbgen.LoginLinkReplaceParams{UserID: userID, TokenHash: hashToken(token), ExpiresAt: expires}); err != nil {
 			return err
 		}
-		return Audit(ctx, q, actor, "user.login_link_created", &userID, map[string]any{"expires_at": expires.UTC()})
+		if err := Audit(ctx, q, actor, "user.login_link_created", &userID, map[string]any{"expires_at": expires.UTC()}); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Sign in to HiveSync with this one-time link (valid until %s UTC):\n\n%s\n\nIf you did not ask for it, ignore this email.", expires.UTC().Format(time.RFC1123), link)
+		if err := l.mailer.Send(ctx, user.Email, "Your HiveSync sign-in link", body); err != nil {
+			return fmt.Errorf("send login link: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", dbgen.User{}, time.Time{}, err
-	}
-	link = strings.TrimRight(l.baseURL(), "/") + LoginLinkPath + "#token=" + token
-	body := fmt.Sprintf("Sign in to HiveSync with this one-time link (valid until %s UTC):\n\n%s\n\nIf you did not ask for it, ignore this email.", expires.UTC().Format(time.RFC1123), link)
-	if err := l.mailer.Send(ctx, user.Email, "Your HiveSync sign-in link", body); err != nil {
-		return "", dbgen.User{}, time.Time{}, fmt.Errorf("send login link: %w", err)
 	}
 	return link, user, expires, nil
 }
@@ -129,4 +134,29 @@ func (l *LoginLinks) Redeem(w http.ResponseWriter, r *http.Request) {
 			"refresh_token": pair.RefreshToken, "scope": pair.Scope,
 		})
 	}
+}
+
+// Page is GET /auth/login-link: the link a person clicks. The token travels
+// in the URL fragment (never sent to servers or logs); the page posts it and
+// shows the session's refresh token for the admin or desktop app to use.
+func (l *LoginLinks) Page(w http.ResponseWriter, _ *http.Request) {
+	nonce := randomToken()
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; script-src 'nonce-"+nonce+"'")
+	_, _ = fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HiveSync sign-in</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}code{word-break:break-all}</style></head>
+<body><h1>HiveSync sign-in</h1><p id="s">Signing in…</p><p><code id="t"></code></p>
+<script nonce="%s">
+var m=location.hash.match(/token=([A-Za-z0-9_-]+)/);history.replaceState(null,"",location.pathname);
+if(!m){document.getElementById("s").textContent="This link is incomplete.";}else{
+fetch(%q,{method:"POST",headers:{"Content-Type":"application/x-www-form-urlencoded"},body:"token="+m[1]})
+.then(function(r){return r.json()}).then(function(j){
+ if(j.refresh_token){document.getElementById("s").textContent="Signed in. Paste this refresh token into your HiveSync app (it works once):";document.getElementById("t").textContent=j.refresh_token;}
+ else{document.getElementById("s").textContent=j.error_description||"This link is no longer valid.";}})
+.catch(function(){document.getElementById("s").textContent="Something went wrong; try again.";});}
+</script></body></html>`, nonce, LoginLinkPath)
 }

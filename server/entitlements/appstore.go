@@ -113,6 +113,7 @@ type appStoreNotification struct {
 		Environment           string `json:"environment"`
 		BundleID              string `json:"bundleId"`
 		SignedTransactionInfo string `json:"signedTransactionInfo"`
+		SignedRenewalInfo     string `json:"signedRenewalInfo"`
 		Status                int    `json:"status"`
 	} `json:"data"`
 }
@@ -209,7 +210,23 @@ func (h *AppStoreWebhook) handle(ctx context.Context, signedPayload string) erro
 		h.Log.WarnContext(ctx, "App Store transaction without a HiveSync appAccountToken ignored")
 		return nil
 	}
-	tier, expires := appStoreTier(n, txn, now)
+	var grace time.Time
+	if n.Data.SignedRenewalInfo != "" {
+		rawRenewal, err := h.Verifier.verify(n.Data.SignedRenewalInfo, signedDateOf)
+		if err != nil {
+			return err
+		}
+		var renewal struct {
+			GracePeriodExpiresDate int64 `json:"gracePeriodExpiresDate"`
+		}
+		if err := json.Unmarshal(rawRenewal, &renewal); err != nil {
+			return fmt.Errorf("%w: malformed renewal info", ErrUntrusted)
+		}
+		if renewal.GracePeriodExpiresDate > 0 {
+			grace = time.UnixMilli(renewal.GracePeriodExpiresDate)
+		}
+	}
+	tier, expires := appStoreTier(n, txn, grace, now)
 	return h.Store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		fresh, err := q.StoreNotificationInsert(ctx, dbgen.StoreNotificationInsertParams{Store: "app_store", NotificationID: n.NotificationUUID})
 		if err != nil || fresh == 0 {
@@ -230,8 +247,9 @@ func (h *AppStoreWebhook) handle(ctx context.Context, signedPayload string) erro
 	})
 }
 
-// appStoreTier decides the tier a verified transaction grants now.
-func appStoreTier(n appStoreNotification, txn appStoreTransaction, now time.Time) (hivesyncv1.Tier, *time.Time) {
+// appStoreTier decides the tier a verified transaction grants now. During a
+// billing grace period (status 4) access lasts until the grace period ends.
+func appStoreTier(n appStoreNotification, txn appStoreTransaction, grace, now time.Time) (hivesyncv1.Tier, *time.Time) {
 	if txn.RevocationDate != 0 {
 		return hivesyncv1.Tier_TIER_FREE, nil
 	}
@@ -244,8 +262,10 @@ func appStoreTier(n appStoreNotification, txn appStoreTransaction, now time.Time
 		}
 	}
 	expires := time.UnixMilli(txn.ExpiresDate)
-	inGrace := n.Data != nil && n.Data.Status == 4
-	if txn.ExpiresDate == 0 || (!expires.After(now) && !inGrace) {
+	if n.Data != nil && n.Data.Status == 4 && grace.After(expires) {
+		expires = grace
+	}
+	if txn.ExpiresDate == 0 || !expires.After(now) {
 		return hivesyncv1.Tier_TIER_FREE, nil
 	}
 	trial := txn.OfferDiscountType == "FREE_TRIAL" || (txn.OfferDiscountType == "" && txn.OfferType == 1 && txn.Price != nil && *txn.Price == 0)

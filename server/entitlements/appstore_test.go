@@ -116,6 +116,11 @@ func setupAppStore(t *testing.T) *appStoreBundle {
 
 // notification builds a signed notification about one transaction.
 func (b *appStoreBundle) notification(t *testing.T, chain *appleChain, typ, subtype, id string, signed time.Time, txn map[string]any) string {
+	return b.notificationWith(t, chain, typ, subtype, id, signed, txn, 1, nil)
+}
+
+// notificationWith also sets the subscription status and renewal info.
+func (b *appStoreBundle) notificationWith(t *testing.T, chain *appleChain, typ, subtype, id string, signed time.Time, txn map[string]any, status int, renewal map[string]any) string {
 	t.Helper()
 	base := map[string]any{
 		"originalTransactionId": "2000000111", "bundleId": "dev.hivesync.app", "productId": "pro.monthly",
@@ -125,9 +130,13 @@ func (b *appStoreBundle) notification(t *testing.T, chain *appleChain, typ, subt
 	for k, v := range txn {
 		base[k] = v
 	}
+	data := map[string]any{"environment": "Production", "bundleId": "dev.hivesync.app", "signedTransactionInfo": chain.sign(t, base), "status": status}
+	if renewal != nil {
+		renewal["signedDate"] = signed.UnixMilli()
+		data["signedRenewalInfo"] = chain.sign(t, renewal)
+	}
 	return chain.sign(t, map[string]any{
-		"notificationType": typ, "subtype": subtype, "notificationUUID": id, "version": "2.0", "signedDate": signed.UnixMilli(),
-		"data": map[string]any{"environment": "Production", "bundleId": "dev.hivesync.app", "signedTransactionInfo": chain.sign(t, base), "status": 1},
+		"notificationType": typ, "subtype": subtype, "notificationUUID": id, "version": "2.0", "signedDate": signed.UnixMilli(), "data": data,
 	})
 }
 
@@ -220,11 +229,20 @@ func TestAppStoreNotifications(t *testing.T) {
 	tier, _ = b.tier(t)
 	require.Equal(t, hivesyncv1.Tier_TIER_PRO, tier)
 
+	// A failed renewal in Apple's billing grace period keeps access until the
+	// grace period ends, although the period itself has expired.
+	graceEnd := b.now.Add(6 * 24 * time.Hour)
+	require.Equal(t, http.StatusOK, b.post(t, b.notificationWith(t, b.chain, "DID_FAIL_TO_RENEW", "GRACE_PERIOD", "n-grace", b.now.Add(-time.Minute),
+		map[string]any{"expiresDate": b.now.Add(-time.Hour).UnixMilli()}, 4, map[string]any{"gracePeriodExpiresDate": graceEnd.UnixMilli()})))
+	tier, exp = b.tier(t)
+	require.Equal(t, hivesyncv1.Tier_TIER_PRO, tier)
+	require.Equal(t, graceEnd.UnixMilli(), exp.UnixMilli())
+
 	// A refund ends it.
 	require.Equal(t, http.StatusOK, b.post(t, b.notification(t, b.chain, "REFUND", "", "n3", b.now, map[string]any{"revocationDate": b.now.UnixMilli()})))
 	tier, _ = b.tier(t)
 	require.Equal(t, hivesyncv1.Tier_TIER_FREE, tier)
-	require.Len(t, b.events(t), 3)
+	require.Len(t, b.events(t), 4, "trial, pro, grace expiry, free")
 }
 
 func TestExpiredEntitlementsLapseToFree(t *testing.T) {

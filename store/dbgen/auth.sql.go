@@ -195,6 +195,17 @@ func (q *Queries) IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertPara
 	return result.RowsAffected(), nil
 }
 
+const identityCountForUser = `-- name: IdentityCountForUser :one
+SELECT count(*) FROM user_identities WHERE user_id = $1
+`
+
+func (q *Queries) IdentityCountForUser(ctx context.Context, userID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, identityCountForUser, userID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const identityGet = `-- name: IdentityGet :one
 SELECT provider, subject, user_id, email, created_at FROM user_identities WHERE provider = $1 AND subject = $2
 `

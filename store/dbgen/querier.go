@@ -50,6 +50,7 @@ type Querier interface {
 	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
+	IdentityCountForUser(ctx context.Context, userID uuid.UUID) (int64, error)
 	IdentityGet(ctx context.Context, arg IdentityGetParams) (UserIdentity, error)
 	IdentityInsert(ctx context.Context, arg IdentityInsertParams) error
 	LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error)

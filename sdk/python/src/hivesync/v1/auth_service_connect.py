@@ -98,7 +98,7 @@ class AuthService(Protocol):
 
     async def enroll_totp(self, request: EnrollTotpRequest, ctx: RequestContext[EnrollTotpRequest, EnrollTotpResponse], /) -> EnrollTotpResponse:
         """
-        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
         its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
         only now. Nothing is enforced until ConfirmTotp proves the authenticator
         works. Enrolling again before confirming replaces the secret.
@@ -473,7 +473,7 @@ class AuthServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> EnrollTotpResponse:
         """
-        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
         its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
         only now. Nothing is enforced until ConfirmTotp proves the authenticator
         works. Enrolling again before confirming replaces the secret.
@@ -600,7 +600,7 @@ class AuthServiceSync(Protocol):
 
     def enroll_totp(self, request: EnrollTotpRequest, ctx: RequestContext[EnrollTotpRequest, EnrollTotpResponse], /) -> EnrollTotpResponse:
         """
-        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
         its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
         only now. Nothing is enforced until ConfirmTotp proves the authenticator
         works. Enrolling again before confirming replaces the secret.
@@ -973,7 +973,7 @@ class AuthServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> EnrollTotpResponse:
         """
-        EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+        EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
         its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
         only now. Nothing is enforced until ConfirmTotp proves the authenticator
         works. Enrolling again before confirming replaces the secret.

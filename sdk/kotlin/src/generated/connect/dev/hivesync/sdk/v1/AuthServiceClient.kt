@@ -261,7 +261,7 @@ public class AuthServiceClient(
 
 
   /**
-   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
    *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
    *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
    *  works. Enrolling again before confirming replaces the secret.
@@ -279,7 +279,7 @@ public class AuthServiceClient(
 
 
   /**
-   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
    *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
    *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
    *  works. Enrolling again before confirming replaces the secret.

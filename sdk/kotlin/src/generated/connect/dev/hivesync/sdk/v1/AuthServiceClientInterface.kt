@@ -107,7 +107,7 @@ public interface AuthServiceClientInterface {
   public fun revokeSessionBlocking(request: RevokeSessionRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RevokeSessionResponse>
 
   /**
-   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
    *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
    *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
    *  works. Enrolling again before confirming replaces the secret.
@@ -115,7 +115,7 @@ public interface AuthServiceClientInterface {
   public suspend fun enrollTotp(request: EnrollTotpRequest, headers: Headers = emptyMap()): ResponseMessage<EnrollTotpResponse>
 
   /**
-   *  EnrollTotp starts two-factor enrolment: it returns a new TOTP secret (and
+   *  EnrollTotp (mobile app only, the identity source) starts two-factor enrolment: it returns a new TOTP secret (and
    *  its otpauth:// URI for a QR code) and ten one-time recovery codes, shown
    *  only now. Nothing is enforced until ConfirmTotp proves the authenticator
    *  works. Enrolling again before confirming replaces the secret.

@@ -189,7 +189,7 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
       " \001(\tR\tsessionId\"\027\n\025RevokeSessionResponse" +
       "*]\n\nSignInKind\022\034\n\030SIGN_IN_KIND_UNSPECIFI" +
       "ED\020\000\022\027\n\023SIGN_IN_KIND_DEVICE\020\001\022\030\n\024SIGN_IN" +
-      "_KIND_BROWSER\020\0022\321\n\n\013AuthService\022\220\001\n\021Sign" +
+      "_KIND_BROWSER\020\0022\346\n\n\013AuthService\022\220\001\n\021Sign" +
       "InWithIdToken\022%.hivesync.v1.SignInWithId" +
       "TokenRequest\032&.hivesync.v1.SignInWithIdT" +
       "okenResponse\",\312\363\030\010\010\001:\004auth\202\323\344\223\002\032\"\025/api/v" +
@@ -203,29 +203,30 @@ public final class AuthServiceOuterClass extends com.google.protobuf.GeneratedFi
       "\344\223\002\014\022\n/api/v1/me\022w\n\014ListSessions\022 .hives" +
       "ync.v1.ListSessionsRequest\032!.hivesync.v1" +
       ".ListSessionsResponse\"\"\220\002\001\312\363\030\003\022\001\002\202\323\344\223\002\022\022" +
-      "\020/api/v1/sessions\022\233\001\n\022DescribeDeviceCode" +
+      "\020/api/v1/sessions\022\241\001\n\022DescribeDeviceCode" +
       "\022&.hivesync.v1.DescribeDeviceCodeRequest" +
       "\032\'.hivesync.v1.DescribeDeviceCodeRespons" +
-      "e\"4\220\002\001\312\363\030\006\022\001\002*\001\001\202\323\344\223\002!\022\037/api/v1/auth/dev" +
-      "ice/{user_code}\022\224\001\n\021ApproveDeviceCode\022%." +
-      "hivesync.v1.ApproveDeviceCodeRequest\032&.h" +
-      "ivesync.v1.ApproveDeviceCodeResponse\"0\312\363" +
-      "\030\006\022\001\002*\001\001\202\323\344\223\002 \"\033/api/v1/auth/device/appr" +
-      "ove:\001*\022\207\001\n\rRevokeSession\022!.hivesync.v1.R" +
-      "evokeSessionRequest\032\".hivesync.v1.Revoke" +
-      "SessionResponse\"/\312\363\030\006\022\002\002\003@\001\202\323\344\223\002\037*\035/api/" +
-      "v1/sessions/{session_id}\022p\n\nEnrollTotp\022\036" +
-      ".hivesync.v1.EnrollTotpRequest\032\037.hivesyn" +
-      "c.v1.EnrollTotpResponse\"!\312\363\030\003\022\001\002\202\323\344\223\002\024\"\017" +
-      "/api/v1/me/totp:\001*\022{\n\013ConfirmTotp\022\037.hive" +
-      "sync.v1.ConfirmTotpRequest\032 .hivesync.v1" +
-      ".ConfirmTotpResponse\")\312\363\030\003\022\001\002\202\323\344\223\002\034\"\027/ap" +
-      "i/v1/me/totp/confirm:\001*\022r\n\013DisableTotp\022\037" +
-      ".hivesync.v1.DisableTotpRequest\032 .hivesy" +
-      "nc.v1.DisableTotpResponse\" \312\363\030\005\022\001\002@\001\202\323\344\223" +
-      "\002\021*\017/api/v1/me/totpBP\n\023dev.hivesync.sdk." +
-      "v1P\001Z7github.com/hivesync/hivesync/gen/h" +
-      "ivesync/v1;hivesyncv1b\006proto3"
+      "e\":\220\002\001\312\363\030\014\022\001\002*\001\001:\004auth\202\323\344\223\002!\022\037/api/v1/au" +
+      "th/device/{user_code}\022\232\001\n\021ApproveDeviceC" +
+      "ode\022%.hivesync.v1.ApproveDeviceCodeReque" +
+      "st\032&.hivesync.v1.ApproveDeviceCodeRespon" +
+      "se\"6\312\363\030\014\022\001\002*\001\001:\004auth\202\323\344\223\002 \"\033/api/v1/auth" +
+      "/device/approve:\001*\022\207\001\n\rRevokeSession\022!.h" +
+      "ivesync.v1.RevokeSessionRequest\032\".hivesy" +
+      "nc.v1.RevokeSessionResponse\"/\312\363\030\006\022\002\002\003@\001\202" +
+      "\323\344\223\002\037*\035/api/v1/sessions/{session_id}\022s\n\n" +
+      "EnrollTotp\022\036.hivesync.v1.EnrollTotpReque" +
+      "st\032\037.hivesync.v1.EnrollTotpResponse\"$\312\363\030" +
+      "\006\022\001\002*\001\001\202\323\344\223\002\024\"\017/api/v1/me/totp:\001*\022~\n\013Con" +
+      "firmTotp\022\037.hivesync.v1.ConfirmTotpReques" +
+      "t\032 .hivesync.v1.ConfirmTotpResponse\",\312\363\030" +
+      "\006\022\001\002*\001\001\202\323\344\223\002\034\"\027/api/v1/me/totp/confirm:\001" +
+      "*\022u\n\013DisableTotp\022\037.hivesync.v1.DisableTo" +
+      "tpRequest\032 .hivesync.v1.DisableTotpRespo" +
+      "nse\"#\312\363\030\010\022\001\002*\001\001@\001\202\323\344\223\002\021*\017/api/v1/me/totp" +
+      "BP\n\023dev.hivesync.sdk.v1P\001Z7github.com/hi" +
+      "vesync/hivesync/gen/hivesync/v1;hivesync" +
+      "v1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
