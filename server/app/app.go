@@ -196,6 +196,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_admin_service_proto.Services().ByName("AdminService"),
 		hivesyncv1.File_hivesync_v1_project_service_proto.Services().ByName("ProjectService"),
 		hivesyncv1.File_hivesync_v1_file_service_proto.Services().ByName("FileService"),
+		hivesyncv1.File_hivesync_v1_sync_service_proto.Services().ByName("SyncService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -233,6 +234,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[5], path, h)
 	path, h = hivesyncv1connect.NewFileServiceHandler(fileSvc, opts...)
 	add(descs[6], path, h)
+	path, h = hivesyncv1connect.NewSyncServiceHandler(fileSvc, opts...)
+	add(descs[7], path, h)
 	return out, nil
 }
 

@@ -174,3 +174,70 @@ func TestFilesRefuseBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, mine.GetProjects())
 }
+
+func TestReplayOfflineEdits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_MAX_SINGLE_FILE_SIZE_BYTES": "1000"})
+	ctx := context.Background()
+	ed := newEditor(t, b, "offline@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Offline"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+	main, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "main.go", Content: "package main\n\nfunc main() {}\n"})
+	require.NoError(t, err)
+	base := main.GetFile().GetHead().GetId()
+
+	// Meanwhile another device changed main.go.
+	other, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: main.GetFile().GetId(), BaseRevisionId: base, Content: "package main\n\nfunc main() { run() }\n"})
+	require.NoError(t, err)
+
+	sync := hivesyncv1connect.NewSyncServiceClient(b.h1, b.baseURL, bearer(mustToken(t, b, "offline@files.test")))
+	batch := &hivesyncv1.ReplayEditsRequest{ProjectId: pid, Edits: []*hivesyncv1.QueuedEdit{
+		{Id: "q1", FilePath: "notes.md", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_CREATE, Content: "# notes\n"},
+		{Id: "q2", FilePath: "main.go", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, BaseRevisionId: base, Content: "package main\n"},
+		{Id: "q3", FilePath: "../escape", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_CREATE, Content: "x"},
+		{Id: "q4", FilePath: "main.go", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_PATCH, BaseRevisionId: other.GetVersion().GetId(),
+			Patch: "--- a\n+++ b\n@@ -3 +3 @@\n-func main() { run() }\n+func main() { run(); stop() }\n"},
+		{Id: "q5", FilePath: "big.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_CREATE, Content: strings.Repeat("x", 1001)},
+	}}
+	resp, err := sync.ReplayEdits(ctx, batch)
+	require.NoError(t, err)
+	outcomes := map[string]hivesyncv1.ReplayOutcome{}
+	for _, r := range resp.GetResults() {
+		outcomes[r.GetEditId()] = r.GetOutcome()
+	}
+	require.Equal(t, map[string]hivesyncv1.ReplayOutcome{
+		"q1": hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED,
+		"q2": hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_CONFLICT, // its base is stale: surfaced, not overwritten
+		"q3": hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_REJECTED,
+		"q4": hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, // one bad entry never blocks the others
+		"q5": hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_REJECTED,
+	}, outcomes)
+	require.EqualValues(t, 2, resp.GetResults()[1].GetConflict().GetHeadRevision())
+	require.Equal(t, "invalid_argument", resp.GetResults()[2].GetCode())
+	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: main.GetFile().GetId()})
+	require.NoError(t, err)
+	require.Equal(t, "package main\n\nfunc main() { run(); stop() }\n", got.GetContent())
+
+	// Replaying the same batch again creates nothing new.
+	again, err := sync.ReplayEdits(ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, resp.GetResults()[0].GetVersion().GetId(), again.GetResults()[0].GetVersion().GetId())
+	require.Equal(t, resp.GetResults()[3].GetVersion().GetId(), again.GetResults()[3].GetVersion().GetId())
+	versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: main.GetFile().GetId()})
+	require.NoError(t, err)
+	require.Len(t, versions.GetVersions(), 3)
+	list, err := ed.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Len(t, list.GetFiles(), 2)
+}
+
+func mustToken(t *testing.T, b *testBundle, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := b.store.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: email})
+	require.NoError(t, err)
+	pair, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: auth.Clients["cli"], Scopes: auth.Clients["cli"].DefaultScopes()})
+	require.NoError(t, err)
+	return pair.AccessToken
+}

@@ -63,16 +63,28 @@ func (s *Service) CreateFile(ctx context.Context, req *hivesyncv1.CreateFileRequ
 	if err != nil {
 		return nil, err
 	}
-	path, key, err := NormalizePath(req.GetPath())
-	if err != nil {
-		return nil, apierror.InvalidArgument("path", strings.TrimPrefix(err.Error(), ErrBadPath.Error()+": "))
-	}
-	content, err := s.checkContent(req.GetContent())
+	file, err := s.create(ctx, userID, projectID, req.GetPath(), req.GetContent(), "")
 	if err != nil {
 		return nil, err
 	}
-	var file dbgen.File
-	var version dbgen.FileVersionInsertRow
+	return &hivesyncv1.CreateFileResponse{File: file}, nil
+}
+
+// create adds a file with its first version, all checks first.
+func (s *Service) create(ctx context.Context, userID, projectID uuid.UUID, rawPath, rawContent, key string) (*hivesyncv1.File, error) {
+	path, pathKey, err := NormalizePath(rawPath)
+	if err != nil {
+		return nil, apierror.InvalidArgument("path", strings.TrimPrefix(err.Error(), ErrBadPath.Error()+": "))
+	}
+	content, err := s.checkContent(rawContent)
+	if err != nil {
+		return nil, err
+	}
+	var idem *string
+	if key != "" {
+		idem = &key
+	}
+	var out *hivesyncv1.File
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		p, err := q.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID})
 		if err != nil {
@@ -81,11 +93,18 @@ func (s *Service) CreateFile(ctx context.Context, req *hivesyncv1.CreateFileRequ
 		if p.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
 			return errReadOnly
 		}
+		if existing, err := q.FileIDByPathKey(ctx, dbgen.FileIDByPathKeyParams{ProjectID: projectID, PathKey: pathKey}); err == nil && idem != nil {
+			// A replayed create that already happened answers the same file.
+			if v, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: existing, IdempotencyKey: idem}); err == nil {
+				out = &hivesyncv1.File{Id: existing.String(), ProjectId: projectID.String(), Path: path, Head: fullVersionProto(v)}
+				return nil
+			}
+		}
 		if err := s.charge(ctx, q, projectID, int64(len(content))); err != nil {
 			return err
 		}
 		fileID, versionID := uuid.New(), uuid.New()
-		if file, err = q.FileInsert(ctx, dbgen.FileInsertParams{ID: fileID, ProjectID: projectID, Path: path, PathKey: key, HeadVersionID: versionID}); err != nil {
+		if _, err = q.FileInsert(ctx, dbgen.FileInsertParams{ID: fileID, ProjectID: projectID, Path: path, PathKey: pathKey, HeadVersionID: versionID}); err != nil {
 			if errors.Is(store.MapError(err), store.ErrConflict) {
 				return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("a file %q already exists (paths are compared ignoring case)", path))
 			}
@@ -95,12 +114,14 @@ func (s *Service) CreateFile(ctx context.Context, req *hivesyncv1.CreateFileRequ
 		if err != nil {
 			return err
 		}
-		if version, err = q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
+		version, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
 			ID: versionID, FileID: fileID, Revision: 1, Content: content, ContentSha256: Hash(content), SizeBytes: int64(len(content)),
-			AuthorID: userID, LinesAdded: int32(d.LinesAdded),
-		}); err != nil {
+			AuthorID: userID, LinesAdded: int32(d.LinesAdded), IdempotencyKey: idem,
+		})
+		if err != nil {
 			return err
 		}
+		out = &hivesyncv1.File{Id: fileID.String(), ProjectId: projectID.String(), Path: path, Head: versionProto(version)}
 		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
 			ProjectId: projectID.String(), FileId: fileID.String(), Path: path, State: hivesyncv1.VersionState_VERSION_STATE_CREATED,
 			RevisionId: versionID.String(), Revision: 1,
@@ -109,7 +130,7 @@ func (s *Service) CreateFile(ctx context.Context, req *hivesyncv1.CreateFileRequ
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
-	return &hivesyncv1.CreateFileResponse{File: &hivesyncv1.File{Id: file.ID.String(), ProjectId: projectID.String(), Path: path, Head: versionProto(version)}}, nil
+	return out, nil
 }
 
 // GetFile implements hivesyncv1connect.FileServiceHandler.
@@ -146,14 +167,14 @@ func (s *Service) file(ctx context.Context, rawID string) (dbgen.FileGetForMembe
 // locked for the save, so of concurrent saves on one base exactly one wins;
 // the others get Conflict and nothing of theirs is written.
 func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest) (*hivesyncv1.SaveFileResponse, error) {
-	f, err := s.file(ctx, req.GetFileId())
+	userID, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if f.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
-		return nil, errReadOnly
+	fileID, err := parseID("file_id", req.GetFileId())
+	if err != nil {
+		return nil, err
 	}
-	userID, _ := caller(ctx)
 	base, err := parseID("base_revision_id", req.GetBaseRevisionId())
 	if err != nil {
 		return nil, err
@@ -166,13 +187,26 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 		}
 		device = &d
 	}
-	key := strings.TrimSpace(req.GetIdempotencyKey())
-	if len(key) > 200 {
-		return nil, apierror.InvalidArgument("idempotency_key", "must be at most 200 characters")
-	}
-	content, err := s.checkContent(req.GetContent())
+	v, err := s.save(ctx, userID, fileID, base, func(string) (string, error) { return req.GetContent(), nil }, req.GetIdempotencyKey(), device)
 	if err != nil {
 		return nil, err
+	}
+	return &hivesyncv1.SaveFileResponse{Version: fullVersionProto(v)}, nil
+}
+
+// save appends a version made from the base's content by edit, if base is
+// still the head; otherwise it returns a Conflict and writes nothing.
+func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit func(baseContent string) (string, error), rawKey string, device *uuid.UUID) (dbgen.FileVersion, error) {
+	key := strings.TrimSpace(rawKey)
+	if len(key) > 200 {
+		return dbgen.FileVersion{}, apierror.InvalidArgument("idempotency_key", "must be at most 200 characters")
+	}
+	f, err := s.store.FileGetForMember(ctx, dbgen.FileGetForMemberParams{ID: fileID, UserID: userID})
+	if err != nil {
+		return dbgen.FileVersion{}, s.mapErr(ctx, store.MapError(err))
+	}
+	if f.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
+		return dbgen.FileVersion{}, errReadOnly
 	}
 	var saved dbgen.FileVersion
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
@@ -191,7 +225,20 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 			return err
 		}
 		if base != locked.HeadVersionID {
-			return s.conflict(ctx, q, locked, head, base, content)
+			// The client's content is its edit of its own base.
+			clientContent := ""
+			if bv, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: base, FileID: f.ID}); err == nil {
+				clientContent, _ = edit(bv.Content)
+			}
+			return s.conflict(ctx, q, locked, head, base, clientContent)
+		}
+		raw, err := edit(head.Content)
+		if err != nil {
+			return err
+		}
+		content, err := s.checkContent(raw)
+		if err != nil {
+			return err
 		}
 		if err := s.charge(ctx, q, locked.ProjectID, int64(len(content))); err != nil {
 			return err
@@ -225,9 +272,9 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 		return s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveFile{SaveFile: ev}})
 	})
 	if err != nil {
-		return nil, s.mapErr(ctx, err)
+		return dbgen.FileVersion{}, s.mapErr(ctx, err)
 	}
-	return &hivesyncv1.SaveFileResponse{Version: fullVersionProto(saved)}, nil
+	return saved, nil
 }
 
 // conflict builds the Conflict answer: the server head, hashes, and a diff

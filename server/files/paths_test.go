@@ -1,7 +1,6 @@
 package files_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -94,7 +93,7 @@ func FuzzDiffRoundTrip(f *testing.F) {
 			require.Empty(t, d.Unified)
 			return
 		}
-		got, err := applyUnified(d.Unified, old)
+		got, err := files.ApplyPatch(old, d.Unified)
 		require.NoError(t, err)
 		require.Equal(t, new, got)
 		plus, minus := 0, 0
@@ -111,43 +110,20 @@ func FuzzDiffRoundTrip(f *testing.F) {
 	})
 }
 
-// applyUnified applies a unified diff with context to old, checking that
-// every context and removed line matches, as patch(1) does.
-func applyUnified(diff, old string) (string, error) {
-	src := strings.SplitAfter(old, "\n")
-	if len(src) > 0 && src[len(src)-1] == "" {
-		src = src[:len(src)-1]
+func TestApplyPatchRefusesWhatDoesNotApply(t *testing.T) {
+	t.Parallel()
+	base := "a\nb\nc\n"
+	out, err := files.ApplyPatch(base, "@@ -2 +2 @@\n-b\n+B\n")
+	require.NoError(t, err)
+	require.Equal(t, "a\nB\nc\n", out)
+	for name, diff := range map[string]string{
+		"removed_line_differs": "@@ -2 +2 @@\n-x\n+B\n",
+		"context_differs":      "@@ -1,2 +1,2 @@\n z\n-b\n+B\n",
+		"past_the_end":         "@@ -9 +9 @@\n-b\n+B\n",
+		"garbage":              "@@ -1 +1 @@\n?what\n",
+		"bad_header":           "@@ nope @@\n",
+	} {
+		_, err := files.ApplyPatch(base, diff)
+		require.ErrorIs(t, err, files.ErrPatch, name)
 	}
-	var out []string
-	next := 0
-	for _, line := range strings.SplitAfter(diff, "\n") {
-		switch {
-		case line == "", strings.HasPrefix(line, "--- "), strings.HasPrefix(line, "+++ "):
-		case strings.HasPrefix(line, "@@ "):
-			var from int
-			if _, err := fmt.Sscanf(line, "@@ -%d", &from); err != nil {
-				return "", fmt.Errorf("bad hunk header %q", line)
-			}
-			if from == 0 {
-				from = 1
-			}
-			for ; next < from-1; next++ {
-				out = append(out, src[next])
-			}
-		case line[0] == ' ' || line[0] == '-':
-			if next >= len(src) || src[next] != line[1:] {
-				return "", fmt.Errorf("line %d does not match %q", next+1, line)
-			}
-			if line[0] == ' ' {
-				out = append(out, src[next])
-			}
-			next++
-		case line[0] == '+':
-			out = append(out, line[1:])
-		default:
-			return "", fmt.Errorf("unexpected diff line %q", line)
-		}
-	}
-	out = append(out, src[next:]...)
-	return strings.Join(out, ""), nil
 }

@@ -68,6 +68,22 @@ func (q *Queries) FileGetForMember(ctx context.Context, arg FileGetForMemberPara
 	return i, err
 }
 
+const fileIDByPathKey = `-- name: FileIDByPathKey :one
+SELECT id FROM files WHERE project_id = $1 AND path_key = $2 AND deleted_at IS NULL
+`
+
+type FileIDByPathKeyParams struct {
+	ProjectID uuid.UUID
+	PathKey   string
+}
+
+func (q *Queries) FileIDByPathKey(ctx context.Context, arg FileIDByPathKeyParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, fileIDByPathKey, arg.ProjectID, arg.PathKey)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const fileInsert = `-- name: FileInsert :one
 INSERT INTO files (id, project_id, path, path_key, head_version_id, head_revision)
 VALUES ($1, $2, $3, $4, $5, 1)

@@ -39,6 +39,7 @@ type Querier interface {
 	FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error
 	// FileGetForMember returns a live file with the user's role in its project.
 	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
+	FileIDByPathKey(ctx context.Context, arg FileIDByPathKeyParams) (uuid.UUID, error)
 	FileInsert(ctx context.Context, arg FileInsertParams) (File, error)
 	FileListByProject(ctx context.Context, projectID uuid.UUID) ([]FileListByProjectRow, error)
 	// FileLockForSave locks a live file's row for the duration of a save.

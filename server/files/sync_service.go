@@ -1,0 +1,135 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+var _ hivesyncv1connect.SyncServiceHandler = (*Service)(nil)
+
+// maxReplayBatch bounds one ReplayEdits call.
+const maxReplayBatch = 500
+
+// ReplayEdits implements hivesyncv1connect.SyncServiceHandler. Each edit runs
+// in its own transaction through the same create/save paths as the RPCs, so
+// the rules (limits, compare-and-set, idempotency) are identical.
+func (s *Service) ReplayEdits(ctx context.Context, req *hivesyncv1.ReplayEditsRequest) (*hivesyncv1.ReplayEditsResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	projectID, err := parseID("project_id", req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
+		return nil, s.mapErr(ctx, store.MapError(err))
+	}
+	if n := len(req.GetEdits()); n == 0 || n > maxReplayBatch {
+		return nil, apierror.InvalidArgument("edits", fmt.Sprintf("must hold 1 to %d edits", maxReplayBatch))
+	}
+	var device *uuid.UUID
+	if req.GetDeviceId() != "" {
+		d, err := parseID("device_id", req.GetDeviceId())
+		if err != nil {
+			return nil, err
+		}
+		device = &d
+	}
+	resp := &hivesyncv1.ReplayEditsResponse{}
+	for _, e := range req.GetEdits() {
+		if err := ctx.Err(); err != nil {
+			return nil, s.mapErr(ctx, err)
+		}
+		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, device, e))
+	}
+	return resp, nil
+}
+
+// replay applies one queued edit and describes the outcome.
+func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device *uuid.UUID, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
+	res := &hivesyncv1.ReplayResult{EditId: e.GetId()}
+	key := e.GetIdempotencyKey()
+	if key == "" {
+		key = e.GetId()
+	}
+	if key == "" {
+		return rejected(res, apierror.InvalidArgument("id", "every queued edit needs an id or an idempotency_key"))
+	}
+	if e.GetOperation() == hivesyncv1.EditOperation_EDIT_OPERATION_CREATE {
+		f, err := s.create(ctx, userID, projectID, e.GetFilePath(), e.GetContent(), key)
+		if err != nil {
+			return rejected(res, err)
+		}
+		res.Outcome, res.FileId, res.Version = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, f.GetId(), f.GetHead()
+		return res
+	}
+	_, pathKey, err := NormalizePath(e.GetFilePath())
+	if err != nil {
+		return rejected(res, apierror.InvalidArgument("file_path", strings.TrimPrefix(err.Error(), ErrBadPath.Error()+": ")))
+	}
+	fileID, err := s.store.FileIDByPathKey(ctx, dbgen.FileIDByPathKeyParams{ProjectID: projectID, PathKey: pathKey})
+	if err != nil {
+		return rejected(res, s.mapErr(ctx, store.MapError(err)))
+	}
+	res.FileId = fileID.String()
+	base, err := uuid.Parse(e.GetBaseRevisionId())
+	if err != nil {
+		return rejected(res, apierror.InvalidArgument("base_revision_id", "must be a UUID"))
+	}
+	var edit func(string) (string, error)
+	switch e.GetOperation() {
+	case hivesyncv1.EditOperation_EDIT_OPERATION_SAVE:
+		edit = func(string) (string, error) { return e.GetContent(), nil }
+	case hivesyncv1.EditOperation_EDIT_OPERATION_PATCH:
+		edit = func(baseContent string) (string, error) {
+			out, err := ApplyPatch(baseContent, e.GetPatch())
+			if err != nil {
+				return "", apierror.InvalidArgument("patch", err.Error())
+			}
+			return out, nil
+		}
+	default:
+		return rejected(res, apierror.InvalidArgument("operation", "must be create, save or patch"))
+	}
+	v, err := s.save(ctx, userID, fileID, base, edit, key, device)
+	var ce *connect.Error
+	if errors.As(err, &ce) && ce.Code() == connect.CodeAborted {
+		for _, d := range ce.Details() {
+			if c, derr := d.Value(); derr == nil {
+				if conflict, ok := c.(*hivesyncv1.Conflict); ok {
+					res.Outcome, res.Conflict = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_CONFLICT, conflict
+					return res
+				}
+			}
+		}
+	}
+	if err != nil {
+		return rejected(res, err)
+	}
+	res.Outcome, res.Version = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, fullVersionProto(v)
+	return res
+}
+
+func rejected(res *hivesyncv1.ReplayResult, err error) *hivesyncv1.ReplayResult {
+	res.Outcome = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_REJECTED
+	res.Code = connect.CodeOf(err).String()
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		res.Reason = ce.Message()
+	} else {
+		res.Reason = "internal error"
+	}
+	return res
+}
