@@ -153,3 +153,6 @@ DELETE FROM refresh_tokens WHERE expires_at < @before::timestamptz;
 
 -- name: IdentityCountForUser :one
 SELECT count(*) FROM user_identities WHERE user_id = @user_id;
+
+-- name: DeviceOwnedBy :one
+SELECT id FROM devices WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL;

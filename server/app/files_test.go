@@ -80,6 +80,10 @@ func TestFilesSaveWithCompareAndSet(t *testing.T) {
 	versions, err = ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId()})
 	require.NoError(t, err)
 	require.Len(t, versions.GetVersions(), 3)
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: first.GetVersion().GetId(), Content: "other\n", IdempotencyKey: "k-3"})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "a key reused for different content is refused")
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: first.GetVersion().GetId(), Content: "x\n", DeviceId: uuid.NewString()})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "device_id must be one of the caller's devices")
 
 	d, err := ed.files.DiffVersions(ctx, &hivesyncv1.DiffVersionsRequest{FileId: f.GetId(), FromRevisionId: base})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
 	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/store"
@@ -179,15 +180,12 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 	if err != nil {
 		return nil, err
 	}
-	var device *uuid.UUID
-	if req.GetDeviceId() != "" {
-		d, err := parseID("device_id", req.GetDeviceId())
-		if err != nil {
-			return nil, err
-		}
-		device = &d
+	content := req.GetContent()
+	expect := ""
+	if normalized, err := NormalizeContent(content); err == nil {
+		expect = Hash(normalized)
 	}
-	v, err := s.save(ctx, userID, fileID, base, func(string) (string, error) { return req.GetContent(), nil }, req.GetIdempotencyKey(), device)
+	v, err := s.save(ctx, userID, fileID, base, func(string) (string, error) { return content, nil }, req.GetIdempotencyKey(), req.GetDeviceId(), expect)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +194,11 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 
 // save appends a version made from the base's content by edit, if base is
 // still the head; otherwise it returns a Conflict and writes nothing.
-func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit func(baseContent string) (string, error), rawKey string, device *uuid.UUID) (dbgen.FileVersion, error) {
+//
+// A repeated idempotency key answers the version it created, unless
+// expectHash (the new content's hash, when known) shows a different save
+// reusing the key, which is refused.
+func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit func(baseContent string) (string, error), rawKey, rawDevice string, expectHash string) (dbgen.FileVersion, error) {
 	key := strings.TrimSpace(rawKey)
 	if len(key) > 200 {
 		return dbgen.FileVersion{}, apierror.InvalidArgument("idempotency_key", "must be at most 200 characters")
@@ -208,6 +210,10 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 	if f.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
 		return dbgen.FileVersion{}, errReadOnly
 	}
+	device, err := s.device(ctx, userID, rawDevice)
+	if err != nil {
+		return dbgen.FileVersion{}, err
+	}
 	var saved dbgen.FileVersion
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		locked, err := q.FileLockForSave(ctx, f.ID)
@@ -216,6 +222,9 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		}
 		if key != "" {
 			if prior, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: f.ID, IdempotencyKey: &key}); err == nil {
+				if expectHash != "" && prior.ContentSha256 != expectHash {
+					return apierror.InvalidArgument("idempotency_key", "was already used for a save with other content")
+				}
 				saved = prior // a retry of a save that already happened
 				return nil
 			}
@@ -275,6 +284,31 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		return dbgen.FileVersion{}, s.mapErr(ctx, err)
 	}
 	return saved, nil
+}
+
+// device is the saving device: the caller's own (by the given id, which must
+// be one of the caller's devices), or none.
+func (s *Service) device(ctx context.Context, userID uuid.UUID, raw string) (*uuid.UUID, error) {
+	if raw == "" {
+		if p := access.PrincipalFrom(ctx); p != nil && p.DeviceID != "" {
+			d, err := uuid.Parse(p.DeviceID)
+			if err == nil {
+				return &d, nil
+			}
+		}
+		return nil, nil
+	}
+	d, err := parseID("device_id", raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.DeviceOwnedBy(ctx, dbgen.DeviceOwnedByParams{ID: d, UserID: userID}); err != nil {
+		if errors.Is(store.MapError(err), store.ErrNotFound) {
+			return nil, apierror.InvalidArgument("device_id", "is not one of your devices")
+		}
+		return nil, s.mapErr(ctx, err)
+	}
+	return &d, nil
 }
 
 // conflict builds the Conflict answer: the server head, hashes, and a diff

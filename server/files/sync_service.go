@@ -39,26 +39,21 @@ func (s *Service) ReplayEdits(ctx context.Context, req *hivesyncv1.ReplayEditsRe
 	if n := len(req.GetEdits()); n == 0 || n > maxReplayBatch {
 		return nil, apierror.InvalidArgument("edits", fmt.Sprintf("must hold 1 to %d edits", maxReplayBatch))
 	}
-	var device *uuid.UUID
-	if req.GetDeviceId() != "" {
-		d, err := parseID("device_id", req.GetDeviceId())
-		if err != nil {
-			return nil, err
-		}
-		device = &d
+	if _, err := s.device(ctx, userID, req.GetDeviceId()); err != nil {
+		return nil, err
 	}
 	resp := &hivesyncv1.ReplayEditsResponse{}
 	for _, e := range req.GetEdits() {
 		if err := ctx.Err(); err != nil {
 			return nil, s.mapErr(ctx, err)
 		}
-		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, device, e))
+		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, req.GetDeviceId(), e))
 	}
 	return resp, nil
 }
 
 // replay applies one queued edit and describes the outcome.
-func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device *uuid.UUID, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
+func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device string, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
 	res := &hivesyncv1.ReplayResult{EditId: e.GetId()}
 	key := e.GetIdempotencyKey()
 	if key == "" {
@@ -103,7 +98,7 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 	default:
 		return rejected(res, apierror.InvalidArgument("operation", "must be create, save or patch"))
 	}
-	v, err := s.save(ctx, userID, fileID, base, edit, key, device)
+	v, err := s.save(ctx, userID, fileID, base, edit, key, device, "")
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeAborted {
 		for _, d := range ce.Details() {

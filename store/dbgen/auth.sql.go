@@ -61,6 +61,22 @@ func (q *Queries) DeviceListActive(ctx context.Context, userID uuid.UUID) ([]Dev
 	return items, nil
 }
 
+const deviceOwnedBy = `-- name: DeviceOwnedBy :one
+SELECT id FROM devices WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+`
+
+type DeviceOwnedByParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) DeviceOwnedBy(ctx context.Context, arg DeviceOwnedByParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, deviceOwnedBy, arg.ID, arg.UserID)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const deviceRename = `-- name: DeviceRename :one
 UPDATE devices SET name = $1
 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL

@@ -20,6 +20,7 @@ type Querier interface {
 	// DatabaseNow returns the database clock; used by health checks.
 	DatabaseNow(ctx context.Context) (time.Time, error)
 	DeviceListActive(ctx context.Context, userID uuid.UUID) ([]Device, error)
+	DeviceOwnedBy(ctx context.Context, arg DeviceOwnedByParams) (uuid.UUID, error)
 	DeviceRename(ctx context.Context, arg DeviceRenameParams) (Device, error)
 	DeviceRevoke(ctx context.Context, arg DeviceRevokeParams) (int64, error)
 	// DeviceUpsert registers a device, or updates one the same user owns.
