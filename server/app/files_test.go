@@ -15,6 +15,7 @@ import (
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
 
@@ -67,6 +68,13 @@ func TestFilesSaveWithCompareAndSet(t *testing.T) {
 	require.EqualValues(t, 2, c.GetHeadRevision())
 	require.Contains(t, c.GetUnifiedDiff(), "-line 2")
 	require.Contains(t, c.GetUnifiedDiff(), "+line two")
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: base, Content: "a\r\nb\r\n"})
+	require.Equal(t, files.Hash("a\nb\n"), typedDetail[*hivesyncv1.Conflict](t, err).GetClientContentSha256(),
+		"the client's hash is of the text as it would be stored (LF)")
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: uuid.NewString(), Content: "z\n"})
+	require.Equal(t, files.Hash("z\n"), typedDetail[*hivesyncv1.Conflict](t, err).GetClientContentSha256(), "an unknown base still hashes the client's content")
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: base, Content: "nul\x00"})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "invalid content is refused even on a stale base")
 	versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId()})
 	require.NoError(t, err)
 	require.Len(t, versions.GetVersions(), 2, "the stale save wrote nothing")

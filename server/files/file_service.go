@@ -181,10 +181,11 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 		return nil, err
 	}
 	content := req.GetContent()
-	expect := ""
-	if normalized, err := NormalizeContent(content); err == nil {
-		expect = Hash(normalized)
+	normalized, err := s.checkContent(content)
+	if err != nil {
+		return nil, err
 	}
+	expect := Hash(normalized)
 	v, err := s.save(ctx, userID, fileID, base, func(string) (string, error) { return content, nil }, req.GetIdempotencyKey(), req.GetDeviceId(), expect)
 	if err != nil {
 		return nil, err
@@ -234,10 +235,17 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 			return err
 		}
 		if base != locked.HeadVersionID {
-			// The client's content is its edit of its own base.
-			clientContent := ""
+			// The client's content is its edit of its own base, normalized
+			// as it would have been stored (so its hash compares with ours).
+			baseContent := ""
 			if bv, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: base, FileID: f.ID}); err == nil {
-				clientContent, _ = edit(bv.Content)
+				baseContent = bv.Content
+			}
+			clientContent := ""
+			if raw, err := edit(baseContent); err == nil {
+				if clientContent, err = s.checkContent(raw); err != nil {
+					return err // invalid content is refused as such, stale or not
+				}
 			}
 			return s.conflict(ctx, q, locked, head, base, clientContent)
 		}

@@ -10,7 +10,9 @@ import type { AuthSession } from "./auth.js";
 import { AuthService } from "./gen/hivesync/v1/auth_service_pb.js";
 import { DeviceService } from "./gen/hivesync/v1/device_service_pb.js";
 import { EntitlementService } from "./gen/hivesync/v1/entitlement_service_pb.js";
+import { FileService } from "./gen/hivesync/v1/file_service_pb.js";
 import { MetaService } from "./gen/hivesync/v1/meta_service_pb.js";
+import { ProjectService } from "./gen/hivesync/v1/project_service_pb.js";
 
 /**
  * The plugin protocol version of the contract this SDK was built from, i.e. the
@@ -112,6 +114,14 @@ export interface HiveSyncClient {
   readonly devices: Client<typeof DeviceService>;
   /** The caller's tier and the feature matrix. */
   readonly entitlements: Client<typeof EntitlementService>;
+  /** The caller's projects. */
+  readonly projects: Client<typeof ProjectService>;
+  /**
+   * Project files and their versions. Saves are compare-and-set: a stale
+   * `baseRevisionId` fails with code `aborted` and a typed `Conflict` detail
+   * (read it with `conflict(err)`); nothing is overwritten.
+   */
+  readonly files: Client<typeof FileService>;
   /** The transport the clients use, for creating clients of further services. */
   readonly transport: Transport;
 }
@@ -128,6 +138,8 @@ export function createHiveSyncClientFromTransport(transport: Transport): HiveSyn
     auth: createClient(AuthService, transport),
     devices: createClient(DeviceService, transport),
     entitlements: createClient(EntitlementService, transport),
+    projects: createClient(ProjectService, transport),
+    files: createClient(FileService, transport),
     transport,
   };
 }

@@ -61,6 +61,8 @@ export * from "./gen/hivesync/v1/access_pb.js";
 export * from "./gen/hivesync/v1/auth_service_pb.js";
 export * from "./gen/hivesync/v1/device_service_pb.js";
 export * from "./gen/hivesync/v1/entitlement_service_pb.js";
+export * from "./gen/hivesync/v1/file_service_pb.js";
+export * from "./gen/hivesync/v1/project_service_pb.js";
 export * from "./gen/hivesync/v1/identity_pb.js";
 export * from "./gen/hivesync/v1/errors_pb.js";
 export * from "./gen/hivesync/v1/events_pb.js";

@@ -6,7 +6,11 @@ hand-written layer on top of it:
 
 - :class:`HiveSyncClient` / :class:`AsyncHiveSyncClient` — the client factory
   (base URL, token provider, plugin-version header, GET for read-only RPCs);
-- :mod:`hivesync.errors` — typed error details (:func:`upgrade_required`, ...);
+- :mod:`hivesync.errors` — typed error details (:func:`upgrade_required`,
+  :func:`conflict`, ...);
+- :func:`content_sha256` — the hash the server reports for a file's content,
+  to compare local text with a version or a
+  :class:`~hivesync.v1.errors_pb2.Conflict`;
 - :func:`access_rule` — the ``(hivesync.v1.access)`` rule of any RPC;
 - :mod:`hivesync.oauth` — OAuth 2.1 device sign-in approved on the phone,
   refresh and revocation, with typed errors (:class:`AccessDeniedError`, ...);
@@ -27,6 +31,7 @@ from .client import (
     RefreshingTokenProvider,
     TokenProvider,
 )
+from .content import content_sha256, normalize_content
 from .errors import (
     conflict,
     details,
@@ -108,11 +113,13 @@ __all__ = [
     "device_login",
     "device_login_async",
     "conflict",
+    "content_sha256",
     "details",
     "details_from_json",
     "entitlement_required",
     "find_detail",
     "limit_exceeded",
+    "normalize_content",
     "rate_limited",
     "upgrade_required",
 ]

@@ -38,7 +38,9 @@ from ._version import __version__
 from .v1.auth_service_connect import AuthServiceClient, AuthServiceClientSync
 from .v1.device_service_connect import DeviceServiceClient, DeviceServiceClientSync
 from .v1.entitlement_service_connect import EntitlementServiceClient, EntitlementServiceClientSync
+from .v1.file_service_connect import FileServiceClient, FileServiceClientSync
 from .v1.meta_service_connect import MetaServiceClient, MetaServiceClientSync
+from .v1.project_service_connect import ProjectServiceClient, ProjectServiceClientSync
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -380,6 +382,18 @@ class HiveSyncClient:
         """EntitlementService: the caller's tier and features."""
         return self.service(EntitlementServiceClientSync)
 
+    @property
+    def projects(self) -> ProjectServiceClientSync:
+        """ProjectService: create, get and list the caller's projects."""
+        return self.service(ProjectServiceClientSync)
+
+    @property
+    def files(self) -> FileServiceClientSync:
+        """FileService: files and their versions; compare-and-set saves that
+        answer ``aborted`` + :class:`~hivesync.v1.errors_pb2.Conflict` (decode it
+        with :func:`hivesync.errors.conflict`) when the base is stale."""
+        return self.service(FileServiceClientSync)
+
     def close(self) -> None:
         """Closes every service client handed out by this instance."""
         for client in self._clients.values():
@@ -460,6 +474,18 @@ class AsyncHiveSyncClient:
     def entitlements(self) -> EntitlementServiceClient:
         """EntitlementService: the caller's tier and features."""
         return self.service(EntitlementServiceClient)
+
+    @property
+    def projects(self) -> ProjectServiceClient:
+        """ProjectService: create, get and list the caller's projects."""
+        return self.service(ProjectServiceClient)
+
+    @property
+    def files(self) -> FileServiceClient:
+        """FileService: files and their versions; compare-and-set saves that
+        answer ``aborted`` + :class:`~hivesync.v1.errors_pb2.Conflict` (decode it
+        with :func:`hivesync.errors.conflict`) when the base is stale."""
+        return self.service(FileServiceClient)
 
     async def close(self) -> None:
         """Closes every service client handed out by this instance."""

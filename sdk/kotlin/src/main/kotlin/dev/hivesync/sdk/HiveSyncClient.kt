@@ -21,8 +21,12 @@ import dev.hivesync.sdk.v1.DeviceServiceClient
 import dev.hivesync.sdk.v1.DeviceServiceClientInterface
 import dev.hivesync.sdk.v1.EntitlementServiceClient
 import dev.hivesync.sdk.v1.EntitlementServiceClientInterface
+import dev.hivesync.sdk.v1.FileServiceClient
+import dev.hivesync.sdk.v1.FileServiceClientInterface
 import dev.hivesync.sdk.v1.MetaServiceClient
 import dev.hivesync.sdk.v1.MetaServiceClientInterface
+import dev.hivesync.sdk.v1.ProjectServiceClient
+import dev.hivesync.sdk.v1.ProjectServiceClientInterface
 import kotlinx.coroutines.Dispatchers
 import okhttp3.OkHttpClient
 import kotlin.time.Duration
@@ -159,6 +163,16 @@ public class HiveSyncClient private constructor(
 
     /** EntitlementService: the caller's tier and feature matrix. */
     public val entitlements: EntitlementServiceClientInterface by lazy { EntitlementServiceClient(protocolClient) }
+
+    /** ProjectService: create, get and list the caller's projects. */
+    public val projects: ProjectServiceClientInterface by lazy { ProjectServiceClient(protocolClient) }
+
+    /**
+     * FileService: project files and their versions. Saves are compare-and-set:
+     * a stale `base_revision_id` answers `aborted` with a [conflict] detail and
+     * writes nothing; [saveOrConflict] types that outcome.
+     */
+    public val files: FileServiceClientInterface by lazy { FileServiceClient(protocolClient) }
 
     /** Configures a [HiveSyncClient]; see [HiveSyncClient.create]. */
     public class Builder internal constructor(
