@@ -197,6 +197,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_project_service_proto.Services().ByName("ProjectService"),
 		hivesyncv1.File_hivesync_v1_file_service_proto.Services().ByName("FileService"),
 		hivesyncv1.File_hivesync_v1_sync_service_proto.Services().ByName("SyncService"),
+		hivesyncv1.File_hivesync_v1_snapshot_service_proto.Services().ByName("SnapshotService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -236,6 +237,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[6], path, h)
 	path, h = hivesyncv1connect.NewSyncServiceHandler(fileSvc, opts...)
 	add(descs[7], path, h)
+	path, h = hivesyncv1connect.NewSnapshotServiceHandler(fileSvc, opts...)
+	add(descs[8], path, h)
 	return out, nil
 }
 

@@ -73,8 +73,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{ID: bobVersion, FileID: bobFile, Revision: 1, Content: "bob's secret", ContentSha256: "x", SizeBytes: 12, AuthorID: bob.ID})
 	require.NoError(t, err)
+	bobSnap, err := st.SnapshotInsert(ctx, dbgen.SnapshotInsertParams{ID: uuid.New(), ProjectID: bobProject.ID, CreatedBy: bob.ID})
+	require.NoError(t, err)
+	_, err = st.SnapshotCapture(ctx, dbgen.SnapshotCaptureParams{SnapshotID: bobSnap.ID, ProjectID: bobProject.ID})
+	require.NoError(t, err)
 	bobIDs := map[string]string{
-		"session_id": bobPair.SessionID, "device_id": bobDevice.ID.String(), "project_id": bobProject.ID.String(), "file_id": bobFile.String(),
+		"snapshot_id": bobSnap.ID.String(),
+		"session_id":  bobPair.SessionID, "device_id": bobDevice.ID.String(), "project_id": bobProject.ID.String(), "file_id": bobFile.String(),
 		"base_revision_id": bobVersion.String(), "revision_id": bobVersion.String(), "from_revision_id": bobVersion.String(), "to_revision_id": bobVersion.String(),
 	}
 

@@ -253,3 +253,82 @@ func mustToken(t *testing.T, b *testBundle, email string) string {
 	require.NoError(t, err)
 	return pair.AccessToken
 }
+
+func TestSnapshotsAreTrueStatesAndRestoreAppends(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "snap@files.test")
+	snaps := hivesyncv1connect.NewSnapshotServiceClient(b.h1, b.baseURL, bearer(mustToken(t, b, "snap@files.test")))
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Snap"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+	a, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "a.txt", Content: "a1\n"})
+	require.NoError(t, err)
+	bf, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "b.txt", Content: "b1\n"})
+	require.NoError(t, err)
+
+	snap, err := snaps.CreateSnapshot(ctx, &hivesyncv1.CreateSnapshotRequest{ProjectId: pid, Label: "before refactor"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, snap.GetSnapshot().GetFileCount())
+
+	a2, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: a.GetFile().GetId(), BaseRevisionId: a.GetFile().GetHead().GetId(), Content: "a2\n"})
+	require.NoError(t, err)
+	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "c.txt", Content: "new\n"})
+	require.NoError(t, err)
+
+	restored, err := snaps.RestoreSnapshot(ctx, &hivesyncv1.RestoreSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
+	require.NoError(t, err)
+	require.Len(t, restored.GetRestored(), 1, "only a.txt changed")
+	require.EqualValues(t, 1, restored.GetUnchanged())
+	require.EqualValues(t, 3, restored.GetRestored()[0].GetVersion().GetRevision(), "restore appends")
+	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: a.GetFile().GetId()})
+	require.NoError(t, err)
+	require.Equal(t, "a1\n", got.GetContent())
+	later, err := ed.files.GetVersion(ctx, &hivesyncv1.GetVersionRequest{FileId: a.GetFile().GetId(), RevisionId: a2.GetVersion().GetId()})
+	require.NoError(t, err)
+	require.Equal(t, "a2\n", later.GetContent(), "the later version was not destroyed")
+	list, err := ed.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Len(t, list.GetFiles(), 3, "files created after the snapshot are left alone")
+	_ = bf
+
+	// The snapshot itself never changed.
+	again, err := snaps.GetSnapshot(ctx, &hivesyncv1.GetSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
+	require.NoError(t, err)
+	require.Len(t, again.GetFiles(), 2)
+	require.Equal(t, a.GetFile().GetHead().GetId(), again.GetFiles()[0].GetVersion().GetId())
+
+	// Snapshots taken while another device keeps saving still capture every
+	// file (one statement reads all heads at one instant).
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		head := got.GetFile().GetHead().GetId()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: a.GetFile().GetId(), BaseRevisionId: head, Content: strings.Repeat("z", i%50) + "\n"})
+			if err == nil {
+				head = r.GetVersion().GetId()
+			}
+		}
+	}()
+	for range 5 {
+		s, err := snaps.CreateSnapshot(ctx, &hivesyncv1.CreateSnapshotRequest{ProjectId: pid})
+		require.NoError(t, err)
+		g, err := snaps.GetSnapshot(ctx, &hivesyncv1.GetSnapshotRequest{SnapshotId: s.GetSnapshot().GetId()})
+		require.NoError(t, err)
+		require.Len(t, g.GetFiles(), 3)
+	}
+	close(stop)
+	wg.Wait()
+	all, err := snaps.ListSnapshots(ctx, &hivesyncv1.ListSnapshotsRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Len(t, all.GetSnapshots(), 6)
+}

@@ -169,6 +169,21 @@ type SigningKey struct {
 	ExpiresAt   *time.Time
 }
 
+type Snapshot struct {
+	ID        uuid.UUID
+	ProjectID uuid.UUID
+	Label     string
+	CreatedBy uuid.UUID
+	CreatedAt time.Time
+}
+
+type SnapshotFile struct {
+	SnapshotID uuid.UUID
+	FileID     uuid.UUID
+	VersionID  uuid.UUID
+	Path       string
+}
+
 type StoreNotification struct {
 	Store          string
 	NotificationID string

@@ -124,6 +124,13 @@ type Querier interface {
 	// SigningKeyRetireOthers stops every key but one from signing, keeping them
 	// published until expires_at.
 	SigningKeyRetireOthers(ctx context.Context, arg SigningKeyRetireOthersParams) error
+	// SnapshotCapture records every live file's head in one statement: one
+	// consistent view, whatever saves run concurrently.
+	SnapshotCapture(ctx context.Context, arg SnapshotCaptureParams) (int64, error)
+	SnapshotFiles(ctx context.Context, snapshotID uuid.UUID) ([]SnapshotFilesRow, error)
+	SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMemberParams) (SnapshotGetForMemberRow, error)
+	SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) (Snapshot, error)
+	SnapshotList(ctx context.Context, projectID uuid.UUID) ([]SnapshotListRow, error)
 	// StoreNotificationInsert records a store notification; zero rows: seen before.
 	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
 	// StoreSubscriptionBest is the user's best subscription in force: the tier is
