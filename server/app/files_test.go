@@ -26,10 +26,17 @@ type editor struct {
 
 func newEditor(t *testing.T, b *testBundle, email string) editor {
 	t.Helper()
+	return newEditorOn(t, b, email, "vscode")
+}
+
+// newEditorOn signs the user in on a given client (desktop holds the user
+// scope that team management needs; plugins do not).
+func newEditorOn(t *testing.T, b *testBundle, email, clientID string) editor {
+	t.Helper()
 	ctx := context.Background()
 	u, err := b.store.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: email})
 	require.NoError(t, err)
-	pair, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: auth.Clients["vscode"], Scopes: auth.Clients["vscode"].DefaultScopes()})
+	pair, err := b.app.Issuer().StartSession(ctx, auth.SessionParams{UserID: u.ID, Client: auth.Clients[clientID], Scopes: auth.Clients[clientID].DefaultScopes()})
 	require.NoError(t, err)
 	return editor{
 		projects: hivesyncv1connect.NewProjectServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)),
@@ -331,4 +338,67 @@ func TestSnapshotsAreTrueStatesAndRestoreAppends(t *testing.T) {
 	all, err := snaps.ListSnapshots(ctx, &hivesyncv1.ListSnapshotsRequest{ProjectId: pid})
 	require.NoError(t, err)
 	require.Len(t, all.GetSnapshots(), 6)
+}
+
+func TestMembersAndInvites(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	owner, bee := newEditorOn(t, b, "owner@team.test", "desktop"), newEditorOn(t, b, "bee@team.test", "desktop")
+	outsider := newEditorOn(t, b, "out@team.test", "desktop")
+	proj, err := owner.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Team"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+	f, err := owner.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "x.md", Content: "x\n"})
+	require.NoError(t, err)
+
+	inv, err := owner.projects.CreateInvite(ctx, &hivesyncv1.CreateInviteRequest{ProjectId: pid, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR})
+	require.NoError(t, err)
+	joined, err := bee.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: inv.GetToken()})
+	require.NoError(t, err)
+	require.Equal(t, hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR, joined.GetProject().GetRole())
+	_, err = outsider.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: inv.GetToken()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "an invite works once")
+
+	saved, err := bee.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetFile().GetId(), BaseRevisionId: f.GetFile().GetHead().GetId(), Content: "y\n"})
+	require.NoError(t, err)
+	_, err = bee.projects.CreateInvite(ctx, &hivesyncv1.CreateInviteRequest{ProjectId: pid, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR})
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "only owners invite")
+
+	members, err := bee.projects.ListMembers(ctx, &hivesyncv1.ListMembersRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Len(t, members.GetMembers(), 2)
+	beeID := members.GetMembers()[1].GetUserId()
+	ownerID := members.GetMembers()[0].GetUserId()
+
+	// Demoted to viewer, bee reads but cannot write.
+	_, err = owner.projects.UpdateMember(ctx, &hivesyncv1.UpdateMemberRequest{ProjectId: pid, UserId: beeID, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_VIEWER})
+	require.NoError(t, err)
+	_, err = bee.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetFile().GetId(), BaseRevisionId: saved.GetVersion().GetId(), Content: "z\n"})
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err))
+	_, err = bee.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: f.GetFile().GetId()})
+	require.NoError(t, err)
+
+	// The last owner can neither step down nor leave.
+	_, err = owner.projects.UpdateMember(ctx, &hivesyncv1.UpdateMemberRequest{ProjectId: pid, UserId: ownerID, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR})
+	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err))
+	_, err = owner.projects.RemoveMember(ctx, &hivesyncv1.RemoveMemberRequest{ProjectId: pid, UserId: ownerID})
+	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err))
+
+	// An invite for an email works only for that account.
+	named, err := owner.projects.CreateInvite(ctx, &hivesyncv1.CreateInviteRequest{ProjectId: pid, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_VIEWER, Email: "Named@Team.test"})
+	require.NoError(t, err)
+	_, err = outsider.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: named.GetToken()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	named2 := newEditorOn(t, b, "named@team.test", "desktop")
+	_, err = named2.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: named.GetToken()})
+	require.NoError(t, err, "the refused attempt did not spend it")
+
+	// Bee leaves; the project is then invisible to bee.
+	_, err = bee.projects.RemoveMember(ctx, &hivesyncv1.RemoveMemberRequest{ProjectId: pid, UserId: beeID})
+	require.NoError(t, err)
+	_, err = bee.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: f.GetFile().GetId()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	_, err = bee.projects.ListMembers(ctx, &hivesyncv1.ListMembersRequest{ProjectId: pid})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 }

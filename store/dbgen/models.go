@@ -130,6 +130,18 @@ type Project struct {
 	CreatedAt    time.Time
 }
 
+type ProjectInvite struct {
+	TokenHash []byte
+	ProjectID uuid.UUID
+	Role      int16
+	Email     string
+	CreatedBy uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	UsedBy    *uuid.UUID
+}
+
 type ProjectMember struct {
 	ProjectID uuid.UUID
 	UserID    uuid.UUID

@@ -12,6 +12,62 @@ import (
 	"github.com/google/uuid"
 )
 
+const inviteInsert = `-- name: InviteInsert :exec
+INSERT INTO project_invites (token_hash, project_id, role, email, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+`
+
+type InviteInsertParams struct {
+	TokenHash []byte
+	ProjectID uuid.UUID
+	Role      int16
+	Email     string
+	CreatedBy uuid.UUID
+	ExpiresAt time.Time
+}
+
+func (q *Queries) InviteInsert(ctx context.Context, arg InviteInsertParams) error {
+	_, err := q.db.Exec(ctx, inviteInsert,
+		arg.TokenHash,
+		arg.ProjectID,
+		arg.Role,
+		arg.Email,
+		arg.CreatedBy,
+		arg.ExpiresAt,
+	)
+	return err
+}
+
+const inviteUse = `-- name: InviteUse :one
+UPDATE project_invites SET used_at = now(), used_by = $1
+WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3::timestamptz
+RETURNING token_hash, project_id, role, email, created_by, created_at, expires_at, used_at, used_by
+`
+
+type InviteUseParams struct {
+	UsedBy    *uuid.UUID
+	TokenHash []byte
+	Now       time.Time
+}
+
+// InviteUse spends an unexpired invite once.
+func (q *Queries) InviteUse(ctx context.Context, arg InviteUseParams) (ProjectInvite, error) {
+	row := q.db.QueryRow(ctx, inviteUse, arg.UsedBy, arg.TokenHash, arg.Now)
+	var i ProjectInvite
+	err := row.Scan(
+		&i.TokenHash,
+		&i.ProjectID,
+		&i.Role,
+		&i.Email,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+		&i.UsedAt,
+		&i.UsedBy,
+	)
+	return i, err
+}
+
 const projectAddStorage = `-- name: ProjectAddStorage :one
 UPDATE projects SET storage_bytes = storage_bytes + $1::bigint
 WHERE id = $2 AND storage_bytes + $1::bigint <= $3::bigint
@@ -133,6 +189,23 @@ func (q *Queries) ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]P
 	return items, nil
 }
 
+const projectMemberDelete = `-- name: ProjectMemberDelete :execrows
+DELETE FROM project_members WHERE project_id = $1 AND user_id = $2
+`
+
+type ProjectMemberDeleteParams struct {
+	ProjectID uuid.UUID
+	UserID    uuid.UUID
+}
+
+func (q *Queries) ProjectMemberDelete(ctx context.Context, arg ProjectMemberDeleteParams) (int64, error) {
+	result, err := q.db.Exec(ctx, projectMemberDelete, arg.ProjectID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const projectMemberInsert = `-- name: ProjectMemberInsert :exec
 INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3)
 `
@@ -146,6 +219,111 @@ type ProjectMemberInsertParams struct {
 func (q *Queries) ProjectMemberInsert(ctx context.Context, arg ProjectMemberInsertParams) error {
 	_, err := q.db.Exec(ctx, projectMemberInsert, arg.ProjectID, arg.UserID, arg.Role)
 	return err
+}
+
+const projectMemberLock = `-- name: ProjectMemberLock :one
+SELECT count(*) FILTER (WHERE role = 3)::int AS owners FROM (
+  SELECT role FROM project_members WHERE project_id = $1 FOR UPDATE
+) m
+`
+
+// ProjectMemberLock locks a project's owner rows so role changes serialize.
+func (q *Queries) ProjectMemberLock(ctx context.Context, projectID uuid.UUID) (int32, error) {
+	row := q.db.QueryRow(ctx, projectMemberLock, projectID)
+	var owners int32
+	err := row.Scan(&owners)
+	return owners, err
+}
+
+const projectMemberRole = `-- name: ProjectMemberRole :one
+SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2
+`
+
+type ProjectMemberRoleParams struct {
+	ProjectID uuid.UUID
+	UserID    uuid.UUID
+}
+
+func (q *Queries) ProjectMemberRole(ctx context.Context, arg ProjectMemberRoleParams) (int16, error) {
+	row := q.db.QueryRow(ctx, projectMemberRole, arg.ProjectID, arg.UserID)
+	var role int16
+	err := row.Scan(&role)
+	return role, err
+}
+
+const projectMemberSetRole = `-- name: ProjectMemberSetRole :execrows
+UPDATE project_members SET role = $1 WHERE project_id = $2 AND user_id = $3
+`
+
+type ProjectMemberSetRoleParams struct {
+	Role      int16
+	ProjectID uuid.UUID
+	UserID    uuid.UUID
+}
+
+func (q *Queries) ProjectMemberSetRole(ctx context.Context, arg ProjectMemberSetRoleParams) (int64, error) {
+	result, err := q.db.Exec(ctx, projectMemberSetRole, arg.Role, arg.ProjectID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const projectMemberUpsert = `-- name: ProjectMemberUpsert :exec
+INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3)
+ON CONFLICT (project_id, user_id) DO UPDATE SET role = greatest(project_members.role, EXCLUDED.role)
+`
+
+type ProjectMemberUpsertParams struct {
+	ProjectID uuid.UUID
+	UserID    uuid.UUID
+	Role      int16
+}
+
+// ProjectMemberUpsert adds a member, or raises (never lowers) their role.
+func (q *Queries) ProjectMemberUpsert(ctx context.Context, arg ProjectMemberUpsertParams) error {
+	_, err := q.db.Exec(ctx, projectMemberUpsert, arg.ProjectID, arg.UserID, arg.Role)
+	return err
+}
+
+const projectMembers = `-- name: ProjectMembers :many
+SELECT m.user_id, m.role, m.created_at, u.email, u.display_name FROM project_members m
+JOIN users u ON u.id = m.user_id
+WHERE m.project_id = $1 ORDER BY m.role DESC, m.created_at
+`
+
+type ProjectMembersRow struct {
+	UserID      uuid.UUID
+	Role        int16
+	CreatedAt   time.Time
+	Email       string
+	DisplayName string
+}
+
+func (q *Queries) ProjectMembers(ctx context.Context, projectID uuid.UUID) ([]ProjectMembersRow, error) {
+	rows, err := q.db.Query(ctx, projectMembers, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ProjectMembersRow{}
+	for rows.Next() {
+		var i ProjectMembersRow
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Role,
+			&i.CreatedAt,
+			&i.Email,
+			&i.DisplayName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const projectStorage = `-- name: ProjectStorage :one

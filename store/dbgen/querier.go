@@ -55,6 +55,9 @@ type Querier interface {
 	IdentityCountForUser(ctx context.Context, userID uuid.UUID) (int64, error)
 	IdentityGet(ctx context.Context, arg IdentityGetParams) (UserIdentity, error)
 	IdentityInsert(ctx context.Context, arg IdentityInsertParams) error
+	InviteInsert(ctx context.Context, arg InviteInsertParams) error
+	// InviteUse spends an unexpired invite once.
+	InviteUse(ctx context.Context, arg InviteUseParams) (ProjectInvite, error)
 	LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// LoginLinkReplace drops a user's unused links (so only the newest works) and
 	// stores a new one.
@@ -92,7 +95,15 @@ type Querier interface {
 	ProjectGetForMember(ctx context.Context, arg ProjectGetForMemberParams) (ProjectGetForMemberRow, error)
 	ProjectInsert(ctx context.Context, arg ProjectInsertParams) (Project, error)
 	ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]ProjectListForUserRow, error)
+	ProjectMemberDelete(ctx context.Context, arg ProjectMemberDeleteParams) (int64, error)
 	ProjectMemberInsert(ctx context.Context, arg ProjectMemberInsertParams) error
+	// ProjectMemberLock locks a project's owner rows so role changes serialize.
+	ProjectMemberLock(ctx context.Context, projectID uuid.UUID) (int32, error)
+	ProjectMemberRole(ctx context.Context, arg ProjectMemberRoleParams) (int16, error)
+	ProjectMemberSetRole(ctx context.Context, arg ProjectMemberSetRoleParams) (int64, error)
+	// ProjectMemberUpsert adds a member, or raises (never lowers) their role.
+	ProjectMemberUpsert(ctx context.Context, arg ProjectMemberUpsertParams) error
+	ProjectMembers(ctx context.Context, projectID uuid.UUID) ([]ProjectMembersRow, error)
 	ProjectStorage(ctx context.Context, id uuid.UUID) (int64, error)
 	RecoveryCodeInsert(ctx context.Context, arg RecoveryCodeInsertParams) error
 	RecoveryCodeUse(ctx context.Context, arg RecoveryCodeUseParams) (int64, error)

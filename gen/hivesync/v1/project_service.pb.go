@@ -429,6 +429,602 @@ func (x *ListProjectsResponse) GetProjects() []*Project {
 	return nil
 }
 
+// Member is a project member.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_id is the member.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// email is the member's email.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// display_name is the member's name.
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// role is the member's role.
+	Role ProjectRole `protobuf:"varint,4,opt,name=role,proto3,enum=hivesync.v1.ProjectRole" json:"role,omitempty"`
+	// joined_at is when they joined.
+	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Member) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Member) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Member) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Member) GetRole() ProjectRole {
+	if x != nil {
+		return x.Role
+	}
+	return ProjectRole_PROJECT_ROLE_UNSPECIFIED
+}
+
+func (x *Member) GetJoinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.JoinedAt
+	}
+	return nil
+}
+
+// ListMembersRequest names a project.
+type ListMembersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the project.
+	ProjectId     string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListMembersRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+// ListMembersResponse lists members, owners first.
+type ListMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// members are the project's members.
+	Members       []*Member `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListMembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// UpdateMemberRequest changes a role.
+type UpdateMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// user_id is the member.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// role is the new role.
+	Role          ProjectRole `protobuf:"varint,3,opt,name=role,proto3,enum=hivesync.v1.ProjectRole" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMemberRequest) Reset() {
+	*x = UpdateMemberRequest{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMemberRequest) ProtoMessage() {}
+
+func (x *UpdateMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMemberRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMemberRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateMemberRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *UpdateMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateMemberRequest) GetRole() ProjectRole {
+	if x != nil {
+		return x.Role
+	}
+	return ProjectRole_PROJECT_ROLE_UNSPECIFIED
+}
+
+// UpdateMemberResponse returns the member.
+type UpdateMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member is the member after the change.
+	Member        *Member `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMemberResponse) Reset() {
+	*x = UpdateMemberResponse{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMemberResponse) ProtoMessage() {}
+
+func (x *UpdateMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMemberResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMemberResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateMemberResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+// RemoveMemberRequest names a member.
+type RemoveMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// user_id is the member.
+	UserId        string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberRequest) Reset() {
+	*x = RemoveMemberRequest{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberRequest) ProtoMessage() {}
+
+func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RemoveMemberRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *RemoveMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// RemoveMemberResponse is empty.
+type RemoveMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberResponse) Reset() {
+	*x = RemoveMemberResponse{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberResponse) ProtoMessage() {}
+
+func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{13}
+}
+
+// CreateInviteRequest describes an invite.
+type CreateInviteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// role is the role granted (viewer or editor; owner is granted by UpdateMember).
+	Role ProjectRole `protobuf:"varint,2,opt,name=role,proto3,enum=hivesync.v1.ProjectRole" json:"role,omitempty"`
+	// email, when set, limits the invite to that account.
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// ttl_hours is the invite's life, 1 to 168 hours; 72 when zero.
+	TtlHours      int32 `protobuf:"varint,4,opt,name=ttl_hours,json=ttlHours,proto3" json:"ttl_hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInviteRequest) Reset() {
+	*x = CreateInviteRequest{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInviteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInviteRequest) ProtoMessage() {}
+
+func (x *CreateInviteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInviteRequest.ProtoReflect.Descriptor instead.
+func (*CreateInviteRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateInviteRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *CreateInviteRequest) GetRole() ProjectRole {
+	if x != nil {
+		return x.Role
+	}
+	return ProjectRole_PROJECT_ROLE_UNSPECIFIED
+}
+
+func (x *CreateInviteRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CreateInviteRequest) GetTtlHours() int32 {
+	if x != nil {
+		return x.TtlHours
+	}
+	return 0
+}
+
+// CreateInviteResponse carries the invite.
+type CreateInviteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token is the invite secret; share it as a link. It is shown only now.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// expires_at is when it stops working.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInviteResponse) Reset() {
+	*x = CreateInviteResponse{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInviteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInviteResponse) ProtoMessage() {}
+
+func (x *CreateInviteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInviteResponse.ProtoReflect.Descriptor instead.
+func (*CreateInviteResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateInviteResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateInviteResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// AcceptInviteRequest carries the invite token.
+type AcceptInviteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token is the invite secret.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptInviteRequest) Reset() {
+	*x = AcceptInviteRequest{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptInviteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptInviteRequest) ProtoMessage() {}
+
+func (x *AcceptInviteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptInviteRequest.ProtoReflect.Descriptor instead.
+func (*AcceptInviteRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AcceptInviteRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// AcceptInviteResponse returns the project.
+type AcceptInviteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project is the project joined, with the caller's role.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptInviteResponse) Reset() {
+	*x = AcceptInviteResponse{}
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptInviteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptInviteResponse) ProtoMessage() {}
+
+func (x *AcceptInviteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_project_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptInviteResponse.ProtoReflect.Descriptor instead.
+func (*AcceptInviteResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_project_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AcceptInviteResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 var File_hivesync_v1_project_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_project_service_proto_rawDesc = "" +
@@ -452,16 +1048,59 @@ const file_hivesync_v1_project_service_proto_rawDesc = "" +
 	"\aproject\x18\x01 \x01(\v2\x14.hivesync.v1.ProjectR\aproject\"\x15\n" +
 	"\x13ListProjectsRequest\"H\n" +
 	"\x14ListProjectsResponse\x120\n" +
-	"\bprojects\x18\x01 \x03(\v2\x14.hivesync.v1.ProjectR\bprojects*u\n" +
+	"\bprojects\x18\x01 \x03(\v2\x14.hivesync.v1.ProjectR\bprojects\"\xc1\x01\n" +
+	"\x06Member\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12,\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x18.hivesync.v1.ProjectRoleR\x04role\x127\n" +
+	"\tjoined_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"3\n" +
+	"\x12ListMembersRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\"D\n" +
+	"\x13ListMembersResponse\x12-\n" +
+	"\amembers\x18\x01 \x03(\v2\x13.hivesync.v1.MemberR\amembers\"{\n" +
+	"\x13UpdateMemberRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12,\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x18.hivesync.v1.ProjectRoleR\x04role\"C\n" +
+	"\x14UpdateMemberResponse\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.hivesync.v1.MemberR\x06member\"M\n" +
+	"\x13RemoveMemberRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x16\n" +
+	"\x14RemoveMemberResponse\"\x95\x01\n" +
+	"\x13CreateInviteRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12,\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x18.hivesync.v1.ProjectRoleR\x04role\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1b\n" +
+	"\tttl_hours\x18\x04 \x01(\x05R\bttlHours\"g\n" +
+	"\x14CreateInviteResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"+\n" +
+	"\x13AcceptInviteRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"F\n" +
+	"\x14AcceptInviteResponse\x12.\n" +
+	"\aproject\x18\x01 \x01(\v2\x14.hivesync.v1.ProjectR\aproject*u\n" +
 	"\vProjectRole\x12\x1c\n" +
 	"\x18PROJECT_ROLE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROJECT_ROLE_VIEWER\x10\x01\x12\x17\n" +
 	"\x13PROJECT_ROLE_EDITOR\x10\x02\x12\x16\n" +
-	"\x12PROJECT_ROLE_OWNER\x10\x032\x9a\x03\n" +
+	"\x12PROJECT_ROLE_OWNER\x10\x032\xf5\b\n" +
 	"\x0eProjectService\x12\x89\x01\n" +
 	"\rCreateProject\x12!.hivesync.v1.CreateProjectRequest\x1a\".hivesync.v1.CreateProjectResponse\"1\xca\xf3\x18\x12\x12\x03\x02\x03\x06\x1a\tfile_sync \x01\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/projects\x12\x80\x01\n" +
 	"\n" +
-	"GetProject\x12\x1e.hivesync.v1.GetProjectRequest\x1a\x1f.hivesync.v1.GetProjectResponse\"1\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/projects/{project_id}\x90\x02\x01\x12y\n" +
+	"GetProject\x12\x1e.hivesync.v1.GetProjectRequest\x1a\x1f.hivesync.v1.GetProjectResponse\"1\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/projects/{project_id}\x90\x02\x01\x12\x8b\x01\n" +
+	"\vListMembers\x12\x1f.hivesync.v1.ListMembersRequest\x1a .hivesync.v1.ListMembersResponse\"9\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02'\x12%/api/v1/projects/{project_id}/members\x90\x02\x01\x12\x96\x01\n" +
+	"\fUpdateMember\x12 .hivesync.v1.UpdateMemberRequest\x1a!.hivesync.v1.UpdateMemberResponse\"A\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x024:\x01*2//api/v1/projects/{project_id}/members/{user_id}\x12\x93\x01\n" +
+	"\fRemoveMember\x12 .hivesync.v1.RemoveMemberRequest\x1a!.hivesync.v1.RemoveMemberResponse\">\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x021*//api/v1/projects/{project_id}/members/{user_id}\x12\x8c\x01\n" +
+	"\fCreateInvite\x12 .hivesync.v1.CreateInviteRequest\x1a!.hivesync.v1.CreateInviteResponse\"7\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/projects/{project_id}/invites\x12\x8c\x01\n" +
+	"\fAcceptInvite\x12 .hivesync.v1.AcceptInviteRequest\x1a!.hivesync.v1.AcceptInviteResponse\"7\xca\xf3\x18\n" +
+	"\x12\x02\x02\x03:\x04auth\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/api/v1/invites/{token}/accept\x12y\n" +
 	"\fListProjects\x12 .hivesync.v1.ListProjectsRequest\x1a!.hivesync.v1.ListProjectsResponse\"$\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/projects\x90\x02\x01BP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
@@ -478,7 +1117,7 @@ func file_hivesync_v1_project_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hivesync_v1_project_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hivesync_v1_project_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_hivesync_v1_project_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_hivesync_v1_project_service_proto_goTypes = []any{
 	(ProjectRole)(0),              // 0: hivesync.v1.ProjectRole
 	(*Project)(nil),               // 1: hivesync.v1.Project
@@ -488,25 +1127,54 @@ var file_hivesync_v1_project_service_proto_goTypes = []any{
 	(*GetProjectResponse)(nil),    // 5: hivesync.v1.GetProjectResponse
 	(*ListProjectsRequest)(nil),   // 6: hivesync.v1.ListProjectsRequest
 	(*ListProjectsResponse)(nil),  // 7: hivesync.v1.ListProjectsResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*Member)(nil),                // 8: hivesync.v1.Member
+	(*ListMembersRequest)(nil),    // 9: hivesync.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),   // 10: hivesync.v1.ListMembersResponse
+	(*UpdateMemberRequest)(nil),   // 11: hivesync.v1.UpdateMemberRequest
+	(*UpdateMemberResponse)(nil),  // 12: hivesync.v1.UpdateMemberResponse
+	(*RemoveMemberRequest)(nil),   // 13: hivesync.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),  // 14: hivesync.v1.RemoveMemberResponse
+	(*CreateInviteRequest)(nil),   // 15: hivesync.v1.CreateInviteRequest
+	(*CreateInviteResponse)(nil),  // 16: hivesync.v1.CreateInviteResponse
+	(*AcceptInviteRequest)(nil),   // 17: hivesync.v1.AcceptInviteRequest
+	(*AcceptInviteResponse)(nil),  // 18: hivesync.v1.AcceptInviteResponse
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_hivesync_v1_project_service_proto_depIdxs = []int32{
-	0, // 0: hivesync.v1.Project.role:type_name -> hivesync.v1.ProjectRole
-	8, // 1: hivesync.v1.Project.created_at:type_name -> google.protobuf.Timestamp
-	1, // 2: hivesync.v1.CreateProjectResponse.project:type_name -> hivesync.v1.Project
-	1, // 3: hivesync.v1.GetProjectResponse.project:type_name -> hivesync.v1.Project
-	1, // 4: hivesync.v1.ListProjectsResponse.projects:type_name -> hivesync.v1.Project
-	2, // 5: hivesync.v1.ProjectService.CreateProject:input_type -> hivesync.v1.CreateProjectRequest
-	4, // 6: hivesync.v1.ProjectService.GetProject:input_type -> hivesync.v1.GetProjectRequest
-	6, // 7: hivesync.v1.ProjectService.ListProjects:input_type -> hivesync.v1.ListProjectsRequest
-	3, // 8: hivesync.v1.ProjectService.CreateProject:output_type -> hivesync.v1.CreateProjectResponse
-	5, // 9: hivesync.v1.ProjectService.GetProject:output_type -> hivesync.v1.GetProjectResponse
-	7, // 10: hivesync.v1.ProjectService.ListProjects:output_type -> hivesync.v1.ListProjectsResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: hivesync.v1.Project.role:type_name -> hivesync.v1.ProjectRole
+	19, // 1: hivesync.v1.Project.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: hivesync.v1.CreateProjectResponse.project:type_name -> hivesync.v1.Project
+	1,  // 3: hivesync.v1.GetProjectResponse.project:type_name -> hivesync.v1.Project
+	1,  // 4: hivesync.v1.ListProjectsResponse.projects:type_name -> hivesync.v1.Project
+	0,  // 5: hivesync.v1.Member.role:type_name -> hivesync.v1.ProjectRole
+	19, // 6: hivesync.v1.Member.joined_at:type_name -> google.protobuf.Timestamp
+	8,  // 7: hivesync.v1.ListMembersResponse.members:type_name -> hivesync.v1.Member
+	0,  // 8: hivesync.v1.UpdateMemberRequest.role:type_name -> hivesync.v1.ProjectRole
+	8,  // 9: hivesync.v1.UpdateMemberResponse.member:type_name -> hivesync.v1.Member
+	0,  // 10: hivesync.v1.CreateInviteRequest.role:type_name -> hivesync.v1.ProjectRole
+	19, // 11: hivesync.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: hivesync.v1.AcceptInviteResponse.project:type_name -> hivesync.v1.Project
+	2,  // 13: hivesync.v1.ProjectService.CreateProject:input_type -> hivesync.v1.CreateProjectRequest
+	4,  // 14: hivesync.v1.ProjectService.GetProject:input_type -> hivesync.v1.GetProjectRequest
+	9,  // 15: hivesync.v1.ProjectService.ListMembers:input_type -> hivesync.v1.ListMembersRequest
+	11, // 16: hivesync.v1.ProjectService.UpdateMember:input_type -> hivesync.v1.UpdateMemberRequest
+	13, // 17: hivesync.v1.ProjectService.RemoveMember:input_type -> hivesync.v1.RemoveMemberRequest
+	15, // 18: hivesync.v1.ProjectService.CreateInvite:input_type -> hivesync.v1.CreateInviteRequest
+	17, // 19: hivesync.v1.ProjectService.AcceptInvite:input_type -> hivesync.v1.AcceptInviteRequest
+	6,  // 20: hivesync.v1.ProjectService.ListProjects:input_type -> hivesync.v1.ListProjectsRequest
+	3,  // 21: hivesync.v1.ProjectService.CreateProject:output_type -> hivesync.v1.CreateProjectResponse
+	5,  // 22: hivesync.v1.ProjectService.GetProject:output_type -> hivesync.v1.GetProjectResponse
+	10, // 23: hivesync.v1.ProjectService.ListMembers:output_type -> hivesync.v1.ListMembersResponse
+	12, // 24: hivesync.v1.ProjectService.UpdateMember:output_type -> hivesync.v1.UpdateMemberResponse
+	14, // 25: hivesync.v1.ProjectService.RemoveMember:output_type -> hivesync.v1.RemoveMemberResponse
+	16, // 26: hivesync.v1.ProjectService.CreateInvite:output_type -> hivesync.v1.CreateInviteResponse
+	18, // 27: hivesync.v1.ProjectService.AcceptInvite:output_type -> hivesync.v1.AcceptInviteResponse
+	7,  // 28: hivesync.v1.ProjectService.ListProjects:output_type -> hivesync.v1.ListProjectsResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_project_service_proto_init() }
@@ -521,7 +1189,7 @@ func file_hivesync_v1_project_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_project_service_proto_rawDesc), len(file_hivesync_v1_project_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

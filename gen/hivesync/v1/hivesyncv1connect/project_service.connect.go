@@ -39,6 +39,21 @@ const (
 	// ProjectServiceGetProjectProcedure is the fully-qualified name of the ProjectService's GetProject
 	// RPC.
 	ProjectServiceGetProjectProcedure = "/hivesync.v1.ProjectService/GetProject"
+	// ProjectServiceListMembersProcedure is the fully-qualified name of the ProjectService's
+	// ListMembers RPC.
+	ProjectServiceListMembersProcedure = "/hivesync.v1.ProjectService/ListMembers"
+	// ProjectServiceUpdateMemberProcedure is the fully-qualified name of the ProjectService's
+	// UpdateMember RPC.
+	ProjectServiceUpdateMemberProcedure = "/hivesync.v1.ProjectService/UpdateMember"
+	// ProjectServiceRemoveMemberProcedure is the fully-qualified name of the ProjectService's
+	// RemoveMember RPC.
+	ProjectServiceRemoveMemberProcedure = "/hivesync.v1.ProjectService/RemoveMember"
+	// ProjectServiceCreateInviteProcedure is the fully-qualified name of the ProjectService's
+	// CreateInvite RPC.
+	ProjectServiceCreateInviteProcedure = "/hivesync.v1.ProjectService/CreateInvite"
+	// ProjectServiceAcceptInviteProcedure is the fully-qualified name of the ProjectService's
+	// AcceptInvite RPC.
+	ProjectServiceAcceptInviteProcedure = "/hivesync.v1.ProjectService/AcceptInvite"
 	// ProjectServiceListProjectsProcedure is the fully-qualified name of the ProjectService's
 	// ListProjects RPC.
 	ProjectServiceListProjectsProcedure = "/hivesync.v1.ProjectService/ListProjects"
@@ -50,6 +65,19 @@ type ProjectServiceClient interface {
 	CreateProject(context.Context, *v1.CreateProjectRequest) (*v1.CreateProjectResponse, error)
 	// GetProject returns one of the caller's projects.
 	GetProject(context.Context, *v1.GetProjectRequest) (*v1.GetProjectResponse, error)
+	// ListMembers lists a project's members.
+	ListMembers(context.Context, *v1.ListMembersRequest) (*v1.ListMembersResponse, error)
+	// UpdateMember changes a member's role (owners only). The last owner
+	// cannot be demoted.
+	UpdateMember(context.Context, *v1.UpdateMemberRequest) (*v1.UpdateMemberResponse, error)
+	// RemoveMember removes a member (owners, or a member leaving). The last
+	// owner cannot leave.
+	RemoveMember(context.Context, *v1.RemoveMemberRequest) (*v1.RemoveMemberResponse, error)
+	// CreateInvite creates an invite link for a role (owners only). An invite
+	// expires, works once, and, when it names an email, only for that account.
+	CreateInvite(context.Context, *v1.CreateInviteRequest) (*v1.CreateInviteResponse, error)
+	// AcceptInvite makes the caller a member with the invite's role.
+	AcceptInvite(context.Context, *v1.AcceptInviteRequest) (*v1.AcceptInviteResponse, error)
 	// ListProjects lists the projects the caller is a member of.
 	ListProjects(context.Context, *v1.ListProjectsRequest) (*v1.ListProjectsResponse, error)
 }
@@ -78,6 +106,37 @@ func NewProjectServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listMembers: connect.NewClient[v1.ListMembersRequest, v1.ListMembersResponse](
+			httpClient,
+			baseURL+ProjectServiceListMembersProcedure,
+			connect.WithSchema(projectServiceMethods.ByName("ListMembers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateMember: connect.NewClient[v1.UpdateMemberRequest, v1.UpdateMemberResponse](
+			httpClient,
+			baseURL+ProjectServiceUpdateMemberProcedure,
+			connect.WithSchema(projectServiceMethods.ByName("UpdateMember")),
+			connect.WithClientOptions(opts...),
+		),
+		removeMember: connect.NewClient[v1.RemoveMemberRequest, v1.RemoveMemberResponse](
+			httpClient,
+			baseURL+ProjectServiceRemoveMemberProcedure,
+			connect.WithSchema(projectServiceMethods.ByName("RemoveMember")),
+			connect.WithClientOptions(opts...),
+		),
+		createInvite: connect.NewClient[v1.CreateInviteRequest, v1.CreateInviteResponse](
+			httpClient,
+			baseURL+ProjectServiceCreateInviteProcedure,
+			connect.WithSchema(projectServiceMethods.ByName("CreateInvite")),
+			connect.WithClientOptions(opts...),
+		),
+		acceptInvite: connect.NewClient[v1.AcceptInviteRequest, v1.AcceptInviteResponse](
+			httpClient,
+			baseURL+ProjectServiceAcceptInviteProcedure,
+			connect.WithSchema(projectServiceMethods.ByName("AcceptInvite")),
+			connect.WithClientOptions(opts...),
+		),
 		listProjects: connect.NewClient[v1.ListProjectsRequest, v1.ListProjectsResponse](
 			httpClient,
 			baseURL+ProjectServiceListProjectsProcedure,
@@ -92,6 +151,11 @@ func NewProjectServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 type projectServiceClient struct {
 	createProject *connect.Client[v1.CreateProjectRequest, v1.CreateProjectResponse]
 	getProject    *connect.Client[v1.GetProjectRequest, v1.GetProjectResponse]
+	listMembers   *connect.Client[v1.ListMembersRequest, v1.ListMembersResponse]
+	updateMember  *connect.Client[v1.UpdateMemberRequest, v1.UpdateMemberResponse]
+	removeMember  *connect.Client[v1.RemoveMemberRequest, v1.RemoveMemberResponse]
+	createInvite  *connect.Client[v1.CreateInviteRequest, v1.CreateInviteResponse]
+	acceptInvite  *connect.Client[v1.AcceptInviteRequest, v1.AcceptInviteResponse]
 	listProjects  *connect.Client[v1.ListProjectsRequest, v1.ListProjectsResponse]
 }
 
@@ -113,6 +177,51 @@ func (c *projectServiceClient) GetProject(ctx context.Context, req *v1.GetProjec
 	return nil, err
 }
 
+// ListMembers calls hivesync.v1.ProjectService.ListMembers.
+func (c *projectServiceClient) ListMembers(ctx context.Context, req *v1.ListMembersRequest) (*v1.ListMembersResponse, error) {
+	response, err := c.listMembers.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateMember calls hivesync.v1.ProjectService.UpdateMember.
+func (c *projectServiceClient) UpdateMember(ctx context.Context, req *v1.UpdateMemberRequest) (*v1.UpdateMemberResponse, error) {
+	response, err := c.updateMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RemoveMember calls hivesync.v1.ProjectService.RemoveMember.
+func (c *projectServiceClient) RemoveMember(ctx context.Context, req *v1.RemoveMemberRequest) (*v1.RemoveMemberResponse, error) {
+	response, err := c.removeMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateInvite calls hivesync.v1.ProjectService.CreateInvite.
+func (c *projectServiceClient) CreateInvite(ctx context.Context, req *v1.CreateInviteRequest) (*v1.CreateInviteResponse, error) {
+	response, err := c.createInvite.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// AcceptInvite calls hivesync.v1.ProjectService.AcceptInvite.
+func (c *projectServiceClient) AcceptInvite(ctx context.Context, req *v1.AcceptInviteRequest) (*v1.AcceptInviteResponse, error) {
+	response, err := c.acceptInvite.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListProjects calls hivesync.v1.ProjectService.ListProjects.
 func (c *projectServiceClient) ListProjects(ctx context.Context, req *v1.ListProjectsRequest) (*v1.ListProjectsResponse, error) {
 	response, err := c.listProjects.CallUnary(ctx, connect.NewRequest(req))
@@ -128,6 +237,19 @@ type ProjectServiceHandler interface {
 	CreateProject(context.Context, *v1.CreateProjectRequest) (*v1.CreateProjectResponse, error)
 	// GetProject returns one of the caller's projects.
 	GetProject(context.Context, *v1.GetProjectRequest) (*v1.GetProjectResponse, error)
+	// ListMembers lists a project's members.
+	ListMembers(context.Context, *v1.ListMembersRequest) (*v1.ListMembersResponse, error)
+	// UpdateMember changes a member's role (owners only). The last owner
+	// cannot be demoted.
+	UpdateMember(context.Context, *v1.UpdateMemberRequest) (*v1.UpdateMemberResponse, error)
+	// RemoveMember removes a member (owners, or a member leaving). The last
+	// owner cannot leave.
+	RemoveMember(context.Context, *v1.RemoveMemberRequest) (*v1.RemoveMemberResponse, error)
+	// CreateInvite creates an invite link for a role (owners only). An invite
+	// expires, works once, and, when it names an email, only for that account.
+	CreateInvite(context.Context, *v1.CreateInviteRequest) (*v1.CreateInviteResponse, error)
+	// AcceptInvite makes the caller a member with the invite's role.
+	AcceptInvite(context.Context, *v1.AcceptInviteRequest) (*v1.AcceptInviteResponse, error)
 	// ListProjects lists the projects the caller is a member of.
 	ListProjects(context.Context, *v1.ListProjectsRequest) (*v1.ListProjectsResponse, error)
 }
@@ -152,6 +274,37 @@ func NewProjectServiceHandler(svc ProjectServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	projectServiceListMembersHandler := connect.NewUnaryHandlerSimple(
+		ProjectServiceListMembersProcedure,
+		svc.ListMembers,
+		connect.WithSchema(projectServiceMethods.ByName("ListMembers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	projectServiceUpdateMemberHandler := connect.NewUnaryHandlerSimple(
+		ProjectServiceUpdateMemberProcedure,
+		svc.UpdateMember,
+		connect.WithSchema(projectServiceMethods.ByName("UpdateMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	projectServiceRemoveMemberHandler := connect.NewUnaryHandlerSimple(
+		ProjectServiceRemoveMemberProcedure,
+		svc.RemoveMember,
+		connect.WithSchema(projectServiceMethods.ByName("RemoveMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	projectServiceCreateInviteHandler := connect.NewUnaryHandlerSimple(
+		ProjectServiceCreateInviteProcedure,
+		svc.CreateInvite,
+		connect.WithSchema(projectServiceMethods.ByName("CreateInvite")),
+		connect.WithHandlerOptions(opts...),
+	)
+	projectServiceAcceptInviteHandler := connect.NewUnaryHandlerSimple(
+		ProjectServiceAcceptInviteProcedure,
+		svc.AcceptInvite,
+		connect.WithSchema(projectServiceMethods.ByName("AcceptInvite")),
+		connect.WithHandlerOptions(opts...),
+	)
 	projectServiceListProjectsHandler := connect.NewUnaryHandlerSimple(
 		ProjectServiceListProjectsProcedure,
 		svc.ListProjects,
@@ -165,6 +318,16 @@ func NewProjectServiceHandler(svc ProjectServiceHandler, opts ...connect.Handler
 			projectServiceCreateProjectHandler.ServeHTTP(w, r)
 		case ProjectServiceGetProjectProcedure:
 			projectServiceGetProjectHandler.ServeHTTP(w, r)
+		case ProjectServiceListMembersProcedure:
+			projectServiceListMembersHandler.ServeHTTP(w, r)
+		case ProjectServiceUpdateMemberProcedure:
+			projectServiceUpdateMemberHandler.ServeHTTP(w, r)
+		case ProjectServiceRemoveMemberProcedure:
+			projectServiceRemoveMemberHandler.ServeHTTP(w, r)
+		case ProjectServiceCreateInviteProcedure:
+			projectServiceCreateInviteHandler.ServeHTTP(w, r)
+		case ProjectServiceAcceptInviteProcedure:
+			projectServiceAcceptInviteHandler.ServeHTTP(w, r)
 		case ProjectServiceListProjectsProcedure:
 			projectServiceListProjectsHandler.ServeHTTP(w, r)
 		default:
@@ -182,6 +345,26 @@ func (UnimplementedProjectServiceHandler) CreateProject(context.Context, *v1.Cre
 
 func (UnimplementedProjectServiceHandler) GetProject(context.Context, *v1.GetProjectRequest) (*v1.GetProjectResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.GetProject is not implemented"))
+}
+
+func (UnimplementedProjectServiceHandler) ListMembers(context.Context, *v1.ListMembersRequest) (*v1.ListMembersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.ListMembers is not implemented"))
+}
+
+func (UnimplementedProjectServiceHandler) UpdateMember(context.Context, *v1.UpdateMemberRequest) (*v1.UpdateMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.UpdateMember is not implemented"))
+}
+
+func (UnimplementedProjectServiceHandler) RemoveMember(context.Context, *v1.RemoveMemberRequest) (*v1.RemoveMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.RemoveMember is not implemented"))
+}
+
+func (UnimplementedProjectServiceHandler) CreateInvite(context.Context, *v1.CreateInviteRequest) (*v1.CreateInviteResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.CreateInvite is not implemented"))
+}
+
+func (UnimplementedProjectServiceHandler) AcceptInvite(context.Context, *v1.AcceptInviteRequest) (*v1.AcceptInviteResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.ProjectService.AcceptInvite is not implemented"))
 }
 
 func (UnimplementedProjectServiceHandler) ListProjects(context.Context, *v1.ListProjectsRequest) (*v1.ListProjectsResponse, error) {

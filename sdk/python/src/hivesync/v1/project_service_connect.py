@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .project_service_pb2 import CreateProjectRequest, CreateProjectResponse, GetProjectRequest, GetProjectResponse, ListProjectsRequest, ListProjectsResponse
+from .project_service_pb2 import AcceptInviteRequest, AcceptInviteResponse, CreateInviteRequest, CreateInviteResponse, CreateProjectRequest, CreateProjectResponse, GetProjectRequest, GetProjectResponse, ListMembersRequest, ListMembersResponse, ListProjectsRequest, ListProjectsResponse, RemoveMemberRequest, RemoveMemberResponse, UpdateMemberRequest, UpdateMemberResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -52,6 +52,39 @@ class ProjectService(Protocol):
     async def get_project(self, request: GetProjectRequest, ctx: RequestContext[GetProjectRequest, GetProjectResponse], /) -> GetProjectResponse:
         """
         GetProject returns one of the caller's projects.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_members(self, request: ListMembersRequest, ctx: RequestContext[ListMembersRequest, ListMembersResponse], /) -> ListMembersResponse:
+        """
+        ListMembers lists a project's members.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def update_member(self, request: UpdateMemberRequest, ctx: RequestContext[UpdateMemberRequest, UpdateMemberResponse], /) -> UpdateMemberResponse:
+        """
+        UpdateMember changes a member's role (owners only). The last owner
+        cannot be demoted.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def remove_member(self, request: RemoveMemberRequest, ctx: RequestContext[RemoveMemberRequest, RemoveMemberResponse], /) -> RemoveMemberResponse:
+        """
+        RemoveMember removes a member (owners, or a member leaving). The last
+        owner cannot leave.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def create_invite(self, request: CreateInviteRequest, ctx: RequestContext[CreateInviteRequest, CreateInviteResponse], /) -> CreateInviteResponse:
+        """
+        CreateInvite creates an invite link for a role (owners only). An invite
+        expires, works once, and, when it names an email, only for that account.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def accept_invite(self, request: AcceptInviteRequest, ctx: RequestContext[AcceptInviteRequest, AcceptInviteResponse], /) -> AcceptInviteResponse:
+        """
+        AcceptInvite makes the caller a member with the invite's role.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -96,6 +129,61 @@ class ProjectServiceASGIApplication(ConnectASGIApplication[ProjectService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.get_project,
+                ),
+                "/hivesync.v1.ProjectService/ListMembers": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListMembers",
+                        service_name="hivesync.v1.ProjectService",
+                        input=ListMembersRequest,
+                        output=ListMembersResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_members,
+                ),
+                "/hivesync.v1.ProjectService/UpdateMember": Endpoint.unary(
+                    method=MethodInfo(
+                        name="UpdateMember",
+                        service_name="hivesync.v1.ProjectService",
+                        input=UpdateMemberRequest,
+                        output=UpdateMemberResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.update_member,
+                ),
+                "/hivesync.v1.ProjectService/RemoveMember": Endpoint.unary(
+                    method=MethodInfo(
+                        name="RemoveMember",
+                        service_name="hivesync.v1.ProjectService",
+                        input=RemoveMemberRequest,
+                        output=RemoveMemberResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.remove_member,
+                ),
+                "/hivesync.v1.ProjectService/CreateInvite": Endpoint.unary(
+                    method=MethodInfo(
+                        name="CreateInvite",
+                        service_name="hivesync.v1.ProjectService",
+                        input=CreateInviteRequest,
+                        output=CreateInviteResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.create_invite,
+                ),
+                "/hivesync.v1.ProjectService/AcceptInvite": Endpoint.unary(
+                    method=MethodInfo(
+                        name="AcceptInvite",
+                        service_name="hivesync.v1.ProjectService",
+                        input=AcceptInviteRequest,
+                        output=AcceptInviteResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.accept_invite,
                 ),
                 "/hivesync.v1.ProjectService/ListProjects": Endpoint.unary(
                     method=MethodInfo(
@@ -199,6 +287,126 @@ class ProjectServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def list_members(
+        self,
+        request: ListMembersRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMembersResponse:
+        """
+        ListMembers lists a project's members.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMembers",
+                service_name="hivesync.v1.ProjectService",
+                input=ListMembersRequest,
+                output=ListMembersResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def update_member(
+        self,
+        request: UpdateMemberRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateMemberResponse:
+        """
+        UpdateMember changes a member's role (owners only). The last owner
+        cannot be demoted.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateMember",
+                service_name="hivesync.v1.ProjectService",
+                input=UpdateMemberRequest,
+                output=UpdateMemberResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def remove_member(
+        self,
+        request: RemoveMemberRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RemoveMemberResponse:
+        """
+        RemoveMember removes a member (owners, or a member leaving). The last
+        owner cannot leave.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RemoveMember",
+                service_name="hivesync.v1.ProjectService",
+                input=RemoveMemberRequest,
+                output=RemoveMemberResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def create_invite(
+        self,
+        request: CreateInviteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreateInviteResponse:
+        """
+        CreateInvite creates an invite link for a role (owners only). An invite
+        expires, works once, and, when it names an email, only for that account.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvite",
+                service_name="hivesync.v1.ProjectService",
+                input=CreateInviteRequest,
+                output=CreateInviteResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def accept_invite(
+        self,
+        request: AcceptInviteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AcceptInviteResponse:
+        """
+        AcceptInvite makes the caller a member with the invite's role.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AcceptInvite",
+                service_name="hivesync.v1.ProjectService",
+                input=AcceptInviteRequest,
+                output=AcceptInviteResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def list_projects(
         self,
         request: ListProjectsRequest,
@@ -243,6 +451,39 @@ class ProjectServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def list_members(self, request: ListMembersRequest, ctx: RequestContext[ListMembersRequest, ListMembersResponse], /) -> ListMembersResponse:
+        """
+        ListMembers lists a project's members.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def update_member(self, request: UpdateMemberRequest, ctx: RequestContext[UpdateMemberRequest, UpdateMemberResponse], /) -> UpdateMemberResponse:
+        """
+        UpdateMember changes a member's role (owners only). The last owner
+        cannot be demoted.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def remove_member(self, request: RemoveMemberRequest, ctx: RequestContext[RemoveMemberRequest, RemoveMemberResponse], /) -> RemoveMemberResponse:
+        """
+        RemoveMember removes a member (owners, or a member leaving). The last
+        owner cannot leave.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def create_invite(self, request: CreateInviteRequest, ctx: RequestContext[CreateInviteRequest, CreateInviteResponse], /) -> CreateInviteResponse:
+        """
+        CreateInvite creates an invite link for a role (owners only). An invite
+        expires, works once, and, when it names an email, only for that account.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def accept_invite(self, request: AcceptInviteRequest, ctx: RequestContext[AcceptInviteRequest, AcceptInviteResponse], /) -> AcceptInviteResponse:
+        """
+        AcceptInvite makes the caller a member with the invite's role.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def list_projects(self, request: ListProjectsRequest, ctx: RequestContext[ListProjectsRequest, ListProjectsResponse], /) -> ListProjectsResponse:
         """
         ListProjects lists the projects the caller is a member of.
@@ -282,6 +523,61 @@ class ProjectServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.get_project,
+                ),
+                "/hivesync.v1.ProjectService/ListMembers": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListMembers",
+                        service_name="hivesync.v1.ProjectService",
+                        input=ListMembersRequest,
+                        output=ListMembersResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_members,
+                ),
+                "/hivesync.v1.ProjectService/UpdateMember": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="UpdateMember",
+                        service_name="hivesync.v1.ProjectService",
+                        input=UpdateMemberRequest,
+                        output=UpdateMemberResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.update_member,
+                ),
+                "/hivesync.v1.ProjectService/RemoveMember": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="RemoveMember",
+                        service_name="hivesync.v1.ProjectService",
+                        input=RemoveMemberRequest,
+                        output=RemoveMemberResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.remove_member,
+                ),
+                "/hivesync.v1.ProjectService/CreateInvite": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="CreateInvite",
+                        service_name="hivesync.v1.ProjectService",
+                        input=CreateInviteRequest,
+                        output=CreateInviteResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.create_invite,
+                ),
+                "/hivesync.v1.ProjectService/AcceptInvite": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="AcceptInvite",
+                        service_name="hivesync.v1.ProjectService",
+                        input=AcceptInviteRequest,
+                        output=AcceptInviteResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.accept_invite,
                 ),
                 "/hivesync.v1.ProjectService/ListProjects": EndpointSync.unary(
                     method=MethodInfo(
@@ -384,6 +680,126 @@ class ProjectServiceClientSync(ConnectClientSync):
             headers=headers,
             timeout_ms=timeout_ms,
             use_get=use_get,
+        )
+    def list_members(
+        self,
+        request: ListMembersRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMembersResponse:
+        """
+        ListMembers lists a project's members.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMembers",
+                service_name="hivesync.v1.ProjectService",
+                input=ListMembersRequest,
+                output=ListMembersResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def update_member(
+        self,
+        request: UpdateMemberRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateMemberResponse:
+        """
+        UpdateMember changes a member's role (owners only). The last owner
+        cannot be demoted.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateMember",
+                service_name="hivesync.v1.ProjectService",
+                input=UpdateMemberRequest,
+                output=UpdateMemberResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def remove_member(
+        self,
+        request: RemoveMemberRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RemoveMemberResponse:
+        """
+        RemoveMember removes a member (owners, or a member leaving). The last
+        owner cannot leave.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RemoveMember",
+                service_name="hivesync.v1.ProjectService",
+                input=RemoveMemberRequest,
+                output=RemoveMemberResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def create_invite(
+        self,
+        request: CreateInviteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreateInviteResponse:
+        """
+        CreateInvite creates an invite link for a role (owners only). An invite
+        expires, works once, and, when it names an email, only for that account.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvite",
+                service_name="hivesync.v1.ProjectService",
+                input=CreateInviteRequest,
+                output=CreateInviteResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def accept_invite(
+        self,
+        request: AcceptInviteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AcceptInviteResponse:
+        """
+        AcceptInvite makes the caller a member with the invite's role.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AcceptInvite",
+                service_name="hivesync.v1.ProjectService",
+                input=AcceptInviteRequest,
+                output=AcceptInviteResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
         )
     def list_projects(
         self,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/project_service.proto.
  */
 export const file_hivesync_v1_project_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFoaXZlc3luYy92MS9wcm9qZWN0X3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIpIBCgdQcm9qZWN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJgoEcm9sZRgDIAEoDjIYLmhpdmVzeW5jLnYxLlByb2plY3RSb2xlEhUKDXN0b3JhZ2VfYnl0ZXMYBCABKAMSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJAoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSDAoEbmFtZRgBIAEoCSI+ChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USJQoHcHJvamVjdBgBIAEoCzIULmhpdmVzeW5jLnYxLlByb2plY3QiJwoRR2V0UHJvamVjdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSI7ChJHZXRQcm9qZWN0UmVzcG9uc2USJQoHcHJvamVjdBgBIAEoCzIULmhpdmVzeW5jLnYxLlByb2plY3QiFQoTTGlzdFByb2plY3RzUmVxdWVzdCI+ChRMaXN0UHJvamVjdHNSZXNwb25zZRImCghwcm9qZWN0cxgBIAMoCzIULmhpdmVzeW5jLnYxLlByb2plY3QqdQoLUHJvamVjdFJvbGUSHAoYUFJPSkVDVF9ST0xFX1VOU1BFQ0lGSUVEEAASFwoTUFJPSkVDVF9ST0xFX1ZJRVdFUhABEhcKE1BST0pFQ1RfUk9MRV9FRElUT1IQAhIWChJQUk9KRUNUX1JPTEVfT1dORVIQAzKaAwoOUHJvamVjdFNlcnZpY2USiQEKDUNyZWF0ZVByb2plY3QSIS5oaXZlc3luYy52MS5DcmVhdGVQcm9qZWN0UmVxdWVzdBoiLmhpdmVzeW5jLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZSIxyvMYEhIDAgMGGglmaWxlX3N5bmMgAYLT5JMCFToBKiIQL2FwaS92MS9wcm9qZWN0cxKAAQoKR2V0UHJvamVjdBIeLmhpdmVzeW5jLnYxLkdldFByb2plY3RSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuR2V0UHJvamVjdFJlc3BvbnNlIjGQAgHK8xgFEgMCAwWC0+STAh8SHS9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9EnkKDExpc3RQcm9qZWN0cxIgLmhpdmVzeW5jLnYxLkxpc3RQcm9qZWN0c1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIkkAIByvMYBRIDAgMFgtPkkwISEhAvYXBpL3YxL3Byb2plY3RzQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
+  fileDesc("CiFoaXZlc3luYy92MS9wcm9qZWN0X3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIpIBCgdQcm9qZWN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJgoEcm9sZRgDIAEoDjIYLmhpdmVzeW5jLnYxLlByb2plY3RSb2xlEhUKDXN0b3JhZ2VfYnl0ZXMYBCABKAMSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJAoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSDAoEbmFtZRgBIAEoCSI+ChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USJQoHcHJvamVjdBgBIAEoCzIULmhpdmVzeW5jLnYxLlByb2plY3QiJwoRR2V0UHJvamVjdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSI7ChJHZXRQcm9qZWN0UmVzcG9uc2USJQoHcHJvamVjdBgBIAEoCzIULmhpdmVzeW5jLnYxLlByb2plY3QiFQoTTGlzdFByb2plY3RzUmVxdWVzdCI+ChRMaXN0UHJvamVjdHNSZXNwb25zZRImCghwcm9qZWN0cxgBIAMoCzIULmhpdmVzeW5jLnYxLlByb2plY3QilQEKBk1lbWJlchIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRImCgRyb2xlGAQgASgOMhguaGl2ZXN5bmMudjEuUHJvamVjdFJvbGUSLQoJam9pbmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIoChJMaXN0TWVtYmVyc1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSI7ChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiQKB21lbWJlcnMYASADKAsyEy5oaXZlc3luYy52MS5NZW1iZXIiYgoTVXBkYXRlTWVtYmVyUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSJgoEcm9sZRgDIAEoDjIYLmhpdmVzeW5jLnYxLlByb2plY3RSb2xlIjsKFFVwZGF0ZU1lbWJlclJlc3BvbnNlEiMKBm1lbWJlchgBIAEoCzITLmhpdmVzeW5jLnYxLk1lbWJlciI6ChNSZW1vdmVNZW1iZXJSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIWChRSZW1vdmVNZW1iZXJSZXNwb25zZSJzChNDcmVhdGVJbnZpdGVSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSJgoEcm9sZRgCIAEoDjIYLmhpdmVzeW5jLnYxLlByb2plY3RSb2xlEg0KBWVtYWlsGAMgASgJEhEKCXR0bF9ob3VycxgEIAEoBSJVChRDcmVhdGVJbnZpdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIkChNBY2NlcHRJbnZpdGVSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIj0KFEFjY2VwdEludml0ZVJlc3BvbnNlEiUKB3Byb2plY3QYASABKAsyFC5oaXZlc3luYy52MS5Qcm9qZWN0KnUKC1Byb2plY3RSb2xlEhwKGFBST0pFQ1RfUk9MRV9VTlNQRUNJRklFRBAAEhcKE1BST0pFQ1RfUk9MRV9WSUVXRVIQARIXChNQUk9KRUNUX1JPTEVfRURJVE9SEAISFgoSUFJPSkVDVF9ST0xFX09XTkVSEAMy9QgKDlByb2plY3RTZXJ2aWNlEokBCg1DcmVhdGVQcm9qZWN0EiEuaGl2ZXN5bmMudjEuQ3JlYXRlUHJvamVjdFJlcXVlc3QaIi5oaXZlc3luYy52MS5DcmVhdGVQcm9qZWN0UmVzcG9uc2UiMcrzGBISAwIDBhoJZmlsZV9zeW5jIAGC0+STAhU6ASoiEC9hcGkvdjEvcHJvamVjdHMSgAEKCkdldFByb2plY3QSHi5oaXZlc3luYy52MS5HZXRQcm9qZWN0UmVxdWVzdBofLmhpdmVzeW5jLnYxLkdldFByb2plY3RSZXNwb25zZSIxkAIByvMYBRIDAgMFgtPkkwIfEh0vYXBpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfRKLAQoLTGlzdE1lbWJlcnMSHy5oaXZlc3luYy52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIC5oaXZlc3luYy52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIjmQAgHK8xgFEgMCAwWC0+STAicSJS9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L21lbWJlcnMSlgEKDFVwZGF0ZU1lbWJlchIgLmhpdmVzeW5jLnYxLlVwZGF0ZU1lbWJlclJlcXVlc3QaIS5oaXZlc3luYy52MS5VcGRhdGVNZW1iZXJSZXNwb25zZSJByvMYAxIBAoLT5JMCNDoBKjIvL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vbWVtYmVycy97dXNlcl9pZH0SkwEKDFJlbW92ZU1lbWJlchIgLmhpdmVzeW5jLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaIS5oaXZlc3luYy52MS5SZW1vdmVNZW1iZXJSZXNwb25zZSI+yvMYAxIBAoLT5JMCMSovL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vbWVtYmVycy97dXNlcl9pZH0SjAEKDENyZWF0ZUludml0ZRIgLmhpdmVzeW5jLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaIS5oaXZlc3luYy52MS5DcmVhdGVJbnZpdGVSZXNwb25zZSI3yvMYAxIBAoLT5JMCKjoBKiIlL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vaW52aXRlcxKMAQoMQWNjZXB0SW52aXRlEiAuaGl2ZXN5bmMudjEuQWNjZXB0SW52aXRlUmVxdWVzdBohLmhpdmVzeW5jLnYxLkFjY2VwdEludml0ZVJlc3BvbnNlIjfK8xgKEgICAzoEYXV0aILT5JMCIzoBKiIeL2FwaS92MS9pbnZpdGVzL3t0b2tlbn0vYWNjZXB0EnkKDExpc3RQcm9qZWN0cxIgLmhpdmVzeW5jLnYxLkxpc3RQcm9qZWN0c1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIkkAIByvMYBRIDAgMFgtPkkwISEhAvYXBpL3YxL3Byb2plY3RzQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
 
 /**
  * Project is a set of files kept in sync.
@@ -186,6 +186,308 @@ export const ListProjectsResponseSchema: GenMessage<ListProjectsResponse> = /*@_
   messageDesc(file_hivesync_v1_project_service, 6);
 
 /**
+ * Member is a project member.
+ *
+ * @generated from message hivesync.v1.Member
+ */
+export type Member = Message<"hivesync.v1.Member"> & {
+  /**
+   * user_id is the member.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * email is the member's email.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * display_name is the member's name.
+   *
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * role is the member's role.
+   *
+   * @generated from field: hivesync.v1.ProjectRole role = 4;
+   */
+  role: ProjectRole;
+
+  /**
+   * joined_at is when they joined.
+   *
+   * @generated from field: google.protobuf.Timestamp joined_at = 5;
+   */
+  joinedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 7);
+
+/**
+ * ListMembersRequest names a project.
+ *
+ * @generated from message hivesync.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message<"hivesync.v1.ListMembersRequest"> & {
+  /**
+   * project_id is the project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 8);
+
+/**
+ * ListMembersResponse lists members, owners first.
+ *
+ * @generated from message hivesync.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message<"hivesync.v1.ListMembersResponse"> & {
+  /**
+   * members are the project's members.
+   *
+   * @generated from field: repeated hivesync.v1.Member members = 1;
+   */
+  members: Member[];
+};
+
+/**
+ * Describes the message hivesync.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 9);
+
+/**
+ * UpdateMemberRequest changes a role.
+ *
+ * @generated from message hivesync.v1.UpdateMemberRequest
+ */
+export type UpdateMemberRequest = Message<"hivesync.v1.UpdateMemberRequest"> & {
+  /**
+   * project_id is the project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * user_id is the member.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * role is the new role.
+   *
+   * @generated from field: hivesync.v1.ProjectRole role = 3;
+   */
+  role: ProjectRole;
+};
+
+/**
+ * Describes the message hivesync.v1.UpdateMemberRequest.
+ * Use `create(UpdateMemberRequestSchema)` to create a new message.
+ */
+export const UpdateMemberRequestSchema: GenMessage<UpdateMemberRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 10);
+
+/**
+ * UpdateMemberResponse returns the member.
+ *
+ * @generated from message hivesync.v1.UpdateMemberResponse
+ */
+export type UpdateMemberResponse = Message<"hivesync.v1.UpdateMemberResponse"> & {
+  /**
+   * member is the member after the change.
+   *
+   * @generated from field: hivesync.v1.Member member = 1;
+   */
+  member?: Member | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.UpdateMemberResponse.
+ * Use `create(UpdateMemberResponseSchema)` to create a new message.
+ */
+export const UpdateMemberResponseSchema: GenMessage<UpdateMemberResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 11);
+
+/**
+ * RemoveMemberRequest names a member.
+ *
+ * @generated from message hivesync.v1.RemoveMemberRequest
+ */
+export type RemoveMemberRequest = Message<"hivesync.v1.RemoveMemberRequest"> & {
+  /**
+   * project_id is the project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * user_id is the member.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.RemoveMemberRequest.
+ * Use `create(RemoveMemberRequestSchema)` to create a new message.
+ */
+export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 12);
+
+/**
+ * RemoveMemberResponse is empty.
+ *
+ * @generated from message hivesync.v1.RemoveMemberResponse
+ */
+export type RemoveMemberResponse = Message<"hivesync.v1.RemoveMemberResponse"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.RemoveMemberResponse.
+ * Use `create(RemoveMemberResponseSchema)` to create a new message.
+ */
+export const RemoveMemberResponseSchema: GenMessage<RemoveMemberResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 13);
+
+/**
+ * CreateInviteRequest describes an invite.
+ *
+ * @generated from message hivesync.v1.CreateInviteRequest
+ */
+export type CreateInviteRequest = Message<"hivesync.v1.CreateInviteRequest"> & {
+  /**
+   * project_id is the project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * role is the role granted (viewer or editor; owner is granted by UpdateMember).
+   *
+   * @generated from field: hivesync.v1.ProjectRole role = 2;
+   */
+  role: ProjectRole;
+
+  /**
+   * email, when set, limits the invite to that account.
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * ttl_hours is the invite's life, 1 to 168 hours; 72 when zero.
+   *
+   * @generated from field: int32 ttl_hours = 4;
+   */
+  ttlHours: number;
+};
+
+/**
+ * Describes the message hivesync.v1.CreateInviteRequest.
+ * Use `create(CreateInviteRequestSchema)` to create a new message.
+ */
+export const CreateInviteRequestSchema: GenMessage<CreateInviteRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 14);
+
+/**
+ * CreateInviteResponse carries the invite.
+ *
+ * @generated from message hivesync.v1.CreateInviteResponse
+ */
+export type CreateInviteResponse = Message<"hivesync.v1.CreateInviteResponse"> & {
+  /**
+   * token is the invite secret; share it as a link. It is shown only now.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * expires_at is when it stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.CreateInviteResponse.
+ * Use `create(CreateInviteResponseSchema)` to create a new message.
+ */
+export const CreateInviteResponseSchema: GenMessage<CreateInviteResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 15);
+
+/**
+ * AcceptInviteRequest carries the invite token.
+ *
+ * @generated from message hivesync.v1.AcceptInviteRequest
+ */
+export type AcceptInviteRequest = Message<"hivesync.v1.AcceptInviteRequest"> & {
+  /**
+   * token is the invite secret.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message hivesync.v1.AcceptInviteRequest.
+ * Use `create(AcceptInviteRequestSchema)` to create a new message.
+ */
+export const AcceptInviteRequestSchema: GenMessage<AcceptInviteRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 16);
+
+/**
+ * AcceptInviteResponse returns the project.
+ *
+ * @generated from message hivesync.v1.AcceptInviteResponse
+ */
+export type AcceptInviteResponse = Message<"hivesync.v1.AcceptInviteResponse"> & {
+  /**
+   * project is the project joined, with the caller's role.
+   *
+   * @generated from field: hivesync.v1.Project project = 1;
+   */
+  project?: Project | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.AcceptInviteResponse.
+ * Use `create(AcceptInviteResponseSchema)` to create a new message.
+ */
+export const AcceptInviteResponseSchema: GenMessage<AcceptInviteResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_project_service, 17);
+
+/**
  * ProjectRole is a member's role.
  *
  * @generated from enum hivesync.v1.ProjectRole
@@ -253,6 +555,59 @@ export const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof GetProjectRequestSchema;
     output: typeof GetProjectResponseSchema;
+  },
+  /**
+   * ListMembers lists a project's members.
+   *
+   * @generated from rpc hivesync.v1.ProjectService.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * UpdateMember changes a member's role (owners only). The last owner
+   * cannot be demoted.
+   *
+   * @generated from rpc hivesync.v1.ProjectService.UpdateMember
+   */
+  updateMember: {
+    methodKind: "unary";
+    input: typeof UpdateMemberRequestSchema;
+    output: typeof UpdateMemberResponseSchema;
+  },
+  /**
+   * RemoveMember removes a member (owners, or a member leaving). The last
+   * owner cannot leave.
+   *
+   * @generated from rpc hivesync.v1.ProjectService.RemoveMember
+   */
+  removeMember: {
+    methodKind: "unary";
+    input: typeof RemoveMemberRequestSchema;
+    output: typeof RemoveMemberResponseSchema;
+  },
+  /**
+   * CreateInvite creates an invite link for a role (owners only). An invite
+   * expires, works once, and, when it names an email, only for that account.
+   *
+   * @generated from rpc hivesync.v1.ProjectService.CreateInvite
+   */
+  createInvite: {
+    methodKind: "unary";
+    input: typeof CreateInviteRequestSchema;
+    output: typeof CreateInviteResponseSchema;
+  },
+  /**
+   * AcceptInvite makes the caller a member with the invite's role.
+   *
+   * @generated from rpc hivesync.v1.ProjectService.AcceptInvite
+   */
+  acceptInvite: {
+    methodKind: "unary";
+    input: typeof AcceptInviteRequestSchema;
+    output: typeof AcceptInviteResponseSchema;
   },
   /**
    * ListProjects lists the projects the caller is a member of.

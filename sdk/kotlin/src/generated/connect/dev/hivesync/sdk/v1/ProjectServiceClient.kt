@@ -83,6 +83,164 @@ public class ProjectServiceClient(
 
 
   /**
+   *  ListMembers lists a project's members.
+   */
+  override suspend fun listMembers(request: ListMembersRequest, headers: Headers): ResponseMessage<ListMembersResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/ListMembers",
+      dev.hivesync.sdk.v1.ListMembersRequest::class,
+      dev.hivesync.sdk.v1.ListMembersResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  ListMembers lists a project's members.
+   */
+  override fun listMembersBlocking(request: ListMembersRequest, headers: Headers): UnaryBlockingCall<ListMembersResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/ListMembers",
+      dev.hivesync.sdk.v1.ListMembersRequest::class,
+      dev.hivesync.sdk.v1.ListMembersResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  UpdateMember changes a member's role (owners only). The last owner
+   *  cannot be demoted.
+   */
+  override suspend fun updateMember(request: UpdateMemberRequest, headers: Headers): ResponseMessage<UpdateMemberResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/UpdateMember",
+      dev.hivesync.sdk.v1.UpdateMemberRequest::class,
+      dev.hivesync.sdk.v1.UpdateMemberResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  UpdateMember changes a member's role (owners only). The last owner
+   *  cannot be demoted.
+   */
+  override fun updateMemberBlocking(request: UpdateMemberRequest, headers: Headers): UnaryBlockingCall<UpdateMemberResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/UpdateMember",
+      dev.hivesync.sdk.v1.UpdateMemberRequest::class,
+      dev.hivesync.sdk.v1.UpdateMemberResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  RemoveMember removes a member (owners, or a member leaving). The last
+   *  owner cannot leave.
+   */
+  override suspend fun removeMember(request: RemoveMemberRequest, headers: Headers): ResponseMessage<RemoveMemberResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/RemoveMember",
+      dev.hivesync.sdk.v1.RemoveMemberRequest::class,
+      dev.hivesync.sdk.v1.RemoveMemberResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  RemoveMember removes a member (owners, or a member leaving). The last
+   *  owner cannot leave.
+   */
+  override fun removeMemberBlocking(request: RemoveMemberRequest, headers: Headers): UnaryBlockingCall<RemoveMemberResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/RemoveMember",
+      dev.hivesync.sdk.v1.RemoveMemberRequest::class,
+      dev.hivesync.sdk.v1.RemoveMemberResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  CreateInvite creates an invite link for a role (owners only). An invite
+   *  expires, works once, and, when it names an email, only for that account.
+   */
+  override suspend fun createInvite(request: CreateInviteRequest, headers: Headers): ResponseMessage<CreateInviteResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/CreateInvite",
+      dev.hivesync.sdk.v1.CreateInviteRequest::class,
+      dev.hivesync.sdk.v1.CreateInviteResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  CreateInvite creates an invite link for a role (owners only). An invite
+   *  expires, works once, and, when it names an email, only for that account.
+   */
+  override fun createInviteBlocking(request: CreateInviteRequest, headers: Headers): UnaryBlockingCall<CreateInviteResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/CreateInvite",
+      dev.hivesync.sdk.v1.CreateInviteRequest::class,
+      dev.hivesync.sdk.v1.CreateInviteResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  AcceptInvite makes the caller a member with the invite's role.
+   */
+  override suspend fun acceptInvite(request: AcceptInviteRequest, headers: Headers): ResponseMessage<AcceptInviteResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/AcceptInvite",
+      dev.hivesync.sdk.v1.AcceptInviteRequest::class,
+      dev.hivesync.sdk.v1.AcceptInviteResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  AcceptInvite makes the caller a member with the invite's role.
+   */
+  override fun acceptInviteBlocking(request: AcceptInviteRequest, headers: Headers): UnaryBlockingCall<AcceptInviteResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.ProjectService/AcceptInvite",
+      dev.hivesync.sdk.v1.AcceptInviteRequest::class,
+      dev.hivesync.sdk.v1.AcceptInviteResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  ListProjects lists the projects the caller is a member of.
    */
   override suspend fun listProjects(request: ListProjectsRequest, headers: Headers): ResponseMessage<ListProjectsResponse> = client.unary(

@@ -35,6 +35,62 @@ public interface ProjectServiceClientInterface {
   public fun getProjectBlocking(request: GetProjectRequest, headers: Headers = emptyMap()): UnaryBlockingCall<GetProjectResponse>
 
   /**
+   *  ListMembers lists a project's members.
+   */
+  public suspend fun listMembers(request: ListMembersRequest, headers: Headers = emptyMap()): ResponseMessage<ListMembersResponse>
+
+  /**
+   *  ListMembers lists a project's members.
+   */
+  public fun listMembersBlocking(request: ListMembersRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ListMembersResponse>
+
+  /**
+   *  UpdateMember changes a member's role (owners only). The last owner
+   *  cannot be demoted.
+   */
+  public suspend fun updateMember(request: UpdateMemberRequest, headers: Headers = emptyMap()): ResponseMessage<UpdateMemberResponse>
+
+  /**
+   *  UpdateMember changes a member's role (owners only). The last owner
+   *  cannot be demoted.
+   */
+  public fun updateMemberBlocking(request: UpdateMemberRequest, headers: Headers = emptyMap()): UnaryBlockingCall<UpdateMemberResponse>
+
+  /**
+   *  RemoveMember removes a member (owners, or a member leaving). The last
+   *  owner cannot leave.
+   */
+  public suspend fun removeMember(request: RemoveMemberRequest, headers: Headers = emptyMap()): ResponseMessage<RemoveMemberResponse>
+
+  /**
+   *  RemoveMember removes a member (owners, or a member leaving). The last
+   *  owner cannot leave.
+   */
+  public fun removeMemberBlocking(request: RemoveMemberRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RemoveMemberResponse>
+
+  /**
+   *  CreateInvite creates an invite link for a role (owners only). An invite
+   *  expires, works once, and, when it names an email, only for that account.
+   */
+  public suspend fun createInvite(request: CreateInviteRequest, headers: Headers = emptyMap()): ResponseMessage<CreateInviteResponse>
+
+  /**
+   *  CreateInvite creates an invite link for a role (owners only). An invite
+   *  expires, works once, and, when it names an email, only for that account.
+   */
+  public fun createInviteBlocking(request: CreateInviteRequest, headers: Headers = emptyMap()): UnaryBlockingCall<CreateInviteResponse>
+
+  /**
+   *  AcceptInvite makes the caller a member with the invite's role.
+   */
+  public suspend fun acceptInvite(request: AcceptInviteRequest, headers: Headers = emptyMap()): ResponseMessage<AcceptInviteResponse>
+
+  /**
+   *  AcceptInvite makes the caller a member with the invite's role.
+   */
+  public fun acceptInviteBlocking(request: AcceptInviteRequest, headers: Headers = emptyMap()): UnaryBlockingCall<AcceptInviteResponse>
+
+  /**
    *  ListProjects lists the projects the caller is a member of.
    */
   public suspend fun listProjects(request: ListProjectsRequest, headers: Headers = emptyMap()): ResponseMessage<ListProjectsResponse>

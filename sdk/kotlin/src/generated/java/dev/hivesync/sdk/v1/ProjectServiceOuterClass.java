@@ -61,6 +61,61 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_ListProjectsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_Member_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_Member_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListMembersRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListMembersRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListMembersResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListMembersResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_UpdateMemberRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_UpdateMemberRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_UpdateMemberResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_UpdateMemberResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RemoveMemberRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RemoveMemberRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RemoveMemberResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RemoveMemberResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_CreateInviteRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_CreateInviteRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_CreateInviteResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_CreateInviteResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AcceptInviteRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AcceptInviteRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AcceptInviteResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AcceptInviteResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -86,23 +141,66 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
       "\n\007project\030\001 \001(\0132\024.hivesync.v1.ProjectR\007p" +
       "roject\"\025\n\023ListProjectsRequest\"H\n\024ListPro" +
       "jectsResponse\0220\n\010projects\030\001 \003(\0132\024.hivesy" +
-      "nc.v1.ProjectR\010projects*u\n\013ProjectRole\022\034" +
-      "\n\030PROJECT_ROLE_UNSPECIFIED\020\000\022\027\n\023PROJECT_" +
-      "ROLE_VIEWER\020\001\022\027\n\023PROJECT_ROLE_EDITOR\020\002\022\026" +
-      "\n\022PROJECT_ROLE_OWNER\020\0032\232\003\n\016ProjectServic" +
-      "e\022\211\001\n\rCreateProject\022!.hivesync.v1.Create" +
-      "ProjectRequest\032\".hivesync.v1.CreateProje" +
-      "ctResponse\"1\312\363\030\022\022\003\002\003\006\032\tfile_sync \001\202\323\344\223\002\025" +
-      "\"\020/api/v1/projects:\001*\022\200\001\n\nGetProject\022\036.h" +
-      "ivesync.v1.GetProjectRequest\032\037.hivesync." +
-      "v1.GetProjectResponse\"1\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002" +
-      "\037\022\035/api/v1/projects/{project_id}\022y\n\014List" +
-      "Projects\022 .hivesync.v1.ListProjectsReque" +
-      "st\032!.hivesync.v1.ListProjectsResponse\"$\220" +
-      "\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\022\022\020/api/v1/projectsBP\n\023d" +
-      "ev.hivesync.sdk.v1P\001Z7github.com/hivesyn" +
-      "c/hivesync/gen/hivesync/v1;hivesyncv1b\006p" +
-      "roto3"
+      "nc.v1.ProjectR\010projects\"\301\001\n\006Member\022\027\n\007us" +
+      "er_id\030\001 \001(\tR\006userId\022\024\n\005email\030\002 \001(\tR\005emai" +
+      "l\022!\n\014display_name\030\003 \001(\tR\013displayName\022,\n\004" +
+      "role\030\004 \001(\0162\030.hivesync.v1.ProjectRoleR\004ro" +
+      "le\0227\n\tjoined_at\030\005 \001(\0132\032.google.protobuf." +
+      "TimestampR\010joinedAt\"3\n\022ListMembersReques" +
+      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\"D\n\023List" +
+      "MembersResponse\022-\n\007members\030\001 \003(\0132\023.hives" +
+      "ync.v1.MemberR\007members\"{\n\023UpdateMemberRe" +
+      "quest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
+      "user_id\030\002 \001(\tR\006userId\022,\n\004role\030\003 \001(\0162\030.hi" +
+      "vesync.v1.ProjectRoleR\004role\"C\n\024UpdateMem" +
+      "berResponse\022+\n\006member\030\001 \001(\0132\023.hivesync.v" +
+      "1.MemberR\006member\"M\n\023RemoveMemberRequest\022" +
+      "\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007user_i" +
+      "d\030\002 \001(\tR\006userId\"\026\n\024RemoveMemberResponse\"" +
+      "\225\001\n\023CreateInviteRequest\022\035\n\nproject_id\030\001 " +
+      "\001(\tR\tprojectId\022,\n\004role\030\002 \001(\0162\030.hivesync." +
+      "v1.ProjectRoleR\004role\022\024\n\005email\030\003 \001(\tR\005ema" +
+      "il\022\033\n\tttl_hours\030\004 \001(\005R\010ttlHours\"g\n\024Creat" +
+      "eInviteResponse\022\024\n\005token\030\001 \001(\tR\005token\0229\n" +
+      "\nexpires_at\030\002 \001(\0132\032.google.protobuf.Time" +
+      "stampR\texpiresAt\"+\n\023AcceptInviteRequest\022" +
+      "\024\n\005token\030\001 \001(\tR\005token\"F\n\024AcceptInviteRes" +
+      "ponse\022.\n\007project\030\001 \001(\0132\024.hivesync.v1.Pro" +
+      "jectR\007project*u\n\013ProjectRole\022\034\n\030PROJECT_" +
+      "ROLE_UNSPECIFIED\020\000\022\027\n\023PROJECT_ROLE_VIEWE" +
+      "R\020\001\022\027\n\023PROJECT_ROLE_EDITOR\020\002\022\026\n\022PROJECT_" +
+      "ROLE_OWNER\020\0032\365\010\n\016ProjectService\022\211\001\n\rCrea" +
+      "teProject\022!.hivesync.v1.CreateProjectReq" +
+      "uest\032\".hivesync.v1.CreateProjectResponse" +
+      "\"1\312\363\030\022\022\003\002\003\006\032\tfile_sync \001\202\323\344\223\002\025\"\020/api/v1/" +
+      "projects:\001*\022\200\001\n\nGetProject\022\036.hivesync.v1" +
+      ".GetProjectRequest\032\037.hivesync.v1.GetProj" +
+      "ectResponse\"1\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\037\022\035/api/v1" +
+      "/projects/{project_id}\022\213\001\n\013ListMembers\022\037" +
+      ".hivesync.v1.ListMembersRequest\032 .hivesy" +
+      "nc.v1.ListMembersResponse\"9\220\002\001\312\363\030\005\022\003\002\003\005\202" +
+      "\323\344\223\002\'\022%/api/v1/projects/{project_id}/mem" +
+      "bers\022\226\001\n\014UpdateMember\022 .hivesync.v1.Upda" +
+      "teMemberRequest\032!.hivesync.v1.UpdateMemb" +
+      "erResponse\"A\312\363\030\003\022\001\002\202\323\344\223\00242//api/v1/proje" +
+      "cts/{project_id}/members/{user_id}:\001*\022\223\001" +
+      "\n\014RemoveMember\022 .hivesync.v1.RemoveMembe" +
+      "rRequest\032!.hivesync.v1.RemoveMemberRespo" +
+      "nse\">\312\363\030\003\022\001\002\202\323\344\223\0021*//api/v1/projects/{pr" +
+      "oject_id}/members/{user_id}\022\214\001\n\014CreateIn" +
+      "vite\022 .hivesync.v1.CreateInviteRequest\032!" +
+      ".hivesync.v1.CreateInviteResponse\"7\312\363\030\003\022" +
+      "\001\002\202\323\344\223\002*\"%/api/v1/projects/{project_id}/" +
+      "invites:\001*\022\214\001\n\014AcceptInvite\022 .hivesync.v" +
+      "1.AcceptInviteRequest\032!.hivesync.v1.Acce" +
+      "ptInviteResponse\"7\312\363\030\n\022\002\002\003:\004auth\202\323\344\223\002#\"\036" +
+      "/api/v1/invites/{token}/accept:\001*\022y\n\014Lis" +
+      "tProjects\022 .hivesync.v1.ListProjectsRequ" +
+      "est\032!.hivesync.v1.ListProjectsResponse\"$" +
+      "\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\022\022\020/api/v1/projectsBP\n\023" +
+      "dev.hivesync.sdk.v1P\001Z7github.com/hivesy" +
+      "nc/hivesync/gen/hivesync/v1;hivesyncv1b\006" +
+      "proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -153,6 +251,72 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListProjectsResponse_descriptor,
         new java.lang.String[] { "Projects", });
+    internal_static_hivesync_v1_Member_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_hivesync_v1_Member_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_Member_descriptor,
+        new java.lang.String[] { "UserId", "Email", "DisplayName", "Role", "JoinedAt", });
+    internal_static_hivesync_v1_ListMembersRequest_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_hivesync_v1_ListMembersRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListMembersRequest_descriptor,
+        new java.lang.String[] { "ProjectId", });
+    internal_static_hivesync_v1_ListMembersResponse_descriptor =
+      getDescriptor().getMessageType(9);
+    internal_static_hivesync_v1_ListMembersResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListMembersResponse_descriptor,
+        new java.lang.String[] { "Members", });
+    internal_static_hivesync_v1_UpdateMemberRequest_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_UpdateMemberRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_UpdateMemberRequest_descriptor,
+        new java.lang.String[] { "ProjectId", "UserId", "Role", });
+    internal_static_hivesync_v1_UpdateMemberResponse_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_UpdateMemberResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_UpdateMemberResponse_descriptor,
+        new java.lang.String[] { "Member", });
+    internal_static_hivesync_v1_RemoveMemberRequest_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_RemoveMemberRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RemoveMemberRequest_descriptor,
+        new java.lang.String[] { "ProjectId", "UserId", });
+    internal_static_hivesync_v1_RemoveMemberResponse_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_hivesync_v1_RemoveMemberResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RemoveMemberResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_CreateInviteRequest_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_hivesync_v1_CreateInviteRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_CreateInviteRequest_descriptor,
+        new java.lang.String[] { "ProjectId", "Role", "Email", "TtlHours", });
+    internal_static_hivesync_v1_CreateInviteResponse_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_hivesync_v1_CreateInviteResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_CreateInviteResponse_descriptor,
+        new java.lang.String[] { "Token", "ExpiresAt", });
+    internal_static_hivesync_v1_AcceptInviteRequest_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_hivesync_v1_AcceptInviteRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AcceptInviteRequest_descriptor,
+        new java.lang.String[] { "Token", });
+    internal_static_hivesync_v1_AcceptInviteResponse_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_hivesync_v1_AcceptInviteResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AcceptInviteResponse_descriptor,
+        new java.lang.String[] { "Project", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.api.AnnotationsProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();

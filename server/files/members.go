@@ -1,0 +1,230 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/auth"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+const ownerRole = int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)
+
+var errOwnersOnly = connect.NewError(connect.CodePermissionDenied, errors.New("only the project's owners can do this"))
+var errLastOwner = connect.NewError(connect.CodeFailedPrecondition, errors.New("a project needs at least one owner; make someone else owner first"))
+
+// membership loads the caller's role in a project (not_found for non-members).
+func (s *Service) membership(ctx context.Context, rawProject string) (userID, projectID uuid.UUID, role int16, err error) {
+	if userID, err = caller(ctx); err != nil {
+		return
+	}
+	if projectID, err = parseID("project_id", rawProject); err != nil {
+		return
+	}
+	p, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID})
+	if err != nil {
+		err = s.mapErr(ctx, store.MapError(err))
+		return
+	}
+	return userID, projectID, p.Role, nil
+}
+
+// ListMembers implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) ListMembers(ctx context.Context, req *hivesyncv1.ListMembersRequest) (*hivesyncv1.ListMembersResponse, error) {
+	_, projectID, _, err := s.membership(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.ProjectMembers(ctx, projectID)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	resp := &hivesyncv1.ListMembersResponse{}
+	for _, r := range rows {
+		resp.Members = append(resp.Members, &hivesyncv1.Member{UserId: r.UserID.String(), Email: r.Email, DisplayName: r.DisplayName,
+			Role: hivesyncv1.ProjectRole(r.Role), JoinedAt: timestamppb.New(r.CreatedAt)})
+	}
+	return resp, nil
+}
+
+func validRole(r hivesyncv1.ProjectRole) bool {
+	return r == hivesyncv1.ProjectRole_PROJECT_ROLE_VIEWER || r == hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR || r == hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER
+}
+
+// UpdateMember implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) UpdateMember(ctx context.Context, req *hivesyncv1.UpdateMemberRequest) (*hivesyncv1.UpdateMemberResponse, error) {
+	userID, projectID, role, err := s.membership(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	if role != ownerRole {
+		return nil, errOwnersOnly
+	}
+	target, err := parseID("user_id", req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	if !validRole(req.GetRole()) {
+		return nil, apierror.InvalidArgument("role", "must be viewer, editor or owner")
+	}
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		owners, err := q.ProjectMemberLock(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		current, err := q.ProjectMemberRole(ctx, dbgen.ProjectMemberRoleParams{ProjectID: projectID, UserID: target})
+		if err != nil {
+			return store.MapError(err)
+		}
+		if current == ownerRole && req.GetRole() != hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER && owners <= 1 {
+			return errLastOwner
+		}
+		if _, err := q.ProjectMemberSetRole(ctx, dbgen.ProjectMemberSetRoleParams{ProjectID: projectID, UserID: target, Role: int16(req.GetRole())}); err != nil {
+			return err
+		}
+		return auth.Audit(ctx, q, &userID, "project.member_role_changed", &target, map[string]any{"project_id": projectID, "role": req.GetRole().String()})
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.UpdateMemberResponse{Member: &hivesyncv1.Member{UserId: target.String(), Role: req.GetRole()}}, nil
+}
+
+// RemoveMember implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) RemoveMember(ctx context.Context, req *hivesyncv1.RemoveMemberRequest) (*hivesyncv1.RemoveMemberResponse, error) {
+	userID, projectID, role, err := s.membership(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	target, err := parseID("user_id", req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	if role != ownerRole && target != userID {
+		return nil, errOwnersOnly
+	}
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		owners, err := q.ProjectMemberLock(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		current, err := q.ProjectMemberRole(ctx, dbgen.ProjectMemberRoleParams{ProjectID: projectID, UserID: target})
+		if err != nil {
+			return store.MapError(err)
+		}
+		if current == ownerRole && owners <= 1 {
+			return errLastOwner
+		}
+		if _, err := q.ProjectMemberDelete(ctx, dbgen.ProjectMemberDeleteParams{ProjectID: projectID, UserID: target}); err != nil {
+			return err
+		}
+		return auth.Audit(ctx, q, &userID, "project.member_removed", &target, map[string]any{"project_id": projectID})
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.RemoveMemberResponse{}, nil
+}
+
+// CreateInvite implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) CreateInvite(ctx context.Context, req *hivesyncv1.CreateInviteRequest) (*hivesyncv1.CreateInviteResponse, error) {
+	userID, projectID, role, err := s.membership(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	if role != ownerRole {
+		return nil, errOwnersOnly
+	}
+	if r := req.GetRole(); r != hivesyncv1.ProjectRole_PROJECT_ROLE_VIEWER && r != hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR {
+		return nil, apierror.InvalidArgument("role", "invites grant viewer or editor")
+	}
+	ttl := req.GetTtlHours()
+	switch {
+	case ttl == 0:
+		ttl = 72
+	case ttl < 1 || ttl > 168:
+		return nil, apierror.InvalidArgument("ttl_hours", "must be 1 to 168")
+	}
+	email := strings.TrimSpace(req.GetEmail())
+	if email != "" && (!strings.Contains(email, "@") || len(email) > 320) {
+		return nil, apierror.InvalidArgument("email", "must be an email address")
+	}
+	token := uuid.NewString() + uuid.NewString()
+	token = strings.ReplaceAll(token, "-", "")
+	expires := s.now().Add(time.Duration(ttl) * time.Hour)
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		if err := q.InviteInsert(ctx, dbgen.InviteInsertParams{TokenHash: inviteHash(token), ProjectID: projectID, Role: int16(req.GetRole()),
+			Email: strings.ToLower(email), CreatedBy: userID, ExpiresAt: expires}); err != nil {
+			return err
+		}
+		return auth.Audit(ctx, q, &userID, "project.invite_created", nil, map[string]any{"project_id": projectID, "role": req.GetRole().String(), "for_email": email != ""})
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.CreateInviteResponse{Token: token, ExpiresAt: timestamppb.New(expires)}, nil
+}
+
+// errBadInvite covers unknown, used, expired and someone else's invites alike.
+var errBadInvite = connect.NewError(connect.CodeNotFound, errors.New("this invite is unknown, expired, already used or for another account"))
+
+// AcceptInvite implements hivesyncv1connect.ProjectServiceHandler.
+func (s *Service) AcceptInvite(ctx context.Context, req *hivesyncv1.AcceptInviteRequest) (*hivesyncv1.AcceptInviteResponse, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetToken() == "" || len(req.GetToken()) > 200 {
+		return nil, apierror.InvalidArgument("token", "is required")
+	}
+	var out *hivesyncv1.Project
+	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		inv, err := q.InviteUse(ctx, dbgen.InviteUseParams{TokenHash: inviteHash(req.GetToken()), UsedBy: &userID, Now: s.now()})
+		if err != nil {
+			if errors.Is(store.MapError(err), store.ErrNotFound) {
+				return errBadInvite
+			}
+			return err
+		}
+		if inv.Email != "" {
+			u, err := q.UserGetByID(ctx, userID)
+			if err != nil {
+				return err
+			}
+			if !strings.EqualFold(u.Email, inv.Email) {
+				return errBadInvite // rolled back: the invite stays usable by its addressee
+			}
+		}
+		if err := q.ProjectMemberUpsert(ctx, dbgen.ProjectMemberUpsertParams{ProjectID: inv.ProjectID, UserID: userID, Role: inv.Role}); err != nil {
+			return err
+		}
+		if err := auth.Audit(ctx, q, &userID, "project.member_joined", &userID, map[string]any{"project_id": inv.ProjectID, "invited_by": inv.CreatedBy}); err != nil {
+			return err
+		}
+		p, err := q.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: inv.ProjectID, UserID: userID})
+		if err != nil {
+			return err
+		}
+		out = projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, p.Role)
+		return nil
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.AcceptInviteResponse{Project: out}, nil
+}
+
+func inviteHash(token string) []byte {
+	h := Hash("invite\x00" + token)
+	return []byte(h)
+}
