@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -157,4 +158,19 @@ func featureTitle(feature string) string {
 		return "This feature"
 	}
 	return fmt.Sprintf("%q", feature)
+}
+
+// CallerUserID is the signed-in user of a request: unauthenticated without a
+// principal, permission_denied for a principal that is not a user (the admin
+// API key).
+func CallerUserID(ctx context.Context) (uuid.UUID, error) {
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return uuid.Nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
+	}
+	id, err := uuid.Parse(p.UserID)
+	if err != nil {
+		return uuid.Nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
+	}
+	return id, nil
 }

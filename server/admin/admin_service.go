@@ -52,13 +52,8 @@ func actor(ctx context.Context) *uuid.UUID {
 	return &id
 }
 
-func userID(field, v string) (uuid.UUID, error) {
-	id, err := uuid.Parse(v)
-	if err != nil {
-		return uuid.Nil, apierror.InvalidArgument(field, "must be a UUID")
-	}
-	return id, nil
-}
+// userID reads a user id field.
+var userID = apierror.ParseID
 
 // LookupUser implements hivesyncv1connect.AdminServiceHandler.
 func (s *Service) LookupUser(ctx context.Context, req *hivesyncv1.LookupUserRequest) (*hivesyncv1.LookupUserResponse, error) {

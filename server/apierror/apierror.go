@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
@@ -86,4 +87,13 @@ func FromDomain(ctx context.Context, log *slog.Logger, err error) error {
 	id := newErrorID()
 	log.ErrorContext(ctx, "internal error", slog.String("error_id", id), slog.String("error", err.Error()))
 	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (id %s)", id))
+}
+
+// ParseID reads a UUID field, answering invalid_argument for malformed input.
+func ParseID(field, value string) (uuid.UUID, error) {
+	id, err := uuid.Parse(value)
+	if err != nil {
+		return uuid.Nil, InvalidArgument(field, "must be a UUID")
+	}
+	return id, nil
 }

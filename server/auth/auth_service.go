@@ -122,29 +122,17 @@ func (s *Service) ListIdentityProviders(context.Context, *hivesyncv1.ListIdentit
 	return resp, nil
 }
 
-// caller returns the authenticated principal; the access interceptor
-// guarantees one for every non-public method.
+// caller returns the authenticated principal and its user id.
 func caller(ctx context.Context) (*access.Principal, uuid.UUID, error) {
-	p := access.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, uuid.Nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
-	}
-	id, err := uuid.Parse(p.UserID)
+	id, err := access.CallerUserID(ctx)
 	if err != nil {
-		// The admin API key is not a user.
-		return nil, uuid.Nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
+		return nil, uuid.Nil, err
 	}
-	return p, id, nil
+	return access.PrincipalFrom(ctx), id, nil
 }
 
 // parseID reads a UUID field, answering invalid_argument for malformed input.
-func parseID(field, value string) (uuid.UUID, error) {
-	id, err := uuid.Parse(value)
-	if err != nil {
-		return uuid.Nil, apierror.InvalidArgument(field, "must be a UUID")
-	}
-	return id, nil
-}
+var parseID = apierror.ParseID
 
 // GetCurrentUser implements hivesyncv1connect.AuthServiceHandler.
 func (s *Service) GetCurrentUser(ctx context.Context, _ *hivesyncv1.GetCurrentUserRequest) (*hivesyncv1.GetCurrentUserResponse, error) {

@@ -6,12 +6,10 @@ package entitlements
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -63,13 +61,9 @@ func NewService(st *store.Store, log *slog.Logger, now func() time.Time) *Servic
 
 // GetEntitlement implements hivesyncv1connect.EntitlementServiceHandler.
 func (s *Service) GetEntitlement(ctx context.Context, _ *hivesyncv1.GetEntitlementRequest) (*hivesyncv1.GetEntitlementResponse, error) {
-	p := access.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
-	}
-	userID, err := uuid.Parse(p.UserID)
+	userID, err := access.CallerUserID(ctx)
 	if err != nil {
-		return nil, apierror.FromDomain(ctx, s.log, fmt.Errorf("principal user id: %w", err))
+		return nil, err
 	}
 	now := s.now()
 	resp := &hivesyncv1.GetEntitlementResponse{
@@ -103,13 +97,9 @@ func (s *Service) GetEntitlement(ctx context.Context, _ *hivesyncv1.GetEntitleme
 
 // RegisterPurchase implements hivesyncv1connect.EntitlementServiceHandler.
 func (s *Service) RegisterPurchase(ctx context.Context, req *hivesyncv1.RegisterPurchaseRequest) (*hivesyncv1.RegisterPurchaseResponse, error) {
-	p := access.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
-	}
-	userID, err := uuid.Parse(p.UserID)
+	userID, err := access.CallerUserID(ctx)
 	if err != nil {
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
+		return nil, err
 	}
 	if req.GetPurchaseToken() == "" || len(req.GetPurchaseToken()) > 4096 {
 		return nil, apierror.InvalidArgument("purchase_token", "is required (at most 4096 characters)")

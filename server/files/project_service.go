@@ -48,26 +48,10 @@ func NewService(st *store.Store, limits Limits, log *slog.Logger, now func() tim
 var errNotFound = connect.NewError(connect.CodeNotFound, errors.New("not found"))
 
 // caller is the signed-in user.
-func caller(ctx context.Context) (uuid.UUID, error) {
-	p := access.PrincipalFrom(ctx)
-	if p == nil {
-		return uuid.Nil, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a HiveSync access token"))
-	}
-	id, err := uuid.Parse(p.UserID)
-	if err != nil {
-		return uuid.Nil, connect.NewError(connect.CodePermissionDenied, errors.New("this call needs a user's token"))
-	}
-	return id, nil
-}
+var caller = access.CallerUserID
 
 // parseID reads a UUID field; malformed ids are invalid_argument.
-func parseID(field, v string) (uuid.UUID, error) {
-	id, err := uuid.Parse(v)
-	if err != nil {
-		return uuid.Nil, apierror.InvalidArgument(field, "must be a UUID")
-	}
-	return id, nil
-}
+var parseID = apierror.ParseID
 
 // CreateProject implements hivesyncv1connect.ProjectServiceHandler.
 func (s *Service) CreateProject(ctx context.Context, req *hivesyncv1.CreateProjectRequest) (*hivesyncv1.CreateProjectResponse, error) {
