@@ -22,11 +22,11 @@ SELECT * FROM files WHERE id = @id AND deleted_at IS NULL FOR UPDATE;
 UPDATE files SET head_version_id = @head_version_id, head_revision = @head_revision WHERE id = @id;
 
 -- name: FileListByProject :many
-SELECT f.id, f.project_id, f.path, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
+SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
        v.lines_added, v.lines_removed, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
-WHERE f.project_id = @project_id AND f.deleted_at IS NULL
-ORDER BY f.path;
+WHERE f.project_id = @project_id AND (f.deleted_at IS NULL OR @include_deleted::boolean)
+ORDER BY f.path, f.deleted_at NULLS FIRST;
 
 -- name: FileVersionGet :one
 SELECT * FROM file_versions WHERE id = @id AND file_id = @file_id;
@@ -40,3 +40,18 @@ FROM file_versions WHERE file_id = @file_id ORDER BY revision DESC;
 
 -- name: FileIDByPathKey :one
 SELECT id FROM files WHERE project_id = @project_id AND path_key = @path_key AND deleted_at IS NULL;
+
+-- name: FileGetForMemberAny :one
+-- FileGetForMemberAny is FileGetForMember including deleted files.
+SELECT f.*, m.role FROM files f
+JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @user_id
+WHERE f.id = @id;
+
+-- name: FileLockAny :one
+SELECT * FROM files WHERE id = @id FOR UPDATE;
+
+-- name: FileSetPath :exec
+UPDATE files SET path = @path, path_key = @path_key WHERE id = @id;
+
+-- name: FileSetDeleted :exec
+UPDATE files SET deleted_at = CASE WHEN @deleted::boolean THEN now() ELSE NULL END WHERE id = @id;

@@ -357,16 +357,20 @@ func (s *Service) ListFiles(ctx context.Context, req *hivesyncv1.ListFilesReques
 	if _, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
 		return nil, s.mapErr(ctx, store.MapError(err))
 	}
-	rows, err := s.store.FileListByProject(ctx, projectID)
+	rows, err := s.store.FileListByProject(ctx, dbgen.FileListByProjectParams{ProjectID: projectID, IncludeDeleted: req.GetIncludeDeleted()})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	resp := &hivesyncv1.ListFilesResponse{}
 	for _, r := range rows {
-		resp.Files = append(resp.Files, &hivesyncv1.File{Id: r.ID.String(), ProjectId: r.ProjectID.String(), Path: r.Path, Head: fullVersionProto(dbgen.FileVersion{
+		file := &hivesyncv1.File{Id: r.ID.String(), ProjectId: r.ProjectID.String(), Path: r.Path, Head: fullVersionProto(dbgen.FileVersion{
 			ID: r.VersionID, FileID: r.ID, Revision: r.Revision, ContentSha256: r.ContentSha256, SizeBytes: r.SizeBytes, AuthorID: r.AuthorID,
 			DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt,
-		})})
+		})}
+		if r.DeletedAt != nil {
+			file.DeletedAt = timestamppb.New(*r.DeletedAt)
+		}
+		resp.Files = append(resp.Files, file)
 	}
 	return resp, nil
 }

@@ -68,6 +68,47 @@ func (q *Queries) FileGetForMember(ctx context.Context, arg FileGetForMemberPara
 	return i, err
 }
 
+const fileGetForMemberAny = `-- name: FileGetForMemberAny :one
+SELECT f.id, f.project_id, f.path, f.path_key, f.head_version_id, f.head_revision, f.deleted_at, f.created_at, m.role FROM files f
+JOIN project_members m ON m.project_id = f.project_id AND m.user_id = $1
+WHERE f.id = $2
+`
+
+type FileGetForMemberAnyParams struct {
+	UserID uuid.UUID
+	ID     uuid.UUID
+}
+
+type FileGetForMemberAnyRow struct {
+	ID            uuid.UUID
+	ProjectID     uuid.UUID
+	Path          string
+	PathKey       string
+	HeadVersionID uuid.UUID
+	HeadRevision  int64
+	DeletedAt     *time.Time
+	CreatedAt     time.Time
+	Role          int16
+}
+
+// FileGetForMemberAny is FileGetForMember including deleted files.
+func (q *Queries) FileGetForMemberAny(ctx context.Context, arg FileGetForMemberAnyParams) (FileGetForMemberAnyRow, error) {
+	row := q.db.QueryRow(ctx, fileGetForMemberAny, arg.UserID, arg.ID)
+	var i FileGetForMemberAnyRow
+	err := row.Scan(
+		&i.ID,
+		&i.ProjectID,
+		&i.Path,
+		&i.PathKey,
+		&i.HeadVersionID,
+		&i.HeadRevision,
+		&i.DeletedAt,
+		&i.CreatedAt,
+		&i.Role,
+	)
+	return i, err
+}
+
 const fileIDByPathKey = `-- name: FileIDByPathKey :one
 SELECT id FROM files WHERE project_id = $1 AND path_key = $2 AND deleted_at IS NULL
 `
@@ -121,17 +162,23 @@ func (q *Queries) FileInsert(ctx context.Context, arg FileInsertParams) (File, e
 }
 
 const fileListByProject = `-- name: FileListByProject :many
-SELECT f.id, f.project_id, f.path, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
+SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
        v.lines_added, v.lines_removed, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
-WHERE f.project_id = $1 AND f.deleted_at IS NULL
-ORDER BY f.path
+WHERE f.project_id = $1 AND (f.deleted_at IS NULL OR $2::boolean)
+ORDER BY f.path, f.deleted_at NULLS FIRST
 `
+
+type FileListByProjectParams struct {
+	ProjectID      uuid.UUID
+	IncludeDeleted bool
+}
 
 type FileListByProjectRow struct {
 	ID            uuid.UUID
 	ProjectID     uuid.UUID
 	Path          string
+	DeletedAt     *time.Time
 	VersionID     uuid.UUID
 	Revision      int64
 	ContentSha256 string
@@ -143,8 +190,8 @@ type FileListByProjectRow struct {
 	CreatedAt     time.Time
 }
 
-func (q *Queries) FileListByProject(ctx context.Context, projectID uuid.UUID) ([]FileListByProjectRow, error) {
-	rows, err := q.db.Query(ctx, fileListByProject, projectID)
+func (q *Queries) FileListByProject(ctx context.Context, arg FileListByProjectParams) ([]FileListByProjectRow, error) {
+	rows, err := q.db.Query(ctx, fileListByProject, arg.ProjectID, arg.IncludeDeleted)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +203,7 @@ func (q *Queries) FileListByProject(ctx context.Context, projectID uuid.UUID) ([
 			&i.ID,
 			&i.ProjectID,
 			&i.Path,
+			&i.DeletedAt,
 			&i.VersionID,
 			&i.Revision,
 			&i.ContentSha256,
@@ -174,6 +222,26 @@ func (q *Queries) FileListByProject(ctx context.Context, projectID uuid.UUID) ([
 		return nil, err
 	}
 	return items, nil
+}
+
+const fileLockAny = `-- name: FileLockAny :one
+SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_at, created_at FROM files WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) FileLockAny(ctx context.Context, id uuid.UUID) (File, error) {
+	row := q.db.QueryRow(ctx, fileLockAny, id)
+	var i File
+	err := row.Scan(
+		&i.ID,
+		&i.ProjectID,
+		&i.Path,
+		&i.PathKey,
+		&i.HeadVersionID,
+		&i.HeadRevision,
+		&i.DeletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const fileLockForSave = `-- name: FileLockForSave :one
@@ -195,6 +263,35 @@ func (q *Queries) FileLockForSave(ctx context.Context, id uuid.UUID) (File, erro
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const fileSetDeleted = `-- name: FileSetDeleted :exec
+UPDATE files SET deleted_at = CASE WHEN $1::boolean THEN now() ELSE NULL END WHERE id = $2
+`
+
+type FileSetDeletedParams struct {
+	Deleted bool
+	ID      uuid.UUID
+}
+
+func (q *Queries) FileSetDeleted(ctx context.Context, arg FileSetDeletedParams) error {
+	_, err := q.db.Exec(ctx, fileSetDeleted, arg.Deleted, arg.ID)
+	return err
+}
+
+const fileSetPath = `-- name: FileSetPath :exec
+UPDATE files SET path = $1, path_key = $2 WHERE id = $3
+`
+
+type FileSetPathParams struct {
+	Path    string
+	PathKey string
+	ID      uuid.UUID
+}
+
+func (q *Queries) FileSetPath(ctx context.Context, arg FileSetPathParams) error {
+	_, err := q.db.Exec(ctx, fileSetPath, arg.Path, arg.PathKey, arg.ID)
+	return err
 }
 
 const fileVersionByIdempotencyKey = `-- name: FileVersionByIdempotencyKey :one

@@ -40,11 +40,16 @@ type Querier interface {
 	FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error
 	// FileGetForMember returns a live file with the user's role in its project.
 	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
+	// FileGetForMemberAny is FileGetForMember including deleted files.
+	FileGetForMemberAny(ctx context.Context, arg FileGetForMemberAnyParams) (FileGetForMemberAnyRow, error)
 	FileIDByPathKey(ctx context.Context, arg FileIDByPathKeyParams) (uuid.UUID, error)
 	FileInsert(ctx context.Context, arg FileInsertParams) (File, error)
-	FileListByProject(ctx context.Context, projectID uuid.UUID) ([]FileListByProjectRow, error)
+	FileListByProject(ctx context.Context, arg FileListByProjectParams) ([]FileListByProjectRow, error)
+	FileLockAny(ctx context.Context, id uuid.UUID) (File, error)
 	// FileLockForSave locks a live file's row for the duration of a save.
 	FileLockForSave(ctx context.Context, id uuid.UUID) (File, error)
+	FileSetDeleted(ctx context.Context, arg FileSetDeletedParams) error
+	FileSetPath(ctx context.Context, arg FileSetPathParams) error
 	FileVersionByIdempotencyKey(ctx context.Context, arg FileVersionByIdempotencyKeyParams) (FileVersion, error)
 	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
 	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)

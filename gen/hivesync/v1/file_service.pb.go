@@ -151,7 +151,9 @@ type File struct {
 	// path is the normalized project-relative path, "/"-separated.
 	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
 	// head is the latest version.
-	Head          *FileVersion `protobuf:"bytes,4,opt,name=head,proto3" json:"head,omitempty"`
+	Head *FileVersion `protobuf:"bytes,4,opt,name=head,proto3" json:"head,omitempty"`
+	// deleted_at is when the file was deleted, for deleted files.
+	DeletedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +212,13 @@ func (x *File) GetPath() string {
 func (x *File) GetHead() *FileVersion {
 	if x != nil {
 		return x.Head
+	}
+	return nil
+}
+
+func (x *File) GetDeletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletedAt
 	}
 	return nil
 }
@@ -558,9 +567,11 @@ func (x *SaveFileResponse) GetVersion() *FileVersion {
 type ListFilesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// project_id is the project.
-	ProjectId     string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// include_deleted also lists deleted files (with deleted_at set).
+	IncludeDeleted bool `protobuf:"varint,2,opt,name=include_deleted,json=includeDeleted,proto3" json:"include_deleted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListFilesRequest) Reset() {
@@ -600,6 +611,289 @@ func (x *ListFilesRequest) GetProjectId() string {
 	return ""
 }
 
+func (x *ListFilesRequest) GetIncludeDeleted() bool {
+	if x != nil {
+		return x.IncludeDeleted
+	}
+	return false
+}
+
+// MoveFileRequest names the file and its new path.
+type MoveFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// new_path is the new project-relative path.
+	NewPath       string `protobuf:"bytes,2,opt,name=new_path,json=newPath,proto3" json:"new_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveFileRequest) Reset() {
+	*x = MoveFileRequest{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveFileRequest) ProtoMessage() {}
+
+func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveFileRequest.ProtoReflect.Descriptor instead.
+func (*MoveFileRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MoveFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *MoveFileRequest) GetNewPath() string {
+	if x != nil {
+		return x.NewPath
+	}
+	return ""
+}
+
+// MoveFileResponse returns the moved file.
+type MoveFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file is the file at its new path.
+	File          *File `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveFileResponse) Reset() {
+	*x = MoveFileResponse{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveFileResponse) ProtoMessage() {}
+
+func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveFileResponse.ProtoReflect.Descriptor instead.
+func (*MoveFileResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MoveFileResponse) GetFile() *File {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+// DeleteFileRequest names the file.
+type DeleteFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId        string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileRequest) Reset() {
+	*x = DeleteFileRequest{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileRequest) ProtoMessage() {}
+
+func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+// DeleteFileResponse is empty.
+type DeleteFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileResponse) Reset() {
+	*x = DeleteFileResponse{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileResponse) ProtoMessage() {}
+
+func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{12}
+}
+
+// RestoreFileRequest names a deleted file.
+type RestoreFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId        string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreFileRequest) Reset() {
+	*x = RestoreFileRequest{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreFileRequest) ProtoMessage() {}
+
+func (x *RestoreFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreFileRequest.ProtoReflect.Descriptor instead.
+func (*RestoreFileRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RestoreFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+// RestoreFileResponse returns the restored file.
+type RestoreFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file is the file, live again.
+	File          *File `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreFileResponse) Reset() {
+	*x = RestoreFileResponse{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreFileResponse) ProtoMessage() {}
+
+func (x *RestoreFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreFileResponse.ProtoReflect.Descriptor instead.
+func (*RestoreFileResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RestoreFileResponse) GetFile() *File {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
 // ListFilesResponse lists files by path.
 type ListFilesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -611,7 +905,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +917,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +930,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{9}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFilesResponse) GetFiles() []*File {
@@ -657,7 +951,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +963,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +976,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{10}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListVersionsRequest) GetFileId() string {
@@ -703,7 +997,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +1009,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1022,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{11}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*FileVersion {
@@ -751,7 +1045,7 @@ type GetVersionRequest struct {
 
 func (x *GetVersionRequest) Reset() {
 	*x = GetVersionRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +1057,7 @@ func (x *GetVersionRequest) String() string {
 func (*GetVersionRequest) ProtoMessage() {}
 
 func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +1070,7 @@ func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetVersionRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{12}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetVersionRequest) GetFileId() string {
@@ -806,7 +1100,7 @@ type GetVersionResponse struct {
 
 func (x *GetVersionResponse) Reset() {
 	*x = GetVersionResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1112,7 @@ func (x *GetVersionResponse) String() string {
 func (*GetVersionResponse) ProtoMessage() {}
 
 func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1125,7 @@ func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetVersionResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{13}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetVersionResponse) GetVersion() *FileVersion {
@@ -863,7 +1157,7 @@ type DiffVersionsRequest struct {
 
 func (x *DiffVersionsRequest) Reset() {
 	*x = DiffVersionsRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1169,7 @@ func (x *DiffVersionsRequest) String() string {
 func (*DiffVersionsRequest) ProtoMessage() {}
 
 func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1182,7 @@ func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsRequest.ProtoReflect.Descriptor instead.
 func (*DiffVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{14}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiffVersionsRequest) GetFileId() string {
@@ -927,7 +1221,7 @@ type DiffVersionsResponse struct {
 
 func (x *DiffVersionsResponse) Reset() {
 	*x = DiffVersionsResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1233,7 @@ func (x *DiffVersionsResponse) String() string {
 func (*DiffVersionsResponse) ProtoMessage() {}
 
 func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1246,7 @@ func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsResponse.ProtoReflect.Descriptor instead.
 func (*DiffVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{15}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiffVersionsResponse) GetUnifiedDiff() string {
@@ -993,13 +1287,15 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"linesAdded\x12#\n" +
 	"\rlines_removed\x18\b \x01(\x05R\flinesRemoved\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"w\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb2\x01\n" +
 	"\x04File\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x02 \x01(\tR\tprojectId\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12,\n" +
-	"\x04head\x18\x04 \x01(\v2\x18.hivesync.v1.FileVersionR\x04head\"`\n" +
+	"\x04head\x18\x04 \x01(\v2\x18.hivesync.v1.FileVersionR\x04head\x129\n" +
+	"\n" +
+	"deleted_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAt\"`\n" +
 	"\x11CreateFileRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
@@ -1019,10 +1315,23 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1b\n" +
 	"\tdevice_id\x18\x05 \x01(\tR\bdeviceId\"F\n" +
 	"\x10SaveFileResponse\x122\n" +
-	"\aversion\x18\x01 \x01(\v2\x18.hivesync.v1.FileVersionR\aversion\"1\n" +
+	"\aversion\x18\x01 \x01(\v2\x18.hivesync.v1.FileVersionR\aversion\"Z\n" +
 	"\x10ListFilesRequest\x12\x1d\n" +
 	"\n" +
-	"project_id\x18\x01 \x01(\tR\tprojectId\"<\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12'\n" +
+	"\x0finclude_deleted\x18\x02 \x01(\bR\x0eincludeDeleted\"E\n" +
+	"\x0fMoveFileRequest\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x19\n" +
+	"\bnew_path\x18\x02 \x01(\tR\anewPath\"9\n" +
+	"\x10MoveFileResponse\x12%\n" +
+	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\",\n" +
+	"\x11DeleteFileRequest\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\"\x14\n" +
+	"\x12DeleteFileResponse\"-\n" +
+	"\x12RestoreFileRequest\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\"<\n" +
+	"\x13RestoreFileResponse\x12%\n" +
+	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\"<\n" +
 	"\x11ListFilesResponse\x12'\n" +
 	"\x05files\x18\x01 \x03(\v2\x11.hivesync.v1.FileR\x05files\".\n" +
 	"\x13ListVersionsRequest\x12\x17\n" +
@@ -1044,12 +1353,17 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\funified_diff\x18\x01 \x01(\tR\vunifiedDiff\x12\x1f\n" +
 	"\vlines_added\x18\x02 \x01(\x05R\n" +
 	"linesAdded\x12#\n" +
-	"\rlines_removed\x18\x03 \x01(\x05R\flinesRemoved2\xad\a\n" +
+	"\rlines_removed\x18\x03 \x01(\x05R\flinesRemoved2\xa9\n" +
+	"\n" +
 	"\vFileService\x12\x86\x01\n" +
 	"\n" +
 	"CreateFile\x12\x1e.hivesync.v1.CreateFileRequest\x1a\x1f.hivesync.v1.CreateFileResponse\"7\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02(:\x01*\"#/api/v1/projects/{project_id}/files\x12q\n" +
 	"\aGetFile\x12\x1b.hivesync.v1.GetFileRequest\x1a\x1c.hivesync.v1.GetFileResponse\"+\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/files/{file_id}\x90\x02\x01\x12t\n" +
-	"\bSaveFile\x12\x1c.hivesync.v1.SaveFileRequest\x1a\x1d.hivesync.v1.SaveFileResponse\"+\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02\x1c:\x01*\x1a\x17/api/v1/files/{file_id}\x12\x83\x01\n" +
+	"\bSaveFile\x12\x1c.hivesync.v1.SaveFileRequest\x1a\x1d.hivesync.v1.SaveFileResponse\"+\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02\x1c:\x01*\x1a\x17/api/v1/files/{file_id}\x12y\n" +
+	"\bMoveFile\x12\x1c.hivesync.v1.MoveFileRequest\x1a\x1d.hivesync.v1.MoveFileResponse\"0\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/files/{file_id}/move\x12w\n" +
+	"\n" +
+	"DeleteFile\x12\x1e.hivesync.v1.DeleteFileRequest\x1a\x1f.hivesync.v1.DeleteFileResponse\"(\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/files/{file_id}\x12\x85\x01\n" +
+	"\vRestoreFile\x12\x1f.hivesync.v1.RestoreFileRequest\x1a .hivesync.v1.RestoreFileResponse\"3\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/files/{file_id}/restore\x12\x83\x01\n" +
 	"\tListFiles\x12\x1d.hivesync.v1.ListFilesRequest\x1a\x1e.hivesync.v1.ListFilesResponse\"7\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02%\x12#/api/v1/projects/{project_id}/files\x90\x02\x01\x12\x89\x01\n" +
 	"\fListVersions\x12 .hivesync.v1.ListVersionsRequest\x1a!.hivesync.v1.ListVersionsResponse\"4\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\"\x12 /api/v1/files/{file_id}/versions\x90\x02\x01\x12\x91\x01\n" +
 	"\n" +
@@ -1069,7 +1383,7 @@ func file_hivesync_v1_file_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_file_service_proto_rawDescData
 }
 
-var file_hivesync_v1_file_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_hivesync_v1_file_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_hivesync_v1_file_service_proto_goTypes = []any{
 	(*FileVersion)(nil),           // 0: hivesync.v1.FileVersion
 	(*File)(nil),                  // 1: hivesync.v1.File
@@ -1080,43 +1394,58 @@ var file_hivesync_v1_file_service_proto_goTypes = []any{
 	(*SaveFileRequest)(nil),       // 6: hivesync.v1.SaveFileRequest
 	(*SaveFileResponse)(nil),      // 7: hivesync.v1.SaveFileResponse
 	(*ListFilesRequest)(nil),      // 8: hivesync.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),     // 9: hivesync.v1.ListFilesResponse
-	(*ListVersionsRequest)(nil),   // 10: hivesync.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),  // 11: hivesync.v1.ListVersionsResponse
-	(*GetVersionRequest)(nil),     // 12: hivesync.v1.GetVersionRequest
-	(*GetVersionResponse)(nil),    // 13: hivesync.v1.GetVersionResponse
-	(*DiffVersionsRequest)(nil),   // 14: hivesync.v1.DiffVersionsRequest
-	(*DiffVersionsResponse)(nil),  // 15: hivesync.v1.DiffVersionsResponse
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*MoveFileRequest)(nil),       // 9: hivesync.v1.MoveFileRequest
+	(*MoveFileResponse)(nil),      // 10: hivesync.v1.MoveFileResponse
+	(*DeleteFileRequest)(nil),     // 11: hivesync.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),    // 12: hivesync.v1.DeleteFileResponse
+	(*RestoreFileRequest)(nil),    // 13: hivesync.v1.RestoreFileRequest
+	(*RestoreFileResponse)(nil),   // 14: hivesync.v1.RestoreFileResponse
+	(*ListFilesResponse)(nil),     // 15: hivesync.v1.ListFilesResponse
+	(*ListVersionsRequest)(nil),   // 16: hivesync.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 17: hivesync.v1.ListVersionsResponse
+	(*GetVersionRequest)(nil),     // 18: hivesync.v1.GetVersionRequest
+	(*GetVersionResponse)(nil),    // 19: hivesync.v1.GetVersionResponse
+	(*DiffVersionsRequest)(nil),   // 20: hivesync.v1.DiffVersionsRequest
+	(*DiffVersionsResponse)(nil),  // 21: hivesync.v1.DiffVersionsResponse
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_hivesync_v1_file_service_proto_depIdxs = []int32{
-	16, // 0: hivesync.v1.FileVersion.created_at:type_name -> google.protobuf.Timestamp
+	22, // 0: hivesync.v1.FileVersion.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: hivesync.v1.File.head:type_name -> hivesync.v1.FileVersion
-	1,  // 2: hivesync.v1.CreateFileResponse.file:type_name -> hivesync.v1.File
-	1,  // 3: hivesync.v1.GetFileResponse.file:type_name -> hivesync.v1.File
-	0,  // 4: hivesync.v1.SaveFileResponse.version:type_name -> hivesync.v1.FileVersion
-	1,  // 5: hivesync.v1.ListFilesResponse.files:type_name -> hivesync.v1.File
-	0,  // 6: hivesync.v1.ListVersionsResponse.versions:type_name -> hivesync.v1.FileVersion
-	0,  // 7: hivesync.v1.GetVersionResponse.version:type_name -> hivesync.v1.FileVersion
-	2,  // 8: hivesync.v1.FileService.CreateFile:input_type -> hivesync.v1.CreateFileRequest
-	4,  // 9: hivesync.v1.FileService.GetFile:input_type -> hivesync.v1.GetFileRequest
-	6,  // 10: hivesync.v1.FileService.SaveFile:input_type -> hivesync.v1.SaveFileRequest
-	8,  // 11: hivesync.v1.FileService.ListFiles:input_type -> hivesync.v1.ListFilesRequest
-	10, // 12: hivesync.v1.FileService.ListVersions:input_type -> hivesync.v1.ListVersionsRequest
-	12, // 13: hivesync.v1.FileService.GetVersion:input_type -> hivesync.v1.GetVersionRequest
-	14, // 14: hivesync.v1.FileService.DiffVersions:input_type -> hivesync.v1.DiffVersionsRequest
-	3,  // 15: hivesync.v1.FileService.CreateFile:output_type -> hivesync.v1.CreateFileResponse
-	5,  // 16: hivesync.v1.FileService.GetFile:output_type -> hivesync.v1.GetFileResponse
-	7,  // 17: hivesync.v1.FileService.SaveFile:output_type -> hivesync.v1.SaveFileResponse
-	9,  // 18: hivesync.v1.FileService.ListFiles:output_type -> hivesync.v1.ListFilesResponse
-	11, // 19: hivesync.v1.FileService.ListVersions:output_type -> hivesync.v1.ListVersionsResponse
-	13, // 20: hivesync.v1.FileService.GetVersion:output_type -> hivesync.v1.GetVersionResponse
-	15, // 21: hivesync.v1.FileService.DiffVersions:output_type -> hivesync.v1.DiffVersionsResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	22, // 2: hivesync.v1.File.deleted_at:type_name -> google.protobuf.Timestamp
+	1,  // 3: hivesync.v1.CreateFileResponse.file:type_name -> hivesync.v1.File
+	1,  // 4: hivesync.v1.GetFileResponse.file:type_name -> hivesync.v1.File
+	0,  // 5: hivesync.v1.SaveFileResponse.version:type_name -> hivesync.v1.FileVersion
+	1,  // 6: hivesync.v1.MoveFileResponse.file:type_name -> hivesync.v1.File
+	1,  // 7: hivesync.v1.RestoreFileResponse.file:type_name -> hivesync.v1.File
+	1,  // 8: hivesync.v1.ListFilesResponse.files:type_name -> hivesync.v1.File
+	0,  // 9: hivesync.v1.ListVersionsResponse.versions:type_name -> hivesync.v1.FileVersion
+	0,  // 10: hivesync.v1.GetVersionResponse.version:type_name -> hivesync.v1.FileVersion
+	2,  // 11: hivesync.v1.FileService.CreateFile:input_type -> hivesync.v1.CreateFileRequest
+	4,  // 12: hivesync.v1.FileService.GetFile:input_type -> hivesync.v1.GetFileRequest
+	6,  // 13: hivesync.v1.FileService.SaveFile:input_type -> hivesync.v1.SaveFileRequest
+	9,  // 14: hivesync.v1.FileService.MoveFile:input_type -> hivesync.v1.MoveFileRequest
+	11, // 15: hivesync.v1.FileService.DeleteFile:input_type -> hivesync.v1.DeleteFileRequest
+	13, // 16: hivesync.v1.FileService.RestoreFile:input_type -> hivesync.v1.RestoreFileRequest
+	8,  // 17: hivesync.v1.FileService.ListFiles:input_type -> hivesync.v1.ListFilesRequest
+	16, // 18: hivesync.v1.FileService.ListVersions:input_type -> hivesync.v1.ListVersionsRequest
+	18, // 19: hivesync.v1.FileService.GetVersion:input_type -> hivesync.v1.GetVersionRequest
+	20, // 20: hivesync.v1.FileService.DiffVersions:input_type -> hivesync.v1.DiffVersionsRequest
+	3,  // 21: hivesync.v1.FileService.CreateFile:output_type -> hivesync.v1.CreateFileResponse
+	5,  // 22: hivesync.v1.FileService.GetFile:output_type -> hivesync.v1.GetFileResponse
+	7,  // 23: hivesync.v1.FileService.SaveFile:output_type -> hivesync.v1.SaveFileResponse
+	10, // 24: hivesync.v1.FileService.MoveFile:output_type -> hivesync.v1.MoveFileResponse
+	12, // 25: hivesync.v1.FileService.DeleteFile:output_type -> hivesync.v1.DeleteFileResponse
+	14, // 26: hivesync.v1.FileService.RestoreFile:output_type -> hivesync.v1.RestoreFileResponse
+	15, // 27: hivesync.v1.FileService.ListFiles:output_type -> hivesync.v1.ListFilesResponse
+	17, // 28: hivesync.v1.FileService.ListVersions:output_type -> hivesync.v1.ListVersionsResponse
+	19, // 29: hivesync.v1.FileService.GetVersion:output_type -> hivesync.v1.GetVersionResponse
+	21, // 30: hivesync.v1.FileService.DiffVersions:output_type -> hivesync.v1.DiffVersionsResponse
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_file_service_proto_init() }
@@ -1131,7 +1460,7 @@ func file_hivesync_v1_file_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_file_service_proto_rawDesc), len(file_hivesync_v1_file_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,12 @@ const (
 	FileServiceGetFileProcedure = "/hivesync.v1.FileService/GetFile"
 	// FileServiceSaveFileProcedure is the fully-qualified name of the FileService's SaveFile RPC.
 	FileServiceSaveFileProcedure = "/hivesync.v1.FileService/SaveFile"
+	// FileServiceMoveFileProcedure is the fully-qualified name of the FileService's MoveFile RPC.
+	FileServiceMoveFileProcedure = "/hivesync.v1.FileService/MoveFile"
+	// FileServiceDeleteFileProcedure is the fully-qualified name of the FileService's DeleteFile RPC.
+	FileServiceDeleteFileProcedure = "/hivesync.v1.FileService/DeleteFile"
+	// FileServiceRestoreFileProcedure is the fully-qualified name of the FileService's RestoreFile RPC.
+	FileServiceRestoreFileProcedure = "/hivesync.v1.FileService/RestoreFile"
 	// FileServiceListFilesProcedure is the fully-qualified name of the FileService's ListFiles RPC.
 	FileServiceListFilesProcedure = "/hivesync.v1.FileService/ListFiles"
 	// FileServiceListVersionsProcedure is the fully-qualified name of the FileService's ListVersions
@@ -59,6 +65,14 @@ type FileServiceClient interface {
 	GetFile(context.Context, *v1.GetFileRequest) (*v1.GetFileResponse, error)
 	// SaveFile appends a version if base_revision_id is still the head.
 	SaveFile(context.Context, *v1.SaveFileRequest) (*v1.SaveFileResponse, error)
+	// MoveFile renames or moves a file; its versions stay with it.
+	MoveFile(context.Context, *v1.MoveFileRequest) (*v1.MoveFileResponse, error)
+	// DeleteFile deletes a file softly: it leaves the project's tree but keeps
+	// every version, and RestoreFile brings it back.
+	DeleteFile(context.Context, *v1.DeleteFileRequest) (*v1.DeleteFileResponse, error)
+	// RestoreFile brings a deleted file back at its path (already_exists when
+	// a live file now holds that path: move that one first).
+	RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error)
 	// ListFiles lists a project's files (latest revision, no content).
 	ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error)
 	// ListVersions lists a file's versions, newest first (no content).
@@ -99,6 +113,24 @@ func NewFileServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(fileServiceMethods.ByName("SaveFile")),
 			connect.WithClientOptions(opts...),
 		),
+		moveFile: connect.NewClient[v1.MoveFileRequest, v1.MoveFileResponse](
+			httpClient,
+			baseURL+FileServiceMoveFileProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("MoveFile")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteFile: connect.NewClient[v1.DeleteFileRequest, v1.DeleteFileResponse](
+			httpClient,
+			baseURL+FileServiceDeleteFileProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("DeleteFile")),
+			connect.WithClientOptions(opts...),
+		),
+		restoreFile: connect.NewClient[v1.RestoreFileRequest, v1.RestoreFileResponse](
+			httpClient,
+			baseURL+FileServiceRestoreFileProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("RestoreFile")),
+			connect.WithClientOptions(opts...),
+		),
 		listFiles: connect.NewClient[v1.ListFilesRequest, v1.ListFilesResponse](
 			httpClient,
 			baseURL+FileServiceListFilesProcedure,
@@ -135,6 +167,9 @@ type fileServiceClient struct {
 	createFile   *connect.Client[v1.CreateFileRequest, v1.CreateFileResponse]
 	getFile      *connect.Client[v1.GetFileRequest, v1.GetFileResponse]
 	saveFile     *connect.Client[v1.SaveFileRequest, v1.SaveFileResponse]
+	moveFile     *connect.Client[v1.MoveFileRequest, v1.MoveFileResponse]
+	deleteFile   *connect.Client[v1.DeleteFileRequest, v1.DeleteFileResponse]
+	restoreFile  *connect.Client[v1.RestoreFileRequest, v1.RestoreFileResponse]
 	listFiles    *connect.Client[v1.ListFilesRequest, v1.ListFilesResponse]
 	listVersions *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
 	getVersion   *connect.Client[v1.GetVersionRequest, v1.GetVersionResponse]
@@ -162,6 +197,33 @@ func (c *fileServiceClient) GetFile(ctx context.Context, req *v1.GetFileRequest)
 // SaveFile calls hivesync.v1.FileService.SaveFile.
 func (c *fileServiceClient) SaveFile(ctx context.Context, req *v1.SaveFileRequest) (*v1.SaveFileResponse, error) {
 	response, err := c.saveFile.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// MoveFile calls hivesync.v1.FileService.MoveFile.
+func (c *fileServiceClient) MoveFile(ctx context.Context, req *v1.MoveFileRequest) (*v1.MoveFileResponse, error) {
+	response, err := c.moveFile.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteFile calls hivesync.v1.FileService.DeleteFile.
+func (c *fileServiceClient) DeleteFile(ctx context.Context, req *v1.DeleteFileRequest) (*v1.DeleteFileResponse, error) {
+	response, err := c.deleteFile.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RestoreFile calls hivesync.v1.FileService.RestoreFile.
+func (c *fileServiceClient) RestoreFile(ctx context.Context, req *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error) {
+	response, err := c.restoreFile.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -212,6 +274,14 @@ type FileServiceHandler interface {
 	GetFile(context.Context, *v1.GetFileRequest) (*v1.GetFileResponse, error)
 	// SaveFile appends a version if base_revision_id is still the head.
 	SaveFile(context.Context, *v1.SaveFileRequest) (*v1.SaveFileResponse, error)
+	// MoveFile renames or moves a file; its versions stay with it.
+	MoveFile(context.Context, *v1.MoveFileRequest) (*v1.MoveFileResponse, error)
+	// DeleteFile deletes a file softly: it leaves the project's tree but keeps
+	// every version, and RestoreFile brings it back.
+	DeleteFile(context.Context, *v1.DeleteFileRequest) (*v1.DeleteFileResponse, error)
+	// RestoreFile brings a deleted file back at its path (already_exists when
+	// a live file now holds that path: move that one first).
+	RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error)
 	// ListFiles lists a project's files (latest revision, no content).
 	ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error)
 	// ListVersions lists a file's versions, newest first (no content).
@@ -246,6 +316,24 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 		FileServiceSaveFileProcedure,
 		svc.SaveFile,
 		connect.WithSchema(fileServiceMethods.ByName("SaveFile")),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceMoveFileHandler := connect.NewUnaryHandlerSimple(
+		FileServiceMoveFileProcedure,
+		svc.MoveFile,
+		connect.WithSchema(fileServiceMethods.ByName("MoveFile")),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceDeleteFileHandler := connect.NewUnaryHandlerSimple(
+		FileServiceDeleteFileProcedure,
+		svc.DeleteFile,
+		connect.WithSchema(fileServiceMethods.ByName("DeleteFile")),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceRestoreFileHandler := connect.NewUnaryHandlerSimple(
+		FileServiceRestoreFileProcedure,
+		svc.RestoreFile,
+		connect.WithSchema(fileServiceMethods.ByName("RestoreFile")),
 		connect.WithHandlerOptions(opts...),
 	)
 	fileServiceListFilesHandler := connect.NewUnaryHandlerSimple(
@@ -284,6 +372,12 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 			fileServiceGetFileHandler.ServeHTTP(w, r)
 		case FileServiceSaveFileProcedure:
 			fileServiceSaveFileHandler.ServeHTTP(w, r)
+		case FileServiceMoveFileProcedure:
+			fileServiceMoveFileHandler.ServeHTTP(w, r)
+		case FileServiceDeleteFileProcedure:
+			fileServiceDeleteFileHandler.ServeHTTP(w, r)
+		case FileServiceRestoreFileProcedure:
+			fileServiceRestoreFileHandler.ServeHTTP(w, r)
 		case FileServiceListFilesProcedure:
 			fileServiceListFilesHandler.ServeHTTP(w, r)
 		case FileServiceListVersionsProcedure:
@@ -311,6 +405,18 @@ func (UnimplementedFileServiceHandler) GetFile(context.Context, *v1.GetFileReque
 
 func (UnimplementedFileServiceHandler) SaveFile(context.Context, *v1.SaveFileRequest) (*v1.SaveFileResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.SaveFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) MoveFile(context.Context, *v1.MoveFileRequest) (*v1.MoveFileResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.MoveFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) DeleteFile(context.Context, *v1.DeleteFileRequest) (*v1.DeleteFileResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.DeleteFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.RestoreFile is not implemented"))
 }
 
 func (UnimplementedFileServiceHandler) ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error) {

@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .file_service_pb2 import CreateFileRequest, CreateFileResponse, DiffVersionsRequest, DiffVersionsResponse, GetFileRequest, GetFileResponse, GetVersionRequest, GetVersionResponse, ListFilesRequest, ListFilesResponse, ListVersionsRequest, ListVersionsResponse, SaveFileRequest, SaveFileResponse
+from .file_service_pb2 import CreateFileRequest, CreateFileResponse, DeleteFileRequest, DeleteFileResponse, DiffVersionsRequest, DiffVersionsResponse, GetFileRequest, GetFileResponse, GetVersionRequest, GetVersionResponse, ListFilesRequest, ListFilesResponse, ListVersionsRequest, ListVersionsResponse, MoveFileRequest, MoveFileResponse, RestoreFileRequest, RestoreFileResponse, SaveFileRequest, SaveFileResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -59,6 +59,26 @@ class FileService(Protocol):
     async def save_file(self, request: SaveFileRequest, ctx: RequestContext[SaveFileRequest, SaveFileResponse], /) -> SaveFileResponse:
         """
         SaveFile appends a version if base_revision_id is still the head.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def move_file(self, request: MoveFileRequest, ctx: RequestContext[MoveFileRequest, MoveFileResponse], /) -> MoveFileResponse:
+        """
+        MoveFile renames or moves a file; its versions stay with it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def delete_file(self, request: DeleteFileRequest, ctx: RequestContext[DeleteFileRequest, DeleteFileResponse], /) -> DeleteFileResponse:
+        """
+        DeleteFile deletes a file softly: it leaves the project's tree but keeps
+        every version, and RestoreFile brings it back.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def restore_file(self, request: RestoreFileRequest, ctx: RequestContext[RestoreFileRequest, RestoreFileResponse], /) -> RestoreFileResponse:
+        """
+        RestoreFile brings a deleted file back at its path (already_exists when
+        a live file now holds that path: move that one first).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -132,6 +152,39 @@ class FileServiceASGIApplication(ConnectASGIApplication[FileService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.save_file,
+                ),
+                "/hivesync.v1.FileService/MoveFile": Endpoint.unary(
+                    method=MethodInfo(
+                        name="MoveFile",
+                        service_name="hivesync.v1.FileService",
+                        input=MoveFileRequest,
+                        output=MoveFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.move_file,
+                ),
+                "/hivesync.v1.FileService/DeleteFile": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DeleteFile",
+                        service_name="hivesync.v1.FileService",
+                        input=DeleteFileRequest,
+                        output=DeleteFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.delete_file,
+                ),
+                "/hivesync.v1.FileService/RestoreFile": Endpoint.unary(
+                    method=MethodInfo(
+                        name="RestoreFile",
+                        service_name="hivesync.v1.FileService",
+                        input=RestoreFileRequest,
+                        output=RestoreFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.restore_file,
                 ),
                 "/hivesync.v1.FileService/ListFiles": Endpoint.unary(
                     method=MethodInfo(
@@ -292,6 +345,77 @@ class FileServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def move_file(
+        self,
+        request: MoveFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> MoveFileResponse:
+        """
+        MoveFile renames or moves a file; its versions stay with it.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="MoveFile",
+                service_name="hivesync.v1.FileService",
+                input=MoveFileRequest,
+                output=MoveFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def delete_file(
+        self,
+        request: DeleteFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteFileResponse:
+        """
+        DeleteFile deletes a file softly: it leaves the project's tree but keeps
+        every version, and RestoreFile brings it back.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteFile",
+                service_name="hivesync.v1.FileService",
+                input=DeleteFileRequest,
+                output=DeleteFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def restore_file(
+        self,
+        request: RestoreFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RestoreFileResponse:
+        """
+        RestoreFile brings a deleted file back at its path (already_exists when
+        a live file now holds that path: move that one first).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RestoreFile",
+                service_name="hivesync.v1.FileService",
+                input=RestoreFileRequest,
+                output=RestoreFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def list_files(
         self,
         request: ListFilesRequest,
@@ -418,6 +542,26 @@ class FileServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def move_file(self, request: MoveFileRequest, ctx: RequestContext[MoveFileRequest, MoveFileResponse], /) -> MoveFileResponse:
+        """
+        MoveFile renames or moves a file; its versions stay with it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def delete_file(self, request: DeleteFileRequest, ctx: RequestContext[DeleteFileRequest, DeleteFileResponse], /) -> DeleteFileResponse:
+        """
+        DeleteFile deletes a file softly: it leaves the project's tree but keeps
+        every version, and RestoreFile brings it back.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def restore_file(self, request: RestoreFileRequest, ctx: RequestContext[RestoreFileRequest, RestoreFileResponse], /) -> RestoreFileResponse:
+        """
+        RestoreFile brings a deleted file back at its path (already_exists when
+        a live file now holds that path: move that one first).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def list_files(self, request: ListFilesRequest, ctx: RequestContext[ListFilesRequest, ListFilesResponse], /) -> ListFilesResponse:
         """
         ListFiles lists a project's files (latest revision, no content).
@@ -486,6 +630,39 @@ class FileServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.save_file,
+                ),
+                "/hivesync.v1.FileService/MoveFile": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="MoveFile",
+                        service_name="hivesync.v1.FileService",
+                        input=MoveFileRequest,
+                        output=MoveFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.move_file,
+                ),
+                "/hivesync.v1.FileService/DeleteFile": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DeleteFile",
+                        service_name="hivesync.v1.FileService",
+                        input=DeleteFileRequest,
+                        output=DeleteFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.delete_file,
+                ),
+                "/hivesync.v1.FileService/RestoreFile": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="RestoreFile",
+                        service_name="hivesync.v1.FileService",
+                        input=RestoreFileRequest,
+                        output=RestoreFileResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.restore_file,
                 ),
                 "/hivesync.v1.FileService/ListFiles": EndpointSync.unary(
                     method=MethodInfo(
@@ -640,6 +817,77 @@ class FileServiceClientSync(ConnectClientSync):
                 service_name="hivesync.v1.FileService",
                 input=SaveFileRequest,
                 output=SaveFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def move_file(
+        self,
+        request: MoveFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> MoveFileResponse:
+        """
+        MoveFile renames or moves a file; its versions stay with it.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="MoveFile",
+                service_name="hivesync.v1.FileService",
+                input=MoveFileRequest,
+                output=MoveFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def delete_file(
+        self,
+        request: DeleteFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteFileResponse:
+        """
+        DeleteFile deletes a file softly: it leaves the project's tree but keeps
+        every version, and RestoreFile brings it back.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteFile",
+                service_name="hivesync.v1.FileService",
+                input=DeleteFileRequest,
+                output=DeleteFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def restore_file(
+        self,
+        request: RestoreFileRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> RestoreFileResponse:
+        """
+        RestoreFile brings a deleted file back at its path (already_exists when
+        a live file now holds that path: move that one first).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="RestoreFile",
+                service_name="hivesync.v1.FileService",
+                input=RestoreFileRequest,
+                output=RestoreFileResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

@@ -34,16 +34,18 @@ class FileVersion(_message.Message):
     def __init__(self, id: _Optional[str] = ..., revision: _Optional[int] = ..., content_sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., author_user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., lines_added: _Optional[int] = ..., lines_removed: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class File(_message.Message):
-    __slots__ = ("id", "project_id", "path", "head")
+    __slots__ = ("id", "project_id", "path", "head", "deleted_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     project_id: str
     path: str
     head: FileVersion
-    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., path: _Optional[str] = ..., head: _Optional[_Union[FileVersion, _Mapping]] = ...) -> None: ...
+    deleted_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., path: _Optional[str] = ..., head: _Optional[_Union[FileVersion, _Mapping]] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateFileRequest(_message.Message):
     __slots__ = ("project_id", "path", "content")
@@ -96,10 +98,48 @@ class SaveFileResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[FileVersion, _Mapping]] = ...) -> None: ...
 
 class ListFilesRequest(_message.Message):
-    __slots__ = ("project_id",)
+    __slots__ = ("project_id", "include_deleted")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
     project_id: str
-    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+    include_deleted: bool
+    def __init__(self, project_id: _Optional[str] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class MoveFileRequest(_message.Message):
+    __slots__ = ("file_id", "new_path")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_PATH_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    new_path: str
+    def __init__(self, file_id: _Optional[str] = ..., new_path: _Optional[str] = ...) -> None: ...
+
+class MoveFileResponse(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: File
+    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ...) -> None: ...
+
+class DeleteFileRequest(_message.Message):
+    __slots__ = ("file_id",)
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+
+class DeleteFileResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RestoreFileRequest(_message.Message):
+    __slots__ = ("file_id",)
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+
+class RestoreFileResponse(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: File
+    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ...) -> None: ...
 
 class ListFilesResponse(_message.Message):
     __slots__ = ("files",)

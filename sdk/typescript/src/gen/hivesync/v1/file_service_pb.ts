@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/file_service.proto.
  */
 export const file_hivesync_v1_file_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5oaXZlc3luYy92MS9maWxlX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIt4BCgtGaWxlVmVyc2lvbhIKCgJpZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIWCg5jb250ZW50X3NoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhYKDmF1dGhvcl91c2VyX2lkGAUgASgJEhEKCWRldmljZV9pZBgGIAEoCRITCgtsaW5lc19hZGRlZBgHIAEoBRIVCg1saW5lc19yZW1vdmVkGAggASgFEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKBEZpbGUSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRIMCgRwYXRoGAMgASgJEiYKBGhlYWQYBCABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiJGChFDcmVhdGVGaWxlUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEgwKBHBhdGgYAiABKAkSDwoHY29udGVudBgDIAEoCSI1ChJDcmVhdGVGaWxlUmVzcG9uc2USHwoEZmlsZRgBIAEoCzIRLmhpdmVzeW5jLnYxLkZpbGUiIQoOR2V0RmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCSJDCg9HZXRGaWxlUmVzcG9uc2USHwoEZmlsZRgBIAEoCzIRLmhpdmVzeW5jLnYxLkZpbGUSDwoHY29udGVudBgCIAEoCSJ5Cg9TYXZlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIYChBiYXNlX3JldmlzaW9uX2lkGAIgASgJEg8KB2NvbnRlbnQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWRldmljZV9pZBgFIAEoCSI9ChBTYXZlRmlsZVJlc3BvbnNlEikKB3ZlcnNpb24YASABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiImChBMaXN0RmlsZXNSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkiNQoRTGlzdEZpbGVzUmVzcG9uc2USIAoFZmlsZXMYASADKAsyES5oaXZlc3luYy52MS5GaWxlIiYKE0xpc3RWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCSJCChRMaXN0VmVyc2lvbnNSZXNwb25zZRIqCgh2ZXJzaW9ucxgBIAMoCzIYLmhpdmVzeW5jLnYxLkZpbGVWZXJzaW9uIjkKEUdldFZlcnNpb25SZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEwoLcmV2aXNpb25faWQYAiABKAkiUAoSR2V0VmVyc2lvblJlc3BvbnNlEikKB3ZlcnNpb24YASABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbhIPCgdjb250ZW50GAIgASgJIlgKE0RpZmZWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIYChBmcm9tX3JldmlzaW9uX2lkGAIgASgJEhYKDnRvX3JldmlzaW9uX2lkGAMgASgJIlgKFERpZmZWZXJzaW9uc1Jlc3BvbnNlEhQKDHVuaWZpZWRfZGlmZhgBIAEoCRITCgtsaW5lc19hZGRlZBgCIAEoBRIVCg1saW5lc19yZW1vdmVkGAMgASgFMq0HCgtGaWxlU2VydmljZRKGAQoKQ3JlYXRlRmlsZRIeLmhpdmVzeW5jLnYxLkNyZWF0ZUZpbGVSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuQ3JlYXRlRmlsZVJlc3BvbnNlIjfK8xgFEgMCAwaC0+STAig6ASoiIy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2ZpbGVzEnEKB0dldEZpbGUSGy5oaXZlc3luYy52MS5HZXRGaWxlUmVxdWVzdBocLmhpdmVzeW5jLnYxLkdldEZpbGVSZXNwb25zZSIrkAIByvMYBRIDAgMFgtPkkwIZEhcvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfRJ0CghTYXZlRmlsZRIcLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVxdWVzdBodLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVzcG9uc2UiK8rzGAUSAwIDBoLT5JMCHDoBKhoXL2FwaS92MS9maWxlcy97ZmlsZV9pZH0SgwEKCUxpc3RGaWxlcxIdLmhpdmVzeW5jLnYxLkxpc3RGaWxlc1JlcXVlc3QaHi5oaXZlc3luYy52MS5MaXN0RmlsZXNSZXNwb25zZSI3kAIByvMYBRIDAgMFgtPkkwIlEiMvYXBpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9maWxlcxKJAQoMTGlzdFZlcnNpb25zEiAuaGl2ZXN5bmMudjEuTGlzdFZlcnNpb25zUmVxdWVzdBohLmhpdmVzeW5jLnYxLkxpc3RWZXJzaW9uc1Jlc3BvbnNlIjSQAgHK8xgFEgMCAwWC0+STAiISIC9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L3ZlcnNpb25zEpEBCgpHZXRWZXJzaW9uEh4uaGl2ZXN5bmMudjEuR2V0VmVyc2lvblJlcXVlc3QaHy5oaXZlc3luYy52MS5HZXRWZXJzaW9uUmVzcG9uc2UiQpACAcrzGAUSAwIDBYLT5JMCMBIuL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vdmVyc2lvbnMve3JldmlzaW9uX2lkfRKFAQoMRGlmZlZlcnNpb25zEiAuaGl2ZXN5bmMudjEuRGlmZlZlcnNpb25zUmVxdWVzdBohLmhpdmVzeW5jLnYxLkRpZmZWZXJzaW9uc1Jlc3BvbnNlIjCQAgHK8xgFEgMCAwWC0+STAh4SHC9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L2RpZmZCUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
+  fileDesc("Ch5oaXZlc3luYy92MS9maWxlX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIt4BCgtGaWxlVmVyc2lvbhIKCgJpZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIWCg5jb250ZW50X3NoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhYKDmF1dGhvcl91c2VyX2lkGAUgASgJEhEKCWRldmljZV9pZBgGIAEoCRITCgtsaW5lc19hZGRlZBgHIAEoBRIVCg1saW5lc19yZW1vdmVkGAggASgFEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIowBCgRGaWxlEgoKAmlkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSDAoEcGF0aBgDIAEoCRImCgRoZWFkGAQgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24SLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoRQ3JlYXRlRmlsZVJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg8KB2NvbnRlbnQYAyABKAkiNQoSQ3JlYXRlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIiEKDkdldEZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiQwoPR2V0RmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlEg8KB2NvbnRlbnQYAiABKAkieQoPU2F2ZUZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSGAoQYmFzZV9yZXZpc2lvbl9pZBgCIAEoCRIPCgdjb250ZW50GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCglkZXZpY2VfaWQYBSABKAkiPQoQU2F2ZUZpbGVSZXNwb25zZRIpCgd2ZXJzaW9uGAEgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24iPwoQTGlzdEZpbGVzUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEhcKD2luY2x1ZGVfZGVsZXRlZBgCIAEoCCI0Cg9Nb3ZlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghuZXdfcGF0aBgCIAEoCSIzChBNb3ZlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIiQKEURlbGV0ZUZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiFAoSRGVsZXRlRmlsZVJlc3BvbnNlIiUKElJlc3RvcmVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJIjYKE1Jlc3RvcmVGaWxlUmVzcG9uc2USHwoEZmlsZRgBIAEoCzIRLmhpdmVzeW5jLnYxLkZpbGUiNQoRTGlzdEZpbGVzUmVzcG9uc2USIAoFZmlsZXMYASADKAsyES5oaXZlc3luYy52MS5GaWxlIiYKE0xpc3RWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCSJCChRMaXN0VmVyc2lvbnNSZXNwb25zZRIqCgh2ZXJzaW9ucxgBIAMoCzIYLmhpdmVzeW5jLnYxLkZpbGVWZXJzaW9uIjkKEUdldFZlcnNpb25SZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEwoLcmV2aXNpb25faWQYAiABKAkiUAoSR2V0VmVyc2lvblJlc3BvbnNlEikKB3ZlcnNpb24YASABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbhIPCgdjb250ZW50GAIgASgJIlgKE0RpZmZWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIYChBmcm9tX3JldmlzaW9uX2lkGAIgASgJEhYKDnRvX3JldmlzaW9uX2lkGAMgASgJIlgKFERpZmZWZXJzaW9uc1Jlc3BvbnNlEhQKDHVuaWZpZWRfZGlmZhgBIAEoCRITCgtsaW5lc19hZGRlZBgCIAEoBRIVCg1saW5lc19yZW1vdmVkGAMgASgFMqkKCgtGaWxlU2VydmljZRKGAQoKQ3JlYXRlRmlsZRIeLmhpdmVzeW5jLnYxLkNyZWF0ZUZpbGVSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuQ3JlYXRlRmlsZVJlc3BvbnNlIjfK8xgFEgMCAwaC0+STAig6ASoiIy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2ZpbGVzEnEKB0dldEZpbGUSGy5oaXZlc3luYy52MS5HZXRGaWxlUmVxdWVzdBocLmhpdmVzeW5jLnYxLkdldEZpbGVSZXNwb25zZSIrkAIByvMYBRIDAgMFgtPkkwIZEhcvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfRJ0CghTYXZlRmlsZRIcLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVxdWVzdBodLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVzcG9uc2UiK8rzGAUSAwIDBoLT5JMCHDoBKhoXL2FwaS92MS9maWxlcy97ZmlsZV9pZH0SeQoITW92ZUZpbGUSHC5oaXZlc3luYy52MS5Nb3ZlRmlsZVJlcXVlc3QaHS5oaXZlc3luYy52MS5Nb3ZlRmlsZVJlc3BvbnNlIjDK8xgFEgMCAwaC0+STAiE6ASoiHC9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L21vdmUSdwoKRGVsZXRlRmlsZRIeLmhpdmVzeW5jLnYxLkRlbGV0ZUZpbGVSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuRGVsZXRlRmlsZVJlc3BvbnNlIijK8xgFEgMCAwaC0+STAhkqFy9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9EoUBCgtSZXN0b3JlRmlsZRIfLmhpdmVzeW5jLnYxLlJlc3RvcmVGaWxlUmVxdWVzdBogLmhpdmVzeW5jLnYxLlJlc3RvcmVGaWxlUmVzcG9uc2UiM8rzGAUSAwIDBoLT5JMCJDoBKiIfL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vcmVzdG9yZRKDAQoJTGlzdEZpbGVzEh0uaGl2ZXN5bmMudjEuTGlzdEZpbGVzUmVxdWVzdBoeLmhpdmVzeW5jLnYxLkxpc3RGaWxlc1Jlc3BvbnNlIjeQAgHK8xgFEgMCAwWC0+STAiUSIy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2ZpbGVzEokBCgxMaXN0VmVyc2lvbnMSIC5oaXZlc3luYy52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiNJACAcrzGAUSAwIDBYLT5JMCIhIgL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vdmVyc2lvbnMSkQEKCkdldFZlcnNpb24SHi5oaXZlc3luYy52MS5HZXRWZXJzaW9uUmVxdWVzdBofLmhpdmVzeW5jLnYxLkdldFZlcnNpb25SZXNwb25zZSJCkAIByvMYBRIDAgMFgtPkkwIwEi4vYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS92ZXJzaW9ucy97cmV2aXNpb25faWR9EoUBCgxEaWZmVmVyc2lvbnMSIC5oaXZlc3luYy52MS5EaWZmVmVyc2lvbnNSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuRGlmZlZlcnNpb25zUmVzcG9uc2UiMJACAcrzGAUSAwIDBYLT5JMCHhIcL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vZGlmZkJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
 
 /**
  * FileVersion is one stored version of a file.
@@ -126,6 +126,13 @@ export type File = Message<"hivesync.v1.File"> & {
    * @generated from field: hivesync.v1.FileVersion head = 4;
    */
   head?: FileVersion | undefined;
+
+  /**
+   * deleted_at is when the file was deleted, for deleted files.
+   *
+   * @generated from field: google.protobuf.Timestamp deleted_at = 5;
+   */
+  deletedAt?: Timestamp | undefined;
 };
 
 /**
@@ -323,6 +330,13 @@ export type ListFilesRequest = Message<"hivesync.v1.ListFilesRequest"> & {
    * @generated from field: string project_id = 1;
    */
   projectId: string;
+
+  /**
+   * include_deleted also lists deleted files (with deleted_at set).
+   *
+   * @generated from field: bool include_deleted = 2;
+   */
+  includeDeleted: boolean;
 };
 
 /**
@@ -331,6 +345,133 @@ export type ListFilesRequest = Message<"hivesync.v1.ListFilesRequest"> & {
  */
 export const ListFilesRequestSchema: GenMessage<ListFilesRequest> = /*@__PURE__*/
   messageDesc(file_hivesync_v1_file_service, 8);
+
+/**
+ * MoveFileRequest names the file and its new path.
+ *
+ * @generated from message hivesync.v1.MoveFileRequest
+ */
+export type MoveFileRequest = Message<"hivesync.v1.MoveFileRequest"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * new_path is the new project-relative path.
+   *
+   * @generated from field: string new_path = 2;
+   */
+  newPath: string;
+};
+
+/**
+ * Describes the message hivesync.v1.MoveFileRequest.
+ * Use `create(MoveFileRequestSchema)` to create a new message.
+ */
+export const MoveFileRequestSchema: GenMessage<MoveFileRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 9);
+
+/**
+ * MoveFileResponse returns the moved file.
+ *
+ * @generated from message hivesync.v1.MoveFileResponse
+ */
+export type MoveFileResponse = Message<"hivesync.v1.MoveFileResponse"> & {
+  /**
+   * file is the file at its new path.
+   *
+   * @generated from field: hivesync.v1.File file = 1;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.MoveFileResponse.
+ * Use `create(MoveFileResponseSchema)` to create a new message.
+ */
+export const MoveFileResponseSchema: GenMessage<MoveFileResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 10);
+
+/**
+ * DeleteFileRequest names the file.
+ *
+ * @generated from message hivesync.v1.DeleteFileRequest
+ */
+export type DeleteFileRequest = Message<"hivesync.v1.DeleteFileRequest"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.DeleteFileRequest.
+ * Use `create(DeleteFileRequestSchema)` to create a new message.
+ */
+export const DeleteFileRequestSchema: GenMessage<DeleteFileRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 11);
+
+/**
+ * DeleteFileResponse is empty.
+ *
+ * @generated from message hivesync.v1.DeleteFileResponse
+ */
+export type DeleteFileResponse = Message<"hivesync.v1.DeleteFileResponse"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.DeleteFileResponse.
+ * Use `create(DeleteFileResponseSchema)` to create a new message.
+ */
+export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 12);
+
+/**
+ * RestoreFileRequest names a deleted file.
+ *
+ * @generated from message hivesync.v1.RestoreFileRequest
+ */
+export type RestoreFileRequest = Message<"hivesync.v1.RestoreFileRequest"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.RestoreFileRequest.
+ * Use `create(RestoreFileRequestSchema)` to create a new message.
+ */
+export const RestoreFileRequestSchema: GenMessage<RestoreFileRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 13);
+
+/**
+ * RestoreFileResponse returns the restored file.
+ *
+ * @generated from message hivesync.v1.RestoreFileResponse
+ */
+export type RestoreFileResponse = Message<"hivesync.v1.RestoreFileResponse"> & {
+  /**
+   * file is the file, live again.
+   *
+   * @generated from field: hivesync.v1.File file = 1;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.RestoreFileResponse.
+ * Use `create(RestoreFileResponseSchema)` to create a new message.
+ */
+export const RestoreFileResponseSchema: GenMessage<RestoreFileResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 14);
 
 /**
  * ListFilesResponse lists files by path.
@@ -351,7 +492,7 @@ export type ListFilesResponse = Message<"hivesync.v1.ListFilesResponse"> & {
  * Use `create(ListFilesResponseSchema)` to create a new message.
  */
 export const ListFilesResponseSchema: GenMessage<ListFilesResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 9);
+  messageDesc(file_hivesync_v1_file_service, 15);
 
 /**
  * ListVersionsRequest names a file.
@@ -372,7 +513,7 @@ export type ListVersionsRequest = Message<"hivesync.v1.ListVersionsRequest"> & {
  * Use `create(ListVersionsRequestSchema)` to create a new message.
  */
 export const ListVersionsRequestSchema: GenMessage<ListVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 10);
+  messageDesc(file_hivesync_v1_file_service, 16);
 
 /**
  * ListVersionsResponse lists versions, newest first.
@@ -393,7 +534,7 @@ export type ListVersionsResponse = Message<"hivesync.v1.ListVersionsResponse"> &
  * Use `create(ListVersionsResponseSchema)` to create a new message.
  */
 export const ListVersionsResponseSchema: GenMessage<ListVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 11);
+  messageDesc(file_hivesync_v1_file_service, 17);
 
 /**
  * GetVersionRequest names a version.
@@ -421,7 +562,7 @@ export type GetVersionRequest = Message<"hivesync.v1.GetVersionRequest"> & {
  * Use `create(GetVersionRequestSchema)` to create a new message.
  */
 export const GetVersionRequestSchema: GenMessage<GetVersionRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 12);
+  messageDesc(file_hivesync_v1_file_service, 18);
 
 /**
  * GetVersionResponse returns it.
@@ -449,7 +590,7 @@ export type GetVersionResponse = Message<"hivesync.v1.GetVersionResponse"> & {
  * Use `create(GetVersionResponseSchema)` to create a new message.
  */
 export const GetVersionResponseSchema: GenMessage<GetVersionResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 13);
+  messageDesc(file_hivesync_v1_file_service, 19);
 
 /**
  * DiffVersionsRequest names two versions of a file.
@@ -484,7 +625,7 @@ export type DiffVersionsRequest = Message<"hivesync.v1.DiffVersionsRequest"> & {
  * Use `create(DiffVersionsRequestSchema)` to create a new message.
  */
 export const DiffVersionsRequestSchema: GenMessage<DiffVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 14);
+  messageDesc(file_hivesync_v1_file_service, 20);
 
 /**
  * DiffVersionsResponse is the diff.
@@ -519,7 +660,7 @@ export type DiffVersionsResponse = Message<"hivesync.v1.DiffVersionsResponse"> &
  * Use `create(DiffVersionsResponseSchema)` to create a new message.
  */
 export const DiffVersionsResponseSchema: GenMessage<DiffVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 15);
+  messageDesc(file_hivesync_v1_file_service, 21);
 
 /**
  * FileService stores project files as UTF-8 text with every version kept.
@@ -559,6 +700,38 @@ export const FileService: GenService<{
     methodKind: "unary";
     input: typeof SaveFileRequestSchema;
     output: typeof SaveFileResponseSchema;
+  },
+  /**
+   * MoveFile renames or moves a file; its versions stay with it.
+   *
+   * @generated from rpc hivesync.v1.FileService.MoveFile
+   */
+  moveFile: {
+    methodKind: "unary";
+    input: typeof MoveFileRequestSchema;
+    output: typeof MoveFileResponseSchema;
+  },
+  /**
+   * DeleteFile deletes a file softly: it leaves the project's tree but keeps
+   * every version, and RestoreFile brings it back.
+   *
+   * @generated from rpc hivesync.v1.FileService.DeleteFile
+   */
+  deleteFile: {
+    methodKind: "unary";
+    input: typeof DeleteFileRequestSchema;
+    output: typeof DeleteFileResponseSchema;
+  },
+  /**
+   * RestoreFile brings a deleted file back at its path (already_exists when
+   * a live file now holds that path: move that one first).
+   *
+   * @generated from rpc hivesync.v1.FileService.RestoreFile
+   */
+  restoreFile: {
+    methodKind: "unary";
+    input: typeof RestoreFileRequestSchema;
+    output: typeof RestoreFileResponseSchema;
   },
   /**
    * ListFiles lists a project's files (latest revision, no content).

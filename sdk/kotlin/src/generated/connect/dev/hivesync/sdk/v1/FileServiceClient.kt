@@ -114,6 +114,100 @@ public class FileServiceClient(
 
 
   /**
+   *  MoveFile renames or moves a file; its versions stay with it.
+   */
+  override suspend fun moveFile(request: MoveFileRequest, headers: Headers): ResponseMessage<MoveFileResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/MoveFile",
+      dev.hivesync.sdk.v1.MoveFileRequest::class,
+      dev.hivesync.sdk.v1.MoveFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  MoveFile renames or moves a file; its versions stay with it.
+   */
+  override fun moveFileBlocking(request: MoveFileRequest, headers: Headers): UnaryBlockingCall<MoveFileResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/MoveFile",
+      dev.hivesync.sdk.v1.MoveFileRequest::class,
+      dev.hivesync.sdk.v1.MoveFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  DeleteFile deletes a file softly: it leaves the project's tree but keeps
+   *  every version, and RestoreFile brings it back.
+   */
+  override suspend fun deleteFile(request: DeleteFileRequest, headers: Headers): ResponseMessage<DeleteFileResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/DeleteFile",
+      dev.hivesync.sdk.v1.DeleteFileRequest::class,
+      dev.hivesync.sdk.v1.DeleteFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  DeleteFile deletes a file softly: it leaves the project's tree but keeps
+   *  every version, and RestoreFile brings it back.
+   */
+  override fun deleteFileBlocking(request: DeleteFileRequest, headers: Headers): UnaryBlockingCall<DeleteFileResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/DeleteFile",
+      dev.hivesync.sdk.v1.DeleteFileRequest::class,
+      dev.hivesync.sdk.v1.DeleteFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  RestoreFile brings a deleted file back at its path (already_exists when
+   *  a live file now holds that path: move that one first).
+   */
+  override suspend fun restoreFile(request: RestoreFileRequest, headers: Headers): ResponseMessage<RestoreFileResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/RestoreFile",
+      dev.hivesync.sdk.v1.RestoreFileRequest::class,
+      dev.hivesync.sdk.v1.RestoreFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  RestoreFile brings a deleted file back at its path (already_exists when
+   *  a live file now holds that path: move that one first).
+   */
+  override fun restoreFileBlocking(request: RestoreFileRequest, headers: Headers): UnaryBlockingCall<RestoreFileResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/RestoreFile",
+      dev.hivesync.sdk.v1.RestoreFileRequest::class,
+      dev.hivesync.sdk.v1.RestoreFileResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  ListFiles lists a project's files (latest revision, no content).
    */
   override suspend fun listFiles(request: ListFilesRequest, headers: Headers): ResponseMessage<ListFilesResponse> = client.unary(

@@ -46,6 +46,40 @@ public interface FileServiceClientInterface {
   public fun saveFileBlocking(request: SaveFileRequest, headers: Headers = emptyMap()): UnaryBlockingCall<SaveFileResponse>
 
   /**
+   *  MoveFile renames or moves a file; its versions stay with it.
+   */
+  public suspend fun moveFile(request: MoveFileRequest, headers: Headers = emptyMap()): ResponseMessage<MoveFileResponse>
+
+  /**
+   *  MoveFile renames or moves a file; its versions stay with it.
+   */
+  public fun moveFileBlocking(request: MoveFileRequest, headers: Headers = emptyMap()): UnaryBlockingCall<MoveFileResponse>
+
+  /**
+   *  DeleteFile deletes a file softly: it leaves the project's tree but keeps
+   *  every version, and RestoreFile brings it back.
+   */
+  public suspend fun deleteFile(request: DeleteFileRequest, headers: Headers = emptyMap()): ResponseMessage<DeleteFileResponse>
+
+  /**
+   *  DeleteFile deletes a file softly: it leaves the project's tree but keeps
+   *  every version, and RestoreFile brings it back.
+   */
+  public fun deleteFileBlocking(request: DeleteFileRequest, headers: Headers = emptyMap()): UnaryBlockingCall<DeleteFileResponse>
+
+  /**
+   *  RestoreFile brings a deleted file back at its path (already_exists when
+   *  a live file now holds that path: move that one first).
+   */
+  public suspend fun restoreFile(request: RestoreFileRequest, headers: Headers = emptyMap()): ResponseMessage<RestoreFileResponse>
+
+  /**
+   *  RestoreFile brings a deleted file back at its path (already_exists when
+   *  a live file now holds that path: move that one first).
+   */
+  public fun restoreFileBlocking(request: RestoreFileRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RestoreFileResponse>
+
+  /**
    *  ListFiles lists a project's files (latest revision, no content).
    */
   public suspend fun listFiles(request: ListFilesRequest, headers: Headers = emptyMap()): ResponseMessage<ListFilesResponse>

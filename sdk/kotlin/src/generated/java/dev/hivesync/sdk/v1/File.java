@@ -235,6 +235,44 @@ private static final long serialVersionUID = 0L;
     return head_ == null ? dev.hivesync.sdk.v1.FileVersion.getDefaultInstance() : head_;
   }
 
+  public static final int DELETED_AT_FIELD_NUMBER = 5;
+  private com.google.protobuf.Timestamp deletedAt_;
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   * @return Whether the deletedAt field is set.
+   */
+  @java.lang.Override
+  public boolean hasDeletedAt() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   * @return The deletedAt.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getDeletedAt() {
+    return deletedAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deletedAt_;
+  }
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getDeletedAtOrBuilder() {
+    return deletedAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deletedAt_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -261,6 +299,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(4, getHead());
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(5, getDeletedAt());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -277,6 +318,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, getHead());
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getDeletedAt());
     }
     return size;
   }
@@ -313,6 +358,11 @@ private static final long serialVersionUID = 0L;
       if (!getHead()
           .equals(other.getHead())) return false;
     }
+    if (hasDeletedAt() != other.hasDeletedAt()) return false;
+    if (hasDeletedAt()) {
+      if (!getDeletedAt()
+          .equals(other.getDeletedAt())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -333,6 +383,10 @@ private static final long serialVersionUID = 0L;
     if (hasHead()) {
       hash = (37 * hash) + HEAD_FIELD_NUMBER;
       hash = (53 * hash) + getHead().hashCode();
+    }
+    if (hasDeletedAt()) {
+      hash = (37 * hash) + DELETED_AT_FIELD_NUMBER;
+      hash = (53 * hash) + getDeletedAt().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -469,6 +523,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetHeadFieldBuilder();
+        internalGetDeletedAtFieldBuilder();
       }
     }
     @java.lang.Override
@@ -482,6 +537,11 @@ private static final long serialVersionUID = 0L;
       if (headBuilder_ != null) {
         headBuilder_.dispose();
         headBuilder_ = null;
+      }
+      deletedAt_ = null;
+      if (deletedAtBuilder_ != null) {
+        deletedAtBuilder_.dispose();
+        deletedAtBuilder_ = null;
       }
       return this;
     }
@@ -532,6 +592,12 @@ private static final long serialVersionUID = 0L;
             : headBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.deletedAt_ = deletedAtBuilder_ == null
+            ? deletedAt_
+            : deletedAtBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -564,6 +630,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasHead()) {
         mergeHead(other.getHead());
+      }
+      if (other.hasDeletedAt()) {
+        mergeDeletedAt(other.getDeletedAt());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -611,6 +680,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  internalGetDeletedAtFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1057,6 +1133,161 @@ private static final long serialVersionUID = 0L;
         head_ = null;
       }
       return headBuilder_;
+    }
+
+    private com.google.protobuf.Timestamp deletedAt_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> deletedAtBuilder_;
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     * @return Whether the deletedAt field is set.
+     */
+    public boolean hasDeletedAt() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     * @return The deletedAt.
+     */
+    public com.google.protobuf.Timestamp getDeletedAt() {
+      if (deletedAtBuilder_ == null) {
+        return deletedAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : deletedAt_;
+      } else {
+        return deletedAtBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public Builder setDeletedAt(com.google.protobuf.Timestamp value) {
+      if (deletedAtBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        deletedAt_ = value;
+      } else {
+        deletedAtBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public Builder setDeletedAt(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (deletedAtBuilder_ == null) {
+        deletedAt_ = builderForValue.build();
+      } else {
+        deletedAtBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public Builder mergeDeletedAt(com.google.protobuf.Timestamp value) {
+      if (deletedAtBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          deletedAt_ != null &&
+          deletedAt_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getDeletedAtBuilder().mergeFrom(value);
+        } else {
+          deletedAt_ = value;
+        }
+      } else {
+        deletedAtBuilder_.mergeFrom(value);
+      }
+      if (deletedAt_ != null) {
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public Builder clearDeletedAt() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      deletedAt_ = null;
+      if (deletedAtBuilder_ != null) {
+        deletedAtBuilder_.dispose();
+        deletedAtBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getDeletedAtBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return internalGetDeletedAtFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getDeletedAtOrBuilder() {
+      if (deletedAtBuilder_ != null) {
+        return deletedAtBuilder_.getMessageOrBuilder();
+      } else {
+        return deletedAt_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : deletedAt_;
+      }
+    }
+    /**
+     * <pre>
+     * deleted_at is when the file was deleted, for deleted files.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        internalGetDeletedAtFieldBuilder() {
+      if (deletedAtBuilder_ == null) {
+        deletedAtBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getDeletedAt(),
+                getParentForChildren(),
+                isClean());
+        deletedAt_ = null;
+      }
+      return deletedAtBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.File)

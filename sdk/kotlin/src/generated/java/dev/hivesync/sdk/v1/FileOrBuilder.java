@@ -96,4 +96,31 @@ public interface FileOrBuilder extends
    * <code>.hivesync.v1.FileVersion head = 4 [json_name = "head"];</code>
    */
   dev.hivesync.sdk.v1.FileVersionOrBuilder getHeadOrBuilder();
+
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   * @return Whether the deletedAt field is set.
+   */
+  boolean hasDeletedAt();
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   * @return The deletedAt.
+   */
+  com.google.protobuf.Timestamp getDeletedAt();
+  /**
+   * <pre>
+   * deleted_at is when the file was deleted, for deleted files.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getDeletedAtOrBuilder();
 }

@@ -72,6 +72,36 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_ListFilesRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_MoveFileRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_MoveFileRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_MoveFileResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_MoveFileResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DeleteFileRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DeleteFileRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DeleteFileResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DeleteFileResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RestoreFileRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RestoreFileRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_RestoreFileResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_RestoreFileResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_ListFilesResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -126,66 +156,86 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "\tR\010deviceId\022\037\n\013lines_added\030\007 \001(\005R\nlinesA" +
       "dded\022#\n\rlines_removed\030\010 \001(\005R\014linesRemove" +
       "d\0229\n\ncreated_at\030\t \001(\0132\032.google.protobuf." +
-      "TimestampR\tcreatedAt\"w\n\004File\022\016\n\002id\030\001 \001(\t" +
-      "R\002id\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\022\n\004p" +
-      "ath\030\003 \001(\tR\004path\022,\n\004head\030\004 \001(\0132\030.hivesync" +
-      ".v1.FileVersionR\004head\"`\n\021CreateFileReque" +
-      "st\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\022\n\004pat" +
-      "h\030\002 \001(\tR\004path\022\030\n\007content\030\003 \001(\tR\007content\"" +
-      ";\n\022CreateFileResponse\022%\n\004file\030\001 \001(\0132\021.hi" +
-      "vesync.v1.FileR\004file\")\n\016GetFileRequest\022\027" +
-      "\n\007file_id\030\001 \001(\tR\006fileId\"R\n\017GetFileRespon" +
-      "se\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004fil" +
-      "e\022\030\n\007content\030\002 \001(\tR\007content\"\264\001\n\017SaveFile" +
-      "Request\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020base" +
-      "_revision_id\030\002 \001(\tR\016baseRevisionId\022\030\n\007co" +
-      "ntent\030\003 \001(\tR\007content\022\'\n\017idempotency_key\030" +
-      "\004 \001(\tR\016idempotencyKey\022\033\n\tdevice_id\030\005 \001(\t" +
-      "R\010deviceId\"F\n\020SaveFileResponse\0222\n\007versio" +
+      "TimestampR\tcreatedAt\"\262\001\n\004File\022\016\n\002id\030\001 \001(" +
+      "\tR\002id\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\022\n\004" +
+      "path\030\003 \001(\tR\004path\022,\n\004head\030\004 \001(\0132\030.hivesyn" +
+      "c.v1.FileVersionR\004head\0229\n\ndeleted_at\030\005 \001" +
+      "(\0132\032.google.protobuf.TimestampR\tdeletedA" +
+      "t\"`\n\021CreateFileRequest\022\035\n\nproject_id\030\001 \001" +
+      "(\tR\tprojectId\022\022\n\004path\030\002 \001(\tR\004path\022\030\n\007con" +
+      "tent\030\003 \001(\tR\007content\";\n\022CreateFileRespons" +
+      "e\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004file" +
+      "\")\n\016GetFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
+      "eId\"R\n\017GetFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
+      "ivesync.v1.FileR\004file\022\030\n\007content\030\002 \001(\tR\007" +
+      "content\"\264\001\n\017SaveFileRequest\022\027\n\007file_id\030\001" +
+      " \001(\tR\006fileId\022(\n\020base_revision_id\030\002 \001(\tR\016" +
+      "baseRevisionId\022\030\n\007content\030\003 \001(\tR\007content" +
+      "\022\'\n\017idempotency_key\030\004 \001(\tR\016idempotencyKe" +
+      "y\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020SaveFi" +
+      "leResponse\0222\n\007version\030\001 \001(\0132\030.hivesync.v" +
+      "1.FileVersionR\007version\"Z\n\020ListFilesReque" +
+      "st\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\'\n\017inc" +
+      "lude_deleted\030\002 \001(\010R\016includeDeleted\"E\n\017Mo" +
+      "veFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\031" +
+      "\n\010new_path\030\002 \001(\tR\007newPath\"9\n\020MoveFileRes" +
+      "ponse\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004" +
+      "file\",\n\021DeleteFileRequest\022\027\n\007file_id\030\001 \001" +
+      "(\tR\006fileId\"\024\n\022DeleteFileResponse\"-\n\022Rest" +
+      "oreFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"" +
+      "<\n\023RestoreFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
+      "ivesync.v1.FileR\004file\"<\n\021ListFilesRespon" +
+      "se\022\'\n\005files\030\001 \003(\0132\021.hivesync.v1.FileR\005fi" +
+      "les\".\n\023ListVersionsRequest\022\027\n\007file_id\030\001 " +
+      "\001(\tR\006fileId\"L\n\024ListVersionsResponse\0224\n\010v" +
+      "ersions\030\001 \003(\0132\030.hivesync.v1.FileVersionR" +
+      "\010versions\"M\n\021GetVersionRequest\022\027\n\007file_i" +
+      "d\030\001 \001(\tR\006fileId\022\037\n\013revision_id\030\002 \001(\tR\nre" +
+      "visionId\"b\n\022GetVersionResponse\0222\n\007versio" +
       "n\030\001 \001(\0132\030.hivesync.v1.FileVersionR\007versi" +
-      "on\"1\n\020ListFilesRequest\022\035\n\nproject_id\030\001 \001" +
-      "(\tR\tprojectId\"<\n\021ListFilesResponse\022\'\n\005fi" +
-      "les\030\001 \003(\0132\021.hivesync.v1.FileR\005files\".\n\023L" +
-      "istVersionsRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
-      "eId\"L\n\024ListVersionsResponse\0224\n\010versions\030" +
-      "\001 \003(\0132\030.hivesync.v1.FileVersionR\010version" +
-      "s\"M\n\021GetVersionRequest\022\027\n\007file_id\030\001 \001(\tR" +
-      "\006fileId\022\037\n\013revision_id\030\002 \001(\tR\nrevisionId" +
-      "\"b\n\022GetVersionResponse\0222\n\007version\030\001 \001(\0132" +
-      "\030.hivesync.v1.FileVersionR\007version\022\030\n\007co" +
-      "ntent\030\002 \001(\tR\007content\"~\n\023DiffVersionsRequ" +
-      "est\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020from_rev" +
-      "ision_id\030\002 \001(\tR\016fromRevisionId\022$\n\016to_rev" +
-      "ision_id\030\003 \001(\tR\014toRevisionId\"\177\n\024DiffVers" +
-      "ionsResponse\022!\n\014unified_diff\030\001 \001(\tR\013unif" +
-      "iedDiff\022\037\n\013lines_added\030\002 \001(\005R\nlinesAdded" +
-      "\022#\n\rlines_removed\030\003 \001(\005R\014linesRemoved2\255\007" +
-      "\n\013FileService\022\206\001\n\nCreateFile\022\036.hivesync." +
-      "v1.CreateFileRequest\032\037.hivesync.v1.Creat" +
-      "eFileResponse\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/" +
-      "projects/{project_id}/files:\001*\022q\n\007GetFil" +
-      "e\022\033.hivesync.v1.GetFileRequest\032\034.hivesyn" +
-      "c.v1.GetFileResponse\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031" +
-      "\022\027/api/v1/files/{file_id}\022t\n\010SaveFile\022\034." +
-      "hivesync.v1.SaveFileRequest\032\035.hivesync.v" +
-      "1.SaveFileResponse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/ap" +
-      "i/v1/files/{file_id}:\001*\022\203\001\n\tListFiles\022\035." +
-      "hivesync.v1.ListFilesRequest\032\036.hivesync." +
-      "v1.ListFilesResponse\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%" +
-      "\022#/api/v1/projects/{project_id}/files\022\211\001" +
-      "\n\014ListVersions\022 .hivesync.v1.ListVersion" +
-      "sRequest\032!.hivesync.v1.ListVersionsRespo" +
-      "nse\"4\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{" +
-      "file_id}/versions\022\221\001\n\nGetVersion\022\036.hives" +
-      "ync.v1.GetVersionRequest\032\037.hivesync.v1.G" +
-      "etVersionResponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./" +
-      "api/v1/files/{file_id}/versions/{revisio" +
-      "n_id}\022\205\001\n\014DiffVersions\022 .hivesync.v1.Dif" +
-      "fVersionsRequest\032!.hivesync.v1.DiffVersi" +
-      "onsResponse\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1" +
-      "/files/{file_id}/diffBP\n\023dev.hivesync.sd" +
-      "k.v1P\001Z7github.com/hivesync/hivesync/gen" +
-      "/hivesync/v1;hivesyncv1b\006proto3"
+      "on\022\030\n\007content\030\002 \001(\tR\007content\"~\n\023DiffVers" +
+      "ionsRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020" +
+      "from_revision_id\030\002 \001(\tR\016fromRevisionId\022$" +
+      "\n\016to_revision_id\030\003 \001(\tR\014toRevisionId\"\177\n\024" +
+      "DiffVersionsResponse\022!\n\014unified_diff\030\001 \001" +
+      "(\tR\013unifiedDiff\022\037\n\013lines_added\030\002 \001(\005R\nli" +
+      "nesAdded\022#\n\rlines_removed\030\003 \001(\005R\014linesRe" +
+      "moved2\251\n\n\013FileService\022\206\001\n\nCreateFile\022\036.h" +
+      "ivesync.v1.CreateFileRequest\032\037.hivesync." +
+      "v1.CreateFileResponse\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#" +
+      "/api/v1/projects/{project_id}/files:\001*\022q" +
+      "\n\007GetFile\022\033.hivesync.v1.GetFileRequest\032\034" +
+      ".hivesync.v1.GetFileResponse\"+\220\002\001\312\363\030\005\022\003\002" +
+      "\003\005\202\323\344\223\002\031\022\027/api/v1/files/{file_id}\022t\n\010Sav" +
+      "eFile\022\034.hivesync.v1.SaveFileRequest\032\035.hi" +
+      "vesync.v1.SaveFileResponse\"+\312\363\030\005\022\003\002\003\006\202\323\344" +
+      "\223\002\034\032\027/api/v1/files/{file_id}:\001*\022y\n\010MoveF" +
+      "ile\022\034.hivesync.v1.MoveFileRequest\032\035.hive" +
+      "sync.v1.MoveFileResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002" +
+      "!\"\034/api/v1/files/{file_id}/move:\001*\022w\n\nDe" +
+      "leteFile\022\036.hivesync.v1.DeleteFileRequest" +
+      "\032\037.hivesync.v1.DeleteFileResponse\"(\312\363\030\005\022" +
+      "\003\002\003\006\202\323\344\223\002\031*\027/api/v1/files/{file_id}\022\205\001\n\013" +
+      "RestoreFile\022\037.hivesync.v1.RestoreFileReq" +
+      "uest\032 .hivesync.v1.RestoreFileResponse\"3" +
+      "\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/api/v1/files/{file_id}" +
+      "/restore:\001*\022\203\001\n\tListFiles\022\035.hivesync.v1." +
+      "ListFilesRequest\032\036.hivesync.v1.ListFiles" +
+      "Response\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1/pr" +
+      "ojects/{project_id}/files\022\211\001\n\014ListVersio" +
+      "ns\022 .hivesync.v1.ListVersionsRequest\032!.h" +
+      "ivesync.v1.ListVersionsResponse\"4\220\002\001\312\363\030\005" +
+      "\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/ver" +
+      "sions\022\221\001\n\nGetVersion\022\036.hivesync.v1.GetVe" +
+      "rsionRequest\032\037.hivesync.v1.GetVersionRes" +
+      "ponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/files" +
+      "/{file_id}/versions/{revision_id}\022\205\001\n\014Di" +
+      "ffVersions\022 .hivesync.v1.DiffVersionsReq" +
+      "uest\032!.hivesync.v1.DiffVersionsResponse\"" +
+      "0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{file" +
+      "_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7gith" +
+      "ub.com/hivesync/hivesync/gen/hivesync/v1" +
+      ";hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -205,7 +255,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_File_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_File_descriptor,
-        new java.lang.String[] { "Id", "ProjectId", "Path", "Head", });
+        new java.lang.String[] { "Id", "ProjectId", "Path", "Head", "DeletedAt", });
     internal_static_hivesync_v1_CreateFileRequest_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_hivesync_v1_CreateFileRequest_fieldAccessorTable = new
@@ -247,45 +297,81 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_ListFilesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesRequest_descriptor,
-        new java.lang.String[] { "ProjectId", });
-    internal_static_hivesync_v1_ListFilesResponse_descriptor =
+        new java.lang.String[] { "ProjectId", "IncludeDeleted", });
+    internal_static_hivesync_v1_MoveFileRequest_descriptor =
       getDescriptor().getMessageType(9);
+    internal_static_hivesync_v1_MoveFileRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_MoveFileRequest_descriptor,
+        new java.lang.String[] { "FileId", "NewPath", });
+    internal_static_hivesync_v1_MoveFileResponse_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_MoveFileResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_MoveFileResponse_descriptor,
+        new java.lang.String[] { "File", });
+    internal_static_hivesync_v1_DeleteFileRequest_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_DeleteFileRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DeleteFileRequest_descriptor,
+        new java.lang.String[] { "FileId", });
+    internal_static_hivesync_v1_DeleteFileResponse_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_DeleteFileResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DeleteFileResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_RestoreFileRequest_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_hivesync_v1_RestoreFileRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RestoreFileRequest_descriptor,
+        new java.lang.String[] { "FileId", });
+    internal_static_hivesync_v1_RestoreFileResponse_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_hivesync_v1_RestoreFileResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_RestoreFileResponse_descriptor,
+        new java.lang.String[] { "File", });
+    internal_static_hivesync_v1_ListFilesResponse_descriptor =
+      getDescriptor().getMessageType(15);
     internal_static_hivesync_v1_ListFilesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesResponse_descriptor,
         new java.lang.String[] { "Files", });
     internal_static_hivesync_v1_ListVersionsRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(16);
     internal_static_hivesync_v1_ListVersionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsRequest_descriptor,
         new java.lang.String[] { "FileId", });
     internal_static_hivesync_v1_ListVersionsResponse_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(17);
     internal_static_hivesync_v1_ListVersionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsResponse_descriptor,
         new java.lang.String[] { "Versions", });
     internal_static_hivesync_v1_GetVersionRequest_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(18);
     internal_static_hivesync_v1_GetVersionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetVersionRequest_descriptor,
         new java.lang.String[] { "FileId", "RevisionId", });
     internal_static_hivesync_v1_GetVersionResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(19);
     internal_static_hivesync_v1_GetVersionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetVersionResponse_descriptor,
         new java.lang.String[] { "Version", "Content", });
     internal_static_hivesync_v1_DiffVersionsRequest_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(20);
     internal_static_hivesync_v1_DiffVersionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffVersionsRequest_descriptor,
         new java.lang.String[] { "FileId", "FromRevisionId", "ToRevisionId", });
     internal_static_hivesync_v1_DiffVersionsResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(21);
     internal_static_hivesync_v1_DiffVersionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffVersionsResponse_descriptor,

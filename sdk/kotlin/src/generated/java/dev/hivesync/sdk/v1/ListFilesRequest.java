@@ -100,6 +100,21 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int INCLUDE_DELETED_FIELD_NUMBER = 2;
+  private boolean includeDeleted_ = false;
+  /**
+   * <pre>
+   * include_deleted also lists deleted files (with deleted_at set).
+   * </pre>
+   *
+   * <code>bool include_deleted = 2 [json_name = "includeDeleted"];</code>
+   * @return The includeDeleted.
+   */
+  @java.lang.Override
+  public boolean getIncludeDeleted() {
+    return includeDeleted_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -117,12 +132,19 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(projectId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 1, projectId_);
     }
+    if (includeDeleted_ != false) {
+      output.writeBool(2, includeDeleted_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
     int size = 0;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(projectId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(1, projectId_);
+    }
+    if (includeDeleted_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(2, includeDeleted_);
     }
     return size;
   }
@@ -150,6 +172,8 @@ private static final long serialVersionUID = 0L;
 
     if (!getProjectId()
         .equals(other.getProjectId())) return false;
+    if (getIncludeDeleted()
+        != other.getIncludeDeleted()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -163,6 +187,9 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + PROJECT_ID_FIELD_NUMBER;
     hash = (53 * hash) + getProjectId().hashCode();
+    hash = (37 * hash) + INCLUDE_DELETED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getIncludeDeleted());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -299,6 +326,7 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       projectId_ = "";
+      includeDeleted_ = false;
       return this;
     }
 
@@ -335,6 +363,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.projectId_ = projectId_;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.includeDeleted_ = includeDeleted_;
+      }
     }
 
     @java.lang.Override
@@ -353,6 +384,9 @@ private static final long serialVersionUID = 0L;
         projectId_ = other.projectId_;
         bitField0_ |= 0x00000001;
         onChanged();
+      }
+      if (other.getIncludeDeleted() != false) {
+        setIncludeDeleted(other.getIncludeDeleted());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -383,6 +417,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 16: {
+              includeDeleted_ = input.readBool();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -488,6 +527,50 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       projectId_ = value;
       bitField0_ |= 0x00000001;
+      onChanged();
+      return this;
+    }
+
+    private boolean includeDeleted_ ;
+    /**
+     * <pre>
+     * include_deleted also lists deleted files (with deleted_at set).
+     * </pre>
+     *
+     * <code>bool include_deleted = 2 [json_name = "includeDeleted"];</code>
+     * @return The includeDeleted.
+     */
+    @java.lang.Override
+    public boolean getIncludeDeleted() {
+      return includeDeleted_;
+    }
+    /**
+     * <pre>
+     * include_deleted also lists deleted files (with deleted_at set).
+     * </pre>
+     *
+     * <code>bool include_deleted = 2 [json_name = "includeDeleted"];</code>
+     * @param value The includeDeleted to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIncludeDeleted(boolean value) {
+
+      includeDeleted_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * include_deleted also lists deleted files (with deleted_at set).
+     * </pre>
+     *
+     * <code>bool include_deleted = 2 [json_name = "includeDeleted"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearIncludeDeleted() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      includeDeleted_ = false;
       onChanged();
       return this;
     }

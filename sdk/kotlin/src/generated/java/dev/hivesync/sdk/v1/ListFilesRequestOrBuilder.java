@@ -29,4 +29,14 @@ public interface ListFilesRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getProjectIdBytes();
+
+  /**
+   * <pre>
+   * include_deleted also lists deleted files (with deleted_at set).
+   * </pre>
+   *
+   * <code>bool include_deleted = 2 [json_name = "includeDeleted"];</code>
+   * @return The includeDeleted.
+   */
+  boolean getIncludeDeleted();
 }

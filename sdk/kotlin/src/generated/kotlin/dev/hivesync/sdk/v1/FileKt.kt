@@ -146,6 +146,45 @@ public object FileKt {
 
     public val FileKt.Dsl.headOrNull: dev.hivesync.sdk.v1.FileVersion?
       get() = _builder.headOrNull
+
+    /**
+     * ```
+     * deleted_at is when the file was deleted, for deleted files.
+     * ```
+     *
+     * `.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];`
+     */
+    public var deletedAt: com.google.protobuf.Timestamp
+      @kotlin.jvm.JvmName("getDeletedAt")
+        get() = _builder.deletedAt
+      @kotlin.jvm.JvmName("setDeletedAt")
+        set(value) {
+        _builder.deletedAt = value
+      }
+    /**
+     * ```
+     * deleted_at is when the file was deleted, for deleted files.
+     * ```
+     *
+     * `.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];`
+     */
+    public fun clearDeletedAt() {
+      _builder.clearDeletedAt()
+    }
+    /**
+     * ```
+     * deleted_at is when the file was deleted, for deleted files.
+     * ```
+     *
+     * `.google.protobuf.Timestamp deleted_at = 5 [json_name = "deletedAt"];`
+     * @return Whether the deletedAt field is set.
+     */
+    public fun hasDeletedAt(): kotlin.Boolean {
+      return _builder.hasDeletedAt()
+    }
+
+    public val FileKt.Dsl.deletedAtOrNull: com.google.protobuf.Timestamp?
+      get() = _builder.deletedAtOrNull
   }
 }
 @kotlin.jvm.JvmSynthetic
@@ -154,4 +193,7 @@ public inline fun dev.hivesync.sdk.v1.File.copy(block: `dev.hivesync.sdk.v1`.Fil
 
 public val dev.hivesync.sdk.v1.FileOrBuilder.headOrNull: dev.hivesync.sdk.v1.FileVersion?
   get() = if (hasHead()) getHead() else null
+
+public val dev.hivesync.sdk.v1.FileOrBuilder.deletedAtOrNull: com.google.protobuf.Timestamp?
+  get() = if (hasDeletedAt()) getDeletedAt() else null
 

@@ -57,6 +57,31 @@ public object ListFilesRequestKt {
     public fun clearProjectId() {
       _builder.clearProjectId()
     }
+
+    /**
+     * ```
+     * include_deleted also lists deleted files (with deleted_at set).
+     * ```
+     *
+     * `bool include_deleted = 2 [json_name = "includeDeleted"];`
+     */
+    public var includeDeleted: kotlin.Boolean
+      @kotlin.jvm.JvmName("getIncludeDeleted")
+        get() = _builder.includeDeleted
+      @kotlin.jvm.JvmName("setIncludeDeleted")
+        set(value) {
+        _builder.includeDeleted = value
+      }
+    /**
+     * ```
+     * include_deleted also lists deleted files (with deleted_at set).
+     * ```
+     *
+     * `bool include_deleted = 2 [json_name = "includeDeleted"];`
+     */
+    public fun clearIncludeDeleted() {
+      _builder.clearIncludeDeleted()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic
