@@ -55,3 +55,19 @@ UPDATE files SET path = @path, path_key = @path_key WHERE id = @id;
 
 -- name: FileSetDeleted :exec
 UPDATE files SET deleted_at = CASE WHEN @deleted::boolean THEN now() ELSE NULL END WHERE id = @id;
+
+-- name: SoftLockUpsert :one
+-- SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
+INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
+VALUES (@file_id, @session_id, @user_id, @device_id, @expires_at)
+ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
+RETURNING (xmax = 0) AS fresh;
+
+-- name: SoftLockDelete :execrows
+DELETE FROM soft_locks WHERE file_id = @file_id AND session_id = @session_id;
+
+-- name: SoftLockList :many
+SELECT * FROM soft_locks WHERE file_id = @file_id AND expires_at > @now::timestamptz ORDER BY expires_at DESC;
+
+-- name: SoftLockDeleteExpired :execrows
+DELETE FROM soft_locks WHERE expires_at < @before::timestamptz;

@@ -454,3 +454,45 @@ func TestMoveDeleteRestore(t *testing.T) {
 	_, err = ed.files.RestoreFile(ctx, &hivesyncv1.RestoreFileRequest{FileId: id})
 	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err))
 }
+
+func TestSoftLocksAreAdvisory(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	laptop, phone := newEditor(t, b, "lock@files.test"), newEditorOn(t, b, "lock@files.test", "desktop")
+	proj, err := laptop.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Locks"})
+	require.NoError(t, err)
+	f, err := laptop.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: proj.GetProject().GetId(), Path: "l.txt", Content: "1\n"})
+	require.NoError(t, err)
+	id := f.GetFile().GetId()
+
+	held, err := laptop.files.AcquireLock(ctx, &hivesyncv1.AcquireLockRequest{FileId: id})
+	require.NoError(t, err)
+	require.Len(t, held.GetLocks(), 1)
+	_, err = laptop.files.AcquireLock(ctx, &hivesyncv1.AcquireLockRequest{FileId: id, TtlSeconds: 120}) // heartbeat
+	require.NoError(t, err)
+	_, err = laptop.files.AcquireLock(ctx, &hivesyncv1.AcquireLockRequest{FileId: id, TtlSeconds: 5})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+
+	seen, err := phone.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: id})
+	require.NoError(t, err)
+	require.Len(t, seen.GetLocks(), 1, "other devices see who is editing")
+	_, err = phone.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: id, BaseRevisionId: seen.GetFile().GetHead().GetId(), Content: "2\n"})
+	require.NoError(t, err, "a soft lock never blocks a save")
+
+	_, err = laptop.files.ReleaseLock(ctx, &hivesyncv1.ReleaseLockRequest{FileId: id})
+	require.NoError(t, err)
+	seen, err = phone.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: id})
+	require.NoError(t, err)
+	require.Empty(t, seen.GetLocks())
+
+	rows, err := b.store.EventListAfter(ctx, dbgen.EventListAfterParams{Channel: "project_sync:" + proj.GetProject().GetId(), After: 0, MaxEvents: 20})
+	require.NoError(t, err)
+	var locks int
+	for _, r := range rows {
+		if r.EventType == "lock.changed" {
+			locks++
+		}
+	}
+	require.Equal(t, 2, locks, "taken and released are announced; heartbeats are not")
+}

@@ -144,7 +144,12 @@ func (s *Service) GetFile(ctx context.Context, req *hivesyncv1.GetFileRequest) (
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
-	return &hivesyncv1.GetFileResponse{File: &hivesyncv1.File{Id: f.ID.String(), ProjectId: f.ProjectID.String(), Path: f.Path, Head: fullVersionProto(v)}, Content: v.Content}, nil
+	locks, err := s.store.SoftLockList(ctx, dbgen.SoftLockListParams{FileID: f.ID, Now: s.now()})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &hivesyncv1.GetFileResponse{File: &hivesyncv1.File{Id: f.ID.String(), ProjectId: f.ProjectID.String(), Path: f.Path, Head: fullVersionProto(v)},
+		Content: v.Content, Locks: lockProtos(locks)}, nil
 }
 
 // file loads a live file the caller may read.

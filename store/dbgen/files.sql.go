@@ -467,3 +467,96 @@ func (q *Queries) FileVersionList(ctx context.Context, fileID uuid.UUID) ([]File
 	}
 	return items, nil
 }
+
+const softLockDelete = `-- name: SoftLockDelete :execrows
+DELETE FROM soft_locks WHERE file_id = $1 AND session_id = $2
+`
+
+type SoftLockDeleteParams struct {
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+}
+
+func (q *Queries) SoftLockDelete(ctx context.Context, arg SoftLockDeleteParams) (int64, error) {
+	result, err := q.db.Exec(ctx, softLockDelete, arg.FileID, arg.SessionID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const softLockDeleteExpired = `-- name: SoftLockDeleteExpired :execrows
+DELETE FROM soft_locks WHERE expires_at < $1::timestamptz
+`
+
+func (q *Queries) SoftLockDeleteExpired(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, softLockDeleteExpired, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const softLockList = `-- name: SoftLockList :many
+SELECT file_id, session_id, user_id, device_id, expires_at FROM soft_locks WHERE file_id = $1 AND expires_at > $2::timestamptz ORDER BY expires_at DESC
+`
+
+type SoftLockListParams struct {
+	FileID uuid.UUID
+	Now    time.Time
+}
+
+func (q *Queries) SoftLockList(ctx context.Context, arg SoftLockListParams) ([]SoftLock, error) {
+	rows, err := q.db.Query(ctx, softLockList, arg.FileID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SoftLock{}
+	for rows.Next() {
+		var i SoftLock
+		if err := rows.Scan(
+			&i.FileID,
+			&i.SessionID,
+			&i.UserID,
+			&i.DeviceID,
+			&i.ExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const softLockUpsert = `-- name: SoftLockUpsert :one
+INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
+RETURNING (xmax = 0) AS fresh
+`
+
+type SoftLockUpsertParams struct {
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	DeviceID  *uuid.UUID
+	ExpiresAt time.Time
+}
+
+// SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
+func (q *Queries) SoftLockUpsert(ctx context.Context, arg SoftLockUpsertParams) (bool, error) {
+	row := q.db.QueryRow(ctx, softLockUpsert,
+		arg.FileID,
+		arg.SessionID,
+		arg.UserID,
+		arg.DeviceID,
+		arg.ExpiresAt,
+	)
+	var fresh bool
+	err := row.Scan(&fresh)
+	return fresh, err
+}

@@ -196,6 +196,14 @@ type SnapshotFile struct {
 	Path       string
 }
 
+type SoftLock struct {
+	FileID    uuid.UUID
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	DeviceID  *uuid.UUID
+	ExpiresAt time.Time
+}
+
 type StoreNotification struct {
 	Store          string
 	NotificationID string

@@ -147,6 +147,11 @@ type Querier interface {
 	SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMemberParams) (SnapshotGetForMemberRow, error)
 	SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) (Snapshot, error)
 	SnapshotList(ctx context.Context, projectID uuid.UUID) ([]SnapshotListRow, error)
+	SoftLockDelete(ctx context.Context, arg SoftLockDeleteParams) (int64, error)
+	SoftLockDeleteExpired(ctx context.Context, before time.Time) (int64, error)
+	SoftLockList(ctx context.Context, arg SoftLockListParams) ([]SoftLock, error)
+	// SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
+	SoftLockUpsert(ctx context.Context, arg SoftLockUpsertParams) (bool, error)
 	// StoreNotificationInsert records a store notification; zero rows: seen before.
 	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
 	// StoreSubscriptionBest is the user's best subscription in force: the tier is

@@ -385,7 +385,9 @@ type GetFileResponse struct {
 	// file is the file with its head version.
 	File *File `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
 	// content is the head version's content.
-	Content       string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// locks are the soft locks of devices editing the file now.
+	Locks         []*SoftLock `protobuf:"bytes,3,rep,name=locks,proto3" json:"locks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -432,6 +434,13 @@ func (x *GetFileResponse) GetContent() string {
 		return x.Content
 	}
 	return ""
+}
+
+func (x *GetFileResponse) GetLocks() []*SoftLock {
+	if x != nil {
+		return x.Locks
+	}
+	return nil
 }
 
 // SaveFileRequest saves a new version.
@@ -618,6 +627,263 @@ func (x *ListFilesRequest) GetIncludeDeleted() bool {
 	return false
 }
 
+// SoftLock says who is editing a file.
+type SoftLock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_id is the editing user.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// device_id is the editing device, when the session has one.
+	DeviceId string `protobuf:"bytes,2,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// session_id is the editing session.
+	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// expires_at is when the lock lapses without a heartbeat.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SoftLock) Reset() {
+	*x = SoftLock{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SoftLock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SoftLock) ProtoMessage() {}
+
+func (x *SoftLock) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SoftLock.ProtoReflect.Descriptor instead.
+func (*SoftLock) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SoftLock) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SoftLock) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *SoftLock) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SoftLock) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// AcquireLockRequest names the file.
+type AcquireLockRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// ttl_seconds is the lock's life, 10 to 300; 60 when zero.
+	TtlSeconds    int32 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcquireLockRequest) Reset() {
+	*x = AcquireLockRequest{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcquireLockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcquireLockRequest) ProtoMessage() {}
+
+func (x *AcquireLockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcquireLockRequest.ProtoReflect.Descriptor instead.
+func (*AcquireLockRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AcquireLockRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *AcquireLockRequest) GetTtlSeconds() int32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+// AcquireLockResponse lists every current editor, the caller included.
+type AcquireLockResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// locks are the file's live soft locks.
+	Locks         []*SoftLock `protobuf:"bytes,1,rep,name=locks,proto3" json:"locks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcquireLockResponse) Reset() {
+	*x = AcquireLockResponse{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcquireLockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcquireLockResponse) ProtoMessage() {}
+
+func (x *AcquireLockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcquireLockResponse.ProtoReflect.Descriptor instead.
+func (*AcquireLockResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AcquireLockResponse) GetLocks() []*SoftLock {
+	if x != nil {
+		return x.Locks
+	}
+	return nil
+}
+
+// ReleaseLockRequest names the file.
+type ReleaseLockRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId        string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseLockRequest) Reset() {
+	*x = ReleaseLockRequest{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseLockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseLockRequest) ProtoMessage() {}
+
+func (x *ReleaseLockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseLockRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseLockRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReleaseLockRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+// ReleaseLockResponse is empty.
+type ReleaseLockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseLockResponse) Reset() {
+	*x = ReleaseLockResponse{}
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseLockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseLockResponse) ProtoMessage() {}
+
+func (x *ReleaseLockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseLockResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseLockResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{13}
+}
+
 // MoveFileRequest names the file and its new path.
 type MoveFileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -631,7 +897,7 @@ type MoveFileRequest struct {
 
 func (x *MoveFileRequest) Reset() {
 	*x = MoveFileRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +909,7 @@ func (x *MoveFileRequest) String() string {
 func (*MoveFileRequest) ProtoMessage() {}
 
 func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[9]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +922,7 @@ func (x *MoveFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveFileRequest.ProtoReflect.Descriptor instead.
 func (*MoveFileRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{9}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MoveFileRequest) GetFileId() string {
@@ -684,7 +950,7 @@ type MoveFileResponse struct {
 
 func (x *MoveFileResponse) Reset() {
 	*x = MoveFileResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +962,7 @@ func (x *MoveFileResponse) String() string {
 func (*MoveFileResponse) ProtoMessage() {}
 
 func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +975,7 @@ func (x *MoveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveFileResponse.ProtoReflect.Descriptor instead.
 func (*MoveFileResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{10}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MoveFileResponse) GetFile() *File {
@@ -730,7 +996,7 @@ type DeleteFileRequest struct {
 
 func (x *DeleteFileRequest) Reset() {
 	*x = DeleteFileRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +1008,7 @@ func (x *DeleteFileRequest) String() string {
 func (*DeleteFileRequest) ProtoMessage() {}
 
 func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +1021,7 @@ func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{11}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteFileRequest) GetFileId() string {
@@ -774,7 +1040,7 @@ type DeleteFileResponse struct {
 
 func (x *DeleteFileResponse) Reset() {
 	*x = DeleteFileResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +1052,7 @@ func (x *DeleteFileResponse) String() string {
 func (*DeleteFileResponse) ProtoMessage() {}
 
 func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +1065,7 @@ func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{12}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{17}
 }
 
 // RestoreFileRequest names a deleted file.
@@ -813,7 +1079,7 @@ type RestoreFileRequest struct {
 
 func (x *RestoreFileRequest) Reset() {
 	*x = RestoreFileRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1091,7 @@ func (x *RestoreFileRequest) String() string {
 func (*RestoreFileRequest) ProtoMessage() {}
 
 func (x *RestoreFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[13]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1104,7 @@ func (x *RestoreFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreFileRequest.ProtoReflect.Descriptor instead.
 func (*RestoreFileRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{13}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RestoreFileRequest) GetFileId() string {
@@ -859,7 +1125,7 @@ type RestoreFileResponse struct {
 
 func (x *RestoreFileResponse) Reset() {
 	*x = RestoreFileResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1137,7 @@ func (x *RestoreFileResponse) String() string {
 func (*RestoreFileResponse) ProtoMessage() {}
 
 func (x *RestoreFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[14]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1150,7 @@ func (x *RestoreFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreFileResponse.ProtoReflect.Descriptor instead.
 func (*RestoreFileResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{14}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RestoreFileResponse) GetFile() *File {
@@ -905,7 +1171,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1183,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[15]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1196,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{15}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListFilesResponse) GetFiles() []*File {
@@ -951,7 +1217,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1229,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[16]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1242,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{16}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListVersionsRequest) GetFileId() string {
@@ -997,7 +1263,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1275,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[17]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1288,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{17}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*FileVersion {
@@ -1045,7 +1311,7 @@ type GetVersionRequest struct {
 
 func (x *GetVersionRequest) Reset() {
 	*x = GetVersionRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1323,7 @@ func (x *GetVersionRequest) String() string {
 func (*GetVersionRequest) ProtoMessage() {}
 
 func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[18]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1336,7 @@ func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetVersionRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{18}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetVersionRequest) GetFileId() string {
@@ -1100,7 +1366,7 @@ type GetVersionResponse struct {
 
 func (x *GetVersionResponse) Reset() {
 	*x = GetVersionResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1378,7 @@ func (x *GetVersionResponse) String() string {
 func (*GetVersionResponse) ProtoMessage() {}
 
 func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[19]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1391,7 @@ func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetVersionResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{19}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetVersionResponse) GetVersion() *FileVersion {
@@ -1157,7 +1423,7 @@ type DiffVersionsRequest struct {
 
 func (x *DiffVersionsRequest) Reset() {
 	*x = DiffVersionsRequest{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1435,7 @@ func (x *DiffVersionsRequest) String() string {
 func (*DiffVersionsRequest) ProtoMessage() {}
 
 func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[20]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1448,7 @@ func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsRequest.ProtoReflect.Descriptor instead.
 func (*DiffVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{20}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiffVersionsRequest) GetFileId() string {
@@ -1221,7 +1487,7 @@ type DiffVersionsResponse struct {
 
 func (x *DiffVersionsResponse) Reset() {
 	*x = DiffVersionsResponse{}
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1499,7 @@ func (x *DiffVersionsResponse) String() string {
 func (*DiffVersionsResponse) ProtoMessage() {}
 
 func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_file_service_proto_msgTypes[21]
+	mi := &file_hivesync_v1_file_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1512,7 @@ func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsResponse.ProtoReflect.Descriptor instead.
 func (*DiffVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{21}
+	return file_hivesync_v1_file_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DiffVersionsResponse) GetUnifiedDiff() string {
@@ -1304,10 +1570,11 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x12CreateFileResponse\x12%\n" +
 	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\")\n" +
 	"\x0eGetFileRequest\x12\x17\n" +
-	"\afile_id\x18\x01 \x01(\tR\x06fileId\"R\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\"\x7f\n" +
 	"\x0fGetFileResponse\x12%\n" +
 	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"\xb4\x01\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x12+\n" +
+	"\x05locks\x18\x03 \x03(\v2\x15.hivesync.v1.SoftLockR\x05locks\"\xb4\x01\n" +
 	"\x0fSaveFileRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12(\n" +
 	"\x10base_revision_id\x18\x02 \x01(\tR\x0ebaseRevisionId\x12\x18\n" +
@@ -1319,7 +1586,23 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x10ListFilesRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12'\n" +
-	"\x0finclude_deleted\x18\x02 \x01(\bR\x0eincludeDeleted\"E\n" +
+	"\x0finclude_deleted\x18\x02 \x01(\bR\x0eincludeDeleted\"\x9a\x01\n" +
+	"\bSoftLock\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"N\n" +
+	"\x12AcquireLockRequest\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\x05R\n" +
+	"ttlSeconds\"B\n" +
+	"\x13AcquireLockResponse\x12+\n" +
+	"\x05locks\x18\x01 \x03(\v2\x15.hivesync.v1.SoftLockR\x05locks\"-\n" +
+	"\x12ReleaseLockRequest\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\"\x15\n" +
+	"\x13ReleaseLockResponse\"E\n" +
 	"\x0fMoveFileRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x19\n" +
 	"\bnew_path\x18\x02 \x01(\tR\anewPath\"9\n" +
@@ -1353,8 +1636,7 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\funified_diff\x18\x01 \x01(\tR\vunifiedDiff\x12\x1f\n" +
 	"\vlines_added\x18\x02 \x01(\x05R\n" +
 	"linesAdded\x12#\n" +
-	"\rlines_removed\x18\x03 \x01(\x05R\flinesRemoved2\xa9\n" +
-	"\n" +
+	"\rlines_removed\x18\x03 \x01(\x05R\flinesRemoved2\xaf\f\n" +
 	"\vFileService\x12\x86\x01\n" +
 	"\n" +
 	"CreateFile\x12\x1e.hivesync.v1.CreateFileRequest\x1a\x1f.hivesync.v1.CreateFileResponse\"7\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02(:\x01*\"#/api/v1/projects/{project_id}/files\x12q\n" +
@@ -1363,7 +1645,9 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\bMoveFile\x12\x1c.hivesync.v1.MoveFileRequest\x1a\x1d.hivesync.v1.MoveFileResponse\"0\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/files/{file_id}/move\x12w\n" +
 	"\n" +
 	"DeleteFile\x12\x1e.hivesync.v1.DeleteFileRequest\x1a\x1f.hivesync.v1.DeleteFileResponse\"(\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/files/{file_id}\x12\x85\x01\n" +
-	"\vRestoreFile\x12\x1f.hivesync.v1.RestoreFileRequest\x1a .hivesync.v1.RestoreFileResponse\"3\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/files/{file_id}/restore\x12\x83\x01\n" +
+	"\vRestoreFile\x12\x1f.hivesync.v1.RestoreFileRequest\x1a .hivesync.v1.RestoreFileResponse\"3\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/files/{file_id}/restore\x12\x82\x01\n" +
+	"\vAcquireLock\x12\x1f.hivesync.v1.AcquireLockRequest\x1a .hivesync.v1.AcquireLockResponse\"0\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/files/{file_id}/lock\x12\x7f\n" +
+	"\vReleaseLock\x12\x1f.hivesync.v1.ReleaseLockRequest\x1a .hivesync.v1.ReleaseLockResponse\"-\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02\x1e*\x1c/api/v1/files/{file_id}/lock\x12\x83\x01\n" +
 	"\tListFiles\x12\x1d.hivesync.v1.ListFilesRequest\x1a\x1e.hivesync.v1.ListFilesResponse\"7\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02%\x12#/api/v1/projects/{project_id}/files\x90\x02\x01\x12\x89\x01\n" +
 	"\fListVersions\x12 .hivesync.v1.ListVersionsRequest\x1a!.hivesync.v1.ListVersionsResponse\"4\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\"\x12 /api/v1/files/{file_id}/versions\x90\x02\x01\x12\x91\x01\n" +
 	"\n" +
@@ -1383,7 +1667,7 @@ func file_hivesync_v1_file_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_file_service_proto_rawDescData
 }
 
-var file_hivesync_v1_file_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_hivesync_v1_file_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_hivesync_v1_file_service_proto_goTypes = []any{
 	(*FileVersion)(nil),           // 0: hivesync.v1.FileVersion
 	(*File)(nil),                  // 1: hivesync.v1.File
@@ -1394,58 +1678,70 @@ var file_hivesync_v1_file_service_proto_goTypes = []any{
 	(*SaveFileRequest)(nil),       // 6: hivesync.v1.SaveFileRequest
 	(*SaveFileResponse)(nil),      // 7: hivesync.v1.SaveFileResponse
 	(*ListFilesRequest)(nil),      // 8: hivesync.v1.ListFilesRequest
-	(*MoveFileRequest)(nil),       // 9: hivesync.v1.MoveFileRequest
-	(*MoveFileResponse)(nil),      // 10: hivesync.v1.MoveFileResponse
-	(*DeleteFileRequest)(nil),     // 11: hivesync.v1.DeleteFileRequest
-	(*DeleteFileResponse)(nil),    // 12: hivesync.v1.DeleteFileResponse
-	(*RestoreFileRequest)(nil),    // 13: hivesync.v1.RestoreFileRequest
-	(*RestoreFileResponse)(nil),   // 14: hivesync.v1.RestoreFileResponse
-	(*ListFilesResponse)(nil),     // 15: hivesync.v1.ListFilesResponse
-	(*ListVersionsRequest)(nil),   // 16: hivesync.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),  // 17: hivesync.v1.ListVersionsResponse
-	(*GetVersionRequest)(nil),     // 18: hivesync.v1.GetVersionRequest
-	(*GetVersionResponse)(nil),    // 19: hivesync.v1.GetVersionResponse
-	(*DiffVersionsRequest)(nil),   // 20: hivesync.v1.DiffVersionsRequest
-	(*DiffVersionsResponse)(nil),  // 21: hivesync.v1.DiffVersionsResponse
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*SoftLock)(nil),              // 9: hivesync.v1.SoftLock
+	(*AcquireLockRequest)(nil),    // 10: hivesync.v1.AcquireLockRequest
+	(*AcquireLockResponse)(nil),   // 11: hivesync.v1.AcquireLockResponse
+	(*ReleaseLockRequest)(nil),    // 12: hivesync.v1.ReleaseLockRequest
+	(*ReleaseLockResponse)(nil),   // 13: hivesync.v1.ReleaseLockResponse
+	(*MoveFileRequest)(nil),       // 14: hivesync.v1.MoveFileRequest
+	(*MoveFileResponse)(nil),      // 15: hivesync.v1.MoveFileResponse
+	(*DeleteFileRequest)(nil),     // 16: hivesync.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),    // 17: hivesync.v1.DeleteFileResponse
+	(*RestoreFileRequest)(nil),    // 18: hivesync.v1.RestoreFileRequest
+	(*RestoreFileResponse)(nil),   // 19: hivesync.v1.RestoreFileResponse
+	(*ListFilesResponse)(nil),     // 20: hivesync.v1.ListFilesResponse
+	(*ListVersionsRequest)(nil),   // 21: hivesync.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 22: hivesync.v1.ListVersionsResponse
+	(*GetVersionRequest)(nil),     // 23: hivesync.v1.GetVersionRequest
+	(*GetVersionResponse)(nil),    // 24: hivesync.v1.GetVersionResponse
+	(*DiffVersionsRequest)(nil),   // 25: hivesync.v1.DiffVersionsRequest
+	(*DiffVersionsResponse)(nil),  // 26: hivesync.v1.DiffVersionsResponse
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_hivesync_v1_file_service_proto_depIdxs = []int32{
-	22, // 0: hivesync.v1.FileVersion.created_at:type_name -> google.protobuf.Timestamp
+	27, // 0: hivesync.v1.FileVersion.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: hivesync.v1.File.head:type_name -> hivesync.v1.FileVersion
-	22, // 2: hivesync.v1.File.deleted_at:type_name -> google.protobuf.Timestamp
+	27, // 2: hivesync.v1.File.deleted_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: hivesync.v1.CreateFileResponse.file:type_name -> hivesync.v1.File
 	1,  // 4: hivesync.v1.GetFileResponse.file:type_name -> hivesync.v1.File
-	0,  // 5: hivesync.v1.SaveFileResponse.version:type_name -> hivesync.v1.FileVersion
-	1,  // 6: hivesync.v1.MoveFileResponse.file:type_name -> hivesync.v1.File
-	1,  // 7: hivesync.v1.RestoreFileResponse.file:type_name -> hivesync.v1.File
-	1,  // 8: hivesync.v1.ListFilesResponse.files:type_name -> hivesync.v1.File
-	0,  // 9: hivesync.v1.ListVersionsResponse.versions:type_name -> hivesync.v1.FileVersion
-	0,  // 10: hivesync.v1.GetVersionResponse.version:type_name -> hivesync.v1.FileVersion
-	2,  // 11: hivesync.v1.FileService.CreateFile:input_type -> hivesync.v1.CreateFileRequest
-	4,  // 12: hivesync.v1.FileService.GetFile:input_type -> hivesync.v1.GetFileRequest
-	6,  // 13: hivesync.v1.FileService.SaveFile:input_type -> hivesync.v1.SaveFileRequest
-	9,  // 14: hivesync.v1.FileService.MoveFile:input_type -> hivesync.v1.MoveFileRequest
-	11, // 15: hivesync.v1.FileService.DeleteFile:input_type -> hivesync.v1.DeleteFileRequest
-	13, // 16: hivesync.v1.FileService.RestoreFile:input_type -> hivesync.v1.RestoreFileRequest
-	8,  // 17: hivesync.v1.FileService.ListFiles:input_type -> hivesync.v1.ListFilesRequest
-	16, // 18: hivesync.v1.FileService.ListVersions:input_type -> hivesync.v1.ListVersionsRequest
-	18, // 19: hivesync.v1.FileService.GetVersion:input_type -> hivesync.v1.GetVersionRequest
-	20, // 20: hivesync.v1.FileService.DiffVersions:input_type -> hivesync.v1.DiffVersionsRequest
-	3,  // 21: hivesync.v1.FileService.CreateFile:output_type -> hivesync.v1.CreateFileResponse
-	5,  // 22: hivesync.v1.FileService.GetFile:output_type -> hivesync.v1.GetFileResponse
-	7,  // 23: hivesync.v1.FileService.SaveFile:output_type -> hivesync.v1.SaveFileResponse
-	10, // 24: hivesync.v1.FileService.MoveFile:output_type -> hivesync.v1.MoveFileResponse
-	12, // 25: hivesync.v1.FileService.DeleteFile:output_type -> hivesync.v1.DeleteFileResponse
-	14, // 26: hivesync.v1.FileService.RestoreFile:output_type -> hivesync.v1.RestoreFileResponse
-	15, // 27: hivesync.v1.FileService.ListFiles:output_type -> hivesync.v1.ListFilesResponse
-	17, // 28: hivesync.v1.FileService.ListVersions:output_type -> hivesync.v1.ListVersionsResponse
-	19, // 29: hivesync.v1.FileService.GetVersion:output_type -> hivesync.v1.GetVersionResponse
-	21, // 30: hivesync.v1.FileService.DiffVersions:output_type -> hivesync.v1.DiffVersionsResponse
-	21, // [21:31] is the sub-list for method output_type
-	11, // [11:21] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 5: hivesync.v1.GetFileResponse.locks:type_name -> hivesync.v1.SoftLock
+	0,  // 6: hivesync.v1.SaveFileResponse.version:type_name -> hivesync.v1.FileVersion
+	27, // 7: hivesync.v1.SoftLock.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: hivesync.v1.AcquireLockResponse.locks:type_name -> hivesync.v1.SoftLock
+	1,  // 9: hivesync.v1.MoveFileResponse.file:type_name -> hivesync.v1.File
+	1,  // 10: hivesync.v1.RestoreFileResponse.file:type_name -> hivesync.v1.File
+	1,  // 11: hivesync.v1.ListFilesResponse.files:type_name -> hivesync.v1.File
+	0,  // 12: hivesync.v1.ListVersionsResponse.versions:type_name -> hivesync.v1.FileVersion
+	0,  // 13: hivesync.v1.GetVersionResponse.version:type_name -> hivesync.v1.FileVersion
+	2,  // 14: hivesync.v1.FileService.CreateFile:input_type -> hivesync.v1.CreateFileRequest
+	4,  // 15: hivesync.v1.FileService.GetFile:input_type -> hivesync.v1.GetFileRequest
+	6,  // 16: hivesync.v1.FileService.SaveFile:input_type -> hivesync.v1.SaveFileRequest
+	14, // 17: hivesync.v1.FileService.MoveFile:input_type -> hivesync.v1.MoveFileRequest
+	16, // 18: hivesync.v1.FileService.DeleteFile:input_type -> hivesync.v1.DeleteFileRequest
+	18, // 19: hivesync.v1.FileService.RestoreFile:input_type -> hivesync.v1.RestoreFileRequest
+	10, // 20: hivesync.v1.FileService.AcquireLock:input_type -> hivesync.v1.AcquireLockRequest
+	12, // 21: hivesync.v1.FileService.ReleaseLock:input_type -> hivesync.v1.ReleaseLockRequest
+	8,  // 22: hivesync.v1.FileService.ListFiles:input_type -> hivesync.v1.ListFilesRequest
+	21, // 23: hivesync.v1.FileService.ListVersions:input_type -> hivesync.v1.ListVersionsRequest
+	23, // 24: hivesync.v1.FileService.GetVersion:input_type -> hivesync.v1.GetVersionRequest
+	25, // 25: hivesync.v1.FileService.DiffVersions:input_type -> hivesync.v1.DiffVersionsRequest
+	3,  // 26: hivesync.v1.FileService.CreateFile:output_type -> hivesync.v1.CreateFileResponse
+	5,  // 27: hivesync.v1.FileService.GetFile:output_type -> hivesync.v1.GetFileResponse
+	7,  // 28: hivesync.v1.FileService.SaveFile:output_type -> hivesync.v1.SaveFileResponse
+	15, // 29: hivesync.v1.FileService.MoveFile:output_type -> hivesync.v1.MoveFileResponse
+	17, // 30: hivesync.v1.FileService.DeleteFile:output_type -> hivesync.v1.DeleteFileResponse
+	19, // 31: hivesync.v1.FileService.RestoreFile:output_type -> hivesync.v1.RestoreFileResponse
+	11, // 32: hivesync.v1.FileService.AcquireLock:output_type -> hivesync.v1.AcquireLockResponse
+	13, // 33: hivesync.v1.FileService.ReleaseLock:output_type -> hivesync.v1.ReleaseLockResponse
+	20, // 34: hivesync.v1.FileService.ListFiles:output_type -> hivesync.v1.ListFilesResponse
+	22, // 35: hivesync.v1.FileService.ListVersions:output_type -> hivesync.v1.ListVersionsResponse
+	24, // 36: hivesync.v1.FileService.GetVersion:output_type -> hivesync.v1.GetVersionResponse
+	26, // 37: hivesync.v1.FileService.DiffVersions:output_type -> hivesync.v1.DiffVersionsResponse
+	26, // [26:38] is the sub-list for method output_type
+	14, // [14:26] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_file_service_proto_init() }
@@ -1460,7 +1756,7 @@ func file_hivesync_v1_file_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_file_service_proto_rawDesc), len(file_hivesync_v1_file_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,10 @@ const (
 	FileServiceDeleteFileProcedure = "/hivesync.v1.FileService/DeleteFile"
 	// FileServiceRestoreFileProcedure is the fully-qualified name of the FileService's RestoreFile RPC.
 	FileServiceRestoreFileProcedure = "/hivesync.v1.FileService/RestoreFile"
+	// FileServiceAcquireLockProcedure is the fully-qualified name of the FileService's AcquireLock RPC.
+	FileServiceAcquireLockProcedure = "/hivesync.v1.FileService/AcquireLock"
+	// FileServiceReleaseLockProcedure is the fully-qualified name of the FileService's ReleaseLock RPC.
+	FileServiceReleaseLockProcedure = "/hivesync.v1.FileService/ReleaseLock"
 	// FileServiceListFilesProcedure is the fully-qualified name of the FileService's ListFiles RPC.
 	FileServiceListFilesProcedure = "/hivesync.v1.FileService/ListFiles"
 	// FileServiceListVersionsProcedure is the fully-qualified name of the FileService's ListVersions
@@ -73,6 +77,12 @@ type FileServiceClient interface {
 	// RestoreFile brings a deleted file back at its path (already_exists when
 	// a live file now holds that path: move that one first).
 	RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error)
+	// AcquireLock announces that the caller's device is editing a file (an
+	// advisory soft lock; it never blocks anyone's save). Call it again as a
+	// heartbeat before ttl_seconds pass; it lapses otherwise.
+	AcquireLock(context.Context, *v1.AcquireLockRequest) (*v1.AcquireLockResponse, error)
+	// ReleaseLock ends the caller's device's soft lock on a file.
+	ReleaseLock(context.Context, *v1.ReleaseLockRequest) (*v1.ReleaseLockResponse, error)
 	// ListFiles lists a project's files (latest revision, no content).
 	ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error)
 	// ListVersions lists a file's versions, newest first (no content).
@@ -131,6 +141,18 @@ func NewFileServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(fileServiceMethods.ByName("RestoreFile")),
 			connect.WithClientOptions(opts...),
 		),
+		acquireLock: connect.NewClient[v1.AcquireLockRequest, v1.AcquireLockResponse](
+			httpClient,
+			baseURL+FileServiceAcquireLockProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("AcquireLock")),
+			connect.WithClientOptions(opts...),
+		),
+		releaseLock: connect.NewClient[v1.ReleaseLockRequest, v1.ReleaseLockResponse](
+			httpClient,
+			baseURL+FileServiceReleaseLockProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("ReleaseLock")),
+			connect.WithClientOptions(opts...),
+		),
 		listFiles: connect.NewClient[v1.ListFilesRequest, v1.ListFilesResponse](
 			httpClient,
 			baseURL+FileServiceListFilesProcedure,
@@ -170,6 +192,8 @@ type fileServiceClient struct {
 	moveFile     *connect.Client[v1.MoveFileRequest, v1.MoveFileResponse]
 	deleteFile   *connect.Client[v1.DeleteFileRequest, v1.DeleteFileResponse]
 	restoreFile  *connect.Client[v1.RestoreFileRequest, v1.RestoreFileResponse]
+	acquireLock  *connect.Client[v1.AcquireLockRequest, v1.AcquireLockResponse]
+	releaseLock  *connect.Client[v1.ReleaseLockRequest, v1.ReleaseLockResponse]
 	listFiles    *connect.Client[v1.ListFilesRequest, v1.ListFilesResponse]
 	listVersions *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
 	getVersion   *connect.Client[v1.GetVersionRequest, v1.GetVersionResponse]
@@ -230,6 +254,24 @@ func (c *fileServiceClient) RestoreFile(ctx context.Context, req *v1.RestoreFile
 	return nil, err
 }
 
+// AcquireLock calls hivesync.v1.FileService.AcquireLock.
+func (c *fileServiceClient) AcquireLock(ctx context.Context, req *v1.AcquireLockRequest) (*v1.AcquireLockResponse, error) {
+	response, err := c.acquireLock.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ReleaseLock calls hivesync.v1.FileService.ReleaseLock.
+func (c *fileServiceClient) ReleaseLock(ctx context.Context, req *v1.ReleaseLockRequest) (*v1.ReleaseLockResponse, error) {
+	response, err := c.releaseLock.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListFiles calls hivesync.v1.FileService.ListFiles.
 func (c *fileServiceClient) ListFiles(ctx context.Context, req *v1.ListFilesRequest) (*v1.ListFilesResponse, error) {
 	response, err := c.listFiles.CallUnary(ctx, connect.NewRequest(req))
@@ -282,6 +324,12 @@ type FileServiceHandler interface {
 	// RestoreFile brings a deleted file back at its path (already_exists when
 	// a live file now holds that path: move that one first).
 	RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error)
+	// AcquireLock announces that the caller's device is editing a file (an
+	// advisory soft lock; it never blocks anyone's save). Call it again as a
+	// heartbeat before ttl_seconds pass; it lapses otherwise.
+	AcquireLock(context.Context, *v1.AcquireLockRequest) (*v1.AcquireLockResponse, error)
+	// ReleaseLock ends the caller's device's soft lock on a file.
+	ReleaseLock(context.Context, *v1.ReleaseLockRequest) (*v1.ReleaseLockResponse, error)
 	// ListFiles lists a project's files (latest revision, no content).
 	ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error)
 	// ListVersions lists a file's versions, newest first (no content).
@@ -336,6 +384,18 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(fileServiceMethods.ByName("RestoreFile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	fileServiceAcquireLockHandler := connect.NewUnaryHandlerSimple(
+		FileServiceAcquireLockProcedure,
+		svc.AcquireLock,
+		connect.WithSchema(fileServiceMethods.ByName("AcquireLock")),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceReleaseLockHandler := connect.NewUnaryHandlerSimple(
+		FileServiceReleaseLockProcedure,
+		svc.ReleaseLock,
+		connect.WithSchema(fileServiceMethods.ByName("ReleaseLock")),
+		connect.WithHandlerOptions(opts...),
+	)
 	fileServiceListFilesHandler := connect.NewUnaryHandlerSimple(
 		FileServiceListFilesProcedure,
 		svc.ListFiles,
@@ -378,6 +438,10 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 			fileServiceDeleteFileHandler.ServeHTTP(w, r)
 		case FileServiceRestoreFileProcedure:
 			fileServiceRestoreFileHandler.ServeHTTP(w, r)
+		case FileServiceAcquireLockProcedure:
+			fileServiceAcquireLockHandler.ServeHTTP(w, r)
+		case FileServiceReleaseLockProcedure:
+			fileServiceReleaseLockHandler.ServeHTTP(w, r)
 		case FileServiceListFilesProcedure:
 			fileServiceListFilesHandler.ServeHTTP(w, r)
 		case FileServiceListVersionsProcedure:
@@ -417,6 +481,14 @@ func (UnimplementedFileServiceHandler) DeleteFile(context.Context, *v1.DeleteFil
 
 func (UnimplementedFileServiceHandler) RestoreFile(context.Context, *v1.RestoreFileRequest) (*v1.RestoreFileResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.RestoreFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) AcquireLock(context.Context, *v1.AcquireLockRequest) (*v1.AcquireLockResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.AcquireLock is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) ReleaseLock(context.Context, *v1.ReleaseLockRequest) (*v1.ReleaseLockResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.FileService.ReleaseLock is not implemented"))
 }
 
 func (UnimplementedFileServiceHandler) ListFiles(context.Context, *v1.ListFilesRequest) (*v1.ListFilesResponse, error) {

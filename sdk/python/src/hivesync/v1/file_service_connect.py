@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .file_service_pb2 import CreateFileRequest, CreateFileResponse, DeleteFileRequest, DeleteFileResponse, DiffVersionsRequest, DiffVersionsResponse, GetFileRequest, GetFileResponse, GetVersionRequest, GetVersionResponse, ListFilesRequest, ListFilesResponse, ListVersionsRequest, ListVersionsResponse, MoveFileRequest, MoveFileResponse, RestoreFileRequest, RestoreFileResponse, SaveFileRequest, SaveFileResponse
+from .file_service_pb2 import AcquireLockRequest, AcquireLockResponse, CreateFileRequest, CreateFileResponse, DeleteFileRequest, DeleteFileResponse, DiffVersionsRequest, DiffVersionsResponse, GetFileRequest, GetFileResponse, GetVersionRequest, GetVersionResponse, ListFilesRequest, ListFilesResponse, ListVersionsRequest, ListVersionsResponse, MoveFileRequest, MoveFileResponse, ReleaseLockRequest, ReleaseLockResponse, RestoreFileRequest, RestoreFileResponse, SaveFileRequest, SaveFileResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -79,6 +79,20 @@ class FileService(Protocol):
         """
         RestoreFile brings a deleted file back at its path (already_exists when
         a live file now holds that path: move that one first).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def acquire_lock(self, request: AcquireLockRequest, ctx: RequestContext[AcquireLockRequest, AcquireLockResponse], /) -> AcquireLockResponse:
+        """
+        AcquireLock announces that the caller's device is editing a file (an
+        advisory soft lock; it never blocks anyone's save). Call it again as a
+        heartbeat before ttl_seconds pass; it lapses otherwise.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def release_lock(self, request: ReleaseLockRequest, ctx: RequestContext[ReleaseLockRequest, ReleaseLockResponse], /) -> ReleaseLockResponse:
+        """
+        ReleaseLock ends the caller's device's soft lock on a file.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -185,6 +199,28 @@ class FileServiceASGIApplication(ConnectASGIApplication[FileService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.restore_file,
+                ),
+                "/hivesync.v1.FileService/AcquireLock": Endpoint.unary(
+                    method=MethodInfo(
+                        name="AcquireLock",
+                        service_name="hivesync.v1.FileService",
+                        input=AcquireLockRequest,
+                        output=AcquireLockResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.acquire_lock,
+                ),
+                "/hivesync.v1.FileService/ReleaseLock": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ReleaseLock",
+                        service_name="hivesync.v1.FileService",
+                        input=ReleaseLockRequest,
+                        output=ReleaseLockResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.release_lock,
                 ),
                 "/hivesync.v1.FileService/ListFiles": Endpoint.unary(
                     method=MethodInfo(
@@ -416,6 +452,54 @@ class FileServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def acquire_lock(
+        self,
+        request: AcquireLockRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AcquireLockResponse:
+        """
+        AcquireLock announces that the caller's device is editing a file (an
+        advisory soft lock; it never blocks anyone's save). Call it again as a
+        heartbeat before ttl_seconds pass; it lapses otherwise.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AcquireLock",
+                service_name="hivesync.v1.FileService",
+                input=AcquireLockRequest,
+                output=AcquireLockResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def release_lock(
+        self,
+        request: ReleaseLockRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ReleaseLockResponse:
+        """
+        ReleaseLock ends the caller's device's soft lock on a file.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ReleaseLock",
+                service_name="hivesync.v1.FileService",
+                input=ReleaseLockRequest,
+                output=ReleaseLockResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def list_files(
         self,
         request: ListFilesRequest,
@@ -562,6 +646,20 @@ class FileServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def acquire_lock(self, request: AcquireLockRequest, ctx: RequestContext[AcquireLockRequest, AcquireLockResponse], /) -> AcquireLockResponse:
+        """
+        AcquireLock announces that the caller's device is editing a file (an
+        advisory soft lock; it never blocks anyone's save). Call it again as a
+        heartbeat before ttl_seconds pass; it lapses otherwise.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def release_lock(self, request: ReleaseLockRequest, ctx: RequestContext[ReleaseLockRequest, ReleaseLockResponse], /) -> ReleaseLockResponse:
+        """
+        ReleaseLock ends the caller's device's soft lock on a file.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def list_files(self, request: ListFilesRequest, ctx: RequestContext[ListFilesRequest, ListFilesResponse], /) -> ListFilesResponse:
         """
         ListFiles lists a project's files (latest revision, no content).
@@ -663,6 +761,28 @@ class FileServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.restore_file,
+                ),
+                "/hivesync.v1.FileService/AcquireLock": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="AcquireLock",
+                        service_name="hivesync.v1.FileService",
+                        input=AcquireLockRequest,
+                        output=AcquireLockResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.acquire_lock,
+                ),
+                "/hivesync.v1.FileService/ReleaseLock": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ReleaseLock",
+                        service_name="hivesync.v1.FileService",
+                        input=ReleaseLockRequest,
+                        output=ReleaseLockResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.release_lock,
                 ),
                 "/hivesync.v1.FileService/ListFiles": EndpointSync.unary(
                     method=MethodInfo(
@@ -888,6 +1008,54 @@ class FileServiceClientSync(ConnectClientSync):
                 service_name="hivesync.v1.FileService",
                 input=RestoreFileRequest,
                 output=RestoreFileResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def acquire_lock(
+        self,
+        request: AcquireLockRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AcquireLockResponse:
+        """
+        AcquireLock announces that the caller's device is editing a file (an
+        advisory soft lock; it never blocks anyone's save). Call it again as a
+        heartbeat before ttl_seconds pass; it lapses otherwise.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AcquireLock",
+                service_name="hivesync.v1.FileService",
+                input=AcquireLockRequest,
+                output=AcquireLockResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def release_lock(
+        self,
+        request: ReleaseLockRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ReleaseLockResponse:
+        """
+        ReleaseLock ends the caller's device's soft lock on a file.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ReleaseLock",
+                service_name="hivesync.v1.FileService",
+                input=ReleaseLockRequest,
+                output=ReleaseLockResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

@@ -70,12 +70,14 @@ class GetFileRequest(_message.Message):
     def __init__(self, file_id: _Optional[str] = ...) -> None: ...
 
 class GetFileResponse(_message.Message):
-    __slots__ = ("file", "content")
+    __slots__ = ("file", "content", "locks")
     FILE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    LOCKS_FIELD_NUMBER: _ClassVar[int]
     file: File
     content: str
-    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ..., content: _Optional[str] = ...) -> None: ...
+    locks: _containers.RepeatedCompositeFieldContainer[SoftLock]
+    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ..., content: _Optional[str] = ..., locks: _Optional[_Iterable[_Union[SoftLock, _Mapping]]] = ...) -> None: ...
 
 class SaveFileRequest(_message.Message):
     __slots__ = ("file_id", "base_revision_id", "content", "idempotency_key", "device_id")
@@ -104,6 +106,42 @@ class ListFilesRequest(_message.Message):
     project_id: str
     include_deleted: bool
     def __init__(self, project_id: _Optional[str] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class SoftLock(_message.Message):
+    __slots__ = ("user_id", "device_id", "session_id", "expires_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: str
+    session_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., session_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AcquireLockRequest(_message.Message):
+    __slots__ = ("file_id", "ttl_seconds")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    ttl_seconds: int
+    def __init__(self, file_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class AcquireLockResponse(_message.Message):
+    __slots__ = ("locks",)
+    LOCKS_FIELD_NUMBER: _ClassVar[int]
+    locks: _containers.RepeatedCompositeFieldContainer[SoftLock]
+    def __init__(self, locks: _Optional[_Iterable[_Union[SoftLock, _Mapping]]] = ...) -> None: ...
+
+class ReleaseLockRequest(_message.Message):
+    __slots__ = ("file_id",)
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseLockResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class MoveFileRequest(_message.Message):
     __slots__ = ("file_id", "new_path")

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/file_service.proto.
  */
 export const file_hivesync_v1_file_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5oaXZlc3luYy92MS9maWxlX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIt4BCgtGaWxlVmVyc2lvbhIKCgJpZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIWCg5jb250ZW50X3NoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhYKDmF1dGhvcl91c2VyX2lkGAUgASgJEhEKCWRldmljZV9pZBgGIAEoCRITCgtsaW5lc19hZGRlZBgHIAEoBRIVCg1saW5lc19yZW1vdmVkGAggASgFEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIowBCgRGaWxlEgoKAmlkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSDAoEcGF0aBgDIAEoCRImCgRoZWFkGAQgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24SLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoRQ3JlYXRlRmlsZVJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg8KB2NvbnRlbnQYAyABKAkiNQoSQ3JlYXRlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIiEKDkdldEZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiQwoPR2V0RmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlEg8KB2NvbnRlbnQYAiABKAkieQoPU2F2ZUZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSGAoQYmFzZV9yZXZpc2lvbl9pZBgCIAEoCRIPCgdjb250ZW50GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIRCglkZXZpY2VfaWQYBSABKAkiPQoQU2F2ZUZpbGVSZXNwb25zZRIpCgd2ZXJzaW9uGAEgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24iPwoQTGlzdEZpbGVzUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEhcKD2luY2x1ZGVfZGVsZXRlZBgCIAEoCCI0Cg9Nb3ZlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghuZXdfcGF0aBgCIAEoCSIzChBNb3ZlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIiQKEURlbGV0ZUZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiFAoSRGVsZXRlRmlsZVJlc3BvbnNlIiUKElJlc3RvcmVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJIjYKE1Jlc3RvcmVGaWxlUmVzcG9uc2USHwoEZmlsZRgBIAEoCzIRLmhpdmVzeW5jLnYxLkZpbGUiNQoRTGlzdEZpbGVzUmVzcG9uc2USIAoFZmlsZXMYASADKAsyES5oaXZlc3luYy52MS5GaWxlIiYKE0xpc3RWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCSJCChRMaXN0VmVyc2lvbnNSZXNwb25zZRIqCgh2ZXJzaW9ucxgBIAMoCzIYLmhpdmVzeW5jLnYxLkZpbGVWZXJzaW9uIjkKEUdldFZlcnNpb25SZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEwoLcmV2aXNpb25faWQYAiABKAkiUAoSR2V0VmVyc2lvblJlc3BvbnNlEikKB3ZlcnNpb24YASABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbhIPCgdjb250ZW50GAIgASgJIlgKE0RpZmZWZXJzaW9uc1JlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIYChBmcm9tX3JldmlzaW9uX2lkGAIgASgJEhYKDnRvX3JldmlzaW9uX2lkGAMgASgJIlgKFERpZmZWZXJzaW9uc1Jlc3BvbnNlEhQKDHVuaWZpZWRfZGlmZhgBIAEoCRITCgtsaW5lc19hZGRlZBgCIAEoBRIVCg1saW5lc19yZW1vdmVkGAMgASgFMqkKCgtGaWxlU2VydmljZRKGAQoKQ3JlYXRlRmlsZRIeLmhpdmVzeW5jLnYxLkNyZWF0ZUZpbGVSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuQ3JlYXRlRmlsZVJlc3BvbnNlIjfK8xgFEgMCAwaC0+STAig6ASoiIy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2ZpbGVzEnEKB0dldEZpbGUSGy5oaXZlc3luYy52MS5HZXRGaWxlUmVxdWVzdBocLmhpdmVzeW5jLnYxLkdldEZpbGVSZXNwb25zZSIrkAIByvMYBRIDAgMFgtPkkwIZEhcvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfRJ0CghTYXZlRmlsZRIcLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVxdWVzdBodLmhpdmVzeW5jLnYxLlNhdmVGaWxlUmVzcG9uc2UiK8rzGAUSAwIDBoLT5JMCHDoBKhoXL2FwaS92MS9maWxlcy97ZmlsZV9pZH0SeQoITW92ZUZpbGUSHC5oaXZlc3luYy52MS5Nb3ZlRmlsZVJlcXVlc3QaHS5oaXZlc3luYy52MS5Nb3ZlRmlsZVJlc3BvbnNlIjDK8xgFEgMCAwaC0+STAiE6ASoiHC9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L21vdmUSdwoKRGVsZXRlRmlsZRIeLmhpdmVzeW5jLnYxLkRlbGV0ZUZpbGVSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuRGVsZXRlRmlsZVJlc3BvbnNlIijK8xgFEgMCAwaC0+STAhkqFy9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9EoUBCgtSZXN0b3JlRmlsZRIfLmhpdmVzeW5jLnYxLlJlc3RvcmVGaWxlUmVxdWVzdBogLmhpdmVzeW5jLnYxLlJlc3RvcmVGaWxlUmVzcG9uc2UiM8rzGAUSAwIDBoLT5JMCJDoBKiIfL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vcmVzdG9yZRKDAQoJTGlzdEZpbGVzEh0uaGl2ZXN5bmMudjEuTGlzdEZpbGVzUmVxdWVzdBoeLmhpdmVzeW5jLnYxLkxpc3RGaWxlc1Jlc3BvbnNlIjeQAgHK8xgFEgMCAwWC0+STAiUSIy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L2ZpbGVzEokBCgxMaXN0VmVyc2lvbnMSIC5oaXZlc3luYy52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiNJACAcrzGAUSAwIDBYLT5JMCIhIgL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vdmVyc2lvbnMSkQEKCkdldFZlcnNpb24SHi5oaXZlc3luYy52MS5HZXRWZXJzaW9uUmVxdWVzdBofLmhpdmVzeW5jLnYxLkdldFZlcnNpb25SZXNwb25zZSJCkAIByvMYBRIDAgMFgtPkkwIwEi4vYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS92ZXJzaW9ucy97cmV2aXNpb25faWR9EoUBCgxEaWZmVmVyc2lvbnMSIC5oaXZlc3luYy52MS5EaWZmVmVyc2lvbnNSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuRGlmZlZlcnNpb25zUmVzcG9uc2UiMJACAcrzGAUSAwIDBYLT5JMCHhIcL2FwaS92MS9maWxlcy97ZmlsZV9pZH0vZGlmZkJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
+  fileDesc("Ch5oaXZlc3luYy92MS9maWxlX3NlcnZpY2UucHJvdG8SC2hpdmVzeW5jLnYxIt4BCgtGaWxlVmVyc2lvbhIKCgJpZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIWCg5jb250ZW50X3NoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhYKDmF1dGhvcl91c2VyX2lkGAUgASgJEhEKCWRldmljZV9pZBgGIAEoCRITCgtsaW5lc19hZGRlZBgHIAEoBRIVCg1saW5lc19yZW1vdmVkGAggASgFEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIowBCgRGaWxlEgoKAmlkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSDAoEcGF0aBgDIAEoCRImCgRoZWFkGAQgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24SLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoRQ3JlYXRlRmlsZVJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg8KB2NvbnRlbnQYAyABKAkiNQoSQ3JlYXRlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIiEKDkdldEZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiaQoPR2V0RmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlEg8KB2NvbnRlbnQYAiABKAkSJAoFbG9ja3MYAyADKAsyFS5oaXZlc3luYy52MS5Tb2Z0TG9jayJ5Cg9TYXZlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIYChBiYXNlX3JldmlzaW9uX2lkGAIgASgJEg8KB2NvbnRlbnQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhEKCWRldmljZV9pZBgFIAEoCSI9ChBTYXZlRmlsZVJlc3BvbnNlEikKB3ZlcnNpb24YASABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI/ChBMaXN0RmlsZXNSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSFwoPaW5jbHVkZV9kZWxldGVkGAIgASgIInIKCFNvZnRMb2NrEg8KB3VzZXJfaWQYASABKAkSEQoJZGV2aWNlX2lkGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoSQWNxdWlyZUxvY2tSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEwoLdHRsX3NlY29uZHMYAiABKAUiOwoTQWNxdWlyZUxvY2tSZXNwb25zZRIkCgVsb2NrcxgBIAMoCzIVLmhpdmVzeW5jLnYxLlNvZnRMb2NrIiUKElJlbGVhc2VMb2NrUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJIhUKE1JlbGVhc2VMb2NrUmVzcG9uc2UiNAoPTW92ZUZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEAoIbmV3X3BhdGgYAiABKAkiMwoQTW92ZUZpbGVSZXNwb25zZRIfCgRmaWxlGAEgASgLMhEuaGl2ZXN5bmMudjEuRmlsZSIkChFEZWxldGVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJIhQKEkRlbGV0ZUZpbGVSZXNwb25zZSIlChJSZXN0b3JlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCSI2ChNSZXN0b3JlRmlsZVJlc3BvbnNlEh8KBGZpbGUYASABKAsyES5oaXZlc3luYy52MS5GaWxlIjUKEUxpc3RGaWxlc1Jlc3BvbnNlEiAKBWZpbGVzGAEgAygLMhEuaGl2ZXN5bmMudjEuRmlsZSImChNMaXN0VmVyc2lvbnNSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkiQgoUTGlzdFZlcnNpb25zUmVzcG9uc2USKgoIdmVyc2lvbnMYASADKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI5ChFHZXRWZXJzaW9uUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhMKC3JldmlzaW9uX2lkGAIgASgJIlAKEkdldFZlcnNpb25SZXNwb25zZRIpCgd2ZXJzaW9uGAEgASgLMhguaGl2ZXN5bmMudjEuRmlsZVZlcnNpb24SDwoHY29udGVudBgCIAEoCSJYChNEaWZmVmVyc2lvbnNSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSGAoQZnJvbV9yZXZpc2lvbl9pZBgCIAEoCRIWCg50b19yZXZpc2lvbl9pZBgDIAEoCSJYChREaWZmVmVyc2lvbnNSZXNwb25zZRIUCgx1bmlmaWVkX2RpZmYYASABKAkSEwoLbGluZXNfYWRkZWQYAiABKAUSFQoNbGluZXNfcmVtb3ZlZBgDIAEoBTKvDAoLRmlsZVNlcnZpY2UShgEKCkNyZWF0ZUZpbGUSHi5oaXZlc3luYy52MS5DcmVhdGVGaWxlUmVxdWVzdBofLmhpdmVzeW5jLnYxLkNyZWF0ZUZpbGVSZXNwb25zZSI3yvMYBRIDAgMGgtPkkwIoOgEqIiMvYXBpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9maWxlcxJxCgdHZXRGaWxlEhsuaGl2ZXN5bmMudjEuR2V0RmlsZVJlcXVlc3QaHC5oaXZlc3luYy52MS5HZXRGaWxlUmVzcG9uc2UiK5ACAcrzGAUSAwIDBYLT5JMCGRIXL2FwaS92MS9maWxlcy97ZmlsZV9pZH0SdAoIU2F2ZUZpbGUSHC5oaXZlc3luYy52MS5TYXZlRmlsZVJlcXVlc3QaHS5oaXZlc3luYy52MS5TYXZlRmlsZVJlc3BvbnNlIivK8xgFEgMCAwaC0+STAhw6ASoaFy9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9EnkKCE1vdmVGaWxlEhwuaGl2ZXN5bmMudjEuTW92ZUZpbGVSZXF1ZXN0Gh0uaGl2ZXN5bmMudjEuTW92ZUZpbGVSZXNwb25zZSIwyvMYBRIDAgMGgtPkkwIhOgEqIhwvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS9tb3ZlEncKCkRlbGV0ZUZpbGUSHi5oaXZlc3luYy52MS5EZWxldGVGaWxlUmVxdWVzdBofLmhpdmVzeW5jLnYxLkRlbGV0ZUZpbGVSZXNwb25zZSIoyvMYBRIDAgMGgtPkkwIZKhcvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfRKFAQoLUmVzdG9yZUZpbGUSHy5oaXZlc3luYy52MS5SZXN0b3JlRmlsZVJlcXVlc3QaIC5oaXZlc3luYy52MS5SZXN0b3JlRmlsZVJlc3BvbnNlIjPK8xgFEgMCAwaC0+STAiQ6ASoiHy9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L3Jlc3RvcmUSggEKC0FjcXVpcmVMb2NrEh8uaGl2ZXN5bmMudjEuQWNxdWlyZUxvY2tSZXF1ZXN0GiAuaGl2ZXN5bmMudjEuQWNxdWlyZUxvY2tSZXNwb25zZSIwyvMYBRIDAgMGgtPkkwIhOgEqIhwvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS9sb2NrEn8KC1JlbGVhc2VMb2NrEh8uaGl2ZXN5bmMudjEuUmVsZWFzZUxvY2tSZXF1ZXN0GiAuaGl2ZXN5bmMudjEuUmVsZWFzZUxvY2tSZXNwb25zZSItyvMYBRIDAgMGgtPkkwIeKhwvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS9sb2NrEoMBCglMaXN0RmlsZXMSHS5oaXZlc3luYy52MS5MaXN0RmlsZXNSZXF1ZXN0Gh4uaGl2ZXN5bmMudjEuTGlzdEZpbGVzUmVzcG9uc2UiN5ACAcrzGAUSAwIDBYLT5JMCJRIjL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vZmlsZXMSiQEKDExpc3RWZXJzaW9ucxIgLmhpdmVzeW5jLnYxLkxpc3RWZXJzaW9uc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSI0kAIByvMYBRIDAgMFgtPkkwIiEiAvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS92ZXJzaW9ucxKRAQoKR2V0VmVyc2lvbhIeLmhpdmVzeW5jLnYxLkdldFZlcnNpb25SZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuR2V0VmVyc2lvblJlc3BvbnNlIkKQAgHK8xgFEgMCAwWC0+STAjASLi9hcGkvdjEvZmlsZXMve2ZpbGVfaWR9L3ZlcnNpb25zL3tyZXZpc2lvbl9pZH0ShQEKDERpZmZWZXJzaW9ucxIgLmhpdmVzeW5jLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaIS5oaXZlc3luYy52MS5EaWZmVmVyc2lvbnNSZXNwb25zZSIwkAIByvMYBRIDAgMFgtPkkwIeEhwvYXBpL3YxL2ZpbGVzL3tmaWxlX2lkfS9kaWZmQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access]);
 
 /**
  * FileVersion is one stored version of a file.
@@ -238,6 +238,13 @@ export type GetFileResponse = Message<"hivesync.v1.GetFileResponse"> & {
    * @generated from field: string content = 2;
    */
   content: string;
+
+  /**
+   * locks are the soft locks of devices editing the file now.
+   *
+   * @generated from field: repeated hivesync.v1.SoftLock locks = 3;
+   */
+  locks: SoftLock[];
 };
 
 /**
@@ -347,6 +354,133 @@ export const ListFilesRequestSchema: GenMessage<ListFilesRequest> = /*@__PURE__*
   messageDesc(file_hivesync_v1_file_service, 8);
 
 /**
+ * SoftLock says who is editing a file.
+ *
+ * @generated from message hivesync.v1.SoftLock
+ */
+export type SoftLock = Message<"hivesync.v1.SoftLock"> & {
+  /**
+   * user_id is the editing user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * device_id is the editing device, when the session has one.
+   *
+   * @generated from field: string device_id = 2;
+   */
+  deviceId: string;
+
+  /**
+   * session_id is the editing session.
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * expires_at is when the lock lapses without a heartbeat.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.SoftLock.
+ * Use `create(SoftLockSchema)` to create a new message.
+ */
+export const SoftLockSchema: GenMessage<SoftLock> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 9);
+
+/**
+ * AcquireLockRequest names the file.
+ *
+ * @generated from message hivesync.v1.AcquireLockRequest
+ */
+export type AcquireLockRequest = Message<"hivesync.v1.AcquireLockRequest"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * ttl_seconds is the lock's life, 10 to 300; 60 when zero.
+   *
+   * @generated from field: int32 ttl_seconds = 2;
+   */
+  ttlSeconds: number;
+};
+
+/**
+ * Describes the message hivesync.v1.AcquireLockRequest.
+ * Use `create(AcquireLockRequestSchema)` to create a new message.
+ */
+export const AcquireLockRequestSchema: GenMessage<AcquireLockRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 10);
+
+/**
+ * AcquireLockResponse lists every current editor, the caller included.
+ *
+ * @generated from message hivesync.v1.AcquireLockResponse
+ */
+export type AcquireLockResponse = Message<"hivesync.v1.AcquireLockResponse"> & {
+  /**
+   * locks are the file's live soft locks.
+   *
+   * @generated from field: repeated hivesync.v1.SoftLock locks = 1;
+   */
+  locks: SoftLock[];
+};
+
+/**
+ * Describes the message hivesync.v1.AcquireLockResponse.
+ * Use `create(AcquireLockResponseSchema)` to create a new message.
+ */
+export const AcquireLockResponseSchema: GenMessage<AcquireLockResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 11);
+
+/**
+ * ReleaseLockRequest names the file.
+ *
+ * @generated from message hivesync.v1.ReleaseLockRequest
+ */
+export type ReleaseLockRequest = Message<"hivesync.v1.ReleaseLockRequest"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ReleaseLockRequest.
+ * Use `create(ReleaseLockRequestSchema)` to create a new message.
+ */
+export const ReleaseLockRequestSchema: GenMessage<ReleaseLockRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 12);
+
+/**
+ * ReleaseLockResponse is empty.
+ *
+ * @generated from message hivesync.v1.ReleaseLockResponse
+ */
+export type ReleaseLockResponse = Message<"hivesync.v1.ReleaseLockResponse"> & {
+};
+
+/**
+ * Describes the message hivesync.v1.ReleaseLockResponse.
+ * Use `create(ReleaseLockResponseSchema)` to create a new message.
+ */
+export const ReleaseLockResponseSchema: GenMessage<ReleaseLockResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_file_service, 13);
+
+/**
  * MoveFileRequest names the file and its new path.
  *
  * @generated from message hivesync.v1.MoveFileRequest
@@ -372,7 +506,7 @@ export type MoveFileRequest = Message<"hivesync.v1.MoveFileRequest"> & {
  * Use `create(MoveFileRequestSchema)` to create a new message.
  */
 export const MoveFileRequestSchema: GenMessage<MoveFileRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 9);
+  messageDesc(file_hivesync_v1_file_service, 14);
 
 /**
  * MoveFileResponse returns the moved file.
@@ -393,7 +527,7 @@ export type MoveFileResponse = Message<"hivesync.v1.MoveFileResponse"> & {
  * Use `create(MoveFileResponseSchema)` to create a new message.
  */
 export const MoveFileResponseSchema: GenMessage<MoveFileResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 10);
+  messageDesc(file_hivesync_v1_file_service, 15);
 
 /**
  * DeleteFileRequest names the file.
@@ -414,7 +548,7 @@ export type DeleteFileRequest = Message<"hivesync.v1.DeleteFileRequest"> & {
  * Use `create(DeleteFileRequestSchema)` to create a new message.
  */
 export const DeleteFileRequestSchema: GenMessage<DeleteFileRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 11);
+  messageDesc(file_hivesync_v1_file_service, 16);
 
 /**
  * DeleteFileResponse is empty.
@@ -429,7 +563,7 @@ export type DeleteFileResponse = Message<"hivesync.v1.DeleteFileResponse"> & {
  * Use `create(DeleteFileResponseSchema)` to create a new message.
  */
 export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 12);
+  messageDesc(file_hivesync_v1_file_service, 17);
 
 /**
  * RestoreFileRequest names a deleted file.
@@ -450,7 +584,7 @@ export type RestoreFileRequest = Message<"hivesync.v1.RestoreFileRequest"> & {
  * Use `create(RestoreFileRequestSchema)` to create a new message.
  */
 export const RestoreFileRequestSchema: GenMessage<RestoreFileRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 13);
+  messageDesc(file_hivesync_v1_file_service, 18);
 
 /**
  * RestoreFileResponse returns the restored file.
@@ -471,7 +605,7 @@ export type RestoreFileResponse = Message<"hivesync.v1.RestoreFileResponse"> & {
  * Use `create(RestoreFileResponseSchema)` to create a new message.
  */
 export const RestoreFileResponseSchema: GenMessage<RestoreFileResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 14);
+  messageDesc(file_hivesync_v1_file_service, 19);
 
 /**
  * ListFilesResponse lists files by path.
@@ -492,7 +626,7 @@ export type ListFilesResponse = Message<"hivesync.v1.ListFilesResponse"> & {
  * Use `create(ListFilesResponseSchema)` to create a new message.
  */
 export const ListFilesResponseSchema: GenMessage<ListFilesResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 15);
+  messageDesc(file_hivesync_v1_file_service, 20);
 
 /**
  * ListVersionsRequest names a file.
@@ -513,7 +647,7 @@ export type ListVersionsRequest = Message<"hivesync.v1.ListVersionsRequest"> & {
  * Use `create(ListVersionsRequestSchema)` to create a new message.
  */
 export const ListVersionsRequestSchema: GenMessage<ListVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 16);
+  messageDesc(file_hivesync_v1_file_service, 21);
 
 /**
  * ListVersionsResponse lists versions, newest first.
@@ -534,7 +668,7 @@ export type ListVersionsResponse = Message<"hivesync.v1.ListVersionsResponse"> &
  * Use `create(ListVersionsResponseSchema)` to create a new message.
  */
 export const ListVersionsResponseSchema: GenMessage<ListVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 17);
+  messageDesc(file_hivesync_v1_file_service, 22);
 
 /**
  * GetVersionRequest names a version.
@@ -562,7 +696,7 @@ export type GetVersionRequest = Message<"hivesync.v1.GetVersionRequest"> & {
  * Use `create(GetVersionRequestSchema)` to create a new message.
  */
 export const GetVersionRequestSchema: GenMessage<GetVersionRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 18);
+  messageDesc(file_hivesync_v1_file_service, 23);
 
 /**
  * GetVersionResponse returns it.
@@ -590,7 +724,7 @@ export type GetVersionResponse = Message<"hivesync.v1.GetVersionResponse"> & {
  * Use `create(GetVersionResponseSchema)` to create a new message.
  */
 export const GetVersionResponseSchema: GenMessage<GetVersionResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 19);
+  messageDesc(file_hivesync_v1_file_service, 24);
 
 /**
  * DiffVersionsRequest names two versions of a file.
@@ -625,7 +759,7 @@ export type DiffVersionsRequest = Message<"hivesync.v1.DiffVersionsRequest"> & {
  * Use `create(DiffVersionsRequestSchema)` to create a new message.
  */
 export const DiffVersionsRequestSchema: GenMessage<DiffVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 20);
+  messageDesc(file_hivesync_v1_file_service, 25);
 
 /**
  * DiffVersionsResponse is the diff.
@@ -660,7 +794,7 @@ export type DiffVersionsResponse = Message<"hivesync.v1.DiffVersionsResponse"> &
  * Use `create(DiffVersionsResponseSchema)` to create a new message.
  */
 export const DiffVersionsResponseSchema: GenMessage<DiffVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_file_service, 21);
+  messageDesc(file_hivesync_v1_file_service, 26);
 
 /**
  * FileService stores project files as UTF-8 text with every version kept.
@@ -732,6 +866,28 @@ export const FileService: GenService<{
     methodKind: "unary";
     input: typeof RestoreFileRequestSchema;
     output: typeof RestoreFileResponseSchema;
+  },
+  /**
+   * AcquireLock announces that the caller's device is editing a file (an
+   * advisory soft lock; it never blocks anyone's save). Call it again as a
+   * heartbeat before ttl_seconds pass; it lapses otherwise.
+   *
+   * @generated from rpc hivesync.v1.FileService.AcquireLock
+   */
+  acquireLock: {
+    methodKind: "unary";
+    input: typeof AcquireLockRequestSchema;
+    output: typeof AcquireLockResponseSchema;
+  },
+  /**
+   * ReleaseLock ends the caller's device's soft lock on a file.
+   *
+   * @generated from rpc hivesync.v1.FileService.ReleaseLock
+   */
+  releaseLock: {
+    methodKind: "unary";
+    input: typeof ReleaseLockRequestSchema;
+    output: typeof ReleaseLockResponseSchema;
   },
   /**
    * ListFiles lists a project's files (latest revision, no content).

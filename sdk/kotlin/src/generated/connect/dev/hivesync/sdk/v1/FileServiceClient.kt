@@ -208,6 +208,70 @@ public class FileServiceClient(
 
 
   /**
+   *  AcquireLock announces that the caller's device is editing a file (an
+   *  advisory soft lock; it never blocks anyone's save). Call it again as a
+   *  heartbeat before ttl_seconds pass; it lapses otherwise.
+   */
+  override suspend fun acquireLock(request: AcquireLockRequest, headers: Headers): ResponseMessage<AcquireLockResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/AcquireLock",
+      dev.hivesync.sdk.v1.AcquireLockRequest::class,
+      dev.hivesync.sdk.v1.AcquireLockResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  AcquireLock announces that the caller's device is editing a file (an
+   *  advisory soft lock; it never blocks anyone's save). Call it again as a
+   *  heartbeat before ttl_seconds pass; it lapses otherwise.
+   */
+  override fun acquireLockBlocking(request: AcquireLockRequest, headers: Headers): UnaryBlockingCall<AcquireLockResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/AcquireLock",
+      dev.hivesync.sdk.v1.AcquireLockRequest::class,
+      dev.hivesync.sdk.v1.AcquireLockResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ReleaseLock ends the caller's device's soft lock on a file.
+   */
+  override suspend fun releaseLock(request: ReleaseLockRequest, headers: Headers): ResponseMessage<ReleaseLockResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/ReleaseLock",
+      dev.hivesync.sdk.v1.ReleaseLockRequest::class,
+      dev.hivesync.sdk.v1.ReleaseLockResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ReleaseLock ends the caller's device's soft lock on a file.
+   */
+  override fun releaseLockBlocking(request: ReleaseLockRequest, headers: Headers): UnaryBlockingCall<ReleaseLockResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.FileService/ReleaseLock",
+      dev.hivesync.sdk.v1.ReleaseLockRequest::class,
+      dev.hivesync.sdk.v1.ReleaseLockResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  ListFiles lists a project's files (latest revision, no content).
    */
   override suspend fun listFiles(request: ListFilesRequest, headers: Headers): ResponseMessage<ListFilesResponse> = client.unary(

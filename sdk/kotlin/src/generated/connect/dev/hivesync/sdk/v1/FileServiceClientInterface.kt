@@ -80,6 +80,30 @@ public interface FileServiceClientInterface {
   public fun restoreFileBlocking(request: RestoreFileRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RestoreFileResponse>
 
   /**
+   *  AcquireLock announces that the caller's device is editing a file (an
+   *  advisory soft lock; it never blocks anyone's save). Call it again as a
+   *  heartbeat before ttl_seconds pass; it lapses otherwise.
+   */
+  public suspend fun acquireLock(request: AcquireLockRequest, headers: Headers = emptyMap()): ResponseMessage<AcquireLockResponse>
+
+  /**
+   *  AcquireLock announces that the caller's device is editing a file (an
+   *  advisory soft lock; it never blocks anyone's save). Call it again as a
+   *  heartbeat before ttl_seconds pass; it lapses otherwise.
+   */
+  public fun acquireLockBlocking(request: AcquireLockRequest, headers: Headers = emptyMap()): UnaryBlockingCall<AcquireLockResponse>
+
+  /**
+   *  ReleaseLock ends the caller's device's soft lock on a file.
+   */
+  public suspend fun releaseLock(request: ReleaseLockRequest, headers: Headers = emptyMap()): ResponseMessage<ReleaseLockResponse>
+
+  /**
+   *  ReleaseLock ends the caller's device's soft lock on a file.
+   */
+  public fun releaseLockBlocking(request: ReleaseLockRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ReleaseLockResponse>
+
+  /**
    *  ListFiles lists a project's files (latest revision, no content).
    */
   public suspend fun listFiles(request: ListFilesRequest, headers: Headers = emptyMap()): ResponseMessage<ListFilesResponse>

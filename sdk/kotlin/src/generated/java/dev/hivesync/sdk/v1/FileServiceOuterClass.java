@@ -72,6 +72,31 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_ListFilesRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SoftLock_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SoftLock_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AcquireLockRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AcquireLockRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AcquireLockResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AcquireLockResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ReleaseLockRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ReleaseLockRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ReleaseLockResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ReleaseLockResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_MoveFileRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -166,76 +191,93 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "tent\030\003 \001(\tR\007content\";\n\022CreateFileRespons" +
       "e\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004file" +
       "\")\n\016GetFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
-      "eId\"R\n\017GetFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
+      "eId\"\177\n\017GetFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
       "ivesync.v1.FileR\004file\022\030\n\007content\030\002 \001(\tR\007" +
-      "content\"\264\001\n\017SaveFileRequest\022\027\n\007file_id\030\001" +
-      " \001(\tR\006fileId\022(\n\020base_revision_id\030\002 \001(\tR\016" +
-      "baseRevisionId\022\030\n\007content\030\003 \001(\tR\007content" +
-      "\022\'\n\017idempotency_key\030\004 \001(\tR\016idempotencyKe" +
-      "y\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020SaveFi" +
-      "leResponse\0222\n\007version\030\001 \001(\0132\030.hivesync.v" +
-      "1.FileVersionR\007version\"Z\n\020ListFilesReque" +
-      "st\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\'\n\017inc" +
-      "lude_deleted\030\002 \001(\010R\016includeDeleted\"E\n\017Mo" +
-      "veFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\031" +
-      "\n\010new_path\030\002 \001(\tR\007newPath\"9\n\020MoveFileRes" +
-      "ponse\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004" +
-      "file\",\n\021DeleteFileRequest\022\027\n\007file_id\030\001 \001" +
-      "(\tR\006fileId\"\024\n\022DeleteFileResponse\"-\n\022Rest" +
-      "oreFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"" +
-      "<\n\023RestoreFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
-      "ivesync.v1.FileR\004file\"<\n\021ListFilesRespon" +
-      "se\022\'\n\005files\030\001 \003(\0132\021.hivesync.v1.FileR\005fi" +
-      "les\".\n\023ListVersionsRequest\022\027\n\007file_id\030\001 " +
-      "\001(\tR\006fileId\"L\n\024ListVersionsResponse\0224\n\010v" +
-      "ersions\030\001 \003(\0132\030.hivesync.v1.FileVersionR" +
-      "\010versions\"M\n\021GetVersionRequest\022\027\n\007file_i" +
-      "d\030\001 \001(\tR\006fileId\022\037\n\013revision_id\030\002 \001(\tR\nre" +
-      "visionId\"b\n\022GetVersionResponse\0222\n\007versio" +
-      "n\030\001 \001(\0132\030.hivesync.v1.FileVersionR\007versi" +
-      "on\022\030\n\007content\030\002 \001(\tR\007content\"~\n\023DiffVers" +
-      "ionsRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020" +
-      "from_revision_id\030\002 \001(\tR\016fromRevisionId\022$" +
-      "\n\016to_revision_id\030\003 \001(\tR\014toRevisionId\"\177\n\024" +
-      "DiffVersionsResponse\022!\n\014unified_diff\030\001 \001" +
-      "(\tR\013unifiedDiff\022\037\n\013lines_added\030\002 \001(\005R\nli" +
-      "nesAdded\022#\n\rlines_removed\030\003 \001(\005R\014linesRe" +
-      "moved2\251\n\n\013FileService\022\206\001\n\nCreateFile\022\036.h" +
-      "ivesync.v1.CreateFileRequest\032\037.hivesync." +
-      "v1.CreateFileResponse\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#" +
-      "/api/v1/projects/{project_id}/files:\001*\022q" +
-      "\n\007GetFile\022\033.hivesync.v1.GetFileRequest\032\034" +
-      ".hivesync.v1.GetFileResponse\"+\220\002\001\312\363\030\005\022\003\002" +
-      "\003\005\202\323\344\223\002\031\022\027/api/v1/files/{file_id}\022t\n\010Sav" +
-      "eFile\022\034.hivesync.v1.SaveFileRequest\032\035.hi" +
-      "vesync.v1.SaveFileResponse\"+\312\363\030\005\022\003\002\003\006\202\323\344" +
-      "\223\002\034\032\027/api/v1/files/{file_id}:\001*\022y\n\010MoveF" +
-      "ile\022\034.hivesync.v1.MoveFileRequest\032\035.hive" +
-      "sync.v1.MoveFileResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002" +
-      "!\"\034/api/v1/files/{file_id}/move:\001*\022w\n\nDe" +
-      "leteFile\022\036.hivesync.v1.DeleteFileRequest" +
-      "\032\037.hivesync.v1.DeleteFileResponse\"(\312\363\030\005\022" +
-      "\003\002\003\006\202\323\344\223\002\031*\027/api/v1/files/{file_id}\022\205\001\n\013" +
-      "RestoreFile\022\037.hivesync.v1.RestoreFileReq" +
-      "uest\032 .hivesync.v1.RestoreFileResponse\"3" +
-      "\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/api/v1/files/{file_id}" +
-      "/restore:\001*\022\203\001\n\tListFiles\022\035.hivesync.v1." +
-      "ListFilesRequest\032\036.hivesync.v1.ListFiles" +
-      "Response\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1/pr" +
-      "ojects/{project_id}/files\022\211\001\n\014ListVersio" +
-      "ns\022 .hivesync.v1.ListVersionsRequest\032!.h" +
-      "ivesync.v1.ListVersionsResponse\"4\220\002\001\312\363\030\005" +
-      "\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/ver" +
-      "sions\022\221\001\n\nGetVersion\022\036.hivesync.v1.GetVe" +
-      "rsionRequest\032\037.hivesync.v1.GetVersionRes" +
-      "ponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/files" +
-      "/{file_id}/versions/{revision_id}\022\205\001\n\014Di" +
-      "ffVersions\022 .hivesync.v1.DiffVersionsReq" +
-      "uest\032!.hivesync.v1.DiffVersionsResponse\"" +
-      "0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{file" +
-      "_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7gith" +
-      "ub.com/hivesync/hivesync/gen/hivesync/v1" +
-      ";hivesyncv1b\006proto3"
+      "content\022+\n\005locks\030\003 \003(\0132\025.hivesync.v1.Sof" +
+      "tLockR\005locks\"\264\001\n\017SaveFileRequest\022\027\n\007file" +
+      "_id\030\001 \001(\tR\006fileId\022(\n\020base_revision_id\030\002 " +
+      "\001(\tR\016baseRevisionId\022\030\n\007content\030\003 \001(\tR\007co" +
+      "ntent\022\'\n\017idempotency_key\030\004 \001(\tR\016idempote" +
+      "ncyKey\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020S" +
+      "aveFileResponse\0222\n\007version\030\001 \001(\0132\030.hives" +
+      "ync.v1.FileVersionR\007version\"Z\n\020ListFiles" +
+      "Request\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\'" +
+      "\n\017include_deleted\030\002 \001(\010R\016includeDeleted\"" +
+      "\232\001\n\010SoftLock\022\027\n\007user_id\030\001 \001(\tR\006userId\022\033\n" +
+      "\tdevice_id\030\002 \001(\tR\010deviceId\022\035\n\nsession_id" +
+      "\030\003 \001(\tR\tsessionId\0229\n\nexpires_at\030\004 \001(\0132\032." +
+      "google.protobuf.TimestampR\texpiresAt\"N\n\022" +
+      "AcquireLockRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
+      "eId\022\037\n\013ttl_seconds\030\002 \001(\005R\nttlSeconds\"B\n\023" +
+      "AcquireLockResponse\022+\n\005locks\030\001 \003(\0132\025.hiv" +
+      "esync.v1.SoftLockR\005locks\"-\n\022ReleaseLockR" +
+      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"\025\n\023Relea" +
+      "seLockResponse\"E\n\017MoveFileRequest\022\027\n\007fil" +
+      "e_id\030\001 \001(\tR\006fileId\022\031\n\010new_path\030\002 \001(\tR\007ne" +
+      "wPath\"9\n\020MoveFileResponse\022%\n\004file\030\001 \001(\0132" +
+      "\021.hivesync.v1.FileR\004file\",\n\021DeleteFileRe" +
+      "quest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"\024\n\022Delete" +
+      "FileResponse\"-\n\022RestoreFileRequest\022\027\n\007fi" +
+      "le_id\030\001 \001(\tR\006fileId\"<\n\023RestoreFileRespon" +
+      "se\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004fil" +
+      "e\"<\n\021ListFilesResponse\022\'\n\005files\030\001 \003(\0132\021." +
+      "hivesync.v1.FileR\005files\".\n\023ListVersionsR" +
+      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"L\n\024ListV" +
+      "ersionsResponse\0224\n\010versions\030\001 \003(\0132\030.hive" +
+      "sync.v1.FileVersionR\010versions\"M\n\021GetVers" +
+      "ionRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013r" +
+      "evision_id\030\002 \001(\tR\nrevisionId\"b\n\022GetVersi" +
+      "onResponse\0222\n\007version\030\001 \001(\0132\030.hivesync.v" +
+      "1.FileVersionR\007version\022\030\n\007content\030\002 \001(\tR" +
+      "\007content\"~\n\023DiffVersionsRequest\022\027\n\007file_" +
+      "id\030\001 \001(\tR\006fileId\022(\n\020from_revision_id\030\002 \001" +
+      "(\tR\016fromRevisionId\022$\n\016to_revision_id\030\003 \001" +
+      "(\tR\014toRevisionId\"\177\n\024DiffVersionsResponse" +
+      "\022!\n\014unified_diff\030\001 \001(\tR\013unifiedDiff\022\037\n\013l" +
+      "ines_added\030\002 \001(\005R\nlinesAdded\022#\n\rlines_re" +
+      "moved\030\003 \001(\005R\014linesRemoved2\257\014\n\013FileServic" +
+      "e\022\206\001\n\nCreateFile\022\036.hivesync.v1.CreateFil" +
+      "eRequest\032\037.hivesync.v1.CreateFileRespons" +
+      "e\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/projects/{pr" +
+      "oject_id}/files:\001*\022q\n\007GetFile\022\033.hivesync" +
+      ".v1.GetFileRequest\032\034.hivesync.v1.GetFile" +
+      "Response\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031\022\027/api/v1/fi" +
+      "les/{file_id}\022t\n\010SaveFile\022\034.hivesync.v1." +
+      "SaveFileRequest\032\035.hivesync.v1.SaveFileRe" +
+      "sponse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/api/v1/files/{" +
+      "file_id}:\001*\022y\n\010MoveFile\022\034.hivesync.v1.Mo" +
+      "veFileRequest\032\035.hivesync.v1.MoveFileResp" +
+      "onse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{fi" +
+      "le_id}/move:\001*\022w\n\nDeleteFile\022\036.hivesync." +
+      "v1.DeleteFileRequest\032\037.hivesync.v1.Delet" +
+      "eFileResponse\"(\312\363\030\005\022\003\002\003\006\202\323\344\223\002\031*\027/api/v1/" +
+      "files/{file_id}\022\205\001\n\013RestoreFile\022\037.hivesy" +
+      "nc.v1.RestoreFileRequest\032 .hivesync.v1.R" +
+      "estoreFileResponse\"3\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/ap" +
+      "i/v1/files/{file_id}/restore:\001*\022\202\001\n\013Acqu" +
+      "ireLock\022\037.hivesync.v1.AcquireLockRequest" +
+      "\032 .hivesync.v1.AcquireLockResponse\"0\312\363\030\005" +
+      "\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file_id}/loc" +
+      "k:\001*\022\177\n\013ReleaseLock\022\037.hivesync.v1.Releas" +
+      "eLockRequest\032 .hivesync.v1.ReleaseLockRe" +
+      "sponse\"-\312\363\030\005\022\003\002\003\006\202\323\344\223\002\036*\034/api/v1/files/{" +
+      "file_id}/lock\022\203\001\n\tListFiles\022\035.hivesync.v" +
+      "1.ListFilesRequest\032\036.hivesync.v1.ListFil" +
+      "esResponse\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1/" +
+      "projects/{project_id}/files\022\211\001\n\014ListVers" +
+      "ions\022 .hivesync.v1.ListVersionsRequest\032!" +
+      ".hivesync.v1.ListVersionsResponse\"4\220\002\001\312\363" +
+      "\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/v" +
+      "ersions\022\221\001\n\nGetVersion\022\036.hivesync.v1.Get" +
+      "VersionRequest\032\037.hivesync.v1.GetVersionR" +
+      "esponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/fil" +
+      "es/{file_id}/versions/{revision_id}\022\205\001\n\014" +
+      "DiffVersions\022 .hivesync.v1.DiffVersionsR" +
+      "equest\032!.hivesync.v1.DiffVersionsRespons" +
+      "e\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{fi" +
+      "le_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7gi" +
+      "thub.com/hivesync/hivesync/gen/hivesync/" +
+      "v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -279,7 +321,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_GetFileResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetFileResponse_descriptor,
-        new java.lang.String[] { "File", "Content", });
+        new java.lang.String[] { "File", "Content", "Locks", });
     internal_static_hivesync_v1_SaveFileRequest_descriptor =
       getDescriptor().getMessageType(6);
     internal_static_hivesync_v1_SaveFileRequest_fieldAccessorTable = new
@@ -298,80 +340,110 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesRequest_descriptor,
         new java.lang.String[] { "ProjectId", "IncludeDeleted", });
-    internal_static_hivesync_v1_MoveFileRequest_descriptor =
+    internal_static_hivesync_v1_SoftLock_descriptor =
       getDescriptor().getMessageType(9);
+    internal_static_hivesync_v1_SoftLock_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SoftLock_descriptor,
+        new java.lang.String[] { "UserId", "DeviceId", "SessionId", "ExpiresAt", });
+    internal_static_hivesync_v1_AcquireLockRequest_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_AcquireLockRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AcquireLockRequest_descriptor,
+        new java.lang.String[] { "FileId", "TtlSeconds", });
+    internal_static_hivesync_v1_AcquireLockResponse_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_AcquireLockResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AcquireLockResponse_descriptor,
+        new java.lang.String[] { "Locks", });
+    internal_static_hivesync_v1_ReleaseLockRequest_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_ReleaseLockRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ReleaseLockRequest_descriptor,
+        new java.lang.String[] { "FileId", });
+    internal_static_hivesync_v1_ReleaseLockResponse_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_hivesync_v1_ReleaseLockResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ReleaseLockResponse_descriptor,
+        new java.lang.String[] { });
+    internal_static_hivesync_v1_MoveFileRequest_descriptor =
+      getDescriptor().getMessageType(14);
     internal_static_hivesync_v1_MoveFileRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_MoveFileRequest_descriptor,
         new java.lang.String[] { "FileId", "NewPath", });
     internal_static_hivesync_v1_MoveFileResponse_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(15);
     internal_static_hivesync_v1_MoveFileResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_MoveFileResponse_descriptor,
         new java.lang.String[] { "File", });
     internal_static_hivesync_v1_DeleteFileRequest_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(16);
     internal_static_hivesync_v1_DeleteFileRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DeleteFileRequest_descriptor,
         new java.lang.String[] { "FileId", });
     internal_static_hivesync_v1_DeleteFileResponse_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(17);
     internal_static_hivesync_v1_DeleteFileResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DeleteFileResponse_descriptor,
         new java.lang.String[] { });
     internal_static_hivesync_v1_RestoreFileRequest_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(18);
     internal_static_hivesync_v1_RestoreFileRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RestoreFileRequest_descriptor,
         new java.lang.String[] { "FileId", });
     internal_static_hivesync_v1_RestoreFileResponse_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(19);
     internal_static_hivesync_v1_RestoreFileResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RestoreFileResponse_descriptor,
         new java.lang.String[] { "File", });
     internal_static_hivesync_v1_ListFilesResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(20);
     internal_static_hivesync_v1_ListFilesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesResponse_descriptor,
         new java.lang.String[] { "Files", });
     internal_static_hivesync_v1_ListVersionsRequest_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(21);
     internal_static_hivesync_v1_ListVersionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsRequest_descriptor,
         new java.lang.String[] { "FileId", });
     internal_static_hivesync_v1_ListVersionsResponse_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(22);
     internal_static_hivesync_v1_ListVersionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsResponse_descriptor,
         new java.lang.String[] { "Versions", });
     internal_static_hivesync_v1_GetVersionRequest_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(23);
     internal_static_hivesync_v1_GetVersionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetVersionRequest_descriptor,
         new java.lang.String[] { "FileId", "RevisionId", });
     internal_static_hivesync_v1_GetVersionResponse_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(24);
     internal_static_hivesync_v1_GetVersionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_GetVersionResponse_descriptor,
         new java.lang.String[] { "Version", "Content", });
     internal_static_hivesync_v1_DiffVersionsRequest_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(25);
     internal_static_hivesync_v1_DiffVersionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffVersionsRequest_descriptor,
         new java.lang.String[] { "FileId", "FromRevisionId", "ToRevisionId", });
     internal_static_hivesync_v1_DiffVersionsResponse_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(26);
     internal_static_hivesync_v1_DiffVersionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffVersionsResponse_descriptor,

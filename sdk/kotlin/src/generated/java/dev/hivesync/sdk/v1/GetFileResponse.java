@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
   }
   private GetFileResponse() {
     content_ = "";
+    locks_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -139,6 +140,67 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int LOCKS_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.hivesync.sdk.v1.SoftLock> locks_;
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.hivesync.sdk.v1.SoftLock> getLocksList() {
+    return locks_;
+  }
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.hivesync.sdk.v1.SoftLockOrBuilder> 
+      getLocksOrBuilderList() {
+    return locks_;
+  }
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  @java.lang.Override
+  public int getLocksCount() {
+    return locks_.size();
+  }
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SoftLock getLocks(int index) {
+    return locks_.get(index);
+  }
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SoftLockOrBuilder getLocksOrBuilder(
+      int index) {
+    return locks_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -159,6 +221,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(content_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, content_);
     }
+    for (int i = 0; i < locks_.size(); i++) {
+      output.writeMessage(3, locks_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -170,6 +235,15 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(content_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, content_);
     }
+
+        {
+          final int count = locks_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(locks_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -201,6 +275,8 @@ private static final long serialVersionUID = 0L;
     }
     if (!getContent()
         .equals(other.getContent())) return false;
+    if (!getLocksList()
+        .equals(other.getLocksList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -218,6 +294,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + CONTENT_FIELD_NUMBER;
     hash = (53 * hash) + getContent().hashCode();
+    if (getLocksCount() > 0) {
+      hash = (37 * hash) + LOCKS_FIELD_NUMBER;
+      hash = (53 * hash) + getLocksList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -353,6 +433,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetFileFieldBuilder();
+        internalGetLocksFieldBuilder();
       }
     }
     @java.lang.Override
@@ -365,6 +446,13 @@ private static final long serialVersionUID = 0L;
         fileBuilder_ = null;
       }
       content_ = "";
+      if (locksBuilder_ == null) {
+        locks_ = java.util.Collections.emptyList();
+      } else {
+        locks_ = null;
+        locksBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000004);
       return this;
     }
 
@@ -391,9 +479,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.hivesync.sdk.v1.GetFileResponse buildPartial() {
       dev.hivesync.sdk.v1.GetFileResponse result = new dev.hivesync.sdk.v1.GetFileResponse(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.hivesync.sdk.v1.GetFileResponse result) {
+      if (locksBuilder_ == null) {
+        if (((bitField0_ & 0x00000004) != 0)) {
+          locks_ = java.util.Collections.unmodifiableList(locks_);
+          bitField0_ = (bitField0_ & ~0x00000004);
+        }
+        result.locks_ = locks_;
+      } else {
+        result.locks_ = locksBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.hivesync.sdk.v1.GetFileResponse result) {
@@ -431,6 +532,32 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000002;
         onChanged();
       }
+      if (locksBuilder_ == null) {
+        if (!other.locks_.isEmpty()) {
+          if (locks_.isEmpty()) {
+            locks_ = other.locks_;
+            bitField0_ = (bitField0_ & ~0x00000004);
+          } else {
+            ensureLocksIsMutable();
+            locks_.addAll(other.locks_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.locks_.isEmpty()) {
+          if (locksBuilder_.isEmpty()) {
+            locksBuilder_.dispose();
+            locksBuilder_ = null;
+            locks_ = other.locks_;
+            bitField0_ = (bitField0_ & ~0x00000004);
+            locksBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetLocksFieldBuilder() : null;
+          } else {
+            locksBuilder_.addAllMessages(other.locks_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -467,6 +594,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              dev.hivesync.sdk.v1.SoftLock m =
+                  input.readMessage(
+                      dev.hivesync.sdk.v1.SoftLock.parser(),
+                      extensionRegistry);
+              if (locksBuilder_ == null) {
+                ensureLocksIsMutable();
+                locks_.add(m);
+              } else {
+                locksBuilder_.addMessage(m);
+              }
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -729,6 +869,312 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000002;
       onChanged();
       return this;
+    }
+
+    private java.util.List<dev.hivesync.sdk.v1.SoftLock> locks_ =
+      java.util.Collections.emptyList();
+    private void ensureLocksIsMutable() {
+      if (!((bitField0_ & 0x00000004) != 0)) {
+        locks_ = new java.util.ArrayList<dev.hivesync.sdk.v1.SoftLock>(locks_);
+        bitField0_ |= 0x00000004;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SoftLock, dev.hivesync.sdk.v1.SoftLock.Builder, dev.hivesync.sdk.v1.SoftLockOrBuilder> locksBuilder_;
+
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SoftLock> getLocksList() {
+      if (locksBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(locks_);
+      } else {
+        return locksBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public int getLocksCount() {
+      if (locksBuilder_ == null) {
+        return locks_.size();
+      } else {
+        return locksBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public dev.hivesync.sdk.v1.SoftLock getLocks(int index) {
+      if (locksBuilder_ == null) {
+        return locks_.get(index);
+      } else {
+        return locksBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder setLocks(
+        int index, dev.hivesync.sdk.v1.SoftLock value) {
+      if (locksBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureLocksIsMutable();
+        locks_.set(index, value);
+        onChanged();
+      } else {
+        locksBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder setLocks(
+        int index, dev.hivesync.sdk.v1.SoftLock.Builder builderForValue) {
+      if (locksBuilder_ == null) {
+        ensureLocksIsMutable();
+        locks_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        locksBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder addLocks(dev.hivesync.sdk.v1.SoftLock value) {
+      if (locksBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureLocksIsMutable();
+        locks_.add(value);
+        onChanged();
+      } else {
+        locksBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder addLocks(
+        int index, dev.hivesync.sdk.v1.SoftLock value) {
+      if (locksBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureLocksIsMutable();
+        locks_.add(index, value);
+        onChanged();
+      } else {
+        locksBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder addLocks(
+        dev.hivesync.sdk.v1.SoftLock.Builder builderForValue) {
+      if (locksBuilder_ == null) {
+        ensureLocksIsMutable();
+        locks_.add(builderForValue.build());
+        onChanged();
+      } else {
+        locksBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder addLocks(
+        int index, dev.hivesync.sdk.v1.SoftLock.Builder builderForValue) {
+      if (locksBuilder_ == null) {
+        ensureLocksIsMutable();
+        locks_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        locksBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder addAllLocks(
+        java.lang.Iterable<? extends dev.hivesync.sdk.v1.SoftLock> values) {
+      if (locksBuilder_ == null) {
+        ensureLocksIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, locks_);
+        onChanged();
+      } else {
+        locksBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder clearLocks() {
+      if (locksBuilder_ == null) {
+        locks_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000004);
+        onChanged();
+      } else {
+        locksBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public Builder removeLocks(int index) {
+      if (locksBuilder_ == null) {
+        ensureLocksIsMutable();
+        locks_.remove(index);
+        onChanged();
+      } else {
+        locksBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public dev.hivesync.sdk.v1.SoftLock.Builder getLocksBuilder(
+        int index) {
+      return internalGetLocksFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public dev.hivesync.sdk.v1.SoftLockOrBuilder getLocksOrBuilder(
+        int index) {
+      if (locksBuilder_ == null) {
+        return locks_.get(index);  } else {
+        return locksBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public java.util.List<? extends dev.hivesync.sdk.v1.SoftLockOrBuilder> 
+         getLocksOrBuilderList() {
+      if (locksBuilder_ != null) {
+        return locksBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(locks_);
+      }
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public dev.hivesync.sdk.v1.SoftLock.Builder addLocksBuilder() {
+      return internalGetLocksFieldBuilder().addBuilder(
+          dev.hivesync.sdk.v1.SoftLock.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public dev.hivesync.sdk.v1.SoftLock.Builder addLocksBuilder(
+        int index) {
+      return internalGetLocksFieldBuilder().addBuilder(
+          index, dev.hivesync.sdk.v1.SoftLock.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * locks are the soft locks of devices editing the file now.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SoftLock.Builder> 
+         getLocksBuilderList() {
+      return internalGetLocksFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SoftLock, dev.hivesync.sdk.v1.SoftLock.Builder, dev.hivesync.sdk.v1.SoftLockOrBuilder> 
+        internalGetLocksFieldBuilder() {
+      if (locksBuilder_ == null) {
+        locksBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.hivesync.sdk.v1.SoftLock, dev.hivesync.sdk.v1.SoftLock.Builder, dev.hivesync.sdk.v1.SoftLockOrBuilder>(
+                locks_,
+                ((bitField0_ & 0x00000004) != 0),
+                getParentForChildren(),
+                isClean());
+        locks_ = null;
+      }
+      return locksBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.GetFileResponse)

@@ -56,4 +56,48 @@ public interface GetFileResponseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getContentBytes();
+
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  java.util.List<dev.hivesync.sdk.v1.SoftLock> 
+      getLocksList();
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  dev.hivesync.sdk.v1.SoftLock getLocks(int index);
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  int getLocksCount();
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  java.util.List<? extends dev.hivesync.sdk.v1.SoftLockOrBuilder> 
+      getLocksOrBuilderList();
+  /**
+   * <pre>
+   * locks are the soft locks of devices editing the file now.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];</code>
+   */
+  dev.hivesync.sdk.v1.SoftLockOrBuilder getLocksOrBuilder(
+      int index);
 }

@@ -96,6 +96,105 @@ public object GetFileResponseKt {
     public fun clearContent() {
       _builder.clearContent()
     }
+
+    /**
+     * An uninstantiable, behaviorless type to represent the field in
+     * generics.
+     */
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+    public class LocksProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     */
+     public val locks: com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>
+      @kotlin.jvm.JvmSynthetic
+  get() = com.google.protobuf.kotlin.DslList(
+        _builder.locksList
+      )
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     * @param value The locks to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addLocks")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.add(value: dev.hivesync.sdk.v1.SoftLock) {
+      _builder.addLocks(value)
+    }
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     * @param value The locks to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignLocks")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.plusAssign(value: dev.hivesync.sdk.v1.SoftLock) {
+      add(value)
+    }
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     * @param values The locks to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addAllLocks")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.addAll(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SoftLock>) {
+      _builder.addAllLocks(values)
+    }
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     * @param values The locks to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignAllLocks")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.plusAssign(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SoftLock>) {
+      addAll(values)
+    }
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     * @param index The index to set the value at.
+     * @param value The locks to set.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setLocks")
+    public operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.set(index: kotlin.Int, value: dev.hivesync.sdk.v1.SoftLock) {
+      _builder.setLocks(index, value)
+    }
+    /**
+     * ```
+     * locks are the soft locks of devices editing the file now.
+     * ```
+     *
+     * `repeated .hivesync.v1.SoftLock locks = 3 [json_name = "locks"];`
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("clearLocks")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SoftLock, LocksProxy>.clear() {
+      _builder.clearLocks()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic
