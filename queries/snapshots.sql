@@ -21,3 +21,16 @@ FROM snapshots s WHERE s.project_id = @project_id ORDER BY s.created_at DESC, s.
 SELECT sf.file_id, sf.path, v.id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id, v.lines_added, v.lines_removed, v.created_at
 FROM snapshot_files sf JOIN file_versions v ON v.id = sf.version_id
 WHERE sf.snapshot_id = @snapshot_id ORDER BY sf.path;
+
+-- name: SnapshotDiff :many
+-- SnapshotDiff pairs the snapshot's files with the project's files now.
+-- Absent sides come back as '' and the nil UUID.
+SELECT coalesce(sf.file_id, f.id)::uuid AS file_id,
+       coalesce(sf.path, '')::text AS snapshot_path,
+       coalesce(sf.version_id, '00000000-0000-0000-0000-000000000000')::uuid AS snapshot_version_id,
+       coalesce(f.path, '')::text AS current_path,
+       coalesce(f.head_version_id, '00000000-0000-0000-0000-000000000000')::uuid AS current_version_id,
+       (f.id IS NULL OR f.deleted_at IS NOT NULL)::boolean AS gone
+FROM (SELECT * FROM snapshot_files WHERE snapshot_id = @snapshot_id) sf
+FULL OUTER JOIN (SELECT * FROM files WHERE project_id = @project_id) f ON f.id = sf.file_id
+ORDER BY coalesce(sf.path, f.path);

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -284,9 +285,22 @@ func TestSnapshotsAreTrueStatesAndRestoreAppends(t *testing.T) {
 	_, err = ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "c.txt", Content: "new\n"})
 	require.NoError(t, err)
 
+	diff, err := snaps.DiffSnapshot(ctx, &hivesyncv1.DiffSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, diff.GetUnchanged(), "b.txt")
+	require.Len(t, diff.GetFiles(), 2)
+	require.Equal(t, hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_MODIFIED, diff.GetFiles()[0].GetChange(), "a.txt")
+	require.Equal(t, hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_ADDED, diff.GetFiles()[1].GetChange(), "c.txt")
+	_, err = ed.files.MoveFile(ctx, &hivesyncv1.MoveFileRequest{FileId: bf.GetFile().GetId(), NewPath: "bee.txt"})
+	require.NoError(t, err)
+	diff, err = snaps.DiffSnapshot(ctx, &hivesyncv1.DiffSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
+	require.NoError(t, err)
+	require.Zero(t, diff.GetUnchanged())
+	require.Equal(t, hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_MOVED, diff.GetFiles()[1].GetChange(), "b.txt is now bee.txt")
+
 	restored, err := snaps.RestoreSnapshot(ctx, &hivesyncv1.RestoreSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
 	require.NoError(t, err)
-	require.Len(t, restored.GetRestored(), 1, "only a.txt changed")
+	require.Len(t, restored.GetRestored(), 1, "only a.txt's content changed")
 	require.EqualValues(t, 1, restored.GetUnchanged())
 	require.EqualValues(t, 3, restored.GetRestored()[0].GetVersion().GetRevision(), "restore appends")
 	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: a.GetFile().GetId()})
@@ -298,7 +312,6 @@ func TestSnapshotsAreTrueStatesAndRestoreAppends(t *testing.T) {
 	list, err := ed.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid})
 	require.NoError(t, err)
 	require.Len(t, list.GetFiles(), 3, "files created after the snapshot are left alone")
-	_ = bf
 
 	// The snapshot itself never changed.
 	again, err := snaps.GetSnapshot(ctx, &hivesyncv1.GetSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
@@ -495,4 +508,13 @@ func TestSoftLocksAreAdvisory(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, locks, "taken and released are announced; heartbeats are not")
+
+	// Lapsed lock rows are pruned.
+	_, err = laptop.files.AcquireLock(ctx, &hivesyncv1.AcquireLockRequest{FileId: id, TtlSeconds: 10})
+	require.NoError(t, err)
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	require.NoError(t, (&files.PruneLocksWorker{Store: b.store, Now: later}).Work(ctx, nil))
+	n, err := b.store.SoftLockDeleteExpired(ctx, later())
+	require.NoError(t, err)
+	require.Zero(t, n, "the job already deleted it")
 }

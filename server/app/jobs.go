@@ -12,6 +12,7 @@ import (
 
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
+	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/store"
 )
 
@@ -63,6 +64,7 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 	river.AddWorker(workers, &entitlements.ExpireWorker{Store: st, Now: now, Log: log})
 	river.AddWorker(workers, &auth.RotateKeysWorker{Keys: keys, MaxAge: cfg.SigningKeyMaxAge, Log: log})
 	river.AddWorker(workers, &auth.CleanupWorker{Store: st, Now: now, Log: log})
+	river.AddWorker(workers, &files.PruneLocksWorker{Store: st, Now: now})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
 		Workers:    workers,
@@ -80,6 +82,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return auth.CleanupArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return files.PruneLocksArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(entitlements.ExpireEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return entitlements.ExpireArgs{}, nil },

@@ -2,15 +2,18 @@ package files
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
 
@@ -114,4 +117,26 @@ func lockProtos(locks []dbgen.SoftLock) []*hivesyncv1.SoftLock {
 		out = append(out, sl)
 	}
 	return out
+}
+
+// PruneLocksArgs is the periodic River job deleting lapsed soft-lock rows
+// (reads already ignore them; this keeps the table small).
+type PruneLocksArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PruneLocksArgs) Kind() string { return "files.prune_locks" }
+
+// PruneLocksWorker works PruneLocksArgs.
+type PruneLocksWorker struct {
+	river.WorkerDefaults[PruneLocksArgs]
+	Store *store.Store
+	Now   func() time.Time
+}
+
+// Work implements river.Worker.
+func (w *PruneLocksWorker) Work(ctx context.Context, _ *river.Job[PruneLocksArgs]) error {
+	if _, err := w.Store.SoftLockDeleteExpired(ctx, w.Now().Add(-time.Minute)); err != nil {
+		return fmt.Errorf("prune soft locks: %w", err)
+	}
+	return nil
 }

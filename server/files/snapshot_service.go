@@ -194,3 +194,43 @@ func snapshotProto(s dbgen.Snapshot, files int32) *hivesyncv1.Snapshot {
 	return &hivesyncv1.Snapshot{Id: s.ID.String(), ProjectId: s.ProjectID.String(), Label: s.Label, FileCount: files,
 		CreatedByUserId: s.CreatedBy.String(), CreatedAt: timestamppb.New(s.CreatedAt)}
 }
+
+// DiffSnapshot implements hivesyncv1connect.SnapshotServiceHandler.
+func (s *Service) DiffSnapshot(ctx context.Context, req *hivesyncv1.DiffSnapshotRequest) (*hivesyncv1.DiffSnapshotResponse, error) {
+	snap, _, err := s.snapshot(ctx, req.GetSnapshotId())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.SnapshotDiff(ctx, dbgen.SnapshotDiffParams{SnapshotID: snap.ID, ProjectID: snap.ProjectID})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	resp := &hivesyncv1.DiffSnapshotResponse{}
+	for _, r := range rows {
+		inSnapshot := r.SnapshotVersionID != uuid.Nil
+		d := &hivesyncv1.SnapshotFileDiff{FileId: r.FileID.String(), SnapshotPath: r.SnapshotPath}
+		if inSnapshot {
+			d.SnapshotRevisionId = r.SnapshotVersionID.String()
+		}
+		if !r.Gone {
+			d.CurrentPath, d.CurrentRevisionId = r.CurrentPath, r.CurrentVersionID.String()
+		}
+		switch {
+		case !inSnapshot && r.Gone:
+			continue // created and deleted since: not part of either state
+		case !inSnapshot:
+			d.Change = hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_ADDED
+		case r.Gone:
+			d.Change = hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_REMOVED
+		case r.CurrentVersionID != r.SnapshotVersionID:
+			d.Change = hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_MODIFIED
+		case r.CurrentPath != r.SnapshotPath:
+			d.Change = hivesyncv1.SnapshotChange_SNAPSHOT_CHANGE_MOVED
+		default:
+			resp.Unchanged++
+			continue
+		}
+		resp.Files = append(resp.Files, d)
+	}
+	return resp, nil
+}

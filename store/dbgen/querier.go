@@ -143,6 +143,9 @@ type Querier interface {
 	// SnapshotCapture records every live file's head in one statement: one
 	// consistent view, whatever saves run concurrently.
 	SnapshotCapture(ctx context.Context, arg SnapshotCaptureParams) (int64, error)
+	// SnapshotDiff pairs the snapshot's files with the project's files now.
+	// Absent sides come back as '' and the nil UUID.
+	SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]SnapshotDiffRow, error)
 	SnapshotFiles(ctx context.Context, snapshotID uuid.UUID) ([]SnapshotFilesRow, error)
 	SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMemberParams) (SnapshotGetForMemberRow, error)
 	SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) (Snapshot, error)

@@ -33,6 +33,61 @@ func (q *Queries) SnapshotCapture(ctx context.Context, arg SnapshotCaptureParams
 	return result.RowsAffected(), nil
 }
 
+const snapshotDiff = `-- name: SnapshotDiff :many
+SELECT coalesce(sf.file_id, f.id)::uuid AS file_id,
+       coalesce(sf.path, '')::text AS snapshot_path,
+       coalesce(sf.version_id, '00000000-0000-0000-0000-000000000000')::uuid AS snapshot_version_id,
+       coalesce(f.path, '')::text AS current_path,
+       coalesce(f.head_version_id, '00000000-0000-0000-0000-000000000000')::uuid AS current_version_id,
+       (f.id IS NULL OR f.deleted_at IS NOT NULL)::boolean AS gone
+FROM (SELECT snapshot_id, file_id, version_id, path FROM snapshot_files WHERE snapshot_id = $1) sf
+FULL OUTER JOIN (SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_at, created_at FROM files WHERE project_id = $2) f ON f.id = sf.file_id
+ORDER BY coalesce(sf.path, f.path)
+`
+
+type SnapshotDiffParams struct {
+	SnapshotID uuid.UUID
+	ProjectID  uuid.UUID
+}
+
+type SnapshotDiffRow struct {
+	FileID            uuid.UUID
+	SnapshotPath      string
+	SnapshotVersionID uuid.UUID
+	CurrentPath       string
+	CurrentVersionID  uuid.UUID
+	Gone              bool
+}
+
+// SnapshotDiff pairs the snapshot's files with the project's files now.
+// Absent sides come back as ” and the nil UUID.
+func (q *Queries) SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]SnapshotDiffRow, error) {
+	rows, err := q.db.Query(ctx, snapshotDiff, arg.SnapshotID, arg.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SnapshotDiffRow{}
+	for rows.Next() {
+		var i SnapshotDiffRow
+		if err := rows.Scan(
+			&i.FileID,
+			&i.SnapshotPath,
+			&i.SnapshotVersionID,
+			&i.CurrentPath,
+			&i.CurrentVersionID,
+			&i.Gone,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const snapshotFiles = `-- name: SnapshotFiles :many
 SELECT sf.file_id, sf.path, v.id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id, v.lines_added, v.lines_removed, v.created_at
 FROM snapshot_files sf JOIN file_versions v ON v.id = sf.version_id

@@ -23,6 +23,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SnapshotChange is how one file differs from the snapshot.
+type SnapshotChange int32
+
+const (
+	// SNAPSHOT_CHANGE_UNSPECIFIED is not used.
+	SnapshotChange_SNAPSHOT_CHANGE_UNSPECIFIED SnapshotChange = 0
+	// SNAPSHOT_CHANGE_MODIFIED: the file has newer content.
+	SnapshotChange_SNAPSHOT_CHANGE_MODIFIED SnapshotChange = 1
+	// SNAPSHOT_CHANGE_ADDED: the file did not exist in the snapshot.
+	SnapshotChange_SNAPSHOT_CHANGE_ADDED SnapshotChange = 2
+	// SNAPSHOT_CHANGE_REMOVED: the file was deleted since.
+	SnapshotChange_SNAPSHOT_CHANGE_REMOVED SnapshotChange = 3
+	// SNAPSHOT_CHANGE_MOVED: only the path changed.
+	SnapshotChange_SNAPSHOT_CHANGE_MOVED SnapshotChange = 4
+)
+
+// Enum value maps for SnapshotChange.
+var (
+	SnapshotChange_name = map[int32]string{
+		0: "SNAPSHOT_CHANGE_UNSPECIFIED",
+		1: "SNAPSHOT_CHANGE_MODIFIED",
+		2: "SNAPSHOT_CHANGE_ADDED",
+		3: "SNAPSHOT_CHANGE_REMOVED",
+		4: "SNAPSHOT_CHANGE_MOVED",
+	}
+	SnapshotChange_value = map[string]int32{
+		"SNAPSHOT_CHANGE_UNSPECIFIED": 0,
+		"SNAPSHOT_CHANGE_MODIFIED":    1,
+		"SNAPSHOT_CHANGE_ADDED":       2,
+		"SNAPSHOT_CHANGE_REMOVED":     3,
+		"SNAPSHOT_CHANGE_MOVED":       4,
+	}
+)
+
+func (x SnapshotChange) Enum() *SnapshotChange {
+	p := new(SnapshotChange)
+	*p = x
+	return p
+}
+
+func (x SnapshotChange) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotChange) Descriptor() protoreflect.EnumDescriptor {
+	return file_hivesync_v1_snapshot_service_proto_enumTypes[0].Descriptor()
+}
+
+func (SnapshotChange) Type() protoreflect.EnumType {
+	return &file_hivesync_v1_snapshot_service_proto_enumTypes[0]
+}
+
+func (x SnapshotChange) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotChange.Descriptor instead.
+func (SnapshotChange) EnumDescriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Snapshot is a recorded project state.
 type Snapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -573,6 +634,198 @@ func (x *RestoreSnapshotResponse) GetUnchanged() int32 {
 	return 0
 }
 
+// DiffSnapshotRequest names the snapshot.
+type DiffSnapshotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// snapshot_id is the snapshot.
+	SnapshotId    string `protobuf:"bytes,1,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffSnapshotRequest) Reset() {
+	*x = DiffSnapshotRequest{}
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffSnapshotRequest) ProtoMessage() {}
+
+func (x *DiffSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*DiffSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DiffSnapshotRequest) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+// SnapshotFileDiff is one differing file.
+type SnapshotFileDiff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// change is how it differs.
+	Change SnapshotChange `protobuf:"varint,2,opt,name=change,proto3,enum=hivesync.v1.SnapshotChange" json:"change,omitempty"`
+	// snapshot_path is its path in the snapshot (empty when added).
+	SnapshotPath string `protobuf:"bytes,3,opt,name=snapshot_path,json=snapshotPath,proto3" json:"snapshot_path,omitempty"`
+	// current_path is its path now (empty when removed).
+	CurrentPath string `protobuf:"bytes,4,opt,name=current_path,json=currentPath,proto3" json:"current_path,omitempty"`
+	// snapshot_revision_id is its version in the snapshot.
+	SnapshotRevisionId string `protobuf:"bytes,5,opt,name=snapshot_revision_id,json=snapshotRevisionId,proto3" json:"snapshot_revision_id,omitempty"`
+	// current_revision_id is its head now.
+	CurrentRevisionId string `protobuf:"bytes,6,opt,name=current_revision_id,json=currentRevisionId,proto3" json:"current_revision_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SnapshotFileDiff) Reset() {
+	*x = SnapshotFileDiff{}
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotFileDiff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotFileDiff) ProtoMessage() {}
+
+func (x *SnapshotFileDiff) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotFileDiff.ProtoReflect.Descriptor instead.
+func (*SnapshotFileDiff) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SnapshotFileDiff) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *SnapshotFileDiff) GetChange() SnapshotChange {
+	if x != nil {
+		return x.Change
+	}
+	return SnapshotChange_SNAPSHOT_CHANGE_UNSPECIFIED
+}
+
+func (x *SnapshotFileDiff) GetSnapshotPath() string {
+	if x != nil {
+		return x.SnapshotPath
+	}
+	return ""
+}
+
+func (x *SnapshotFileDiff) GetCurrentPath() string {
+	if x != nil {
+		return x.CurrentPath
+	}
+	return ""
+}
+
+func (x *SnapshotFileDiff) GetSnapshotRevisionId() string {
+	if x != nil {
+		return x.SnapshotRevisionId
+	}
+	return ""
+}
+
+func (x *SnapshotFileDiff) GetCurrentRevisionId() string {
+	if x != nil {
+		return x.CurrentRevisionId
+	}
+	return ""
+}
+
+// DiffSnapshotResponse lists the differences, by path.
+type DiffSnapshotResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// files are the files that differ; unchanged files are left out.
+	Files []*SnapshotFileDiff `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// unchanged is the number of files as in the snapshot.
+	Unchanged     int32 `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffSnapshotResponse) Reset() {
+	*x = DiffSnapshotResponse{}
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffSnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffSnapshotResponse) ProtoMessage() {}
+
+func (x *DiffSnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffSnapshotResponse.ProtoReflect.Descriptor instead.
+func (*DiffSnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DiffSnapshotResponse) GetFiles() []*SnapshotFileDiff {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *DiffSnapshotResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
 var File_hivesync_v1_snapshot_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_snapshot_service_proto_rawDesc = "" +
@@ -614,11 +867,31 @@ const file_hivesync_v1_snapshot_service_proto_rawDesc = "" +
 	"snapshotId\"n\n" +
 	"\x17RestoreSnapshotResponse\x125\n" +
 	"\brestored\x18\x01 \x03(\v2\x19.hivesync.v1.SnapshotFileR\brestored\x12\x1c\n" +
-	"\tunchanged\x18\x02 \x01(\x05R\tunchanged2\xe4\x04\n" +
+	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\"6\n" +
+	"\x13DiffSnapshotRequest\x12\x1f\n" +
+	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
+	"snapshotId\"\x8a\x02\n" +
+	"\x10SnapshotFileDiff\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x123\n" +
+	"\x06change\x18\x02 \x01(\x0e2\x1b.hivesync.v1.SnapshotChangeR\x06change\x12#\n" +
+	"\rsnapshot_path\x18\x03 \x01(\tR\fsnapshotPath\x12!\n" +
+	"\fcurrent_path\x18\x04 \x01(\tR\vcurrentPath\x120\n" +
+	"\x14snapshot_revision_id\x18\x05 \x01(\tR\x12snapshotRevisionId\x12.\n" +
+	"\x13current_revision_id\x18\x06 \x01(\tR\x11currentRevisionId\"i\n" +
+	"\x14DiffSnapshotResponse\x123\n" +
+	"\x05files\x18\x01 \x03(\v2\x1d.hivesync.v1.SnapshotFileDiffR\x05files\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\x05R\tunchanged*\xa2\x01\n" +
+	"\x0eSnapshotChange\x12\x1f\n" +
+	"\x1bSNAPSHOT_CHANGE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SNAPSHOT_CHANGE_MODIFIED\x10\x01\x12\x19\n" +
+	"\x15SNAPSHOT_CHANGE_ADDED\x10\x02\x12\x1b\n" +
+	"\x17SNAPSHOT_CHANGE_REMOVED\x10\x03\x12\x19\n" +
+	"\x15SNAPSHOT_CHANGE_MOVED\x10\x042\xf4\x05\n" +
 	"\x0fSnapshotService\x12\x96\x01\n" +
 	"\x0eCreateSnapshot\x12\".hivesync.v1.CreateSnapshotRequest\x1a#.hivesync.v1.CreateSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,:\x01*\"'/api/v1/projects/{project_id}/snapshots\x12\x93\x01\n" +
 	"\rListSnapshots\x12!.hivesync.v1.ListSnapshotsRequest\x1a\".hivesync.v1.ListSnapshotsResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02)\x12'/api/v1/projects/{project_id}/snapshots\x90\x02\x01\x12\x85\x01\n" +
-	"\vGetSnapshot\x12\x1f.hivesync.v1.GetSnapshotRequest\x1a .hivesync.v1.GetSnapshotResponse\"3\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/snapshots/{snapshot_id}\x90\x02\x01\x12\x99\x01\n" +
+	"\vGetSnapshot\x12\x1f.hivesync.v1.GetSnapshotRequest\x1a .hivesync.v1.GetSnapshotResponse\"3\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/snapshots/{snapshot_id}\x90\x02\x01\x12\x8d\x01\n" +
+	"\fDiffSnapshot\x12 .hivesync.v1.DiffSnapshotRequest\x1a!.hivesync.v1.DiffSnapshotResponse\"8\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02&\x12$/api/v1/snapshots/{snapshot_id}/diff\x90\x02\x01\x12\x99\x01\n" +
 	"\x0fRestoreSnapshot\x12#.hivesync.v1.RestoreSnapshotRequest\x1a$.hivesync.v1.RestoreSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,:\x01*\"'/api/v1/snapshots/{snapshot_id}/restoreBP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
@@ -634,42 +907,51 @@ func file_hivesync_v1_snapshot_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_snapshot_service_proto_rawDescData
 }
 
-var file_hivesync_v1_snapshot_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hivesync_v1_snapshot_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hivesync_v1_snapshot_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_hivesync_v1_snapshot_service_proto_goTypes = []any{
-	(*Snapshot)(nil),                // 0: hivesync.v1.Snapshot
-	(*SnapshotFile)(nil),            // 1: hivesync.v1.SnapshotFile
-	(*CreateSnapshotRequest)(nil),   // 2: hivesync.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),  // 3: hivesync.v1.CreateSnapshotResponse
-	(*ListSnapshotsRequest)(nil),    // 4: hivesync.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 5: hivesync.v1.ListSnapshotsResponse
-	(*GetSnapshotRequest)(nil),      // 6: hivesync.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 7: hivesync.v1.GetSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),  // 8: hivesync.v1.RestoreSnapshotRequest
-	(*RestoreSnapshotResponse)(nil), // 9: hivesync.v1.RestoreSnapshotResponse
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(*FileVersion)(nil),             // 11: hivesync.v1.FileVersion
+	(SnapshotChange)(0),             // 0: hivesync.v1.SnapshotChange
+	(*Snapshot)(nil),                // 1: hivesync.v1.Snapshot
+	(*SnapshotFile)(nil),            // 2: hivesync.v1.SnapshotFile
+	(*CreateSnapshotRequest)(nil),   // 3: hivesync.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),  // 4: hivesync.v1.CreateSnapshotResponse
+	(*ListSnapshotsRequest)(nil),    // 5: hivesync.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 6: hivesync.v1.ListSnapshotsResponse
+	(*GetSnapshotRequest)(nil),      // 7: hivesync.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 8: hivesync.v1.GetSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),  // 9: hivesync.v1.RestoreSnapshotRequest
+	(*RestoreSnapshotResponse)(nil), // 10: hivesync.v1.RestoreSnapshotResponse
+	(*DiffSnapshotRequest)(nil),     // 11: hivesync.v1.DiffSnapshotRequest
+	(*SnapshotFileDiff)(nil),        // 12: hivesync.v1.SnapshotFileDiff
+	(*DiffSnapshotResponse)(nil),    // 13: hivesync.v1.DiffSnapshotResponse
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*FileVersion)(nil),             // 15: hivesync.v1.FileVersion
 }
 var file_hivesync_v1_snapshot_service_proto_depIdxs = []int32{
-	10, // 0: hivesync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	11, // 1: hivesync.v1.SnapshotFile.version:type_name -> hivesync.v1.FileVersion
-	0,  // 2: hivesync.v1.CreateSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
-	0,  // 3: hivesync.v1.ListSnapshotsResponse.snapshots:type_name -> hivesync.v1.Snapshot
-	0,  // 4: hivesync.v1.GetSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
-	1,  // 5: hivesync.v1.GetSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFile
-	1,  // 6: hivesync.v1.RestoreSnapshotResponse.restored:type_name -> hivesync.v1.SnapshotFile
-	2,  // 7: hivesync.v1.SnapshotService.CreateSnapshot:input_type -> hivesync.v1.CreateSnapshotRequest
-	4,  // 8: hivesync.v1.SnapshotService.ListSnapshots:input_type -> hivesync.v1.ListSnapshotsRequest
-	6,  // 9: hivesync.v1.SnapshotService.GetSnapshot:input_type -> hivesync.v1.GetSnapshotRequest
-	8,  // 10: hivesync.v1.SnapshotService.RestoreSnapshot:input_type -> hivesync.v1.RestoreSnapshotRequest
-	3,  // 11: hivesync.v1.SnapshotService.CreateSnapshot:output_type -> hivesync.v1.CreateSnapshotResponse
-	5,  // 12: hivesync.v1.SnapshotService.ListSnapshots:output_type -> hivesync.v1.ListSnapshotsResponse
-	7,  // 13: hivesync.v1.SnapshotService.GetSnapshot:output_type -> hivesync.v1.GetSnapshotResponse
-	9,  // 14: hivesync.v1.SnapshotService.RestoreSnapshot:output_type -> hivesync.v1.RestoreSnapshotResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 0: hivesync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	15, // 1: hivesync.v1.SnapshotFile.version:type_name -> hivesync.v1.FileVersion
+	1,  // 2: hivesync.v1.CreateSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
+	1,  // 3: hivesync.v1.ListSnapshotsResponse.snapshots:type_name -> hivesync.v1.Snapshot
+	1,  // 4: hivesync.v1.GetSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
+	2,  // 5: hivesync.v1.GetSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFile
+	2,  // 6: hivesync.v1.RestoreSnapshotResponse.restored:type_name -> hivesync.v1.SnapshotFile
+	0,  // 7: hivesync.v1.SnapshotFileDiff.change:type_name -> hivesync.v1.SnapshotChange
+	12, // 8: hivesync.v1.DiffSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFileDiff
+	3,  // 9: hivesync.v1.SnapshotService.CreateSnapshot:input_type -> hivesync.v1.CreateSnapshotRequest
+	5,  // 10: hivesync.v1.SnapshotService.ListSnapshots:input_type -> hivesync.v1.ListSnapshotsRequest
+	7,  // 11: hivesync.v1.SnapshotService.GetSnapshot:input_type -> hivesync.v1.GetSnapshotRequest
+	11, // 12: hivesync.v1.SnapshotService.DiffSnapshot:input_type -> hivesync.v1.DiffSnapshotRequest
+	9,  // 13: hivesync.v1.SnapshotService.RestoreSnapshot:input_type -> hivesync.v1.RestoreSnapshotRequest
+	4,  // 14: hivesync.v1.SnapshotService.CreateSnapshot:output_type -> hivesync.v1.CreateSnapshotResponse
+	6,  // 15: hivesync.v1.SnapshotService.ListSnapshots:output_type -> hivesync.v1.ListSnapshotsResponse
+	8,  // 16: hivesync.v1.SnapshotService.GetSnapshot:output_type -> hivesync.v1.GetSnapshotResponse
+	13, // 17: hivesync.v1.SnapshotService.DiffSnapshot:output_type -> hivesync.v1.DiffSnapshotResponse
+	10, // 18: hivesync.v1.SnapshotService.RestoreSnapshot:output_type -> hivesync.v1.RestoreSnapshotResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_snapshot_service_proto_init() }
@@ -684,13 +966,14 @@ func file_hivesync_v1_snapshot_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_snapshot_service_proto_rawDesc), len(file_hivesync_v1_snapshot_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hivesync_v1_snapshot_service_proto_goTypes,
 		DependencyIndexes: file_hivesync_v1_snapshot_service_proto_depIdxs,
+		EnumInfos:         file_hivesync_v1_snapshot_service_proto_enumTypes,
 		MessageInfos:      file_hivesync_v1_snapshot_service_proto_msgTypes,
 	}.Build()
 	File_hivesync_v1_snapshot_service_proto = out.File

@@ -42,6 +42,9 @@ const (
 	// SnapshotServiceGetSnapshotProcedure is the fully-qualified name of the SnapshotService's
 	// GetSnapshot RPC.
 	SnapshotServiceGetSnapshotProcedure = "/hivesync.v1.SnapshotService/GetSnapshot"
+	// SnapshotServiceDiffSnapshotProcedure is the fully-qualified name of the SnapshotService's
+	// DiffSnapshot RPC.
+	SnapshotServiceDiffSnapshotProcedure = "/hivesync.v1.SnapshotService/DiffSnapshot"
 	// SnapshotServiceRestoreSnapshotProcedure is the fully-qualified name of the SnapshotService's
 	// RestoreSnapshot RPC.
 	SnapshotServiceRestoreSnapshotProcedure = "/hivesync.v1.SnapshotService/RestoreSnapshot"
@@ -55,6 +58,9 @@ type SnapshotServiceClient interface {
 	ListSnapshots(context.Context, *v1.ListSnapshotsRequest) (*v1.ListSnapshotsResponse, error)
 	// GetSnapshot returns a snapshot with the version of each file in it.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
+	// DiffSnapshot compares a snapshot with the project's current state: which
+	// files changed, were added or are gone since (per file, no content).
+	DiffSnapshot(context.Context, *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error)
 	// RestoreSnapshot makes every file that changed since the snapshot hold its
 	// snapshot content again, by appending a new version. Later versions stay;
 	// files created after the snapshot are left alone.
@@ -92,6 +98,13 @@ func NewSnapshotServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		diffSnapshot: connect.NewClient[v1.DiffSnapshotRequest, v1.DiffSnapshotResponse](
+			httpClient,
+			baseURL+SnapshotServiceDiffSnapshotProcedure,
+			connect.WithSchema(snapshotServiceMethods.ByName("DiffSnapshot")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		restoreSnapshot: connect.NewClient[v1.RestoreSnapshotRequest, v1.RestoreSnapshotResponse](
 			httpClient,
 			baseURL+SnapshotServiceRestoreSnapshotProcedure,
@@ -106,6 +119,7 @@ type snapshotServiceClient struct {
 	createSnapshot  *connect.Client[v1.CreateSnapshotRequest, v1.CreateSnapshotResponse]
 	listSnapshots   *connect.Client[v1.ListSnapshotsRequest, v1.ListSnapshotsResponse]
 	getSnapshot     *connect.Client[v1.GetSnapshotRequest, v1.GetSnapshotResponse]
+	diffSnapshot    *connect.Client[v1.DiffSnapshotRequest, v1.DiffSnapshotResponse]
 	restoreSnapshot *connect.Client[v1.RestoreSnapshotRequest, v1.RestoreSnapshotResponse]
 }
 
@@ -136,6 +150,15 @@ func (c *snapshotServiceClient) GetSnapshot(ctx context.Context, req *v1.GetSnap
 	return nil, err
 }
 
+// DiffSnapshot calls hivesync.v1.SnapshotService.DiffSnapshot.
+func (c *snapshotServiceClient) DiffSnapshot(ctx context.Context, req *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error) {
+	response, err := c.diffSnapshot.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // RestoreSnapshot calls hivesync.v1.SnapshotService.RestoreSnapshot.
 func (c *snapshotServiceClient) RestoreSnapshot(ctx context.Context, req *v1.RestoreSnapshotRequest) (*v1.RestoreSnapshotResponse, error) {
 	response, err := c.restoreSnapshot.CallUnary(ctx, connect.NewRequest(req))
@@ -153,6 +176,9 @@ type SnapshotServiceHandler interface {
 	ListSnapshots(context.Context, *v1.ListSnapshotsRequest) (*v1.ListSnapshotsResponse, error)
 	// GetSnapshot returns a snapshot with the version of each file in it.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
+	// DiffSnapshot compares a snapshot with the project's current state: which
+	// files changed, were added or are gone since (per file, no content).
+	DiffSnapshot(context.Context, *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error)
 	// RestoreSnapshot makes every file that changed since the snapshot hold its
 	// snapshot content again, by appending a new version. Later versions stay;
 	// files created after the snapshot are left alone.
@@ -186,6 +212,13 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	snapshotServiceDiffSnapshotHandler := connect.NewUnaryHandlerSimple(
+		SnapshotServiceDiffSnapshotProcedure,
+		svc.DiffSnapshot,
+		connect.WithSchema(snapshotServiceMethods.ByName("DiffSnapshot")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	snapshotServiceRestoreSnapshotHandler := connect.NewUnaryHandlerSimple(
 		SnapshotServiceRestoreSnapshotProcedure,
 		svc.RestoreSnapshot,
@@ -200,6 +233,8 @@ func NewSnapshotServiceHandler(svc SnapshotServiceHandler, opts ...connect.Handl
 			snapshotServiceListSnapshotsHandler.ServeHTTP(w, r)
 		case SnapshotServiceGetSnapshotProcedure:
 			snapshotServiceGetSnapshotHandler.ServeHTTP(w, r)
+		case SnapshotServiceDiffSnapshotProcedure:
+			snapshotServiceDiffSnapshotHandler.ServeHTTP(w, r)
 		case SnapshotServiceRestoreSnapshotProcedure:
 			snapshotServiceRestoreSnapshotHandler.ServeHTTP(w, r)
 		default:
@@ -221,6 +256,10 @@ func (UnimplementedSnapshotServiceHandler) ListSnapshots(context.Context, *v1.Li
 
 func (UnimplementedSnapshotServiceHandler) GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.SnapshotService.GetSnapshot is not implemented"))
+}
+
+func (UnimplementedSnapshotServiceHandler) DiffSnapshot(context.Context, *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.SnapshotService.DiffSnapshot is not implemented"))
 }
 
 func (UnimplementedSnapshotServiceHandler) RestoreSnapshot(context.Context, *v1.RestoreSnapshotRequest) (*v1.RestoreSnapshotResponse, error) {

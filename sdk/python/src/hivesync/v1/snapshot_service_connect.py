@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .snapshot_service_pb2 import CreateSnapshotRequest, CreateSnapshotResponse, GetSnapshotRequest, GetSnapshotResponse, ListSnapshotsRequest, ListSnapshotsResponse, RestoreSnapshotRequest, RestoreSnapshotResponse
+from .snapshot_service_pb2 import CreateSnapshotRequest, CreateSnapshotResponse, DiffSnapshotRequest, DiffSnapshotResponse, GetSnapshotRequest, GetSnapshotResponse, ListSnapshotsRequest, ListSnapshotsResponse, RestoreSnapshotRequest, RestoreSnapshotResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -59,6 +59,13 @@ class SnapshotService(Protocol):
     async def get_snapshot(self, request: GetSnapshotRequest, ctx: RequestContext[GetSnapshotRequest, GetSnapshotResponse], /) -> GetSnapshotResponse:
         """
         GetSnapshot returns a snapshot with the version of each file in it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def diff_snapshot(self, request: DiffSnapshotRequest, ctx: RequestContext[DiffSnapshotRequest, DiffSnapshotResponse], /) -> DiffSnapshotResponse:
+        """
+        DiffSnapshot compares a snapshot with the project's current state: which
+        files changed, were added or are gone since (per file, no content).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -116,6 +123,17 @@ class SnapshotServiceASGIApplication(ConnectASGIApplication[SnapshotService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.get_snapshot,
+                ),
+                "/hivesync.v1.SnapshotService/DiffSnapshot": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DiffSnapshot",
+                        service_name="hivesync.v1.SnapshotService",
+                        input=DiffSnapshotRequest,
+                        output=DiffSnapshotResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.diff_snapshot,
                 ),
                 "/hivesync.v1.SnapshotService/RestoreSnapshot": Endpoint.unary(
                     method=MethodInfo(
@@ -245,6 +263,32 @@ class SnapshotServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def diff_snapshot(
+        self,
+        request: DiffSnapshotRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> DiffSnapshotResponse:
+        """
+        DiffSnapshot compares a snapshot with the project's current state: which
+        files changed, were added or are gone since (per file, no content).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DiffSnapshot",
+                service_name="hivesync.v1.SnapshotService",
+                input=DiffSnapshotRequest,
+                output=DiffSnapshotResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
     async def restore_snapshot(
         self,
         request: RestoreSnapshotRequest,
@@ -293,6 +337,13 @@ class SnapshotServiceSync(Protocol):
     def get_snapshot(self, request: GetSnapshotRequest, ctx: RequestContext[GetSnapshotRequest, GetSnapshotResponse], /) -> GetSnapshotResponse:
         """
         GetSnapshot returns a snapshot with the version of each file in it.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def diff_snapshot(self, request: DiffSnapshotRequest, ctx: RequestContext[DiffSnapshotRequest, DiffSnapshotResponse], /) -> DiffSnapshotResponse:
+        """
+        DiffSnapshot compares a snapshot with the project's current state: which
+        files changed, were added or are gone since (per file, no content).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -348,6 +399,17 @@ class SnapshotServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.get_snapshot,
+                ),
+                "/hivesync.v1.SnapshotService/DiffSnapshot": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DiffSnapshot",
+                        service_name="hivesync.v1.SnapshotService",
+                        input=DiffSnapshotRequest,
+                        output=DiffSnapshotResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.diff_snapshot,
                 ),
                 "/hivesync.v1.SnapshotService/RestoreSnapshot": EndpointSync.unary(
                     method=MethodInfo(
@@ -470,6 +532,32 @@ class SnapshotServiceClientSync(ConnectClientSync):
                 service_name="hivesync.v1.SnapshotService",
                 input=GetSnapshotRequest,
                 output=GetSnapshotResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def diff_snapshot(
+        self,
+        request: DiffSnapshotRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> DiffSnapshotResponse:
+        """
+        DiffSnapshot compares a snapshot with the project's current state: which
+        files changed, were added or are gone since (per file, no content).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DiffSnapshot",
+                service_name="hivesync.v1.SnapshotService",
+                input=DiffSnapshotRequest,
+                output=DiffSnapshotResponse,
                 idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
                 stream_type=StreamType.UNARY,
             ),

@@ -5,12 +5,26 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hivesync.v1 import access_pb2 as _access_pb2
 from hivesync.v1 import file_service_pb2 as _file_service_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SnapshotChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SNAPSHOT_CHANGE_UNSPECIFIED: _ClassVar[SnapshotChange]
+    SNAPSHOT_CHANGE_MODIFIED: _ClassVar[SnapshotChange]
+    SNAPSHOT_CHANGE_ADDED: _ClassVar[SnapshotChange]
+    SNAPSHOT_CHANGE_REMOVED: _ClassVar[SnapshotChange]
+    SNAPSHOT_CHANGE_MOVED: _ClassVar[SnapshotChange]
+SNAPSHOT_CHANGE_UNSPECIFIED: SnapshotChange
+SNAPSHOT_CHANGE_MODIFIED: SnapshotChange
+SNAPSHOT_CHANGE_ADDED: SnapshotChange
+SNAPSHOT_CHANGE_REMOVED: SnapshotChange
+SNAPSHOT_CHANGE_MOVED: SnapshotChange
 
 class Snapshot(_message.Message):
     __slots__ = ("id", "project_id", "label", "file_count", "created_by_user_id", "created_at")
@@ -91,3 +105,33 @@ class RestoreSnapshotResponse(_message.Message):
     restored: _containers.RepeatedCompositeFieldContainer[SnapshotFile]
     unchanged: int
     def __init__(self, restored: _Optional[_Iterable[_Union[SnapshotFile, _Mapping]]] = ..., unchanged: _Optional[int] = ...) -> None: ...
+
+class DiffSnapshotRequest(_message.Message):
+    __slots__ = ("snapshot_id",)
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    snapshot_id: str
+    def __init__(self, snapshot_id: _Optional[str] = ...) -> None: ...
+
+class SnapshotFileDiff(_message.Message):
+    __slots__ = ("file_id", "change", "snapshot_path", "current_path", "snapshot_revision_id", "current_revision_id")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PATH_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_REVISION_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_REVISION_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    change: SnapshotChange
+    snapshot_path: str
+    current_path: str
+    snapshot_revision_id: str
+    current_revision_id: str
+    def __init__(self, file_id: _Optional[str] = ..., change: _Optional[_Union[SnapshotChange, str]] = ..., snapshot_path: _Optional[str] = ..., current_path: _Optional[str] = ..., snapshot_revision_id: _Optional[str] = ..., current_revision_id: _Optional[str] = ...) -> None: ...
+
+class DiffSnapshotResponse(_message.Message):
+    __slots__ = ("files", "unchanged")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[SnapshotFileDiff]
+    unchanged: int
+    def __init__(self, files: _Optional[_Iterable[_Union[SnapshotFileDiff, _Mapping]]] = ..., unchanged: _Optional[int] = ...) -> None: ...

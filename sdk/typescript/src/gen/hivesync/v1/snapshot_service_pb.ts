@@ -2,8 +2,8 @@
 // @generated from file hivesync/v1/snapshot_service.proto (package hivesync.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/snapshot_service.proto.
  */
 export const file_hivesync_v1_snapshot_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJoaXZlc3luYy92MS9zbmFwc2hvdF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSKZAQoIU25hcHNob3QSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRISCgpmaWxlX2NvdW50GAQgASgFEhoKEmNyZWF0ZWRfYnlfdXNlcl9pZBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTbmFwc2hvdEZpbGUSDwoHZmlsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEikKB3ZlcnNpb24YAyABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI6ChVDcmVhdGVTbmFwc2hvdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCSJBChZDcmVhdGVTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiKgoUTGlzdFNuYXBzaG90c1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSJBChVMaXN0U25hcHNob3RzUmVzcG9uc2USKAoJc25hcHNob3RzGAEgAygLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiKQoSR2V0U25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJImgKE0dldFNuYXBzaG90UmVzcG9uc2USJwoIc25hcHNob3QYASABKAsyFS5oaXZlc3luYy52MS5TbmFwc2hvdBIoCgVmaWxlcxgCIAMoCzIZLmhpdmVzeW5jLnYxLlNuYXBzaG90RmlsZSItChZSZXN0b3JlU25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJIlkKF1Jlc3RvcmVTbmFwc2hvdFJlc3BvbnNlEisKCHJlc3RvcmVkGAEgAygLMhkuaGl2ZXN5bmMudjEuU25hcHNob3RGaWxlEhEKCXVuY2hhbmdlZBgCIAEoBTLkBAoPU25hcHNob3RTZXJ2aWNlEpYBCg5DcmVhdGVTbmFwc2hvdBIiLmhpdmVzeW5jLnYxLkNyZWF0ZVNuYXBzaG90UmVxdWVzdBojLmhpdmVzeW5jLnYxLkNyZWF0ZVNuYXBzaG90UmVzcG9uc2UiO8rzGAUSAwIDBoLT5JMCLDoBKiInL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vc25hcHNob3RzEpMBCg1MaXN0U25hcHNob3RzEiEuaGl2ZXN5bmMudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaIi5oaXZlc3luYy52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiO5ACAcrzGAUSAwIDBYLT5JMCKRInL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vc25hcHNob3RzEoUBCgtHZXRTbmFwc2hvdBIfLmhpdmVzeW5jLnYxLkdldFNuYXBzaG90UmVxdWVzdBogLmhpdmVzeW5jLnYxLkdldFNuYXBzaG90UmVzcG9uc2UiM5ACAcrzGAUSAwIDBYLT5JMCIRIfL2FwaS92MS9zbmFwc2hvdHMve3NuYXBzaG90X2lkfRKZAQoPUmVzdG9yZVNuYXBzaG90EiMuaGl2ZXN5bmMudjEuUmVzdG9yZVNuYXBzaG90UmVxdWVzdBokLmhpdmVzeW5jLnYxLlJlc3RvcmVTbmFwc2hvdFJlc3BvbnNlIjvK8xgFEgMCAwaC0+STAiw6ASoiJy9hcGkvdjEvc25hcHNob3RzL3tzbmFwc2hvdF9pZH0vcmVzdG9yZUJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_file_service]);
+  fileDesc("CiJoaXZlc3luYy92MS9zbmFwc2hvdF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSKZAQoIU25hcHNob3QSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRISCgpmaWxlX2NvdW50GAQgASgFEhoKEmNyZWF0ZWRfYnlfdXNlcl9pZBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTbmFwc2hvdEZpbGUSDwoHZmlsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEikKB3ZlcnNpb24YAyABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI6ChVDcmVhdGVTbmFwc2hvdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCSJBChZDcmVhdGVTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiKgoUTGlzdFNuYXBzaG90c1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSJBChVMaXN0U25hcHNob3RzUmVzcG9uc2USKAoJc25hcHNob3RzGAEgAygLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiKQoSR2V0U25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJImgKE0dldFNuYXBzaG90UmVzcG9uc2USJwoIc25hcHNob3QYASABKAsyFS5oaXZlc3luYy52MS5TbmFwc2hvdBIoCgVmaWxlcxgCIAMoCzIZLmhpdmVzeW5jLnYxLlNuYXBzaG90RmlsZSItChZSZXN0b3JlU25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJIlkKF1Jlc3RvcmVTbmFwc2hvdFJlc3BvbnNlEisKCHJlc3RvcmVkGAEgAygLMhkuaGl2ZXN5bmMudjEuU25hcHNob3RGaWxlEhEKCXVuY2hhbmdlZBgCIAEoBSIqChNEaWZmU25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJIrgBChBTbmFwc2hvdEZpbGVEaWZmEg8KB2ZpbGVfaWQYASABKAkSKwoGY2hhbmdlGAIgASgOMhsuaGl2ZXN5bmMudjEuU25hcHNob3RDaGFuZ2USFQoNc25hcHNob3RfcGF0aBgDIAEoCRIUCgxjdXJyZW50X3BhdGgYBCABKAkSHAoUc25hcHNob3RfcmV2aXNpb25faWQYBSABKAkSGwoTY3VycmVudF9yZXZpc2lvbl9pZBgGIAEoCSJXChREaWZmU25hcHNob3RSZXNwb25zZRIsCgVmaWxlcxgBIAMoCzIdLmhpdmVzeW5jLnYxLlNuYXBzaG90RmlsZURpZmYSEQoJdW5jaGFuZ2VkGAIgASgFKqIBCg5TbmFwc2hvdENoYW5nZRIfChtTTkFQU0hPVF9DSEFOR0VfVU5TUEVDSUZJRUQQABIcChhTTkFQU0hPVF9DSEFOR0VfTU9ESUZJRUQQARIZChVTTkFQU0hPVF9DSEFOR0VfQURERUQQAhIbChdTTkFQU0hPVF9DSEFOR0VfUkVNT1ZFRBADEhkKFVNOQVBTSE9UX0NIQU5HRV9NT1ZFRBAEMvQFCg9TbmFwc2hvdFNlcnZpY2USlgEKDkNyZWF0ZVNuYXBzaG90EiIuaGl2ZXN5bmMudjEuQ3JlYXRlU25hcHNob3RSZXF1ZXN0GiMuaGl2ZXN5bmMudjEuQ3JlYXRlU25hcHNob3RSZXNwb25zZSI7yvMYBRIDAgMGgtPkkwIsOgEqIicvYXBpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9zbmFwc2hvdHMSkwEKDUxpc3RTbmFwc2hvdHMSIS5oaXZlc3luYy52MS5MaXN0U25hcHNob3RzUmVxdWVzdBoiLmhpdmVzeW5jLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSI7kAIByvMYBRIDAgMFgtPkkwIpEicvYXBpL3YxL3Byb2plY3RzL3twcm9qZWN0X2lkfS9zbmFwc2hvdHMShQEKC0dldFNuYXBzaG90Eh8uaGl2ZXN5bmMudjEuR2V0U25hcHNob3RSZXF1ZXN0GiAuaGl2ZXN5bmMudjEuR2V0U25hcHNob3RSZXNwb25zZSIzkAIByvMYBRIDAgMFgtPkkwIhEh8vYXBpL3YxL3NuYXBzaG90cy97c25hcHNob3RfaWR9Eo0BCgxEaWZmU25hcHNob3QSIC5oaXZlc3luYy52MS5EaWZmU25hcHNob3RSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuRGlmZlNuYXBzaG90UmVzcG9uc2UiOJACAcrzGAUSAwIDBYLT5JMCJhIkL2FwaS92MS9zbmFwc2hvdHMve3NuYXBzaG90X2lkfS9kaWZmEpkBCg9SZXN0b3JlU25hcHNob3QSIy5oaXZlc3luYy52MS5SZXN0b3JlU25hcHNob3RSZXF1ZXN0GiQuaGl2ZXN5bmMudjEuUmVzdG9yZVNuYXBzaG90UmVzcG9uc2UiO8rzGAUSAwIDBoLT5JMCLDoBKiInL2FwaS92MS9zbmFwc2hvdHMve3NuYXBzaG90X2lkfS9yZXN0b3JlQlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_file_service]);
 
 /**
  * Snapshot is a recorded project state.
@@ -299,6 +299,159 @@ export const RestoreSnapshotResponseSchema: GenMessage<RestoreSnapshotResponse> 
   messageDesc(file_hivesync_v1_snapshot_service, 9);
 
 /**
+ * DiffSnapshotRequest names the snapshot.
+ *
+ * @generated from message hivesync.v1.DiffSnapshotRequest
+ */
+export type DiffSnapshotRequest = Message<"hivesync.v1.DiffSnapshotRequest"> & {
+  /**
+   * snapshot_id is the snapshot.
+   *
+   * @generated from field: string snapshot_id = 1;
+   */
+  snapshotId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.DiffSnapshotRequest.
+ * Use `create(DiffSnapshotRequestSchema)` to create a new message.
+ */
+export const DiffSnapshotRequestSchema: GenMessage<DiffSnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_snapshot_service, 10);
+
+/**
+ * SnapshotFileDiff is one differing file.
+ *
+ * @generated from message hivesync.v1.SnapshotFileDiff
+ */
+export type SnapshotFileDiff = Message<"hivesync.v1.SnapshotFileDiff"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * change is how it differs.
+   *
+   * @generated from field: hivesync.v1.SnapshotChange change = 2;
+   */
+  change: SnapshotChange;
+
+  /**
+   * snapshot_path is its path in the snapshot (empty when added).
+   *
+   * @generated from field: string snapshot_path = 3;
+   */
+  snapshotPath: string;
+
+  /**
+   * current_path is its path now (empty when removed).
+   *
+   * @generated from field: string current_path = 4;
+   */
+  currentPath: string;
+
+  /**
+   * snapshot_revision_id is its version in the snapshot.
+   *
+   * @generated from field: string snapshot_revision_id = 5;
+   */
+  snapshotRevisionId: string;
+
+  /**
+   * current_revision_id is its head now.
+   *
+   * @generated from field: string current_revision_id = 6;
+   */
+  currentRevisionId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SnapshotFileDiff.
+ * Use `create(SnapshotFileDiffSchema)` to create a new message.
+ */
+export const SnapshotFileDiffSchema: GenMessage<SnapshotFileDiff> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_snapshot_service, 11);
+
+/**
+ * DiffSnapshotResponse lists the differences, by path.
+ *
+ * @generated from message hivesync.v1.DiffSnapshotResponse
+ */
+export type DiffSnapshotResponse = Message<"hivesync.v1.DiffSnapshotResponse"> & {
+  /**
+   * files are the files that differ; unchanged files are left out.
+   *
+   * @generated from field: repeated hivesync.v1.SnapshotFileDiff files = 1;
+   */
+  files: SnapshotFileDiff[];
+
+  /**
+   * unchanged is the number of files as in the snapshot.
+   *
+   * @generated from field: int32 unchanged = 2;
+   */
+  unchanged: number;
+};
+
+/**
+ * Describes the message hivesync.v1.DiffSnapshotResponse.
+ * Use `create(DiffSnapshotResponseSchema)` to create a new message.
+ */
+export const DiffSnapshotResponseSchema: GenMessage<DiffSnapshotResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_snapshot_service, 12);
+
+/**
+ * SnapshotChange is how one file differs from the snapshot.
+ *
+ * @generated from enum hivesync.v1.SnapshotChange
+ */
+export enum SnapshotChange {
+  /**
+   * SNAPSHOT_CHANGE_UNSPECIFIED is not used.
+   *
+   * @generated from enum value: SNAPSHOT_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SNAPSHOT_CHANGE_MODIFIED: the file has newer content.
+   *
+   * @generated from enum value: SNAPSHOT_CHANGE_MODIFIED = 1;
+   */
+  MODIFIED = 1,
+
+  /**
+   * SNAPSHOT_CHANGE_ADDED: the file did not exist in the snapshot.
+   *
+   * @generated from enum value: SNAPSHOT_CHANGE_ADDED = 2;
+   */
+  ADDED = 2,
+
+  /**
+   * SNAPSHOT_CHANGE_REMOVED: the file was deleted since.
+   *
+   * @generated from enum value: SNAPSHOT_CHANGE_REMOVED = 3;
+   */
+  REMOVED = 3,
+
+  /**
+   * SNAPSHOT_CHANGE_MOVED: only the path changed.
+   *
+   * @generated from enum value: SNAPSHOT_CHANGE_MOVED = 4;
+   */
+  MOVED = 4,
+}
+
+/**
+ * Describes the enum hivesync.v1.SnapshotChange.
+ */
+export const SnapshotChangeSchema: GenEnum<SnapshotChange> = /*@__PURE__*/
+  enumDesc(file_hivesync_v1_snapshot_service, 0);
+
+/**
  * SnapshotService records project-wide states. A snapshot is the head version
  * of every file at one instant, taken in one statement so concurrent saves
  * are either wholly in it or not. Snapshots never change; restoring one
@@ -336,6 +489,17 @@ export const SnapshotService: GenService<{
     methodKind: "unary";
     input: typeof GetSnapshotRequestSchema;
     output: typeof GetSnapshotResponseSchema;
+  },
+  /**
+   * DiffSnapshot compares a snapshot with the project's current state: which
+   * files changed, were added or are gone since (per file, no content).
+   *
+   * @generated from rpc hivesync.v1.SnapshotService.DiffSnapshot
+   */
+  diffSnapshot: {
+    methodKind: "unary";
+    input: typeof DiffSnapshotRequestSchema;
+    output: typeof DiffSnapshotResponseSchema;
   },
   /**
    * RestoreSnapshot makes every file that changed since the snapshot hold its

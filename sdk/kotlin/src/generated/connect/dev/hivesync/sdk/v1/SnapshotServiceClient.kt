@@ -116,6 +116,40 @@ public class SnapshotServiceClient(
 
 
   /**
+   *  DiffSnapshot compares a snapshot with the project's current state: which
+   *  files changed, were added or are gone since (per file, no content).
+   */
+  override suspend fun diffSnapshot(request: DiffSnapshotRequest, headers: Headers): ResponseMessage<DiffSnapshotResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.SnapshotService/DiffSnapshot",
+      dev.hivesync.sdk.v1.DiffSnapshotRequest::class,
+      dev.hivesync.sdk.v1.DiffSnapshotResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  DiffSnapshot compares a snapshot with the project's current state: which
+   *  files changed, were added or are gone since (per file, no content).
+   */
+  override fun diffSnapshotBlocking(request: DiffSnapshotRequest, headers: Headers): UnaryBlockingCall<DiffSnapshotResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.SnapshotService/DiffSnapshot",
+      dev.hivesync.sdk.v1.DiffSnapshotRequest::class,
+      dev.hivesync.sdk.v1.DiffSnapshotResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
    *  RestoreSnapshot makes every file that changed since the snapshot hold its
    *  snapshot content again, by appending a new version. Later versions stay;
    *  files created after the snapshot are left alone.

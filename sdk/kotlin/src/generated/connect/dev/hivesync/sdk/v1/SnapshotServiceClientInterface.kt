@@ -46,6 +46,18 @@ public interface SnapshotServiceClientInterface {
   public fun getSnapshotBlocking(request: GetSnapshotRequest, headers: Headers = emptyMap()): UnaryBlockingCall<GetSnapshotResponse>
 
   /**
+   *  DiffSnapshot compares a snapshot with the project's current state: which
+   *  files changed, were added or are gone since (per file, no content).
+   */
+  public suspend fun diffSnapshot(request: DiffSnapshotRequest, headers: Headers = emptyMap()): ResponseMessage<DiffSnapshotResponse>
+
+  /**
+   *  DiffSnapshot compares a snapshot with the project's current state: which
+   *  files changed, were added or are gone since (per file, no content).
+   */
+  public fun diffSnapshotBlocking(request: DiffSnapshotRequest, headers: Headers = emptyMap()): UnaryBlockingCall<DiffSnapshotResponse>
+
+  /**
    *  RestoreSnapshot makes every file that changed since the snapshot hold its
    *  snapshot content again, by appending a new version. Later versions stay;
    *  files created after the snapshot are left alone.

@@ -76,6 +76,21 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_RestoreSnapshotResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DiffSnapshotRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DiffSnapshotRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SnapshotFileDiff_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SnapshotFileDiff_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_DiffSnapshotResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_DiffSnapshotResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -113,25 +128,43 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
       "shot_id\030\001 \001(\tR\nsnapshotId\"n\n\027RestoreSnap" +
       "shotResponse\0225\n\010restored\030\001 \003(\0132\031.hivesyn" +
       "c.v1.SnapshotFileR\010restored\022\034\n\tunchanged" +
-      "\030\002 \001(\005R\tunchanged2\344\004\n\017SnapshotService\022\226\001" +
-      "\n\016CreateSnapshot\022\".hivesync.v1.CreateSna" +
-      "pshotRequest\032#.hivesync.v1.CreateSnapsho" +
-      "tResponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/proj" +
-      "ects/{project_id}/snapshots:\001*\022\223\001\n\rListS" +
-      "napshots\022!.hivesync.v1.ListSnapshotsRequ" +
-      "est\032\".hivesync.v1.ListSnapshotsResponse\"" +
-      ";\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'/api/v1/projects/{p" +
-      "roject_id}/snapshots\022\205\001\n\013GetSnapshot\022\037.h" +
-      "ivesync.v1.GetSnapshotRequest\032 .hivesync" +
-      ".v1.GetSnapshotResponse\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344" +
-      "\223\002!\022\037/api/v1/snapshots/{snapshot_id}\022\231\001\n" +
-      "\017RestoreSnapshot\022#.hivesync.v1.RestoreSn" +
-      "apshotRequest\032$.hivesync.v1.RestoreSnaps" +
-      "hotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/sn" +
-      "apshots/{snapshot_id}/restore:\001*BP\n\023dev." +
-      "hivesync.sdk.v1P\001Z7github.com/hivesync/h" +
-      "ivesync/gen/hivesync/v1;hivesyncv1b\006prot" +
-      "o3"
+      "\030\002 \001(\005R\tunchanged\"6\n\023DiffSnapshotRequest" +
+      "\022\037\n\013snapshot_id\030\001 \001(\tR\nsnapshotId\"\212\002\n\020Sn" +
+      "apshotFileDiff\022\027\n\007file_id\030\001 \001(\tR\006fileId\022" +
+      "3\n\006change\030\002 \001(\0162\033.hivesync.v1.SnapshotCh" +
+      "angeR\006change\022#\n\rsnapshot_path\030\003 \001(\tR\014sna" +
+      "pshotPath\022!\n\014current_path\030\004 \001(\tR\013current" +
+      "Path\0220\n\024snapshot_revision_id\030\005 \001(\tR\022snap" +
+      "shotRevisionId\022.\n\023current_revision_id\030\006 " +
+      "\001(\tR\021currentRevisionId\"i\n\024DiffSnapshotRe" +
+      "sponse\0223\n\005files\030\001 \003(\0132\035.hivesync.v1.Snap" +
+      "shotFileDiffR\005files\022\034\n\tunchanged\030\002 \001(\005R\t" +
+      "unchanged*\242\001\n\016SnapshotChange\022\037\n\033SNAPSHOT" +
+      "_CHANGE_UNSPECIFIED\020\000\022\034\n\030SNAPSHOT_CHANGE" +
+      "_MODIFIED\020\001\022\031\n\025SNAPSHOT_CHANGE_ADDED\020\002\022\033" +
+      "\n\027SNAPSHOT_CHANGE_REMOVED\020\003\022\031\n\025SNAPSHOT_" +
+      "CHANGE_MOVED\020\0042\364\005\n\017SnapshotService\022\226\001\n\016C" +
+      "reateSnapshot\022\".hivesync.v1.CreateSnapsh" +
+      "otRequest\032#.hivesync.v1.CreateSnapshotRe" +
+      "sponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/project" +
+      "s/{project_id}/snapshots:\001*\022\223\001\n\rListSnap" +
+      "shots\022!.hivesync.v1.ListSnapshotsRequest" +
+      "\032\".hivesync.v1.ListSnapshotsResponse\";\220\002" +
+      "\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'/api/v1/projects/{proj" +
+      "ect_id}/snapshots\022\205\001\n\013GetSnapshot\022\037.hive" +
+      "sync.v1.GetSnapshotRequest\032 .hivesync.v1" +
+      ".GetSnapshotResponse\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002!" +
+      "\022\037/api/v1/snapshots/{snapshot_id}\022\215\001\n\014Di" +
+      "ffSnapshot\022 .hivesync.v1.DiffSnapshotReq" +
+      "uest\032!.hivesync.v1.DiffSnapshotResponse\"" +
+      "8\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002&\022$/api/v1/snapshots/{" +
+      "snapshot_id}/diff\022\231\001\n\017RestoreSnapshot\022#." +
+      "hivesync.v1.RestoreSnapshotRequest\032$.hiv" +
+      "esync.v1.RestoreSnapshotResponse\";\312\363\030\005\022\003" +
+      "\002\003\006\202\323\344\223\002,\"\'/api/v1/snapshots/{snapshot_i" +
+      "d}/restore:\001*BP\n\023dev.hivesync.sdk.v1P\001Z7" +
+      "github.com/hivesync/hivesync/gen/hivesyn" +
+      "c/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -201,6 +234,24 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RestoreSnapshotResponse_descriptor,
         new java.lang.String[] { "Restored", "Unchanged", });
+    internal_static_hivesync_v1_DiffSnapshotRequest_descriptor =
+      getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_DiffSnapshotRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DiffSnapshotRequest_descriptor,
+        new java.lang.String[] { "SnapshotId", });
+    internal_static_hivesync_v1_SnapshotFileDiff_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_SnapshotFileDiff_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SnapshotFileDiff_descriptor,
+        new java.lang.String[] { "FileId", "Change", "SnapshotPath", "CurrentPath", "SnapshotRevisionId", "CurrentRevisionId", });
+    internal_static_hivesync_v1_DiffSnapshotResponse_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_DiffSnapshotResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_DiffSnapshotResponse_descriptor,
+        new java.lang.String[] { "Files", "Unchanged", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.api.AnnotationsProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
