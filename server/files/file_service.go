@@ -262,26 +262,8 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		if err != nil {
 			return err
 		}
-		if err := s.charge(ctx, q, locked.ProjectID, int64(len(content))); err != nil {
-			return err
-		}
-		d, err := Compare(locked.Path, locked.Path, head.Content, content)
+		row, err := s.appendVersion(ctx, q, locked, head, content, userID, device, key)
 		if err != nil {
-			return err
-		}
-		var idem *string
-		if key != "" {
-			idem = &key
-		}
-		row, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
-			ID: uuid.New(), FileID: f.ID, Revision: locked.HeadRevision + 1, Content: content, ContentSha256: Hash(content),
-			SizeBytes: int64(len(content)), AuthorID: userID, DeviceID: device, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved),
-			IdempotencyKey: idem,
-		})
-		if err != nil {
-			return err
-		}
-		if err := q.FileAdvanceHead(ctx, dbgen.FileAdvanceHeadParams{ID: f.ID, HeadVersionID: row.ID, HeadRevision: row.Revision}); err != nil {
 			return err
 		}
 		saved = dbgen.FileVersion{ID: row.ID, FileID: row.FileID, Revision: row.Revision, ContentSha256: row.ContentSha256, SizeBytes: row.SizeBytes,
@@ -297,6 +279,36 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		return dbgen.FileVersion{}, s.mapErr(ctx, err)
 	}
 	return saved, nil
+}
+
+// appendVersion stores content as the next version of a locked file and
+// moves the head to it, charging the project's storage first. Saves and
+// snapshot restores both append through here.
+func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, locked dbgen.File, head dbgen.FileVersion, content string,
+	author uuid.UUID, device *uuid.UUID, key string) (dbgen.FileVersionInsertRow, error) {
+	if err := s.charge(ctx, q, locked.ProjectID, int64(len(content))); err != nil {
+		return dbgen.FileVersionInsertRow{}, err
+	}
+	d, err := Compare(locked.Path, locked.Path, head.Content, content)
+	if err != nil {
+		return dbgen.FileVersionInsertRow{}, err
+	}
+	var idem *string
+	if key != "" {
+		idem = &key
+	}
+	row, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
+		ID: uuid.New(), FileID: locked.ID, Revision: locked.HeadRevision + 1, Content: content, ContentSha256: Hash(content),
+		SizeBytes: int64(len(content)), AuthorID: author, DeviceID: device, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved),
+		IdempotencyKey: idem,
+	})
+	if err != nil {
+		return dbgen.FileVersionInsertRow{}, err
+	}
+	if err := q.FileAdvanceHead(ctx, dbgen.FileAdvanceHeadParams{ID: locked.ID, HeadVersionID: row.ID, HeadRevision: row.Revision}); err != nil {
+		return dbgen.FileVersionInsertRow{}, err
+	}
+	return row, nil
 }
 
 // device is the saving device: the caller's own (by the given id, which must

@@ -157,21 +157,8 @@ func (s *Service) RestoreSnapshot(ctx context.Context, req *hivesyncv1.RestoreSn
 			if err != nil {
 				return err
 			}
-			if err := s.charge(ctx, q, locked.ProjectID, old.SizeBytes); err != nil {
-				return err
-			}
-			d, err := Compare(locked.Path, locked.Path, head.Content, old.Content)
+			row, err := s.appendVersion(ctx, q, locked, head, old.Content, userID, nil, "")
 			if err != nil {
-				return err
-			}
-			row, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
-				ID: uuid.New(), FileID: r.FileID, Revision: locked.HeadRevision + 1, Content: old.Content, ContentSha256: old.ContentSha256,
-				SizeBytes: old.SizeBytes, AuthorID: userID, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved),
-			})
-			if err != nil {
-				return err
-			}
-			if err := q.FileAdvanceHead(ctx, dbgen.FileAdvanceHeadParams{ID: r.FileID, HeadVersionID: row.ID, HeadRevision: row.Revision}); err != nil {
 				return err
 			}
 			resp.Restored = append(resp.Restored, &hivesyncv1.SnapshotFile{FileId: r.FileID.String(), Path: locked.Path, Version: versionProto(row)})
