@@ -1,0 +1,202 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/files"
+)
+
+// savedOp is one acknowledged compare-and-set save, with the wall-clock
+// window in which it ran.
+type savedOp struct {
+	base, id       string
+	revision       int64
+	sha            string
+	start, acked   time.Time
+	client, seqNum int
+}
+
+// TestSaveHistoryIsLinearizable runs many clients saving against fresh and
+// stale bases of a few files in parallel, then checks the whole history the
+// way a linearizability checker for a compare-and-set register would:
+//
+//   - the stored versions of each file form one chain (revisions 1..n, no
+//     fork): every acknowledged save is in it, with its content, and nothing
+//     unacknowledged is;
+//   - each acknowledged save's base was the head it replaced (no lost update);
+//   - real-time order holds: a save acknowledged before another started has
+//     the lower revision;
+//   - a read started after a save was acknowledged sees that save or a later
+//     one.
+func TestSaveHistoryIsLinearizable(t *testing.T) {
+	t.Parallel()
+	const (
+		nFiles   = 8
+		nClients = 16
+		attempts = 10_000 // saves tried across all clients
+	)
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "history@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "History"})
+	require.NoError(t, err)
+
+	fileIDs := make([]string, nFiles)
+	creates := make([]*hivesyncv1.FileVersion, nFiles)
+	for i := range fileIDs {
+		c, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: proj.GetProject().GetId(), Path: fmt.Sprintf("f%d.txt", i), Content: "0\n"})
+		require.NoError(t, err)
+		fileIDs[i], creates[i] = c.GetFile().GetId(), c.GetFile().GetHead()
+	}
+
+	type readOp struct {
+		file     int
+		start    time.Time
+		revision int64
+	}
+	var (
+		mu        sync.Mutex
+		saved     = make([][]savedOp, nFiles)
+		reads     []readOp
+		conflicts int
+		wg        sync.WaitGroup
+	)
+	for c := range nClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 42))
+			known := make([][]string, nFiles) // heads this client has seen, oldest first
+			for i := range nFiles {
+				known[i] = []string{creates[i].GetId()}
+			}
+			for n := range attempts / nClients {
+				fi := rng.IntN(nFiles)
+				// Mostly refresh and save on the head; sometimes save on a
+				// base this client saw earlier, which is likely stale.
+				if rng.IntN(3) != 0 {
+					start := time.Now()
+					got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: fileIDs[fi]})
+					if !assertNoErr(t, err) {
+						return
+					}
+					mu.Lock()
+					reads = append(reads, readOp{file: fi, start: start, revision: got.GetFile().GetHead().GetRevision()})
+					mu.Unlock()
+					known[fi] = append(known[fi], got.GetFile().GetHead().GetId())
+				}
+				base := known[fi][len(known[fi])-1]
+				if rng.IntN(4) == 0 {
+					base = known[fi][rng.IntN(len(known[fi]))]
+				}
+				content := fmt.Sprintf("client %d save %d\n", c, n)
+				start := time.Now()
+				resp, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: fileIDs[fi], BaseRevisionId: base, Content: content})
+				acked := time.Now()
+				if connect.CodeOf(err) == connect.CodeAborted {
+					mu.Lock()
+					conflicts++
+					mu.Unlock()
+					continue
+				}
+				if !assertNoErr(t, err) {
+					return
+				}
+				v := resp.GetVersion()
+				known[fi] = append(known[fi], v.GetId())
+				mu.Lock()
+				saved[fi] = append(saved[fi], savedOp{base: base, id: v.GetId(), revision: v.GetRevision(), sha: files.Hash(content),
+					start: start, acked: acked, client: c, seqNum: n})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.False(t, t.Failed())
+	total := conflicts
+	for _, s := range saved {
+		total += len(s)
+	}
+	require.Equal(t, attempts/nClients*nClients, total, "every save was either acknowledged or refused with Conflict")
+	require.Positive(t, conflicts, "stale bases were exercised")
+	t.Logf("%d saves tried: %d acknowledged, %d conflicts, %d reads", total, total-conflicts, conflicts, len(reads))
+
+	for fi, ops := range saved {
+		versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: fileIDs[fi]})
+		require.NoError(t, err)
+		stored := versions.GetVersions() // newest first
+		require.Len(t, stored, len(ops)+1, "file %d: exactly the acknowledged saves (plus the create) were stored", fi)
+
+		// One chain: revision r is at index n-r, and each stored version's
+		// predecessor is the one below it.
+		byID := map[string]*hivesyncv1.FileVersion{}
+		for i, v := range stored {
+			require.EqualValues(t, len(stored)-i, v.GetRevision(), "file %d: revisions are contiguous", fi)
+			byID[v.GetId()] = v
+		}
+		prev := map[int64]string{} // revision -> id
+		for _, v := range stored {
+			prev[v.GetRevision()] = v.GetId()
+		}
+		sort.Slice(ops, func(i, j int) bool { return ops[i].revision < ops[j].revision })
+		for i, op := range ops {
+			v, ok := byID[op.id]
+			require.True(t, ok, "file %d: acknowledged save %d/%d is stored", fi, op.client, op.seqNum)
+			require.Equal(t, op.revision, v.GetRevision())
+			require.Equal(t, op.sha, v.GetContentSha256(), "file %d: the stored content is what was acknowledged", fi)
+			require.Equal(t, prev[op.revision-1], op.base, "file %d revision %d: its base was the head it replaced (no lost update)", fi, op.revision)
+			// Real-time order: no later revision was acknowledged before
+			// this save began.
+			for _, later := range ops[i+1:] {
+				if later.acked.Before(op.start) {
+					t.Fatalf("file %d: revision %d was acknowledged before revision %d started", fi, later.revision, op.revision)
+				}
+			}
+		}
+		// Reads see every save acknowledged before they started: walk reads
+		// by start time, tracking the highest revision acknowledged so far.
+		byAck := slices.Clone(ops)
+		sort.Slice(byAck, func(i, j int) bool { return byAck[i].acked.Before(byAck[j].acked) })
+		var fileReads []readOp
+		for _, r := range reads {
+			if r.file == fi {
+				fileReads = append(fileReads, r)
+			}
+		}
+		sort.Slice(fileReads, func(i, j int) bool { return fileReads[i].start.Before(fileReads[j].start) })
+		var next int
+		var seen int64
+		for _, r := range fileReads {
+			for next < len(byAck) && byAck[next].acked.Before(r.start) {
+				seen = max(seen, byAck[next].revision)
+				next++
+			}
+			if r.revision < seen {
+				t.Fatalf("file %d: a read saw revision %d after revision %d was acknowledged", fi, r.revision, seen)
+			}
+		}
+	}
+}
+
+// assertNoErr reports err from a worker goroutine, where require cannot stop
+// the test.
+func assertNoErr(t *testing.T, err error) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("unexpected error: %v", err)
+		return false
+	}
+	return true
+}
