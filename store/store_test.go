@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -153,4 +155,29 @@ func TestMapError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.Pool().Exec(ctx, "INSERT INTO nodes VALUES ('x','serve','v','h',now(),now())")
 	require.ErrorIs(t, store.MapError(err), store.ErrConflict)
+}
+
+func TestUnavailableIsOnlyTheDatabaseOutOfReach(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		&pgconn.PgError{Code: "57P01"}, // terminated by an administrator
+		&pgconn.PgError{Code: "57P03"}, // starting up
+		&pgconn.PgError{Code: "08006"}, // connection failure
+		&pgconn.PgError{Code: "53300"}, // too many connections
+		fmt.Errorf("load: %w", io.ErrUnexpectedEOF),
+		&net.OpError{Op: "dial", Err: errors.New("connection refused")},
+	} {
+		require.True(t, store.Unavailable(err), "%v", err)
+	}
+	for _, err := range []error{
+		nil,
+		&pgconn.PgError{Code: "23505"}, // unique violation: the request's fault
+		&pgconn.PgError{Code: "22P02"},
+		pgx.ErrNoRows,
+		context.Canceled,
+		fmt.Errorf("query: %w", context.DeadlineExceeded),
+		errors.New("boom"),
+	} {
+		require.False(t, store.Unavailable(err), "%v", err)
+	}
 }

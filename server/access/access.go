@@ -40,7 +40,9 @@ type Principal struct {
 }
 
 // Authenticator turns a bearer token into a Principal. It returns an error
-// wrapping ErrInvalidToken for a token that is malformed, expired or revoked.
+// wrapping ErrInvalidToken for a token that is malformed, expired or revoked,
+// and any other error when the token could not be checked at all (which the
+// client sees as Unavailable, so it keeps its session and retries).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*Principal, error)
 }

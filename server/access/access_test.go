@@ -154,6 +154,9 @@ func (tk tokens) Authenticate(_ context.Context, token string) (*access.Principa
 	if p, ok := tk[token]; ok {
 		return p, nil
 	}
+	if token == "db-down" {
+		return nil, errors.New("load session: connection refused")
+	}
 	return nil, access.ErrInvalidToken
 }
 
@@ -185,6 +188,8 @@ func TestInterceptorOverRealHTTP(t *testing.T) {
 	}
 	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(call("", "3")))
 	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(call("forged", "3")))
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(call("db-down", "3")),
+		"a token that cannot be checked is not a revoked one: the client must keep its session and retry")
 	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(call("free", "3")))
 	detail[*hivesyncv1.EntitlementRequired](t, call("free", "3"))
 	require.NoError(t, call("pro", "3"))

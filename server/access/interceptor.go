@@ -132,6 +132,12 @@ func (i *Interceptor) admit(ctx context.Context, procedure string, header http.H
 			}
 		} else {
 			p, err := i.auth.Authenticate(ctx, token)
+			if err != nil && !errors.Is(err, ErrInvalidToken) {
+				// The token could not be checked (the database is out of
+				// reach): not a reason for the client to drop its session.
+				i.log.WarnContext(ctx, "could not verify an access token", slog.String("procedure", procedure), slog.String("error", err.Error()))
+				return ctx, connect.NewError(connect.CodeUnavailable, errors.New("the access token cannot be checked right now; retry shortly"))
+			}
 			if err != nil {
 				i.log.WarnContext(ctx, "security: rejected token", slog.String("procedure", procedure), slog.String("reason", err.Error()))
 				return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("the access token is invalid, expired or revoked"))

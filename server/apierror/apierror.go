@@ -63,10 +63,18 @@ func InvalidArgument(field, why string) *connect.Error {
 	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %s", field, why))
 }
 
+// Unavailable answers a call the database could not serve for a moment. A
+// write cut off at its commit may or may not have been stored, so clients
+// retry it with the same idempotency key, which converges either way.
+func Unavailable() *connect.Error {
+	return connect.NewError(connect.CodeUnavailable, errors.New("the database is briefly unavailable; retry shortly"))
+}
+
 // FromDomain maps an error from a domain or the store to a Connect error:
 // typed Connect errors pass through, store sentinels become NotFound or
-// Aborted, a context ending becomes Canceled or DeadlineExceeded, and anything
-// else is logged with an id and returned as Internal without its cause.
+// Aborted, a context ending becomes Canceled or DeadlineExceeded, a database
+// out of reach becomes Unavailable, and anything else is logged with an id and
+// returned as Internal without its cause.
 func FromDomain(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -83,6 +91,9 @@ func FromDomain(ctx context.Context, log *slog.Logger, err error) error {
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request took too long"))
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("the request was canceled"))
+	case store.Unavailable(err):
+		log.WarnContext(ctx, "database unavailable", slog.String("error", err.Error()))
+		return Unavailable()
 	}
 	id := newErrorID()
 	log.ErrorContext(ctx, "internal error", slog.String("error_id", id), slog.String("error", err.Error()))

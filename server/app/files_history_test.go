@@ -7,13 +7,16 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/files"
 )
@@ -199,4 +202,159 @@ func assertNoErr(t *testing.T, err error) bool {
 		return false
 	}
 	return true
+}
+
+// TestInterruptedSavesConvergeOnRetry drops every database connection over
+// and over while devices save, so saves are cut off mid-transaction, at
+// commit, and after commit but before the answer. A client that retries with
+// the same idempotency key must converge: each save is stored exactly once,
+// the chain has no gap or fork, and replaying the whole queue afterwards
+// answers the stored versions without writing anything.
+func TestInterruptedSavesConvergeOnRetry(t *testing.T) {
+	t.Parallel()
+	const nFiles, nSaves = 8, 40
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "crash@files.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Crash"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+
+	// The killer has its own connection outside the server's pool.
+	killer, err := pgx.Connect(ctx, b.store.Pool().Config().ConnString())
+	require.NoError(t, err)
+	defer func() { _ = killer.Close(ctx) }()
+	stop, killed := make(chan struct{}), make(chan int)
+	go func() {
+		kills := 0
+		defer func() { killed <- kills }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(25 * time.Millisecond):
+			}
+			var n int
+			if err := killer.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err == nil {
+				kills += n
+			}
+		}
+	}()
+
+	type acked struct{ id, base, sha string }
+	paths, fileIDs := make([]string, nFiles), make([]string, nFiles)
+	chains := make([][]acked, nFiles)
+	var interrupted atomic.Int32
+	var wg sync.WaitGroup
+	for fi := range nFiles {
+		paths[fi] = fmt.Sprintf("crash/f%d.txt", fi)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var head string
+			for attempt := 0; head == ""; attempt++ {
+				c, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: paths[fi], Content: "0\n"})
+				switch {
+				case err == nil:
+					fileIDs[fi], head = c.GetFile().GetId(), c.GetFile().GetHead().GetId()
+				case connect.CodeOf(err) == connect.CodeUnavailable:
+					interrupted.Add(1)
+					time.Sleep(2 * time.Millisecond)
+				case connect.CodeOf(err) == connect.CodeAlreadyExists:
+					// The create committed but its answer was lost.
+					if f := fileAt(ctx, ed, pid, paths[fi]); f != nil {
+						fileIDs[fi], head = f.GetId(), f.GetHead().GetId()
+					}
+				default:
+					t.Errorf("file %d: an interrupted create must answer Unavailable: %v", fi, err)
+					return
+				}
+				if attempt > 200 {
+					t.Errorf("file %d: create never went through: %v", fi, err)
+					return
+				}
+			}
+			chains[fi] = []acked{{id: head}}
+			for j := range nSaves {
+				content := fmt.Sprintf("file %d save %d\n", fi, j)
+				req := &hivesyncv1.SaveFileRequest{FileId: fileIDs[fi], BaseRevisionId: head, Content: content, IdempotencyKey: fmt.Sprintf("f%d-s%d", fi, j)}
+				for attempt := 0; ; attempt++ {
+					resp, err := ed.files.SaveFile(ctx, req)
+					if err == nil {
+						head = resp.GetVersion().GetId()
+						chains[fi] = append(chains[fi], acked{id: head, base: req.GetBaseRevisionId(), sha: files.Hash(content)})
+						break
+					}
+					if connect.CodeOf(err) != connect.CodeUnavailable {
+						t.Errorf("file %d save %d: an interruption must answer Unavailable (a conflict here would mean a save lost or doubled): %v", fi, j, err)
+						return
+					}
+					interrupted.Add(1)
+					time.Sleep(2 * time.Millisecond)
+					if attempt > 200 {
+						t.Errorf("file %d save %d: never went through: %v", fi, j, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	kills := <-killed
+	require.False(t, t.Failed())
+	require.Positive(t, interrupted.Load(), "some saves were interrupted")
+	t.Logf("%d connections dropped, %d interrupted calls retried", kills, interrupted.Load())
+
+	var queue []*hivesyncv1.QueuedEdit
+	for fi, chain := range chains {
+		versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: fileIDs[fi]})
+		require.NoError(t, err)
+		stored := versions.GetVersions()
+		require.Len(t, stored, nSaves+1, "file %d: every save stored exactly once", fi)
+		for i, v := range stored {
+			want := chain[len(chain)-1-i]
+			require.Equal(t, want.id, v.GetId(), "file %d: the stored chain is the acknowledged chain", fi)
+			if want.sha != "" {
+				require.Equal(t, want.sha, v.GetContentSha256())
+			}
+		}
+		for j, a := range chain[1:] {
+			require.Equal(t, chain[j].id, a.base)
+			queue = append(queue, &hivesyncv1.QueuedEdit{Id: a.id, FilePath: paths[fi], Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE,
+				BaseRevisionId: a.base, Content: fmt.Sprintf("file %d save %d\n", fi, j), IdempotencyKey: fmt.Sprintf("f%d-s%d", fi, j)})
+		}
+	}
+
+	// The device replays its whole queue again: everything answers as applied,
+	// with the versions already stored, and nothing new is written.
+	sync := hivesyncv1connect.NewSyncServiceClient(b.h1, b.baseURL, bearer(mustToken(t, b, "crash@files.test")))
+	replayed, err := sync.ReplayEdits(ctx, &hivesyncv1.ReplayEditsRequest{ProjectId: pid, Edits: queue})
+	require.NoError(t, err)
+	require.Len(t, replayed.GetResults(), len(queue))
+	for _, r := range replayed.GetResults() {
+		require.Equal(t, hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, r.GetOutcome(), r.GetReason())
+		require.Equal(t, r.GetEditId(), r.GetVersion().GetId(), "the replay answers the version the first try stored")
+	}
+	for _, id := range fileIDs {
+		versions, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: id})
+		require.NoError(t, err)
+		require.Len(t, versions.GetVersions(), nSaves+1, "the replay wrote nothing")
+	}
+}
+
+// fileAt finds the live file at path, or nil (including when the lookup
+// itself is interrupted).
+func fileAt(ctx context.Context, ed editor, projectID, path string) *hivesyncv1.File {
+	list, err := ed.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: projectID})
+	if err != nil {
+		return nil
+	}
+	for _, f := range list.GetFiles() {
+		if f.GetPath() == path {
+			return f
+		}
+	}
+	return nil
 }

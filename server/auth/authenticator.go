@@ -48,8 +48,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 		return &access.Principal{ClientType: hivesyncv1.ClientType_CLIENT_TYPE_ADMIN, Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_ADMIN}, Tier: hivesyncv1.Tier_TIER_FREE}, nil
 	}
 	claims, err := a.issuer.Verify(ctx, token, a.leeway)
-	if err != nil {
+	if errors.Is(err, ErrInvalidToken) {
 		return nil, fmt.Errorf("%w: %w", access.ErrInvalidToken, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify token: %w", err) // the keys could not be loaded
 	}
 	sid, err := uuid.Parse(claims.SessionID)
 	if err != nil {
