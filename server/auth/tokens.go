@@ -142,6 +142,9 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken, clientID string) (To
 		sessionID, err := q.RefreshTokenRotate(ctx, hash)
 		if errors.Is(err, pgx.ErrNoRows) {
 			row, gerr := q.RefreshTokenGet(ctx, hash)
+			if gerr != nil && !errors.Is(gerr, pgx.ErrNoRows) {
+				return fmt.Errorf("look up refresh token: %w", gerr) // not a verdict on the token
+			}
 			if gerr == nil && row.RotatedAt != nil && row.SessionRevokedAt == nil &&
 				i.opts.ReuseGrace > 0 && i.opts.Now().Sub(*row.RotatedAt) <= i.opts.ReuseGrace {
 				// A retry inside the grace: answer again.

@@ -453,7 +453,11 @@ type SaveFileRequest struct {
 	// content is the full new content (UTF-8; CRLF stored as LF).
 	Content string `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
 	// idempotency_key makes retries safe: a repeated save with the same key
-	// returns the version it created the first time.
+	// returns the version it created the first time (even though its base is no
+	// longer the head). Set it on every save: when a save answers `unavailable`
+	// or the connection drops, the save may or may not have been stored, and
+	// retrying with the same key converges either way. Reusing a key for other
+	// content answers invalid_argument.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// device_id is the saving device, announced with the save.
 	DeviceId      string `protobuf:"bytes,5,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`

@@ -43,6 +43,10 @@ class FileService(Protocol):
     Saves are compare-and-set against base_revision_id: a stale save writes
     nothing and answers aborted with a Conflict detail (server head, hashes and
     a diff from the client's base). Last-write-wins never happens.
+
+    `unavailable` means the database was out of reach for a moment (the access
+    token is still good): retry after a short back-off, with the same
+    idempotency_key for saves.
     """
     async def create_file(self, request: CreateFileRequest, ctx: RequestContext[CreateFileRequest, CreateFileResponse], /) -> CreateFileResponse:
         """
@@ -285,6 +289,10 @@ class FileServiceClient(ConnectClient):
     Saves are compare-and-set against base_revision_id: a stale save writes
     nothing and answers aborted with a Conflict detail (server head, hashes and
     a diff from the client's base). Last-write-wins never happens.
+
+    `unavailable` means the database was out of reach for a moment (the access
+    token is still good): retry after a short back-off, with the same
+    idempotency_key for saves.
     """
     def __init__(
         self,
@@ -607,6 +615,10 @@ class FileServiceSync(Protocol):
     Saves are compare-and-set against base_revision_id: a stale save writes
     nothing and answers aborted with a Conflict detail (server head, hashes and
     a diff from the client's base). Last-write-wins never happens.
+
+    `unavailable` means the database was out of reach for a moment (the access
+    token is still good): retry after a short back-off, with the same
+    idempotency_key for saves.
     """
     def create_file(self, request: CreateFileRequest, ctx: RequestContext[CreateFileRequest, CreateFileResponse], /) -> CreateFileResponse:
         """
@@ -847,6 +859,10 @@ class FileServiceClientSync(ConnectClientSync):
     Saves are compare-and-set against base_revision_id: a stale save writes
     nothing and answers aborted with a Conflict detail (server head, hashes and
     a diff from the client's base). Last-write-wins never happens.
+
+    `unavailable` means the database was out of reach for a moment (the access
+    token is still good): retry after a short back-off, with the same
+    idempotency_key for saves.
     """
     def __init__(
         self,

@@ -283,7 +283,11 @@ export type SaveFileRequest = Message<"hivesync.v1.SaveFileRequest"> & {
 
   /**
    * idempotency_key makes retries safe: a repeated save with the same key
-   * returns the version it created the first time.
+   * returns the version it created the first time (even though its base is no
+   * longer the head). Set it on every save: when a save answers `unavailable`
+   * or the connection drops, the save may or may not have been stored, and
+   * retrying with the same key converges either way. Reusing a key for other
+   * content answers invalid_argument.
    *
    * @generated from field: string idempotency_key = 4;
    */
@@ -801,6 +805,10 @@ export const DiffVersionsResponseSchema: GenMessage<DiffVersionsResponse> = /*@_
  * Saves are compare-and-set against base_revision_id: a stale save writes
  * nothing and answers aborted with a Conflict detail (server head, hashes and
  * a diff from the client's base). Last-write-wins never happens.
+ *
+ * `unavailable` means the database was out of reach for a moment (the access
+ * token is still good): retry after a short back-off, with the same
+ * idempotency_key for saves.
  *
  * @generated from service hivesync.v1.FileService
  */

@@ -17,6 +17,10 @@ import com.connectrpc.UnaryBlockingCall
  *  Saves are compare-and-set against base_revision_id: a stale save writes
  *  nothing and answers aborted with a Conflict detail (server head, hashes and
  *  a diff from the client's base). Last-write-wins never happens.
+ *
+ *  `unavailable` means the database was out of reach for a moment (the access
+ *  token is still good): retry after a short back-off, with the same
+ *  idempotency_key for saves.
  */
 public class FileServiceClient(
   private val client: ProtocolClientInterface,

@@ -204,7 +204,11 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * idempotency_key makes retries safe: a repeated save with the same key
-   * returns the version it created the first time.
+   * returns the version it created the first time (even though its base is no
+   * longer the head). Set it on every save: when a save answers `unavailable`
+   * or the connection drops, the save may or may not have been stored, and
+   * retrying with the same key converges either way. Reusing a key for other
+   * content answers invalid_argument.
    * </pre>
    *
    * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -226,7 +230,11 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * idempotency_key makes retries safe: a repeated save with the same key
-   * returns the version it created the first time.
+   * returns the version it created the first time (even though its base is no
+   * longer the head). Set it on every save: when a save answers `unavailable`
+   * or the connection drops, the save may or may not have been stored, and
+   * retrying with the same key converges either way. Reusing a key for other
+   * content answers invalid_argument.
    * </pre>
    *
    * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -970,7 +978,11 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * idempotency_key makes retries safe: a repeated save with the same key
-     * returns the version it created the first time.
+     * returns the version it created the first time (even though its base is no
+     * longer the head). Set it on every save: when a save answers `unavailable`
+     * or the connection drops, the save may or may not have been stored, and
+     * retrying with the same key converges either way. Reusing a key for other
+     * content answers invalid_argument.
      * </pre>
      *
      * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -991,7 +1003,11 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * idempotency_key makes retries safe: a repeated save with the same key
-     * returns the version it created the first time.
+     * returns the version it created the first time (even though its base is no
+     * longer the head). Set it on every save: when a save answers `unavailable`
+     * or the connection drops, the save may or may not have been stored, and
+     * retrying with the same key converges either way. Reusing a key for other
+     * content answers invalid_argument.
      * </pre>
      *
      * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -1013,7 +1029,11 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * idempotency_key makes retries safe: a repeated save with the same key
-     * returns the version it created the first time.
+     * returns the version it created the first time (even though its base is no
+     * longer the head). Set it on every save: when a save answers `unavailable`
+     * or the connection drops, the save may or may not have been stored, and
+     * retrying with the same key converges either way. Reusing a key for other
+     * content answers invalid_argument.
      * </pre>
      *
      * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -1031,7 +1051,11 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * idempotency_key makes retries safe: a repeated save with the same key
-     * returns the version it created the first time.
+     * returns the version it created the first time (even though its base is no
+     * longer the head). Set it on every save: when a save answers `unavailable`
+     * or the connection drops, the save may or may not have been stored, and
+     * retrying with the same key converges either way. Reusing a key for other
+     * content answers invalid_argument.
      * </pre>
      *
      * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -1046,7 +1070,11 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * idempotency_key makes retries safe: a repeated save with the same key
-     * returns the version it created the first time.
+     * returns the version it created the first time (even though its base is no
+     * longer the head). Set it on every save: when a save answers `unavailable`
+     * or the connection drops, the save may or may not have been stored, and
+     * retrying with the same key converges either way. Reusing a key for other
+     * content answers invalid_argument.
      * </pre>
      *
      * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>

@@ -73,7 +73,11 @@ public interface SaveFileRequestOrBuilder extends
   /**
    * <pre>
    * idempotency_key makes retries safe: a repeated save with the same key
-   * returns the version it created the first time.
+   * returns the version it created the first time (even though its base is no
+   * longer the head). Set it on every save: when a save answers `unavailable`
+   * or the connection drops, the save may or may not have been stored, and
+   * retrying with the same key converges either way. Reusing a key for other
+   * content answers invalid_argument.
    * </pre>
    *
    * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
@@ -83,7 +87,11 @@ public interface SaveFileRequestOrBuilder extends
   /**
    * <pre>
    * idempotency_key makes retries safe: a repeated save with the same key
-   * returns the version it created the first time.
+   * returns the version it created the first time (even though its base is no
+   * longer the head). Set it on every save: when a save answers `unavailable`
+   * or the connection drops, the save may or may not have been stored, and
+   * retrying with the same key converges either way. Reusing a key for other
+   * content answers invalid_argument.
    * </pre>
    *
    * <code>string idempotency_key = 4 [json_name = "idempotencyKey"];</code>
