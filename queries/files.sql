@@ -36,7 +36,9 @@ SELECT * FROM file_versions WHERE file_id = @file_id AND idempotency_key = @idem
 
 -- name: FileVersionList :many
 SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
-FROM file_versions WHERE file_id = @file_id ORDER BY revision DESC;
+FROM file_versions WHERE file_id = @file_id AND revision < @before_revision
+ORDER BY revision DESC
+LIMIT @page_size;
 
 -- name: FileIDByPathKey :one
 SELECT id FROM files WHERE project_id = @project_id AND path_key = @path_key AND deleted_at IS NULL;

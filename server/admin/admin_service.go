@@ -142,20 +142,9 @@ func (s *Service) RegenerateLoginLink(ctx context.Context, req *hivesyncv1.Regen
 
 // ListAuditLog implements hivesyncv1connect.AdminServiceHandler.
 func (s *Service) ListAuditLog(ctx context.Context, req *hivesyncv1.ListAuditLogRequest) (*hivesyncv1.ListAuditLogResponse, error) {
-	size := req.GetPageSize()
-	switch {
-	case size == 0:
-		size = 50
-	case size < 0 || size > 200:
-		return nil, apierror.InvalidArgument("page_size", "must be between 1 and 200")
-	}
-	before := int64(1<<63 - 1)
-	if t := req.GetPageToken(); t != "" {
-		n, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
-		}
-		before = n
+	size, before, err := apierror.Page(req.GetPageSize(), req.GetPageToken(), 50, 200)
+	if err != nil {
+		return nil, err
 	}
 	var target *uuid.UUID
 	if req.GetUserId() != "" {

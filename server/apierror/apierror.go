@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -98,6 +100,26 @@ func FromDomain(ctx context.Context, log *slog.Logger, err error) error {
 	id := newErrorID()
 	log.ErrorContext(ctx, "internal error", slog.String("error_id", id), slog.String("error", err.Error()))
 	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (id %s)", id))
+}
+
+// Page reads a keyset page request: page_size (def when zero, at most max)
+// and page_token, the positive key the previous page stopped at (first when
+// the token is empty: the largest int64, for "below everything").
+func Page(size int32, token string, def, maxSize int32) (int32, int64, error) {
+	switch {
+	case size == 0:
+		size = def
+	case size < 0 || size > maxSize:
+		return 0, 0, InvalidArgument("page_size", fmt.Sprintf("must be between 1 and %d", maxSize))
+	}
+	if token == "" {
+		return size, math.MaxInt64, nil
+	}
+	n, err := strconv.ParseInt(token, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, 0, InvalidArgument("page_token", "is not a token from a previous page")
+	}
+	return size, n, nil
 }
 
 // ParseID reads a UUID field, answering invalid_argument for malformed input.

@@ -101,6 +101,26 @@ func TestFilesSaveWithCompareAndSet(t *testing.T) {
 	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetId(), BaseRevisionId: first.GetVersion().GetId(), Content: "x\n", DeviceId: uuid.NewString()})
 	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "device_id must be one of the caller's devices")
 
+	// Listing pages newest first; a token continues below where it stopped.
+	var revisions []int64
+	token := ""
+	for {
+		page, err := ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId(), PageSize: 2, PageToken: token})
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.GetVersions()), 2)
+		for _, v := range page.GetVersions() {
+			revisions = append(revisions, v.GetRevision())
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	require.Equal(t, []int64{3, 2, 1}, revisions)
+	_, err = ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId(), PageSize: 1001})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	_, err = ed.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetId(), PageToken: "not-a-token"})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+
 	d, err := ed.files.DiffVersions(ctx, &hivesyncv1.DiffVersionsRequest{FileId: f.GetId(), FromRevisionId: base})
 	require.NoError(t, err)
 	require.Contains(t, d.GetUnifiedDiff(), "+v3")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -398,12 +399,20 @@ func (s *Service) ListVersions(ctx context.Context, req *hivesyncv1.ListVersions
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.FileVersionList(ctx, f.ID)
+	size, before, err := apierror.Page(req.GetPageSize(), req.GetPageToken(), 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.FileVersionList(ctx, dbgen.FileVersionListParams{FileID: f.ID, BeforeRevision: before, PageSize: size + 1})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	resp := &hivesyncv1.ListVersionsResponse{}
-	for _, r := range rows {
+	for i, r := range rows {
+		if i == int(size) {
+			resp.NextPageToken = strconv.FormatInt(rows[i-1].Revision, 10)
+			break
+		}
 		resp.Versions = append(resp.Versions, fullVersionProto(dbgen.FileVersion{ID: r.ID, FileID: r.FileID, Revision: r.Revision, ContentSha256: r.ContentSha256,
 			SizeBytes: r.SizeBytes, AuthorID: r.AuthorID, DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt}))
 	}

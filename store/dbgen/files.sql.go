@@ -419,8 +419,16 @@ func (q *Queries) FileVersionInsert(ctx context.Context, arg FileVersionInsertPa
 
 const fileVersionList = `-- name: FileVersionList :many
 SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
-FROM file_versions WHERE file_id = $1 ORDER BY revision DESC
+FROM file_versions WHERE file_id = $1 AND revision < $2
+ORDER BY revision DESC
+LIMIT $3
 `
+
+type FileVersionListParams struct {
+	FileID         uuid.UUID
+	BeforeRevision int64
+	PageSize       int32
+}
 
 type FileVersionListRow struct {
 	ID             uuid.UUID
@@ -436,8 +444,8 @@ type FileVersionListRow struct {
 	CreatedAt      time.Time
 }
 
-func (q *Queries) FileVersionList(ctx context.Context, fileID uuid.UUID) ([]FileVersionListRow, error) {
-	rows, err := q.db.Query(ctx, fileVersionList, fileID)
+func (q *Queries) FileVersionList(ctx context.Context, arg FileVersionListParams) ([]FileVersionListRow, error) {
+	rows, err := q.db.Query(ctx, fileVersionList, arg.FileID, arg.BeforeRevision, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}

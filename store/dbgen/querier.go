@@ -53,7 +53,7 @@ type Querier interface {
 	FileVersionByIdempotencyKey(ctx context.Context, arg FileVersionByIdempotencyKeyParams) (FileVersion, error)
 	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
 	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)
-	FileVersionList(ctx context.Context, fileID uuid.UUID) ([]FileVersionListRow, error)
+	FileVersionList(ctx context.Context, arg FileVersionListParams) ([]FileVersionListRow, error)
 	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)

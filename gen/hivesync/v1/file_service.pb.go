@@ -1214,7 +1214,13 @@ func (x *ListFilesResponse) GetFiles() []*File {
 type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// file_id is the file.
-	FileId        string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// page_size is at most 1000; 100 when zero.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a previous listing (next_page_token). Versions are
+	// immutable and only ever appended, so a listing started before new saves
+	// continues exactly where it stopped.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1256,11 +1262,27 @@ func (x *ListVersionsRequest) GetFileId() string {
 	return ""
 }
 
+func (x *ListVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListVersionsResponse lists versions, newest first.
 type ListVersionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// versions are the file's versions.
-	Versions      []*FileVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// versions are one page of the file's versions.
+	Versions []*FileVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// next_page_token continues the listing with older versions; empty at the end.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1300,6 +1322,13 @@ func (x *ListVersionsResponse) GetVersions() []*FileVersion {
 		return x.Versions
 	}
 	return nil
+}
+
+func (x *ListVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // GetVersionRequest names a version.
@@ -1620,11 +1649,15 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x13RestoreFileResponse\x12%\n" +
 	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\"<\n" +
 	"\x11ListFilesResponse\x12'\n" +
-	"\x05files\x18\x01 \x03(\v2\x11.hivesync.v1.FileR\x05files\".\n" +
+	"\x05files\x18\x01 \x03(\v2\x11.hivesync.v1.FileR\x05files\"j\n" +
 	"\x13ListVersionsRequest\x12\x17\n" +
-	"\afile_id\x18\x01 \x01(\tR\x06fileId\"L\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
 	"\x14ListVersionsResponse\x124\n" +
-	"\bversions\x18\x01 \x03(\v2\x18.hivesync.v1.FileVersionR\bversions\"M\n" +
+	"\bversions\x18\x01 \x03(\v2\x18.hivesync.v1.FileVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"M\n" +
 	"\x11GetVersionRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1f\n" +
 	"\vrevision_id\x18\x02 \x01(\tR\n" +

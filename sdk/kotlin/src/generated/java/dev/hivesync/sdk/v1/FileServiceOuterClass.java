@@ -221,63 +221,66 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "le_id\030\001 \001(\tR\006fileId\"<\n\023RestoreFileRespon" +
       "se\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004fil" +
       "e\"<\n\021ListFilesResponse\022\'\n\005files\030\001 \003(\0132\021." +
-      "hivesync.v1.FileR\005files\".\n\023ListVersionsR" +
-      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"L\n\024ListV" +
-      "ersionsResponse\0224\n\010versions\030\001 \003(\0132\030.hive" +
-      "sync.v1.FileVersionR\010versions\"M\n\021GetVers" +
-      "ionRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013r" +
-      "evision_id\030\002 \001(\tR\nrevisionId\"b\n\022GetVersi" +
-      "onResponse\0222\n\007version\030\001 \001(\0132\030.hivesync.v" +
-      "1.FileVersionR\007version\022\030\n\007content\030\002 \001(\tR" +
-      "\007content\"~\n\023DiffVersionsRequest\022\027\n\007file_" +
-      "id\030\001 \001(\tR\006fileId\022(\n\020from_revision_id\030\002 \001" +
-      "(\tR\016fromRevisionId\022$\n\016to_revision_id\030\003 \001" +
-      "(\tR\014toRevisionId\"\177\n\024DiffVersionsResponse" +
-      "\022!\n\014unified_diff\030\001 \001(\tR\013unifiedDiff\022\037\n\013l" +
-      "ines_added\030\002 \001(\005R\nlinesAdded\022#\n\rlines_re" +
-      "moved\030\003 \001(\005R\014linesRemoved2\257\014\n\013FileServic" +
-      "e\022\206\001\n\nCreateFile\022\036.hivesync.v1.CreateFil" +
-      "eRequest\032\037.hivesync.v1.CreateFileRespons" +
-      "e\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/projects/{pr" +
-      "oject_id}/files:\001*\022q\n\007GetFile\022\033.hivesync" +
-      ".v1.GetFileRequest\032\034.hivesync.v1.GetFile" +
-      "Response\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031\022\027/api/v1/fi" +
-      "les/{file_id}\022t\n\010SaveFile\022\034.hivesync.v1." +
-      "SaveFileRequest\032\035.hivesync.v1.SaveFileRe" +
-      "sponse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/api/v1/files/{" +
-      "file_id}:\001*\022y\n\010MoveFile\022\034.hivesync.v1.Mo" +
-      "veFileRequest\032\035.hivesync.v1.MoveFileResp" +
-      "onse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{fi" +
-      "le_id}/move:\001*\022w\n\nDeleteFile\022\036.hivesync." +
-      "v1.DeleteFileRequest\032\037.hivesync.v1.Delet" +
-      "eFileResponse\"(\312\363\030\005\022\003\002\003\006\202\323\344\223\002\031*\027/api/v1/" +
-      "files/{file_id}\022\205\001\n\013RestoreFile\022\037.hivesy" +
-      "nc.v1.RestoreFileRequest\032 .hivesync.v1.R" +
-      "estoreFileResponse\"3\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/ap" +
-      "i/v1/files/{file_id}/restore:\001*\022\202\001\n\013Acqu" +
-      "ireLock\022\037.hivesync.v1.AcquireLockRequest" +
-      "\032 .hivesync.v1.AcquireLockResponse\"0\312\363\030\005" +
-      "\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file_id}/loc" +
-      "k:\001*\022\177\n\013ReleaseLock\022\037.hivesync.v1.Releas" +
-      "eLockRequest\032 .hivesync.v1.ReleaseLockRe" +
-      "sponse\"-\312\363\030\005\022\003\002\003\006\202\323\344\223\002\036*\034/api/v1/files/{" +
-      "file_id}/lock\022\203\001\n\tListFiles\022\035.hivesync.v" +
-      "1.ListFilesRequest\032\036.hivesync.v1.ListFil" +
-      "esResponse\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1/" +
-      "projects/{project_id}/files\022\211\001\n\014ListVers" +
-      "ions\022 .hivesync.v1.ListVersionsRequest\032!" +
-      ".hivesync.v1.ListVersionsResponse\"4\220\002\001\312\363" +
-      "\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/v" +
-      "ersions\022\221\001\n\nGetVersion\022\036.hivesync.v1.Get" +
-      "VersionRequest\032\037.hivesync.v1.GetVersionR" +
-      "esponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/fil" +
-      "es/{file_id}/versions/{revision_id}\022\205\001\n\014" +
-      "DiffVersions\022 .hivesync.v1.DiffVersionsR" +
-      "equest\032!.hivesync.v1.DiffVersionsRespons" +
-      "e\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{fi" +
-      "le_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7gi" +
-      "thub.com/hivesync/hivesync/gen/hivesync/" +
-      "v1;hivesyncv1b\006proto3"
+      "hivesync.v1.FileR\005files\"j\n\023ListVersionsR" +
+      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\033\n\tpage_" +
+      "size\030\002 \001(\005R\010pageSize\022\035\n\npage_token\030\003 \001(\t" +
+      "R\tpageToken\"t\n\024ListVersionsResponse\0224\n\010v" +
+      "ersions\030\001 \003(\0132\030.hivesync.v1.FileVersionR" +
+      "\010versions\022&\n\017next_page_token\030\002 \001(\tR\rnext" +
+      "PageToken\"M\n\021GetVersionRequest\022\027\n\007file_i" +
+      "d\030\001 \001(\tR\006fileId\022\037\n\013revision_id\030\002 \001(\tR\nre" +
+      "visionId\"b\n\022GetVersionResponse\0222\n\007versio" +
+      "n\030\001 \001(\0132\030.hivesync.v1.FileVersionR\007versi" +
+      "on\022\030\n\007content\030\002 \001(\tR\007content\"~\n\023DiffVers" +
+      "ionsRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020" +
+      "from_revision_id\030\002 \001(\tR\016fromRevisionId\022$" +
+      "\n\016to_revision_id\030\003 \001(\tR\014toRevisionId\"\177\n\024" +
+      "DiffVersionsResponse\022!\n\014unified_diff\030\001 \001" +
+      "(\tR\013unifiedDiff\022\037\n\013lines_added\030\002 \001(\005R\nli" +
+      "nesAdded\022#\n\rlines_removed\030\003 \001(\005R\014linesRe" +
+      "moved2\257\014\n\013FileService\022\206\001\n\nCreateFile\022\036.h" +
+      "ivesync.v1.CreateFileRequest\032\037.hivesync." +
+      "v1.CreateFileResponse\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#" +
+      "/api/v1/projects/{project_id}/files:\001*\022q" +
+      "\n\007GetFile\022\033.hivesync.v1.GetFileRequest\032\034" +
+      ".hivesync.v1.GetFileResponse\"+\220\002\001\312\363\030\005\022\003\002" +
+      "\003\005\202\323\344\223\002\031\022\027/api/v1/files/{file_id}\022t\n\010Sav" +
+      "eFile\022\034.hivesync.v1.SaveFileRequest\032\035.hi" +
+      "vesync.v1.SaveFileResponse\"+\312\363\030\005\022\003\002\003\006\202\323\344" +
+      "\223\002\034\032\027/api/v1/files/{file_id}:\001*\022y\n\010MoveF" +
+      "ile\022\034.hivesync.v1.MoveFileRequest\032\035.hive" +
+      "sync.v1.MoveFileResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002" +
+      "!\"\034/api/v1/files/{file_id}/move:\001*\022w\n\nDe" +
+      "leteFile\022\036.hivesync.v1.DeleteFileRequest" +
+      "\032\037.hivesync.v1.DeleteFileResponse\"(\312\363\030\005\022" +
+      "\003\002\003\006\202\323\344\223\002\031*\027/api/v1/files/{file_id}\022\205\001\n\013" +
+      "RestoreFile\022\037.hivesync.v1.RestoreFileReq" +
+      "uest\032 .hivesync.v1.RestoreFileResponse\"3" +
+      "\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/api/v1/files/{file_id}" +
+      "/restore:\001*\022\202\001\n\013AcquireLock\022\037.hivesync.v" +
+      "1.AcquireLockRequest\032 .hivesync.v1.Acqui" +
+      "reLockResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1" +
+      "/files/{file_id}/lock:\001*\022\177\n\013ReleaseLock\022" +
+      "\037.hivesync.v1.ReleaseLockRequest\032 .hives" +
+      "ync.v1.ReleaseLockResponse\"-\312\363\030\005\022\003\002\003\006\202\323\344" +
+      "\223\002\036*\034/api/v1/files/{file_id}/lock\022\203\001\n\tLi" +
+      "stFiles\022\035.hivesync.v1.ListFilesRequest\032\036" +
+      ".hivesync.v1.ListFilesResponse\"7\220\002\001\312\363\030\005\022" +
+      "\003\002\003\005\202\323\344\223\002%\022#/api/v1/projects/{project_id" +
+      "}/files\022\211\001\n\014ListVersions\022 .hivesync.v1.L" +
+      "istVersionsRequest\032!.hivesync.v1.ListVer" +
+      "sionsResponse\"4\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/" +
+      "v1/files/{file_id}/versions\022\221\001\n\nGetVersi" +
+      "on\022\036.hivesync.v1.GetVersionRequest\032\037.hiv" +
+      "esync.v1.GetVersionResponse\"B\220\002\001\312\363\030\005\022\003\002\003" +
+      "\005\202\323\344\223\0020\022./api/v1/files/{file_id}/version" +
+      "s/{revision_id}\022\205\001\n\014DiffVersions\022 .hives" +
+      "ync.v1.DiffVersionsRequest\032!.hivesync.v1" +
+      ".DiffVersionsResponse\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002" +
+      "\036\022\034/api/v1/files/{file_id}/diffBP\n\023dev.h" +
+      "ivesync.sdk.v1P\001Z7github.com/hivesync/hi" +
+      "vesync/gen/hivesync/v1;hivesyncv1b\006proto" +
+      "3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -417,13 +420,13 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_ListVersionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsRequest_descriptor,
-        new java.lang.String[] { "FileId", });
+        new java.lang.String[] { "FileId", "PageSize", "PageToken", });
     internal_static_hivesync_v1_ListVersionsResponse_descriptor =
       getDescriptor().getMessageType(22);
     internal_static_hivesync_v1_ListVersionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListVersionsResponse_descriptor,
-        new java.lang.String[] { "Versions", });
+        new java.lang.String[] { "Versions", "NextPageToken", });
     internal_static_hivesync_v1_GetVersionRequest_descriptor =
       getDescriptor().getMessageType(23);
     internal_static_hivesync_v1_GetVersionRequest_fieldAccessorTable = new

@@ -29,4 +29,38 @@ public interface ListVersionsRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getFileIdBytes();
+
+  /**
+   * <pre>
+   * page_size is at most 1000; 100 when zero.
+   * </pre>
+   *
+   * <code>int32 page_size = 2 [json_name = "pageSize"];</code>
+   * @return The pageSize.
+   */
+  int getPageSize();
+
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token). Versions are
+   * immutable and only ever appended, so a listing started before new saves
+   * continues exactly where it stopped.
+   * </pre>
+   *
+   * <code>string page_token = 3 [json_name = "pageToken"];</code>
+   * @return The pageToken.
+   */
+  java.lang.String getPageToken();
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token). Versions are
+   * immutable and only ever appended, so a listing started before new saves
+   * continues exactly where it stopped.
+   * </pre>
+   *
+   * <code>string page_token = 3 [json_name = "pageToken"];</code>
+   * @return The bytes for pageToken.
+   */
+  com.google.protobuf.ByteString
+      getPageTokenBytes();
 }

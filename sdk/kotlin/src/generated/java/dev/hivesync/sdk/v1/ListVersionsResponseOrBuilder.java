@@ -12,7 +12,7 @@ public interface ListVersionsResponseOrBuilder extends
 
   /**
    * <pre>
-   * versions are the file's versions.
+   * versions are one page of the file's versions.
    * </pre>
    *
    * <code>repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];</code>
@@ -21,7 +21,7 @@ public interface ListVersionsResponseOrBuilder extends
       getVersionsList();
   /**
    * <pre>
-   * versions are the file's versions.
+   * versions are one page of the file's versions.
    * </pre>
    *
    * <code>repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];</code>
@@ -29,7 +29,7 @@ public interface ListVersionsResponseOrBuilder extends
   dev.hivesync.sdk.v1.FileVersion getVersions(int index);
   /**
    * <pre>
-   * versions are the file's versions.
+   * versions are one page of the file's versions.
    * </pre>
    *
    * <code>repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];</code>
@@ -37,7 +37,7 @@ public interface ListVersionsResponseOrBuilder extends
   int getVersionsCount();
   /**
    * <pre>
-   * versions are the file's versions.
+   * versions are one page of the file's versions.
    * </pre>
    *
    * <code>repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];</code>
@@ -46,11 +46,31 @@ public interface ListVersionsResponseOrBuilder extends
       getVersionsOrBuilderList();
   /**
    * <pre>
-   * versions are the file's versions.
+   * versions are one page of the file's versions.
    * </pre>
    *
    * <code>repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];</code>
    */
   dev.hivesync.sdk.v1.FileVersionOrBuilder getVersionsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * next_page_token continues the listing with older versions; empty at the end.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The nextPageToken.
+   */
+  java.lang.String getNextPageToken();
+  /**
+   * <pre>
+   * next_page_token continues the listing with older versions; empty at the end.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The bytes for nextPageToken.
+   */
+  com.google.protobuf.ByteString
+      getNextPageTokenBytes();
 }

@@ -41,7 +41,7 @@ public object ListVersionsResponseKt {
     public class VersionsProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -53,7 +53,7 @@ public object ListVersionsResponseKt {
       )
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -66,7 +66,7 @@ public object ListVersionsResponseKt {
     }
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -80,7 +80,7 @@ public object ListVersionsResponseKt {
     }
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -93,7 +93,7 @@ public object ListVersionsResponseKt {
     }
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -107,7 +107,7 @@ public object ListVersionsResponseKt {
     }
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -121,7 +121,7 @@ public object ListVersionsResponseKt {
     }
     /**
      * ```
-     * versions are the file's versions.
+     * versions are one page of the file's versions.
      * ```
      *
      * `repeated .hivesync.v1.FileVersion versions = 1 [json_name = "versions"];`
@@ -130,6 +130,31 @@ public object ListVersionsResponseKt {
 @kotlin.jvm.JvmName("clearVersions")
     public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.FileVersion, VersionsProxy>.clear() {
       _builder.clearVersions()
+    }
+
+    /**
+     * ```
+     * next_page_token continues the listing with older versions; empty at the end.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public var nextPageToken: kotlin.String
+      @kotlin.jvm.JvmName("getNextPageToken")
+        get() = _builder.nextPageToken
+      @kotlin.jvm.JvmName("setNextPageToken")
+        set(value) {
+        _builder.nextPageToken = value
+      }
+    /**
+     * ```
+     * next_page_token continues the listing with older versions; empty at the end.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public fun clearNextPageToken() {
+      _builder.clearNextPageToken()
     }
   }
 }
