@@ -140,16 +140,12 @@ func TestSaveHistoryIsLinearizable(t *testing.T) {
 		stored := allVersions(t, ed, fileIDs[fi]) // newest first
 		require.Len(t, stored, len(ops)+1, "file %d: exactly the acknowledged saves (plus the create) were stored", fi)
 
-		// One chain: revision r is at index n-r, and each stored version's
-		// predecessor is the one below it.
+		// One chain: revision r is at index n-r, so each version's
+		// predecessor is the one after it in the listing.
 		byID := map[string]*hivesyncv1.FileVersion{}
 		for i, v := range stored {
 			require.EqualValues(t, len(stored)-i, v.GetRevision(), "file %d: revisions are contiguous", fi)
 			byID[v.GetId()] = v
-		}
-		prev := map[int64]string{} // revision -> id
-		for _, v := range stored {
-			prev[v.GetRevision()] = v.GetId()
 		}
 		sort.Slice(ops, func(i, j int) bool { return ops[i].revision < ops[j].revision })
 		for i, op := range ops {
@@ -157,7 +153,7 @@ func TestSaveHistoryIsLinearizable(t *testing.T) {
 			require.True(t, ok, "file %d: acknowledged save %d/%d is stored", fi, op.client, op.seqNum)
 			require.Equal(t, op.revision, v.GetRevision())
 			require.Equal(t, op.sha, v.GetContentSha256(), "file %d: the stored content is what was acknowledged", fi)
-			require.Equal(t, prev[op.revision-1], op.base, "file %d revision %d: its base was the head it replaced (no lost update)", fi, op.revision)
+			require.Equal(t, stored[len(stored)-int(op.revision-1)].GetId(), op.base, "file %d revision %d: its base was the head it replaced (no lost update)", fi, op.revision)
 			// Real-time order: no later revision was acknowledged before
 			// this save began.
 			for _, later := range ops[i+1:] {
