@@ -36,16 +36,17 @@ build: ## Build bin/hivesyncd.
 	$(GO) build -o bin/hivesyncd ./cmd/hivesyncd
 
 .PHONY: tools
-tools: $(BUF) $(GOOGLEAPIS)/annotations.proto ## Install the pinned code-generation toolchain (npm, git-ignored).
+tools: $(BUF) $(GOOGLEAPIS)/annotations.proto $(GOOGLEAPIS)/httpbody.proto ## Install the pinned code-generation toolchain (npm, git-ignored).
 
 $(BUF): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(GOOGLEAPIS)/annotations.proto: $(BUF)
+$(GOOGLEAPIS)/annotations.proto $(GOOGLEAPIS)/httpbody.proto: $(BUF)
 	mkdir -p $(GOOGLEAPIS)
 	cp tools/node_modules/google-proto-files/google/api/annotations.proto \
-	   tools/node_modules/google-proto-files/google/api/http.proto $(GOOGLEAPIS)/
+	   tools/node_modules/google-proto-files/google/api/http.proto \
+	   tools/node_modules/google-proto-files/google/api/httpbody.proto $(GOOGLEAPIS)/
 
 .PHONY: gen
 gen: tools ## Regenerate everything from scratch: Go (gen/), sqlc (store/dbgen), the three SDKs.

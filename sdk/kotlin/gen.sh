@@ -22,12 +22,13 @@ if [[ ! -x "$buf" || ! -x "$protoc" ]]; then
   echo "gen.sh: installing the pinned toolchain (npm ci in tools/)" >&2
   (cd tools && npm ci --no-audit --no-fund --loglevel=error)
 fi
-if [[ ! -f third_party/googleapis/google/api/annotations.proto || ! -f third_party/googleapis/google/api/http.proto ]]; then
+if [[ ! -f third_party/googleapis/google/api/annotations.proto || ! -f third_party/googleapis/google/api/httpbody.proto ]]; then
   # Same source the root Makefile uses: npm google-proto-files (pinned in tools/package.json).
   echo "gen.sh: copying google/api protos into third_party/googleapis (git-ignored)" >&2
   mkdir -p third_party/googleapis/google/api
   cp tools/node_modules/google-proto-files/google/api/annotations.proto \
      tools/node_modules/google-proto-files/google/api/http.proto \
+     tools/node_modules/google-proto-files/google/api/httpbody.proto \
      third_party/googleapis/google/api/
 fi
 

@@ -27,7 +27,7 @@ fi
 
 # 2. google/api/{annotations,http}.proto for the import-only buf module
 #    third_party/googleapis (git-ignored; `make gen` puts them there too).
-for f in annotations.proto http.proto; do
+for f in annotations.proto http.proto httpbody.proto; do
   if [[ ! -f "third_party/googleapis/google/api/$f" ]]; then
     mkdir -p third_party/googleapis/google/api
     cp "tools/node_modules/google-proto-files/google/api/$f" "third_party/googleapis/google/api/$f"

@@ -29,6 +29,7 @@ import (
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/files"
+	"github.com/hivesync/hivesync/server/history"
 	"github.com/hivesync/hivesync/server/meta"
 	"github.com/hivesync/hivesync/server/ratelimit"
 	"github.com/hivesync/hivesync/store"
@@ -198,6 +199,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_file_service_proto.Services().ByName("FileService"),
 		hivesyncv1.File_hivesync_v1_sync_service_proto.Services().ByName("SyncService"),
 		hivesyncv1.File_hivesync_v1_snapshot_service_proto.Services().ByName("SnapshotService"),
+		hivesyncv1.File_hivesync_v1_history_service_proto.Services().ByName("HistoryService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -239,6 +241,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[7], path, h)
 	path, h = hivesyncv1connect.NewSnapshotServiceHandler(fileSvc, opts...)
 	add(descs[8], path, h)
+	path, h = hivesyncv1connect.NewHistoryServiceHandler(history.NewService(a.store, log, now), opts...)
+	add(descs[9], path, h)
 	return out, nil
 }
 

@@ -3,7 +3,9 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -97,7 +99,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				methods++
 				procedure := "/" + string(svc.FullName()) + "/" + string(m.Name())
 				body := requestWithIDs(t, m, bobIDs)
-				call := func(bearer string) string { return callCode(t, b, procedure, body, bearer) }
+				call := func(bearer string) string {
+					if m.IsStreamingServer() {
+						return callStreamCode(t, b, procedure, body, bearer)
+					}
+					return callCode(t, b, procedure, body, bearer)
+				}
 				name := string(m.FullName())
 
 				anon := call("")
@@ -226,6 +233,44 @@ func callCodeMessage(t *testing.T, b *testBundle, procedure string, body []byte,
 		t.Fatalf("%s: HTTP %d without a Connect error", procedure, resp.StatusCode)
 	}
 	return e.Code, e.Message
+}
+
+// callStreamCode makes a Connect server-streaming JSON call and returns "ok"
+// or the error code of the end-of-stream message.
+func callStreamCode(t *testing.T, b *testBundle, procedure string, body []byte, bearer string) string {
+	t.Helper()
+	framed := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(body)))
+	req, err := http.NewRequest(http.MethodPost, b.baseURL+procedure, bytes.NewReader(append(framed, body...)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/connect+json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := b.h1.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode, procedure)
+	for {
+		var prefix [5]byte
+		_, err := io.ReadFull(resp.Body, prefix[:])
+		require.NoError(t, err, "%s: stream ended without an end message", procedure)
+		msg := make([]byte, binary.BigEndian.Uint32(prefix[1:]))
+		_, err = io.ReadFull(resp.Body, msg)
+		require.NoError(t, err)
+		if prefix[0]&0x02 == 0 {
+			continue // a data message
+		}
+		var end struct {
+			Error *struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal(msg, &end))
+		if end.Error == nil {
+			return "ok"
+		}
+		return end.Error.Code
+	}
 }
 
 // clientOfType is the registered client of a client type, with every scope

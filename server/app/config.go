@@ -82,6 +82,9 @@ type Config struct {
 	ClockSkewGrace time.Duration
 	// SigningKeyMaxAge is how long a key signs before it is rotated.
 	SigningKeyMaxAge time.Duration
+	// HistoryRetention is how long the event log (project history, realtime
+	// replay) keeps entries; zero keeps them forever (spec §31, §34.10).
+	HistoryRetention time.Duration
 	// RefreshReuseGrace lets a just-rotated refresh token be presented again
 	// (a retry after a lost answer) without revoking the session.
 	RefreshReuseGrace time.Duration
@@ -173,6 +176,7 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
 	c.SigningKeyMaxAge = r.duration("HIVESYNC_SIGNING_KEY_MAX_AGE", 30*24*time.Hour)
+	c.HistoryRetention = r.durationOrOff("HIVESYNC_HISTORY_RETENTION", 90*24*time.Hour)
 	c.RefreshReuseGrace = r.duration("HIVESYNC_REFRESH_REUSE_GRACE", 30*time.Second)
 	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
 	c.RedisURL = r.str("HIVESYNC_REDIS_URL", "", true)
@@ -320,6 +324,20 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		r.fail(name, v, "not a positive duration such as 30s or 2m")
+		return def
+	}
+	return d
+}
+
+// durationOrOff is a positive duration, or zero for "0" / "off".
+func (r *reader) durationOrOff(name string, def time.Duration) time.Duration {
+	v, _ := r.raw(name, def.String(), false)
+	if v == "0" || strings.EqualFold(v, "off") {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, v, "not a positive duration such as 2160h, or off")
 		return def
 	}
 	return d

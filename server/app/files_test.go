@@ -23,6 +23,7 @@ import (
 type editor struct {
 	projects hivesyncv1connect.ProjectServiceClient
 	files    hivesyncv1connect.FileServiceClient
+	token    string
 }
 
 func newEditor(t *testing.T, b *testBundle, email string) editor {
@@ -42,6 +43,7 @@ func newEditorOn(t *testing.T, b *testBundle, email, clientID string) editor {
 	return editor{
 		projects: hivesyncv1connect.NewProjectServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)),
 		files:    hivesyncv1connect.NewFileServiceClient(b.h1, b.baseURL, bearer(pair.AccessToken)),
+		token:    pair.AccessToken,
 	}
 }
 
@@ -128,14 +130,15 @@ func TestFilesSaveWithCompareAndSet(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "line 1\nline 2\n", old.GetContent(), "old versions are kept")
 
-	// Every change was announced on the project's channel.
+	// Every change, and every refused stale save, was announced on the
+	// project's channel.
 	rows, err := b.store.EventListAfter(ctx, dbgen.EventListAfterParams{Channel: "project_sync:" + pid, After: 0, MaxEvents: 10})
 	require.NoError(t, err)
-	var types []string
+	var logged []string
 	for _, r := range rows {
-		types = append(types, r.EventType)
+		logged = append(logged, r.EventType)
 	}
-	require.Equal(t, []string{"version.state_changed", "save_file", "save_file"}, types)
+	require.Equal(t, []string{"member.changed", "version.state_changed", "save_file", "conflict.detected", "conflict.detected", "conflict.detected", "save_file"}, logged)
 }
 
 func TestConcurrentSavesExactlyOneWins(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/files"
+	"github.com/hivesync/hivesync/server/history"
 	"github.com/hivesync/hivesync/store"
 )
 
@@ -65,6 +66,7 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 	river.AddWorker(workers, &auth.RotateKeysWorker{Keys: keys, MaxAge: cfg.SigningKeyMaxAge, Log: log})
 	river.AddWorker(workers, &auth.CleanupWorker{Store: st, Now: now, Log: log})
 	river.AddWorker(workers, &files.PruneLocksWorker{Store: st, Now: now})
+	river.AddWorker(workers, &history.PruneWorker{Store: st, Now: now, Retention: cfg.HistoryRetention, Log: log})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
 		Workers:    workers,
@@ -85,6 +87,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return files.PruneLocksArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(history.PruneEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return history.PruneArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(entitlements.ExpireEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return entitlements.ExpireArgs{}, nil },

@@ -27,6 +27,10 @@ const NotifyChannel = "hivesync_events"
 // notifications, admin messages).
 func UserChannel(userID string) string { return "user:" + userID }
 
+// ProjectChannel is the channel of a project's changes; it is also the
+// project's history.
+func ProjectChannel(projectID string) string { return "project_sync:" + projectID }
+
 // Append numbers ev on channel, fills in id, event_type and server_time, and
 // stores it in q's transaction. The event is visible (and announced) only if
 // that transaction commits.

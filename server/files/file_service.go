@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -19,9 +20,6 @@ import (
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
-
-// ProjectChannel is the realtime channel of a project.
-func ProjectChannel(projectID string) string { return "project_sync:" + projectID }
 
 // errReadOnly answers viewers who try to write.
 var errReadOnly = connect.NewError(connect.CodePermissionDenied, errors.New("viewers cannot change files"))
@@ -126,7 +124,7 @@ func (s *Service) create(ctx context.Context, userID, projectID uuid.UUID, rawPa
 		out = &hivesyncv1.File{Id: fileID.String(), ProjectId: projectID.String(), Path: path, Head: versionProto(version)}
 		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
 			ProjectId: projectID.String(), FileId: fileID.String(), Path: path, State: hivesyncv1.VersionState_VERSION_STATE_CREATED,
-			RevisionId: versionID.String(), Revision: 1,
+			RevisionId: versionID.String(), Revision: 1, ActorUserId: userID.String(),
 		}}})
 	})
 	if err != nil {
@@ -222,6 +220,7 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		return dbgen.FileVersion{}, err
 	}
 	var saved dbgen.FileVersion
+	var refused *hivesyncv1.SaveConflictEvent
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		locked, err := q.FileLockForSave(ctx, f.ID)
 		if err != nil {
@@ -253,6 +252,12 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 					return err // invalid content is refused as such, stale or not
 				}
 			}
+			refused = &hivesyncv1.SaveConflictEvent{ProjectId: locked.ProjectID.String(), FileId: f.ID.String(), Path: locked.Path,
+				BaseRevisionId: base.String(), HeadRevisionId: head.ID.String(), HeadRevision: head.Revision, AuthorUserId: userID.String(),
+				ClientContentSha256: Hash(clientContent)}
+			if device != nil {
+				refused.DeviceId = device.String()
+			}
 			return s.conflict(ctx, q, locked, head, base, clientContent)
 		}
 		raw, err := edit(head.Content)
@@ -277,9 +282,24 @@ func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit
 		return s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveFile{SaveFile: ev}})
 	})
 	if err != nil {
+		if refused != nil {
+			s.recordConflict(ctx, f.ProjectID, refused)
+		}
 		return dbgen.FileVersion{}, s.mapErr(ctx, err)
 	}
 	return saved, nil
+}
+
+// recordConflict logs a refused save in the project's history (and tells the
+// other devices) after the save's own transaction rolled back. The author
+// already has the Conflict answer, so failing to log it is only logged.
+func (s *Service) recordConflict(ctx context.Context, projectID uuid.UUID, ev *hivesyncv1.SaveConflictEvent) {
+	err := s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveConflict{SaveConflict: ev}})
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "record save conflict", slog.String("error", err.Error()))
+	}
 }
 
 // appendVersion stores content as the next version of a locked file and
@@ -358,7 +378,7 @@ func (s *Service) conflict(ctx context.Context, q dbgen.Querier, f dbgen.File, h
 
 // announce appends an event to the project's channel in the same transaction.
 func (s *Service) announce(ctx context.Context, q dbgen.Querier, projectID uuid.UUID, ev *hivesyncv1.Event) error {
-	_, err := events.Append(ctx, q, ProjectChannel(projectID.String()), ev, s.now())
+	_, err := events.Append(ctx, q, events.ProjectChannel(projectID.String()), ev, s.now())
 	return err
 }
 

@@ -92,7 +92,10 @@ func (s *Service) UpdateMember(ctx context.Context, req *hivesyncv1.UpdateMember
 		if _, err := q.ProjectMemberSetRole(ctx, dbgen.ProjectMemberSetRoleParams{ProjectID: projectID, UserID: target, Role: int16(req.GetRole())}); err != nil {
 			return err
 		}
-		return auth.Audit(ctx, q, &userID, "project.member_role_changed", &target, map[string]any{"project_id": projectID, "role": req.GetRole().String()})
+		if err := auth.Audit(ctx, q, &userID, "project.member_role_changed", &target, map[string]any{"project_id": projectID, "role": req.GetRole().String()}); err != nil {
+			return err
+		}
+		return s.announceMember(ctx, q, projectID, target, userID, hivesyncv1.MemberChange_MEMBER_CHANGE_ROLE_CHANGED, req.GetRole())
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
@@ -128,7 +131,10 @@ func (s *Service) RemoveMember(ctx context.Context, req *hivesyncv1.RemoveMember
 		if _, err := q.ProjectMemberDelete(ctx, dbgen.ProjectMemberDeleteParams{ProjectID: projectID, UserID: target}); err != nil {
 			return err
 		}
-		return auth.Audit(ctx, q, &userID, "project.member_removed", &target, map[string]any{"project_id": projectID})
+		if err := auth.Audit(ctx, q, &userID, "project.member_removed", &target, map[string]any{"project_id": projectID}); err != nil {
+			return err
+		}
+		return s.announceMember(ctx, q, projectID, target, userID, hivesyncv1.MemberChange_MEMBER_CHANGE_REMOVED, hivesyncv1.ProjectRole_PROJECT_ROLE_UNSPECIFIED)
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
@@ -211,6 +217,9 @@ func (s *Service) AcceptInvite(ctx context.Context, req *hivesyncv1.AcceptInvite
 		if err := auth.Audit(ctx, q, &userID, "project.member_joined", &userID, map[string]any{"project_id": inv.ProjectID, "invited_by": inv.CreatedBy}); err != nil {
 			return err
 		}
+		if err := s.announceMember(ctx, q, inv.ProjectID, userID, userID, hivesyncv1.MemberChange_MEMBER_CHANGE_JOINED, hivesyncv1.ProjectRole(inv.Role)); err != nil {
+			return err
+		}
 		p, err := q.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: inv.ProjectID, UserID: userID})
 		if err != nil {
 			return err
@@ -222,6 +231,13 @@ func (s *Service) AcceptInvite(ctx context.Context, req *hivesyncv1.AcceptInvite
 		return nil, s.mapErr(ctx, err)
 	}
 	return &hivesyncv1.AcceptInviteResponse{Project: out}, nil
+}
+
+// announceMember logs a membership change on the project's channel.
+func (s *Service) announceMember(ctx context.Context, q dbgen.Querier, projectID, member, actor uuid.UUID, change hivesyncv1.MemberChange, role hivesyncv1.ProjectRole) error {
+	return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_MemberChanged{MemberChanged: &hivesyncv1.MemberChangedEvent{
+		ProjectId: projectID.String(), UserId: member.String(), Change: change, Role: role, ActorUserId: actor.String(),
+	}}})
 }
 
 func inviteHash(token string) []byte {

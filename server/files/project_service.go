@@ -68,7 +68,10 @@ func (s *Service) CreateProject(ctx context.Context, req *hivesyncv1.CreateProje
 		if p, err = q.ProjectInsert(ctx, dbgen.ProjectInsertParams{ID: uuid.New(), Name: name, OwnerID: userID}); err != nil {
 			return err
 		}
-		return q.ProjectMemberInsert(ctx, dbgen.ProjectMemberInsertParams{ProjectID: p.ID, UserID: userID, Role: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)})
+		if err := q.ProjectMemberInsert(ctx, dbgen.ProjectMemberInsertParams{ProjectID: p.ID, UserID: userID, Role: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)}); err != nil {
+			return err
+		}
+		return s.announceMember(ctx, q, p.ID, userID, userID, hivesyncv1.MemberChange_MEMBER_CHANGE_JOINED, hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)
 	})
 	if err != nil {
 		return nil, apierror.FromDomain(ctx, s.log, err)

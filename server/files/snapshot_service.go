@@ -51,7 +51,9 @@ func (s *Service) CreateSnapshot(ctx context.Context, req *hivesyncv1.CreateSnap
 			return err
 		}
 		out = snapshotProto(snap, int32(n))
-		return nil
+		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotCreated{SnapshotCreated: &hivesyncv1.SnapshotEvent{
+			ProjectId: projectID.String(), SnapshotId: snap.ID.String(), Label: label, ActorUserId: userID.String(), FileCount: int32(n),
+		}}})
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
@@ -164,12 +166,15 @@ func (s *Service) RestoreSnapshot(ctx context.Context, req *hivesyncv1.RestoreSn
 			resp.Restored = append(resp.Restored, &hivesyncv1.SnapshotFile{FileId: r.FileID.String(), Path: locked.Path, Version: versionProto(row)})
 			if err := s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
 				ProjectId: locked.ProjectID.String(), FileId: r.FileID.String(), Path: locked.Path, State: hivesyncv1.VersionState_VERSION_STATE_SNAPSHOT_RESTORED,
-				RevisionId: row.ID.String(), Revision: row.Revision,
+				RevisionId: row.ID.String(), Revision: row.Revision, ActorUserId: userID.String(),
 			}}}); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.announce(ctx, q, snap.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotRestored{SnapshotRestored: &hivesyncv1.SnapshotEvent{
+			ProjectId: snap.ProjectID.String(), SnapshotId: snap.ID.String(), Label: snap.Label, ActorUserId: userID.String(),
+			FileCount: int32(len(rows)), RestoredCount: int32(len(resp.Restored)),
+		}}})
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)

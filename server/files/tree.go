@@ -52,9 +52,12 @@ func (s *Service) treeChange(ctx context.Context, rawID string, state hivesyncv1
 			return err
 		}
 		out = &hivesyncv1.File{Id: id.String(), ProjectId: after.ProjectID.String(), Path: after.Path, Head: fullVersionProto(head)}
-		return s.announce(ctx, q, after.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
-			ProjectId: after.ProjectID.String(), FileId: id.String(), Path: after.Path, State: state, RevisionId: head.ID.String(), Revision: head.Revision,
-		}}})
+		ev := &hivesyncv1.VersionStateEvent{ProjectId: after.ProjectID.String(), FileId: id.String(), Path: after.Path, State: state,
+			RevisionId: head.ID.String(), Revision: head.Revision, ActorUserId: userID.String()}
+		if locked.Path != after.Path {
+			ev.PreviousPath = locked.Path
+		}
+		return s.announce(ctx, q, after.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: ev}})
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)

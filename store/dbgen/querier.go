@@ -31,12 +31,18 @@ type Querier interface {
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
+	// EventChannelLast is the last sequence handed out on a channel.
+	EventChannelLast(ctx context.Context, channel string) (int64, error)
 	// EventChannelNext reserves the next sequence number of a channel; the row
 	// lock orders concurrent appends to one channel.
 	EventChannelNext(ctx context.Context, channel string) (int64, error)
+	EventDeleteChannel(ctx context.Context, channel string) (int64, error)
 	EventInsert(ctx context.Context, arg EventInsertParams) error
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
 	EventNotify(ctx context.Context, message string) error
+	// EventPruneBatch deletes up to batch_size events older than cutoff, oldest
+	// first; the retention job repeats it until nothing is left to prune.
+	EventPruneBatch(ctx context.Context, arg EventPruneBatchParams) (int64, error)
 	FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error
 	// FileGetForMember returns a live file with the user's role in its project.
 	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
@@ -54,6 +60,12 @@ type Querier interface {
 	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
 	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)
 	FileVersionList(ctx context.Context, arg FileVersionListParams) ([]FileVersionListRow, error)
+	// HistoryPageNewest is a page of a channel's log before a sequence, newest
+	// first. With no types given, transient lock events are left out.
+	HistoryPageNewest(ctx context.Context, arg HistoryPageNewestParams) ([]HistoryPageNewestRow, error)
+	// HistoryPageOldest is a page of a channel's log after a sequence (and up to
+	// an upper bound), oldest first, with the same type rule.
+	HistoryPageOldest(ctx context.Context, arg HistoryPageOldestParams) ([]HistoryPageOldestRow, error)
 	IDTokenUseDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// IDTokenUseInsert records an ID token's use; zero rows means it was used before.
 	IDTokenUseInsert(ctx context.Context, arg IDTokenUseInsertParams) (int64, error)
@@ -96,10 +108,13 @@ type Querier interface {
 	OAuthGrantSetPoll(ctx context.Context, arg OAuthGrantSetPollParams) error
 	// ProjectAddStorage charges bytes to a project only while it stays within max.
 	ProjectAddStorage(ctx context.Context, arg ProjectAddStorageParams) (int64, error)
+	ProjectDelete(ctx context.Context, id uuid.UUID) (int64, error)
 	// ProjectGetForMember returns a project with the user's role; no row for non-members.
 	ProjectGetForMember(ctx context.Context, arg ProjectGetForMemberParams) (ProjectGetForMemberRow, error)
 	ProjectInsert(ctx context.Context, arg ProjectInsertParams) (Project, error)
 	ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]ProjectListForUserRow, error)
+	// ProjectLockForPurge locks a project the caller owns, with its size.
+	ProjectLockForPurge(ctx context.Context, arg ProjectLockForPurgeParams) (ProjectLockForPurgeRow, error)
 	ProjectMemberDelete(ctx context.Context, arg ProjectMemberDeleteParams) (int64, error)
 	ProjectMemberInsert(ctx context.Context, arg ProjectMemberInsertParams) error
 	// ProjectMemberLock locks a project's owner rows so role changes serialize.

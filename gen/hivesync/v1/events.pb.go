@@ -145,6 +145,63 @@ func (VersionState) EnumDescriptor() ([]byte, []int) {
 	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
+// MemberChange is what happened to a membership.
+type MemberChange int32
+
+const (
+	// MEMBER_CHANGE_UNSPECIFIED is not used.
+	MemberChange_MEMBER_CHANGE_UNSPECIFIED MemberChange = 0
+	// MEMBER_CHANGE_JOINED: the user joined (project creation or an accepted invite).
+	MemberChange_MEMBER_CHANGE_JOINED MemberChange = 1
+	// MEMBER_CHANGE_ROLE_CHANGED: the user's role changed.
+	MemberChange_MEMBER_CHANGE_ROLE_CHANGED MemberChange = 2
+	// MEMBER_CHANGE_REMOVED: the user was removed or left.
+	MemberChange_MEMBER_CHANGE_REMOVED MemberChange = 3
+)
+
+// Enum value maps for MemberChange.
+var (
+	MemberChange_name = map[int32]string{
+		0: "MEMBER_CHANGE_UNSPECIFIED",
+		1: "MEMBER_CHANGE_JOINED",
+		2: "MEMBER_CHANGE_ROLE_CHANGED",
+		3: "MEMBER_CHANGE_REMOVED",
+	}
+	MemberChange_value = map[string]int32{
+		"MEMBER_CHANGE_UNSPECIFIED":  0,
+		"MEMBER_CHANGE_JOINED":       1,
+		"MEMBER_CHANGE_ROLE_CHANGED": 2,
+		"MEMBER_CHANGE_REMOVED":      3,
+	}
+)
+
+func (x MemberChange) Enum() *MemberChange {
+	p := new(MemberChange)
+	*p = x
+	return p
+}
+
+func (x MemberChange) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MemberChange) Descriptor() protoreflect.EnumDescriptor {
+	return file_hivesync_v1_events_proto_enumTypes[2].Descriptor()
+}
+
+func (MemberChange) Type() protoreflect.EnumType {
+	return &file_hivesync_v1_events_proto_enumTypes[2]
+}
+
+func (x MemberChange) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MemberChange.Descriptor instead.
+func (MemberChange) EnumDescriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
 // PreviewState is a preview's progress.
 type PreviewState int32
 
@@ -190,11 +247,11 @@ func (x PreviewState) String() string {
 }
 
 func (PreviewState) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[2].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[3].Descriptor()
 }
 
 func (PreviewState) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[2]
+	return &file_hivesync_v1_events_proto_enumTypes[3]
 }
 
 func (x PreviewState) Number() protoreflect.EnumNumber {
@@ -203,7 +260,7 @@ func (x PreviewState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PreviewState.Descriptor instead.
 func (PreviewState) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 // AdminMessageLevel is how urgent an admin broadcast is.
@@ -247,11 +304,11 @@ func (x AdminMessageLevel) String() string {
 }
 
 func (AdminMessageLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[3].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[4].Descriptor()
 }
 
 func (AdminMessageLevel) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[3]
+	return &file_hivesync_v1_events_proto_enumTypes[4]
 }
 
 func (x AdminMessageLevel) Number() protoreflect.EnumNumber {
@@ -260,7 +317,7 @@ func (x AdminMessageLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AdminMessageLevel.Descriptor instead.
 func (AdminMessageLevel) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 // EventSpec describes one event type. It is attached to each payload field of
@@ -371,6 +428,11 @@ type Event struct {
 	//	*Event_SaveFile
 	//	*Event_VersionState
 	//	*Event_LockChanged
+	//	*Event_SaveConflict
+	//	*Event_SnapshotCreated
+	//	*Event_SnapshotRestored
+	//	*Event_MemberChanged
+	//	*Event_ProjectPurged
 	//	*Event_RollbackNotice
 	//	*Event_PreviewRequest
 	//	*Event_PreviewAvailable
@@ -572,6 +634,51 @@ func (x *Event) GetLockChanged() *LockChangedEvent {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_LockChanged); ok {
 			return x.LockChanged
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSaveConflict() *SaveConflictEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SaveConflict); ok {
+			return x.SaveConflict
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSnapshotCreated() *SnapshotEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SnapshotCreated); ok {
+			return x.SnapshotCreated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSnapshotRestored() *SnapshotEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SnapshotRestored); ok {
+			return x.SnapshotRestored
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetMemberChanged() *MemberChangedEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_MemberChanged); ok {
+			return x.MemberChanged
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetProjectPurged() *ProjectPurgedEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ProjectPurged); ok {
+			return x.ProjectPurged
 		}
 	}
 	return nil
@@ -830,6 +937,32 @@ type Event_LockChanged struct {
 	LockChanged *LockChangedEvent `protobuf:"bytes,22,opt,name=lock_changed,json=lockChanged,proto3,oneof"`
 }
 
+type Event_SaveConflict struct {
+	// save_conflict records a save refused because its base was stale.
+	SaveConflict *SaveConflictEvent `protobuf:"bytes,24,opt,name=save_conflict,json=saveConflict,proto3,oneof"`
+}
+
+type Event_SnapshotCreated struct {
+	// snapshot_created records a new project snapshot.
+	SnapshotCreated *SnapshotEvent `protobuf:"bytes,25,opt,name=snapshot_created,json=snapshotCreated,proto3,oneof"`
+}
+
+type Event_SnapshotRestored struct {
+	// snapshot_restored records a snapshot restore (each restored file also
+	// gets a version.state_changed event).
+	SnapshotRestored *SnapshotEvent `protobuf:"bytes,26,opt,name=snapshot_restored,json=snapshotRestored,proto3,oneof"`
+}
+
+type Event_MemberChanged struct {
+	// member_changed records a membership change.
+	MemberChanged *MemberChangedEvent `protobuf:"bytes,27,opt,name=member_changed,json=memberChanged,proto3,oneof"`
+}
+
+type Event_ProjectPurged struct {
+	// project_purged announces that the project's data was irreversibly purged.
+	ProjectPurged *ProjectPurgedEvent `protobuf:"bytes,28,opt,name=project_purged,json=projectPurged,proto3,oneof"`
+}
+
 type Event_RollbackNotice struct {
 	// rollback_notice announces an automatic rollback of a live preview.
 	RollbackNotice *RollbackNoticeEvent `protobuf:"bytes,23,opt,name=rollback_notice,json=rollbackNotice,proto3,oneof"`
@@ -958,6 +1091,16 @@ func (*Event_SaveFile) isEvent_Payload() {}
 func (*Event_VersionState) isEvent_Payload() {}
 
 func (*Event_LockChanged) isEvent_Payload() {}
+
+func (*Event_SaveConflict) isEvent_Payload() {}
+
+func (*Event_SnapshotCreated) isEvent_Payload() {}
+
+func (*Event_SnapshotRestored) isEvent_Payload() {}
+
+func (*Event_MemberChanged) isEvent_Payload() {}
+
+func (*Event_ProjectPurged) isEvent_Payload() {}
 
 func (*Event_RollbackNotice) isEvent_Payload() {}
 
@@ -1674,7 +1817,11 @@ type VersionStateEvent struct {
 	// revision_id is the head version after the change.
 	RevisionId string `protobuf:"bytes,5,opt,name=revision_id,json=revisionId,proto3" json:"revision_id,omitempty"`
 	// revision is the head's sequential number after the change.
-	Revision      int64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision int64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	// actor_user_id is the user who made the change.
+	ActorUserId string `protobuf:"bytes,7,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	// previous_path is the path before a move (empty otherwise).
+	PreviousPath  string `protobuf:"bytes,8,opt,name=previous_path,json=previousPath,proto3" json:"previous_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1749,6 +1896,20 @@ func (x *VersionStateEvent) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *VersionStateEvent) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *VersionStateEvent) GetPreviousPath() string {
+	if x != nil {
+		return x.PreviousPath
+	}
+	return ""
 }
 
 // LockChangedEvent announces an advisory lock change.
@@ -1842,6 +2003,353 @@ func (x *LockChangedEvent) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// SaveConflictEvent records a refused stale save. The author got a typed
+// Conflict answer; other devices learn that the file is being merged.
+type SaveConflictEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the file's project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// path is the file's path.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// base_revision_id is the stale base the save named.
+	BaseRevisionId string `protobuf:"bytes,4,opt,name=base_revision_id,json=baseRevisionId,proto3" json:"base_revision_id,omitempty"`
+	// head_revision_id is the head the save lost to.
+	HeadRevisionId string `protobuf:"bytes,5,opt,name=head_revision_id,json=headRevisionId,proto3" json:"head_revision_id,omitempty"`
+	// head_revision is the head's sequential number.
+	HeadRevision int64 `protobuf:"varint,6,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
+	// author_user_id is the user whose save was refused.
+	AuthorUserId string `protobuf:"bytes,7,opt,name=author_user_id,json=authorUserId,proto3" json:"author_user_id,omitempty"`
+	// device_id is the device that tried to save, if known.
+	DeviceId string `protobuf:"bytes,8,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// client_content_sha256 is the hex SHA-256 of the refused content.
+	ClientContentSha256 string `protobuf:"bytes,9,opt,name=client_content_sha256,json=clientContentSha256,proto3" json:"client_content_sha256,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SaveConflictEvent) Reset() {
+	*x = SaveConflictEvent{}
+	mi := &file_hivesync_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveConflictEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveConflictEvent) ProtoMessage() {}
+
+func (x *SaveConflictEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveConflictEvent.ProtoReflect.Descriptor instead.
+func (*SaveConflictEvent) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SaveConflictEvent) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetBaseRevisionId() string {
+	if x != nil {
+		return x.BaseRevisionId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetHeadRevisionId() string {
+	if x != nil {
+		return x.HeadRevisionId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetHeadRevision() int64 {
+	if x != nil {
+		return x.HeadRevision
+	}
+	return 0
+}
+
+func (x *SaveConflictEvent) GetAuthorUserId() string {
+	if x != nil {
+		return x.AuthorUserId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *SaveConflictEvent) GetClientContentSha256() string {
+	if x != nil {
+		return x.ClientContentSha256
+	}
+	return ""
+}
+
+// SnapshotEvent records a snapshot being taken or restored.
+type SnapshotEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the snapshot's project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// snapshot_id is the snapshot.
+	SnapshotId string `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	// label is the snapshot's label.
+	Label string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	// actor_user_id is the user who took or restored it.
+	ActorUserId string `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	// file_count is the number of files in the snapshot.
+	FileCount int32 `protobuf:"varint,5,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
+	// restored_count is, for a restore, the number of files given a new version.
+	RestoredCount int32 `protobuf:"varint,6,opt,name=restored_count,json=restoredCount,proto3" json:"restored_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotEvent) Reset() {
+	*x = SnapshotEvent{}
+	mi := &file_hivesync_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotEvent) ProtoMessage() {}
+
+func (x *SnapshotEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotEvent.ProtoReflect.Descriptor instead.
+func (*SnapshotEvent) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SnapshotEvent) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *SnapshotEvent) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+func (x *SnapshotEvent) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *SnapshotEvent) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *SnapshotEvent) GetFileCount() int32 {
+	if x != nil {
+		return x.FileCount
+	}
+	return 0
+}
+
+func (x *SnapshotEvent) GetRestoredCount() int32 {
+	if x != nil {
+		return x.RestoredCount
+	}
+	return 0
+}
+
+// MemberChangedEvent records a membership change.
+type MemberChangedEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// user_id is the member concerned.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// change is what happened.
+	Change MemberChange `protobuf:"varint,3,opt,name=change,proto3,enum=hivesync.v1.MemberChange" json:"change,omitempty"`
+	// role is the member's role after the change (unspecified when removed).
+	Role ProjectRole `protobuf:"varint,4,opt,name=role,proto3,enum=hivesync.v1.ProjectRole" json:"role,omitempty"`
+	// actor_user_id is the user who made the change.
+	ActorUserId   string `protobuf:"bytes,5,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberChangedEvent) Reset() {
+	*x = MemberChangedEvent{}
+	mi := &file_hivesync_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberChangedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberChangedEvent) ProtoMessage() {}
+
+func (x *MemberChangedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberChangedEvent.ProtoReflect.Descriptor instead.
+func (*MemberChangedEvent) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MemberChangedEvent) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *MemberChangedEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *MemberChangedEvent) GetChange() MemberChange {
+	if x != nil {
+		return x.Change
+	}
+	return MemberChange_MEMBER_CHANGE_UNSPECIFIED
+}
+
+func (x *MemberChangedEvent) GetRole() ProjectRole {
+	if x != nil {
+		return x.Role
+	}
+	return ProjectRole_PROJECT_ROLE_UNSPECIFIED
+}
+
+func (x *MemberChangedEvent) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+// ProjectPurgedEvent announces an irreversible purge.
+type ProjectPurgedEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project_id is the purged project.
+	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// actor_user_id is the owner who purged it.
+	ActorUserId   string `protobuf:"bytes,2,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectPurgedEvent) Reset() {
+	*x = ProjectPurgedEvent{}
+	mi := &file_hivesync_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectPurgedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectPurgedEvent) ProtoMessage() {}
+
+func (x *ProjectPurgedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectPurgedEvent.ProtoReflect.Descriptor instead.
+func (*ProjectPurgedEvent) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ProjectPurgedEvent) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *ProjectPurgedEvent) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
 // RollbackNoticeEvent announces a preview rollback.
 type RollbackNoticeEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1855,7 +2363,7 @@ type RollbackNoticeEvent struct {
 
 func (x *RollbackNoticeEvent) Reset() {
 	*x = RollbackNoticeEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[15]
+	mi := &file_hivesync_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2375,7 @@ func (x *RollbackNoticeEvent) String() string {
 func (*RollbackNoticeEvent) ProtoMessage() {}
 
 func (x *RollbackNoticeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[15]
+	mi := &file_hivesync_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2388,7 @@ func (x *RollbackNoticeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackNoticeEvent.ProtoReflect.Descriptor instead.
 func (*RollbackNoticeEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RollbackNoticeEvent) GetSessionId() string {
@@ -1912,7 +2420,7 @@ type PreviewRequestEvent struct {
 
 func (x *PreviewRequestEvent) Reset() {
 	*x = PreviewRequestEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[16]
+	mi := &file_hivesync_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2432,7 @@ func (x *PreviewRequestEvent) String() string {
 func (*PreviewRequestEvent) ProtoMessage() {}
 
 func (x *PreviewRequestEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[16]
+	mi := &file_hivesync_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2445,7 @@ func (x *PreviewRequestEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewRequestEvent.ProtoReflect.Descriptor instead.
 func (*PreviewRequestEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PreviewRequestEvent) GetSessionId() string {
@@ -1980,7 +2488,7 @@ type PreviewAvailableEvent struct {
 
 func (x *PreviewAvailableEvent) Reset() {
 	*x = PreviewAvailableEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[17]
+	mi := &file_hivesync_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2500,7 @@ func (x *PreviewAvailableEvent) String() string {
 func (*PreviewAvailableEvent) ProtoMessage() {}
 
 func (x *PreviewAvailableEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[17]
+	mi := &file_hivesync_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2513,7 @@ func (x *PreviewAvailableEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewAvailableEvent.ProtoReflect.Descriptor instead.
 func (*PreviewAvailableEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PreviewAvailableEvent) GetPreviewId() string {
@@ -2060,7 +2568,7 @@ type DiffUpdateEvent struct {
 
 func (x *DiffUpdateEvent) Reset() {
 	*x = DiffUpdateEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[18]
+	mi := &file_hivesync_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2580,7 @@ func (x *DiffUpdateEvent) String() string {
 func (*DiffUpdateEvent) ProtoMessage() {}
 
 func (x *DiffUpdateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[18]
+	mi := &file_hivesync_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2593,7 @@ func (x *DiffUpdateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffUpdateEvent.ProtoReflect.Descriptor instead.
 func (*DiffUpdateEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DiffUpdateEvent) GetSessionId() string {
@@ -2129,7 +2637,7 @@ type LivePreviewToggleEvent struct {
 
 func (x *LivePreviewToggleEvent) Reset() {
 	*x = LivePreviewToggleEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[19]
+	mi := &file_hivesync_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2649,7 @@ func (x *LivePreviewToggleEvent) String() string {
 func (*LivePreviewToggleEvent) ProtoMessage() {}
 
 func (x *LivePreviewToggleEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[19]
+	mi := &file_hivesync_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2662,7 @@ func (x *LivePreviewToggleEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LivePreviewToggleEvent.ProtoReflect.Descriptor instead.
 func (*LivePreviewToggleEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LivePreviewToggleEvent) GetSessionId() string {
@@ -2188,7 +2696,7 @@ type BuildResultEvent struct {
 
 func (x *BuildResultEvent) Reset() {
 	*x = BuildResultEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[20]
+	mi := &file_hivesync_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2708,7 @@ func (x *BuildResultEvent) String() string {
 func (*BuildResultEvent) ProtoMessage() {}
 
 func (x *BuildResultEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[20]
+	mi := &file_hivesync_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2721,7 @@ func (x *BuildResultEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildResultEvent.ProtoReflect.Descriptor instead.
 func (*BuildResultEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BuildResultEvent) GetPreviewId() string {
@@ -2257,7 +2765,7 @@ type PreviewStatusEvent struct {
 
 func (x *PreviewStatusEvent) Reset() {
 	*x = PreviewStatusEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[21]
+	mi := &file_hivesync_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2777,7 @@ func (x *PreviewStatusEvent) String() string {
 func (*PreviewStatusEvent) ProtoMessage() {}
 
 func (x *PreviewStatusEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[21]
+	mi := &file_hivesync_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2790,7 @@ func (x *PreviewStatusEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewStatusEvent.ProtoReflect.Descriptor instead.
 func (*PreviewStatusEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PreviewStatusEvent) GetPreviewId() string {
@@ -2314,7 +2822,7 @@ type PreviewFailedEvent struct {
 
 func (x *PreviewFailedEvent) Reset() {
 	*x = PreviewFailedEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[22]
+	mi := &file_hivesync_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2834,7 @@ func (x *PreviewFailedEvent) String() string {
 func (*PreviewFailedEvent) ProtoMessage() {}
 
 func (x *PreviewFailedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[22]
+	mi := &file_hivesync_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2847,7 @@ func (x *PreviewFailedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewFailedEvent.ProtoReflect.Descriptor instead.
 func (*PreviewFailedEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PreviewFailedEvent) GetPreviewId() string {
@@ -2382,7 +2890,7 @@ type LiveTextEvent struct {
 
 func (x *LiveTextEvent) Reset() {
 	*x = LiveTextEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[23]
+	mi := &file_hivesync_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2902,7 @@ func (x *LiveTextEvent) String() string {
 func (*LiveTextEvent) ProtoMessage() {}
 
 func (x *LiveTextEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[23]
+	mi := &file_hivesync_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2915,7 @@ func (x *LiveTextEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveTextEvent.ProtoReflect.Descriptor instead.
 func (*LiveTextEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LiveTextEvent) GetSessionId() string {
@@ -2460,7 +2968,7 @@ type LiveOverlayEvent struct {
 
 func (x *LiveOverlayEvent) Reset() {
 	*x = LiveOverlayEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[24]
+	mi := &file_hivesync_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +2980,7 @@ func (x *LiveOverlayEvent) String() string {
 func (*LiveOverlayEvent) ProtoMessage() {}
 
 func (x *LiveOverlayEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[24]
+	mi := &file_hivesync_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +2993,7 @@ func (x *LiveOverlayEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveOverlayEvent.ProtoReflect.Descriptor instead.
 func (*LiveOverlayEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LiveOverlayEvent) GetSessionId() string {
@@ -2522,7 +3030,7 @@ type LiveEndedEvent struct {
 
 func (x *LiveEndedEvent) Reset() {
 	*x = LiveEndedEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[25]
+	mi := &file_hivesync_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +3042,7 @@ func (x *LiveEndedEvent) String() string {
 func (*LiveEndedEvent) ProtoMessage() {}
 
 func (x *LiveEndedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[25]
+	mi := &file_hivesync_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +3055,7 @@ func (x *LiveEndedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveEndedEvent.ProtoReflect.Descriptor instead.
 func (*LiveEndedEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LiveEndedEvent) GetSessionId() string {
@@ -2582,7 +3090,7 @@ type TaskChangedEvent struct {
 
 func (x *TaskChangedEvent) Reset() {
 	*x = TaskChangedEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[26]
+	mi := &file_hivesync_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2594,7 +3102,7 @@ func (x *TaskChangedEvent) String() string {
 func (*TaskChangedEvent) ProtoMessage() {}
 
 func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[26]
+	mi := &file_hivesync_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2607,7 +3115,7 @@ func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskChangedEvent.ProtoReflect.Descriptor instead.
 func (*TaskChangedEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TaskChangedEvent) GetTaskId() string {
@@ -2651,7 +3159,7 @@ type EntitlementUpdatedEvent struct {
 
 func (x *EntitlementUpdatedEvent) Reset() {
 	*x = EntitlementUpdatedEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[27]
+	mi := &file_hivesync_v1_events_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +3171,7 @@ func (x *EntitlementUpdatedEvent) String() string {
 func (*EntitlementUpdatedEvent) ProtoMessage() {}
 
 func (x *EntitlementUpdatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[27]
+	mi := &file_hivesync_v1_events_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +3184,7 @@ func (x *EntitlementUpdatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntitlementUpdatedEvent.ProtoReflect.Descriptor instead.
 func (*EntitlementUpdatedEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EntitlementUpdatedEvent) GetTier() Tier {
@@ -2710,7 +3218,7 @@ type NotificationEvent struct {
 
 func (x *NotificationEvent) Reset() {
 	*x = NotificationEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[28]
+	mi := &file_hivesync_v1_events_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +3230,7 @@ func (x *NotificationEvent) String() string {
 func (*NotificationEvent) ProtoMessage() {}
 
 func (x *NotificationEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[28]
+	mi := &file_hivesync_v1_events_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +3243,7 @@ func (x *NotificationEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationEvent.ProtoReflect.Descriptor instead.
 func (*NotificationEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NotificationEvent) GetNotificationId() string {
@@ -2785,7 +3293,7 @@ type AdminMessageEvent struct {
 
 func (x *AdminMessageEvent) Reset() {
 	*x = AdminMessageEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[29]
+	mi := &file_hivesync_v1_events_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +3305,7 @@ func (x *AdminMessageEvent) String() string {
 func (*AdminMessageEvent) ProtoMessage() {}
 
 func (x *AdminMessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[29]
+	mi := &file_hivesync_v1_events_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +3318,7 @@ func (x *AdminMessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminMessageEvent.ProtoReflect.Descriptor instead.
 func (*AdminMessageEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AdminMessageEvent) GetId() string {
@@ -2863,7 +3371,7 @@ type MigrationNoticeEvent struct {
 
 func (x *MigrationNoticeEvent) Reset() {
 	*x = MigrationNoticeEvent{}
-	mi := &file_hivesync_v1_events_proto_msgTypes[30]
+	mi := &file_hivesync_v1_events_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3383,7 @@ func (x *MigrationNoticeEvent) String() string {
 func (*MigrationNoticeEvent) ProtoMessage() {}
 
 func (x *MigrationNoticeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_events_proto_msgTypes[30]
+	mi := &file_hivesync_v1_events_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3396,7 @@ func (x *MigrationNoticeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MigrationNoticeEvent.ProtoReflect.Descriptor instead.
 func (*MigrationNoticeEvent) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{30}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MigrationNoticeEvent) GetNewUrl() string {
@@ -2935,13 +3443,13 @@ var File_hivesync_v1_events_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x18hivesync/v1/events.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\x9b\x01\n" +
+	"\x18hivesync/v1/events.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a!hivesync/v1/project_service.proto\"\x9b\x01\n" +
 	"\tEventSpec\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x129\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1b.hivesync.v1.EventDirectionR\tdirection\x12\x1a\n" +
 	"\bchannels\x18\x03 \x03(\tR\bchannels\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\x97,\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\xb14\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2974,7 +3482,17 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\rversion_state\x18\x15 \x01(\v2\x1e.hivesync.v1.VersionStateEventBw\xd2\xf3\x18s\n" +
 	"\x15version.state_changed\x10\x02\x1a\fproject_sync\"JA file was created, moved, deleted, restored or rolled back to a snapshot.H\x00R\fversionState\x12\xa8\x01\n" +
 	"\flock_changed\x18\x16 \x01(\v2\x1d.hivesync.v1.LockChangedEventBd\xd2\xf3\x18`\n" +
-	"\flock.changed\x10\x02\x1a\fproject_sync\"@A device started or stopped editing a file (advisory soft lock).H\x00R\vlockChanged\x12\xdd\x01\n" +
+	"\flock.changed\x10\x02\x1a\fproject_sync\"@A device started or stopped editing a file (advisory soft lock).H\x00R\vlockChanged\x12\xee\x01\n" +
+	"\rsave_conflict\x18\x18 \x01(\v2\x1e.hivesync.v1.SaveConflictEventB\xa6\x01\xd2\xf3\x18\xa1\x01\n" +
+	"\x11conflict.detected\x10\x02\x1a\fproject_sync\"|A save was refused because another device saved first; nothing was overwritten and the author resolves it in the merge view.H\x00R\fsaveConflict\x12\x9e\x01\n" +
+	"\x10snapshot_created\x18\x19 \x01(\v2\x1a.hivesync.v1.SnapshotEventBU\xd2\xf3\x18Q\n" +
+	"\x10snapshot.created\x10\x02\x1a\fproject_sync\"-A snapshot of the whole project was recorded.H\x00R\x0fsnapshotCreated\x12\xc1\x01\n" +
+	"\x11snapshot_restored\x18\x1a \x01(\v2\x1a.hivesync.v1.SnapshotEventBv\xd2\xf3\x18r\n" +
+	"\x11snapshot.restored\x10\x02\x1a\fproject_sync\"MA snapshot was restored by appending new versions of the files that differed.H\x00R\x10snapshotRestored\x12\xc8\x01\n" +
+	"\x0emember_changed\x18\x1b \x01(\v2\x1f.hivesync.v1.MemberChangedEventB~\xd2\xf3\x18z\n" +
+	"\x0emember.changed\x10\x02\x1a\fproject_sync\"XSomeone joined the project, changed role or left; a removed member loses access at once.H\x00R\rmemberChanged\x12\xf6\x01\n" +
+	"\x0eproject_purged\x18\x1c \x01(\v2\x1f.hivesync.v1.ProjectPurgedEventB\xab\x01\xd2\xf3\x18\xa6\x01\n" +
+	"\x0eproject.purged\x10\x02\x1a\fproject_sync\"\x83\x01The owner purged the project: its files, versions, snapshots and history are gone; clients drop their local copies of its metadata.H\x00R\rprojectPurged\x12\xdd\x01\n" +
 	"\x0frollback_notice\x18\x17 \x01(\v2 .hivesync.v1.RollbackNoticeEventB\x8f\x01\xd2\xf3\x18\x8a\x01\n" +
 	"\x0frollback_notice\x10\x02\x1a\fproject_sync\x1a\x04live\"aA live preview update failed its syntax check and the preview rolled back to the last good state.H\x00R\x0erollbackNotice\x12\xc8\x01\n" +
 	"\x0fpreview_request\x18\x1e \x01(\v2 .hivesync.v1.PreviewRequestEventB{\xd2\xf3\x18w\n" +
@@ -3067,7 +3585,7 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\brevision\x18\x05 \x01(\x03R\brevision\x12%\n" +
 	"\x0econtent_sha256\x18\x06 \x01(\tR\rcontentSha256\x12$\n" +
 	"\x0eauthor_user_id\x18\a \x01(\tR\fauthorUserId\x12\x1b\n" +
-	"\tdevice_id\x18\b \x01(\tR\bdeviceId\"\xcd\x01\n" +
+	"\tdevice_id\x18\b \x01(\tR\bdeviceId\"\x96\x02\n" +
 	"\x11VersionStateEvent\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
@@ -3076,7 +3594,9 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x19.hivesync.v1.VersionStateR\x05state\x12\x1f\n" +
 	"\vrevision_id\x18\x05 \x01(\tR\n" +
 	"revisionId\x12\x1a\n" +
-	"\brevision\x18\x06 \x01(\x03R\brevision\"\xcf\x01\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\x12\"\n" +
+	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12#\n" +
+	"\rprevious_path\x18\b \x01(\tR\fpreviousPath\"\xcf\x01\n" +
 	"\x10LockChangedEvent\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
@@ -3085,7 +3605,39 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\tdevice_id\x18\x04 \x01(\tR\bdeviceId\x12\x12\n" +
 	"\x04held\x18\x05 \x01(\bR\x04held\x129\n" +
 	"\n" +
-	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"L\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xcf\x02\n" +
+	"\x11SaveConflictEvent\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12(\n" +
+	"\x10base_revision_id\x18\x04 \x01(\tR\x0ebaseRevisionId\x12(\n" +
+	"\x10head_revision_id\x18\x05 \x01(\tR\x0eheadRevisionId\x12#\n" +
+	"\rhead_revision\x18\x06 \x01(\x03R\fheadRevision\x12$\n" +
+	"\x0eauthor_user_id\x18\a \x01(\tR\fauthorUserId\x12\x1b\n" +
+	"\tdevice_id\x18\b \x01(\tR\bdeviceId\x122\n" +
+	"\x15client_content_sha256\x18\t \x01(\tR\x13clientContentSha256\"\xcf\x01\n" +
+	"\rSnapshotEvent\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1f\n" +
+	"\vsnapshot_id\x18\x02 \x01(\tR\n" +
+	"snapshotId\x12\x14\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x12\x1d\n" +
+	"\n" +
+	"file_count\x18\x05 \x01(\x05R\tfileCount\x12%\n" +
+	"\x0erestored_count\x18\x06 \x01(\x05R\rrestoredCount\"\xd1\x01\n" +
+	"\x12MemberChangedEvent\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x121\n" +
+	"\x06change\x18\x03 \x01(\x0e2\x19.hivesync.v1.MemberChangeR\x06change\x12,\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x18.hivesync.v1.ProjectRoleR\x04role\x12\"\n" +
+	"\ractor_user_id\x18\x05 \x01(\tR\vactorUserId\"W\n" +
+	"\x12ProjectPurgedEvent\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\"\n" +
+	"\ractor_user_id\x18\x02 \x01(\tR\vactorUserId\"L\n" +
 	"\x13RollbackNoticeEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
@@ -3185,7 +3737,12 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x13VERSION_STATE_MOVED\x10\x02\x12\x19\n" +
 	"\x15VERSION_STATE_DELETED\x10\x03\x12\x1a\n" +
 	"\x16VERSION_STATE_RESTORED\x10\x04\x12#\n" +
-	"\x1fVERSION_STATE_SNAPSHOT_RESTORED\x10\x05*\x96\x01\n" +
+	"\x1fVERSION_STATE_SNAPSHOT_RESTORED\x10\x05*\x82\x01\n" +
+	"\fMemberChange\x12\x1d\n" +
+	"\x19MEMBER_CHANGE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MEMBER_CHANGE_JOINED\x10\x01\x12\x1e\n" +
+	"\x1aMEMBER_CHANGE_ROLE_CHANGED\x10\x02\x12\x19\n" +
+	"\x15MEMBER_CHANGE_REMOVED\x10\x03*\x96\x01\n" +
 	"\fPreviewState\x12\x1d\n" +
 	"\x19PREVIEW_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PREVIEW_STATE_QUEUED\x10\x01\x12\x1a\n" +
@@ -3212,102 +3769,115 @@ func file_hivesync_v1_events_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_events_proto_rawDescData
 }
 
-var file_hivesync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_hivesync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_hivesync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_hivesync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_hivesync_v1_events_proto_goTypes = []any{
 	(EventDirection)(0),               // 0: hivesync.v1.EventDirection
 	(VersionState)(0),                 // 1: hivesync.v1.VersionState
-	(PreviewState)(0),                 // 2: hivesync.v1.PreviewState
-	(AdminMessageLevel)(0),            // 3: hivesync.v1.AdminMessageLevel
-	(*EventSpec)(nil),                 // 4: hivesync.v1.EventSpec
-	(*Event)(nil),                     // 5: hivesync.v1.Event
-	(*AuthEvent)(nil),                 // 6: hivesync.v1.AuthEvent
-	(*DeviceRegisterEvent)(nil),       // 7: hivesync.v1.DeviceRegisterEvent
-	(*ChannelPosition)(nil),           // 8: hivesync.v1.ChannelPosition
-	(*SubscribeEvent)(nil),            // 9: hivesync.v1.SubscribeEvent
-	(*UnsubscribeEvent)(nil),          // 10: hivesync.v1.UnsubscribeEvent
-	(*AckEvent)(nil),                  // 11: hivesync.v1.AckEvent
-	(*HeartbeatEvent)(nil),            // 12: hivesync.v1.HeartbeatEvent
-	(*ReadyEvent)(nil),                // 13: hivesync.v1.ReadyEvent
-	(*RehydrateEvent)(nil),            // 14: hivesync.v1.RehydrateEvent
-	(*ErrorEvent)(nil),                // 15: hivesync.v1.ErrorEvent
-	(*SaveFileEvent)(nil),             // 16: hivesync.v1.SaveFileEvent
-	(*VersionStateEvent)(nil),         // 17: hivesync.v1.VersionStateEvent
-	(*LockChangedEvent)(nil),          // 18: hivesync.v1.LockChangedEvent
-	(*RollbackNoticeEvent)(nil),       // 19: hivesync.v1.RollbackNoticeEvent
-	(*PreviewRequestEvent)(nil),       // 20: hivesync.v1.PreviewRequestEvent
-	(*PreviewAvailableEvent)(nil),     // 21: hivesync.v1.PreviewAvailableEvent
-	(*DiffUpdateEvent)(nil),           // 22: hivesync.v1.DiffUpdateEvent
-	(*LivePreviewToggleEvent)(nil),    // 23: hivesync.v1.LivePreviewToggleEvent
-	(*BuildResultEvent)(nil),          // 24: hivesync.v1.BuildResultEvent
-	(*PreviewStatusEvent)(nil),        // 25: hivesync.v1.PreviewStatusEvent
-	(*PreviewFailedEvent)(nil),        // 26: hivesync.v1.PreviewFailedEvent
-	(*LiveTextEvent)(nil),             // 27: hivesync.v1.LiveTextEvent
-	(*LiveOverlayEvent)(nil),          // 28: hivesync.v1.LiveOverlayEvent
-	(*LiveEndedEvent)(nil),            // 29: hivesync.v1.LiveEndedEvent
-	(*TaskChangedEvent)(nil),          // 30: hivesync.v1.TaskChangedEvent
-	(*EntitlementUpdatedEvent)(nil),   // 31: hivesync.v1.EntitlementUpdatedEvent
-	(*NotificationEvent)(nil),         // 32: hivesync.v1.NotificationEvent
-	(*AdminMessageEvent)(nil),         // 33: hivesync.v1.AdminMessageEvent
-	(*MigrationNoticeEvent)(nil),      // 34: hivesync.v1.MigrationNoticeEvent
-	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
-	(ClientType)(0),                   // 36: hivesync.v1.ClientType
-	(Tier)(0),                         // 37: hivesync.v1.Tier
-	(*descriptorpb.FieldOptions)(nil), // 38: google.protobuf.FieldOptions
+	(MemberChange)(0),                 // 2: hivesync.v1.MemberChange
+	(PreviewState)(0),                 // 3: hivesync.v1.PreviewState
+	(AdminMessageLevel)(0),            // 4: hivesync.v1.AdminMessageLevel
+	(*EventSpec)(nil),                 // 5: hivesync.v1.EventSpec
+	(*Event)(nil),                     // 6: hivesync.v1.Event
+	(*AuthEvent)(nil),                 // 7: hivesync.v1.AuthEvent
+	(*DeviceRegisterEvent)(nil),       // 8: hivesync.v1.DeviceRegisterEvent
+	(*ChannelPosition)(nil),           // 9: hivesync.v1.ChannelPosition
+	(*SubscribeEvent)(nil),            // 10: hivesync.v1.SubscribeEvent
+	(*UnsubscribeEvent)(nil),          // 11: hivesync.v1.UnsubscribeEvent
+	(*AckEvent)(nil),                  // 12: hivesync.v1.AckEvent
+	(*HeartbeatEvent)(nil),            // 13: hivesync.v1.HeartbeatEvent
+	(*ReadyEvent)(nil),                // 14: hivesync.v1.ReadyEvent
+	(*RehydrateEvent)(nil),            // 15: hivesync.v1.RehydrateEvent
+	(*ErrorEvent)(nil),                // 16: hivesync.v1.ErrorEvent
+	(*SaveFileEvent)(nil),             // 17: hivesync.v1.SaveFileEvent
+	(*VersionStateEvent)(nil),         // 18: hivesync.v1.VersionStateEvent
+	(*LockChangedEvent)(nil),          // 19: hivesync.v1.LockChangedEvent
+	(*SaveConflictEvent)(nil),         // 20: hivesync.v1.SaveConflictEvent
+	(*SnapshotEvent)(nil),             // 21: hivesync.v1.SnapshotEvent
+	(*MemberChangedEvent)(nil),        // 22: hivesync.v1.MemberChangedEvent
+	(*ProjectPurgedEvent)(nil),        // 23: hivesync.v1.ProjectPurgedEvent
+	(*RollbackNoticeEvent)(nil),       // 24: hivesync.v1.RollbackNoticeEvent
+	(*PreviewRequestEvent)(nil),       // 25: hivesync.v1.PreviewRequestEvent
+	(*PreviewAvailableEvent)(nil),     // 26: hivesync.v1.PreviewAvailableEvent
+	(*DiffUpdateEvent)(nil),           // 27: hivesync.v1.DiffUpdateEvent
+	(*LivePreviewToggleEvent)(nil),    // 28: hivesync.v1.LivePreviewToggleEvent
+	(*BuildResultEvent)(nil),          // 29: hivesync.v1.BuildResultEvent
+	(*PreviewStatusEvent)(nil),        // 30: hivesync.v1.PreviewStatusEvent
+	(*PreviewFailedEvent)(nil),        // 31: hivesync.v1.PreviewFailedEvent
+	(*LiveTextEvent)(nil),             // 32: hivesync.v1.LiveTextEvent
+	(*LiveOverlayEvent)(nil),          // 33: hivesync.v1.LiveOverlayEvent
+	(*LiveEndedEvent)(nil),            // 34: hivesync.v1.LiveEndedEvent
+	(*TaskChangedEvent)(nil),          // 35: hivesync.v1.TaskChangedEvent
+	(*EntitlementUpdatedEvent)(nil),   // 36: hivesync.v1.EntitlementUpdatedEvent
+	(*NotificationEvent)(nil),         // 37: hivesync.v1.NotificationEvent
+	(*AdminMessageEvent)(nil),         // 38: hivesync.v1.AdminMessageEvent
+	(*MigrationNoticeEvent)(nil),      // 39: hivesync.v1.MigrationNoticeEvent
+	(*timestamppb.Timestamp)(nil),     // 40: google.protobuf.Timestamp
+	(ClientType)(0),                   // 41: hivesync.v1.ClientType
+	(ProjectRole)(0),                  // 42: hivesync.v1.ProjectRole
+	(Tier)(0),                         // 43: hivesync.v1.Tier
+	(*descriptorpb.FieldOptions)(nil), // 44: google.protobuf.FieldOptions
 }
 var file_hivesync_v1_events_proto_depIdxs = []int32{
 	0,  // 0: hivesync.v1.EventSpec.direction:type_name -> hivesync.v1.EventDirection
-	35, // 1: hivesync.v1.Event.server_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: hivesync.v1.Event.auth:type_name -> hivesync.v1.AuthEvent
-	7,  // 3: hivesync.v1.Event.device_register:type_name -> hivesync.v1.DeviceRegisterEvent
-	9,  // 4: hivesync.v1.Event.subscribe:type_name -> hivesync.v1.SubscribeEvent
-	10, // 5: hivesync.v1.Event.unsubscribe:type_name -> hivesync.v1.UnsubscribeEvent
-	11, // 6: hivesync.v1.Event.ack:type_name -> hivesync.v1.AckEvent
-	12, // 7: hivesync.v1.Event.heartbeat:type_name -> hivesync.v1.HeartbeatEvent
-	13, // 8: hivesync.v1.Event.ready:type_name -> hivesync.v1.ReadyEvent
-	14, // 9: hivesync.v1.Event.rehydrate:type_name -> hivesync.v1.RehydrateEvent
-	15, // 10: hivesync.v1.Event.error:type_name -> hivesync.v1.ErrorEvent
-	16, // 11: hivesync.v1.Event.save_file:type_name -> hivesync.v1.SaveFileEvent
-	17, // 12: hivesync.v1.Event.version_state:type_name -> hivesync.v1.VersionStateEvent
-	18, // 13: hivesync.v1.Event.lock_changed:type_name -> hivesync.v1.LockChangedEvent
-	19, // 14: hivesync.v1.Event.rollback_notice:type_name -> hivesync.v1.RollbackNoticeEvent
-	20, // 15: hivesync.v1.Event.preview_request:type_name -> hivesync.v1.PreviewRequestEvent
-	21, // 16: hivesync.v1.Event.preview_available:type_name -> hivesync.v1.PreviewAvailableEvent
-	22, // 17: hivesync.v1.Event.diff_update:type_name -> hivesync.v1.DiffUpdateEvent
-	23, // 18: hivesync.v1.Event.live_preview_toggle:type_name -> hivesync.v1.LivePreviewToggleEvent
-	24, // 19: hivesync.v1.Event.build_result:type_name -> hivesync.v1.BuildResultEvent
-	25, // 20: hivesync.v1.Event.preview_status:type_name -> hivesync.v1.PreviewStatusEvent
-	26, // 21: hivesync.v1.Event.preview_failed:type_name -> hivesync.v1.PreviewFailedEvent
-	27, // 22: hivesync.v1.Event.live_text:type_name -> hivesync.v1.LiveTextEvent
-	28, // 23: hivesync.v1.Event.live_overlay:type_name -> hivesync.v1.LiveOverlayEvent
-	29, // 24: hivesync.v1.Event.live_ended:type_name -> hivesync.v1.LiveEndedEvent
-	30, // 25: hivesync.v1.Event.task_created:type_name -> hivesync.v1.TaskChangedEvent
-	30, // 26: hivesync.v1.Event.task_updated:type_name -> hivesync.v1.TaskChangedEvent
-	30, // 27: hivesync.v1.Event.task_claimed:type_name -> hivesync.v1.TaskChangedEvent
-	30, // 28: hivesync.v1.Event.task_approved:type_name -> hivesync.v1.TaskChangedEvent
-	30, // 29: hivesync.v1.Event.task_denied:type_name -> hivesync.v1.TaskChangedEvent
-	30, // 30: hivesync.v1.Event.task_comment_added:type_name -> hivesync.v1.TaskChangedEvent
-	31, // 31: hivesync.v1.Event.entitlement_updated:type_name -> hivesync.v1.EntitlementUpdatedEvent
-	32, // 32: hivesync.v1.Event.notification:type_name -> hivesync.v1.NotificationEvent
-	33, // 33: hivesync.v1.Event.admin_message:type_name -> hivesync.v1.AdminMessageEvent
-	34, // 34: hivesync.v1.Event.migration_notice:type_name -> hivesync.v1.MigrationNoticeEvent
-	36, // 35: hivesync.v1.DeviceRegisterEvent.client_type:type_name -> hivesync.v1.ClientType
-	8,  // 36: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
-	35, // 37: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
-	1,  // 38: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
-	35, // 39: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 40: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
-	37, // 41: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
-	35, // 42: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 43: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
-	35, // 44: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
-	38, // 45: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
-	4,  // 46: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	46, // [46:47] is the sub-list for extension type_name
-	45, // [45:46] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	40, // 1: hivesync.v1.Event.server_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: hivesync.v1.Event.auth:type_name -> hivesync.v1.AuthEvent
+	8,  // 3: hivesync.v1.Event.device_register:type_name -> hivesync.v1.DeviceRegisterEvent
+	10, // 4: hivesync.v1.Event.subscribe:type_name -> hivesync.v1.SubscribeEvent
+	11, // 5: hivesync.v1.Event.unsubscribe:type_name -> hivesync.v1.UnsubscribeEvent
+	12, // 6: hivesync.v1.Event.ack:type_name -> hivesync.v1.AckEvent
+	13, // 7: hivesync.v1.Event.heartbeat:type_name -> hivesync.v1.HeartbeatEvent
+	14, // 8: hivesync.v1.Event.ready:type_name -> hivesync.v1.ReadyEvent
+	15, // 9: hivesync.v1.Event.rehydrate:type_name -> hivesync.v1.RehydrateEvent
+	16, // 10: hivesync.v1.Event.error:type_name -> hivesync.v1.ErrorEvent
+	17, // 11: hivesync.v1.Event.save_file:type_name -> hivesync.v1.SaveFileEvent
+	18, // 12: hivesync.v1.Event.version_state:type_name -> hivesync.v1.VersionStateEvent
+	19, // 13: hivesync.v1.Event.lock_changed:type_name -> hivesync.v1.LockChangedEvent
+	20, // 14: hivesync.v1.Event.save_conflict:type_name -> hivesync.v1.SaveConflictEvent
+	21, // 15: hivesync.v1.Event.snapshot_created:type_name -> hivesync.v1.SnapshotEvent
+	21, // 16: hivesync.v1.Event.snapshot_restored:type_name -> hivesync.v1.SnapshotEvent
+	22, // 17: hivesync.v1.Event.member_changed:type_name -> hivesync.v1.MemberChangedEvent
+	23, // 18: hivesync.v1.Event.project_purged:type_name -> hivesync.v1.ProjectPurgedEvent
+	24, // 19: hivesync.v1.Event.rollback_notice:type_name -> hivesync.v1.RollbackNoticeEvent
+	25, // 20: hivesync.v1.Event.preview_request:type_name -> hivesync.v1.PreviewRequestEvent
+	26, // 21: hivesync.v1.Event.preview_available:type_name -> hivesync.v1.PreviewAvailableEvent
+	27, // 22: hivesync.v1.Event.diff_update:type_name -> hivesync.v1.DiffUpdateEvent
+	28, // 23: hivesync.v1.Event.live_preview_toggle:type_name -> hivesync.v1.LivePreviewToggleEvent
+	29, // 24: hivesync.v1.Event.build_result:type_name -> hivesync.v1.BuildResultEvent
+	30, // 25: hivesync.v1.Event.preview_status:type_name -> hivesync.v1.PreviewStatusEvent
+	31, // 26: hivesync.v1.Event.preview_failed:type_name -> hivesync.v1.PreviewFailedEvent
+	32, // 27: hivesync.v1.Event.live_text:type_name -> hivesync.v1.LiveTextEvent
+	33, // 28: hivesync.v1.Event.live_overlay:type_name -> hivesync.v1.LiveOverlayEvent
+	34, // 29: hivesync.v1.Event.live_ended:type_name -> hivesync.v1.LiveEndedEvent
+	35, // 30: hivesync.v1.Event.task_created:type_name -> hivesync.v1.TaskChangedEvent
+	35, // 31: hivesync.v1.Event.task_updated:type_name -> hivesync.v1.TaskChangedEvent
+	35, // 32: hivesync.v1.Event.task_claimed:type_name -> hivesync.v1.TaskChangedEvent
+	35, // 33: hivesync.v1.Event.task_approved:type_name -> hivesync.v1.TaskChangedEvent
+	35, // 34: hivesync.v1.Event.task_denied:type_name -> hivesync.v1.TaskChangedEvent
+	35, // 35: hivesync.v1.Event.task_comment_added:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 36: hivesync.v1.Event.entitlement_updated:type_name -> hivesync.v1.EntitlementUpdatedEvent
+	37, // 37: hivesync.v1.Event.notification:type_name -> hivesync.v1.NotificationEvent
+	38, // 38: hivesync.v1.Event.admin_message:type_name -> hivesync.v1.AdminMessageEvent
+	39, // 39: hivesync.v1.Event.migration_notice:type_name -> hivesync.v1.MigrationNoticeEvent
+	41, // 40: hivesync.v1.DeviceRegisterEvent.client_type:type_name -> hivesync.v1.ClientType
+	9,  // 41: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
+	40, // 42: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
+	1,  // 43: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
+	40, // 44: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 45: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
+	42, // 46: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
+	3,  // 47: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
+	43, // 48: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
+	40, // 49: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	4,  // 50: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
+	40, // 51: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
+	44, // 52: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
+	5,  // 53: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	53, // [53:54] is the sub-list for extension type_name
+	52, // [52:53] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_events_proto_init() }
@@ -3316,6 +3886,7 @@ func file_hivesync_v1_events_proto_init() {
 		return
 	}
 	file_hivesync_v1_access_proto_init()
+	file_hivesync_v1_project_service_proto_init()
 	file_hivesync_v1_events_proto_msgTypes[1].OneofWrappers = []any{
 		(*Event_Auth)(nil),
 		(*Event_DeviceRegister)(nil),
@@ -3329,6 +3900,11 @@ func file_hivesync_v1_events_proto_init() {
 		(*Event_SaveFile)(nil),
 		(*Event_VersionState)(nil),
 		(*Event_LockChanged)(nil),
+		(*Event_SaveConflict)(nil),
+		(*Event_SnapshotCreated)(nil),
+		(*Event_SnapshotRestored)(nil),
+		(*Event_MemberChanged)(nil),
+		(*Event_ProjectPurged)(nil),
 		(*Event_RollbackNotice)(nil),
 		(*Event_PreviewRequest)(nil),
 		(*Event_PreviewAvailable)(nil),
@@ -3356,8 +3932,8 @@ func file_hivesync_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_events_proto_rawDesc), len(file_hivesync_v1_events_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   31,
+			NumEnums:      5,
+			NumMessages:   35,
 			NumExtensions: 1,
 			NumServices:   0,
 		},

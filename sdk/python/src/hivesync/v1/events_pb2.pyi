@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hivesync.v1 import access_pb2 as _access_pb2
+from hivesync.v1 import project_service_pb2 as _project_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -28,6 +29,13 @@ class VersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERSION_STATE_RESTORED: _ClassVar[VersionState]
     VERSION_STATE_SNAPSHOT_RESTORED: _ClassVar[VersionState]
 
+class MemberChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MEMBER_CHANGE_UNSPECIFIED: _ClassVar[MemberChange]
+    MEMBER_CHANGE_JOINED: _ClassVar[MemberChange]
+    MEMBER_CHANGE_ROLE_CHANGED: _ClassVar[MemberChange]
+    MEMBER_CHANGE_REMOVED: _ClassVar[MemberChange]
+
 class PreviewState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PREVIEW_STATE_UNSPECIFIED: _ClassVar[PreviewState]
@@ -52,6 +60,10 @@ VERSION_STATE_MOVED: VersionState
 VERSION_STATE_DELETED: VersionState
 VERSION_STATE_RESTORED: VersionState
 VERSION_STATE_SNAPSHOT_RESTORED: VersionState
+MEMBER_CHANGE_UNSPECIFIED: MemberChange
+MEMBER_CHANGE_JOINED: MemberChange
+MEMBER_CHANGE_ROLE_CHANGED: MemberChange
+MEMBER_CHANGE_REMOVED: MemberChange
 PREVIEW_STATE_UNSPECIFIED: PreviewState
 PREVIEW_STATE_QUEUED: PreviewState
 PREVIEW_STATE_BUILDING: PreviewState
@@ -77,7 +89,7 @@ class EventSpec(_message.Message):
     def __init__(self, event_type: _Optional[str] = ..., direction: _Optional[_Union[EventDirection, str]] = ..., channels: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "event_type", "channel", "sequence", "server_time", "auth", "device_register", "subscribe", "unsubscribe", "ack", "heartbeat", "ready", "rehydrate", "error", "save_file", "version_state", "lock_changed", "rollback_notice", "preview_request", "preview_available", "diff_update", "live_preview_toggle", "build_result", "preview_status", "preview_failed", "live_text", "live_overlay", "live_ended", "task_created", "task_updated", "task_claimed", "task_approved", "task_denied", "task_comment_added", "entitlement_updated", "notification", "admin_message", "migration_notice")
+    __slots__ = ("id", "event_type", "channel", "sequence", "server_time", "auth", "device_register", "subscribe", "unsubscribe", "ack", "heartbeat", "ready", "rehydrate", "error", "save_file", "version_state", "lock_changed", "save_conflict", "snapshot_created", "snapshot_restored", "member_changed", "project_purged", "rollback_notice", "preview_request", "preview_available", "diff_update", "live_preview_toggle", "build_result", "preview_status", "preview_failed", "live_text", "live_overlay", "live_ended", "task_created", "task_updated", "task_claimed", "task_approved", "task_denied", "task_comment_added", "entitlement_updated", "notification", "admin_message", "migration_notice")
     ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +107,11 @@ class Event(_message.Message):
     SAVE_FILE_FIELD_NUMBER: _ClassVar[int]
     VERSION_STATE_FIELD_NUMBER: _ClassVar[int]
     LOCK_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SAVE_CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_RESTORED_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_PURGED_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_NOTICE_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_REQUEST_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +150,11 @@ class Event(_message.Message):
     save_file: SaveFileEvent
     version_state: VersionStateEvent
     lock_changed: LockChangedEvent
+    save_conflict: SaveConflictEvent
+    snapshot_created: SnapshotEvent
+    snapshot_restored: SnapshotEvent
+    member_changed: MemberChangedEvent
+    project_purged: ProjectPurgedEvent
     rollback_notice: RollbackNoticeEvent
     preview_request: PreviewRequestEvent
     preview_available: PreviewAvailableEvent
@@ -154,7 +176,7 @@ class Event(_message.Message):
     notification: NotificationEvent
     admin_message: AdminMessageEvent
     migration_notice: MigrationNoticeEvent
-    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., channel: _Optional[str] = ..., sequence: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auth: _Optional[_Union[AuthEvent, _Mapping]] = ..., device_register: _Optional[_Union[DeviceRegisterEvent, _Mapping]] = ..., subscribe: _Optional[_Union[SubscribeEvent, _Mapping]] = ..., unsubscribe: _Optional[_Union[UnsubscribeEvent, _Mapping]] = ..., ack: _Optional[_Union[AckEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatEvent, _Mapping]] = ..., ready: _Optional[_Union[ReadyEvent, _Mapping]] = ..., rehydrate: _Optional[_Union[RehydrateEvent, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., save_file: _Optional[_Union[SaveFileEvent, _Mapping]] = ..., version_state: _Optional[_Union[VersionStateEvent, _Mapping]] = ..., lock_changed: _Optional[_Union[LockChangedEvent, _Mapping]] = ..., rollback_notice: _Optional[_Union[RollbackNoticeEvent, _Mapping]] = ..., preview_request: _Optional[_Union[PreviewRequestEvent, _Mapping]] = ..., preview_available: _Optional[_Union[PreviewAvailableEvent, _Mapping]] = ..., diff_update: _Optional[_Union[DiffUpdateEvent, _Mapping]] = ..., live_preview_toggle: _Optional[_Union[LivePreviewToggleEvent, _Mapping]] = ..., build_result: _Optional[_Union[BuildResultEvent, _Mapping]] = ..., preview_status: _Optional[_Union[PreviewStatusEvent, _Mapping]] = ..., preview_failed: _Optional[_Union[PreviewFailedEvent, _Mapping]] = ..., live_text: _Optional[_Union[LiveTextEvent, _Mapping]] = ..., live_overlay: _Optional[_Union[LiveOverlayEvent, _Mapping]] = ..., live_ended: _Optional[_Union[LiveEndedEvent, _Mapping]] = ..., task_created: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_updated: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_claimed: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_approved: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_denied: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_comment_added: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., entitlement_updated: _Optional[_Union[EntitlementUpdatedEvent, _Mapping]] = ..., notification: _Optional[_Union[NotificationEvent, _Mapping]] = ..., admin_message: _Optional[_Union[AdminMessageEvent, _Mapping]] = ..., migration_notice: _Optional[_Union[MigrationNoticeEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[str] = ..., channel: _Optional[str] = ..., sequence: _Optional[int] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auth: _Optional[_Union[AuthEvent, _Mapping]] = ..., device_register: _Optional[_Union[DeviceRegisterEvent, _Mapping]] = ..., subscribe: _Optional[_Union[SubscribeEvent, _Mapping]] = ..., unsubscribe: _Optional[_Union[UnsubscribeEvent, _Mapping]] = ..., ack: _Optional[_Union[AckEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatEvent, _Mapping]] = ..., ready: _Optional[_Union[ReadyEvent, _Mapping]] = ..., rehydrate: _Optional[_Union[RehydrateEvent, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., save_file: _Optional[_Union[SaveFileEvent, _Mapping]] = ..., version_state: _Optional[_Union[VersionStateEvent, _Mapping]] = ..., lock_changed: _Optional[_Union[LockChangedEvent, _Mapping]] = ..., save_conflict: _Optional[_Union[SaveConflictEvent, _Mapping]] = ..., snapshot_created: _Optional[_Union[SnapshotEvent, _Mapping]] = ..., snapshot_restored: _Optional[_Union[SnapshotEvent, _Mapping]] = ..., member_changed: _Optional[_Union[MemberChangedEvent, _Mapping]] = ..., project_purged: _Optional[_Union[ProjectPurgedEvent, _Mapping]] = ..., rollback_notice: _Optional[_Union[RollbackNoticeEvent, _Mapping]] = ..., preview_request: _Optional[_Union[PreviewRequestEvent, _Mapping]] = ..., preview_available: _Optional[_Union[PreviewAvailableEvent, _Mapping]] = ..., diff_update: _Optional[_Union[DiffUpdateEvent, _Mapping]] = ..., live_preview_toggle: _Optional[_Union[LivePreviewToggleEvent, _Mapping]] = ..., build_result: _Optional[_Union[BuildResultEvent, _Mapping]] = ..., preview_status: _Optional[_Union[PreviewStatusEvent, _Mapping]] = ..., preview_failed: _Optional[_Union[PreviewFailedEvent, _Mapping]] = ..., live_text: _Optional[_Union[LiveTextEvent, _Mapping]] = ..., live_overlay: _Optional[_Union[LiveOverlayEvent, _Mapping]] = ..., live_ended: _Optional[_Union[LiveEndedEvent, _Mapping]] = ..., task_created: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_updated: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_claimed: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_approved: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_denied: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., task_comment_added: _Optional[_Union[TaskChangedEvent, _Mapping]] = ..., entitlement_updated: _Optional[_Union[EntitlementUpdatedEvent, _Mapping]] = ..., notification: _Optional[_Union[NotificationEvent, _Mapping]] = ..., admin_message: _Optional[_Union[AdminMessageEvent, _Mapping]] = ..., migration_notice: _Optional[_Union[MigrationNoticeEvent, _Mapping]] = ...) -> None: ...
 
 class AuthEvent(_message.Message):
     __slots__ = ("token",)
@@ -257,20 +279,24 @@ class SaveFileEvent(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., path: _Optional[str] = ..., revision_id: _Optional[str] = ..., revision: _Optional[int] = ..., content_sha256: _Optional[str] = ..., author_user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class VersionStateEvent(_message.Message):
-    __slots__ = ("project_id", "file_id", "path", "state", "revision_id", "revision")
+    __slots__ = ("project_id", "file_id", "path", "state", "revision_id", "revision", "actor_user_id", "previous_path")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REVISION_ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_PATH_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     file_id: str
     path: str
     state: VersionState
     revision_id: str
     revision: int
-    def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., path: _Optional[str] = ..., state: _Optional[_Union[VersionState, str]] = ..., revision_id: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+    actor_user_id: str
+    previous_path: str
+    def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., path: _Optional[str] = ..., state: _Optional[_Union[VersionState, str]] = ..., revision_id: _Optional[str] = ..., revision: _Optional[int] = ..., actor_user_id: _Optional[str] = ..., previous_path: _Optional[str] = ...) -> None: ...
 
 class LockChangedEvent(_message.Message):
     __slots__ = ("project_id", "file_id", "user_id", "device_id", "held", "expires_at")
@@ -287,6 +313,66 @@ class LockChangedEvent(_message.Message):
     held: bool
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., held: _Optional[bool] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SaveConflictEvent(_message.Message):
+    __slots__ = ("project_id", "file_id", "path", "base_revision_id", "head_revision_id", "head_revision", "author_user_id", "device_id", "client_content_sha256")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BASE_REVISION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEAD_REVISION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEAD_REVISION_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    file_id: str
+    path: str
+    base_revision_id: str
+    head_revision_id: str
+    head_revision: int
+    author_user_id: str
+    device_id: str
+    client_content_sha256: str
+    def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., path: _Optional[str] = ..., base_revision_id: _Optional[str] = ..., head_revision_id: _Optional[str] = ..., head_revision: _Optional[int] = ..., author_user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., client_content_sha256: _Optional[str] = ...) -> None: ...
+
+class SnapshotEvent(_message.Message):
+    __slots__ = ("project_id", "snapshot_id", "label", "actor_user_id", "file_count", "restored_count")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    snapshot_id: str
+    label: str
+    actor_user_id: str
+    file_count: int
+    restored_count: int
+    def __init__(self, project_id: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., label: _Optional[str] = ..., actor_user_id: _Optional[str] = ..., file_count: _Optional[int] = ..., restored_count: _Optional[int] = ...) -> None: ...
+
+class MemberChangedEvent(_message.Message):
+    __slots__ = ("project_id", "user_id", "change", "role", "actor_user_id")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    user_id: str
+    change: MemberChange
+    role: _project_service_pb2.ProjectRole
+    actor_user_id: str
+    def __init__(self, project_id: _Optional[str] = ..., user_id: _Optional[str] = ..., change: _Optional[_Union[MemberChange, str]] = ..., role: _Optional[_Union[_project_service_pb2.ProjectRole, str]] = ..., actor_user_id: _Optional[str] = ...) -> None: ...
+
+class ProjectPurgedEvent(_message.Message):
+    __slots__ = ("project_id", "actor_user_id")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    actor_user_id: str
+    def __init__(self, project_id: _Optional[str] = ..., actor_user_id: _Optional[str] = ...) -> None: ...
 
 class RollbackNoticeEvent(_message.Message):
     __slots__ = ("session_id", "reason")

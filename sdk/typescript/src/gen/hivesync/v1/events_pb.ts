@@ -8,13 +8,15 @@ import type { FieldOptions, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ClientType, Tier } from "./access_pb.js";
 import { file_hivesync_v1_access } from "./access_pb.js";
+import type { ProjectRole } from "./project_service_pb.js";
+import { file_hivesync_v1_project_service } from "./project_service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hivesync/v1/events.proto.
  */
 export const file_hivesync_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChhoaXZlc3luYy92MS9ldmVudHMucHJvdG8SC2hpdmVzeW5jLnYxInIKCUV2ZW50U3BlYxISCgpldmVudF90eXBlGAEgASgJEi4KCWRpcmVjdGlvbhgCIAEoDjIbLmhpdmVzeW5jLnYxLkV2ZW50RGlyZWN0aW9uEhAKCGNoYW5uZWxzGAMgAygJEg8KB3N1bW1hcnkYBCABKAkitSgKBUV2ZW50EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDwoHY2hhbm5lbBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoAxIvCgtzZXJ2ZXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAShAEKBGF1dGgYCiABKAsyFi5oaXZlc3luYy52MS5BdXRoRXZlbnRCXNLzGFgKBGF1dGgQASJOQXV0aGVudGljYXRlcyB0aGUgc29ja2V0IHdpdGggYW4gaXNzdWVkIGFjY2VzcyB0b2tlbjsgbXVzdCBiZSB0aGUgZmlyc3QgZnJhbWUuSAASjQEKD2RldmljZV9yZWdpc3RlchgLIAEoCzIgLmhpdmVzeW5jLnYxLkRldmljZVJlZ2lzdGVyRXZlbnRCUNLzGEwKD2RldmljZV9yZWdpc3RlchABIjdSZWdpc3RlcnMgdGhlIGNvbm5lY3RpbmcgZGV2aWNlIGFuZCBpdHMgY2xpZW50IHZlcnNpb24uSAASigEKCXN1YnNjcmliZRgMIAEoCzIbLmhpdmVzeW5jLnYxLlN1YnNjcmliZUV2ZW50QljS8xhUCglzdWJzY3JpYmUQASJFSm9pbnMgY2hhbm5lbHMsIHJlc3VtaW5nIGVhY2ggYWZ0ZXIgdGhlIGxhc3Qgc2VxdWVuY2UgdGhlIGNsaWVudCBzYXcuSAASWwoLdW5zdWJzY3JpYmUYDSABKAsyHS5oaXZlc3luYy52MS5VbnN1YnNjcmliZUV2ZW50QiXS8xghCgt1bnN1YnNjcmliZRABIhBMZWF2ZXMgY2hhbm5lbHMuSAAShwEKA2FjaxgOIAEoCzIVLmhpdmVzeW5jLnYxLkFja0V2ZW50QmHS8xhdCgNhY2sQASJUQWNrbm93bGVkZ2VzIGFuIGV2ZW50IHRoYXQgcmVxdWlyZXMgYWNrbm93bGVkZ2VtZW50IChhZG1pbiBtZXNzYWdlcywgbm90aWZpY2F0aW9ucykuSAASoAEKCWhlYXJ0YmVhdBgPIAEoCzIbLmhpdmVzeW5jLnYxLkhlYXJ0YmVhdEV2ZW50Qm7S8xhqCgloZWFydGJlYXQQAyJbQXBwbGljYXRpb24tbGV2ZWwga2VlcGFsaXZlIGV2ZXJ5IDMwIHNlY29uZHMsIGZvciBjbGllbnRzIHRoYXQgY2Fubm90IHNlbmQgV2ViU29ja2V0IHBpbmdzLkgAEpYBCgVyZWFkeRgQIAEoCzIXLmhpdmVzeW5jLnYxLlJlYWR5RXZlbnRCbNLzGGgKBXJlYWR5EAIiXUNvbmZpcm1zIGF1dGhlbnRpY2F0aW9uIGFuZCBkZXZpY2UgcmVnaXN0cmF0aW9uOyBjYXJyaWVzIHRoZSBzZXJ2ZXIgdGltZSBmb3IgZHJpZnQgZGV0ZWN0aW9uLkgAEsoBCglyZWh5ZHJhdGUYESABKAsyGy5oaXZlc3luYy52MS5SZWh5ZHJhdGVFdmVudEKXAdLzGJIBCglyZWh5ZHJhdGUQAhoMcHJvamVjdF9zeW5jGgRsaXZlGgR1c2VyImlUaGUgbWlzc2VkIGV2ZW50cyBhcmUgbm8gbG9uZ2VyIGtlcHQ7IHJlZmV0Y2ggdGhlIGNoYW5uZWwncyBzdGF0ZSwgdGhlbiBjb250aW51ZSBmcm9tIHRoZSBnaXZlbiBzZXF1ZW5jZS5IABJ7CgVlcnJvchgSIAEoCzIXLmhpdmVzeW5jLnYxLkVycm9yRXZlbnRCUdLzGE0KBWVycm9yEAIiQlJlcG9ydHMgYSBmYWlsZWQgZnJhbWUgb3IgYSBzZXJ2ZXItc2lkZSBmYWlsdXJlIHdpdGggYSB0eXBlZCBjb2RlLkgAEqgBCglzYXZlX2ZpbGUYFCABKAsyGi5oaXZlc3luYy52MS5TYXZlRmlsZUV2ZW50QnfS8xhzCglzYXZlX2ZpbGUQAhoMcHJvamVjdF9zeW5jIlZBIGZpbGUgd2FzIHNhdmVkIGFuZCBhIG5ldyB2ZXJzaW9uIGFwcGVuZGVkOyBjbGllbnRzIHdpdGhvdXQgdW5zYXZlZCBlZGl0cyByZWZldGNoIGl0LkgAErABCg12ZXJzaW9uX3N0YXRlGBUgASgLMh4uaGl2ZXN5bmMudjEuVmVyc2lvblN0YXRlRXZlbnRCd9LzGHMKFXZlcnNpb24uc3RhdGVfY2hhbmdlZBACGgxwcm9qZWN0X3N5bmMiSkEgZmlsZSB3YXMgY3JlYXRlZCwgbW92ZWQsIGRlbGV0ZWQsIHJlc3RvcmVkIG9yIHJvbGxlZCBiYWNrIHRvIGEgc25hcHNob3QuSAASmwEKDGxvY2tfY2hhbmdlZBgWIAEoCzIdLmhpdmVzeW5jLnYxLkxvY2tDaGFuZ2VkRXZlbnRCZNLzGGAKDGxvY2suY2hhbmdlZBACGgxwcm9qZWN0X3N5bmMiQEEgZGV2aWNlIHN0YXJ0ZWQgb3Igc3RvcHBlZCBlZGl0aW5nIGEgZmlsZSAoYWR2aXNvcnkgc29mdCBsb2NrKS5IABLNAQoPcm9sbGJhY2tfbm90aWNlGBcgASgLMiAuaGl2ZXN5bmMudjEuUm9sbGJhY2tOb3RpY2VFdmVudEKPAdLzGIoBCg9yb2xsYmFja19ub3RpY2UQAhoMcHJvamVjdF9zeW5jGgRsaXZlImFBIGxpdmUgcHJldmlldyB1cGRhdGUgZmFpbGVkIGl0cyBzeW50YXggY2hlY2sgYW5kIHRoZSBwcmV2aWV3IHJvbGxlZCBiYWNrIHRvIHRoZSBsYXN0IGdvb2Qgc3RhdGUuSAASuAEKD3ByZXZpZXdfcmVxdWVzdBgeIAEoCzIgLmhpdmVzeW5jLnYxLlByZXZpZXdSZXF1ZXN0RXZlbnRCe9LzGHcKD3ByZXZpZXdfcmVxdWVzdBADGgRsaXZlIlxBIGNyZWF0b3IgYXNrcyBmb3IgYSBwcmV2aWV3IG9mIHRoZSBjdXJyZW50IHN0YXRlOyByb3V0ZWQgdG8gdGhlIHByZXZpZXcgZW5naW5lIGFuZCB2aWV3ZXJzLkgAEqgBChFwcmV2aWV3X2F2YWlsYWJsZRgfIAEoCzIiLmhpdmVzeW5jLnYxLlByZXZpZXdBdmFpbGFibGVFdmVudEJn0vMYYwoRcHJldmlld19hdmFpbGFibGUQAhoEdXNlchoEbGl2ZSJAQSBwcmV2aWV3IGJ1bmRsZSBpcyByZWFkeSB0byBvcGVuIGluIHRoZSBtb2JpbGUgV2ViVmlldyBzYW5kYm94LkgAEqMBCgtkaWZmX3VwZGF0ZRggIAEoCzIcLmhpdmVzeW5jLnYxLkRpZmZVcGRhdGVFdmVudEJu0vMYagoLZGlmZl91cGRhdGUQAxoEbGl2ZSJTQW4gaW5jcmVtZW50YWwsIHN5bnRheC1jaGVja2VkIGRpZmYgZm9yIGxpdmUgcHJldmlldyAoYXQgbW9zdCBvbmUgZXZlcnkgMiBzZWNvbmRzKS5IABKZAQoTbGl2ZV9wcmV2aWV3X3RvZ2dsZRghIAEoCzIjLmhpdmVzeW5jLnYxLkxpdmVQcmV2aWV3VG9nZ2xlRXZlbnRCVdLzGFEKE2xpdmVfcHJldmlld190b2dnbGUQAxoEbGl2ZSIyTGl2ZSBwcmV2aWV3IHdhcyBzd2l0Y2hlZCBvbiBvciBvZmYgZm9yIGEgc2Vzc2lvbi5IABKHAQoMYnVpbGRfcmVzdWx0GCIgASgLMh0uaGl2ZXN5bmMudjEuQnVpbGRSZXN1bHRFdmVudEJQ0vMYTAoMYnVpbGRfcmVzdWx0EAIaBHVzZXIaBGxpdmUiLkEgcHJldmlldyBidWlsZCBmaW5pc2hlZCwgc3VjY2Vzc2Z1bGx5IG9yIG5vdC5IABKTAQoOcHJldmlld19zdGF0dXMYIyABKAsyHy5oaXZlc3luYy52MS5QcmV2aWV3U3RhdHVzRXZlbnRCWNLzGFQKDnByZXZpZXcuc3RhdHVzEAIaBHVzZXIiOkEgcHJldmlldyBtb3ZlZCB0aHJvdWdoIHF1ZXVlZCwgYnVpbGRpbmcsIHJlYWR5IG9yIGZhaWxlZC5IABK6AQoOcHJldmlld19mYWlsZWQYJCABKAsyHy5oaXZlc3luYy52MS5QcmV2aWV3RmFpbGVkRXZlbnRCf9LzGHsKDnByZXZpZXcuZmFpbGVkEAIaBHVzZXIiYUEgcHJldmlldyBidWlsZCBmYWlsZWQgb3IgcGFzc2VkIGl0cyBsaW1pdHM7IHRoZSBjbGllbnQgc2hvd3MgYSBQcmV2aWV3IEZhaWxlZCBiYW5uZXIgd2l0aCByZXRyeS5IABKLAQoJbGl2ZV90ZXh0GCggASgLMhouaGl2ZXN5bmMudjEuTGl2ZVRleHRFdmVudEJa0vMYVgoJbGl2ZS50ZXh0EAMaBGxpdmUiQVRoZSBMaXZlIFZpZXcgY3JlYXRvcidzIHRleHQgc3RyZWFtLCByb3V0ZWQgcmVhZC1vbmx5IHRvIHZpZXdlcnMuSAASqwEKDGxpdmVfb3ZlcmxheRgpIAEoCzIdLmhpdmVzeW5jLnYxLkxpdmVPdmVybGF5RXZlbnRCdNLzGHAKDGxpdmUub3ZlcmxheRACGgRsaXZlIlhPcHRpb25hbCBBSSBjb21tZW50IG92ZXJsYXkgZm9yIGEgTGl2ZSBWaWV3LCBzaG93biBiZXNpZGUgdGhlIHRleHQsIG5ldmVyIGFwcGxpZWQgdG8gaXQuSAASjwEKCmxpdmVfZW5kZWQYKiABKAsyGy5oaXZlc3luYy52MS5MaXZlRW5kZWRFdmVudEJc0vMYWAoKbGl2ZS5lbmRlZBACGgRsaXZlIkJUaGUgTGl2ZSBWaWV3IHNlc3Npb24gZW5kZWQgKGNyZWF0b3Igc3RvcHBlZCBvciBpZGxlIGZvciBhbiBob3VyKS5IABJuCgx0YXNrX2NyZWF0ZWQYMiABKAsyHS5oaXZlc3luYy52MS5UYXNrQ2hhbmdlZEV2ZW50QjfS8xgzCgx0YXNrLmNyZWF0ZWQQAhoMcHJvamVjdF9zeW5jIhNBIHRhc2sgd2FzIGNyZWF0ZWQuSAASfQoMdGFza191cGRhdGVkGDMgASgLMh0uaGl2ZXN5bmMudjEuVGFza0NoYW5nZWRFdmVudEJG0vMYQgoMdGFzay51cGRhdGVkEAIaDHByb2plY3Rfc3luYyIiQSB0YXNrJ3Mgc3RhdHVzIG9yIGZpZWxkcyBjaGFuZ2VkLkgAEnoKDHRhc2tfY2xhaW1lZBg0IAEoCzIdLmhpdmVzeW5jLnYxLlRhc2tDaGFuZ2VkRXZlbnRCQ9LzGD8KDHRhc2suY2xhaW1lZBACGgxwcm9qZWN0X3N5bmMiH0EgdGFzayB3YXMgY2xhaW1lZCBieSBhIG1lbWJlci5IABJ6Cg10YXNrX2FwcHJvdmVkGDUgASgLMh0uaGl2ZXN5bmMudjEuVGFza0NoYW5nZWRFdmVudEJC0vMYPgoNdGFzay5hcHByb3ZlZBACGgxwcm9qZWN0X3N5bmMiHUEgdGFzaydzIHJlc3VsdCB3YXMgYXBwcm92ZWQuSAASdAoLdGFza19kZW5pZWQYNiABKAsyHS5oaXZlc3luYy52MS5UYXNrQ2hhbmdlZEV2ZW50Qj7S8xg6Cgt0YXNrLmRlbmllZBACGgxwcm9qZWN0X3N5bmMiG0EgdGFzaydzIHJlc3VsdCB3YXMgZGVuaWVkLkgAEpgBChJ0YXNrX2NvbW1lbnRfYWRkZWQYNyABKAsyHS5oaXZlc3luYy52MS5UYXNrQ2hhbmdlZEV2ZW50QlvS8xhXChJ0YXNrLmNvbW1lbnRfYWRkZWQQAhoMcHJvamVjdF9zeW5jIjFBbiBBSSBkb2N1bWVudGF0aW9uIHBhdGNoIHdhcyBhdHRhY2hlZCB0byBhIHRhc2suSAASrgEKE2VudGl0bGVtZW50X3VwZGF0ZWQYPCABKAsyJC5oaXZlc3luYy52MS5FbnRpdGxlbWVudFVwZGF0ZWRFdmVudEJp0vMYZQoTZW50aXRsZW1lbnQudXBkYXRlZBACGgR1c2VyIkZUaGUgdXNlcidzIHRpZXIgY2hhbmdlZDsgY2xpZW50cyByZWZyZXNoIHRoZWlyIGdhdGVzIGZyb20gdGhlIGJhY2tlbmQuSAASeQoMbm90aWZpY2F0aW9uGD0gASgLMh4uaGl2ZXN5bmMudjEuTm90aWZpY2F0aW9uRXZlbnRCQdLzGD0KDG5vdGlmaWNhdGlvbhACGgR1c2VyIiVBbiBpbi1hcHAgbm90aWZpY2F0aW9uIGZvciB0aGlzIHVzZXIuSAASqwEKDWFkbWluX21lc3NhZ2UYPiABKAsyHi5oaXZlc3luYy52MS5BZG1pbk1lc3NhZ2VFdmVudEJy0vMYbgoNYWRtaW4ubWVzc2FnZRACGgR1c2VyIlVBIGJyb2FkY2FzdCBmcm9tIHRoZSBkZXZlbG9wZXIsIHNob3duIGluIGEgbW9kYWwgdGl0bGVkICdNZXNzYWdlIEZyb20gdGhlIERldmVsb3BlcicuSAASqgEKEG1pZ3JhdGlvbl9ub3RpY2UYPyABKAsyIS5oaXZlc3luYy52MS5NaWdyYXRpb25Ob3RpY2VFdmVudEJr0vMYZwoQbWlncmF0aW9uLm5vdGljZRACGgR1c2VyIktUaGUgYmFja2VuZCBpcyBtb3Zpbmc6IHN0b3JlIHRoZSBuZXcgVVJMIGFuZCBzd2l0Y2ggYWZ0ZXIgdGhlIGdyYWNlIHBlcmlvZC5IAEIJCgdwYXlsb2FkIhoKCUF1dGhFdmVudBINCgV0b2tlbhgBIAEoCSKhAQoTRGV2aWNlUmVnaXN0ZXJFdmVudBIRCglkZXZpY2VfaWQYASABKAkSLAoLY2xpZW50X3R5cGUYAiABKA4yFy5oaXZlc3luYy52MS5DbGllbnRUeXBlEhAKCHBsYXRmb3JtGAMgASgJEhYKDmNsaWVudF92ZXJzaW9uGAQgASgJEh8KF3BsdWdpbl9wcm90b2NvbF92ZXJzaW9uGAUgASgFIjkKD0NoYW5uZWxQb3NpdGlvbhIPCgdjaGFubmVsGAEgASgJEhUKDWxhc3Rfc2VxdWVuY2UYAiABKAMiQAoOU3Vic2NyaWJlRXZlbnQSLgoIY2hhbm5lbHMYASADKAsyHC5oaXZlc3luYy52MS5DaGFubmVsUG9zaXRpb24iJAoQVW5zdWJzY3JpYmVFdmVudBIQCghjaGFubmVscxgBIAMoCSIcCghBY2tFdmVudBIQCghldmVudF9pZBgBIAEoCSJBCg5IZWFydGJlYXRFdmVudBIvCgtjbGllbnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoKUmVhZHlFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYAyABKAUiOgoOUmVoeWRyYXRlRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRIXCg9yZXN1bWVfc2VxdWVuY2UYAiABKAMiPQoKRXJyb3JFdmVudBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEAoIZXZlbnRfaWQYAyABKAkirAEKDVNhdmVGaWxlRXZlbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgdmaWxlX2lkGAIgASgJEgwKBHBhdGgYAyABKAkSEwoLcmV2aXNpb25faWQYBCABKAkSEAoIcmV2aXNpb24YBSABKAMSFgoOY29udGVudF9zaGEyNTYYBiABKAkSFgoOYXV0aG9yX3VzZXJfaWQYByABKAkSEQoJZGV2aWNlX2lkGAggASgJIpcBChFWZXJzaW9uU3RhdGVFdmVudBISCgpwcm9qZWN0X2lkGAEgASgJEg8KB2ZpbGVfaWQYAiABKAkSDAoEcGF0aBgDIAEoCRIoCgVzdGF0ZRgEIAEoDjIZLmhpdmVzeW5jLnYxLlZlcnNpb25TdGF0ZRITCgtyZXZpc2lvbl9pZBgFIAEoCRIQCghyZXZpc2lvbhgGIAEoAyKZAQoQTG9ja0NoYW5nZWRFdmVudBISCgpwcm9qZWN0X2lkGAEgASgJEg8KB2ZpbGVfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIRCglkZXZpY2VfaWQYBCABKAkSDAoEaGVsZBgFIAEoCBIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI5ChNSb2xsYmFja05vdGljZUV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIlEKE1ByZXZpZXdSZXF1ZXN0RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpwcm9qZWN0X2lkGAIgASgJEhIKCmVudHJ5X3BhdGgYAyABKAkijgEKFVByZXZpZXdBdmFpbGFibGVFdmVudBISCgpwcmV2aWV3X2lkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSEgoKYnVuZGxlX3VybBgDIAEoCRIdChVidW5kbGVfc2NoZW1hX3ZlcnNpb24YBCABKAUSGgoScm5fcnVudGltZV92ZXJzaW9uGAUgASgJImAKD0RpZmZVcGRhdGVFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSFAoMdW5pZmllZF9kaWZmGAMgASgJEhUKDWJhc2Vfc2VxdWVuY2UYBCABKAMiPQoWTGl2ZVByZXZpZXdUb2dnbGVFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgiXQoQQnVpbGRSZXN1bHRFdmVudBISCgpwcmV2aWV3X2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSEwoLZHVyYXRpb25fbXMYAyABKAMSDwoHbWVzc2FnZRgEIAEoCSJSChJQcmV2aWV3U3RhdHVzRXZlbnQSEgoKcHJldmlld19pZBgBIAEoCRIoCgVzdGF0ZRgCIAEoDjIZLmhpdmVzeW5jLnYxLlByZXZpZXdTdGF0ZSJLChJQcmV2aWV3RmFpbGVkRXZlbnQSEgoKcHJldmlld19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIImQKDUxpdmVUZXh0RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEgwKBHRleHQYAyABKAkSDgoGb2Zmc2V0GAQgASgDEhMKC2N1cnNvcl9saW5lGAUgASgFIkIKEExpdmVPdmVybGF5RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRsaW5lGAIgASgFEgwKBG5vdGUYAyABKAkiNAoOTGl2ZUVuZGVkRXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiXgoQVGFza0NoYW5nZWRFdmVudBIPCgd0YXNrX2lkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSFQoNYWN0b3JfdXNlcl9pZBgDIAEoCRIOCgZzdGF0dXMYBCABKAkiagoXRW50aXRsZW1lbnRVcGRhdGVkRXZlbnQSHwoEdGllchgBIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoRTm90aWZpY2F0aW9uRXZlbnQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGJvZHkYAyABKAkSEQoJZGVlcF9saW5rGAQgASgJIoEBChFBZG1pbk1lc3NhZ2VFdmVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIMCgRib2R5GAMgASgJEi0KBWxldmVsGAQgASgOMh4uaGl2ZXN5bmMudjEuQWRtaW5NZXNzYWdlTGV2ZWwSFAoMcmVxdWlyZXNfYWNrGAUgASgIIqQBChRNaWdyYXRpb25Ob3RpY2VFdmVudBIYCgduZXdfdXJsGAEgASgJUgduZXdfdXJsEj4KDHN3aXRjaF9hZnRlchgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDHN3aXRjaF9hZnRlchIyChRncmFjZV9wZXJpb2Rfc2Vjb25kcxgDIAEoBVIUZ3JhY2VfcGVyaW9kX3NlY29uZHMqlwEKDkV2ZW50RGlyZWN0aW9uEh8KG0VWRU5UX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEiQKIEVWRU5UX0RJUkVDVElPTl9DTElFTlRfVE9fU0VSVkVSEAESJAogRVZFTlRfRElSRUNUSU9OX1NFUlZFUl9UT19DTElFTlQQAhIYChRFVkVOVF9ESVJFQ1RJT05fQk9USBADKr0BCgxWZXJzaW9uU3RhdGUSHQoZVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVZFUlNJT05fU1RBVEVfQ1JFQVRFRBABEhcKE1ZFUlNJT05fU1RBVEVfTU9WRUQQAhIZChVWRVJTSU9OX1NUQVRFX0RFTEVURUQQAxIaChZWRVJTSU9OX1NUQVRFX1JFU1RPUkVEEAQSIwofVkVSU0lPTl9TVEFURV9TTkFQU0hPVF9SRVNUT1JFRBAFKpYBCgxQcmV2aWV3U3RhdGUSHQoZUFJFVklFV19TVEFURV9VTlNQRUNJRklFRBAAEhgKFFBSRVZJRVdfU1RBVEVfUVVFVUVEEAESGgoWUFJFVklFV19TVEFURV9CVUlMRElORxACEhcKE1BSRVZJRVdfU1RBVEVfUkVBRFkQAxIYChRQUkVWSUVXX1NUQVRFX0ZBSUxFRBAEKpkBChFBZG1pbk1lc3NhZ2VMZXZlbBIjCh9BRE1JTl9NRVNTQUdFX0xFVkVMX1VOU1BFQ0lGSUVEEAASHAoYQURNSU5fTUVTU0FHRV9MRVZFTF9JTkZPEAESHwobQURNSU5fTUVTU0FHRV9MRVZFTF9XQVJOSU5HEAISIAocQURNSU5fTUVTU0FHRV9MRVZFTF9DUklUSUNBTBADOk0KBWV2ZW50Eh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxi6jgMgASgLMhYuaGl2ZXN5bmMudjEuRXZlbnRTcGVjUgVldmVudEJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_hivesync_v1_access]);
+  fileDesc("ChhoaXZlc3luYy92MS9ldmVudHMucHJvdG8SC2hpdmVzeW5jLnYxInIKCUV2ZW50U3BlYxISCgpldmVudF90eXBlGAEgASgJEi4KCWRpcmVjdGlvbhgCIAEoDjIbLmhpdmVzeW5jLnYxLkV2ZW50RGlyZWN0aW9uEhAKCGNoYW5uZWxzGAMgAygJEg8KB3N1bW1hcnkYBCABKAkigDAKBUV2ZW50EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDwoHY2hhbm5lbBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoAxIvCgtzZXJ2ZXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAShAEKBGF1dGgYCiABKAsyFi5oaXZlc3luYy52MS5BdXRoRXZlbnRCXNLzGFgKBGF1dGgQASJOQXV0aGVudGljYXRlcyB0aGUgc29ja2V0IHdpdGggYW4gaXNzdWVkIGFjY2VzcyB0b2tlbjsgbXVzdCBiZSB0aGUgZmlyc3QgZnJhbWUuSAASjQEKD2RldmljZV9yZWdpc3RlchgLIAEoCzIgLmhpdmVzeW5jLnYxLkRldmljZVJlZ2lzdGVyRXZlbnRCUNLzGEwKD2RldmljZV9yZWdpc3RlchABIjdSZWdpc3RlcnMgdGhlIGNvbm5lY3RpbmcgZGV2aWNlIGFuZCBpdHMgY2xpZW50IHZlcnNpb24uSAASigEKCXN1YnNjcmliZRgMIAEoCzIbLmhpdmVzeW5jLnYxLlN1YnNjcmliZUV2ZW50QljS8xhUCglzdWJzY3JpYmUQASJFSm9pbnMgY2hhbm5lbHMsIHJlc3VtaW5nIGVhY2ggYWZ0ZXIgdGhlIGxhc3Qgc2VxdWVuY2UgdGhlIGNsaWVudCBzYXcuSAASWwoLdW5zdWJzY3JpYmUYDSABKAsyHS5oaXZlc3luYy52MS5VbnN1YnNjcmliZUV2ZW50QiXS8xghCgt1bnN1YnNjcmliZRABIhBMZWF2ZXMgY2hhbm5lbHMuSAAShwEKA2FjaxgOIAEoCzIVLmhpdmVzeW5jLnYxLkFja0V2ZW50QmHS8xhdCgNhY2sQASJUQWNrbm93bGVkZ2VzIGFuIGV2ZW50IHRoYXQgcmVxdWlyZXMgYWNrbm93bGVkZ2VtZW50IChhZG1pbiBtZXNzYWdlcywgbm90aWZpY2F0aW9ucykuSAASoAEKCWhlYXJ0YmVhdBgPIAEoCzIbLmhpdmVzeW5jLnYxLkhlYXJ0YmVhdEV2ZW50Qm7S8xhqCgloZWFydGJlYXQQAyJbQXBwbGljYXRpb24tbGV2ZWwga2VlcGFsaXZlIGV2ZXJ5IDMwIHNlY29uZHMsIGZvciBjbGllbnRzIHRoYXQgY2Fubm90IHNlbmQgV2ViU29ja2V0IHBpbmdzLkgAEpYBCgVyZWFkeRgQIAEoCzIXLmhpdmVzeW5jLnYxLlJlYWR5RXZlbnRCbNLzGGgKBXJlYWR5EAIiXUNvbmZpcm1zIGF1dGhlbnRpY2F0aW9uIGFuZCBkZXZpY2UgcmVnaXN0cmF0aW9uOyBjYXJyaWVzIHRoZSBzZXJ2ZXIgdGltZSBmb3IgZHJpZnQgZGV0ZWN0aW9uLkgAEsoBCglyZWh5ZHJhdGUYESABKAsyGy5oaXZlc3luYy52MS5SZWh5ZHJhdGVFdmVudEKXAdLzGJIBCglyZWh5ZHJhdGUQAhoMcHJvamVjdF9zeW5jGgRsaXZlGgR1c2VyImlUaGUgbWlzc2VkIGV2ZW50cyBhcmUgbm8gbG9uZ2VyIGtlcHQ7IHJlZmV0Y2ggdGhlIGNoYW5uZWwncyBzdGF0ZSwgdGhlbiBjb250aW51ZSBmcm9tIHRoZSBnaXZlbiBzZXF1ZW5jZS5IABJ7CgVlcnJvchgSIAEoCzIXLmhpdmVzeW5jLnYxLkVycm9yRXZlbnRCUdLzGE0KBWVycm9yEAIiQlJlcG9ydHMgYSBmYWlsZWQgZnJhbWUgb3IgYSBzZXJ2ZXItc2lkZSBmYWlsdXJlIHdpdGggYSB0eXBlZCBjb2RlLkgAEqgBCglzYXZlX2ZpbGUYFCABKAsyGi5oaXZlc3luYy52MS5TYXZlRmlsZUV2ZW50QnfS8xhzCglzYXZlX2ZpbGUQAhoMcHJvamVjdF9zeW5jIlZBIGZpbGUgd2FzIHNhdmVkIGFuZCBhIG5ldyB2ZXJzaW9uIGFwcGVuZGVkOyBjbGllbnRzIHdpdGhvdXQgdW5zYXZlZCBlZGl0cyByZWZldGNoIGl0LkgAErABCg12ZXJzaW9uX3N0YXRlGBUgASgLMh4uaGl2ZXN5bmMudjEuVmVyc2lvblN0YXRlRXZlbnRCd9LzGHMKFXZlcnNpb24uc3RhdGVfY2hhbmdlZBACGgxwcm9qZWN0X3N5bmMiSkEgZmlsZSB3YXMgY3JlYXRlZCwgbW92ZWQsIGRlbGV0ZWQsIHJlc3RvcmVkIG9yIHJvbGxlZCBiYWNrIHRvIGEgc25hcHNob3QuSAASmwEKDGxvY2tfY2hhbmdlZBgWIAEoCzIdLmhpdmVzeW5jLnYxLkxvY2tDaGFuZ2VkRXZlbnRCZNLzGGAKDGxvY2suY2hhbmdlZBACGgxwcm9qZWN0X3N5bmMiQEEgZGV2aWNlIHN0YXJ0ZWQgb3Igc3RvcHBlZCBlZGl0aW5nIGEgZmlsZSAoYWR2aXNvcnkgc29mdCBsb2NrKS5IABLgAQoNc2F2ZV9jb25mbGljdBgYIAEoCzIeLmhpdmVzeW5jLnYxLlNhdmVDb25mbGljdEV2ZW50QqYB0vMYoQEKEWNvbmZsaWN0LmRldGVjdGVkEAIaDHByb2plY3Rfc3luYyJ8QSBzYXZlIHdhcyByZWZ1c2VkIGJlY2F1c2UgYW5vdGhlciBkZXZpY2Ugc2F2ZWQgZmlyc3Q7IG5vdGhpbmcgd2FzIG92ZXJ3cml0dGVuIGFuZCB0aGUgYXV0aG9yIHJlc29sdmVzIGl0IGluIHRoZSBtZXJnZSB2aWV3LkgAEo0BChBzbmFwc2hvdF9jcmVhdGVkGBkgASgLMhouaGl2ZXN5bmMudjEuU25hcHNob3RFdmVudEJV0vMYUQoQc25hcHNob3QuY3JlYXRlZBACGgxwcm9qZWN0X3N5bmMiLUEgc25hcHNob3Qgb2YgdGhlIHdob2xlIHByb2plY3Qgd2FzIHJlY29yZGVkLkgAEq8BChFzbmFwc2hvdF9yZXN0b3JlZBgaIAEoCzIaLmhpdmVzeW5jLnYxLlNuYXBzaG90RXZlbnRCdtLzGHIKEXNuYXBzaG90LnJlc3RvcmVkEAIaDHByb2plY3Rfc3luYyJNQSBzbmFwc2hvdCB3YXMgcmVzdG9yZWQgYnkgYXBwZW5kaW5nIG5ldyB2ZXJzaW9ucyBvZiB0aGUgZmlsZXMgdGhhdCBkaWZmZXJlZC5IABK5AQoObWVtYmVyX2NoYW5nZWQYGyABKAsyHy5oaXZlc3luYy52MS5NZW1iZXJDaGFuZ2VkRXZlbnRCftLzGHoKDm1lbWJlci5jaGFuZ2VkEAIaDHByb2plY3Rfc3luYyJYU29tZW9uZSBqb2luZWQgdGhlIHByb2plY3QsIGNoYW5nZWQgcm9sZSBvciBsZWZ0OyBhIHJlbW92ZWQgbWVtYmVyIGxvc2VzIGFjY2VzcyBhdCBvbmNlLkgAEucBCg5wcm9qZWN0X3B1cmdlZBgcIAEoCzIfLmhpdmVzeW5jLnYxLlByb2plY3RQdXJnZWRFdmVudEKrAdLzGKYBCg5wcm9qZWN0LnB1cmdlZBACGgxwcm9qZWN0X3N5bmMigwFUaGUgb3duZXIgcHVyZ2VkIHRoZSBwcm9qZWN0OiBpdHMgZmlsZXMsIHZlcnNpb25zLCBzbmFwc2hvdHMgYW5kIGhpc3RvcnkgYXJlIGdvbmU7IGNsaWVudHMgZHJvcCB0aGVpciBsb2NhbCBjb3BpZXMgb2YgaXRzIG1ldGFkYXRhLkgAEs0BCg9yb2xsYmFja19ub3RpY2UYFyABKAsyIC5oaXZlc3luYy52MS5Sb2xsYmFja05vdGljZUV2ZW50Qo8B0vMYigEKD3JvbGxiYWNrX25vdGljZRACGgxwcm9qZWN0X3N5bmMaBGxpdmUiYUEgbGl2ZSBwcmV2aWV3IHVwZGF0ZSBmYWlsZWQgaXRzIHN5bnRheCBjaGVjayBhbmQgdGhlIHByZXZpZXcgcm9sbGVkIGJhY2sgdG8gdGhlIGxhc3QgZ29vZCBzdGF0ZS5IABK4AQoPcHJldmlld19yZXF1ZXN0GB4gASgLMiAuaGl2ZXN5bmMudjEuUHJldmlld1JlcXVlc3RFdmVudEJ70vMYdwoPcHJldmlld19yZXF1ZXN0EAMaBGxpdmUiXEEgY3JlYXRvciBhc2tzIGZvciBhIHByZXZpZXcgb2YgdGhlIGN1cnJlbnQgc3RhdGU7IHJvdXRlZCB0byB0aGUgcHJldmlldyBlbmdpbmUgYW5kIHZpZXdlcnMuSAASqAEKEXByZXZpZXdfYXZhaWxhYmxlGB8gASgLMiIuaGl2ZXN5bmMudjEuUHJldmlld0F2YWlsYWJsZUV2ZW50QmfS8xhjChFwcmV2aWV3X2F2YWlsYWJsZRACGgR1c2VyGgRsaXZlIkBBIHByZXZpZXcgYnVuZGxlIGlzIHJlYWR5IHRvIG9wZW4gaW4gdGhlIG1vYmlsZSBXZWJWaWV3IHNhbmRib3guSAASowEKC2RpZmZfdXBkYXRlGCAgASgLMhwuaGl2ZXN5bmMudjEuRGlmZlVwZGF0ZUV2ZW50Qm7S8xhqCgtkaWZmX3VwZGF0ZRADGgRsaXZlIlNBbiBpbmNyZW1lbnRhbCwgc3ludGF4LWNoZWNrZWQgZGlmZiBmb3IgbGl2ZSBwcmV2aWV3IChhdCBtb3N0IG9uZSBldmVyeSAyIHNlY29uZHMpLkgAEpkBChNsaXZlX3ByZXZpZXdfdG9nZ2xlGCEgASgLMiMuaGl2ZXN5bmMudjEuTGl2ZVByZXZpZXdUb2dnbGVFdmVudEJV0vMYUQoTbGl2ZV9wcmV2aWV3X3RvZ2dsZRADGgRsaXZlIjJMaXZlIHByZXZpZXcgd2FzIHN3aXRjaGVkIG9uIG9yIG9mZiBmb3IgYSBzZXNzaW9uLkgAEocBCgxidWlsZF9yZXN1bHQYIiABKAsyHS5oaXZlc3luYy52MS5CdWlsZFJlc3VsdEV2ZW50QlDS8xhMCgxidWlsZF9yZXN1bHQQAhoEdXNlchoEbGl2ZSIuQSBwcmV2aWV3IGJ1aWxkIGZpbmlzaGVkLCBzdWNjZXNzZnVsbHkgb3Igbm90LkgAEpMBCg5wcmV2aWV3X3N0YXR1cxgjIAEoCzIfLmhpdmVzeW5jLnYxLlByZXZpZXdTdGF0dXNFdmVudEJY0vMYVAoOcHJldmlldy5zdGF0dXMQAhoEdXNlciI6QSBwcmV2aWV3IG1vdmVkIHRocm91Z2ggcXVldWVkLCBidWlsZGluZywgcmVhZHkgb3IgZmFpbGVkLkgAEroBCg5wcmV2aWV3X2ZhaWxlZBgkIAEoCzIfLmhpdmVzeW5jLnYxLlByZXZpZXdGYWlsZWRFdmVudEJ/0vMYewoOcHJldmlldy5mYWlsZWQQAhoEdXNlciJhQSBwcmV2aWV3IGJ1aWxkIGZhaWxlZCBvciBwYXNzZWQgaXRzIGxpbWl0czsgdGhlIGNsaWVudCBzaG93cyBhIFByZXZpZXcgRmFpbGVkIGJhbm5lciB3aXRoIHJldHJ5LkgAEosBCglsaXZlX3RleHQYKCABKAsyGi5oaXZlc3luYy52MS5MaXZlVGV4dEV2ZW50QlrS8xhWCglsaXZlLnRleHQQAxoEbGl2ZSJBVGhlIExpdmUgVmlldyBjcmVhdG9yJ3MgdGV4dCBzdHJlYW0sIHJvdXRlZCByZWFkLW9ubHkgdG8gdmlld2Vycy5IABKrAQoMbGl2ZV9vdmVybGF5GCkgASgLMh0uaGl2ZXN5bmMudjEuTGl2ZU92ZXJsYXlFdmVudEJ00vMYcAoMbGl2ZS5vdmVybGF5EAIaBGxpdmUiWE9wdGlvbmFsIEFJIGNvbW1lbnQgb3ZlcmxheSBmb3IgYSBMaXZlIFZpZXcsIHNob3duIGJlc2lkZSB0aGUgdGV4dCwgbmV2ZXIgYXBwbGllZCB0byBpdC5IABKPAQoKbGl2ZV9lbmRlZBgqIAEoCzIbLmhpdmVzeW5jLnYxLkxpdmVFbmRlZEV2ZW50QlzS8xhYCgpsaXZlLmVuZGVkEAIaBGxpdmUiQlRoZSBMaXZlIFZpZXcgc2Vzc2lvbiBlbmRlZCAoY3JlYXRvciBzdG9wcGVkIG9yIGlkbGUgZm9yIGFuIGhvdXIpLkgAEm4KDHRhc2tfY3JlYXRlZBgyIAEoCzIdLmhpdmVzeW5jLnYxLlRhc2tDaGFuZ2VkRXZlbnRCN9LzGDMKDHRhc2suY3JlYXRlZBACGgxwcm9qZWN0X3N5bmMiE0EgdGFzayB3YXMgY3JlYXRlZC5IABJ9Cgx0YXNrX3VwZGF0ZWQYMyABKAsyHS5oaXZlc3luYy52MS5UYXNrQ2hhbmdlZEV2ZW50QkbS8xhCCgx0YXNrLnVwZGF0ZWQQAhoMcHJvamVjdF9zeW5jIiJBIHRhc2sncyBzdGF0dXMgb3IgZmllbGRzIGNoYW5nZWQuSAASegoMdGFza19jbGFpbWVkGDQgASgLMh0uaGl2ZXN5bmMudjEuVGFza0NoYW5nZWRFdmVudEJD0vMYPwoMdGFzay5jbGFpbWVkEAIaDHByb2plY3Rfc3luYyIfQSB0YXNrIHdhcyBjbGFpbWVkIGJ5IGEgbWVtYmVyLkgAEnoKDXRhc2tfYXBwcm92ZWQYNSABKAsyHS5oaXZlc3luYy52MS5UYXNrQ2hhbmdlZEV2ZW50QkLS8xg+Cg10YXNrLmFwcHJvdmVkEAIaDHByb2plY3Rfc3luYyIdQSB0YXNrJ3MgcmVzdWx0IHdhcyBhcHByb3ZlZC5IABJ0Cgt0YXNrX2RlbmllZBg2IAEoCzIdLmhpdmVzeW5jLnYxLlRhc2tDaGFuZ2VkRXZlbnRCPtLzGDoKC3Rhc2suZGVuaWVkEAIaDHByb2plY3Rfc3luYyIbQSB0YXNrJ3MgcmVzdWx0IHdhcyBkZW5pZWQuSAASmAEKEnRhc2tfY29tbWVudF9hZGRlZBg3IAEoCzIdLmhpdmVzeW5jLnYxLlRhc2tDaGFuZ2VkRXZlbnRCW9LzGFcKEnRhc2suY29tbWVudF9hZGRlZBACGgxwcm9qZWN0X3N5bmMiMUFuIEFJIGRvY3VtZW50YXRpb24gcGF0Y2ggd2FzIGF0dGFjaGVkIHRvIGEgdGFzay5IABKuAQoTZW50aXRsZW1lbnRfdXBkYXRlZBg8IAEoCzIkLmhpdmVzeW5jLnYxLkVudGl0bGVtZW50VXBkYXRlZEV2ZW50QmnS8xhlChNlbnRpdGxlbWVudC51cGRhdGVkEAIaBHVzZXIiRlRoZSB1c2VyJ3MgdGllciBjaGFuZ2VkOyBjbGllbnRzIHJlZnJlc2ggdGhlaXIgZ2F0ZXMgZnJvbSB0aGUgYmFja2VuZC5IABJ5Cgxub3RpZmljYXRpb24YPSABKAsyHi5oaXZlc3luYy52MS5Ob3RpZmljYXRpb25FdmVudEJB0vMYPQoMbm90aWZpY2F0aW9uEAIaBHVzZXIiJUFuIGluLWFwcCBub3RpZmljYXRpb24gZm9yIHRoaXMgdXNlci5IABKrAQoNYWRtaW5fbWVzc2FnZRg+IAEoCzIeLmhpdmVzeW5jLnYxLkFkbWluTWVzc2FnZUV2ZW50QnLS8xhuCg1hZG1pbi5tZXNzYWdlEAIaBHVzZXIiVUEgYnJvYWRjYXN0IGZyb20gdGhlIGRldmVsb3Blciwgc2hvd24gaW4gYSBtb2RhbCB0aXRsZWQgJ01lc3NhZ2UgRnJvbSB0aGUgRGV2ZWxvcGVyJy5IABKqAQoQbWlncmF0aW9uX25vdGljZRg/IAEoCzIhLmhpdmVzeW5jLnYxLk1pZ3JhdGlvbk5vdGljZUV2ZW50QmvS8xhnChBtaWdyYXRpb24ubm90aWNlEAIaBHVzZXIiS1RoZSBiYWNrZW5kIGlzIG1vdmluZzogc3RvcmUgdGhlIG5ldyBVUkwgYW5kIHN3aXRjaCBhZnRlciB0aGUgZ3JhY2UgcGVyaW9kLkgAQgkKB3BheWxvYWQiGgoJQXV0aEV2ZW50Eg0KBXRva2VuGAEgASgJIqEBChNEZXZpY2VSZWdpc3RlckV2ZW50EhEKCWRldmljZV9pZBgBIAEoCRIsCgtjbGllbnRfdHlwZRgCIAEoDjIXLmhpdmVzeW5jLnYxLkNsaWVudFR5cGUSEAoIcGxhdGZvcm0YAyABKAkSFgoOY2xpZW50X3ZlcnNpb24YBCABKAkSHwoXcGx1Z2luX3Byb3RvY29sX3ZlcnNpb24YBSABKAUiOQoPQ2hhbm5lbFBvc2l0aW9uEg8KB2NoYW5uZWwYASABKAkSFQoNbGFzdF9zZXF1ZW5jZRgCIAEoAyJACg5TdWJzY3JpYmVFdmVudBIuCghjaGFubmVscxgBIAMoCzIcLmhpdmVzeW5jLnYxLkNoYW5uZWxQb3NpdGlvbiIkChBVbnN1YnNjcmliZUV2ZW50EhAKCGNoYW5uZWxzGAEgAygJIhwKCEFja0V2ZW50EhAKCGV2ZW50X2lkGAEgASgJIkEKDkhlYXJ0YmVhdEV2ZW50Ei8KC2NsaWVudF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVCgpSZWFkeUV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgDIAEoBSI6Cg5SZWh5ZHJhdGVFdmVudBIPCgdjaGFubmVsGAEgASgJEhcKD3Jlc3VtZV9zZXF1ZW5jZRgCIAEoAyI9CgpFcnJvckV2ZW50EgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghldmVudF9pZBgDIAEoCSKsAQoNU2F2ZUZpbGVFdmVudBISCgpwcm9qZWN0X2lkGAEgASgJEg8KB2ZpbGVfaWQYAiABKAkSDAoEcGF0aBgDIAEoCRITCgtyZXZpc2lvbl9pZBgEIAEoCRIQCghyZXZpc2lvbhgFIAEoAxIWCg5jb250ZW50X3NoYTI1NhgGIAEoCRIWCg5hdXRob3JfdXNlcl9pZBgHIAEoCRIRCglkZXZpY2VfaWQYCCABKAkixQEKEVZlcnNpb25TdGF0ZUV2ZW50EhIKCnByb2plY3RfaWQYASABKAkSDwoHZmlsZV9pZBgCIAEoCRIMCgRwYXRoGAMgASgJEigKBXN0YXRlGAQgASgOMhkuaGl2ZXN5bmMudjEuVmVyc2lvblN0YXRlEhMKC3JldmlzaW9uX2lkGAUgASgJEhAKCHJldmlzaW9uGAYgASgDEhUKDWFjdG9yX3VzZXJfaWQYByABKAkSFQoNcHJldmlvdXNfcGF0aBgIIAEoCSKZAQoQTG9ja0NoYW5nZWRFdmVudBISCgpwcm9qZWN0X2lkGAEgASgJEg8KB2ZpbGVfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIRCglkZXZpY2VfaWQYBCABKAkSDAoEaGVsZBgFIAEoCBIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLbAQoRU2F2ZUNvbmZsaWN0RXZlbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgdmaWxlX2lkGAIgASgJEgwKBHBhdGgYAyABKAkSGAoQYmFzZV9yZXZpc2lvbl9pZBgEIAEoCRIYChBoZWFkX3JldmlzaW9uX2lkGAUgASgJEhUKDWhlYWRfcmV2aXNpb24YBiABKAMSFgoOYXV0aG9yX3VzZXJfaWQYByABKAkSEQoJZGV2aWNlX2lkGAggASgJEh0KFWNsaWVudF9jb250ZW50X3NoYTI1NhgJIAEoCSKKAQoNU25hcHNob3RFdmVudBISCgpwcm9qZWN0X2lkGAEgASgJEhMKC3NuYXBzaG90X2lkGAIgASgJEg0KBWxhYmVsGAMgASgJEhUKDWFjdG9yX3VzZXJfaWQYBCABKAkSEgoKZmlsZV9jb3VudBgFIAEoBRIWCg5yZXN0b3JlZF9jb3VudBgGIAEoBSKjAQoSTWVtYmVyQ2hhbmdlZEV2ZW50EhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgZjaGFuZ2UYAyABKA4yGS5oaXZlc3luYy52MS5NZW1iZXJDaGFuZ2USJgoEcm9sZRgEIAEoDjIYLmhpdmVzeW5jLnYxLlByb2plY3RSb2xlEhUKDWFjdG9yX3VzZXJfaWQYBSABKAkiPwoSUHJvamVjdFB1cmdlZEV2ZW50EhIKCnByb2plY3RfaWQYASABKAkSFQoNYWN0b3JfdXNlcl9pZBgCIAEoCSI5ChNSb2xsYmFja05vdGljZUV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIlEKE1ByZXZpZXdSZXF1ZXN0RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpwcm9qZWN0X2lkGAIgASgJEhIKCmVudHJ5X3BhdGgYAyABKAkijgEKFVByZXZpZXdBdmFpbGFibGVFdmVudBISCgpwcmV2aWV3X2lkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSEgoKYnVuZGxlX3VybBgDIAEoCRIdChVidW5kbGVfc2NoZW1hX3ZlcnNpb24YBCABKAUSGgoScm5fcnVudGltZV92ZXJzaW9uGAUgASgJImAKD0RpZmZVcGRhdGVFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSFAoMdW5pZmllZF9kaWZmGAMgASgJEhUKDWJhc2Vfc2VxdWVuY2UYBCABKAMiPQoWTGl2ZVByZXZpZXdUb2dnbGVFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgiXQoQQnVpbGRSZXN1bHRFdmVudBISCgpwcmV2aWV3X2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSEwoLZHVyYXRpb25fbXMYAyABKAMSDwoHbWVzc2FnZRgEIAEoCSJSChJQcmV2aWV3U3RhdHVzRXZlbnQSEgoKcHJldmlld19pZBgBIAEoCRIoCgVzdGF0ZRgCIAEoDjIZLmhpdmVzeW5jLnYxLlByZXZpZXdTdGF0ZSJLChJQcmV2aWV3RmFpbGVkRXZlbnQSEgoKcHJldmlld19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIImQKDUxpdmVUZXh0RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEgwKBHRleHQYAyABKAkSDgoGb2Zmc2V0GAQgASgDEhMKC2N1cnNvcl9saW5lGAUgASgFIkIKEExpdmVPdmVybGF5RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRsaW5lGAIgASgFEgwKBG5vdGUYAyABKAkiNAoOTGl2ZUVuZGVkRXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiXgoQVGFza0NoYW5nZWRFdmVudBIPCgd0YXNrX2lkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSFQoNYWN0b3JfdXNlcl9pZBgDIAEoCRIOCgZzdGF0dXMYBCABKAkiagoXRW50aXRsZW1lbnRVcGRhdGVkRXZlbnQSHwoEdGllchgBIAEoDjIRLmhpdmVzeW5jLnYxLlRpZXISLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoRTm90aWZpY2F0aW9uRXZlbnQSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGJvZHkYAyABKAkSEQoJZGVlcF9saW5rGAQgASgJIoEBChFBZG1pbk1lc3NhZ2VFdmVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIMCgRib2R5GAMgASgJEi0KBWxldmVsGAQgASgOMh4uaGl2ZXN5bmMudjEuQWRtaW5NZXNzYWdlTGV2ZWwSFAoMcmVxdWlyZXNfYWNrGAUgASgIIqQBChRNaWdyYXRpb25Ob3RpY2VFdmVudBIYCgduZXdfdXJsGAEgASgJUgduZXdfdXJsEj4KDHN3aXRjaF9hZnRlchgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDHN3aXRjaF9hZnRlchIyChRncmFjZV9wZXJpb2Rfc2Vjb25kcxgDIAEoBVIUZ3JhY2VfcGVyaW9kX3NlY29uZHMqlwEKDkV2ZW50RGlyZWN0aW9uEh8KG0VWRU5UX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEiQKIEVWRU5UX0RJUkVDVElPTl9DTElFTlRfVE9fU0VSVkVSEAESJAogRVZFTlRfRElSRUNUSU9OX1NFUlZFUl9UT19DTElFTlQQAhIYChRFVkVOVF9ESVJFQ1RJT05fQk9USBADKr0BCgxWZXJzaW9uU3RhdGUSHQoZVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVZFUlNJT05fU1RBVEVfQ1JFQVRFRBABEhcKE1ZFUlNJT05fU1RBVEVfTU9WRUQQAhIZChVWRVJTSU9OX1NUQVRFX0RFTEVURUQQAxIaChZWRVJTSU9OX1NUQVRFX1JFU1RPUkVEEAQSIwofVkVSU0lPTl9TVEFURV9TTkFQU0hPVF9SRVNUT1JFRBAFKoIBCgxNZW1iZXJDaGFuZ2USHQoZTUVNQkVSX0NIQU5HRV9VTlNQRUNJRklFRBAAEhgKFE1FTUJFUl9DSEFOR0VfSk9JTkVEEAESHgoaTUVNQkVSX0NIQU5HRV9ST0xFX0NIQU5HRUQQAhIZChVNRU1CRVJfQ0hBTkdFX1JFTU9WRUQQAyqWAQoMUHJldmlld1N0YXRlEh0KGVBSRVZJRVdfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRQUkVWSUVXX1NUQVRFX1FVRVVFRBABEhoKFlBSRVZJRVdfU1RBVEVfQlVJTERJTkcQAhIXChNQUkVWSUVXX1NUQVRFX1JFQURZEAMSGAoUUFJFVklFV19TVEFURV9GQUlMRUQQBCqZAQoRQWRtaW5NZXNzYWdlTGV2ZWwSIwofQURNSU5fTUVTU0FHRV9MRVZFTF9VTlNQRUNJRklFRBAAEhwKGEFETUlOX01FU1NBR0VfTEVWRUxfSU5GTxABEh8KG0FETUlOX01FU1NBR0VfTEVWRUxfV0FSTklORxACEiAKHEFETUlOX01FU1NBR0VfTEVWRUxfQ1JJVElDQUwQAzpNCgVldmVudBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYuo4DIAEoCzIWLmhpdmVzeW5jLnYxLkV2ZW50U3BlY1IFZXZlbnRCUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_project_service]);
 
 /**
  * EventSpec describes one event type. It is attached to each payload field of
@@ -206,6 +208,47 @@ export type Event = Message<"hivesync.v1.Event"> & {
      */
     value: LockChangedEvent;
     case: "lockChanged";
+  } | {
+    /**
+     * save_conflict records a save refused because its base was stale.
+     *
+     * @generated from field: hivesync.v1.SaveConflictEvent save_conflict = 24;
+     */
+    value: SaveConflictEvent;
+    case: "saveConflict";
+  } | {
+    /**
+     * snapshot_created records a new project snapshot.
+     *
+     * @generated from field: hivesync.v1.SnapshotEvent snapshot_created = 25;
+     */
+    value: SnapshotEvent;
+    case: "snapshotCreated";
+  } | {
+    /**
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     *
+     * @generated from field: hivesync.v1.SnapshotEvent snapshot_restored = 26;
+     */
+    value: SnapshotEvent;
+    case: "snapshotRestored";
+  } | {
+    /**
+     * member_changed records a membership change.
+     *
+     * @generated from field: hivesync.v1.MemberChangedEvent member_changed = 27;
+     */
+    value: MemberChangedEvent;
+    case: "memberChanged";
+  } | {
+    /**
+     * project_purged announces that the project's data was irreversibly purged.
+     *
+     * @generated from field: hivesync.v1.ProjectPurgedEvent project_purged = 28;
+     */
+    value: ProjectPurgedEvent;
+    case: "projectPurged";
   } | {
     /**
      * rollback_notice announces an automatic rollback of a live preview.
@@ -781,6 +824,20 @@ export type VersionStateEvent = Message<"hivesync.v1.VersionStateEvent"> & {
    * @generated from field: int64 revision = 6;
    */
   revision: bigint;
+
+  /**
+   * actor_user_id is the user who made the change.
+   *
+   * @generated from field: string actor_user_id = 7;
+   */
+  actorUserId: string;
+
+  /**
+   * previous_path is the path before a move (empty otherwise).
+   *
+   * @generated from field: string previous_path = 8;
+   */
+  previousPath: string;
 };
 
 /**
@@ -847,6 +904,217 @@ export const LockChangedEventSchema: GenMessage<LockChangedEvent> = /*@__PURE__*
   messageDesc(file_hivesync_v1_events, 14);
 
 /**
+ * SaveConflictEvent records a refused stale save. The author got a typed
+ * Conflict answer; other devices learn that the file is being merged.
+ *
+ * @generated from message hivesync.v1.SaveConflictEvent
+ */
+export type SaveConflictEvent = Message<"hivesync.v1.SaveConflictEvent"> & {
+  /**
+   * project_id is the file's project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 2;
+   */
+  fileId: string;
+
+  /**
+   * path is the file's path.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * base_revision_id is the stale base the save named.
+   *
+   * @generated from field: string base_revision_id = 4;
+   */
+  baseRevisionId: string;
+
+  /**
+   * head_revision_id is the head the save lost to.
+   *
+   * @generated from field: string head_revision_id = 5;
+   */
+  headRevisionId: string;
+
+  /**
+   * head_revision is the head's sequential number.
+   *
+   * @generated from field: int64 head_revision = 6;
+   */
+  headRevision: bigint;
+
+  /**
+   * author_user_id is the user whose save was refused.
+   *
+   * @generated from field: string author_user_id = 7;
+   */
+  authorUserId: string;
+
+  /**
+   * device_id is the device that tried to save, if known.
+   *
+   * @generated from field: string device_id = 8;
+   */
+  deviceId: string;
+
+  /**
+   * client_content_sha256 is the hex SHA-256 of the refused content.
+   *
+   * @generated from field: string client_content_sha256 = 9;
+   */
+  clientContentSha256: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SaveConflictEvent.
+ * Use `create(SaveConflictEventSchema)` to create a new message.
+ */
+export const SaveConflictEventSchema: GenMessage<SaveConflictEvent> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_events, 15);
+
+/**
+ * SnapshotEvent records a snapshot being taken or restored.
+ *
+ * @generated from message hivesync.v1.SnapshotEvent
+ */
+export type SnapshotEvent = Message<"hivesync.v1.SnapshotEvent"> & {
+  /**
+   * project_id is the snapshot's project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * snapshot_id is the snapshot.
+   *
+   * @generated from field: string snapshot_id = 2;
+   */
+  snapshotId: string;
+
+  /**
+   * label is the snapshot's label.
+   *
+   * @generated from field: string label = 3;
+   */
+  label: string;
+
+  /**
+   * actor_user_id is the user who took or restored it.
+   *
+   * @generated from field: string actor_user_id = 4;
+   */
+  actorUserId: string;
+
+  /**
+   * file_count is the number of files in the snapshot.
+   *
+   * @generated from field: int32 file_count = 5;
+   */
+  fileCount: number;
+
+  /**
+   * restored_count is, for a restore, the number of files given a new version.
+   *
+   * @generated from field: int32 restored_count = 6;
+   */
+  restoredCount: number;
+};
+
+/**
+ * Describes the message hivesync.v1.SnapshotEvent.
+ * Use `create(SnapshotEventSchema)` to create a new message.
+ */
+export const SnapshotEventSchema: GenMessage<SnapshotEvent> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_events, 16);
+
+/**
+ * MemberChangedEvent records a membership change.
+ *
+ * @generated from message hivesync.v1.MemberChangedEvent
+ */
+export type MemberChangedEvent = Message<"hivesync.v1.MemberChangedEvent"> & {
+  /**
+   * project_id is the project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * user_id is the member concerned.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * change is what happened.
+   *
+   * @generated from field: hivesync.v1.MemberChange change = 3;
+   */
+  change: MemberChange;
+
+  /**
+   * role is the member's role after the change (unspecified when removed).
+   *
+   * @generated from field: hivesync.v1.ProjectRole role = 4;
+   */
+  role: ProjectRole;
+
+  /**
+   * actor_user_id is the user who made the change.
+   *
+   * @generated from field: string actor_user_id = 5;
+   */
+  actorUserId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.MemberChangedEvent.
+ * Use `create(MemberChangedEventSchema)` to create a new message.
+ */
+export const MemberChangedEventSchema: GenMessage<MemberChangedEvent> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_events, 17);
+
+/**
+ * ProjectPurgedEvent announces an irreversible purge.
+ *
+ * @generated from message hivesync.v1.ProjectPurgedEvent
+ */
+export type ProjectPurgedEvent = Message<"hivesync.v1.ProjectPurgedEvent"> & {
+  /**
+   * project_id is the purged project.
+   *
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * actor_user_id is the owner who purged it.
+   *
+   * @generated from field: string actor_user_id = 2;
+   */
+  actorUserId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ProjectPurgedEvent.
+ * Use `create(ProjectPurgedEventSchema)` to create a new message.
+ */
+export const ProjectPurgedEventSchema: GenMessage<ProjectPurgedEvent> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_events, 18);
+
+/**
  * RollbackNoticeEvent announces a preview rollback.
  *
  * @generated from message hivesync.v1.RollbackNoticeEvent
@@ -872,7 +1140,7 @@ export type RollbackNoticeEvent = Message<"hivesync.v1.RollbackNoticeEvent"> & {
  * Use `create(RollbackNoticeEventSchema)` to create a new message.
  */
 export const RollbackNoticeEventSchema: GenMessage<RollbackNoticeEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 15);
+  messageDesc(file_hivesync_v1_events, 19);
 
 /**
  * PreviewRequestEvent asks for a preview update.
@@ -907,7 +1175,7 @@ export type PreviewRequestEvent = Message<"hivesync.v1.PreviewRequestEvent"> & {
  * Use `create(PreviewRequestEventSchema)` to create a new message.
  */
 export const PreviewRequestEventSchema: GenMessage<PreviewRequestEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 16);
+  messageDesc(file_hivesync_v1_events, 20);
 
 /**
  * PreviewAvailableEvent announces a ready bundle.
@@ -956,7 +1224,7 @@ export type PreviewAvailableEvent = Message<"hivesync.v1.PreviewAvailableEvent">
  * Use `create(PreviewAvailableEventSchema)` to create a new message.
  */
 export const PreviewAvailableEventSchema: GenMessage<PreviewAvailableEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 17);
+  messageDesc(file_hivesync_v1_events, 21);
 
 /**
  * DiffUpdateEvent carries an incremental live preview diff.
@@ -998,7 +1266,7 @@ export type DiffUpdateEvent = Message<"hivesync.v1.DiffUpdateEvent"> & {
  * Use `create(DiffUpdateEventSchema)` to create a new message.
  */
 export const DiffUpdateEventSchema: GenMessage<DiffUpdateEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 18);
+  messageDesc(file_hivesync_v1_events, 22);
 
 /**
  * LivePreviewToggleEvent turns live preview on or off.
@@ -1026,7 +1294,7 @@ export type LivePreviewToggleEvent = Message<"hivesync.v1.LivePreviewToggleEvent
  * Use `create(LivePreviewToggleEventSchema)` to create a new message.
  */
 export const LivePreviewToggleEventSchema: GenMessage<LivePreviewToggleEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 19);
+  messageDesc(file_hivesync_v1_events, 23);
 
 /**
  * BuildResultEvent reports a finished preview build.
@@ -1068,7 +1336,7 @@ export type BuildResultEvent = Message<"hivesync.v1.BuildResultEvent"> & {
  * Use `create(BuildResultEventSchema)` to create a new message.
  */
 export const BuildResultEventSchema: GenMessage<BuildResultEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 20);
+  messageDesc(file_hivesync_v1_events, 24);
 
 /**
  * PreviewStatusEvent reports preview progress.
@@ -1096,7 +1364,7 @@ export type PreviewStatusEvent = Message<"hivesync.v1.PreviewStatusEvent"> & {
  * Use `create(PreviewStatusEventSchema)` to create a new message.
  */
 export const PreviewStatusEventSchema: GenMessage<PreviewStatusEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 21);
+  messageDesc(file_hivesync_v1_events, 25);
 
 /**
  * PreviewFailedEvent reports a failed preview build.
@@ -1131,7 +1399,7 @@ export type PreviewFailedEvent = Message<"hivesync.v1.PreviewFailedEvent"> & {
  * Use `create(PreviewFailedEventSchema)` to create a new message.
  */
 export const PreviewFailedEventSchema: GenMessage<PreviewFailedEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 22);
+  messageDesc(file_hivesync_v1_events, 26);
 
 /**
  * LiveTextEvent carries the Live View creator's text.
@@ -1180,7 +1448,7 @@ export type LiveTextEvent = Message<"hivesync.v1.LiveTextEvent"> & {
  * Use `create(LiveTextEventSchema)` to create a new message.
  */
 export const LiveTextEventSchema: GenMessage<LiveTextEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 23);
+  messageDesc(file_hivesync_v1_events, 27);
 
 /**
  * LiveOverlayEvent carries AI overlay metadata for Live View.
@@ -1215,7 +1483,7 @@ export type LiveOverlayEvent = Message<"hivesync.v1.LiveOverlayEvent"> & {
  * Use `create(LiveOverlayEventSchema)` to create a new message.
  */
 export const LiveOverlayEventSchema: GenMessage<LiveOverlayEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 24);
+  messageDesc(file_hivesync_v1_events, 28);
 
 /**
  * LiveEndedEvent announces the end of a Live View session.
@@ -1243,7 +1511,7 @@ export type LiveEndedEvent = Message<"hivesync.v1.LiveEndedEvent"> & {
  * Use `create(LiveEndedEventSchema)` to create a new message.
  */
 export const LiveEndedEventSchema: GenMessage<LiveEndedEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 25);
+  messageDesc(file_hivesync_v1_events, 29);
 
 /**
  * TaskChangedEvent is the payload of every task.* event; the envelope's
@@ -1286,7 +1554,7 @@ export type TaskChangedEvent = Message<"hivesync.v1.TaskChangedEvent"> & {
  * Use `create(TaskChangedEventSchema)` to create a new message.
  */
 export const TaskChangedEventSchema: GenMessage<TaskChangedEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 26);
+  messageDesc(file_hivesync_v1_events, 30);
 
 /**
  * EntitlementUpdatedEvent announces a tier change.
@@ -1314,7 +1582,7 @@ export type EntitlementUpdatedEvent = Message<"hivesync.v1.EntitlementUpdatedEve
  * Use `create(EntitlementUpdatedEventSchema)` to create a new message.
  */
 export const EntitlementUpdatedEventSchema: GenMessage<EntitlementUpdatedEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 27);
+  messageDesc(file_hivesync_v1_events, 31);
 
 /**
  * NotificationEvent is an in-app notification.
@@ -1356,7 +1624,7 @@ export type NotificationEvent = Message<"hivesync.v1.NotificationEvent"> & {
  * Use `create(NotificationEventSchema)` to create a new message.
  */
 export const NotificationEventSchema: GenMessage<NotificationEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 28);
+  messageDesc(file_hivesync_v1_events, 32);
 
 /**
  * AdminMessageEvent is a broadcast from the developer (spec §32).
@@ -1405,7 +1673,7 @@ export type AdminMessageEvent = Message<"hivesync.v1.AdminMessageEvent"> & {
  * Use `create(AdminMessageEventSchema)` to create a new message.
  */
 export const AdminMessageEventSchema: GenMessage<AdminMessageEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 29);
+  messageDesc(file_hivesync_v1_events, 33);
 
 /**
  * MigrationNoticeEvent announces a backend move (spec §33.3).
@@ -1440,7 +1708,7 @@ export type MigrationNoticeEvent = Message<"hivesync.v1.MigrationNoticeEvent"> &
  * Use `create(MigrationNoticeEventSchema)` to create a new message.
  */
 export const MigrationNoticeEventSchema: GenMessage<MigrationNoticeEvent> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_events, 30);
+  messageDesc(file_hivesync_v1_events, 34);
 
 /**
  * EventDirection says who sends an event over the WebSocket.
@@ -1539,6 +1807,47 @@ export const VersionStateSchema: GenEnum<VersionState> = /*@__PURE__*/
   enumDesc(file_hivesync_v1_events, 1);
 
 /**
+ * MemberChange is what happened to a membership.
+ *
+ * @generated from enum hivesync.v1.MemberChange
+ */
+export enum MemberChange {
+  /**
+   * MEMBER_CHANGE_UNSPECIFIED is not used.
+   *
+   * @generated from enum value: MEMBER_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * MEMBER_CHANGE_JOINED: the user joined (project creation or an accepted invite).
+   *
+   * @generated from enum value: MEMBER_CHANGE_JOINED = 1;
+   */
+  JOINED = 1,
+
+  /**
+   * MEMBER_CHANGE_ROLE_CHANGED: the user's role changed.
+   *
+   * @generated from enum value: MEMBER_CHANGE_ROLE_CHANGED = 2;
+   */
+  ROLE_CHANGED = 2,
+
+  /**
+   * MEMBER_CHANGE_REMOVED: the user was removed or left.
+   *
+   * @generated from enum value: MEMBER_CHANGE_REMOVED = 3;
+   */
+  REMOVED = 3,
+}
+
+/**
+ * Describes the enum hivesync.v1.MemberChange.
+ */
+export const MemberChangeSchema: GenEnum<MemberChange> = /*@__PURE__*/
+  enumDesc(file_hivesync_v1_events, 2);
+
+/**
  * PreviewState is a preview's progress.
  *
  * @generated from enum hivesync.v1.PreviewState
@@ -1584,7 +1893,7 @@ export enum PreviewState {
  * Describes the enum hivesync.v1.PreviewState.
  */
 export const PreviewStateSchema: GenEnum<PreviewState> = /*@__PURE__*/
-  enumDesc(file_hivesync_v1_events, 2);
+  enumDesc(file_hivesync_v1_events, 3);
 
 /**
  * AdminMessageLevel is how urgent an admin broadcast is.
@@ -1625,7 +1934,7 @@ export enum AdminMessageLevel {
  * Describes the enum hivesync.v1.AdminMessageLevel.
  */
 export const AdminMessageLevelSchema: GenEnum<AdminMessageLevel> = /*@__PURE__*/
-  enumDesc(file_hivesync_v1_events, 3);
+  enumDesc(file_hivesync_v1_events, 4);
 
 /**
  * event describes the event type carried by a payload field of Event.

@@ -75,6 +75,11 @@ private static final long serialVersionUID = 0L;
     SAVE_FILE(20),
     VERSION_STATE(21),
     LOCK_CHANGED(22),
+    SAVE_CONFLICT(24),
+    SNAPSHOT_CREATED(25),
+    SNAPSHOT_RESTORED(26),
+    MEMBER_CHANGED(27),
+    PROJECT_PURGED(28),
     ROLLBACK_NOTICE(23),
     PREVIEW_REQUEST(30),
     PREVIEW_AVAILABLE(31),
@@ -125,6 +130,11 @@ private static final long serialVersionUID = 0L;
         case 20: return SAVE_FILE;
         case 21: return VERSION_STATE;
         case 22: return LOCK_CHANGED;
+        case 24: return SAVE_CONFLICT;
+        case 25: return SNAPSHOT_CREATED;
+        case 26: return SNAPSHOT_RESTORED;
+        case 27: return MEMBER_CHANGED;
+        case 28: return PROJECT_PURGED;
         case 23: return ROLLBACK_NOTICE;
         case 30: return PREVIEW_REQUEST;
         case 31: return PREVIEW_AVAILABLE;
@@ -872,6 +882,224 @@ private static final long serialVersionUID = 0L;
        return (dev.hivesync.sdk.v1.LockChangedEvent) payload_;
     }
     return dev.hivesync.sdk.v1.LockChangedEvent.getDefaultInstance();
+  }
+
+  public static final int SAVE_CONFLICT_FIELD_NUMBER = 24;
+  /**
+   * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the saveConflict field is set.
+   */
+  @java.lang.Override
+  public boolean hasSaveConflict() {
+    return payloadCase_ == 24;
+  }
+  /**
+   * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   * @return The saveConflict.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SaveConflictEvent getSaveConflict() {
+    if (payloadCase_ == 24) {
+       return (dev.hivesync.sdk.v1.SaveConflictEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SaveConflictEventOrBuilder getSaveConflictOrBuilder() {
+    if (payloadCase_ == 24) {
+       return (dev.hivesync.sdk.v1.SaveConflictEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+  }
+
+  public static final int SNAPSHOT_CREATED_FIELD_NUMBER = 25;
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the snapshotCreated field is set.
+   */
+  @java.lang.Override
+  public boolean hasSnapshotCreated() {
+    return payloadCase_ == 25;
+  }
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   * @return The snapshotCreated.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotEvent getSnapshotCreated() {
+    if (payloadCase_ == 25) {
+       return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotCreatedOrBuilder() {
+    if (payloadCase_ == 25) {
+       return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+  }
+
+  public static final int SNAPSHOT_RESTORED_FIELD_NUMBER = 26;
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the snapshotRestored field is set.
+   */
+  @java.lang.Override
+  public boolean hasSnapshotRestored() {
+    return payloadCase_ == 26;
+  }
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   * @return The snapshotRestored.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotEvent getSnapshotRestored() {
+    if (payloadCase_ == 26) {
+       return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotRestoredOrBuilder() {
+    if (payloadCase_ == 26) {
+       return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+  }
+
+  public static final int MEMBER_CHANGED_FIELD_NUMBER = 27;
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the memberChanged field is set.
+   */
+  @java.lang.Override
+  public boolean hasMemberChanged() {
+    return payloadCase_ == 27;
+  }
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   * @return The memberChanged.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.MemberChangedEvent getMemberChanged() {
+    if (payloadCase_ == 27) {
+       return (dev.hivesync.sdk.v1.MemberChangedEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.MemberChangedEventOrBuilder getMemberChangedOrBuilder() {
+    if (payloadCase_ == 27) {
+       return (dev.hivesync.sdk.v1.MemberChangedEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+  }
+
+  public static final int PROJECT_PURGED_FIELD_NUMBER = 28;
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the projectPurged field is set.
+   */
+  @java.lang.Override
+  public boolean hasProjectPurged() {
+    return payloadCase_ == 28;
+  }
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   * @return The projectPurged.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.ProjectPurgedEvent getProjectPurged() {
+    if (payloadCase_ == 28) {
+       return (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder getProjectPurgedOrBuilder() {
+    if (payloadCase_ == 28) {
+       return (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_;
+    }
+    return dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
   }
 
   public static final int ROLLBACK_NOTICE_FIELD_NUMBER = 23;
@@ -1845,6 +2073,21 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 23) {
       output.writeMessage(23, (dev.hivesync.sdk.v1.RollbackNoticeEvent) payload_);
     }
+    if (payloadCase_ == 24) {
+      output.writeMessage(24, (dev.hivesync.sdk.v1.SaveConflictEvent) payload_);
+    }
+    if (payloadCase_ == 25) {
+      output.writeMessage(25, (dev.hivesync.sdk.v1.SnapshotEvent) payload_);
+    }
+    if (payloadCase_ == 26) {
+      output.writeMessage(26, (dev.hivesync.sdk.v1.SnapshotEvent) payload_);
+    }
+    if (payloadCase_ == 27) {
+      output.writeMessage(27, (dev.hivesync.sdk.v1.MemberChangedEvent) payload_);
+    }
+    if (payloadCase_ == 28) {
+      output.writeMessage(28, (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_);
+    }
     if (payloadCase_ == 30) {
       output.writeMessage(30, (dev.hivesync.sdk.v1.PreviewRequestEvent) payload_);
     }
@@ -1978,6 +2221,26 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(23, (dev.hivesync.sdk.v1.RollbackNoticeEvent) payload_);
     }
+    if (payloadCase_ == 24) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(24, (dev.hivesync.sdk.v1.SaveConflictEvent) payload_);
+    }
+    if (payloadCase_ == 25) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(25, (dev.hivesync.sdk.v1.SnapshotEvent) payload_);
+    }
+    if (payloadCase_ == 26) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(26, (dev.hivesync.sdk.v1.SnapshotEvent) payload_);
+    }
+    if (payloadCase_ == 27) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(27, (dev.hivesync.sdk.v1.MemberChangedEvent) payload_);
+    }
+    if (payloadCase_ == 28) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(28, (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_);
+    }
     if (payloadCase_ == 30) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(30, (dev.hivesync.sdk.v1.PreviewRequestEvent) payload_);
@@ -2014,6 +2277,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(41, (dev.hivesync.sdk.v1.LiveOverlayEvent) payload_);
     }
+    return size;
+  }
+  private int computeSerializedSize_1() {
+    int size = 0;
     if (payloadCase_ == 42) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(42, (dev.hivesync.sdk.v1.LiveEndedEvent) payload_);
@@ -2034,10 +2301,6 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(53, (dev.hivesync.sdk.v1.TaskChangedEvent) payload_);
     }
-    return size;
-  }
-  private int computeSerializedSize_1() {
-    int size = 0;
     if (payloadCase_ == 54) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(54, (dev.hivesync.sdk.v1.TaskChangedEvent) payload_);
@@ -2149,6 +2412,26 @@ private static final long serialVersionUID = 0L;
       case 22:
         if (!getLockChanged()
             .equals(other.getLockChanged())) return false;
+        break;
+      case 24:
+        if (!getSaveConflict()
+            .equals(other.getSaveConflict())) return false;
+        break;
+      case 25:
+        if (!getSnapshotCreated()
+            .equals(other.getSnapshotCreated())) return false;
+        break;
+      case 26:
+        if (!getSnapshotRestored()
+            .equals(other.getSnapshotRestored())) return false;
+        break;
+      case 27:
+        if (!getMemberChanged()
+            .equals(other.getMemberChanged())) return false;
+        break;
+      case 28:
+        if (!getProjectPurged()
+            .equals(other.getProjectPurged())) return false;
         break;
       case 23:
         if (!getRollbackNotice()
@@ -2309,6 +2592,26 @@ private static final long serialVersionUID = 0L;
       case 22:
         hash = (37 * hash) + LOCK_CHANGED_FIELD_NUMBER;
         hash = (53 * hash) + getLockChanged().hashCode();
+        break;
+      case 24:
+        hash = (37 * hash) + SAVE_CONFLICT_FIELD_NUMBER;
+        hash = (53 * hash) + getSaveConflict().hashCode();
+        break;
+      case 25:
+        hash = (37 * hash) + SNAPSHOT_CREATED_FIELD_NUMBER;
+        hash = (53 * hash) + getSnapshotCreated().hashCode();
+        break;
+      case 26:
+        hash = (37 * hash) + SNAPSHOT_RESTORED_FIELD_NUMBER;
+        hash = (53 * hash) + getSnapshotRestored().hashCode();
+        break;
+      case 27:
+        hash = (37 * hash) + MEMBER_CHANGED_FIELD_NUMBER;
+        hash = (53 * hash) + getMemberChanged().hashCode();
+        break;
+      case 28:
+        hash = (37 * hash) + PROJECT_PURGED_FIELD_NUMBER;
+        hash = (53 * hash) + getProjectPurged().hashCode();
         break;
       case 23:
         hash = (37 * hash) + ROLLBACK_NOTICE_FIELD_NUMBER;
@@ -2585,6 +2888,21 @@ private static final long serialVersionUID = 0L;
       if (lockChangedBuilder_ != null) {
         lockChangedBuilder_.clear();
       }
+      if (saveConflictBuilder_ != null) {
+        saveConflictBuilder_.clear();
+      }
+      if (snapshotCreatedBuilder_ != null) {
+        snapshotCreatedBuilder_.clear();
+      }
+      if (snapshotRestoredBuilder_ != null) {
+        snapshotRestoredBuilder_.clear();
+      }
+      if (memberChangedBuilder_ != null) {
+        memberChangedBuilder_.clear();
+      }
+      if (projectPurgedBuilder_ != null) {
+        projectPurgedBuilder_.clear();
+      }
       if (rollbackNoticeBuilder_ != null) {
         rollbackNoticeBuilder_.clear();
       }
@@ -2762,6 +3080,26 @@ private static final long serialVersionUID = 0L;
           lockChangedBuilder_ != null) {
         result.payload_ = lockChangedBuilder_.build();
       }
+      if (payloadCase_ == 24 &&
+          saveConflictBuilder_ != null) {
+        result.payload_ = saveConflictBuilder_.build();
+      }
+      if (payloadCase_ == 25 &&
+          snapshotCreatedBuilder_ != null) {
+        result.payload_ = snapshotCreatedBuilder_.build();
+      }
+      if (payloadCase_ == 26 &&
+          snapshotRestoredBuilder_ != null) {
+        result.payload_ = snapshotRestoredBuilder_.build();
+      }
+      if (payloadCase_ == 27 &&
+          memberChangedBuilder_ != null) {
+        result.payload_ = memberChangedBuilder_.build();
+      }
+      if (payloadCase_ == 28 &&
+          projectPurgedBuilder_ != null) {
+        result.payload_ = projectPurgedBuilder_.build();
+      }
       if (payloadCase_ == 23 &&
           rollbackNoticeBuilder_ != null) {
         result.payload_ = rollbackNoticeBuilder_.build();
@@ -2928,6 +3266,26 @@ private static final long serialVersionUID = 0L;
         }
         case LOCK_CHANGED: {
           mergeLockChanged(other.getLockChanged());
+          break;
+        }
+        case SAVE_CONFLICT: {
+          mergeSaveConflict(other.getSaveConflict());
+          break;
+        }
+        case SNAPSHOT_CREATED: {
+          mergeSnapshotCreated(other.getSnapshotCreated());
+          break;
+        }
+        case SNAPSHOT_RESTORED: {
+          mergeSnapshotRestored(other.getSnapshotRestored());
+          break;
+        }
+        case MEMBER_CHANGED: {
+          mergeMemberChanged(other.getMemberChanged());
+          break;
+        }
+        case PROJECT_PURGED: {
+          mergeProjectPurged(other.getProjectPurged());
           break;
         }
         case ROLLBACK_NOTICE: {
@@ -3160,6 +3518,41 @@ private static final long serialVersionUID = 0L;
               payloadCase_ = 23;
               break;
             } // case 186
+            case 194: {
+              input.readMessage(
+                  internalGetSaveConflictFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 24;
+              break;
+            } // case 194
+            case 202: {
+              input.readMessage(
+                  internalGetSnapshotCreatedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 25;
+              break;
+            } // case 202
+            case 210: {
+              input.readMessage(
+                  internalGetSnapshotRestoredFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 26;
+              break;
+            } // case 210
+            case 218: {
+              input.readMessage(
+                  internalGetMemberChangedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 27;
+              break;
+            } // case 218
+            case 226: {
+              input.readMessage(
+                  internalGetProjectPurgedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 28;
+              break;
+            } // case 226
             case 242: {
               input.readMessage(
                   internalGetPreviewRequestFieldBuilder().getBuilder(),
@@ -5926,6 +6319,895 @@ private static final long serialVersionUID = 0L;
       payloadCase_ = 22;
       onChanged();
       return lockChangedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SaveConflictEvent, dev.hivesync.sdk.v1.SaveConflictEvent.Builder, dev.hivesync.sdk.v1.SaveConflictEventOrBuilder> saveConflictBuilder_;
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     * @return Whether the saveConflict field is set.
+     */
+    @java.lang.Override
+    public boolean hasSaveConflict() {
+      return payloadCase_ == 24;
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     * @return The saveConflict.
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SaveConflictEvent getSaveConflict() {
+      if (saveConflictBuilder_ == null) {
+        if (payloadCase_ == 24) {
+          return (dev.hivesync.sdk.v1.SaveConflictEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 24) {
+          return saveConflictBuilder_.getMessage();
+        }
+        return dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSaveConflict(dev.hivesync.sdk.v1.SaveConflictEvent value) {
+      if (saveConflictBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        saveConflictBuilder_.setMessage(value);
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSaveConflict(
+        dev.hivesync.sdk.v1.SaveConflictEvent.Builder builderForValue) {
+      if (saveConflictBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        saveConflictBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder mergeSaveConflict(dev.hivesync.sdk.v1.SaveConflictEvent value) {
+      if (saveConflictBuilder_ == null) {
+        if (payloadCase_ == 24 &&
+            payload_ != dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance()) {
+          payload_ = dev.hivesync.sdk.v1.SaveConflictEvent.newBuilder((dev.hivesync.sdk.v1.SaveConflictEvent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 24) {
+          saveConflictBuilder_.mergeFrom(value);
+        } else {
+          saveConflictBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder clearSaveConflict() {
+      if (saveConflictBuilder_ == null) {
+        if (payloadCase_ == 24) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 24) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        saveConflictBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    public dev.hivesync.sdk.v1.SaveConflictEvent.Builder getSaveConflictBuilder() {
+      return internalGetSaveConflictFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SaveConflictEventOrBuilder getSaveConflictOrBuilder() {
+      if ((payloadCase_ == 24) && (saveConflictBuilder_ != null)) {
+        return saveConflictBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 24) {
+          return (dev.hivesync.sdk.v1.SaveConflictEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * save_conflict records a save refused because its base was stale.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SaveConflictEvent, dev.hivesync.sdk.v1.SaveConflictEvent.Builder, dev.hivesync.sdk.v1.SaveConflictEventOrBuilder> 
+        internalGetSaveConflictFieldBuilder() {
+      if (saveConflictBuilder_ == null) {
+        if (!(payloadCase_ == 24)) {
+          payload_ = dev.hivesync.sdk.v1.SaveConflictEvent.getDefaultInstance();
+        }
+        saveConflictBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.SaveConflictEvent, dev.hivesync.sdk.v1.SaveConflictEvent.Builder, dev.hivesync.sdk.v1.SaveConflictEventOrBuilder>(
+                (dev.hivesync.sdk.v1.SaveConflictEvent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 24;
+      onChanged();
+      return saveConflictBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder> snapshotCreatedBuilder_;
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     * @return Whether the snapshotCreated field is set.
+     */
+    @java.lang.Override
+    public boolean hasSnapshotCreated() {
+      return payloadCase_ == 25;
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     * @return The snapshotCreated.
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SnapshotEvent getSnapshotCreated() {
+      if (snapshotCreatedBuilder_ == null) {
+        if (payloadCase_ == 25) {
+          return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 25) {
+          return snapshotCreatedBuilder_.getMessage();
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSnapshotCreated(dev.hivesync.sdk.v1.SnapshotEvent value) {
+      if (snapshotCreatedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        snapshotCreatedBuilder_.setMessage(value);
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSnapshotCreated(
+        dev.hivesync.sdk.v1.SnapshotEvent.Builder builderForValue) {
+      if (snapshotCreatedBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        snapshotCreatedBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder mergeSnapshotCreated(dev.hivesync.sdk.v1.SnapshotEvent value) {
+      if (snapshotCreatedBuilder_ == null) {
+        if (payloadCase_ == 25 &&
+            payload_ != dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance()) {
+          payload_ = dev.hivesync.sdk.v1.SnapshotEvent.newBuilder((dev.hivesync.sdk.v1.SnapshotEvent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 25) {
+          snapshotCreatedBuilder_.mergeFrom(value);
+        } else {
+          snapshotCreatedBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder clearSnapshotCreated() {
+      if (snapshotCreatedBuilder_ == null) {
+        if (payloadCase_ == 25) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 25) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        snapshotCreatedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotEvent.Builder getSnapshotCreatedBuilder() {
+      return internalGetSnapshotCreatedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotCreatedOrBuilder() {
+      if ((payloadCase_ == 25) && (snapshotCreatedBuilder_ != null)) {
+        return snapshotCreatedBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 25) {
+          return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * snapshot_created records a new project snapshot.
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder> 
+        internalGetSnapshotCreatedFieldBuilder() {
+      if (snapshotCreatedBuilder_ == null) {
+        if (!(payloadCase_ == 25)) {
+          payload_ = dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+        }
+        snapshotCreatedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder>(
+                (dev.hivesync.sdk.v1.SnapshotEvent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 25;
+      onChanged();
+      return snapshotCreatedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder> snapshotRestoredBuilder_;
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     * @return Whether the snapshotRestored field is set.
+     */
+    @java.lang.Override
+    public boolean hasSnapshotRestored() {
+      return payloadCase_ == 26;
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     * @return The snapshotRestored.
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SnapshotEvent getSnapshotRestored() {
+      if (snapshotRestoredBuilder_ == null) {
+        if (payloadCase_ == 26) {
+          return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 26) {
+          return snapshotRestoredBuilder_.getMessage();
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSnapshotRestored(dev.hivesync.sdk.v1.SnapshotEvent value) {
+      if (snapshotRestoredBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        snapshotRestoredBuilder_.setMessage(value);
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setSnapshotRestored(
+        dev.hivesync.sdk.v1.SnapshotEvent.Builder builderForValue) {
+      if (snapshotRestoredBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        snapshotRestoredBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder mergeSnapshotRestored(dev.hivesync.sdk.v1.SnapshotEvent value) {
+      if (snapshotRestoredBuilder_ == null) {
+        if (payloadCase_ == 26 &&
+            payload_ != dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance()) {
+          payload_ = dev.hivesync.sdk.v1.SnapshotEvent.newBuilder((dev.hivesync.sdk.v1.SnapshotEvent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 26) {
+          snapshotRestoredBuilder_.mergeFrom(value);
+        } else {
+          snapshotRestoredBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder clearSnapshotRestored() {
+      if (snapshotRestoredBuilder_ == null) {
+        if (payloadCase_ == 26) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 26) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        snapshotRestoredBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotEvent.Builder getSnapshotRestoredBuilder() {
+      return internalGetSnapshotRestoredFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotRestoredOrBuilder() {
+      if ((payloadCase_ == 26) && (snapshotRestoredBuilder_ != null)) {
+        return snapshotRestoredBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 26) {
+          return (dev.hivesync.sdk.v1.SnapshotEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * </pre>
+     *
+     * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder> 
+        internalGetSnapshotRestoredFieldBuilder() {
+      if (snapshotRestoredBuilder_ == null) {
+        if (!(payloadCase_ == 26)) {
+          payload_ = dev.hivesync.sdk.v1.SnapshotEvent.getDefaultInstance();
+        }
+        snapshotRestoredBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.SnapshotEvent, dev.hivesync.sdk.v1.SnapshotEvent.Builder, dev.hivesync.sdk.v1.SnapshotEventOrBuilder>(
+                (dev.hivesync.sdk.v1.SnapshotEvent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 26;
+      onChanged();
+      return snapshotRestoredBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.MemberChangedEvent, dev.hivesync.sdk.v1.MemberChangedEvent.Builder, dev.hivesync.sdk.v1.MemberChangedEventOrBuilder> memberChangedBuilder_;
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     * @return Whether the memberChanged field is set.
+     */
+    @java.lang.Override
+    public boolean hasMemberChanged() {
+      return payloadCase_ == 27;
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     * @return The memberChanged.
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.MemberChangedEvent getMemberChanged() {
+      if (memberChangedBuilder_ == null) {
+        if (payloadCase_ == 27) {
+          return (dev.hivesync.sdk.v1.MemberChangedEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 27) {
+          return memberChangedBuilder_.getMessage();
+        }
+        return dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setMemberChanged(dev.hivesync.sdk.v1.MemberChangedEvent value) {
+      if (memberChangedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        memberChangedBuilder_.setMessage(value);
+      }
+      payloadCase_ = 27;
+      return this;
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setMemberChanged(
+        dev.hivesync.sdk.v1.MemberChangedEvent.Builder builderForValue) {
+      if (memberChangedBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        memberChangedBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 27;
+      return this;
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder mergeMemberChanged(dev.hivesync.sdk.v1.MemberChangedEvent value) {
+      if (memberChangedBuilder_ == null) {
+        if (payloadCase_ == 27 &&
+            payload_ != dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance()) {
+          payload_ = dev.hivesync.sdk.v1.MemberChangedEvent.newBuilder((dev.hivesync.sdk.v1.MemberChangedEvent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 27) {
+          memberChangedBuilder_.mergeFrom(value);
+        } else {
+          memberChangedBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 27;
+      return this;
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder clearMemberChanged() {
+      if (memberChangedBuilder_ == null) {
+        if (payloadCase_ == 27) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 27) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        memberChangedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public dev.hivesync.sdk.v1.MemberChangedEvent.Builder getMemberChangedBuilder() {
+      return internalGetMemberChangedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.MemberChangedEventOrBuilder getMemberChangedOrBuilder() {
+      if ((payloadCase_ == 27) && (memberChangedBuilder_ != null)) {
+        return memberChangedBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 27) {
+          return (dev.hivesync.sdk.v1.MemberChangedEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * member_changed records a membership change.
+     * </pre>
+     *
+     * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.MemberChangedEvent, dev.hivesync.sdk.v1.MemberChangedEvent.Builder, dev.hivesync.sdk.v1.MemberChangedEventOrBuilder> 
+        internalGetMemberChangedFieldBuilder() {
+      if (memberChangedBuilder_ == null) {
+        if (!(payloadCase_ == 27)) {
+          payload_ = dev.hivesync.sdk.v1.MemberChangedEvent.getDefaultInstance();
+        }
+        memberChangedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.MemberChangedEvent, dev.hivesync.sdk.v1.MemberChangedEvent.Builder, dev.hivesync.sdk.v1.MemberChangedEventOrBuilder>(
+                (dev.hivesync.sdk.v1.MemberChangedEvent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 27;
+      onChanged();
+      return memberChangedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.ProjectPurgedEvent, dev.hivesync.sdk.v1.ProjectPurgedEvent.Builder, dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder> projectPurgedBuilder_;
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     * @return Whether the projectPurged field is set.
+     */
+    @java.lang.Override
+    public boolean hasProjectPurged() {
+      return payloadCase_ == 28;
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     * @return The projectPurged.
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.ProjectPurgedEvent getProjectPurged() {
+      if (projectPurgedBuilder_ == null) {
+        if (payloadCase_ == 28) {
+          return (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 28) {
+          return projectPurgedBuilder_.getMessage();
+        }
+        return dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setProjectPurged(dev.hivesync.sdk.v1.ProjectPurgedEvent value) {
+      if (projectPurgedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        projectPurgedBuilder_.setMessage(value);
+      }
+      payloadCase_ = 28;
+      return this;
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder setProjectPurged(
+        dev.hivesync.sdk.v1.ProjectPurgedEvent.Builder builderForValue) {
+      if (projectPurgedBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        projectPurgedBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 28;
+      return this;
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder mergeProjectPurged(dev.hivesync.sdk.v1.ProjectPurgedEvent value) {
+      if (projectPurgedBuilder_ == null) {
+        if (payloadCase_ == 28 &&
+            payload_ != dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance()) {
+          payload_ = dev.hivesync.sdk.v1.ProjectPurgedEvent.newBuilder((dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 28) {
+          projectPurgedBuilder_.mergeFrom(value);
+        } else {
+          projectPurgedBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 28;
+      return this;
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public Builder clearProjectPurged() {
+      if (projectPurgedBuilder_ == null) {
+        if (payloadCase_ == 28) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 28) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        projectPurgedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    public dev.hivesync.sdk.v1.ProjectPurgedEvent.Builder getProjectPurgedBuilder() {
+      return internalGetProjectPurgedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    @java.lang.Override
+    public dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder getProjectPurgedOrBuilder() {
+      if ((payloadCase_ == 28) && (projectPurgedBuilder_ != null)) {
+        return projectPurgedBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 28) {
+          return (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_;
+        }
+        return dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * project_purged announces that the project's data was irreversibly purged.
+     * </pre>
+     *
+     * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.ProjectPurgedEvent, dev.hivesync.sdk.v1.ProjectPurgedEvent.Builder, dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder> 
+        internalGetProjectPurgedFieldBuilder() {
+      if (projectPurgedBuilder_ == null) {
+        if (!(payloadCase_ == 28)) {
+          payload_ = dev.hivesync.sdk.v1.ProjectPurgedEvent.getDefaultInstance();
+        }
+        projectPurgedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.ProjectPurgedEvent, dev.hivesync.sdk.v1.ProjectPurgedEvent.Builder, dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder>(
+                (dev.hivesync.sdk.v1.ProjectPurgedEvent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 28;
+      onChanged();
+      return projectPurgedBuilder_;
     }
 
     private com.google.protobuf.SingleFieldBuilder<

@@ -436,6 +436,144 @@ public interface EventOrBuilder extends
 
   /**
    * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the saveConflict field is set.
+   */
+  boolean hasSaveConflict();
+  /**
+   * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   * @return The saveConflict.
+   */
+  dev.hivesync.sdk.v1.SaveConflictEvent getSaveConflict();
+  /**
+   * <pre>
+   * save_conflict records a save refused because its base was stale.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }</code>
+   */
+  dev.hivesync.sdk.v1.SaveConflictEventOrBuilder getSaveConflictOrBuilder();
+
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the snapshotCreated field is set.
+   */
+  boolean hasSnapshotCreated();
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   * @return The snapshotCreated.
+   */
+  dev.hivesync.sdk.v1.SnapshotEvent getSnapshotCreated();
+  /**
+   * <pre>
+   * snapshot_created records a new project snapshot.
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotCreatedOrBuilder();
+
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the snapshotRestored field is set.
+   */
+  boolean hasSnapshotRestored();
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   * @return The snapshotRestored.
+   */
+  dev.hivesync.sdk.v1.SnapshotEvent getSnapshotRestored();
+  /**
+   * <pre>
+   * snapshot_restored records a snapshot restore (each restored file also
+   * gets a version.state_changed event).
+   * </pre>
+   *
+   * <code>.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotEventOrBuilder getSnapshotRestoredOrBuilder();
+
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the memberChanged field is set.
+   */
+  boolean hasMemberChanged();
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   * @return The memberChanged.
+   */
+  dev.hivesync.sdk.v1.MemberChangedEvent getMemberChanged();
+  /**
+   * <pre>
+   * member_changed records a membership change.
+   * </pre>
+   *
+   * <code>.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }</code>
+   */
+  dev.hivesync.sdk.v1.MemberChangedEventOrBuilder getMemberChangedOrBuilder();
+
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   * @return Whether the projectPurged field is set.
+   */
+  boolean hasProjectPurged();
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   * @return The projectPurged.
+   */
+  dev.hivesync.sdk.v1.ProjectPurgedEvent getProjectPurged();
+  /**
+   * <pre>
+   * project_purged announces that the project's data was irreversibly purged.
+   * </pre>
+   *
+   * <code>.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }</code>
+   */
+  dev.hivesync.sdk.v1.ProjectPurgedEventOrBuilder getProjectPurgedOrBuilder();
+
+  /**
+   * <pre>
    * rollback_notice announces an automatic rollback of a live preview.
    * </pre>
    *

@@ -118,6 +118,26 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_LockChangedEvent_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SaveConflictEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SaveConflictEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SnapshotEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SnapshotEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_MemberChangedEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_MemberChangedEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ProjectPurgedEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ProjectPurgedEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_RollbackNoticeEvent_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -209,263 +229,316 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "\n\030hivesync/v1/events.proto\022\013hivesync.v1\032" +
       " google/protobuf/descriptor.proto\032\037googl" +
       "e/protobuf/timestamp.proto\032\030hivesync/v1/" +
-      "access.proto\"\233\001\n\tEventSpec\022\035\n\nevent_type" +
-      "\030\001 \001(\tR\teventType\0229\n\tdirection\030\002 \001(\0162\033.h" +
-      "ivesync.v1.EventDirectionR\tdirection\022\032\n\010" +
-      "channels\030\003 \003(\tR\010channels\022\030\n\007summary\030\004 \001(" +
-      "\tR\007summary\"\227,\n\005Event\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\n" +
-      "event_type\030\002 \001(\tR\teventType\022\030\n\007channel\030\003" +
-      " \001(\tR\007channel\022\032\n\010sequence\030\004 \001(\003R\010sequenc" +
-      "e\022;\n\013server_time\030\005 \001(\0132\032.google.protobuf" +
-      ".TimestampR\nserverTime\022\212\001\n\004auth\030\n \001(\0132\026." +
-      "hivesync.v1.AuthEventB\\\322\363\030X\n\004auth\020\001\"NAut" +
-      "henticates the socket with an issued acc" +
-      "ess token; must be the first frame.H\000R\004a" +
-      "uth\022\235\001\n\017device_register\030\013 \001(\0132 .hivesync" +
-      ".v1.DeviceRegisterEventBP\322\363\030L\n\017device_re" +
-      "gister\020\001\"7Registers the connecting devic" +
-      "e and its client version.H\000R\016deviceRegis" +
-      "ter\022\225\001\n\tsubscribe\030\014 \001(\0132\033.hivesync.v1.Su" +
-      "bscribeEventBX\322\363\030T\n\tsubscribe\020\001\"EJoins c" +
-      "hannels, resuming each after the last se" +
-      "quence the client saw.H\000R\tsubscribe\022h\n\013u" +
-      "nsubscribe\030\r \001(\0132\035.hivesync.v1.Unsubscri" +
-      "beEventB%\322\363\030!\n\013unsubscribe\020\001\"\020Leaves cha" +
-      "nnels.H\000R\013unsubscribe\022\214\001\n\003ack\030\016 \001(\0132\025.hi" +
-      "vesync.v1.AckEventBa\322\363\030]\n\003ack\020\001\"TAcknowl" +
-      "edges an event that requires acknowledge" +
-      "ment (admin messages, notifications).H\000R" +
-      "\003ack\022\253\001\n\theartbeat\030\017 \001(\0132\033.hivesync.v1.H" +
-      "eartbeatEventBn\322\363\030j\n\theartbeat\020\003\"[Applic" +
-      "ation-level keepalive every 30 seconds, " +
-      "for clients that cannot send WebSocket p" +
-      "ings.H\000R\theartbeat\022\235\001\n\005ready\030\020 \001(\0132\027.hiv" +
-      "esync.v1.ReadyEventBl\322\363\030h\n\005ready\020\002\"]Conf" +
-      "irms authentication and device registrat" +
-      "ion; carries the server time for drift d" +
-      "etection.H\000R\005ready\022\325\001\n\trehydrate\030\021 \001(\0132\033" +
-      ".hivesync.v1.RehydrateEventB\227\001\322\363\030\222\001\n\treh" +
-      "ydrate\020\002\032\014project_sync\032\004live\032\004user\"iThe " +
-      "missed events are no longer kept; refetc" +
-      "h the channel\'s state, then continue fro" +
-      "m the given sequence.H\000R\trehydrate\022\202\001\n\005e" +
-      "rror\030\022 \001(\0132\027.hivesync.v1.ErrorEventBQ\322\363\030" +
-      "M\n\005error\020\002\"BReports a failed frame or a " +
-      "server-side failure with a typed code.H\000" +
-      "R\005error\022\262\001\n\tsave_file\030\024 \001(\0132\032.hivesync.v" +
-      "1.SaveFileEventBw\322\363\030s\n\tsave_file\020\002\032\014proj" +
-      "ect_sync\"VA file was saved and a new ver" +
-      "sion appended; clients without unsaved e" +
-      "dits refetch it.H\000R\010saveFile\022\276\001\n\rversion" +
-      "_state\030\025 \001(\0132\036.hivesync.v1.VersionStateE" +
-      "ventBw\322\363\030s\n\025version.state_changed\020\002\032\014pro" +
-      "ject_sync\"JA file was created, moved, de" +
-      "leted, restored or rolled back to a snap" +
-      "shot.H\000R\014versionState\022\250\001\n\014lock_changed\030\026" +
-      " \001(\0132\035.hivesync.v1.LockChangedEventBd\322\363\030" +
-      "`\n\014lock.changed\020\002\032\014project_sync\"@A devic" +
-      "e started or stopped editing a file (adv" +
-      "isory soft lock).H\000R\013lockChanged\022\335\001\n\017rol" +
-      "lback_notice\030\027 \001(\0132 .hivesync.v1.Rollbac" +
-      "kNoticeEventB\217\001\322\363\030\212\001\n\017rollback_notice\020\002\032" +
-      "\014project_sync\032\004live\"aA live preview upda" +
-      "te failed its syntax check and the previ" +
-      "ew rolled back to the last good state.H\000" +
-      "R\016rollbackNotice\022\310\001\n\017preview_request\030\036 \001" +
-      "(\0132 .hivesync.v1.PreviewRequestEventB{\322\363" +
-      "\030w\n\017preview_request\020\003\032\004live\"\\A creator a" +
-      "sks for a preview of the current state; " +
-      "routed to the preview engine and viewers" +
-      ".H\000R\016previewRequest\022\272\001\n\021preview_availabl" +
-      "e\030\037 \001(\0132\".hivesync.v1.PreviewAvailableEv" +
-      "entBg\322\363\030c\n\021preview_available\020\002\032\004user\032\004li" +
-      "ve\"@A preview bundle is ready to open in" +
-      " the mobile WebView sandbox.H\000R\020previewA" +
-      "vailable\022\257\001\n\013diff_update\030  \001(\0132\034.hivesyn" +
-      "c.v1.DiffUpdateEventBn\322\363\030j\n\013diff_update\020" +
-      "\003\032\004live\"SAn incremental, syntax-checked " +
-      "diff for live preview (at most one every" +
-      " 2 seconds).H\000R\ndiffUpdate\022\254\001\n\023live_prev" +
-      "iew_toggle\030! \001(\0132#.hivesync.v1.LivePrevi" +
-      "ewToggleEventBU\322\363\030Q\n\023live_preview_toggle" +
-      "\020\003\032\004live\"2Live preview was switched on o" +
-      "r off for a session.H\000R\021livePreviewToggl" +
-      "e\022\224\001\n\014build_result\030\" \001(\0132\035.hivesync.v1.B" +
-      "uildResultEventBP\322\363\030L\n\014build_result\020\002\032\004u" +
-      "ser\032\004live\".A preview build finished, suc" +
-      "cessfully or not.H\000R\013buildResult\022\242\001\n\016pre" +
-      "view_status\030# \001(\0132\037.hivesync.v1.PreviewS" +
-      "tatusEventBX\322\363\030T\n\016preview.status\020\002\032\004user" +
-      "\":A preview moved through queued, buildi" +
-      "ng, ready or failed.H\000R\rpreviewStatus\022\311\001" +
-      "\n\016preview_failed\030$ \001(\0132\037.hivesync.v1.Pre" +
-      "viewFailedEventB\177\322\363\030{\n\016preview.failed\020\002\032" +
-      "\004user\"aA preview build failed or passed " +
-      "its limits; the client shows a Preview F" +
-      "ailed banner with retry.H\000R\rpreviewFaile" +
-      "d\022\225\001\n\tlive_text\030( \001(\0132\032.hivesync.v1.Live" +
-      "TextEventBZ\322\363\030V\n\tlive.text\020\003\032\004live\"AThe " +
-      "Live View creator\'s text stream, routed " +
-      "read-only to viewers.H\000R\010liveText\022\270\001\n\014li" +
-      "ve_overlay\030) \001(\0132\035.hivesync.v1.LiveOverl" +
-      "ayEventBt\322\363\030p\n\014live.overlay\020\002\032\004live\"XOpt" +
-      "ional AI comment overlay for a Live View" +
-      ", shown beside the text, never applied t" +
-      "o it.H\000R\013liveOverlay\022\232\001\n\nlive_ended\030* \001(" +
-      "\0132\033.hivesync.v1.LiveEndedEventB\\\322\363\030X\n\nli" +
-      "ve.ended\020\002\032\004live\"BThe Live View session " +
-      "ended (creator stopped or idle for an ho" +
-      "ur).H\000R\tliveEnded\022{\n\014task_created\0302 \001(\0132" +
-      "\035.hivesync.v1.TaskChangedEventB7\322\363\0303\n\014ta" +
-      "sk.created\020\002\032\014project_sync\"\023A task was c" +
-      "reated.H\000R\013taskCreated\022\212\001\n\014task_updated\030" +
-      "3 \001(\0132\035.hivesync.v1.TaskChangedEventBF\322\363" +
-      "\030B\n\014task.updated\020\002\032\014project_sync\"\"A task" +
-      "\'s status or fields changed.H\000R\013taskUpda" +
-      "ted\022\207\001\n\014task_claimed\0304 \001(\0132\035.hivesync.v1" +
-      ".TaskChangedEventBC\322\363\030?\n\014task.claimed\020\002\032" +
-      "\014project_sync\"\037A task was claimed by a m" +
-      "ember.H\000R\013taskClaimed\022\210\001\n\rtask_approved\030" +
-      "5 \001(\0132\035.hivesync.v1.TaskChangedEventBB\322\363" +
-      "\030>\n\rtask.approved\020\002\032\014project_sync\"\035A tas" +
-      "k\'s result was approved.H\000R\014taskApproved" +
-      "\022\200\001\n\013task_denied\0306 \001(\0132\035.hivesync.v1.Tas" +
-      "kChangedEventB>\322\363\030:\n\013task.denied\020\002\032\014proj" +
-      "ect_sync\"\033A task\'s result was denied.H\000R" +
-      "\ntaskDenied\022\252\001\n\022task_comment_added\0307 \001(\013" +
-      "2\035.hivesync.v1.TaskChangedEventB[\322\363\030W\n\022t" +
-      "ask.comment_added\020\002\032\014project_sync\"1An AI" +
-      " documentation patch was attached to a t" +
-      "ask.H\000R\020taskCommentAdded\022\302\001\n\023entitlement" +
-      "_updated\030< \001(\0132$.hivesync.v1.Entitlement" +
-      "UpdatedEventBi\322\363\030e\n\023entitlement.updated\020" +
-      "\002\032\004user\"FThe user\'s tier changed; client" +
-      "s refresh their gates from the backend.H" +
-      "\000R\022entitlementUpdated\022\207\001\n\014notification\030=" +
-      " \001(\0132\036.hivesync.v1.NotificationEventBA\322\363" +
-      "\030=\n\014notification\020\002\032\004user\"%An in-app noti" +
-      "fication for this user.H\000R\014notification\022" +
-      "\271\001\n\radmin_message\030> \001(\0132\036.hivesync.v1.Ad" +
-      "minMessageEventBr\322\363\030n\n\radmin.message\020\002\032\004" +
-      "user\"UA broadcast from the developer, sh" +
-      "own in a modal titled \'Message From the " +
-      "Developer\'.H\000R\014adminMessage\022\273\001\n\020migratio" +
-      "n_notice\030? \001(\0132!.hivesync.v1.MigrationNo" +
-      "ticeEventBk\322\363\030g\n\020migration.notice\020\002\032\004use" +
-      "r\"KThe backend is moving: store the new " +
-      "URL and switch after the grace period.H\000" +
-      "R\017migrationNoticeB\t\n\007payload\"!\n\tAuthEven" +
-      "t\022\024\n\005token\030\001 \001(\tR\005token\"\347\001\n\023DeviceRegist" +
-      "erEvent\022\033\n\tdevice_id\030\001 \001(\tR\010deviceId\0228\n\013" +
-      "client_type\030\002 \001(\0162\027.hivesync.v1.ClientTy" +
-      "peR\nclientType\022\032\n\010platform\030\003 \001(\tR\010platfo" +
-      "rm\022%\n\016client_version\030\004 \001(\tR\rclientVersio" +
-      "n\0226\n\027plugin_protocol_version\030\005 \001(\005R\025plug" +
-      "inProtocolVersion\"P\n\017ChannelPosition\022\030\n\007" +
-      "channel\030\001 \001(\tR\007channel\022#\n\rlast_sequence\030" +
-      "\002 \001(\003R\014lastSequence\"J\n\016SubscribeEvent\0228\n" +
-      "\010channels\030\001 \003(\0132\034.hivesync.v1.ChannelPos" +
-      "itionR\010channels\".\n\020UnsubscribeEvent\022\032\n\010c" +
-      "hannels\030\001 \003(\tR\010channels\"%\n\010AckEvent\022\031\n\010e" +
-      "vent_id\030\001 \001(\tR\007eventId\"M\n\016HeartbeatEvent" +
-      "\022;\n\013client_time\030\001 \001(\0132\032.google.protobuf." +
-      "TimestampR\nclientTime\"\202\001\n\nReadyEvent\022\035\n\n" +
-      "session_id\030\001 \001(\tR\tsessionId\022\027\n\007user_id\030\002" +
-      " \001(\tR\006userId\022<\n\032heartbeat_interval_secon" +
-      "ds\030\003 \001(\005R\030heartbeatIntervalSeconds\"S\n\016Re" +
-      "hydrateEvent\022\030\n\007channel\030\001 \001(\tR\007channel\022\'" +
-      "\n\017resume_sequence\030\002 \001(\003R\016resumeSequence\"" +
-      "U\n\nErrorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030\n\007mes" +
-      "sage\030\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001(\tR\007e" +
-      "ventId\"\202\002\n\rSaveFileEvent\022\035\n\nproject_id\030\001" +
-      " \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId" +
-      "\022\022\n\004path\030\003 \001(\tR\004path\022\037\n\013revision_id\030\004 \001(" +
-      "\tR\nrevisionId\022\032\n\010revision\030\005 \001(\003R\010revisio" +
-      "n\022%\n\016content_sha256\030\006 \001(\tR\rcontentSha256" +
-      "\022$\n\016author_user_id\030\007 \001(\tR\014authorUserId\022\033" +
-      "\n\tdevice_id\030\010 \001(\tR\010deviceId\"\315\001\n\021VersionS" +
-      "tateEvent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId" +
-      "\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR" +
-      "\004path\022/\n\005state\030\004 \001(\0162\031.hivesync.v1.Versi" +
-      "onStateR\005state\022\037\n\013revision_id\030\005 \001(\tR\nrev" +
-      "isionId\022\032\n\010revision\030\006 \001(\003R\010revision\"\317\001\n\020" +
-      "LockChangedEvent\022\035\n\nproject_id\030\001 \001(\tR\tpr" +
-      "ojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\027\n\007user" +
-      "_id\030\003 \001(\tR\006userId\022\033\n\tdevice_id\030\004 \001(\tR\010de" +
-      "viceId\022\022\n\004held\030\005 \001(\010R\004held\0229\n\nexpires_at" +
-      "\030\006 \001(\0132\032.google.protobuf.TimestampR\texpi" +
-      "resAt\"L\n\023RollbackNoticeEvent\022\035\n\nsession_" +
-      "id\030\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001(\tR\006rea" +
-      "son\"r\n\023PreviewRequestEvent\022\035\n\nsession_id" +
-      "\030\001 \001(\tR\tsessionId\022\035\n\nproject_id\030\002 \001(\tR\tp" +
-      "rojectId\022\035\n\nentry_path\030\003 \001(\tR\tentryPath\"" +
-      "\326\001\n\025PreviewAvailableEvent\022\035\n\npreview_id\030" +
-      "\001 \001(\tR\tpreviewId\022\035\n\nproject_id\030\002 \001(\tR\tpr" +
-      "ojectId\022\035\n\nbundle_url\030\003 \001(\tR\tbundleUrl\0222" +
-      "\n\025bundle_schema_version\030\004 \001(\005R\023bundleSch" +
-      "emaVersion\022,\n\022rn_runtime_version\030\005 \001(\tR\020" +
-      "rnRuntimeVersion\"\214\001\n\017DiffUpdateEvent\022\035\n\n" +
-      "session_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(" +
-      "\tR\004path\022!\n\014unified_diff\030\003 \001(\tR\013unifiedDi" +
-      "ff\022#\n\rbase_sequence\030\004 \001(\003R\014baseSequence\"" +
-      "Q\n\026LivePreviewToggleEvent\022\035\n\nsession_id\030" +
-      "\001 \001(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010R\007enabl" +
-      "ed\"\206\001\n\020BuildResultEvent\022\035\n\npreview_id\030\001 " +
-      "\001(\tR\tpreviewId\022\030\n\007success\030\002 \001(\010R\007success" +
-      "\022\037\n\013duration_ms\030\003 \001(\003R\ndurationMs\022\030\n\007mes" +
-      "sage\030\004 \001(\tR\007message\"d\n\022PreviewStatusEven" +
-      "t\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022/\n\005stat" +
-      "e\030\002 \001(\0162\031.hivesync.v1.PreviewStateR\005stat" +
-      "e\"i\n\022PreviewFailedEvent\022\035\n\npreview_id\030\001 " +
-      "\001(\tR\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006reason\022\034" +
-      "\n\tretryable\030\003 \001(\010R\tretryable\"\217\001\n\rLiveTex" +
-      "tEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n" +
-      "\004path\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004text\022\026\n" +
-      "\006offset\030\004 \001(\003R\006offset\022\037\n\013cursor_line\030\005 \001" +
-      "(\005R\ncursorLine\"Y\n\020LiveOverlayEvent\022\035\n\nse" +
-      "ssion_id\030\001 \001(\tR\tsessionId\022\022\n\004line\030\002 \001(\005R" +
-      "\004line\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016LiveEndedEv" +
-      "ent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\026\n\006re" +
-      "ason\030\002 \001(\tR\006reason\"\206\001\n\020TaskChangedEvent\022" +
-      "\027\n\007task_id\030\001 \001(\tR\006taskId\022\035\n\nproject_id\030\002" +
-      " \001(\tR\tprojectId\022\"\n\ractor_user_id\030\003 \001(\tR\013" +
-      "actorUserId\022\026\n\006status\030\004 \001(\tR\006status\"{\n\027E" +
-      "ntitlementUpdatedEvent\022%\n\004tier\030\001 \001(\0162\021.h" +
-      "ivesync.v1.TierR\004tier\0229\n\nexpires_at\030\002 \001(" +
-      "\0132\032.google.protobuf.TimestampR\texpiresAt" +
-      "\"\203\001\n\021NotificationEvent\022\'\n\017notification_i" +
-      "d\030\001 \001(\tR\016notificationId\022\024\n\005title\030\002 \001(\tR\005" +
-      "title\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep_link\030\004" +
-      " \001(\tR\010deepLink\"\246\001\n\021AdminMessageEvent\022\016\n\002" +
-      "id\030\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004bo" +
-      "dy\030\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.hivesync" +
-      ".v1.AdminMessageLevelR\005level\022!\n\014requires" +
-      "_ack\030\005 \001(\010R\013requiresAck\"\244\001\n\024MigrationNot" +
-      "iceEvent\022\030\n\007new_url\030\001 \001(\tR\007new_url\022>\n\014sw" +
-      "itch_after\030\002 \001(\0132\032.google.protobuf.Times" +
-      "tampR\014switch_after\0222\n\024grace_period_secon" +
-      "ds\030\003 \001(\005R\024grace_period_seconds*\227\001\n\016Event" +
-      "Direction\022\037\n\033EVENT_DIRECTION_UNSPECIFIED" +
-      "\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_SERVER\020\001" +
-      "\022$\n EVENT_DIRECTION_SERVER_TO_CLIENT\020\002\022\030" +
-      "\n\024EVENT_DIRECTION_BOTH\020\003*\275\001\n\014VersionStat" +
-      "e\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\031\n\025VERS" +
-      "ION_STATE_CREATED\020\001\022\027\n\023VERSION_STATE_MOV" +
-      "ED\020\002\022\031\n\025VERSION_STATE_DELETED\020\003\022\032\n\026VERSI" +
-      "ON_STATE_RESTORED\020\004\022#\n\037VERSION_STATE_SNA" +
-      "PSHOT_RESTORED\020\005*\226\001\n\014PreviewState\022\035\n\031PRE" +
-      "VIEW_STATE_UNSPECIFIED\020\000\022\030\n\024PREVIEW_STAT" +
-      "E_QUEUED\020\001\022\032\n\026PREVIEW_STATE_BUILDING\020\002\022\027" +
-      "\n\023PREVIEW_STATE_READY\020\003\022\030\n\024PREVIEW_STATE" +
-      "_FAILED\020\004*\231\001\n\021AdminMessageLevel\022#\n\037ADMIN" +
-      "_MESSAGE_LEVEL_UNSPECIFIED\020\000\022\034\n\030ADMIN_ME" +
-      "SSAGE_LEVEL_INFO\020\001\022\037\n\033ADMIN_MESSAGE_LEVE" +
-      "L_WARNING\020\002\022 \n\034ADMIN_MESSAGE_LEVEL_CRITI" +
-      "CAL\020\003:M\n\005event\022\035.google.protobuf.FieldOp" +
-      "tions\030\272\216\003 \001(\0132\026.hivesync.v1.EventSpecR\005e" +
-      "ventBP\n\023dev.hivesync.sdk.v1P\001Z7github.co" +
-      "m/hivesync/hivesync/gen/hivesync/v1;hive" +
-      "syncv1b\006proto3"
+      "access.proto\032!hivesync/v1/project_servic" +
+      "e.proto\"\233\001\n\tEventSpec\022\035\n\nevent_type\030\001 \001(" +
+      "\tR\teventType\0229\n\tdirection\030\002 \001(\0162\033.hivesy" +
+      "nc.v1.EventDirectionR\tdirection\022\032\n\010chann" +
+      "els\030\003 \003(\tR\010channels\022\030\n\007summary\030\004 \001(\tR\007su" +
+      "mmary\"\2614\n\005Event\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\nevent" +
+      "_type\030\002 \001(\tR\teventType\022\030\n\007channel\030\003 \001(\tR" +
+      "\007channel\022\032\n\010sequence\030\004 \001(\003R\010sequence\022;\n\013" +
+      "server_time\030\005 \001(\0132\032.google.protobuf.Time" +
+      "stampR\nserverTime\022\212\001\n\004auth\030\n \001(\0132\026.hives" +
+      "ync.v1.AuthEventB\\\322\363\030X\n\004auth\020\001\"NAuthenti" +
+      "cates the socket with an issued access t" +
+      "oken; must be the first frame.H\000R\004auth\022\235" +
+      "\001\n\017device_register\030\013 \001(\0132 .hivesync.v1.D" +
+      "eviceRegisterEventBP\322\363\030L\n\017device_registe" +
+      "r\020\001\"7Registers the connecting device and" +
+      " its client version.H\000R\016deviceRegister\022\225" +
+      "\001\n\tsubscribe\030\014 \001(\0132\033.hivesync.v1.Subscri" +
+      "beEventBX\322\363\030T\n\tsubscribe\020\001\"EJoins channe" +
+      "ls, resuming each after the last sequenc" +
+      "e the client saw.H\000R\tsubscribe\022h\n\013unsubs" +
+      "cribe\030\r \001(\0132\035.hivesync.v1.UnsubscribeEve" +
+      "ntB%\322\363\030!\n\013unsubscribe\020\001\"\020Leaves channels" +
+      ".H\000R\013unsubscribe\022\214\001\n\003ack\030\016 \001(\0132\025.hivesyn" +
+      "c.v1.AckEventBa\322\363\030]\n\003ack\020\001\"TAcknowledges" +
+      " an event that requires acknowledgement " +
+      "(admin messages, notifications).H\000R\003ack\022" +
+      "\253\001\n\theartbeat\030\017 \001(\0132\033.hivesync.v1.Heartb" +
+      "eatEventBn\322\363\030j\n\theartbeat\020\003\"[Application" +
+      "-level keepalive every 30 seconds, for c" +
+      "lients that cannot send WebSocket pings." +
+      "H\000R\theartbeat\022\235\001\n\005ready\030\020 \001(\0132\027.hivesync" +
+      ".v1.ReadyEventBl\322\363\030h\n\005ready\020\002\"]Confirms " +
+      "authentication and device registration; " +
+      "carries the server time for drift detect" +
+      "ion.H\000R\005ready\022\325\001\n\trehydrate\030\021 \001(\0132\033.hive" +
+      "sync.v1.RehydrateEventB\227\001\322\363\030\222\001\n\trehydrat" +
+      "e\020\002\032\014project_sync\032\004live\032\004user\"iThe misse" +
+      "d events are no longer kept; refetch the" +
+      " channel\'s state, then continue from the" +
+      " given sequence.H\000R\trehydrate\022\202\001\n\005error\030" +
+      "\022 \001(\0132\027.hivesync.v1.ErrorEventBQ\322\363\030M\n\005er" +
+      "ror\020\002\"BReports a failed frame or a serve" +
+      "r-side failure with a typed code.H\000R\005err" +
+      "or\022\262\001\n\tsave_file\030\024 \001(\0132\032.hivesync.v1.Sav" +
+      "eFileEventBw\322\363\030s\n\tsave_file\020\002\032\014project_s" +
+      "ync\"VA file was saved and a new version " +
+      "appended; clients without unsaved edits " +
+      "refetch it.H\000R\010saveFile\022\276\001\n\rversion_stat" +
+      "e\030\025 \001(\0132\036.hivesync.v1.VersionStateEventB" +
+      "w\322\363\030s\n\025version.state_changed\020\002\032\014project_" +
+      "sync\"JA file was created, moved, deleted" +
+      ", restored or rolled back to a snapshot." +
+      "H\000R\014versionState\022\250\001\n\014lock_changed\030\026 \001(\0132" +
+      "\035.hivesync.v1.LockChangedEventBd\322\363\030`\n\014lo" +
+      "ck.changed\020\002\032\014project_sync\"@A device sta" +
+      "rted or stopped editing a file (advisory" +
+      " soft lock).H\000R\013lockChanged\022\356\001\n\rsave_con" +
+      "flict\030\030 \001(\0132\036.hivesync.v1.SaveConflictEv" +
+      "entB\246\001\322\363\030\241\001\n\021conflict.detected\020\002\032\014projec" +
+      "t_sync\"|A save was refused because anoth" +
+      "er device saved first; nothing was overw" +
+      "ritten and the author resolves it in the" +
+      " merge view.H\000R\014saveConflict\022\236\001\n\020snapsho" +
+      "t_created\030\031 \001(\0132\032.hivesync.v1.SnapshotEv" +
+      "entBU\322\363\030Q\n\020snapshot.created\020\002\032\014project_s" +
+      "ync\"-A snapshot of the whole project was" +
+      " recorded.H\000R\017snapshotCreated\022\301\001\n\021snapsh" +
+      "ot_restored\030\032 \001(\0132\032.hivesync.v1.Snapshot" +
+      "EventBv\322\363\030r\n\021snapshot.restored\020\002\032\014projec" +
+      "t_sync\"MA snapshot was restored by appen" +
+      "ding new versions of the files that diff" +
+      "ered.H\000R\020snapshotRestored\022\310\001\n\016member_cha" +
+      "nged\030\033 \001(\0132\037.hivesync.v1.MemberChangedEv" +
+      "entB~\322\363\030z\n\016member.changed\020\002\032\014project_syn" +
+      "c\"XSomeone joined the project, changed r" +
+      "ole or left; a removed member loses acce" +
+      "ss at once.H\000R\rmemberChanged\022\366\001\n\016project" +
+      "_purged\030\034 \001(\0132\037.hivesync.v1.ProjectPurge" +
+      "dEventB\253\001\322\363\030\246\001\n\016project.purged\020\002\032\014projec" +
+      "t_sync\"\203\001The owner purged the project: i" +
+      "ts files, versions, snapshots and histor" +
+      "y are gone; clients drop their local cop" +
+      "ies of its metadata.H\000R\rprojectPurged\022\335\001" +
+      "\n\017rollback_notice\030\027 \001(\0132 .hivesync.v1.Ro" +
+      "llbackNoticeEventB\217\001\322\363\030\212\001\n\017rollback_noti" +
+      "ce\020\002\032\014project_sync\032\004live\"aA live preview" +
+      " update failed its syntax check and the " +
+      "preview rolled back to the last good sta" +
+      "te.H\000R\016rollbackNotice\022\310\001\n\017preview_reques" +
+      "t\030\036 \001(\0132 .hivesync.v1.PreviewRequestEven" +
+      "tB{\322\363\030w\n\017preview_request\020\003\032\004live\"\\A crea" +
+      "tor asks for a preview of the current st" +
+      "ate; routed to the preview engine and vi" +
+      "ewers.H\000R\016previewRequest\022\272\001\n\021preview_ava" +
+      "ilable\030\037 \001(\0132\".hivesync.v1.PreviewAvaila" +
+      "bleEventBg\322\363\030c\n\021preview_available\020\002\032\004use" +
+      "r\032\004live\"@A preview bundle is ready to op" +
+      "en in the mobile WebView sandbox.H\000R\020pre" +
+      "viewAvailable\022\257\001\n\013diff_update\030  \001(\0132\034.hi" +
+      "vesync.v1.DiffUpdateEventBn\322\363\030j\n\013diff_up" +
+      "date\020\003\032\004live\"SAn incremental, syntax-che" +
+      "cked diff for live preview (at most one " +
+      "every 2 seconds).H\000R\ndiffUpdate\022\254\001\n\023live" +
+      "_preview_toggle\030! \001(\0132#.hivesync.v1.Live" +
+      "PreviewToggleEventBU\322\363\030Q\n\023live_preview_t" +
+      "oggle\020\003\032\004live\"2Live preview was switched" +
+      " on or off for a session.H\000R\021livePreview" +
+      "Toggle\022\224\001\n\014build_result\030\" \001(\0132\035.hivesync" +
+      ".v1.BuildResultEventBP\322\363\030L\n\014build_result" +
+      "\020\002\032\004user\032\004live\".A preview build finished" +
+      ", successfully or not.H\000R\013buildResult\022\242\001" +
+      "\n\016preview_status\030# \001(\0132\037.hivesync.v1.Pre" +
+      "viewStatusEventBX\322\363\030T\n\016preview.status\020\002\032" +
+      "\004user\":A preview moved through queued, b" +
+      "uilding, ready or failed.H\000R\rpreviewStat" +
+      "us\022\311\001\n\016preview_failed\030$ \001(\0132\037.hivesync.v" +
+      "1.PreviewFailedEventB\177\322\363\030{\n\016preview.fail" +
+      "ed\020\002\032\004user\"aA preview build failed or pa" +
+      "ssed its limits; the client shows a Prev" +
+      "iew Failed banner with retry.H\000R\rpreview" +
+      "Failed\022\225\001\n\tlive_text\030( \001(\0132\032.hivesync.v1" +
+      ".LiveTextEventBZ\322\363\030V\n\tlive.text\020\003\032\004live\"" +
+      "AThe Live View creator\'s text stream, ro" +
+      "uted read-only to viewers.H\000R\010liveText\022\270" +
+      "\001\n\014live_overlay\030) \001(\0132\035.hivesync.v1.Live" +
+      "OverlayEventBt\322\363\030p\n\014live.overlay\020\002\032\004live" +
+      "\"XOptional AI comment overlay for a Live" +
+      " View, shown beside the text, never appl" +
+      "ied to it.H\000R\013liveOverlay\022\232\001\n\nlive_ended" +
+      "\030* \001(\0132\033.hivesync.v1.LiveEndedEventB\\\322\363\030" +
+      "X\n\nlive.ended\020\002\032\004live\"BThe Live View ses" +
+      "sion ended (creator stopped or idle for " +
+      "an hour).H\000R\tliveEnded\022{\n\014task_created\0302" +
+      " \001(\0132\035.hivesync.v1.TaskChangedEventB7\322\363\030" +
+      "3\n\014task.created\020\002\032\014project_sync\"\023A task " +
+      "was created.H\000R\013taskCreated\022\212\001\n\014task_upd" +
+      "ated\0303 \001(\0132\035.hivesync.v1.TaskChangedEven" +
+      "tBF\322\363\030B\n\014task.updated\020\002\032\014project_sync\"\"A" +
+      " task\'s status or fields changed.H\000R\013tas" +
+      "kUpdated\022\207\001\n\014task_claimed\0304 \001(\0132\035.hivesy" +
+      "nc.v1.TaskChangedEventBC\322\363\030?\n\014task.claim" +
+      "ed\020\002\032\014project_sync\"\037A task was claimed b" +
+      "y a member.H\000R\013taskClaimed\022\210\001\n\rtask_appr" +
+      "oved\0305 \001(\0132\035.hivesync.v1.TaskChangedEven" +
+      "tBB\322\363\030>\n\rtask.approved\020\002\032\014project_sync\"\035" +
+      "A task\'s result was approved.H\000R\014taskApp" +
+      "roved\022\200\001\n\013task_denied\0306 \001(\0132\035.hivesync.v" +
+      "1.TaskChangedEventB>\322\363\030:\n\013task.denied\020\002\032" +
+      "\014project_sync\"\033A task\'s result was denie" +
+      "d.H\000R\ntaskDenied\022\252\001\n\022task_comment_added\030" +
+      "7 \001(\0132\035.hivesync.v1.TaskChangedEventB[\322\363" +
+      "\030W\n\022task.comment_added\020\002\032\014project_sync\"1" +
+      "An AI documentation patch was attached t" +
+      "o a task.H\000R\020taskCommentAdded\022\302\001\n\023entitl" +
+      "ement_updated\030< \001(\0132$.hivesync.v1.Entitl" +
+      "ementUpdatedEventBi\322\363\030e\n\023entitlement.upd" +
+      "ated\020\002\032\004user\"FThe user\'s tier changed; c" +
+      "lients refresh their gates from the back" +
+      "end.H\000R\022entitlementUpdated\022\207\001\n\014notificat" +
+      "ion\030= \001(\0132\036.hivesync.v1.NotificationEven" +
+      "tBA\322\363\030=\n\014notification\020\002\032\004user\"%An in-app" +
+      " notification for this user.H\000R\014notifica" +
+      "tion\022\271\001\n\radmin_message\030> \001(\0132\036.hivesync." +
+      "v1.AdminMessageEventBr\322\363\030n\n\radmin.messag" +
+      "e\020\002\032\004user\"UA broadcast from the develope" +
+      "r, shown in a modal titled \'Message From" +
+      " the Developer\'.H\000R\014adminMessage\022\273\001\n\020mig" +
+      "ration_notice\030? \001(\0132!.hivesync.v1.Migrat" +
+      "ionNoticeEventBk\322\363\030g\n\020migration.notice\020\002" +
+      "\032\004user\"KThe backend is moving: store the" +
+      " new URL and switch after the grace peri" +
+      "od.H\000R\017migrationNoticeB\t\n\007payload\"!\n\tAut" +
+      "hEvent\022\024\n\005token\030\001 \001(\tR\005token\"\347\001\n\023DeviceR" +
+      "egisterEvent\022\033\n\tdevice_id\030\001 \001(\tR\010deviceI" +
+      "d\0228\n\013client_type\030\002 \001(\0162\027.hivesync.v1.Cli" +
+      "entTypeR\nclientType\022\032\n\010platform\030\003 \001(\tR\010p" +
+      "latform\022%\n\016client_version\030\004 \001(\tR\rclientV" +
+      "ersion\0226\n\027plugin_protocol_version\030\005 \001(\005R" +
+      "\025pluginProtocolVersion\"P\n\017ChannelPositio" +
+      "n\022\030\n\007channel\030\001 \001(\tR\007channel\022#\n\rlast_sequ" +
+      "ence\030\002 \001(\003R\014lastSequence\"J\n\016SubscribeEve" +
+      "nt\0228\n\010channels\030\001 \003(\0132\034.hivesync.v1.Chann" +
+      "elPositionR\010channels\".\n\020UnsubscribeEvent" +
+      "\022\032\n\010channels\030\001 \003(\tR\010channels\"%\n\010AckEvent" +
+      "\022\031\n\010event_id\030\001 \001(\tR\007eventId\"M\n\016Heartbeat" +
+      "Event\022;\n\013client_time\030\001 \001(\0132\032.google.prot" +
+      "obuf.TimestampR\nclientTime\"\202\001\n\nReadyEven" +
+      "t\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\027\n\007user" +
+      "_id\030\002 \001(\tR\006userId\022<\n\032heartbeat_interval_" +
+      "seconds\030\003 \001(\005R\030heartbeatIntervalSeconds\"" +
+      "S\n\016RehydrateEvent\022\030\n\007channel\030\001 \001(\tR\007chan" +
+      "nel\022\'\n\017resume_sequence\030\002 \001(\003R\016resumeSequ" +
+      "ence\"U\n\nErrorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030" +
+      "\n\007message\030\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001" +
+      "(\tR\007eventId\"\202\002\n\rSaveFileEvent\022\035\n\nproject" +
+      "_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006f" +
+      "ileId\022\022\n\004path\030\003 \001(\tR\004path\022\037\n\013revision_id" +
+      "\030\004 \001(\tR\nrevisionId\022\032\n\010revision\030\005 \001(\003R\010re" +
+      "vision\022%\n\016content_sha256\030\006 \001(\tR\rcontentS" +
+      "ha256\022$\n\016author_user_id\030\007 \001(\tR\014authorUse" +
+      "rId\022\033\n\tdevice_id\030\010 \001(\tR\010deviceId\"\226\002\n\021Ver" +
+      "sionStateEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
+      "ectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003" +
+      " \001(\tR\004path\022/\n\005state\030\004 \001(\0162\031.hivesync.v1." +
+      "VersionStateR\005state\022\037\n\013revision_id\030\005 \001(\t" +
+      "R\nrevisionId\022\032\n\010revision\030\006 \001(\003R\010revision" +
+      "\022\"\n\ractor_user_id\030\007 \001(\tR\013actorUserId\022#\n\r" +
+      "previous_path\030\010 \001(\tR\014previousPath\"\317\001\n\020Lo" +
+      "ckChangedEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
+      "ectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\027\n\007user_i" +
+      "d\030\003 \001(\tR\006userId\022\033\n\tdevice_id\030\004 \001(\tR\010devi" +
+      "ceId\022\022\n\004held\030\005 \001(\010R\004held\0229\n\nexpires_at\030\006" +
+      " \001(\0132\032.google.protobuf.TimestampR\texpire" +
+      "sAt\"\317\002\n\021SaveConflictEvent\022\035\n\nproject_id\030" +
+      "\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileI" +
+      "d\022\022\n\004path\030\003 \001(\tR\004path\022(\n\020base_revision_i" +
+      "d\030\004 \001(\tR\016baseRevisionId\022(\n\020head_revision" +
+      "_id\030\005 \001(\tR\016headRevisionId\022#\n\rhead_revisi" +
+      "on\030\006 \001(\003R\014headRevision\022$\n\016author_user_id" +
+      "\030\007 \001(\tR\014authorUserId\022\033\n\tdevice_id\030\010 \001(\tR" +
+      "\010deviceId\0222\n\025client_content_sha256\030\t \001(\t" +
+      "R\023clientContentSha256\"\317\001\n\rSnapshotEvent\022" +
+      "\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\037\n\013snapsh" +
+      "ot_id\030\002 \001(\tR\nsnapshotId\022\024\n\005label\030\003 \001(\tR\005" +
+      "label\022\"\n\ractor_user_id\030\004 \001(\tR\013actorUserI" +
+      "d\022\035\n\nfile_count\030\005 \001(\005R\tfileCount\022%\n\016rest" +
+      "ored_count\030\006 \001(\005R\rrestoredCount\"\321\001\n\022Memb" +
+      "erChangedEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
+      "ectId\022\027\n\007user_id\030\002 \001(\tR\006userId\0221\n\006change" +
+      "\030\003 \001(\0162\031.hivesync.v1.MemberChangeR\006chang" +
+      "e\022,\n\004role\030\004 \001(\0162\030.hivesync.v1.ProjectRol" +
+      "eR\004role\022\"\n\ractor_user_id\030\005 \001(\tR\013actorUse" +
+      "rId\"W\n\022ProjectPurgedEvent\022\035\n\nproject_id\030" +
+      "\001 \001(\tR\tprojectId\022\"\n\ractor_user_id\030\002 \001(\tR" +
+      "\013actorUserId\"L\n\023RollbackNoticeEvent\022\035\n\ns" +
+      "ession_id\030\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001" +
+      "(\tR\006reason\"r\n\023PreviewRequestEvent\022\035\n\nses" +
+      "sion_id\030\001 \001(\tR\tsessionId\022\035\n\nproject_id\030\002" +
+      " \001(\tR\tprojectId\022\035\n\nentry_path\030\003 \001(\tR\tent" +
+      "ryPath\"\326\001\n\025PreviewAvailableEvent\022\035\n\nprev" +
+      "iew_id\030\001 \001(\tR\tpreviewId\022\035\n\nproject_id\030\002 " +
+      "\001(\tR\tprojectId\022\035\n\nbundle_url\030\003 \001(\tR\tbund" +
+      "leUrl\0222\n\025bundle_schema_version\030\004 \001(\005R\023bu" +
+      "ndleSchemaVersion\022,\n\022rn_runtime_version\030" +
+      "\005 \001(\tR\020rnRuntimeVersion\"\214\001\n\017DiffUpdateEv" +
+      "ent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004pa" +
+      "th\030\002 \001(\tR\004path\022!\n\014unified_diff\030\003 \001(\tR\013un" +
+      "ifiedDiff\022#\n\rbase_sequence\030\004 \001(\003R\014baseSe" +
+      "quence\"Q\n\026LivePreviewToggleEvent\022\035\n\nsess" +
+      "ion_id\030\001 \001(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010" +
+      "R\007enabled\"\206\001\n\020BuildResultEvent\022\035\n\nprevie" +
+      "w_id\030\001 \001(\tR\tpreviewId\022\030\n\007success\030\002 \001(\010R\007" +
+      "success\022\037\n\013duration_ms\030\003 \001(\003R\ndurationMs" +
+      "\022\030\n\007message\030\004 \001(\tR\007message\"d\n\022PreviewSta" +
+      "tusEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022" +
+      "/\n\005state\030\002 \001(\0162\031.hivesync.v1.PreviewStat" +
+      "eR\005state\"i\n\022PreviewFailedEvent\022\035\n\nprevie" +
+      "w_id\030\001 \001(\tR\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006r" +
+      "eason\022\034\n\tretryable\030\003 \001(\010R\tretryable\"\217\001\n\r" +
+      "LiveTextEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessi" +
+      "onId\022\022\n\004path\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004" +
+      "text\022\026\n\006offset\030\004 \001(\003R\006offset\022\037\n\013cursor_l" +
+      "ine\030\005 \001(\005R\ncursorLine\"Y\n\020LiveOverlayEven" +
+      "t\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004line" +
+      "\030\002 \001(\005R\004line\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016Live" +
+      "EndedEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionI" +
+      "d\022\026\n\006reason\030\002 \001(\tR\006reason\"\206\001\n\020TaskChange" +
+      "dEvent\022\027\n\007task_id\030\001 \001(\tR\006taskId\022\035\n\nproje" +
+      "ct_id\030\002 \001(\tR\tprojectId\022\"\n\ractor_user_id\030" +
+      "\003 \001(\tR\013actorUserId\022\026\n\006status\030\004 \001(\tR\006stat" +
+      "us\"{\n\027EntitlementUpdatedEvent\022%\n\004tier\030\001 " +
+      "\001(\0162\021.hivesync.v1.TierR\004tier\0229\n\nexpires_" +
+      "at\030\002 \001(\0132\032.google.protobuf.TimestampR\tex" +
+      "piresAt\"\203\001\n\021NotificationEvent\022\'\n\017notific" +
+      "ation_id\030\001 \001(\tR\016notificationId\022\024\n\005title\030" +
+      "\002 \001(\tR\005title\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep" +
+      "_link\030\004 \001(\tR\010deepLink\"\246\001\n\021AdminMessageEv" +
+      "ent\022\016\n\002id\030\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005titl" +
+      "e\022\022\n\004body\030\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.h" +
+      "ivesync.v1.AdminMessageLevelR\005level\022!\n\014r" +
+      "equires_ack\030\005 \001(\010R\013requiresAck\"\244\001\n\024Migra" +
+      "tionNoticeEvent\022\030\n\007new_url\030\001 \001(\tR\007new_ur" +
+      "l\022>\n\014switch_after\030\002 \001(\0132\032.google.protobu" +
+      "f.TimestampR\014switch_after\0222\n\024grace_perio" +
+      "d_seconds\030\003 \001(\005R\024grace_period_seconds*\227\001" +
+      "\n\016EventDirection\022\037\n\033EVENT_DIRECTION_UNSP" +
+      "ECIFIED\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_S" +
+      "ERVER\020\001\022$\n EVENT_DIRECTION_SERVER_TO_CLI" +
+      "ENT\020\002\022\030\n\024EVENT_DIRECTION_BOTH\020\003*\275\001\n\014Vers" +
+      "ionState\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022" +
+      "\031\n\025VERSION_STATE_CREATED\020\001\022\027\n\023VERSION_ST" +
+      "ATE_MOVED\020\002\022\031\n\025VERSION_STATE_DELETED\020\003\022\032" +
+      "\n\026VERSION_STATE_RESTORED\020\004\022#\n\037VERSION_ST" +
+      "ATE_SNAPSHOT_RESTORED\020\005*\202\001\n\014MemberChange" +
+      "\022\035\n\031MEMBER_CHANGE_UNSPECIFIED\020\000\022\030\n\024MEMBE" +
+      "R_CHANGE_JOINED\020\001\022\036\n\032MEMBER_CHANGE_ROLE_" +
+      "CHANGED\020\002\022\031\n\025MEMBER_CHANGE_REMOVED\020\003*\226\001\n" +
+      "\014PreviewState\022\035\n\031PREVIEW_STATE_UNSPECIFI" +
+      "ED\020\000\022\030\n\024PREVIEW_STATE_QUEUED\020\001\022\032\n\026PREVIE" +
+      "W_STATE_BUILDING\020\002\022\027\n\023PREVIEW_STATE_READ" +
+      "Y\020\003\022\030\n\024PREVIEW_STATE_FAILED\020\004*\231\001\n\021AdminM" +
+      "essageLevel\022#\n\037ADMIN_MESSAGE_LEVEL_UNSPE" +
+      "CIFIED\020\000\022\034\n\030ADMIN_MESSAGE_LEVEL_INFO\020\001\022\037" +
+      "\n\033ADMIN_MESSAGE_LEVEL_WARNING\020\002\022 \n\034ADMIN" +
+      "_MESSAGE_LEVEL_CRITICAL\020\003:M\n\005event\022\035.goo" +
+      "gle.protobuf.FieldOptions\030\272\216\003 \001(\0132\026.hive" +
+      "sync.v1.EventSpecR\005eventBP\n\023dev.hivesync" +
+      ".sdk.v1P\001Z7github.com/hivesync/hivesync/" +
+      "gen/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -473,6 +546,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
           com.google.protobuf.DescriptorProtos.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.hivesync.sdk.v1.Access.getDescriptor(),
+          dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor(),
         });
     internal_static_hivesync_v1_EventSpec_descriptor =
       getDescriptor().getMessageType(0);
@@ -485,7 +559,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_Event_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_Event_descriptor,
-        new java.lang.String[] { "Id", "EventType", "Channel", "Sequence", "ServerTime", "Auth", "DeviceRegister", "Subscribe", "Unsubscribe", "Ack", "Heartbeat", "Ready", "Rehydrate", "Error", "SaveFile", "VersionState", "LockChanged", "RollbackNotice", "PreviewRequest", "PreviewAvailable", "DiffUpdate", "LivePreviewToggle", "BuildResult", "PreviewStatus", "PreviewFailed", "LiveText", "LiveOverlay", "LiveEnded", "TaskCreated", "TaskUpdated", "TaskClaimed", "TaskApproved", "TaskDenied", "TaskCommentAdded", "EntitlementUpdated", "Notification", "AdminMessage", "MigrationNotice", "Payload", });
+        new java.lang.String[] { "Id", "EventType", "Channel", "Sequence", "ServerTime", "Auth", "DeviceRegister", "Subscribe", "Unsubscribe", "Ack", "Heartbeat", "Ready", "Rehydrate", "Error", "SaveFile", "VersionState", "LockChanged", "SaveConflict", "SnapshotCreated", "SnapshotRestored", "MemberChanged", "ProjectPurged", "RollbackNotice", "PreviewRequest", "PreviewAvailable", "DiffUpdate", "LivePreviewToggle", "BuildResult", "PreviewStatus", "PreviewFailed", "LiveText", "LiveOverlay", "LiveEnded", "TaskCreated", "TaskUpdated", "TaskClaimed", "TaskApproved", "TaskDenied", "TaskCommentAdded", "EntitlementUpdated", "Notification", "AdminMessage", "MigrationNotice", "Payload", });
     internal_static_hivesync_v1_AuthEvent_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_hivesync_v1_AuthEvent_fieldAccessorTable = new
@@ -557,105 +631,129 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_VersionStateEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_VersionStateEvent_descriptor,
-        new java.lang.String[] { "ProjectId", "FileId", "Path", "State", "RevisionId", "Revision", });
+        new java.lang.String[] { "ProjectId", "FileId", "Path", "State", "RevisionId", "Revision", "ActorUserId", "PreviousPath", });
     internal_static_hivesync_v1_LockChangedEvent_descriptor =
       getDescriptor().getMessageType(14);
     internal_static_hivesync_v1_LockChangedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_LockChangedEvent_descriptor,
         new java.lang.String[] { "ProjectId", "FileId", "UserId", "DeviceId", "Held", "ExpiresAt", });
-    internal_static_hivesync_v1_RollbackNoticeEvent_descriptor =
+    internal_static_hivesync_v1_SaveConflictEvent_descriptor =
       getDescriptor().getMessageType(15);
+    internal_static_hivesync_v1_SaveConflictEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SaveConflictEvent_descriptor,
+        new java.lang.String[] { "ProjectId", "FileId", "Path", "BaseRevisionId", "HeadRevisionId", "HeadRevision", "AuthorUserId", "DeviceId", "ClientContentSha256", });
+    internal_static_hivesync_v1_SnapshotEvent_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_hivesync_v1_SnapshotEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SnapshotEvent_descriptor,
+        new java.lang.String[] { "ProjectId", "SnapshotId", "Label", "ActorUserId", "FileCount", "RestoredCount", });
+    internal_static_hivesync_v1_MemberChangedEvent_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_hivesync_v1_MemberChangedEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_MemberChangedEvent_descriptor,
+        new java.lang.String[] { "ProjectId", "UserId", "Change", "Role", "ActorUserId", });
+    internal_static_hivesync_v1_ProjectPurgedEvent_descriptor =
+      getDescriptor().getMessageType(18);
+    internal_static_hivesync_v1_ProjectPurgedEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ProjectPurgedEvent_descriptor,
+        new java.lang.String[] { "ProjectId", "ActorUserId", });
+    internal_static_hivesync_v1_RollbackNoticeEvent_descriptor =
+      getDescriptor().getMessageType(19);
     internal_static_hivesync_v1_RollbackNoticeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RollbackNoticeEvent_descriptor,
         new java.lang.String[] { "SessionId", "Reason", });
     internal_static_hivesync_v1_PreviewRequestEvent_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(20);
     internal_static_hivesync_v1_PreviewRequestEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_PreviewRequestEvent_descriptor,
         new java.lang.String[] { "SessionId", "ProjectId", "EntryPath", });
     internal_static_hivesync_v1_PreviewAvailableEvent_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(21);
     internal_static_hivesync_v1_PreviewAvailableEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_PreviewAvailableEvent_descriptor,
         new java.lang.String[] { "PreviewId", "ProjectId", "BundleUrl", "BundleSchemaVersion", "RnRuntimeVersion", });
     internal_static_hivesync_v1_DiffUpdateEvent_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(22);
     internal_static_hivesync_v1_DiffUpdateEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffUpdateEvent_descriptor,
         new java.lang.String[] { "SessionId", "Path", "UnifiedDiff", "BaseSequence", });
     internal_static_hivesync_v1_LivePreviewToggleEvent_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(23);
     internal_static_hivesync_v1_LivePreviewToggleEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_LivePreviewToggleEvent_descriptor,
         new java.lang.String[] { "SessionId", "Enabled", });
     internal_static_hivesync_v1_BuildResultEvent_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(24);
     internal_static_hivesync_v1_BuildResultEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_BuildResultEvent_descriptor,
         new java.lang.String[] { "PreviewId", "Success", "DurationMs", "Message", });
     internal_static_hivesync_v1_PreviewStatusEvent_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(25);
     internal_static_hivesync_v1_PreviewStatusEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_PreviewStatusEvent_descriptor,
         new java.lang.String[] { "PreviewId", "State", });
     internal_static_hivesync_v1_PreviewFailedEvent_descriptor =
-      getDescriptor().getMessageType(22);
+      getDescriptor().getMessageType(26);
     internal_static_hivesync_v1_PreviewFailedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_PreviewFailedEvent_descriptor,
         new java.lang.String[] { "PreviewId", "Reason", "Retryable", });
     internal_static_hivesync_v1_LiveTextEvent_descriptor =
-      getDescriptor().getMessageType(23);
+      getDescriptor().getMessageType(27);
     internal_static_hivesync_v1_LiveTextEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_LiveTextEvent_descriptor,
         new java.lang.String[] { "SessionId", "Path", "Text", "Offset", "CursorLine", });
     internal_static_hivesync_v1_LiveOverlayEvent_descriptor =
-      getDescriptor().getMessageType(24);
+      getDescriptor().getMessageType(28);
     internal_static_hivesync_v1_LiveOverlayEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_LiveOverlayEvent_descriptor,
         new java.lang.String[] { "SessionId", "Line", "Note", });
     internal_static_hivesync_v1_LiveEndedEvent_descriptor =
-      getDescriptor().getMessageType(25);
+      getDescriptor().getMessageType(29);
     internal_static_hivesync_v1_LiveEndedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_LiveEndedEvent_descriptor,
         new java.lang.String[] { "SessionId", "Reason", });
     internal_static_hivesync_v1_TaskChangedEvent_descriptor =
-      getDescriptor().getMessageType(26);
+      getDescriptor().getMessageType(30);
     internal_static_hivesync_v1_TaskChangedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_TaskChangedEvent_descriptor,
         new java.lang.String[] { "TaskId", "ProjectId", "ActorUserId", "Status", });
     internal_static_hivesync_v1_EntitlementUpdatedEvent_descriptor =
-      getDescriptor().getMessageType(27);
+      getDescriptor().getMessageType(31);
     internal_static_hivesync_v1_EntitlementUpdatedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_EntitlementUpdatedEvent_descriptor,
         new java.lang.String[] { "Tier", "ExpiresAt", });
     internal_static_hivesync_v1_NotificationEvent_descriptor =
-      getDescriptor().getMessageType(28);
+      getDescriptor().getMessageType(32);
     internal_static_hivesync_v1_NotificationEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_NotificationEvent_descriptor,
         new java.lang.String[] { "NotificationId", "Title", "Body", "DeepLink", });
     internal_static_hivesync_v1_AdminMessageEvent_descriptor =
-      getDescriptor().getMessageType(29);
+      getDescriptor().getMessageType(33);
     internal_static_hivesync_v1_AdminMessageEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_AdminMessageEvent_descriptor,
         new java.lang.String[] { "Id", "Title", "Body", "Level", "RequiresAck", });
     internal_static_hivesync_v1_MigrationNoticeEvent_descriptor =
-      getDescriptor().getMessageType(30);
+      getDescriptor().getMessageType(34);
     internal_static_hivesync_v1_MigrationNoticeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_MigrationNoticeEvent_descriptor,
@@ -665,6 +763,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.DescriptorProtos.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.hivesync.sdk.v1.Access.getDescriptor();
+    dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(dev.hivesync.sdk.v1.Events.event);

@@ -37,6 +37,8 @@ private static final long serialVersionUID = 0L;
     path_ = "";
     state_ = 0;
     revisionId_ = "";
+    actorUserId_ = "";
+    previousPath_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -286,6 +288,100 @@ private static final long serialVersionUID = 0L;
     return revision_;
   }
 
+  public static final int ACTOR_USER_ID_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object actorUserId_ = "";
+  /**
+   * <pre>
+   * actor_user_id is the user who made the change.
+   * </pre>
+   *
+   * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+   * @return The actorUserId.
+   */
+  @java.lang.Override
+  public java.lang.String getActorUserId() {
+    java.lang.Object ref = actorUserId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      actorUserId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * actor_user_id is the user who made the change.
+   * </pre>
+   *
+   * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+   * @return The bytes for actorUserId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getActorUserIdBytes() {
+    java.lang.Object ref = actorUserId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      actorUserId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int PREVIOUS_PATH_FIELD_NUMBER = 8;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object previousPath_ = "";
+  /**
+   * <pre>
+   * previous_path is the path before a move (empty otherwise).
+   * </pre>
+   *
+   * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+   * @return The previousPath.
+   */
+  @java.lang.Override
+  public java.lang.String getPreviousPath() {
+    java.lang.Object ref = previousPath_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      previousPath_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * previous_path is the path before a move (empty otherwise).
+   * </pre>
+   *
+   * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+   * @return The bytes for previousPath.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getPreviousPathBytes() {
+    java.lang.Object ref = previousPath_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      previousPath_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -318,6 +414,12 @@ private static final long serialVersionUID = 0L;
     if (revision_ != 0L) {
       output.writeInt64(6, revision_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(actorUserId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 7, actorUserId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(previousPath_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 8, previousPath_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -341,6 +443,12 @@ private static final long serialVersionUID = 0L;
     if (revision_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(6, revision_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(actorUserId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(7, actorUserId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(previousPath_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(8, previousPath_);
     }
     return size;
   }
@@ -377,6 +485,10 @@ private static final long serialVersionUID = 0L;
         .equals(other.getRevisionId())) return false;
     if (getRevision()
         != other.getRevision()) return false;
+    if (!getActorUserId()
+        .equals(other.getActorUserId())) return false;
+    if (!getPreviousPath()
+        .equals(other.getPreviousPath())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -401,6 +513,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + REVISION_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getRevision());
+    hash = (37 * hash) + ACTOR_USER_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getActorUserId().hashCode();
+    hash = (37 * hash) + PREVIOUS_PATH_FIELD_NUMBER;
+    hash = (53 * hash) + getPreviousPath().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -542,6 +658,8 @@ private static final long serialVersionUID = 0L;
       state_ = 0;
       revisionId_ = "";
       revision_ = 0L;
+      actorUserId_ = "";
+      previousPath_ = "";
       return this;
     }
 
@@ -593,6 +711,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.revision_ = revision_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.actorUserId_ = actorUserId_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.previousPath_ = previousPath_;
+      }
     }
 
     @java.lang.Override
@@ -632,6 +756,16 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getRevision() != 0L) {
         setRevision(other.getRevision());
+      }
+      if (!other.getActorUserId().isEmpty()) {
+        actorUserId_ = other.actorUserId_;
+        bitField0_ |= 0x00000040;
+        onChanged();
+      }
+      if (!other.getPreviousPath().isEmpty()) {
+        previousPath_ = other.previousPath_;
+        bitField0_ |= 0x00000080;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -687,6 +821,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 58: {
+              actorUserId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 58
+            case 66: {
+              previousPath_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1184,6 +1328,190 @@ private static final long serialVersionUID = 0L;
     public Builder clearRevision() {
       bitField0_ = (bitField0_ & ~0x00000020);
       revision_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object actorUserId_ = "";
+    /**
+     * <pre>
+     * actor_user_id is the user who made the change.
+     * </pre>
+     *
+     * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+     * @return The actorUserId.
+     */
+    public java.lang.String getActorUserId() {
+      java.lang.Object ref = actorUserId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        actorUserId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * actor_user_id is the user who made the change.
+     * </pre>
+     *
+     * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+     * @return The bytes for actorUserId.
+     */
+    public com.google.protobuf.ByteString
+        getActorUserIdBytes() {
+      java.lang.Object ref = actorUserId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        actorUserId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * actor_user_id is the user who made the change.
+     * </pre>
+     *
+     * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+     * @param value The actorUserId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setActorUserId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      actorUserId_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * actor_user_id is the user who made the change.
+     * </pre>
+     *
+     * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearActorUserId() {
+      actorUserId_ = getDefaultInstance().getActorUserId();
+      bitField0_ = (bitField0_ & ~0x00000040);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * actor_user_id is the user who made the change.
+     * </pre>
+     *
+     * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+     * @param value The bytes for actorUserId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setActorUserIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      actorUserId_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object previousPath_ = "";
+    /**
+     * <pre>
+     * previous_path is the path before a move (empty otherwise).
+     * </pre>
+     *
+     * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+     * @return The previousPath.
+     */
+    public java.lang.String getPreviousPath() {
+      java.lang.Object ref = previousPath_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        previousPath_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * previous_path is the path before a move (empty otherwise).
+     * </pre>
+     *
+     * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+     * @return The bytes for previousPath.
+     */
+    public com.google.protobuf.ByteString
+        getPreviousPathBytes() {
+      java.lang.Object ref = previousPath_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        previousPath_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * previous_path is the path before a move (empty otherwise).
+     * </pre>
+     *
+     * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+     * @param value The previousPath to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPreviousPath(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      previousPath_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * previous_path is the path before a move (empty otherwise).
+     * </pre>
+     *
+     * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPreviousPath() {
+      previousPath_ = getDefaultInstance().getPreviousPath();
+      bitField0_ = (bitField0_ & ~0x00000080);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * previous_path is the path before a move (empty otherwise).
+     * </pre>
+     *
+     * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+     * @param value The bytes for previousPath to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPreviousPathBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      previousPath_ = value;
+      bitField0_ |= 0x00000080;
       onChanged();
       return this;
     }

@@ -118,4 +118,44 @@ public interface VersionStateEventOrBuilder extends
    * @return The revision.
    */
   long getRevision();
+
+  /**
+   * <pre>
+   * actor_user_id is the user who made the change.
+   * </pre>
+   *
+   * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+   * @return The actorUserId.
+   */
+  java.lang.String getActorUserId();
+  /**
+   * <pre>
+   * actor_user_id is the user who made the change.
+   * </pre>
+   *
+   * <code>string actor_user_id = 7 [json_name = "actorUserId"];</code>
+   * @return The bytes for actorUserId.
+   */
+  com.google.protobuf.ByteString
+      getActorUserIdBytes();
+
+  /**
+   * <pre>
+   * previous_path is the path before a move (empty otherwise).
+   * </pre>
+   *
+   * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+   * @return The previousPath.
+   */
+  java.lang.String getPreviousPath();
+  /**
+   * <pre>
+   * previous_path is the path before a move (empty otherwise).
+   * </pre>
+   *
+   * <code>string previous_path = 8 [json_name = "previousPath"];</code>
+   * @return The bytes for previousPath.
+   */
+  com.google.protobuf.ByteString
+      getPreviousPathBytes();
 }

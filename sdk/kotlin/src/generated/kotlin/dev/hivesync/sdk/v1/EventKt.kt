@@ -611,6 +611,189 @@ public object EventKt {
 
     /**
      * ```
+     * save_conflict records a save refused because its base was stale.
+     * ```
+     *
+     * `.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }`
+     */
+    public var saveConflict: dev.hivesync.sdk.v1.SaveConflictEvent
+      @kotlin.jvm.JvmName("getSaveConflict")
+        get() = _builder.saveConflict
+      @kotlin.jvm.JvmName("setSaveConflict")
+        set(value) {
+        _builder.saveConflict = value
+      }
+    /**
+     * ```
+     * save_conflict records a save refused because its base was stale.
+     * ```
+     *
+     * `.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }`
+     */
+    public fun clearSaveConflict() {
+      _builder.clearSaveConflict()
+    }
+    /**
+     * ```
+     * save_conflict records a save refused because its base was stale.
+     * ```
+     *
+     * `.hivesync.v1.SaveConflictEvent save_conflict = 24 [json_name = "saveConflict", (.hivesync.v1.event) = { ... }`
+     * @return Whether the saveConflict field is set.
+     */
+    public fun hasSaveConflict(): kotlin.Boolean {
+      return _builder.hasSaveConflict()
+    }
+
+    /**
+     * ```
+     * snapshot_created records a new project snapshot.
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }`
+     */
+    public var snapshotCreated: dev.hivesync.sdk.v1.SnapshotEvent
+      @kotlin.jvm.JvmName("getSnapshotCreated")
+        get() = _builder.snapshotCreated
+      @kotlin.jvm.JvmName("setSnapshotCreated")
+        set(value) {
+        _builder.snapshotCreated = value
+      }
+    /**
+     * ```
+     * snapshot_created records a new project snapshot.
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }`
+     */
+    public fun clearSnapshotCreated() {
+      _builder.clearSnapshotCreated()
+    }
+    /**
+     * ```
+     * snapshot_created records a new project snapshot.
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_created = 25 [json_name = "snapshotCreated", (.hivesync.v1.event) = { ... }`
+     * @return Whether the snapshotCreated field is set.
+     */
+    public fun hasSnapshotCreated(): kotlin.Boolean {
+      return _builder.hasSnapshotCreated()
+    }
+
+    /**
+     * ```
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }`
+     */
+    public var snapshotRestored: dev.hivesync.sdk.v1.SnapshotEvent
+      @kotlin.jvm.JvmName("getSnapshotRestored")
+        get() = _builder.snapshotRestored
+      @kotlin.jvm.JvmName("setSnapshotRestored")
+        set(value) {
+        _builder.snapshotRestored = value
+      }
+    /**
+     * ```
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }`
+     */
+    public fun clearSnapshotRestored() {
+      _builder.clearSnapshotRestored()
+    }
+    /**
+     * ```
+     * snapshot_restored records a snapshot restore (each restored file also
+     * gets a version.state_changed event).
+     * ```
+     *
+     * `.hivesync.v1.SnapshotEvent snapshot_restored = 26 [json_name = "snapshotRestored", (.hivesync.v1.event) = { ... }`
+     * @return Whether the snapshotRestored field is set.
+     */
+    public fun hasSnapshotRestored(): kotlin.Boolean {
+      return _builder.hasSnapshotRestored()
+    }
+
+    /**
+     * ```
+     * member_changed records a membership change.
+     * ```
+     *
+     * `.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }`
+     */
+    public var memberChanged: dev.hivesync.sdk.v1.MemberChangedEvent
+      @kotlin.jvm.JvmName("getMemberChanged")
+        get() = _builder.memberChanged
+      @kotlin.jvm.JvmName("setMemberChanged")
+        set(value) {
+        _builder.memberChanged = value
+      }
+    /**
+     * ```
+     * member_changed records a membership change.
+     * ```
+     *
+     * `.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }`
+     */
+    public fun clearMemberChanged() {
+      _builder.clearMemberChanged()
+    }
+    /**
+     * ```
+     * member_changed records a membership change.
+     * ```
+     *
+     * `.hivesync.v1.MemberChangedEvent member_changed = 27 [json_name = "memberChanged", (.hivesync.v1.event) = { ... }`
+     * @return Whether the memberChanged field is set.
+     */
+    public fun hasMemberChanged(): kotlin.Boolean {
+      return _builder.hasMemberChanged()
+    }
+
+    /**
+     * ```
+     * project_purged announces that the project's data was irreversibly purged.
+     * ```
+     *
+     * `.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }`
+     */
+    public var projectPurged: dev.hivesync.sdk.v1.ProjectPurgedEvent
+      @kotlin.jvm.JvmName("getProjectPurged")
+        get() = _builder.projectPurged
+      @kotlin.jvm.JvmName("setProjectPurged")
+        set(value) {
+        _builder.projectPurged = value
+      }
+    /**
+     * ```
+     * project_purged announces that the project's data was irreversibly purged.
+     * ```
+     *
+     * `.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }`
+     */
+    public fun clearProjectPurged() {
+      _builder.clearProjectPurged()
+    }
+    /**
+     * ```
+     * project_purged announces that the project's data was irreversibly purged.
+     * ```
+     *
+     * `.hivesync.v1.ProjectPurgedEvent project_purged = 28 [json_name = "projectPurged", (.hivesync.v1.event) = { ... }`
+     * @return Whether the projectPurged field is set.
+     */
+    public fun hasProjectPurged(): kotlin.Boolean {
+      return _builder.hasProjectPurged()
+    }
+
+    /**
+     * ```
      * rollback_notice announces an automatic rollback of a live preview.
      * ```
      *
@@ -1415,6 +1598,21 @@ public val dev.hivesync.sdk.v1.EventOrBuilder.versionStateOrNull: dev.hivesync.s
 
 public val dev.hivesync.sdk.v1.EventOrBuilder.lockChangedOrNull: dev.hivesync.sdk.v1.LockChangedEvent?
   get() = if (hasLockChanged()) getLockChanged() else null
+
+public val dev.hivesync.sdk.v1.EventOrBuilder.saveConflictOrNull: dev.hivesync.sdk.v1.SaveConflictEvent?
+  get() = if (hasSaveConflict()) getSaveConflict() else null
+
+public val dev.hivesync.sdk.v1.EventOrBuilder.snapshotCreatedOrNull: dev.hivesync.sdk.v1.SnapshotEvent?
+  get() = if (hasSnapshotCreated()) getSnapshotCreated() else null
+
+public val dev.hivesync.sdk.v1.EventOrBuilder.snapshotRestoredOrNull: dev.hivesync.sdk.v1.SnapshotEvent?
+  get() = if (hasSnapshotRestored()) getSnapshotRestored() else null
+
+public val dev.hivesync.sdk.v1.EventOrBuilder.memberChangedOrNull: dev.hivesync.sdk.v1.MemberChangedEvent?
+  get() = if (hasMemberChanged()) getMemberChanged() else null
+
+public val dev.hivesync.sdk.v1.EventOrBuilder.projectPurgedOrNull: dev.hivesync.sdk.v1.ProjectPurgedEvent?
+  get() = if (hasProjectPurged()) getProjectPurged() else null
 
 public val dev.hivesync.sdk.v1.EventOrBuilder.rollbackNoticeOrNull: dev.hivesync.sdk.v1.RollbackNoticeEvent?
   get() = if (hasRollbackNotice()) getRollbackNotice() else null

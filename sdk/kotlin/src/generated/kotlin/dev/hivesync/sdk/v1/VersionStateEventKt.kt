@@ -189,6 +189,56 @@ public object VersionStateEventKt {
     public fun clearRevision() {
       _builder.clearRevision()
     }
+
+    /**
+     * ```
+     * actor_user_id is the user who made the change.
+     * ```
+     *
+     * `string actor_user_id = 7 [json_name = "actorUserId"];`
+     */
+    public var actorUserId: kotlin.String
+      @kotlin.jvm.JvmName("getActorUserId")
+        get() = _builder.actorUserId
+      @kotlin.jvm.JvmName("setActorUserId")
+        set(value) {
+        _builder.actorUserId = value
+      }
+    /**
+     * ```
+     * actor_user_id is the user who made the change.
+     * ```
+     *
+     * `string actor_user_id = 7 [json_name = "actorUserId"];`
+     */
+    public fun clearActorUserId() {
+      _builder.clearActorUserId()
+    }
+
+    /**
+     * ```
+     * previous_path is the path before a move (empty otherwise).
+     * ```
+     *
+     * `string previous_path = 8 [json_name = "previousPath"];`
+     */
+    public var previousPath: kotlin.String
+      @kotlin.jvm.JvmName("getPreviousPath")
+        get() = _builder.previousPath
+      @kotlin.jvm.JvmName("setPreviousPath")
+        set(value) {
+        _builder.previousPath = value
+      }
+    /**
+     * ```
+     * previous_path is the path before a move (empty otherwise).
+     * ```
+     *
+     * `string previous_path = 8 [json_name = "previousPath"];`
+     */
+    public fun clearPreviousPath() {
+      _builder.clearPreviousPath()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

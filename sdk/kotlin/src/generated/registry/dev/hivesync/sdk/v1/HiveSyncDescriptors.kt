@@ -17,6 +17,7 @@ public object HiveSyncDescriptors {
       dev.hivesync.sdk.v1.Errors.getDescriptor(),
       dev.hivesync.sdk.v1.Events.getDescriptor(),
       dev.hivesync.sdk.v1.FileServiceOuterClass.getDescriptor(),
+      dev.hivesync.sdk.v1.HistoryServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.Identity.getDescriptor(),
       dev.hivesync.sdk.v1.MetaServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor(),

@@ -1,0 +1,46 @@
+-- name: HistoryPageNewest :many
+-- HistoryPageNewest is a page of a channel's log before a sequence, newest
+-- first. With no types given, transient lock events are left out.
+SELECT sequence, event_type, payload FROM events
+WHERE channel = @channel AND sequence < @before
+  AND CASE WHEN cardinality(@event_types::text[]) = 0 THEN event_type <> 'lock.changed'
+           ELSE event_type = ANY(@event_types::text[]) END
+ORDER BY sequence DESC
+LIMIT @max_rows;
+
+-- name: HistoryPageOldest :many
+-- HistoryPageOldest is a page of a channel's log after a sequence (and up to
+-- an upper bound), oldest first, with the same type rule.
+SELECT sequence, event_type, payload FROM events
+WHERE channel = @channel AND sequence > @after AND sequence <= @until
+  AND CASE WHEN cardinality(@event_types::text[]) = 0 THEN event_type <> 'lock.changed'
+           ELSE event_type = ANY(@event_types::text[]) END
+ORDER BY sequence
+LIMIT @max_rows;
+
+-- name: EventChannelLast :one
+-- EventChannelLast is the last sequence handed out on a channel.
+SELECT last_sequence FROM event_channels WHERE channel = @channel;
+
+-- name: EventDeleteChannel :execrows
+DELETE FROM events WHERE channel = @channel;
+
+-- name: EventPruneBatch :execrows
+-- EventPruneBatch deletes up to batch_size events older than cutoff, oldest
+-- first; the retention job repeats it until nothing is left to prune.
+DELETE FROM events e
+USING (SELECT o.channel, o.sequence FROM events o WHERE o.created_at < @cutoff ORDER BY o.created_at LIMIT @batch_size) old
+WHERE e.channel = old.channel AND e.sequence = old.sequence;
+
+-- name: ProjectLockForPurge :one
+-- ProjectLockForPurge locks a project the caller owns, with its size.
+SELECT p.id, p.name,
+       (SELECT count(*) FROM files f WHERE f.project_id = p.id)::bigint AS files,
+       (SELECT count(*) FROM file_versions v JOIN files f ON f.id = v.file_id WHERE f.project_id = p.id)::bigint AS versions
+FROM projects p
+JOIN project_members m ON m.project_id = p.id AND m.user_id = @user_id AND m.role = @owner_role
+WHERE p.id = @id
+FOR UPDATE OF p;
+
+-- name: ProjectDelete :execrows
+DELETE FROM projects WHERE id = @id;
