@@ -26,7 +26,9 @@ SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision,
        v.lines_added, v.lines_removed, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
 WHERE f.project_id = @project_id AND (f.deleted_at IS NULL OR @include_deleted::boolean)
-ORDER BY f.path, f.deleted_at NULLS FIRST;
+  AND (f.path, f.id) > (@after_path::text, @after_id::uuid)
+ORDER BY f.path, f.id
+LIMIT @max_rows;
 
 -- name: FileVersionGet :one
 SELECT * FROM file_versions WHERE id = @id AND file_id = @file_id;

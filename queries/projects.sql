@@ -13,8 +13,9 @@ WHERE p.id = @id;
 -- name: ProjectListForUser :many
 SELECT p.*, m.role FROM projects p
 JOIN project_members m ON m.project_id = p.id
-WHERE m.user_id = @user_id
-ORDER BY p.created_at DESC, p.id;
+WHERE m.user_id = @user_id AND (p.created_at, p.id) < (@before_time::timestamptz, @before_id::uuid)
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT @max_rows;
 
 -- name: ProjectAddStorage :one
 -- ProjectAddStorage charges bytes to a project only while it stays within max.
@@ -28,7 +29,10 @@ SELECT storage_bytes FROM projects WHERE id = @id;
 -- name: ProjectMembers :many
 SELECT m.user_id, m.role, m.created_at, u.email, u.display_name FROM project_members m
 JOIN users u ON u.id = m.user_id
-WHERE m.project_id = @project_id ORDER BY m.role DESC, m.created_at;
+WHERE m.project_id = @project_id
+  AND (m.role < @after_role::smallint OR (m.role = @after_role::smallint AND (m.created_at, m.user_id) > (@after_time::timestamptz, @after_user::uuid)))
+ORDER BY m.role DESC, m.created_at, m.user_id
+LIMIT @max_rows;
 
 -- name: ProjectMemberLock :one
 -- ProjectMemberLock locks a project's owner rows so role changes serialize.

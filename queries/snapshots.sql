@@ -15,7 +15,9 @@ WHERE s.id = @id;
 
 -- name: SnapshotList :many
 SELECT s.*, (SELECT count(*) FROM snapshot_files sf WHERE sf.snapshot_id = s.id)::int AS file_count
-FROM snapshots s WHERE s.project_id = @project_id ORDER BY s.created_at DESC, s.id;
+FROM snapshots s WHERE s.project_id = @project_id AND (s.created_at, s.id) < (@before_time::timestamptz, @before_id::uuid)
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT @max_rows;
 
 -- name: SnapshotFiles :many
 SELECT sf.file_id, sf.path, v.id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id, v.lines_added, v.lines_removed, v.created_at

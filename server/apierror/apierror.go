@@ -5,11 +5,13 @@ package apierror
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -129,4 +131,33 @@ func ParseID(field, value string) (uuid.UUID, error) {
 		return uuid.Nil, InvalidArgument(field, "must be a UUID")
 	}
 	return id, nil
+}
+
+// PageSize checks a list's page_size: zero means def, and anything outside
+// 1..maxSize is invalid_argument.
+func PageSize(size, def, maxSize int32) (int32, error) {
+	switch {
+	case size == 0:
+		return def, nil
+	case size < 0 || size > maxSize:
+		return 0, InvalidArgument("page_size", fmt.Sprintf("must be between 1 and %d", maxSize))
+	}
+	return size, nil
+}
+
+// EncodeCursor makes an opaque page token of a keyset position (the sort
+// key of the last row of a page). Parts must not contain NUL.
+func EncodeCursor(parts ...string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+}
+
+// DecodeCursor reads a token made by EncodeCursor with n parts; anything
+// else is invalid_argument.
+func DecodeCursor(token string, n int) ([]string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	parts := strings.Split(string(raw), "\x00")
+	if err != nil || len(parts) != n {
+		return nil, InvalidArgument("page_token", "is not a token from a previous page")
+	}
+	return parts, nil
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -540,4 +541,118 @@ func TestSoftLocksAreAdvisory(t *testing.T) {
 	n, err := b.store.SoftLockDeleteExpired(ctx, later())
 	require.NoError(t, err)
 	require.Zero(t, n, "the job already deleted it")
+}
+
+// pages walks a listing to its end with page size 2 and returns every item.
+func pages[T any](t *testing.T, list func(token string) ([]T, string, error)) []T {
+	t.Helper()
+	var all []T
+	token := ""
+	for range 100 {
+		items, next, err := list(token)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(items), 2)
+		all = append(all, items...)
+		if next == "" {
+			return all
+		}
+		token = next
+	}
+	t.Fatal("pagination does not end")
+	return nil
+}
+
+func TestListsPageWithStableTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	owner := newEditorOn(t, b, "pager@files.test", "desktop")
+	snaps := hivesyncv1connect.NewSnapshotServiceClient(b.h1, b.baseURL, bearer(owner.token))
+	var pid string
+	for i := range 5 {
+		p, err := owner.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: fmt.Sprintf("P%d", i)})
+		require.NoError(t, err)
+		pid = p.GetProject().GetId()
+	}
+	paths := []string{"b.txt", "a/z.txt", "a.txt", "c/d/e.txt", "B2.txt", "zz.txt", "a/a.txt"}
+	for _, p := range paths {
+		_, err := owner.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: p, Content: p})
+		require.NoError(t, err)
+	}
+	for range 3 {
+		_, err := snaps.CreateSnapshot(ctx, &hivesyncv1.CreateSnapshotRequest{ProjectId: pid})
+		require.NoError(t, err)
+	}
+	for i := range 3 {
+		joiner := newEditorOn(t, b, fmt.Sprintf("m%d@files.test", i), "desktop")
+		inv, err := owner.projects.CreateInvite(ctx, &hivesyncv1.CreateInviteRequest{ProjectId: pid, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_VIEWER + hivesyncv1.ProjectRole(i%2)})
+		require.NoError(t, err)
+		_, err = joiner.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: inv.GetToken()})
+		require.NoError(t, err)
+	}
+
+	t.Run("files", func(t *testing.T) {
+		whole, err := owner.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid})
+		require.NoError(t, err)
+		require.Len(t, whole.GetFiles(), len(paths))
+		require.Empty(t, whole.GetNextPageToken())
+		paged := pages(t, func(token string) ([]*hivesyncv1.File, string, error) {
+			r, err := owner.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid, PageSize: 2, PageToken: token})
+			return r.GetFiles(), r.GetNextPageToken(), err
+		})
+		require.Equal(t, len(whole.GetFiles()), len(paged))
+		for i := range paged {
+			require.Equal(t, whole.GetFiles()[i].GetPath(), paged[i].GetPath())
+		}
+	})
+	t.Run("projects", func(t *testing.T) {
+		paged := pages(t, func(token string) ([]*hivesyncv1.Project, string, error) {
+			r, err := owner.projects.ListProjects(ctx, &hivesyncv1.ListProjectsRequest{PageSize: 2, PageToken: token})
+			return r.GetProjects(), r.GetNextPageToken(), err
+		})
+		var names []string
+		for _, p := range paged {
+			names = append(names, p.GetName())
+		}
+		require.Equal(t, []string{"P4", "P3", "P2", "P1", "P0"}, names, "newest first")
+	})
+	t.Run("snapshots", func(t *testing.T) {
+		paged := pages(t, func(token string) ([]*hivesyncv1.Snapshot, string, error) {
+			r, err := snaps.ListSnapshots(ctx, &hivesyncv1.ListSnapshotsRequest{ProjectId: pid, PageSize: 2, PageToken: token})
+			return r.GetSnapshots(), r.GetNextPageToken(), err
+		})
+		require.Len(t, paged, 3)
+		for i := 1; i < len(paged); i++ {
+			require.False(t, paged[i].GetCreatedAt().AsTime().After(paged[i-1].GetCreatedAt().AsTime()))
+			require.NotEqual(t, paged[i].GetId(), paged[i-1].GetId())
+		}
+	})
+	t.Run("members", func(t *testing.T) {
+		paged := pages(t, func(token string) ([]*hivesyncv1.Member, string, error) {
+			r, err := owner.projects.ListMembers(ctx, &hivesyncv1.ListMembersRequest{ProjectId: pid, PageSize: 2, PageToken: token})
+			return r.GetMembers(), r.GetNextPageToken(), err
+		})
+		require.Len(t, paged, 4)
+		require.Equal(t, hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER, paged[0].GetRole(), "owners first")
+		seen := map[string]bool{}
+		for i, m := range paged {
+			require.False(t, seen[m.GetUserId()])
+			seen[m.GetUserId()] = true
+			if i > 0 {
+				require.LessOrEqual(t, m.GetRole(), paged[i-1].GetRole())
+			}
+		}
+	})
+	t.Run("bad_tokens_and_sizes", func(t *testing.T) {
+		_, err := owner.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid, PageToken: "not-a-token"})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+		_, err = owner.projects.ListProjects(ctx, &hivesyncv1.ListProjectsRequest{PageToken: "%%%"})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+		_, err = owner.projects.ListMembers(ctx, &hivesyncv1.ListMembersRequest{ProjectId: pid, PageToken: "eA"})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+		_, err = snaps.ListSnapshots(ctx, &hivesyncv1.ListSnapshotsRequest{ProjectId: pid, PageSize: -1})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+		_, err = owner.files.ListFiles(ctx, &hivesyncv1.ListFilesRequest{ProjectId: pid, PageSize: 5001})
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -395,11 +396,26 @@ func (s *Service) ListFiles(ctx context.Context, req *hivesyncv1.ListFilesReques
 	if _, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
 		return nil, s.mapErr(ctx, store.MapError(err))
 	}
-	rows, err := s.store.FileListByProject(ctx, dbgen.FileListByProjectParams{ProjectID: projectID, IncludeDeleted: req.GetIncludeDeleted()})
+	size, err := apierror.PageSize(req.GetPageSize(), 1000, 5000)
+	if err != nil {
+		return nil, err
+	}
+	params := dbgen.FileListByProjectParams{ProjectID: projectID, IncludeDeleted: req.GetIncludeDeleted(), MaxRows: size + 1}
+	if req.GetPageToken() != "" {
+		if params.AfterPath, params.AfterID, err = pathCursor(req.GetPageToken()); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := s.store.FileListByProject(ctx, params)
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	resp := &hivesyncv1.ListFilesResponse{}
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		last := rows[len(rows)-1]
+		resp.NextPageToken = apierror.EncodeCursor(last.Path, last.ID.String())
+	}
 	for _, r := range rows {
 		file := &hivesyncv1.File{Id: r.ID.String(), ProjectId: r.ProjectID.String(), Path: r.Path, Head: fullVersionProto(dbgen.FileVersion{
 			ID: r.VersionID, FileID: r.ID, Revision: r.Revision, ContentSha256: r.ContentSha256, SizeBytes: r.SizeBytes, AuthorID: r.AuthorID,
@@ -510,4 +526,40 @@ func fullVersionProto(v dbgen.FileVersion) *hivesyncv1.FileVersion {
 		out.DeviceId = v.DeviceID.String()
 	}
 	return out
+}
+
+// pathCursor reads a ListFiles page token (path, id).
+func pathCursor(token string) (string, uuid.UUID, error) {
+	parts, err := apierror.DecodeCursor(token, 2)
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	id, err := uuid.Parse(parts[1])
+	if err != nil {
+		return "", uuid.Nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
+	}
+	return parts[0], id, nil
+}
+
+// timeCursor reads a page token (time, id) of a newest-first listing; no
+// token starts after the end of time.
+func timeCursor(token string) (time.Time, uuid.UUID, error) {
+	if token == "" {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), uuid.Max, nil
+	}
+	parts, err := apierror.DecodeCursor(token, 2)
+	if err != nil {
+		return time.Time{}, uuid.Nil, err
+	}
+	at, terr := time.Parse(time.RFC3339Nano, parts[0])
+	id, ierr := uuid.Parse(parts[1])
+	if terr != nil || ierr != nil {
+		return time.Time{}, uuid.Nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
+	}
+	return at, id, nil
+}
+
+// encodeTimeCursor is the page token after a row sorted by (time, id).
+func encodeTimeCursor(at time.Time, id uuid.UUID) string {
+	return apierror.EncodeCursor(at.UTC().Format(time.RFC3339Nano), id.String())
 }

@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,11 +46,34 @@ func (s *Service) ListMembers(ctx context.Context, req *hivesyncv1.ListMembersRe
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.ProjectMembers(ctx, projectID)
+	size, err := apierror.PageSize(req.GetPageSize(), 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	params := dbgen.ProjectMembersParams{ProjectID: projectID, AfterRole: ownerRole + 1, MaxRows: size + 1}
+	if req.GetPageToken() != "" {
+		parts, err := apierror.DecodeCursor(req.GetPageToken(), 3)
+		if err != nil {
+			return nil, err
+		}
+		role, rerr := strconv.ParseInt(parts[0], 10, 16)
+		at, terr := time.Parse(time.RFC3339Nano, parts[1])
+		user, uerr := uuid.Parse(parts[2])
+		if rerr != nil || terr != nil || uerr != nil {
+			return nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
+		}
+		params.AfterRole, params.AfterTime, params.AfterUser = int16(role), at, user
+	}
+	rows, err := s.store.ProjectMembers(ctx, params)
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	resp := &hivesyncv1.ListMembersResponse{}
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		last := rows[len(rows)-1]
+		resp.NextPageToken = apierror.EncodeCursor(strconv.Itoa(int(last.Role)), last.CreatedAt.UTC().Format(time.RFC3339Nano), last.UserID.String())
+	}
 	for _, r := range rows {
 		resp.Members = append(resp.Members, &hivesyncv1.Member{UserId: r.UserID.String(), Email: r.Email, DisplayName: r.DisplayName,
 			Role: hivesyncv1.ProjectRole(r.Role), JoinedAt: timestamppb.New(r.CreatedAt)})

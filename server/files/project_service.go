@@ -100,16 +100,28 @@ func (s *Service) GetProject(ctx context.Context, req *hivesyncv1.GetProjectRequ
 }
 
 // ListProjects implements hivesyncv1connect.ProjectServiceHandler.
-func (s *Service) ListProjects(ctx context.Context, _ *hivesyncv1.ListProjectsRequest) (*hivesyncv1.ListProjectsResponse, error) {
+func (s *Service) ListProjects(ctx context.Context, req *hivesyncv1.ListProjectsRequest) (*hivesyncv1.ListProjectsResponse, error) {
 	userID, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.ProjectListForUser(ctx, userID)
+	size, err := apierror.PageSize(req.GetPageSize(), 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	before, beforeID, err := timeCursor(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.ProjectListForUser(ctx, dbgen.ProjectListForUserParams{UserID: userID, BeforeTime: before, BeforeID: beforeID, MaxRows: size + 1})
 	if err != nil {
 		return nil, apierror.FromDomain(ctx, s.log, err)
 	}
 	resp := &hivesyncv1.ListProjectsResponse{}
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		resp.NextPageToken = encodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
+	}
 	for _, p := range rows {
 		resp.Projects = append(resp.Projects, projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, p.Role))
 	}

@@ -74,11 +74,23 @@ func (s *Service) ListSnapshots(ctx context.Context, req *hivesyncv1.ListSnapsho
 	if _, err := s.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
 		return nil, s.mapErr(ctx, store.MapError(err))
 	}
-	rows, err := s.store.SnapshotList(ctx, projectID)
+	size, err := apierror.PageSize(req.GetPageSize(), 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	before, beforeID, err := timeCursor(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.SnapshotList(ctx, dbgen.SnapshotListParams{ProjectID: projectID, BeforeTime: before, BeforeID: beforeID, MaxRows: size + 1})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}
 	resp := &hivesyncv1.ListSnapshotsResponse{}
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		resp.NextPageToken = encodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
+	}
 	for _, r := range rows {
 		resp.Snapshots = append(resp.Snapshots, snapshotProto(dbgen.Snapshot{ID: r.ID, ProjectID: r.ProjectID, Label: r.Label, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}, r.FileCount))
 	}

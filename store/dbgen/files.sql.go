@@ -166,12 +166,17 @@ SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision,
        v.lines_added, v.lines_removed, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
 WHERE f.project_id = $1 AND (f.deleted_at IS NULL OR $2::boolean)
-ORDER BY f.path, f.deleted_at NULLS FIRST
+  AND (f.path, f.id) > ($3::text, $4::uuid)
+ORDER BY f.path, f.id
+LIMIT $5
 `
 
 type FileListByProjectParams struct {
 	ProjectID      uuid.UUID
 	IncludeDeleted bool
+	AfterPath      string
+	AfterID        uuid.UUID
+	MaxRows        int32
 }
 
 type FileListByProjectRow struct {
@@ -191,7 +196,13 @@ type FileListByProjectRow struct {
 }
 
 func (q *Queries) FileListByProject(ctx context.Context, arg FileListByProjectParams) ([]FileListByProjectRow, error) {
-	rows, err := q.db.Query(ctx, fileListByProject, arg.ProjectID, arg.IncludeDeleted)
+	rows, err := q.db.Query(ctx, fileListByProject,
+		arg.ProjectID,
+		arg.IncludeDeleted,
+		arg.AfterPath,
+		arg.AfterID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -149,9 +149,17 @@ func (q *Queries) ProjectInsert(ctx context.Context, arg ProjectInsertParams) (P
 const projectListForUser = `-- name: ProjectListForUser :many
 SELECT p.id, p.name, p.owner_id, p.storage_bytes, p.created_at, m.role FROM projects p
 JOIN project_members m ON m.project_id = p.id
-WHERE m.user_id = $1
-ORDER BY p.created_at DESC, p.id
+WHERE m.user_id = $1 AND (p.created_at, p.id) < ($2::timestamptz, $3::uuid)
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT $4
 `
+
+type ProjectListForUserParams struct {
+	UserID     uuid.UUID
+	BeforeTime time.Time
+	BeforeID   uuid.UUID
+	MaxRows    int32
+}
 
 type ProjectListForUserRow struct {
 	ID           uuid.UUID
@@ -162,8 +170,13 @@ type ProjectListForUserRow struct {
 	Role         int16
 }
 
-func (q *Queries) ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]ProjectListForUserRow, error) {
-	rows, err := q.db.Query(ctx, projectListForUser, userID)
+func (q *Queries) ProjectListForUser(ctx context.Context, arg ProjectListForUserParams) ([]ProjectListForUserRow, error) {
+	rows, err := q.db.Query(ctx, projectListForUser,
+		arg.UserID,
+		arg.BeforeTime,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -289,8 +302,19 @@ func (q *Queries) ProjectMemberUpsert(ctx context.Context, arg ProjectMemberUpse
 const projectMembers = `-- name: ProjectMembers :many
 SELECT m.user_id, m.role, m.created_at, u.email, u.display_name FROM project_members m
 JOIN users u ON u.id = m.user_id
-WHERE m.project_id = $1 ORDER BY m.role DESC, m.created_at
+WHERE m.project_id = $1
+  AND (m.role < $2::smallint OR (m.role = $2::smallint AND (m.created_at, m.user_id) > ($3::timestamptz, $4::uuid)))
+ORDER BY m.role DESC, m.created_at, m.user_id
+LIMIT $5
 `
+
+type ProjectMembersParams struct {
+	ProjectID uuid.UUID
+	AfterRole int16
+	AfterTime time.Time
+	AfterUser uuid.UUID
+	MaxRows   int32
+}
 
 type ProjectMembersRow struct {
 	UserID      uuid.UUID
@@ -300,8 +324,14 @@ type ProjectMembersRow struct {
 	DisplayName string
 }
 
-func (q *Queries) ProjectMembers(ctx context.Context, projectID uuid.UUID) ([]ProjectMembersRow, error) {
-	rows, err := q.db.Query(ctx, projectMembers, projectID)
+func (q *Queries) ProjectMembers(ctx context.Context, arg ProjectMembersParams) ([]ProjectMembersRow, error) {
+	rows, err := q.db.Query(ctx, projectMembers,
+		arg.ProjectID,
+		arg.AfterRole,
+		arg.AfterTime,
+		arg.AfterUser,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

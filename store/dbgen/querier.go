@@ -112,7 +112,7 @@ type Querier interface {
 	// ProjectGetForMember returns a project with the user's role; no row for non-members.
 	ProjectGetForMember(ctx context.Context, arg ProjectGetForMemberParams) (ProjectGetForMemberRow, error)
 	ProjectInsert(ctx context.Context, arg ProjectInsertParams) (Project, error)
-	ProjectListForUser(ctx context.Context, userID uuid.UUID) ([]ProjectListForUserRow, error)
+	ProjectListForUser(ctx context.Context, arg ProjectListForUserParams) ([]ProjectListForUserRow, error)
 	// ProjectLockForPurge locks a project the caller owns, with its size.
 	ProjectLockForPurge(ctx context.Context, arg ProjectLockForPurgeParams) (ProjectLockForPurgeRow, error)
 	ProjectMemberDelete(ctx context.Context, arg ProjectMemberDeleteParams) (int64, error)
@@ -123,7 +123,7 @@ type Querier interface {
 	ProjectMemberSetRole(ctx context.Context, arg ProjectMemberSetRoleParams) (int64, error)
 	// ProjectMemberUpsert adds a member, or raises (never lowers) their role.
 	ProjectMemberUpsert(ctx context.Context, arg ProjectMemberUpsertParams) error
-	ProjectMembers(ctx context.Context, projectID uuid.UUID) ([]ProjectMembersRow, error)
+	ProjectMembers(ctx context.Context, arg ProjectMembersParams) ([]ProjectMembersRow, error)
 	ProjectStorage(ctx context.Context, id uuid.UUID) (int64, error)
 	RecoveryCodeInsert(ctx context.Context, arg RecoveryCodeInsertParams) error
 	RecoveryCodeUse(ctx context.Context, arg RecoveryCodeUseParams) (int64, error)
@@ -164,7 +164,7 @@ type Querier interface {
 	SnapshotFiles(ctx context.Context, snapshotID uuid.UUID) ([]SnapshotFilesRow, error)
 	SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMemberParams) (SnapshotGetForMemberRow, error)
 	SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) (Snapshot, error)
-	SnapshotList(ctx context.Context, projectID uuid.UUID) ([]SnapshotListRow, error)
+	SnapshotList(ctx context.Context, arg SnapshotListParams) ([]SnapshotListRow, error)
 	SoftLockDelete(ctx context.Context, arg SoftLockDeleteParams) (int64, error)
 	SoftLockDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	SoftLockList(ctx context.Context, arg SoftLockListParams) ([]SoftLock, error)

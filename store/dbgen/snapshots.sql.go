@@ -207,8 +207,17 @@ func (q *Queries) SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) 
 
 const snapshotList = `-- name: SnapshotList :many
 SELECT s.id, s.project_id, s.label, s.created_by, s.created_at, (SELECT count(*) FROM snapshot_files sf WHERE sf.snapshot_id = s.id)::int AS file_count
-FROM snapshots s WHERE s.project_id = $1 ORDER BY s.created_at DESC, s.id
+FROM snapshots s WHERE s.project_id = $1 AND (s.created_at, s.id) < ($2::timestamptz, $3::uuid)
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT $4
 `
+
+type SnapshotListParams struct {
+	ProjectID  uuid.UUID
+	BeforeTime time.Time
+	BeforeID   uuid.UUID
+	MaxRows    int32
+}
 
 type SnapshotListRow struct {
 	ID        uuid.UUID
@@ -219,8 +228,13 @@ type SnapshotListRow struct {
 	FileCount int32
 }
 
-func (q *Queries) SnapshotList(ctx context.Context, projectID uuid.UUID) ([]SnapshotListRow, error) {
-	rows, err := q.db.Query(ctx, snapshotList, projectID)
+func (q *Queries) SnapshotList(ctx context.Context, arg SnapshotListParams) ([]SnapshotListRow, error) {
+	rows, err := q.db.Query(ctx, snapshotList,
+		arg.ProjectID,
+		arg.BeforeTime,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

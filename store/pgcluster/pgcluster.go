@@ -331,6 +331,22 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 }
 
+// Crash stops the server the way a power cut looks to its clients: an
+// immediate shutdown, with no checkpoint, so the next Start recovers from the
+// write-ahead log. It is for crash-safety tests.
+func (c *Cluster) Crash() {
+	if c.cmd == nil {
+		return
+	}
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	<-c.exited
+}
+
 func (c *Cluster) chown(paths ...string) error {
 	if c.cred == nil {
 		return nil

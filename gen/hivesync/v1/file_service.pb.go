@@ -583,8 +583,13 @@ type ListFilesRequest struct {
 	ProjectId string `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
 	// include_deleted also lists deleted files (with deleted_at set).
 	IncludeDeleted bool `protobuf:"varint,2,opt,name=include_deleted,json=includeDeleted,proto3" json:"include_deleted,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// page_size is at most 5000; 1000 when zero.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a previous listing (next_page_token). Files are
+	// listed by path.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFilesRequest) Reset() {
@@ -629,6 +634,20 @@ func (x *ListFilesRequest) GetIncludeDeleted() bool {
 		return x.IncludeDeleted
 	}
 	return false
+}
+
+func (x *ListFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // SoftLock says who is editing a file.
@@ -1167,8 +1186,10 @@ func (x *RestoreFileResponse) GetFile() *File {
 // ListFilesResponse lists files by path.
 type ListFilesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// files are the project's files.
-	Files         []*File `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// files are the project's files, by path.
+	Files []*File `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// next_page_token continues the listing; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1208,6 +1229,13 @@ func (x *ListFilesResponse) GetFiles() []*File {
 		return x.Files
 	}
 	return nil
+}
+
+func (x *ListFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ListVersionsRequest names a file.
@@ -1615,11 +1643,14 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1b\n" +
 	"\tdevice_id\x18\x05 \x01(\tR\bdeviceId\"F\n" +
 	"\x10SaveFileResponse\x122\n" +
-	"\aversion\x18\x01 \x01(\v2\x18.hivesync.v1.FileVersionR\aversion\"Z\n" +
+	"\aversion\x18\x01 \x01(\v2\x18.hivesync.v1.FileVersionR\aversion\"\x96\x01\n" +
 	"\x10ListFilesRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12'\n" +
-	"\x0finclude_deleted\x18\x02 \x01(\bR\x0eincludeDeleted\"\x9a\x01\n" +
+	"\x0finclude_deleted\x18\x02 \x01(\bR\x0eincludeDeleted\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x9a\x01\n" +
 	"\bSoftLock\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
 	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12\x1d\n" +
@@ -1647,9 +1678,10 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\x12RestoreFileRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\"<\n" +
 	"\x13RestoreFileResponse\x12%\n" +
-	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\"<\n" +
+	"\x04file\x18\x01 \x01(\v2\x11.hivesync.v1.FileR\x04file\"d\n" +
 	"\x11ListFilesResponse\x12'\n" +
-	"\x05files\x18\x01 \x03(\v2\x11.hivesync.v1.FileR\x05files\"j\n" +
+	"\x05files\x18\x01 \x03(\v2\x11.hivesync.v1.FileR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"j\n" +
 	"\x13ListVersionsRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!hivesync/v1/project_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xbb\x01\n\x07Project\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12#\n\rstorage_bytes\x18\x04 \x01(\x03R\x0cstorageBytes\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"*\n\x14\x43reateProjectRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"G\n\x15\x43reateProjectResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project\"2\n\x11GetProjectRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\"D\n\x12GetProjectResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project\"\x15\n\x13ListProjectsRequest\"H\n\x14ListProjectsResponse\x12\x30\n\x08projects\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.ProjectR\x08projects\"\xc1\x01\n\x06Member\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12!\n\x0c\x64isplay_name\x18\x03 \x01(\tR\x0b\x64isplayName\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12\x37\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08joinedAt\"3\n\x12ListMembersRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\"D\n\x13ListMembersResponse\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x13.hivesync.v1.MemberR\x07members\"{\n\x13UpdateMemberRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\"C\n\x14UpdateMemberResponse\x12+\n\x06member\x18\x01 \x01(\x0b\x32\x13.hivesync.v1.MemberR\x06member\"M\n\x13RemoveMemberRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\"\x16\n\x14RemoveMemberResponse\"\x95\x01\n\x13\x43reateInviteRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12,\n\x04role\x18\x02 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12\x1b\n\tttl_hours\x18\x04 \x01(\x05R\x08ttlHours\"g\n\x14\x43reateInviteResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"+\n\x13\x41\x63\x63\x65ptInviteRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"F\n\x14\x41\x63\x63\x65ptInviteResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project*u\n\x0bProjectRole\x12\x1c\n\x18PROJECT_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13PROJECT_ROLE_VIEWER\x10\x01\x12\x17\n\x13PROJECT_ROLE_EDITOR\x10\x02\x12\x16\n\x12PROJECT_ROLE_OWNER\x10\x03\x32\xf5\x08\n\x0eProjectService\x12\x89\x01\n\rCreateProject\x12!.hivesync.v1.CreateProjectRequest\x1a\".hivesync.v1.CreateProjectResponse\"1\xca\xf3\x18\x12\x12\x03\x02\x03\x06\x1a\tfile_sync \x01\x82\xd3\xe4\x93\x02\x15\"\x10/api/v1/projects:\x01*\x12\x80\x01\n\nGetProject\x12\x1e.hivesync.v1.GetProjectRequest\x1a\x1f.hivesync.v1.GetProjectResponse\"1\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/projects/{project_id}\x12\x8b\x01\n\x0bListMembers\x12\x1f.hivesync.v1.ListMembersRequest\x1a .hivesync.v1.ListMembersResponse\"9\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\'\x12%/api/v1/projects/{project_id}/members\x12\x96\x01\n\x0cUpdateMember\x12 .hivesync.v1.UpdateMemberRequest\x1a!.hivesync.v1.UpdateMemberResponse\"A\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x34\x32//api/v1/projects/{project_id}/members/{user_id}:\x01*\x12\x93\x01\n\x0cRemoveMember\x12 .hivesync.v1.RemoveMemberRequest\x1a!.hivesync.v1.RemoveMemberResponse\">\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x31*//api/v1/projects/{project_id}/members/{user_id}\x12\x8c\x01\n\x0c\x43reateInvite\x12 .hivesync.v1.CreateInviteRequest\x1a!.hivesync.v1.CreateInviteResponse\"7\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02*\"%/api/v1/projects/{project_id}/invites:\x01*\x12\x8c\x01\n\x0c\x41\x63\x63\x65ptInvite\x12 .hivesync.v1.AcceptInviteRequest\x1a!.hivesync.v1.AcceptInviteResponse\"7\xca\xf3\x18\n\x12\x02\x02\x03:\x04\x61uth\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/invites/{token}/accept:\x01*\x12y\n\x0cListProjects\x12 .hivesync.v1.ListProjectsRequest\x1a!.hivesync.v1.ListProjectsResponse\"$\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/projectsBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!hivesync/v1/project_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xbb\x01\n\x07Project\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12#\n\rstorage_bytes\x18\x04 \x01(\x03R\x0cstorageBytes\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"*\n\x14\x43reateProjectRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"G\n\x15\x43reateProjectResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project\"2\n\x11GetProjectRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\"D\n\x12GetProjectResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project\"Q\n\x13ListProjectsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"p\n\x14ListProjectsResponse\x12\x30\n\x08projects\x18\x01 \x03(\x0b\x32\x14.hivesync.v1.ProjectR\x08projects\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc1\x01\n\x06Member\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12!\n\x0c\x64isplay_name\x18\x03 \x01(\tR\x0b\x64isplayName\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12\x37\n\tjoined_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08joinedAt\"o\n\x12ListMembersRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"l\n\x13ListMembersResponse\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x13.hivesync.v1.MemberR\x07members\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"{\n\x13UpdateMemberRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\"C\n\x14UpdateMemberResponse\x12+\n\x06member\x18\x01 \x01(\x0b\x32\x13.hivesync.v1.MemberR\x06member\"M\n\x13RemoveMemberRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\"\x16\n\x14RemoveMemberResponse\"\x95\x01\n\x13\x43reateInviteRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12,\n\x04role\x18\x02 \x01(\x0e\x32\x18.hivesync.v1.ProjectRoleR\x04role\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12\x1b\n\tttl_hours\x18\x04 \x01(\x05R\x08ttlHours\"g\n\x14\x43reateInviteResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"+\n\x13\x41\x63\x63\x65ptInviteRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"F\n\x14\x41\x63\x63\x65ptInviteResponse\x12.\n\x07project\x18\x01 \x01(\x0b\x32\x14.hivesync.v1.ProjectR\x07project*u\n\x0bProjectRole\x12\x1c\n\x18PROJECT_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13PROJECT_ROLE_VIEWER\x10\x01\x12\x17\n\x13PROJECT_ROLE_EDITOR\x10\x02\x12\x16\n\x12PROJECT_ROLE_OWNER\x10\x03\x32\xf5\x08\n\x0eProjectService\x12\x89\x01\n\rCreateProject\x12!.hivesync.v1.CreateProjectRequest\x1a\".hivesync.v1.CreateProjectResponse\"1\xca\xf3\x18\x12\x12\x03\x02\x03\x06\x1a\tfile_sync \x01\x82\xd3\xe4\x93\x02\x15\"\x10/api/v1/projects:\x01*\x12\x80\x01\n\nGetProject\x12\x1e.hivesync.v1.GetProjectRequest\x1a\x1f.hivesync.v1.GetProjectResponse\"1\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/projects/{project_id}\x12\x8b\x01\n\x0bListMembers\x12\x1f.hivesync.v1.ListMembersRequest\x1a .hivesync.v1.ListMembersResponse\"9\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\'\x12%/api/v1/projects/{project_id}/members\x12\x96\x01\n\x0cUpdateMember\x12 .hivesync.v1.UpdateMemberRequest\x1a!.hivesync.v1.UpdateMemberResponse\"A\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x34\x32//api/v1/projects/{project_id}/members/{user_id}:\x01*\x12\x93\x01\n\x0cRemoveMember\x12 .hivesync.v1.RemoveMemberRequest\x1a!.hivesync.v1.RemoveMemberResponse\">\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02\x31*//api/v1/projects/{project_id}/members/{user_id}\x12\x8c\x01\n\x0c\x43reateInvite\x12 .hivesync.v1.CreateInviteRequest\x1a!.hivesync.v1.CreateInviteResponse\"7\xca\xf3\x18\x03\x12\x01\x02\x82\xd3\xe4\x93\x02*\"%/api/v1/projects/{project_id}/invites:\x01*\x12\x8c\x01\n\x0c\x41\x63\x63\x65ptInvite\x12 .hivesync.v1.AcceptInviteRequest\x1a!.hivesync.v1.AcceptInviteResponse\"7\xca\xf3\x18\n\x12\x02\x02\x03:\x04\x61uth\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/invites/{token}/accept:\x01*\x12y\n\x0cListProjects\x12 .hivesync.v1.ListProjectsRequest\x1a!.hivesync.v1.ListProjectsResponse\"$\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/projectsBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,8 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROJECTSERVICE'].methods_by_name['AcceptInvite']._serialized_options = b'\312\363\030\n\022\002\002\003:\004auth\202\323\344\223\002#\"\036/api/v1/invites/{token}/accept:\001*'
   _globals['_PROJECTSERVICE'].methods_by_name['ListProjects']._loaded_options = None
   _globals['_PROJECTSERVICE'].methods_by_name['ListProjects']._serialized_options = b'\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\022\022\020/api/v1/projects'
-  _globals['_PROJECTROLE']._serialized_start=1655
-  _globals['_PROJECTROLE']._serialized_end=1772
+  _globals['_PROJECTROLE']._serialized_start=1855
+  _globals['_PROJECTROLE']._serialized_end=1972
   _globals['_PROJECT']._serialized_start=140
   _globals['_PROJECT']._serialized_end=327
   _globals['_CREATEPROJECTREQUEST']._serialized_start=329
@@ -64,31 +64,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPROJECTRESPONSE']._serialized_start=498
   _globals['_GETPROJECTRESPONSE']._serialized_end=566
   _globals['_LISTPROJECTSREQUEST']._serialized_start=568
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=589
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=591
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=663
-  _globals['_MEMBER']._serialized_start=666
-  _globals['_MEMBER']._serialized_end=859
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=861
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=912
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=914
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=982
-  _globals['_UPDATEMEMBERREQUEST']._serialized_start=984
-  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1107
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1109
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1176
-  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1178
-  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1255
-  _globals['_REMOVEMEMBERRESPONSE']._serialized_start=1257
-  _globals['_REMOVEMEMBERRESPONSE']._serialized_end=1279
-  _globals['_CREATEINVITEREQUEST']._serialized_start=1282
-  _globals['_CREATEINVITEREQUEST']._serialized_end=1431
-  _globals['_CREATEINVITERESPONSE']._serialized_start=1433
-  _globals['_CREATEINVITERESPONSE']._serialized_end=1536
-  _globals['_ACCEPTINVITEREQUEST']._serialized_start=1538
-  _globals['_ACCEPTINVITEREQUEST']._serialized_end=1581
-  _globals['_ACCEPTINVITERESPONSE']._serialized_start=1583
-  _globals['_ACCEPTINVITERESPONSE']._serialized_end=1653
-  _globals['_PROJECTSERVICE']._serialized_start=1775
-  _globals['_PROJECTSERVICE']._serialized_end=2916
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=649
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=651
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=763
+  _globals['_MEMBER']._serialized_start=766
+  _globals['_MEMBER']._serialized_end=959
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=961
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=1072
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1074
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1182
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=1184
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1307
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1309
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1376
+  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1378
+  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1455
+  _globals['_REMOVEMEMBERRESPONSE']._serialized_start=1457
+  _globals['_REMOVEMEMBERRESPONSE']._serialized_end=1479
+  _globals['_CREATEINVITEREQUEST']._serialized_start=1482
+  _globals['_CREATEINVITEREQUEST']._serialized_end=1631
+  _globals['_CREATEINVITERESPONSE']._serialized_start=1633
+  _globals['_CREATEINVITERESPONSE']._serialized_end=1736
+  _globals['_ACCEPTINVITEREQUEST']._serialized_start=1738
+  _globals['_ACCEPTINVITEREQUEST']._serialized_end=1781
+  _globals['_ACCEPTINVITERESPONSE']._serialized_start=1783
+  _globals['_ACCEPTINVITERESPONSE']._serialized_end=1853
+  _globals['_PROJECTSERVICE']._serialized_start=1975
+  _globals['_PROJECTSERVICE']._serialized_end=3116
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
 from hivesync.v1 import file_service_pb2 as hivesync_dot_v1_dot_file__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"hivesync/v1/snapshot_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ehivesync/v1/file_service.proto\"\xd6\x01\n\x08Snapshot\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nproject_id\x18\x02 \x01(\tR\tprojectId\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1d\n\nfile_count\x18\x04 \x01(\x05R\tfileCount\x12+\n\x12\x63reated_by_user_id\x18\x05 \x01(\tR\x0f\x63reatedByUserId\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"o\n\x0cSnapshotFile\x12\x17\n\x07\x66ile_id\x18\x01 \x01(\tR\x06\x66ileId\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12\x32\n\x07version\x18\x03 \x01(\x0b\x32\x18.hivesync.v1.FileVersionR\x07version\"L\n\x15\x43reateSnapshotRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x14\n\x05label\x18\x02 \x01(\tR\x05label\"K\n\x16\x43reateSnapshotResponse\x12\x31\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.hivesync.v1.SnapshotR\x08snapshot\"5\n\x14ListSnapshotsRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\"L\n\x15ListSnapshotsResponse\x12\x33\n\tsnapshots\x18\x01 \x03(\x0b\x32\x15.hivesync.v1.SnapshotR\tsnapshots\"5\n\x12GetSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"y\n\x13GetSnapshotResponse\x12\x31\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.hivesync.v1.SnapshotR\x08snapshot\x12/\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x19.hivesync.v1.SnapshotFileR\x05\x66iles\"9\n\x16RestoreSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"n\n\x17RestoreSnapshotResponse\x12\x35\n\x08restored\x18\x01 \x03(\x0b\x32\x19.hivesync.v1.SnapshotFileR\x08restored\x12\x1c\n\tunchanged\x18\x02 \x01(\x05R\tunchanged\"6\n\x13\x44iffSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"\x8a\x02\n\x10SnapshotFileDiff\x12\x17\n\x07\x66ile_id\x18\x01 \x01(\tR\x06\x66ileId\x12\x33\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x1b.hivesync.v1.SnapshotChangeR\x06\x63hange\x12#\n\rsnapshot_path\x18\x03 \x01(\tR\x0csnapshotPath\x12!\n\x0c\x63urrent_path\x18\x04 \x01(\tR\x0b\x63urrentPath\x12\x30\n\x14snapshot_revision_id\x18\x05 \x01(\tR\x12snapshotRevisionId\x12.\n\x13\x63urrent_revision_id\x18\x06 \x01(\tR\x11\x63urrentRevisionId\"i\n\x14\x44iffSnapshotResponse\x12\x33\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1d.hivesync.v1.SnapshotFileDiffR\x05\x66iles\x12\x1c\n\tunchanged\x18\x02 \x01(\x05R\tunchanged*\xa2\x01\n\x0eSnapshotChange\x12\x1f\n\x1bSNAPSHOT_CHANGE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SNAPSHOT_CHANGE_MODIFIED\x10\x01\x12\x19\n\x15SNAPSHOT_CHANGE_ADDED\x10\x02\x12\x1b\n\x17SNAPSHOT_CHANGE_REMOVED\x10\x03\x12\x19\n\x15SNAPSHOT_CHANGE_MOVED\x10\x04\x32\xf4\x05\n\x0fSnapshotService\x12\x96\x01\n\x0e\x43reateSnapshot\x12\".hivesync.v1.CreateSnapshotRequest\x1a#.hivesync.v1.CreateSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,\"\'/api/v1/projects/{project_id}/snapshots:\x01*\x12\x93\x01\n\rListSnapshots\x12!.hivesync.v1.ListSnapshotsRequest\x1a\".hivesync.v1.ListSnapshotsResponse\";\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02)\x12\'/api/v1/projects/{project_id}/snapshots\x12\x85\x01\n\x0bGetSnapshot\x12\x1f.hivesync.v1.GetSnapshotRequest\x1a .hivesync.v1.GetSnapshotResponse\"3\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/snapshots/{snapshot_id}\x12\x8d\x01\n\x0c\x44iffSnapshot\x12 .hivesync.v1.DiffSnapshotRequest\x1a!.hivesync.v1.DiffSnapshotResponse\"8\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02&\x12$/api/v1/snapshots/{snapshot_id}/diff\x12\x99\x01\n\x0fRestoreSnapshot\x12#.hivesync.v1.RestoreSnapshotRequest\x1a$.hivesync.v1.RestoreSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,\"\'/api/v1/snapshots/{snapshot_id}/restore:\x01*BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"hivesync/v1/snapshot_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ehivesync/v1/file_service.proto\"\xd6\x01\n\x08Snapshot\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nproject_id\x18\x02 \x01(\tR\tprojectId\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1d\n\nfile_count\x18\x04 \x01(\x05R\tfileCount\x12+\n\x12\x63reated_by_user_id\x18\x05 \x01(\tR\x0f\x63reatedByUserId\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"o\n\x0cSnapshotFile\x12\x17\n\x07\x66ile_id\x18\x01 \x01(\tR\x06\x66ileId\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12\x32\n\x07version\x18\x03 \x01(\x0b\x32\x18.hivesync.v1.FileVersionR\x07version\"L\n\x15\x43reateSnapshotRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x14\n\x05label\x18\x02 \x01(\tR\x05label\"K\n\x16\x43reateSnapshotResponse\x12\x31\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.hivesync.v1.SnapshotR\x08snapshot\"q\n\x14ListSnapshotsRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"t\n\x15ListSnapshotsResponse\x12\x33\n\tsnapshots\x18\x01 \x03(\x0b\x32\x15.hivesync.v1.SnapshotR\tsnapshots\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"5\n\x12GetSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"y\n\x13GetSnapshotResponse\x12\x31\n\x08snapshot\x18\x01 \x01(\x0b\x32\x15.hivesync.v1.SnapshotR\x08snapshot\x12/\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x19.hivesync.v1.SnapshotFileR\x05\x66iles\"9\n\x16RestoreSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"n\n\x17RestoreSnapshotResponse\x12\x35\n\x08restored\x18\x01 \x03(\x0b\x32\x19.hivesync.v1.SnapshotFileR\x08restored\x12\x1c\n\tunchanged\x18\x02 \x01(\x05R\tunchanged\"6\n\x13\x44iffSnapshotRequest\x12\x1f\n\x0bsnapshot_id\x18\x01 \x01(\tR\nsnapshotId\"\x8a\x02\n\x10SnapshotFileDiff\x12\x17\n\x07\x66ile_id\x18\x01 \x01(\tR\x06\x66ileId\x12\x33\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x1b.hivesync.v1.SnapshotChangeR\x06\x63hange\x12#\n\rsnapshot_path\x18\x03 \x01(\tR\x0csnapshotPath\x12!\n\x0c\x63urrent_path\x18\x04 \x01(\tR\x0b\x63urrentPath\x12\x30\n\x14snapshot_revision_id\x18\x05 \x01(\tR\x12snapshotRevisionId\x12.\n\x13\x63urrent_revision_id\x18\x06 \x01(\tR\x11\x63urrentRevisionId\"i\n\x14\x44iffSnapshotResponse\x12\x33\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1d.hivesync.v1.SnapshotFileDiffR\x05\x66iles\x12\x1c\n\tunchanged\x18\x02 \x01(\x05R\tunchanged*\xa2\x01\n\x0eSnapshotChange\x12\x1f\n\x1bSNAPSHOT_CHANGE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SNAPSHOT_CHANGE_MODIFIED\x10\x01\x12\x19\n\x15SNAPSHOT_CHANGE_ADDED\x10\x02\x12\x1b\n\x17SNAPSHOT_CHANGE_REMOVED\x10\x03\x12\x19\n\x15SNAPSHOT_CHANGE_MOVED\x10\x04\x32\xf4\x05\n\x0fSnapshotService\x12\x96\x01\n\x0e\x43reateSnapshot\x12\".hivesync.v1.CreateSnapshotRequest\x1a#.hivesync.v1.CreateSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,\"\'/api/v1/projects/{project_id}/snapshots:\x01*\x12\x93\x01\n\rListSnapshots\x12!.hivesync.v1.ListSnapshotsRequest\x1a\".hivesync.v1.ListSnapshotsResponse\";\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02)\x12\'/api/v1/projects/{project_id}/snapshots\x12\x85\x01\n\x0bGetSnapshot\x12\x1f.hivesync.v1.GetSnapshotRequest\x1a .hivesync.v1.GetSnapshotResponse\"3\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/snapshots/{snapshot_id}\x12\x8d\x01\n\x0c\x44iffSnapshot\x12 .hivesync.v1.DiffSnapshotRequest\x1a!.hivesync.v1.DiffSnapshotResponse\"8\x90\x02\x01\xca\xf3\x18\x05\x12\x03\x02\x03\x05\x82\xd3\xe4\x93\x02&\x12$/api/v1/snapshots/{snapshot_id}/diff\x12\x99\x01\n\x0fRestoreSnapshot\x12#.hivesync.v1.RestoreSnapshotRequest\x1a$.hivesync.v1.RestoreSnapshotResponse\";\xca\xf3\x18\x05\x12\x03\x02\x03\x06\x82\xd3\xe4\x93\x02,\"\'/api/v1/snapshots/{snapshot_id}/restore:\x01*BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,8 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNAPSHOTSERVICE'].methods_by_name['DiffSnapshot']._serialized_options = b'\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002&\022$/api/v1/snapshots/{snapshot_id}/diff'
   _globals['_SNAPSHOTSERVICE'].methods_by_name['RestoreSnapshot']._loaded_options = None
   _globals['_SNAPSHOTSERVICE'].methods_by_name['RestoreSnapshot']._serialized_options = b'\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/snapshots/{snapshot_id}/restore:\001*'
-  _globals['_SNAPSHOTCHANGE']._serialized_start=1572
-  _globals['_SNAPSHOTCHANGE']._serialized_end=1734
+  _globals['_SNAPSHOTCHANGE']._serialized_start=1672
+  _globals['_SNAPSHOTCHANGE']._serialized_end=1834
   _globals['_SNAPSHOT']._serialized_start=173
   _globals['_SNAPSHOT']._serialized_end=387
   _globals['_SNAPSHOTFILE']._serialized_start=389
@@ -57,23 +57,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATESNAPSHOTRESPONSE']._serialized_start=580
   _globals['_CREATESNAPSHOTRESPONSE']._serialized_end=655
   _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=657
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=710
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=712
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=788
-  _globals['_GETSNAPSHOTREQUEST']._serialized_start=790
-  _globals['_GETSNAPSHOTREQUEST']._serialized_end=843
-  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=845
-  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=966
-  _globals['_RESTORESNAPSHOTREQUEST']._serialized_start=968
-  _globals['_RESTORESNAPSHOTREQUEST']._serialized_end=1025
-  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_start=1027
-  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_end=1137
-  _globals['_DIFFSNAPSHOTREQUEST']._serialized_start=1139
-  _globals['_DIFFSNAPSHOTREQUEST']._serialized_end=1193
-  _globals['_SNAPSHOTFILEDIFF']._serialized_start=1196
-  _globals['_SNAPSHOTFILEDIFF']._serialized_end=1462
-  _globals['_DIFFSNAPSHOTRESPONSE']._serialized_start=1464
-  _globals['_DIFFSNAPSHOTRESPONSE']._serialized_end=1569
-  _globals['_SNAPSHOTSERVICE']._serialized_start=1737
-  _globals['_SNAPSHOTSERVICE']._serialized_end=2493
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=770
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=772
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=888
+  _globals['_GETSNAPSHOTREQUEST']._serialized_start=890
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=943
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=945
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=1066
+  _globals['_RESTORESNAPSHOTREQUEST']._serialized_start=1068
+  _globals['_RESTORESNAPSHOTREQUEST']._serialized_end=1125
+  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_start=1127
+  _globals['_RESTORESNAPSHOTRESPONSE']._serialized_end=1237
+  _globals['_DIFFSNAPSHOTREQUEST']._serialized_start=1239
+  _globals['_DIFFSNAPSHOTREQUEST']._serialized_end=1293
+  _globals['_SNAPSHOTFILEDIFF']._serialized_start=1296
+  _globals['_SNAPSHOTFILEDIFF']._serialized_end=1562
+  _globals['_DIFFSNAPSHOTRESPONSE']._serialized_start=1564
+  _globals['_DIFFSNAPSHOTRESPONSE']._serialized_end=1669
+  _globals['_SNAPSHOTSERVICE']._serialized_start=1837
+  _globals['_SNAPSHOTSERVICE']._serialized_end=2593
 # @@protoc_insertion_point(module_scope)

@@ -200,87 +200,89 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "ntent\022\'\n\017idempotency_key\030\004 \001(\tR\016idempote" +
       "ncyKey\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020S" +
       "aveFileResponse\0222\n\007version\030\001 \001(\0132\030.hives" +
-      "ync.v1.FileVersionR\007version\"Z\n\020ListFiles" +
-      "Request\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\'" +
-      "\n\017include_deleted\030\002 \001(\010R\016includeDeleted\"" +
-      "\232\001\n\010SoftLock\022\027\n\007user_id\030\001 \001(\tR\006userId\022\033\n" +
-      "\tdevice_id\030\002 \001(\tR\010deviceId\022\035\n\nsession_id" +
-      "\030\003 \001(\tR\tsessionId\0229\n\nexpires_at\030\004 \001(\0132\032." +
-      "google.protobuf.TimestampR\texpiresAt\"N\n\022" +
-      "AcquireLockRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
-      "eId\022\037\n\013ttl_seconds\030\002 \001(\005R\nttlSeconds\"B\n\023" +
-      "AcquireLockResponse\022+\n\005locks\030\001 \003(\0132\025.hiv" +
-      "esync.v1.SoftLockR\005locks\"-\n\022ReleaseLockR" +
-      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"\025\n\023Relea" +
-      "seLockResponse\"E\n\017MoveFileRequest\022\027\n\007fil" +
-      "e_id\030\001 \001(\tR\006fileId\022\031\n\010new_path\030\002 \001(\tR\007ne" +
-      "wPath\"9\n\020MoveFileResponse\022%\n\004file\030\001 \001(\0132" +
-      "\021.hivesync.v1.FileR\004file\",\n\021DeleteFileRe" +
-      "quest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"\024\n\022Delete" +
-      "FileResponse\"-\n\022RestoreFileRequest\022\027\n\007fi" +
-      "le_id\030\001 \001(\tR\006fileId\"<\n\023RestoreFileRespon" +
-      "se\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004fil" +
-      "e\"<\n\021ListFilesResponse\022\'\n\005files\030\001 \003(\0132\021." +
-      "hivesync.v1.FileR\005files\"j\n\023ListVersionsR" +
-      "equest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\033\n\tpage_" +
-      "size\030\002 \001(\005R\010pageSize\022\035\n\npage_token\030\003 \001(\t" +
-      "R\tpageToken\"t\n\024ListVersionsResponse\0224\n\010v" +
-      "ersions\030\001 \003(\0132\030.hivesync.v1.FileVersionR" +
-      "\010versions\022&\n\017next_page_token\030\002 \001(\tR\rnext" +
-      "PageToken\"M\n\021GetVersionRequest\022\027\n\007file_i" +
-      "d\030\001 \001(\tR\006fileId\022\037\n\013revision_id\030\002 \001(\tR\nre" +
-      "visionId\"b\n\022GetVersionResponse\0222\n\007versio" +
-      "n\030\001 \001(\0132\030.hivesync.v1.FileVersionR\007versi" +
-      "on\022\030\n\007content\030\002 \001(\tR\007content\"~\n\023DiffVers" +
-      "ionsRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022(\n\020" +
-      "from_revision_id\030\002 \001(\tR\016fromRevisionId\022$" +
-      "\n\016to_revision_id\030\003 \001(\tR\014toRevisionId\"\177\n\024" +
-      "DiffVersionsResponse\022!\n\014unified_diff\030\001 \001" +
-      "(\tR\013unifiedDiff\022\037\n\013lines_added\030\002 \001(\005R\nli" +
-      "nesAdded\022#\n\rlines_removed\030\003 \001(\005R\014linesRe" +
-      "moved2\257\014\n\013FileService\022\206\001\n\nCreateFile\022\036.h" +
-      "ivesync.v1.CreateFileRequest\032\037.hivesync." +
-      "v1.CreateFileResponse\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#" +
-      "/api/v1/projects/{project_id}/files:\001*\022q" +
-      "\n\007GetFile\022\033.hivesync.v1.GetFileRequest\032\034" +
-      ".hivesync.v1.GetFileResponse\"+\220\002\001\312\363\030\005\022\003\002" +
-      "\003\005\202\323\344\223\002\031\022\027/api/v1/files/{file_id}\022t\n\010Sav" +
-      "eFile\022\034.hivesync.v1.SaveFileRequest\032\035.hi" +
-      "vesync.v1.SaveFileResponse\"+\312\363\030\005\022\003\002\003\006\202\323\344" +
-      "\223\002\034\032\027/api/v1/files/{file_id}:\001*\022y\n\010MoveF" +
-      "ile\022\034.hivesync.v1.MoveFileRequest\032\035.hive" +
-      "sync.v1.MoveFileResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002" +
-      "!\"\034/api/v1/files/{file_id}/move:\001*\022w\n\nDe" +
-      "leteFile\022\036.hivesync.v1.DeleteFileRequest" +
-      "\032\037.hivesync.v1.DeleteFileResponse\"(\312\363\030\005\022" +
-      "\003\002\003\006\202\323\344\223\002\031*\027/api/v1/files/{file_id}\022\205\001\n\013" +
-      "RestoreFile\022\037.hivesync.v1.RestoreFileReq" +
-      "uest\032 .hivesync.v1.RestoreFileResponse\"3" +
-      "\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/api/v1/files/{file_id}" +
-      "/restore:\001*\022\202\001\n\013AcquireLock\022\037.hivesync.v" +
-      "1.AcquireLockRequest\032 .hivesync.v1.Acqui" +
-      "reLockResponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1" +
-      "/files/{file_id}/lock:\001*\022\177\n\013ReleaseLock\022" +
-      "\037.hivesync.v1.ReleaseLockRequest\032 .hives" +
-      "ync.v1.ReleaseLockResponse\"-\312\363\030\005\022\003\002\003\006\202\323\344" +
-      "\223\002\036*\034/api/v1/files/{file_id}/lock\022\203\001\n\tLi" +
-      "stFiles\022\035.hivesync.v1.ListFilesRequest\032\036" +
-      ".hivesync.v1.ListFilesResponse\"7\220\002\001\312\363\030\005\022" +
-      "\003\002\003\005\202\323\344\223\002%\022#/api/v1/projects/{project_id" +
-      "}/files\022\211\001\n\014ListVersions\022 .hivesync.v1.L" +
-      "istVersionsRequest\032!.hivesync.v1.ListVer" +
-      "sionsResponse\"4\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/" +
-      "v1/files/{file_id}/versions\022\221\001\n\nGetVersi" +
-      "on\022\036.hivesync.v1.GetVersionRequest\032\037.hiv" +
-      "esync.v1.GetVersionResponse\"B\220\002\001\312\363\030\005\022\003\002\003" +
-      "\005\202\323\344\223\0020\022./api/v1/files/{file_id}/version" +
-      "s/{revision_id}\022\205\001\n\014DiffVersions\022 .hives" +
-      "ync.v1.DiffVersionsRequest\032!.hivesync.v1" +
-      ".DiffVersionsResponse\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002" +
-      "\036\022\034/api/v1/files/{file_id}/diffBP\n\023dev.h" +
-      "ivesync.sdk.v1P\001Z7github.com/hivesync/hi" +
-      "vesync/gen/hivesync/v1;hivesyncv1b\006proto" +
-      "3"
+      "ync.v1.FileVersionR\007version\"\226\001\n\020ListFile" +
+      "sRequest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022" +
+      "\'\n\017include_deleted\030\002 \001(\010R\016includeDeleted" +
+      "\022\033\n\tpage_size\030\003 \001(\005R\010pageSize\022\035\n\npage_to" +
+      "ken\030\004 \001(\tR\tpageToken\"\232\001\n\010SoftLock\022\027\n\007use" +
+      "r_id\030\001 \001(\tR\006userId\022\033\n\tdevice_id\030\002 \001(\tR\010d" +
+      "eviceId\022\035\n\nsession_id\030\003 \001(\tR\tsessionId\0229" +
+      "\n\nexpires_at\030\004 \001(\0132\032.google.protobuf.Tim" +
+      "estampR\texpiresAt\"N\n\022AcquireLockRequest\022" +
+      "\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013ttl_seconds\030" +
+      "\002 \001(\005R\nttlSeconds\"B\n\023AcquireLockResponse" +
+      "\022+\n\005locks\030\001 \003(\0132\025.hivesync.v1.SoftLockR\005" +
+      "locks\"-\n\022ReleaseLockRequest\022\027\n\007file_id\030\001" +
+      " \001(\tR\006fileId\"\025\n\023ReleaseLockResponse\"E\n\017M" +
+      "oveFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022" +
+      "\031\n\010new_path\030\002 \001(\tR\007newPath\"9\n\020MoveFileRe" +
+      "sponse\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR" +
+      "\004file\",\n\021DeleteFileRequest\022\027\n\007file_id\030\001 " +
+      "\001(\tR\006fileId\"\024\n\022DeleteFileResponse\"-\n\022Res" +
+      "toreFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId" +
+      "\"<\n\023RestoreFileResponse\022%\n\004file\030\001 \001(\0132\021." +
+      "hivesync.v1.FileR\004file\"d\n\021ListFilesRespo" +
+      "nse\022\'\n\005files\030\001 \003(\0132\021.hivesync.v1.FileR\005f" +
+      "iles\022&\n\017next_page_token\030\002 \001(\tR\rnextPageT" +
+      "oken\"j\n\023ListVersionsRequest\022\027\n\007file_id\030\001" +
+      " \001(\tR\006fileId\022\033\n\tpage_size\030\002 \001(\005R\010pageSiz" +
+      "e\022\035\n\npage_token\030\003 \001(\tR\tpageToken\"t\n\024List" +
+      "VersionsResponse\0224\n\010versions\030\001 \003(\0132\030.hiv" +
+      "esync.v1.FileVersionR\010versions\022&\n\017next_p" +
+      "age_token\030\002 \001(\tR\rnextPageToken\"M\n\021GetVer" +
+      "sionRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013" +
+      "revision_id\030\002 \001(\tR\nrevisionId\"b\n\022GetVers" +
+      "ionResponse\0222\n\007version\030\001 \001(\0132\030.hivesync." +
+      "v1.FileVersionR\007version\022\030\n\007content\030\002 \001(\t" +
+      "R\007content\"~\n\023DiffVersionsRequest\022\027\n\007file" +
+      "_id\030\001 \001(\tR\006fileId\022(\n\020from_revision_id\030\002 " +
+      "\001(\tR\016fromRevisionId\022$\n\016to_revision_id\030\003 " +
+      "\001(\tR\014toRevisionId\"\177\n\024DiffVersionsRespons" +
+      "e\022!\n\014unified_diff\030\001 \001(\tR\013unifiedDiff\022\037\n\013" +
+      "lines_added\030\002 \001(\005R\nlinesAdded\022#\n\rlines_r" +
+      "emoved\030\003 \001(\005R\014linesRemoved2\257\014\n\013FileServi" +
+      "ce\022\206\001\n\nCreateFile\022\036.hivesync.v1.CreateFi" +
+      "leRequest\032\037.hivesync.v1.CreateFileRespon" +
+      "se\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/projects/{p" +
+      "roject_id}/files:\001*\022q\n\007GetFile\022\033.hivesyn" +
+      "c.v1.GetFileRequest\032\034.hivesync.v1.GetFil" +
+      "eResponse\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031\022\027/api/v1/f" +
+      "iles/{file_id}\022t\n\010SaveFile\022\034.hivesync.v1" +
+      ".SaveFileRequest\032\035.hivesync.v1.SaveFileR" +
+      "esponse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/api/v1/files/" +
+      "{file_id}:\001*\022y\n\010MoveFile\022\034.hivesync.v1.M" +
+      "oveFileRequest\032\035.hivesync.v1.MoveFileRes" +
+      "ponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{f" +
+      "ile_id}/move:\001*\022w\n\nDeleteFile\022\036.hivesync" +
+      ".v1.DeleteFileRequest\032\037.hivesync.v1.Dele" +
+      "teFileResponse\"(\312\363\030\005\022\003\002\003\006\202\323\344\223\002\031*\027/api/v1" +
+      "/files/{file_id}\022\205\001\n\013RestoreFile\022\037.hives" +
+      "ync.v1.RestoreFileRequest\032 .hivesync.v1." +
+      "RestoreFileResponse\"3\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/a" +
+      "pi/v1/files/{file_id}/restore:\001*\022\202\001\n\013Acq" +
+      "uireLock\022\037.hivesync.v1.AcquireLockReques" +
+      "t\032 .hivesync.v1.AcquireLockResponse\"0\312\363\030" +
+      "\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file_id}/lo" +
+      "ck:\001*\022\177\n\013ReleaseLock\022\037.hivesync.v1.Relea" +
+      "seLockRequest\032 .hivesync.v1.ReleaseLockR" +
+      "esponse\"-\312\363\030\005\022\003\002\003\006\202\323\344\223\002\036*\034/api/v1/files/" +
+      "{file_id}/lock\022\203\001\n\tListFiles\022\035.hivesync." +
+      "v1.ListFilesRequest\032\036.hivesync.v1.ListFi" +
+      "lesResponse\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1" +
+      "/projects/{project_id}/files\022\211\001\n\014ListVer" +
+      "sions\022 .hivesync.v1.ListVersionsRequest\032" +
+      "!.hivesync.v1.ListVersionsResponse\"4\220\002\001\312" +
+      "\363\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/" +
+      "versions\022\221\001\n\nGetVersion\022\036.hivesync.v1.Ge" +
+      "tVersionRequest\032\037.hivesync.v1.GetVersion" +
+      "Response\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/fi" +
+      "les/{file_id}/versions/{revision_id}\022\205\001\n" +
+      "\014DiffVersions\022 .hivesync.v1.DiffVersions" +
+      "Request\032!.hivesync.v1.DiffVersionsRespon" +
+      "se\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{f" +
+      "ile_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7g" +
+      "ithub.com/hivesync/hivesync/gen/hivesync" +
+      "/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -342,7 +344,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_ListFilesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesRequest_descriptor,
-        new java.lang.String[] { "ProjectId", "IncludeDeleted", });
+        new java.lang.String[] { "ProjectId", "IncludeDeleted", "PageSize", "PageToken", });
     internal_static_hivesync_v1_SoftLock_descriptor =
       getDescriptor().getMessageType(9);
     internal_static_hivesync_v1_SoftLock_fieldAccessorTable = new
@@ -414,7 +416,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_ListFilesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListFilesResponse_descriptor,
-        new java.lang.String[] { "Files", });
+        new java.lang.String[] { "Files", "NextPageToken", });
     internal_static_hivesync_v1_ListVersionsRequest_descriptor =
       getDescriptor().getMessageType(21);
     internal_static_hivesync_v1_ListVersionsRequest_fieldAccessorTable = new

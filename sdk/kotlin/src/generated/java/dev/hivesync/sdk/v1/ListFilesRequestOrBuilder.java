@@ -39,4 +39,36 @@ public interface ListFilesRequestOrBuilder extends
    * @return The includeDeleted.
    */
   boolean getIncludeDeleted();
+
+  /**
+   * <pre>
+   * page_size is at most 5000; 1000 when zero.
+   * </pre>
+   *
+   * <code>int32 page_size = 3 [json_name = "pageSize"];</code>
+   * @return The pageSize.
+   */
+  int getPageSize();
+
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token). Files are
+   * listed by path.
+   * </pre>
+   *
+   * <code>string page_token = 4 [json_name = "pageToken"];</code>
+   * @return The pageToken.
+   */
+  java.lang.String getPageToken();
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token). Files are
+   * listed by path.
+   * </pre>
+   *
+   * <code>string page_token = 4 [json_name = "pageToken"];</code>
+   * @return The bytes for pageToken.
+   */
+  com.google.protobuf.ByteString
+      getPageTokenBytes();
 }

@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
   }
   private ListFilesResponse() {
     files_ = java.util.Collections.emptyList();
+    nextPageToken_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -58,7 +59,7 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.hivesync.sdk.v1.File> files_;
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -69,7 +70,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -81,7 +82,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -92,7 +93,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -103,7 +104,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -112,6 +113,53 @@ private static final long serialVersionUID = 0L;
   public dev.hivesync.sdk.v1.FileOrBuilder getFilesOrBuilder(
       int index) {
     return files_.get(index);
+  }
+
+  public static final int NEXT_PAGE_TOKEN_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object nextPageToken_ = "";
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The nextPageToken.
+   */
+  @java.lang.Override
+  public java.lang.String getNextPageToken() {
+    java.lang.Object ref = nextPageToken_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      nextPageToken_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The bytes for nextPageToken.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getNextPageTokenBytes() {
+    java.lang.Object ref = nextPageToken_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      nextPageToken_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
   }
 
   private byte memoizedIsInitialized = -1;
@@ -131,6 +179,9 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < files_.size(); i++) {
       output.writeMessage(1, files_.get(i));
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 2, nextPageToken_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -144,6 +195,9 @@ private static final long serialVersionUID = 0L;
           }
           size += 1 * count;
         }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(2, nextPageToken_);
+    }
     return size;
   }
   @java.lang.Override
@@ -170,6 +224,8 @@ private static final long serialVersionUID = 0L;
 
     if (!getFilesList()
         .equals(other.getFilesList())) return false;
+    if (!getNextPageToken()
+        .equals(other.getNextPageToken())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -185,6 +241,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + FILES_FIELD_NUMBER;
       hash = (53 * hash) + getFilesList().hashCode();
     }
+    hash = (37 * hash) + NEXT_PAGE_TOKEN_FIELD_NUMBER;
+    hash = (53 * hash) + getNextPageToken().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -327,6 +385,7 @@ private static final long serialVersionUID = 0L;
         filesBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000001);
+      nextPageToken_ = "";
       return this;
     }
 
@@ -373,6 +432,9 @@ private static final long serialVersionUID = 0L;
 
     private void buildPartial0(dev.hivesync.sdk.v1.ListFilesResponse result) {
       int from_bitField0_ = bitField0_;
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.nextPageToken_ = nextPageToken_;
+      }
     }
 
     @java.lang.Override
@@ -413,6 +475,11 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      if (!other.getNextPageToken().isEmpty()) {
+        nextPageToken_ = other.nextPageToken_;
+        bitField0_ |= 0x00000002;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -450,6 +517,11 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 10
+            case 18: {
+              nextPageToken_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -481,7 +553,7 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -495,7 +567,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -509,7 +581,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -523,7 +595,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -542,7 +614,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -560,7 +632,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -578,7 +650,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -597,7 +669,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -615,7 +687,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -633,7 +705,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -652,7 +724,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -669,7 +741,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -686,7 +758,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -697,7 +769,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -711,7 +783,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -726,7 +798,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -737,7 +809,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -749,7 +821,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * files are the project's files.
+     * files are the project's files, by path.
      * </pre>
      *
      * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -771,6 +843,98 @@ private static final long serialVersionUID = 0L;
         files_ = null;
       }
       return filesBuilder_;
+    }
+
+    private java.lang.Object nextPageToken_ = "";
+    /**
+     * <pre>
+     * next_page_token continues the listing; empty on the last page.
+     * </pre>
+     *
+     * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+     * @return The nextPageToken.
+     */
+    public java.lang.String getNextPageToken() {
+      java.lang.Object ref = nextPageToken_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        nextPageToken_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * next_page_token continues the listing; empty on the last page.
+     * </pre>
+     *
+     * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+     * @return The bytes for nextPageToken.
+     */
+    public com.google.protobuf.ByteString
+        getNextPageTokenBytes() {
+      java.lang.Object ref = nextPageToken_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        nextPageToken_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * next_page_token continues the listing; empty on the last page.
+     * </pre>
+     *
+     * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+     * @param value The nextPageToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setNextPageToken(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      nextPageToken_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * next_page_token continues the listing; empty on the last page.
+     * </pre>
+     *
+     * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearNextPageToken() {
+      nextPageToken_ = getDefaultInstance().getNextPageToken();
+      bitField0_ = (bitField0_ & ~0x00000002);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * next_page_token continues the listing; empty on the last page.
+     * </pre>
+     *
+     * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+     * @param value The bytes for nextPageToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setNextPageTokenBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      nextPageToken_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.ListFilesResponse)

@@ -12,7 +12,7 @@ public interface ListFilesResponseOrBuilder extends
 
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -21,7 +21,7 @@ public interface ListFilesResponseOrBuilder extends
       getFilesList();
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -29,7 +29,7 @@ public interface ListFilesResponseOrBuilder extends
   dev.hivesync.sdk.v1.File getFiles(int index);
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -37,7 +37,7 @@ public interface ListFilesResponseOrBuilder extends
   int getFilesCount();
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
@@ -46,11 +46,31 @@ public interface ListFilesResponseOrBuilder extends
       getFilesOrBuilderList();
   /**
    * <pre>
-   * files are the project's files.
+   * files are the project's files, by path.
    * </pre>
    *
    * <code>repeated .hivesync.v1.File files = 1 [json_name = "files"];</code>
    */
   dev.hivesync.sdk.v1.FileOrBuilder getFilesOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The nextPageToken.
+   */
+  java.lang.String getNextPageToken();
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The bytes for nextPageToken.
+   */
+  com.google.protobuf.ByteString
+      getNextPageTokenBytes();
 }

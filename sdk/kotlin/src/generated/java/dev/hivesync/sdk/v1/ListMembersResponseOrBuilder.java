@@ -53,4 +53,24 @@ public interface ListMembersResponseOrBuilder extends
    */
   dev.hivesync.sdk.v1.MemberOrBuilder getMembersOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The nextPageToken.
+   */
+  java.lang.String getNextPageToken();
+  /**
+   * <pre>
+   * next_page_token continues the listing; empty on the last page.
+   * </pre>
+   *
+   * <code>string next_page_token = 2 [json_name = "nextPageToken"];</code>
+   * @return The bytes for nextPageToken.
+   */
+  com.google.protobuf.ByteString
+      getNextPageTokenBytes();
 }

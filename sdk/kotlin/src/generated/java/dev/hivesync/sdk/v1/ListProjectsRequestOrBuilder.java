@@ -9,4 +9,34 @@ package dev.hivesync.sdk.v1;
 public interface ListProjectsRequestOrBuilder extends
     // @@protoc_insertion_point(interface_extends:hivesync.v1.ListProjectsRequest)
     com.google.protobuf.MessageOrBuilder {
+
+  /**
+   * <pre>
+   * page_size is at most 1000; 100 when zero.
+   * </pre>
+   *
+   * <code>int32 page_size = 1 [json_name = "pageSize"];</code>
+   * @return The pageSize.
+   */
+  int getPageSize();
+
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token).
+   * </pre>
+   *
+   * <code>string page_token = 2 [json_name = "pageToken"];</code>
+   * @return The pageToken.
+   */
+  java.lang.String getPageToken();
+  /**
+   * <pre>
+   * page_token continues a previous listing (next_page_token).
+   * </pre>
+   *
+   * <code>string page_token = 2 [json_name = "pageToken"];</code>
+   * @return The bytes for pageToken.
+   */
+  com.google.protobuf.ByteString
+      getPageTokenBytes();
 }

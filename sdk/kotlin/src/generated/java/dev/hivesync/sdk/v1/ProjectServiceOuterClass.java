@@ -139,17 +139,22 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
       "ject\"2\n\021GetProjectRequest\022\035\n\nproject_id\030" +
       "\001 \001(\tR\tprojectId\"D\n\022GetProjectResponse\022." +
       "\n\007project\030\001 \001(\0132\024.hivesync.v1.ProjectR\007p" +
-      "roject\"\025\n\023ListProjectsRequest\"H\n\024ListPro" +
-      "jectsResponse\0220\n\010projects\030\001 \003(\0132\024.hivesy" +
-      "nc.v1.ProjectR\010projects\"\301\001\n\006Member\022\027\n\007us" +
-      "er_id\030\001 \001(\tR\006userId\022\024\n\005email\030\002 \001(\tR\005emai" +
-      "l\022!\n\014display_name\030\003 \001(\tR\013displayName\022,\n\004" +
-      "role\030\004 \001(\0162\030.hivesync.v1.ProjectRoleR\004ro" +
-      "le\0227\n\tjoined_at\030\005 \001(\0132\032.google.protobuf." +
-      "TimestampR\010joinedAt\"3\n\022ListMembersReques" +
-      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\"D\n\023List" +
+      "roject\"Q\n\023ListProjectsRequest\022\033\n\tpage_si" +
+      "ze\030\001 \001(\005R\010pageSize\022\035\n\npage_token\030\002 \001(\tR\t" +
+      "pageToken\"p\n\024ListProjectsResponse\0220\n\010pro" +
+      "jects\030\001 \003(\0132\024.hivesync.v1.ProjectR\010proje" +
+      "cts\022&\n\017next_page_token\030\002 \001(\tR\rnextPageTo" +
+      "ken\"\301\001\n\006Member\022\027\n\007user_id\030\001 \001(\tR\006userId\022" +
+      "\024\n\005email\030\002 \001(\tR\005email\022!\n\014display_name\030\003 " +
+      "\001(\tR\013displayName\022,\n\004role\030\004 \001(\0162\030.hivesyn" +
+      "c.v1.ProjectRoleR\004role\0227\n\tjoined_at\030\005 \001(" +
+      "\0132\032.google.protobuf.TimestampR\010joinedAt\"" +
+      "o\n\022ListMembersRequest\022\035\n\nproject_id\030\001 \001(" +
+      "\tR\tprojectId\022\033\n\tpage_size\030\002 \001(\005R\010pageSiz" +
+      "e\022\035\n\npage_token\030\003 \001(\tR\tpageToken\"l\n\023List" +
       "MembersResponse\022-\n\007members\030\001 \003(\0132\023.hives" +
-      "ync.v1.MemberR\007members\"{\n\023UpdateMemberRe" +
+      "ync.v1.MemberR\007members\022&\n\017next_page_toke" +
+      "n\030\002 \001(\tR\rnextPageToken\"{\n\023UpdateMemberRe" +
       "quest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
       "user_id\030\002 \001(\tR\006userId\022,\n\004role\030\003 \001(\0162\030.hi" +
       "vesync.v1.ProjectRoleR\004role\"C\n\024UpdateMem" +
@@ -244,13 +249,13 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
     internal_static_hivesync_v1_ListProjectsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListProjectsRequest_descriptor,
-        new java.lang.String[] { });
+        new java.lang.String[] { "PageSize", "PageToken", });
     internal_static_hivesync_v1_ListProjectsResponse_descriptor =
       getDescriptor().getMessageType(6);
     internal_static_hivesync_v1_ListProjectsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListProjectsResponse_descriptor,
-        new java.lang.String[] { "Projects", });
+        new java.lang.String[] { "Projects", "NextPageToken", });
     internal_static_hivesync_v1_Member_descriptor =
       getDescriptor().getMessageType(7);
     internal_static_hivesync_v1_Member_fieldAccessorTable = new
@@ -262,13 +267,13 @@ public final class ProjectServiceOuterClass extends com.google.protobuf.Generate
     internal_static_hivesync_v1_ListMembersRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListMembersRequest_descriptor,
-        new java.lang.String[] { "ProjectId", });
+        new java.lang.String[] { "ProjectId", "PageSize", "PageToken", });
     internal_static_hivesync_v1_ListMembersResponse_descriptor =
       getDescriptor().getMessageType(9);
     internal_static_hivesync_v1_ListMembersResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListMembersResponse_descriptor,
-        new java.lang.String[] { "Members", });
+        new java.lang.String[] { "Members", "NextPageToken", });
     internal_static_hivesync_v1_UpdateMemberRequest_descriptor =
       getDescriptor().getMessageType(10);
     internal_static_hivesync_v1_UpdateMemberRequest_fieldAccessorTable = new

@@ -116,55 +116,58 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
       "quest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\024\n\005" +
       "label\030\002 \001(\tR\005label\"K\n\026CreateSnapshotResp" +
       "onse\0221\n\010snapshot\030\001 \001(\0132\025.hivesync.v1.Sna" +
-      "pshotR\010snapshot\"5\n\024ListSnapshotsRequest\022" +
-      "\035\n\nproject_id\030\001 \001(\tR\tprojectId\"L\n\025ListSn" +
-      "apshotsResponse\0223\n\tsnapshots\030\001 \003(\0132\025.hiv" +
-      "esync.v1.SnapshotR\tsnapshots\"5\n\022GetSnaps" +
-      "hotRequest\022\037\n\013snapshot_id\030\001 \001(\tR\nsnapsho" +
-      "tId\"y\n\023GetSnapshotResponse\0221\n\010snapshot\030\001" +
-      " \001(\0132\025.hivesync.v1.SnapshotR\010snapshot\022/\n" +
-      "\005files\030\002 \003(\0132\031.hivesync.v1.SnapshotFileR" +
-      "\005files\"9\n\026RestoreSnapshotRequest\022\037\n\013snap" +
-      "shot_id\030\001 \001(\tR\nsnapshotId\"n\n\027RestoreSnap" +
-      "shotResponse\0225\n\010restored\030\001 \003(\0132\031.hivesyn" +
-      "c.v1.SnapshotFileR\010restored\022\034\n\tunchanged" +
-      "\030\002 \001(\005R\tunchanged\"6\n\023DiffSnapshotRequest" +
-      "\022\037\n\013snapshot_id\030\001 \001(\tR\nsnapshotId\"\212\002\n\020Sn" +
-      "apshotFileDiff\022\027\n\007file_id\030\001 \001(\tR\006fileId\022" +
-      "3\n\006change\030\002 \001(\0162\033.hivesync.v1.SnapshotCh" +
-      "angeR\006change\022#\n\rsnapshot_path\030\003 \001(\tR\014sna" +
-      "pshotPath\022!\n\014current_path\030\004 \001(\tR\013current" +
-      "Path\0220\n\024snapshot_revision_id\030\005 \001(\tR\022snap" +
-      "shotRevisionId\022.\n\023current_revision_id\030\006 " +
-      "\001(\tR\021currentRevisionId\"i\n\024DiffSnapshotRe" +
-      "sponse\0223\n\005files\030\001 \003(\0132\035.hivesync.v1.Snap" +
-      "shotFileDiffR\005files\022\034\n\tunchanged\030\002 \001(\005R\t" +
-      "unchanged*\242\001\n\016SnapshotChange\022\037\n\033SNAPSHOT" +
-      "_CHANGE_UNSPECIFIED\020\000\022\034\n\030SNAPSHOT_CHANGE" +
-      "_MODIFIED\020\001\022\031\n\025SNAPSHOT_CHANGE_ADDED\020\002\022\033" +
-      "\n\027SNAPSHOT_CHANGE_REMOVED\020\003\022\031\n\025SNAPSHOT_" +
-      "CHANGE_MOVED\020\0042\364\005\n\017SnapshotService\022\226\001\n\016C" +
-      "reateSnapshot\022\".hivesync.v1.CreateSnapsh" +
-      "otRequest\032#.hivesync.v1.CreateSnapshotRe" +
-      "sponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/project" +
-      "s/{project_id}/snapshots:\001*\022\223\001\n\rListSnap" +
-      "shots\022!.hivesync.v1.ListSnapshotsRequest" +
-      "\032\".hivesync.v1.ListSnapshotsResponse\";\220\002" +
-      "\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'/api/v1/projects/{proj" +
-      "ect_id}/snapshots\022\205\001\n\013GetSnapshot\022\037.hive" +
-      "sync.v1.GetSnapshotRequest\032 .hivesync.v1" +
-      ".GetSnapshotResponse\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002!" +
-      "\022\037/api/v1/snapshots/{snapshot_id}\022\215\001\n\014Di" +
-      "ffSnapshot\022 .hivesync.v1.DiffSnapshotReq" +
-      "uest\032!.hivesync.v1.DiffSnapshotResponse\"" +
-      "8\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002&\022$/api/v1/snapshots/{" +
-      "snapshot_id}/diff\022\231\001\n\017RestoreSnapshot\022#." +
-      "hivesync.v1.RestoreSnapshotRequest\032$.hiv" +
-      "esync.v1.RestoreSnapshotResponse\";\312\363\030\005\022\003" +
-      "\002\003\006\202\323\344\223\002,\"\'/api/v1/snapshots/{snapshot_i" +
-      "d}/restore:\001*BP\n\023dev.hivesync.sdk.v1P\001Z7" +
-      "github.com/hivesync/hivesync/gen/hivesyn" +
-      "c/v1;hivesyncv1b\006proto3"
+      "pshotR\010snapshot\"q\n\024ListSnapshotsRequest\022" +
+      "\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\033\n\tpage_s" +
+      "ize\030\002 \001(\005R\010pageSize\022\035\n\npage_token\030\003 \001(\tR" +
+      "\tpageToken\"t\n\025ListSnapshotsResponse\0223\n\ts" +
+      "napshots\030\001 \003(\0132\025.hivesync.v1.SnapshotR\ts" +
+      "napshots\022&\n\017next_page_token\030\002 \001(\tR\rnextP" +
+      "ageToken\"5\n\022GetSnapshotRequest\022\037\n\013snapsh" +
+      "ot_id\030\001 \001(\tR\nsnapshotId\"y\n\023GetSnapshotRe" +
+      "sponse\0221\n\010snapshot\030\001 \001(\0132\025.hivesync.v1.S" +
+      "napshotR\010snapshot\022/\n\005files\030\002 \003(\0132\031.hives" +
+      "ync.v1.SnapshotFileR\005files\"9\n\026RestoreSna" +
+      "pshotRequest\022\037\n\013snapshot_id\030\001 \001(\tR\nsnaps" +
+      "hotId\"n\n\027RestoreSnapshotResponse\0225\n\010rest" +
+      "ored\030\001 \003(\0132\031.hivesync.v1.SnapshotFileR\010r" +
+      "estored\022\034\n\tunchanged\030\002 \001(\005R\tunchanged\"6\n" +
+      "\023DiffSnapshotRequest\022\037\n\013snapshot_id\030\001 \001(" +
+      "\tR\nsnapshotId\"\212\002\n\020SnapshotFileDiff\022\027\n\007fi" +
+      "le_id\030\001 \001(\tR\006fileId\0223\n\006change\030\002 \001(\0162\033.hi" +
+      "vesync.v1.SnapshotChangeR\006change\022#\n\rsnap" +
+      "shot_path\030\003 \001(\tR\014snapshotPath\022!\n\014current" +
+      "_path\030\004 \001(\tR\013currentPath\0220\n\024snapshot_rev" +
+      "ision_id\030\005 \001(\tR\022snapshotRevisionId\022.\n\023cu" +
+      "rrent_revision_id\030\006 \001(\tR\021currentRevision" +
+      "Id\"i\n\024DiffSnapshotResponse\0223\n\005files\030\001 \003(" +
+      "\0132\035.hivesync.v1.SnapshotFileDiffR\005files\022" +
+      "\034\n\tunchanged\030\002 \001(\005R\tunchanged*\242\001\n\016Snapsh" +
+      "otChange\022\037\n\033SNAPSHOT_CHANGE_UNSPECIFIED\020" +
+      "\000\022\034\n\030SNAPSHOT_CHANGE_MODIFIED\020\001\022\031\n\025SNAPS" +
+      "HOT_CHANGE_ADDED\020\002\022\033\n\027SNAPSHOT_CHANGE_RE" +
+      "MOVED\020\003\022\031\n\025SNAPSHOT_CHANGE_MOVED\020\0042\364\005\n\017S" +
+      "napshotService\022\226\001\n\016CreateSnapshot\022\".hive" +
+      "sync.v1.CreateSnapshotRequest\032#.hivesync" +
+      ".v1.CreateSnapshotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344" +
+      "\223\002,\"\'/api/v1/projects/{project_id}/snaps" +
+      "hots:\001*\022\223\001\n\rListSnapshots\022!.hivesync.v1." +
+      "ListSnapshotsRequest\032\".hivesync.v1.ListS" +
+      "napshotsResponse\";\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'/a" +
+      "pi/v1/projects/{project_id}/snapshots\022\205\001" +
+      "\n\013GetSnapshot\022\037.hivesync.v1.GetSnapshotR" +
+      "equest\032 .hivesync.v1.GetSnapshotResponse" +
+      "\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002!\022\037/api/v1/snapshots/" +
+      "{snapshot_id}\022\215\001\n\014DiffSnapshot\022 .hivesyn" +
+      "c.v1.DiffSnapshotRequest\032!.hivesync.v1.D" +
+      "iffSnapshotResponse\"8\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002&\022" +
+      "$/api/v1/snapshots/{snapshot_id}/diff\022\231\001" +
+      "\n\017RestoreSnapshot\022#.hivesync.v1.RestoreS" +
+      "napshotRequest\032$.hivesync.v1.RestoreSnap" +
+      "shotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/s" +
+      "napshots/{snapshot_id}/restore:\001*BP\n\023dev" +
+      ".hivesync.sdk.v1P\001Z7github.com/hivesync/" +
+      "hivesync/gen/hivesync/v1;hivesyncv1b\006pro" +
+      "to3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -203,13 +206,13 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
     internal_static_hivesync_v1_ListSnapshotsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSnapshotsRequest_descriptor,
-        new java.lang.String[] { "ProjectId", });
+        new java.lang.String[] { "ProjectId", "PageSize", "PageToken", });
     internal_static_hivesync_v1_ListSnapshotsResponse_descriptor =
       getDescriptor().getMessageType(5);
     internal_static_hivesync_v1_ListSnapshotsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListSnapshotsResponse_descriptor,
-        new java.lang.String[] { "Snapshots", });
+        new java.lang.String[] { "Snapshots", "NextPageToken", });
     internal_static_hivesync_v1_GetSnapshotRequest_descriptor =
       getDescriptor().getMessageType(6);
     internal_static_hivesync_v1_GetSnapshotRequest_fieldAccessorTable = new

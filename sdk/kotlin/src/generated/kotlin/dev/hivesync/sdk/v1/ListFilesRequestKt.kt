@@ -82,6 +82,58 @@ public object ListFilesRequestKt {
     public fun clearIncludeDeleted() {
       _builder.clearIncludeDeleted()
     }
+
+    /**
+     * ```
+     * page_size is at most 5000; 1000 when zero.
+     * ```
+     *
+     * `int32 page_size = 3 [json_name = "pageSize"];`
+     */
+    public var pageSize: kotlin.Int
+      @kotlin.jvm.JvmName("getPageSize")
+        get() = _builder.pageSize
+      @kotlin.jvm.JvmName("setPageSize")
+        set(value) {
+        _builder.pageSize = value
+      }
+    /**
+     * ```
+     * page_size is at most 5000; 1000 when zero.
+     * ```
+     *
+     * `int32 page_size = 3 [json_name = "pageSize"];`
+     */
+    public fun clearPageSize() {
+      _builder.clearPageSize()
+    }
+
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token). Files are
+     * listed by path.
+     * ```
+     *
+     * `string page_token = 4 [json_name = "pageToken"];`
+     */
+    public var pageToken: kotlin.String
+      @kotlin.jvm.JvmName("getPageToken")
+        get() = _builder.pageToken
+      @kotlin.jvm.JvmName("setPageToken")
+        set(value) {
+        _builder.pageToken = value
+      }
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token). Files are
+     * listed by path.
+     * ```
+     *
+     * `string page_token = 4 [json_name = "pageToken"];`
+     */
+    public fun clearPageToken() {
+      _builder.clearPageToken()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

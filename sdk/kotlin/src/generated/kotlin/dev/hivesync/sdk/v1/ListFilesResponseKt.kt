@@ -41,7 +41,7 @@ public object ListFilesResponseKt {
     public class FilesProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -53,7 +53,7 @@ public object ListFilesResponseKt {
       )
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -66,7 +66,7 @@ public object ListFilesResponseKt {
     }
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -80,7 +80,7 @@ public object ListFilesResponseKt {
     }
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -93,7 +93,7 @@ public object ListFilesResponseKt {
     }
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -107,7 +107,7 @@ public object ListFilesResponseKt {
     }
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -121,7 +121,7 @@ public object ListFilesResponseKt {
     }
     /**
      * ```
-     * files are the project's files.
+     * files are the project's files, by path.
      * ```
      *
      * `repeated .hivesync.v1.File files = 1 [json_name = "files"];`
@@ -130,6 +130,31 @@ public object ListFilesResponseKt {
 @kotlin.jvm.JvmName("clearFiles")
     public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.File, FilesProxy>.clear() {
       _builder.clearFiles()
+    }
+
+    /**
+     * ```
+     * next_page_token continues the listing; empty on the last page.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public var nextPageToken: kotlin.String
+      @kotlin.jvm.JvmName("getNextPageToken")
+        get() = _builder.nextPageToken
+      @kotlin.jvm.JvmName("setNextPageToken")
+        set(value) {
+        _builder.nextPageToken = value
+      }
+    /**
+     * ```
+     * next_page_token continues the listing; empty on the last page.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public fun clearNextPageToken() {
+      _builder.clearNextPageToken()
     }
   }
 }

@@ -57,6 +57,56 @@ public object ListMembersRequestKt {
     public fun clearProjectId() {
       _builder.clearProjectId()
     }
+
+    /**
+     * ```
+     * page_size is at most 1000; 100 when zero.
+     * ```
+     *
+     * `int32 page_size = 2 [json_name = "pageSize"];`
+     */
+    public var pageSize: kotlin.Int
+      @kotlin.jvm.JvmName("getPageSize")
+        get() = _builder.pageSize
+      @kotlin.jvm.JvmName("setPageSize")
+        set(value) {
+        _builder.pageSize = value
+      }
+    /**
+     * ```
+     * page_size is at most 1000; 100 when zero.
+     * ```
+     *
+     * `int32 page_size = 2 [json_name = "pageSize"];`
+     */
+    public fun clearPageSize() {
+      _builder.clearPageSize()
+    }
+
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token).
+     * ```
+     *
+     * `string page_token = 3 [json_name = "pageToken"];`
+     */
+    public var pageToken: kotlin.String
+      @kotlin.jvm.JvmName("getPageToken")
+        get() = _builder.pageToken
+      @kotlin.jvm.JvmName("setPageToken")
+        set(value) {
+        _builder.pageToken = value
+      }
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token).
+     * ```
+     *
+     * `string page_token = 3 [json_name = "pageToken"];`
+     */
+    public fun clearPageToken() {
+      _builder.clearPageToken()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -32,6 +32,56 @@ public object ListProjectsRequestKt {
     @kotlin.jvm.JvmSynthetic
   @kotlin.PublishedApi
     internal fun _build(): dev.hivesync.sdk.v1.ListProjectsRequest = _builder.build()
+
+    /**
+     * ```
+     * page_size is at most 1000; 100 when zero.
+     * ```
+     *
+     * `int32 page_size = 1 [json_name = "pageSize"];`
+     */
+    public var pageSize: kotlin.Int
+      @kotlin.jvm.JvmName("getPageSize")
+        get() = _builder.pageSize
+      @kotlin.jvm.JvmName("setPageSize")
+        set(value) {
+        _builder.pageSize = value
+      }
+    /**
+     * ```
+     * page_size is at most 1000; 100 when zero.
+     * ```
+     *
+     * `int32 page_size = 1 [json_name = "pageSize"];`
+     */
+    public fun clearPageSize() {
+      _builder.clearPageSize()
+    }
+
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token).
+     * ```
+     *
+     * `string page_token = 2 [json_name = "pageToken"];`
+     */
+    public var pageToken: kotlin.String
+      @kotlin.jvm.JvmName("getPageToken")
+        get() = _builder.pageToken
+      @kotlin.jvm.JvmName("setPageToken")
+        set(value) {
+        _builder.pageToken = value
+      }
+    /**
+     * ```
+     * page_token continues a previous listing (next_page_token).
+     * ```
+     *
+     * `string page_token = 2 [json_name = "pageToken"];`
+     */
+    public fun clearPageToken() {
+      _builder.clearPageToken()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

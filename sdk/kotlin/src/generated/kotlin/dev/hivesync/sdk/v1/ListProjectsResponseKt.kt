@@ -131,6 +131,31 @@ public object ListProjectsResponseKt {
     public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.Project, ProjectsProxy>.clear() {
       _builder.clearProjects()
     }
+
+    /**
+     * ```
+     * next_page_token continues the listing; empty on the last page.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public var nextPageToken: kotlin.String
+      @kotlin.jvm.JvmName("getNextPageToken")
+        get() = _builder.nextPageToken
+      @kotlin.jvm.JvmName("setNextPageToken")
+        set(value) {
+        _builder.nextPageToken = value
+      }
+    /**
+     * ```
+     * next_page_token continues the listing; empty on the last page.
+     * ```
+     *
+     * `string next_page_token = 2 [json_name = "nextPageToken"];`
+     */
+    public fun clearNextPageToken() {
+      _builder.clearNextPageToken()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic
