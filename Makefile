@@ -109,7 +109,7 @@ test: check-gen lint breaking sqlc-check test-go test-sdk ## Everything CI runs:
 
 .PHONY: bench
 bench: ## Benchmarks (see BENCHMARKS.md); not part of the tests.
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/...
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps ./.hivesync data).

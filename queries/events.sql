@@ -13,3 +13,7 @@ SELECT pg_notify('hivesync_events', @message::text);
 
 -- name: EventListAfter :many
 SELECT * FROM events WHERE channel = @channel AND sequence > @after ORDER BY sequence LIMIT @max_events;
+
+-- name: EventListen :exec
+-- EventListen subscribes the connection to appended-event notifications.
+LISTEN hivesync_events;

@@ -28,6 +28,7 @@ import (
 	"github.com/hivesync/hivesync/server/admin"
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/entitlements"
+	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/server/history"
 	"github.com/hivesync/hivesync/server/meta"
@@ -78,6 +79,8 @@ type App struct {
 	health        *health
 	handler       http.Handler
 	started       time.Time
+	hub           *events.Hub
+	gateway       *events.Gateway
 }
 
 // New builds a node. It fails if any mounted RPC lacks an access rule.
@@ -142,9 +145,24 @@ func New(opts Options) (*App, error) {
 		}
 		appStore.Verifier = &entitlements.AppStoreVerifier{Roots: roots, BundleID: cfg.AppStoreBundleID, Environment: cfg.AppStoreEnvironment}
 	}
+	if opts.Mode != ModeWorker {
+		var authn access.Authenticator = a.authenticator
+		if opts.Authenticator != nil {
+			authn = opts.Authenticator
+		}
+		a.hub = events.NewHub(st, cfg.WSReplayWindow, log.With(slog.String("component", "events")))
+		a.gateway = events.NewGateway(a.hub, authn, st, events.GatewayConfig{
+			AuthTimeout: cfg.WSAuthTimeout, PingInterval: cfg.WSPingInterval, WriteTimeout: cfg.WSWriteTimeout,
+			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,
+			MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
+			OriginPatterns: cfg.WSAllowedOrigins,
+		}, log.With(slog.String("component", "gateway")), opts.Now)
+	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
 		if opts.Mode != ModeWorker {
+			mux.Handle("GET /api/v1/ws", a.gateway)
+			mux.HandleFunc("GET /health/ws", a.healthWS)
 			a.oauth.Register(mux)
 			mux.HandleFunc("POST "+auth.LoginLinkPath, a.loginLinks.Redeem)
 			mux.HandleFunc("GET "+auth.LoginLinkPath, a.loginLinks.Page)
@@ -319,6 +337,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	a.health.workers.Store(true)
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		if a.hub != nil {
+			a.hub.Run(hubCtx)
+		}
+	}()
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); a.heartbeat(hbCtx) }()
@@ -347,6 +373,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	log.InfoContext(shutdownCtx, "shutting down")
+	if a.gateway != nil {
+		a.gateway.Shutdown() // sockets are hijacked: http.Server.Shutdown does not see them
+	}
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
 		log.WarnContext(shutdownCtx, "http shutdown incomplete", slog.String("error", serr.Error()))
 	}
@@ -354,6 +383,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		log.WarnContext(shutdownCtx, "workers did not stop in time", slog.String("error", rerr.Error()))
 	}
 	a.health.workers.Store(false)
+	stopHub()
+	<-hubDone
 	stopHeartbeat()
 	<-hbDone
 	if derr := a.store.NodeDelete(shutdownCtx, cfg.NodeID); derr != nil {

@@ -85,6 +85,16 @@ type Config struct {
 	// HistoryRetention is how long the event log (project history, realtime
 	// replay) keeps entries; zero keeps them forever (spec §31, §34.10).
 	HistoryRetention time.Duration
+	// WebSocket gateway (spec §13 Safety & Performance, DESIGN §5).
+	WSAuthTimeout   time.Duration
+	WSPingInterval  time.Duration
+	WSWriteTimeout  time.Duration
+	WSSendQueue     int
+	WSReplayWindow  int64
+	WSMaxFrameBytes int64
+	WSMessageRate   ratelimit.Limit
+	// WSAllowedOrigins are browser origins allowed besides the server's own.
+	WSAllowedOrigins []string
 	// RefreshReuseGrace lets a just-rotated refresh token be presented again
 	// (a retry after a lost answer) without revoking the session.
 	RefreshReuseGrace time.Duration
@@ -177,6 +187,24 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
 	c.SigningKeyMaxAge = r.duration("HIVESYNC_SIGNING_KEY_MAX_AGE", 30*24*time.Hour)
 	c.HistoryRetention = r.durationOrOff("HIVESYNC_HISTORY_RETENTION", 90*24*time.Hour)
+	c.WSAuthTimeout = r.duration("HIVESYNC_WS_AUTH_TIMEOUT", 10*time.Second)
+	c.WSPingInterval = r.duration("HIVESYNC_WS_PING_INTERVAL", 30*time.Second)
+	c.WSWriteTimeout = r.duration("HIVESYNC_WS_WRITE_TIMEOUT", 10*time.Second)
+	c.WSSendQueue = int(r.int64("HIVESYNC_WS_SEND_QUEUE", 256, 8))
+	c.WSReplayWindow = r.int64("HIVESYNC_WS_REPLAY_WINDOW", 1000, 1)
+	c.WSMaxFrameBytes = r.int64("HIVESYNC_WS_MAX_FRAME_BYTES", 64<<10, 1024)
+	if raw := r.str("HIVESYNC_WS_MESSAGE_RATE", "50/s", false); raw != "" {
+		l, err := ratelimit.ParseLimit(raw)
+		if err != nil {
+			r.fail("HIVESYNC_WS_MESSAGE_RATE", raw, err.Error())
+		}
+		c.WSMessageRate = l
+	}
+	for _, o := range strings.Split(r.str("HIVESYNC_WS_ALLOWED_ORIGINS", "", false), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.WSAllowedOrigins = append(c.WSAllowedOrigins, o)
+		}
+	}
 	c.RefreshReuseGrace = r.duration("HIVESYNC_REFRESH_REUSE_GRACE", 30*time.Second)
 	c.SignInTTL = r.duration("HIVESYNC_SIGN_IN_TTL", 10*time.Minute)
 	c.RedisURL = r.str("HIVESYNC_REDIS_URL", "", true)

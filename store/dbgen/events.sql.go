@@ -81,6 +81,16 @@ func (q *Queries) EventListAfter(ctx context.Context, arg EventListAfterParams) 
 	return items, nil
 }
 
+const eventListen = `-- name: EventListen :exec
+LISTEN hivesync_events
+`
+
+// EventListen subscribes the connection to appended-event notifications.
+func (q *Queries) EventListen(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, eventListen)
+	return err
+}
+
 const eventNotify = `-- name: EventNotify :exec
 SELECT pg_notify('hivesync_events', $1::text)
 `

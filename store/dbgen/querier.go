@@ -39,6 +39,8 @@ type Querier interface {
 	EventDeleteChannel(ctx context.Context, channel string) (int64, error)
 	EventInsert(ctx context.Context, arg EventInsertParams) error
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
+	// EventListen subscribes the connection to appended-event notifications.
+	EventListen(ctx context.Context) error
 	EventNotify(ctx context.Context, message string) error
 	// EventPruneBatch deletes up to batch_size events older than cutoff, oldest
 	// first; the retention job repeats it until nothing is left to prune.

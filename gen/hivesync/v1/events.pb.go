@@ -80,6 +80,73 @@ func (EventDirection) EnumDescriptor() ([]byte, []int) {
 	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
+// WsCloseCode is a WebSocket close status of the gateway beyond the
+// standard ones it also uses: 1000 normal closure, 1001 going away (the node
+// is restarting: reconnect, possibly elsewhere, and resume), 1009 frame too
+// big, 1013 try again later.
+type WsCloseCode int32
+
+const (
+	// WS_CLOSE_CODE_UNSPECIFIED is not used.
+	WsCloseCode_WS_CLOSE_CODE_UNSPECIFIED WsCloseCode = 0
+	// WS_CLOSE_CODE_BAD_FRAMES (4000): too many malformed or excess frames.
+	WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES WsCloseCode = 4000
+	// WS_CLOSE_CODE_UNAUTHENTICATED (4001): no valid auth frame in time, or
+	// an invalid token. Refresh the token, then reconnect.
+	WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED WsCloseCode = 4001
+	// WS_CLOSE_CODE_REVOKED (4003): the session, device or account was
+	// revoked or disabled. Do not reconnect; sign in again.
+	WsCloseCode_WS_CLOSE_CODE_REVOKED WsCloseCode = 4003
+	// WS_CLOSE_CODE_SLOW_CONSUMER (4008): the client did not read fast
+	// enough. Reconnect and resume from the last sequence seen.
+	WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER WsCloseCode = 4008
+)
+
+// Enum value maps for WsCloseCode.
+var (
+	WsCloseCode_name = map[int32]string{
+		0:    "WS_CLOSE_CODE_UNSPECIFIED",
+		4000: "WS_CLOSE_CODE_BAD_FRAMES",
+		4001: "WS_CLOSE_CODE_UNAUTHENTICATED",
+		4003: "WS_CLOSE_CODE_REVOKED",
+		4008: "WS_CLOSE_CODE_SLOW_CONSUMER",
+	}
+	WsCloseCode_value = map[string]int32{
+		"WS_CLOSE_CODE_UNSPECIFIED":     0,
+		"WS_CLOSE_CODE_BAD_FRAMES":      4000,
+		"WS_CLOSE_CODE_UNAUTHENTICATED": 4001,
+		"WS_CLOSE_CODE_REVOKED":         4003,
+		"WS_CLOSE_CODE_SLOW_CONSUMER":   4008,
+	}
+)
+
+func (x WsCloseCode) Enum() *WsCloseCode {
+	p := new(WsCloseCode)
+	*p = x
+	return p
+}
+
+func (x WsCloseCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WsCloseCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_hivesync_v1_events_proto_enumTypes[1].Descriptor()
+}
+
+func (WsCloseCode) Type() protoreflect.EnumType {
+	return &file_hivesync_v1_events_proto_enumTypes[1]
+}
+
+func (x WsCloseCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WsCloseCode.Descriptor instead.
+func (WsCloseCode) EnumDescriptor() ([]byte, []int) {
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
 // VersionState is what happened to a file.
 type VersionState int32
 
@@ -129,11 +196,11 @@ func (x VersionState) String() string {
 }
 
 func (VersionState) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[1].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[2].Descriptor()
 }
 
 func (VersionState) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[1]
+	return &file_hivesync_v1_events_proto_enumTypes[2]
 }
 
 func (x VersionState) Number() protoreflect.EnumNumber {
@@ -142,7 +209,7 @@ func (x VersionState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use VersionState.Descriptor instead.
 func (VersionState) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 // MemberChange is what happened to a membership.
@@ -186,11 +253,11 @@ func (x MemberChange) String() string {
 }
 
 func (MemberChange) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[2].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[3].Descriptor()
 }
 
 func (MemberChange) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[2]
+	return &file_hivesync_v1_events_proto_enumTypes[3]
 }
 
 func (x MemberChange) Number() protoreflect.EnumNumber {
@@ -199,7 +266,7 @@ func (x MemberChange) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MemberChange.Descriptor instead.
 func (MemberChange) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 // PreviewState is a preview's progress.
@@ -247,11 +314,11 @@ func (x PreviewState) String() string {
 }
 
 func (PreviewState) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[3].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[4].Descriptor()
 }
 
 func (PreviewState) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[3]
+	return &file_hivesync_v1_events_proto_enumTypes[4]
 }
 
 func (x PreviewState) Number() protoreflect.EnumNumber {
@@ -260,7 +327,7 @@ func (x PreviewState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PreviewState.Descriptor instead.
 func (PreviewState) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 // AdminMessageLevel is how urgent an admin broadcast is.
@@ -304,11 +371,11 @@ func (x AdminMessageLevel) String() string {
 }
 
 func (AdminMessageLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_events_proto_enumTypes[4].Descriptor()
+	return file_hivesync_v1_events_proto_enumTypes[5].Descriptor()
 }
 
 func (AdminMessageLevel) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_events_proto_enumTypes[4]
+	return &file_hivesync_v1_events_proto_enumTypes[5]
 }
 
 func (x AdminMessageLevel) Number() protoreflect.EnumNumber {
@@ -317,7 +384,7 @@ func (x AdminMessageLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AdminMessageLevel.Descriptor instead.
 func (AdminMessageLevel) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_hivesync_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 // EventSpec describes one event type. It is attached to each payload field of
@@ -3730,7 +3797,13 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x1bEVENT_DIRECTION_UNSPECIFIED\x10\x00\x12$\n" +
 	" EVENT_DIRECTION_CLIENT_TO_SERVER\x10\x01\x12$\n" +
 	" EVENT_DIRECTION_SERVER_TO_CLIENT\x10\x02\x12\x18\n" +
-	"\x14EVENT_DIRECTION_BOTH\x10\x03*\xbd\x01\n" +
+	"\x14EVENT_DIRECTION_BOTH\x10\x03*\xad\x01\n" +
+	"\vWsCloseCode\x12\x1d\n" +
+	"\x19WS_CLOSE_CODE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x18WS_CLOSE_CODE_BAD_FRAMES\x10\xa0\x1f\x12\"\n" +
+	"\x1dWS_CLOSE_CODE_UNAUTHENTICATED\x10\xa1\x1f\x12\x1a\n" +
+	"\x15WS_CLOSE_CODE_REVOKED\x10\xa3\x1f\x12 \n" +
+	"\x1bWS_CLOSE_CODE_SLOW_CONSUMER\x10\xa8\x1f*\xbd\x01\n" +
 	"\fVersionState\x12\x1d\n" +
 	"\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15VERSION_STATE_CREATED\x10\x01\x12\x17\n" +
@@ -3769,110 +3842,111 @@ func file_hivesync_v1_events_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_events_proto_rawDescData
 }
 
-var file_hivesync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_hivesync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_hivesync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_hivesync_v1_events_proto_goTypes = []any{
 	(EventDirection)(0),               // 0: hivesync.v1.EventDirection
-	(VersionState)(0),                 // 1: hivesync.v1.VersionState
-	(MemberChange)(0),                 // 2: hivesync.v1.MemberChange
-	(PreviewState)(0),                 // 3: hivesync.v1.PreviewState
-	(AdminMessageLevel)(0),            // 4: hivesync.v1.AdminMessageLevel
-	(*EventSpec)(nil),                 // 5: hivesync.v1.EventSpec
-	(*Event)(nil),                     // 6: hivesync.v1.Event
-	(*AuthEvent)(nil),                 // 7: hivesync.v1.AuthEvent
-	(*DeviceRegisterEvent)(nil),       // 8: hivesync.v1.DeviceRegisterEvent
-	(*ChannelPosition)(nil),           // 9: hivesync.v1.ChannelPosition
-	(*SubscribeEvent)(nil),            // 10: hivesync.v1.SubscribeEvent
-	(*UnsubscribeEvent)(nil),          // 11: hivesync.v1.UnsubscribeEvent
-	(*AckEvent)(nil),                  // 12: hivesync.v1.AckEvent
-	(*HeartbeatEvent)(nil),            // 13: hivesync.v1.HeartbeatEvent
-	(*ReadyEvent)(nil),                // 14: hivesync.v1.ReadyEvent
-	(*RehydrateEvent)(nil),            // 15: hivesync.v1.RehydrateEvent
-	(*ErrorEvent)(nil),                // 16: hivesync.v1.ErrorEvent
-	(*SaveFileEvent)(nil),             // 17: hivesync.v1.SaveFileEvent
-	(*VersionStateEvent)(nil),         // 18: hivesync.v1.VersionStateEvent
-	(*LockChangedEvent)(nil),          // 19: hivesync.v1.LockChangedEvent
-	(*SaveConflictEvent)(nil),         // 20: hivesync.v1.SaveConflictEvent
-	(*SnapshotEvent)(nil),             // 21: hivesync.v1.SnapshotEvent
-	(*MemberChangedEvent)(nil),        // 22: hivesync.v1.MemberChangedEvent
-	(*ProjectPurgedEvent)(nil),        // 23: hivesync.v1.ProjectPurgedEvent
-	(*RollbackNoticeEvent)(nil),       // 24: hivesync.v1.RollbackNoticeEvent
-	(*PreviewRequestEvent)(nil),       // 25: hivesync.v1.PreviewRequestEvent
-	(*PreviewAvailableEvent)(nil),     // 26: hivesync.v1.PreviewAvailableEvent
-	(*DiffUpdateEvent)(nil),           // 27: hivesync.v1.DiffUpdateEvent
-	(*LivePreviewToggleEvent)(nil),    // 28: hivesync.v1.LivePreviewToggleEvent
-	(*BuildResultEvent)(nil),          // 29: hivesync.v1.BuildResultEvent
-	(*PreviewStatusEvent)(nil),        // 30: hivesync.v1.PreviewStatusEvent
-	(*PreviewFailedEvent)(nil),        // 31: hivesync.v1.PreviewFailedEvent
-	(*LiveTextEvent)(nil),             // 32: hivesync.v1.LiveTextEvent
-	(*LiveOverlayEvent)(nil),          // 33: hivesync.v1.LiveOverlayEvent
-	(*LiveEndedEvent)(nil),            // 34: hivesync.v1.LiveEndedEvent
-	(*TaskChangedEvent)(nil),          // 35: hivesync.v1.TaskChangedEvent
-	(*EntitlementUpdatedEvent)(nil),   // 36: hivesync.v1.EntitlementUpdatedEvent
-	(*NotificationEvent)(nil),         // 37: hivesync.v1.NotificationEvent
-	(*AdminMessageEvent)(nil),         // 38: hivesync.v1.AdminMessageEvent
-	(*MigrationNoticeEvent)(nil),      // 39: hivesync.v1.MigrationNoticeEvent
-	(*timestamppb.Timestamp)(nil),     // 40: google.protobuf.Timestamp
-	(ClientType)(0),                   // 41: hivesync.v1.ClientType
-	(ProjectRole)(0),                  // 42: hivesync.v1.ProjectRole
-	(Tier)(0),                         // 43: hivesync.v1.Tier
-	(*descriptorpb.FieldOptions)(nil), // 44: google.protobuf.FieldOptions
+	(WsCloseCode)(0),                  // 1: hivesync.v1.WsCloseCode
+	(VersionState)(0),                 // 2: hivesync.v1.VersionState
+	(MemberChange)(0),                 // 3: hivesync.v1.MemberChange
+	(PreviewState)(0),                 // 4: hivesync.v1.PreviewState
+	(AdminMessageLevel)(0),            // 5: hivesync.v1.AdminMessageLevel
+	(*EventSpec)(nil),                 // 6: hivesync.v1.EventSpec
+	(*Event)(nil),                     // 7: hivesync.v1.Event
+	(*AuthEvent)(nil),                 // 8: hivesync.v1.AuthEvent
+	(*DeviceRegisterEvent)(nil),       // 9: hivesync.v1.DeviceRegisterEvent
+	(*ChannelPosition)(nil),           // 10: hivesync.v1.ChannelPosition
+	(*SubscribeEvent)(nil),            // 11: hivesync.v1.SubscribeEvent
+	(*UnsubscribeEvent)(nil),          // 12: hivesync.v1.UnsubscribeEvent
+	(*AckEvent)(nil),                  // 13: hivesync.v1.AckEvent
+	(*HeartbeatEvent)(nil),            // 14: hivesync.v1.HeartbeatEvent
+	(*ReadyEvent)(nil),                // 15: hivesync.v1.ReadyEvent
+	(*RehydrateEvent)(nil),            // 16: hivesync.v1.RehydrateEvent
+	(*ErrorEvent)(nil),                // 17: hivesync.v1.ErrorEvent
+	(*SaveFileEvent)(nil),             // 18: hivesync.v1.SaveFileEvent
+	(*VersionStateEvent)(nil),         // 19: hivesync.v1.VersionStateEvent
+	(*LockChangedEvent)(nil),          // 20: hivesync.v1.LockChangedEvent
+	(*SaveConflictEvent)(nil),         // 21: hivesync.v1.SaveConflictEvent
+	(*SnapshotEvent)(nil),             // 22: hivesync.v1.SnapshotEvent
+	(*MemberChangedEvent)(nil),        // 23: hivesync.v1.MemberChangedEvent
+	(*ProjectPurgedEvent)(nil),        // 24: hivesync.v1.ProjectPurgedEvent
+	(*RollbackNoticeEvent)(nil),       // 25: hivesync.v1.RollbackNoticeEvent
+	(*PreviewRequestEvent)(nil),       // 26: hivesync.v1.PreviewRequestEvent
+	(*PreviewAvailableEvent)(nil),     // 27: hivesync.v1.PreviewAvailableEvent
+	(*DiffUpdateEvent)(nil),           // 28: hivesync.v1.DiffUpdateEvent
+	(*LivePreviewToggleEvent)(nil),    // 29: hivesync.v1.LivePreviewToggleEvent
+	(*BuildResultEvent)(nil),          // 30: hivesync.v1.BuildResultEvent
+	(*PreviewStatusEvent)(nil),        // 31: hivesync.v1.PreviewStatusEvent
+	(*PreviewFailedEvent)(nil),        // 32: hivesync.v1.PreviewFailedEvent
+	(*LiveTextEvent)(nil),             // 33: hivesync.v1.LiveTextEvent
+	(*LiveOverlayEvent)(nil),          // 34: hivesync.v1.LiveOverlayEvent
+	(*LiveEndedEvent)(nil),            // 35: hivesync.v1.LiveEndedEvent
+	(*TaskChangedEvent)(nil),          // 36: hivesync.v1.TaskChangedEvent
+	(*EntitlementUpdatedEvent)(nil),   // 37: hivesync.v1.EntitlementUpdatedEvent
+	(*NotificationEvent)(nil),         // 38: hivesync.v1.NotificationEvent
+	(*AdminMessageEvent)(nil),         // 39: hivesync.v1.AdminMessageEvent
+	(*MigrationNoticeEvent)(nil),      // 40: hivesync.v1.MigrationNoticeEvent
+	(*timestamppb.Timestamp)(nil),     // 41: google.protobuf.Timestamp
+	(ClientType)(0),                   // 42: hivesync.v1.ClientType
+	(ProjectRole)(0),                  // 43: hivesync.v1.ProjectRole
+	(Tier)(0),                         // 44: hivesync.v1.Tier
+	(*descriptorpb.FieldOptions)(nil), // 45: google.protobuf.FieldOptions
 }
 var file_hivesync_v1_events_proto_depIdxs = []int32{
 	0,  // 0: hivesync.v1.EventSpec.direction:type_name -> hivesync.v1.EventDirection
-	40, // 1: hivesync.v1.Event.server_time:type_name -> google.protobuf.Timestamp
-	7,  // 2: hivesync.v1.Event.auth:type_name -> hivesync.v1.AuthEvent
-	8,  // 3: hivesync.v1.Event.device_register:type_name -> hivesync.v1.DeviceRegisterEvent
-	10, // 4: hivesync.v1.Event.subscribe:type_name -> hivesync.v1.SubscribeEvent
-	11, // 5: hivesync.v1.Event.unsubscribe:type_name -> hivesync.v1.UnsubscribeEvent
-	12, // 6: hivesync.v1.Event.ack:type_name -> hivesync.v1.AckEvent
-	13, // 7: hivesync.v1.Event.heartbeat:type_name -> hivesync.v1.HeartbeatEvent
-	14, // 8: hivesync.v1.Event.ready:type_name -> hivesync.v1.ReadyEvent
-	15, // 9: hivesync.v1.Event.rehydrate:type_name -> hivesync.v1.RehydrateEvent
-	16, // 10: hivesync.v1.Event.error:type_name -> hivesync.v1.ErrorEvent
-	17, // 11: hivesync.v1.Event.save_file:type_name -> hivesync.v1.SaveFileEvent
-	18, // 12: hivesync.v1.Event.version_state:type_name -> hivesync.v1.VersionStateEvent
-	19, // 13: hivesync.v1.Event.lock_changed:type_name -> hivesync.v1.LockChangedEvent
-	20, // 14: hivesync.v1.Event.save_conflict:type_name -> hivesync.v1.SaveConflictEvent
-	21, // 15: hivesync.v1.Event.snapshot_created:type_name -> hivesync.v1.SnapshotEvent
-	21, // 16: hivesync.v1.Event.snapshot_restored:type_name -> hivesync.v1.SnapshotEvent
-	22, // 17: hivesync.v1.Event.member_changed:type_name -> hivesync.v1.MemberChangedEvent
-	23, // 18: hivesync.v1.Event.project_purged:type_name -> hivesync.v1.ProjectPurgedEvent
-	24, // 19: hivesync.v1.Event.rollback_notice:type_name -> hivesync.v1.RollbackNoticeEvent
-	25, // 20: hivesync.v1.Event.preview_request:type_name -> hivesync.v1.PreviewRequestEvent
-	26, // 21: hivesync.v1.Event.preview_available:type_name -> hivesync.v1.PreviewAvailableEvent
-	27, // 22: hivesync.v1.Event.diff_update:type_name -> hivesync.v1.DiffUpdateEvent
-	28, // 23: hivesync.v1.Event.live_preview_toggle:type_name -> hivesync.v1.LivePreviewToggleEvent
-	29, // 24: hivesync.v1.Event.build_result:type_name -> hivesync.v1.BuildResultEvent
-	30, // 25: hivesync.v1.Event.preview_status:type_name -> hivesync.v1.PreviewStatusEvent
-	31, // 26: hivesync.v1.Event.preview_failed:type_name -> hivesync.v1.PreviewFailedEvent
-	32, // 27: hivesync.v1.Event.live_text:type_name -> hivesync.v1.LiveTextEvent
-	33, // 28: hivesync.v1.Event.live_overlay:type_name -> hivesync.v1.LiveOverlayEvent
-	34, // 29: hivesync.v1.Event.live_ended:type_name -> hivesync.v1.LiveEndedEvent
-	35, // 30: hivesync.v1.Event.task_created:type_name -> hivesync.v1.TaskChangedEvent
-	35, // 31: hivesync.v1.Event.task_updated:type_name -> hivesync.v1.TaskChangedEvent
-	35, // 32: hivesync.v1.Event.task_claimed:type_name -> hivesync.v1.TaskChangedEvent
-	35, // 33: hivesync.v1.Event.task_approved:type_name -> hivesync.v1.TaskChangedEvent
-	35, // 34: hivesync.v1.Event.task_denied:type_name -> hivesync.v1.TaskChangedEvent
-	35, // 35: hivesync.v1.Event.task_comment_added:type_name -> hivesync.v1.TaskChangedEvent
-	36, // 36: hivesync.v1.Event.entitlement_updated:type_name -> hivesync.v1.EntitlementUpdatedEvent
-	37, // 37: hivesync.v1.Event.notification:type_name -> hivesync.v1.NotificationEvent
-	38, // 38: hivesync.v1.Event.admin_message:type_name -> hivesync.v1.AdminMessageEvent
-	39, // 39: hivesync.v1.Event.migration_notice:type_name -> hivesync.v1.MigrationNoticeEvent
-	41, // 40: hivesync.v1.DeviceRegisterEvent.client_type:type_name -> hivesync.v1.ClientType
-	9,  // 41: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
-	40, // 42: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
-	1,  // 43: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
-	40, // 44: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 45: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
-	42, // 46: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
-	3,  // 47: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
-	43, // 48: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
-	40, // 49: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	4,  // 50: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
-	40, // 51: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
-	44, // 52: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
-	5,  // 53: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
+	41, // 1: hivesync.v1.Event.server_time:type_name -> google.protobuf.Timestamp
+	8,  // 2: hivesync.v1.Event.auth:type_name -> hivesync.v1.AuthEvent
+	9,  // 3: hivesync.v1.Event.device_register:type_name -> hivesync.v1.DeviceRegisterEvent
+	11, // 4: hivesync.v1.Event.subscribe:type_name -> hivesync.v1.SubscribeEvent
+	12, // 5: hivesync.v1.Event.unsubscribe:type_name -> hivesync.v1.UnsubscribeEvent
+	13, // 6: hivesync.v1.Event.ack:type_name -> hivesync.v1.AckEvent
+	14, // 7: hivesync.v1.Event.heartbeat:type_name -> hivesync.v1.HeartbeatEvent
+	15, // 8: hivesync.v1.Event.ready:type_name -> hivesync.v1.ReadyEvent
+	16, // 9: hivesync.v1.Event.rehydrate:type_name -> hivesync.v1.RehydrateEvent
+	17, // 10: hivesync.v1.Event.error:type_name -> hivesync.v1.ErrorEvent
+	18, // 11: hivesync.v1.Event.save_file:type_name -> hivesync.v1.SaveFileEvent
+	19, // 12: hivesync.v1.Event.version_state:type_name -> hivesync.v1.VersionStateEvent
+	20, // 13: hivesync.v1.Event.lock_changed:type_name -> hivesync.v1.LockChangedEvent
+	21, // 14: hivesync.v1.Event.save_conflict:type_name -> hivesync.v1.SaveConflictEvent
+	22, // 15: hivesync.v1.Event.snapshot_created:type_name -> hivesync.v1.SnapshotEvent
+	22, // 16: hivesync.v1.Event.snapshot_restored:type_name -> hivesync.v1.SnapshotEvent
+	23, // 17: hivesync.v1.Event.member_changed:type_name -> hivesync.v1.MemberChangedEvent
+	24, // 18: hivesync.v1.Event.project_purged:type_name -> hivesync.v1.ProjectPurgedEvent
+	25, // 19: hivesync.v1.Event.rollback_notice:type_name -> hivesync.v1.RollbackNoticeEvent
+	26, // 20: hivesync.v1.Event.preview_request:type_name -> hivesync.v1.PreviewRequestEvent
+	27, // 21: hivesync.v1.Event.preview_available:type_name -> hivesync.v1.PreviewAvailableEvent
+	28, // 22: hivesync.v1.Event.diff_update:type_name -> hivesync.v1.DiffUpdateEvent
+	29, // 23: hivesync.v1.Event.live_preview_toggle:type_name -> hivesync.v1.LivePreviewToggleEvent
+	30, // 24: hivesync.v1.Event.build_result:type_name -> hivesync.v1.BuildResultEvent
+	31, // 25: hivesync.v1.Event.preview_status:type_name -> hivesync.v1.PreviewStatusEvent
+	32, // 26: hivesync.v1.Event.preview_failed:type_name -> hivesync.v1.PreviewFailedEvent
+	33, // 27: hivesync.v1.Event.live_text:type_name -> hivesync.v1.LiveTextEvent
+	34, // 28: hivesync.v1.Event.live_overlay:type_name -> hivesync.v1.LiveOverlayEvent
+	35, // 29: hivesync.v1.Event.live_ended:type_name -> hivesync.v1.LiveEndedEvent
+	36, // 30: hivesync.v1.Event.task_created:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 31: hivesync.v1.Event.task_updated:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 32: hivesync.v1.Event.task_claimed:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 33: hivesync.v1.Event.task_approved:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 34: hivesync.v1.Event.task_denied:type_name -> hivesync.v1.TaskChangedEvent
+	36, // 35: hivesync.v1.Event.task_comment_added:type_name -> hivesync.v1.TaskChangedEvent
+	37, // 36: hivesync.v1.Event.entitlement_updated:type_name -> hivesync.v1.EntitlementUpdatedEvent
+	38, // 37: hivesync.v1.Event.notification:type_name -> hivesync.v1.NotificationEvent
+	39, // 38: hivesync.v1.Event.admin_message:type_name -> hivesync.v1.AdminMessageEvent
+	40, // 39: hivesync.v1.Event.migration_notice:type_name -> hivesync.v1.MigrationNoticeEvent
+	42, // 40: hivesync.v1.DeviceRegisterEvent.client_type:type_name -> hivesync.v1.ClientType
+	10, // 41: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
+	41, // 42: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
+	2,  // 43: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
+	41, // 44: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 45: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
+	43, // 46: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
+	4,  // 47: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
+	44, // 48: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
+	41, // 49: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 50: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
+	41, // 51: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
+	45, // 52: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
+	6,  // 53: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
 	54, // [54:54] is the sub-list for method output_type
 	54, // [54:54] is the sub-list for method input_type
 	53, // [53:54] is the sub-list for extension type_name
@@ -3932,7 +4006,7 @@ func file_hivesync_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_events_proto_rawDesc), len(file_hivesync_v1_events_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   35,
 			NumExtensions: 1,
 			NumServices:   0,

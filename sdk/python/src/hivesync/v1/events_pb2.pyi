@@ -20,6 +20,14 @@ class EventDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_DIRECTION_SERVER_TO_CLIENT: _ClassVar[EventDirection]
     EVENT_DIRECTION_BOTH: _ClassVar[EventDirection]
 
+class WsCloseCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WS_CLOSE_CODE_UNSPECIFIED: _ClassVar[WsCloseCode]
+    WS_CLOSE_CODE_BAD_FRAMES: _ClassVar[WsCloseCode]
+    WS_CLOSE_CODE_UNAUTHENTICATED: _ClassVar[WsCloseCode]
+    WS_CLOSE_CODE_REVOKED: _ClassVar[WsCloseCode]
+    WS_CLOSE_CODE_SLOW_CONSUMER: _ClassVar[WsCloseCode]
+
 class VersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VERSION_STATE_UNSPECIFIED: _ClassVar[VersionState]
@@ -54,6 +62,11 @@ EVENT_DIRECTION_UNSPECIFIED: EventDirection
 EVENT_DIRECTION_CLIENT_TO_SERVER: EventDirection
 EVENT_DIRECTION_SERVER_TO_CLIENT: EventDirection
 EVENT_DIRECTION_BOTH: EventDirection
+WS_CLOSE_CODE_UNSPECIFIED: WsCloseCode
+WS_CLOSE_CODE_BAD_FRAMES: WsCloseCode
+WS_CLOSE_CODE_UNAUTHENTICATED: WsCloseCode
+WS_CLOSE_CODE_REVOKED: WsCloseCode
+WS_CLOSE_CODE_SLOW_CONSUMER: WsCloseCode
 VERSION_STATE_UNSPECIFIED: VersionState
 VERSION_STATE_CREATED: VersionState
 VERSION_STATE_MOVED: VersionState

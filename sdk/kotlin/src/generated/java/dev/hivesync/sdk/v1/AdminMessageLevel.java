@@ -151,7 +151,7 @@ public enum AdminMessageLevel
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(4);
+    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(5);
   }
 
   private static final AdminMessageLevel[] VALUES = values();

@@ -151,7 +151,7 @@ public enum MemberChange
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(2);
+    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(3);
   }
 
   private static final MemberChange[] VALUES = values();

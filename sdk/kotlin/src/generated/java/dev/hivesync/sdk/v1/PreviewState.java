@@ -168,7 +168,7 @@ public enum PreviewState
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(3);
+    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(4);
   }
 
   private static final PreviewState[] VALUES = values();

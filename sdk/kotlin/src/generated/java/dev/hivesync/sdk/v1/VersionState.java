@@ -185,7 +185,7 @@ public enum VersionState
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(1);
+    return dev.hivesync.sdk.v1.Events.getDescriptor().getEnumType(2);
   }
 
   private static final VersionState[] VALUES = values();

@@ -1,0 +1,449 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/events"
+	"github.com/hivesync/hivesync/server/history"
+)
+
+// wsClient is a test client of /api/v1/ws speaking the JSON subprotocol.
+type wsClient struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+func dialWS(t *testing.T, baseURL string, protocols ...string) *wsClient {
+	t.Helper()
+	if len(protocols) == 0 {
+		protocols = []string{events.SubprotocolJSON}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws", &websocket.DialOptions{Subprotocols: protocols})
+	require.NoError(t, err)
+	if resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	c.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return &wsClient{t: t, c: c}
+}
+
+func (w *wsClient) send(ev *hivesyncv1.Event) {
+	w.t.Helper()
+	b, err := protojson.Marshal(ev)
+	require.NoError(w.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(w.t, w.c.Write(ctx, websocket.MessageText, b))
+}
+
+// next reads the next event, failing the test after a timeout.
+func (w *wsClient) next() *hivesyncv1.Event {
+	w.t.Helper()
+	ev, err := w.read(10 * time.Second)
+	require.NoError(w.t, err)
+	return ev
+}
+
+func (w *wsClient) read(timeout time.Duration) (*hivesyncv1.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, b, err := w.c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := &hivesyncv1.Event{}
+	return ev, protojson.Unmarshal(b, ev)
+}
+
+// closed reads until the server closes and returns the close status.
+func (w *wsClient) closed() websocket.StatusCode {
+	w.t.Helper()
+	for range 100000 {
+		_, err := w.read(15 * time.Second)
+		if err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
+	w.t.Fatal("the socket was never closed")
+	return 0
+}
+
+// login authenticates and waits for ready.
+func (w *wsClient) login(token string) *hivesyncv1.ReadyEvent {
+	w.t.Helper()
+	w.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: token}}})
+	ev := w.next()
+	require.Equal(w.t, "ready", ev.GetEventType(), "%v", ev)
+	return ev.GetReady()
+}
+
+// subscribe joins channels and waits for the acknowledgement.
+func (w *wsClient) subscribe(positions ...*hivesyncv1.ChannelPosition) {
+	w.t.Helper()
+	id := fmt.Sprintf("sub-%d", time.Now().UnixNano())
+	w.send(&hivesyncv1.Event{Id: id, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: positions}}})
+	ev := w.next()
+	require.Equal(w.t, "ack", ev.GetEventType(), "%v", ev)
+	require.Equal(w.t, id, ev.GetAck().GetEventId())
+}
+
+func at(channel string, last int64) *hivesyncv1.ChannelPosition {
+	return &hivesyncv1.ChannelPosition{Channel: channel, LastSequence: last}
+}
+
+// wsProject makes a project with one file for an editor.
+func wsProject(t *testing.T, ed editor) (pid, fid, head string) {
+	t.Helper()
+	ctx := context.Background()
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Live"})
+	require.NoError(t, err)
+	f, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: proj.GetProject().GetId(), Path: "a.txt", Content: "0\n"})
+	require.NoError(t, err)
+	return proj.GetProject().GetId(), f.GetFile().GetId(), f.GetFile().GetHead().GetId()
+}
+
+// saveN saves n new versions and returns the last head.
+func saveN(t *testing.T, ed editor, fid, head string, n int) string {
+	t.Helper()
+	for i := range n {
+		r, err := ed.files.SaveFile(context.Background(), &hivesyncv1.SaveFileRequest{FileId: fid, BaseRevisionId: head, Content: fmt.Sprintf("%d %d\n", time.Now().UnixNano(), i)})
+		require.NoError(t, err)
+		head = r.GetVersion().GetId()
+	}
+	return head
+}
+
+func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ed := newEditorOn(t, b, "live@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+
+	ws := dialWS(t, b.baseURL)
+	ready := ws.login(ed.token)
+	require.NotEmpty(t, ready.GetUserId())
+	require.EqualValues(t, 30, ready.GetHeartbeatIntervalSeconds())
+	ws.subscribe(at(channel, 0))
+	head = saveN(t, ed, fid, head, 1)
+	got := ws.next()
+	require.Equal(t, "save_file", got.GetEventType())
+	require.Equal(t, channel, got.GetChannel())
+	require.Equal(t, fid, got.GetSaveFile().GetFileId())
+	last := got.GetSequence()
+
+	// The device drops off; three saves happen; it resumes from the last
+	// sequence it saw and gets exactly those, in order, then live ones.
+	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	head = saveN(t, ed, fid, head, 3)
+	ws = dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, last))
+	for i := range 3 {
+		ev := ws.next()
+		require.Equal(t, "save_file", ev.GetEventType())
+		require.Equal(t, last+int64(i)+1, ev.GetSequence())
+	}
+	saveN(t, ed, fid, head, 1)
+	ev := ws.next()
+	require.Equal(t, last+4, ev.GetSequence())
+
+	// Heartbeats are answered; frames from the server direction are refused.
+	ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+	require.Equal(t, "heartbeat", ws.next().GetEventType())
+	ws.send(&hivesyncv1.Event{Id: "x1", Payload: &hivesyncv1.Event_SaveFile{SaveFile: &hivesyncv1.SaveFileEvent{}}})
+	bad := ws.next()
+	require.Equal(t, "error", bad.GetEventType())
+	require.Equal(t, "invalid_argument", bad.GetError().GetCode())
+	require.Equal(t, "x1", bad.GetError().GetEventId())
+}
+
+func TestWebSocketBinarySubprotocol(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ed := newEditorOn(t, b, "bin@ws.test", "desktop")
+	ws := dialWS(t, b.baseURL, events.SubprotocolBinary)
+	require.Equal(t, events.SubprotocolBinary, ws.c.Subprotocol())
+	frame, err := proto.Marshal(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: ed.token}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, ws.c.Write(ctx, websocket.MessageBinary, frame))
+	typ, data, err := ws.c.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, websocket.MessageBinary, typ)
+	ev := &hivesyncv1.Event{}
+	require.NoError(t, proto.Unmarshal(data, ev))
+	require.Equal(t, "ready", ev.GetEventType())
+}
+
+func TestWebSocketRefusesUnauthenticatedSockets(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_AUTH_TIMEOUT": "300ms"})
+	unauthenticated := websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED)
+
+	t.Run("silent_socket_closed_at_the_deadline", func(t *testing.T) {
+		t.Parallel()
+		require.Equal(t, unauthenticated, dialWS(t, b.baseURL).closed())
+	})
+	t.Run("bad_token", func(t *testing.T) {
+		t.Parallel()
+		ws := dialWS(t, b.baseURL)
+		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: "garbage"}}})
+		ev := ws.next()
+		require.Equal(t, "unauthenticated", ev.GetError().GetCode())
+		require.Equal(t, unauthenticated, ws.closed())
+	})
+	t.Run("first_frame_not_auth", func(t *testing.T) {
+		t.Parallel()
+		ws := dialWS(t, b.baseURL)
+		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, unauthenticated, ws.closed())
+	})
+	t.Run("foreign_browser_origin", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, strings.Replace(b.baseURL, "http://", "ws://", 1)+"/api/v1/ws",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": []string{"https://evil.example"}}})
+		require.Error(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
+}
+
+func TestWebSocketAuthorizesChannelsLikeTheRPCs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	alice, bob := newEditorOn(t, b, "alice@ws.test", "desktop"), newEditorOn(t, b, "bob@ws.test", "desktop")
+	bobProject, _, _ := wsProject(t, bob)
+	ws := dialWS(t, b.baseURL)
+	me := ws.login(alice.token)
+	bobReady := dialWS(t, b.baseURL).login(bob.token)
+
+	for _, channel := range []string{events.ProjectChannel(bobProject), events.UserChannel(bobReady.GetUserId()), "project_sync:not-a-uuid"} {
+		ws.send(&hivesyncv1.Event{Id: channel, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, 0)}}}})
+		ev := ws.next()
+		require.Equal(t, "not_found", ev.GetError().GetCode(), channel)
+		require.Equal(t, channel, ev.GetError().GetEventId())
+	}
+	ws.send(&hivesyncv1.Event{Id: "odd", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at("weather", 0)}}}})
+	require.Equal(t, "invalid_argument", ws.next().GetError().GetCode())
+	ws.subscribe(at(events.UserChannel(me.GetUserId()), 0))
+}
+
+func TestWebSocketRehydratesWhenTheGapIsTooOldOrTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_REPLAY_WINDOW": "5"})
+	ed := newEditorOn(t, b, "gap@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	ws := dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, 0))
+	head = saveN(t, ed, fid, head, 1)
+	last := ws.next().GetSequence()
+	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+
+	t.Run("larger_than_the_window", func(t *testing.T) {
+		head = saveN(t, ed, fid, head, 7)
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ws.subscribe(at(channel, last))
+		ev := ws.next()
+		require.Equal(t, "rehydrate", ev.GetEventType())
+		require.Equal(t, channel, ev.GetRehydrate().GetChannel())
+		require.Equal(t, last+7, ev.GetRehydrate().GetResumeSequence())
+		head = saveN(t, ed, fid, head, 1)
+		require.Equal(t, last+8, ws.next().GetSequence(), "live events follow the rehydrate")
+		last += 8
+	})
+	t.Run("pruned_from_the_log", func(t *testing.T) {
+		head = saveN(t, ed, fid, head, 2)
+		_, err := history.Prune(context.Background(), b.store, time.Now().Add(time.Hour), time.Hour)
+		require.NoError(t, err)
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ws.subscribe(at(channel, last))
+		ev := ws.next()
+		require.Equal(t, "rehydrate", ev.GetEventType())
+		require.Equal(t, last+2, ev.GetRehydrate().GetResumeSequence())
+	})
+	t.Run("a_sequence_from_the_future", func(t *testing.T) {
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ws.subscribe(at(channel, 1_000_000))
+		require.Equal(t, "rehydrate", ws.next().GetEventType())
+	})
+}
+
+func TestWebSocketRevocationClosesAccess(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_PING_INTERVAL": "200ms"})
+	owner, bee := newEditorOn(t, b, "owner@revoke.test", "desktop"), newEditorOn(t, b, "bee@revoke.test", "desktop")
+	ctx := context.Background()
+	pid, fid, head := wsProject(t, owner)
+	inv, err := owner.projects.CreateInvite(ctx, &hivesyncv1.CreateInviteRequest{ProjectId: pid, Role: hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR})
+	require.NoError(t, err)
+	_, err = bee.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: inv.GetToken()})
+	require.NoError(t, err)
+
+	ws := dialWS(t, b.baseURL)
+	me := ws.login(bee.token)
+	ws.subscribe(at(events.ProjectChannel(pid), 0))
+
+	t.Run("a_removed_member_stops_receiving_the_project", func(t *testing.T) {
+		_, err := owner.projects.RemoveMember(ctx, &hivesyncv1.RemoveMemberRequest{ProjectId: pid, UserId: me.GetUserId()})
+		require.NoError(t, err)
+		ev := ws.next()
+		require.Equal(t, "member.changed", ev.GetEventType(), "the removal itself is delivered")
+		ev = ws.next()
+		require.Equal(t, "permission_denied", ev.GetError().GetCode())
+		require.Contains(t, ev.GetError().GetMessage(), "no longer a member")
+		saveN(t, owner, fid, head, 1)
+		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, "heartbeat", ws.next().GetEventType(), "no project event arrives any more")
+	})
+	t.Run("a_revoked_session_is_closed_within_a_heartbeat", func(t *testing.T) {
+		authc := hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL, bearer(bee.token))
+		_, err := authc.RevokeSession(ctx, &hivesyncv1.RevokeSessionRequest{SessionId: me.GetSessionId()})
+		require.NoError(t, err)
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), ws.closed())
+	})
+}
+
+func TestWebSocketCutsOffSlowConsumersAndAbuse(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_SEND_QUEUE": "8", "HIVESYNC_WS_MESSAGE_RATE": "5/s", "HIVESYNC_WS_MAX_FRAME_BYTES": "2048"})
+	ed := newEditorOn(t, b, "slow@ws.test", "desktop")
+	pid, _, _ := wsProject(t, ed)
+
+	t.Run("slow_consumer", func(t *testing.T) {
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ws.subscribe(at(events.ProjectChannel(pid), 0))
+		// The client stops reading while 20,000 events arrive: the server's
+		// queue stays at 8 frames and the socket is closed with a reason.
+		appendSaves(t, b, pid, 20000, strings.Repeat("p", 200))
+		time.Sleep(300 * time.Millisecond)
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), ws.closed())
+	})
+	t.Run("oversize_frame", func(t *testing.T) {
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ws.send(&hivesyncv1.Event{Id: strings.Repeat("x", 4096), Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, websocket.StatusMessageTooBig, ws.closed())
+	})
+	t.Run("flood_and_garbage", func(t *testing.T) {
+		ws := dialWS(t, b.baseURL)
+		ws.login(ed.token)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, ws.c.Write(ctx, websocket.MessageText, []byte("{not json")))
+		require.Equal(t, "invalid_argument", ws.next().GetError().GetCode())
+		for range 40 {
+			if err := ws.c.Write(ctx, websocket.MessageText, []byte(`{"heartbeat":{}}`)); err != nil {
+				break
+			}
+		}
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), ws.closed())
+	})
+}
+
+// peer runs a second node on the same database as b.
+func peer(t *testing.T, b *testBundle) string {
+	t.Helper()
+	cfg, err := app.LoadConfig(app.ModeServe, env(map[string]string{"HIVESYNC_DATABASE_URL": "postgres://unused", "HIVESYNC_HTTP_ADDR": "127.0.0.1:0",
+		"HIVESYNC_NODE_ID": "peer-" + strings.ReplaceAll(t.Name(), "/", "-")}))
+	require.NoError(t, err)
+	a, err := app.New(app.Options{Mode: app.ModeServe, Config: cfg, Pool: b.store.Pool(), Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func TestWebSocketEventsCrossNodes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	other := peer(t, b)
+	ed := newEditorOn(t, b, "nodes@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+
+	// A client on the other node hears saves made through this node.
+	ws := dialWS(t, other)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, 0))
+	head = saveN(t, ed, fid, head, 2)
+	first, second := ws.next(), ws.next()
+	require.Equal(t, first.GetSequence()+1, second.GetSequence())
+
+	// The node goes away mid-stream: its clients are told to go, reconnect
+	// to this node and resume with nothing lost.
+	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	head = saveN(t, ed, fid, head, 2)
+	ws = dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, second.GetSequence()))
+	require.Equal(t, second.GetSequence()+1, ws.next().GetSequence())
+	require.Equal(t, second.GetSequence()+2, ws.next().GetSequence())
+	_ = head
+}
+
+func TestHealthWSEchoes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	resp, err := b.h1.Get(b.baseURL + "/health/ws")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var body struct {
+		Status string `json:"status"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "ok", body.Status)
+
+	// A monitor can do the same through its own socket.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, r, err := websocket.Dial(ctx, strings.Replace(b.baseURL, "http://", "ws://", 1)+"/health/ws", nil)
+	require.NoError(t, err)
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("ping?")))
+	_, got, err := c.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ping?", string(got))
+	_, _, err = c.Read(ctx)
+	require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+	require.False(t, errors.Is(err, context.DeadlineExceeded))
+}

@@ -1,0 +1,620 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// The WebSocket subprotocols: protobuf JSON in text frames (the default when
+// a client names none) or binary protobuf in binary frames.
+const (
+	SubprotocolJSON   = "hivesync.v1.json"
+	SubprotocolBinary = "hivesync.v1.proto"
+)
+
+// maxChannelsPerSocket bounds one socket's subscriptions.
+const maxChannelsPerSocket = 200
+
+// GatewayConfig tunes the WebSocket gateway.
+type GatewayConfig struct {
+	// AuthTimeout is how long a new socket may take to send its auth frame.
+	AuthTimeout time.Duration
+	// PingInterval is how often the server pings; a peer that does not
+	// answer within one more interval is dropped. Session standing (revoked
+	// session or device, disabled account) is re-checked at the same pace.
+	PingInterval time.Duration
+	// WriteTimeout bounds each write to a socket.
+	WriteTimeout time.Duration
+	// SendQueue is how many frames may wait for a slow reader before the
+	// socket is closed as a slow consumer.
+	SendQueue int
+	// MaxFrameBytes is the largest frame a client may send.
+	MaxFrameBytes int64
+	// MessagesPerSecond and Burst limit the frames one socket may send.
+	MessagesPerSecond float64
+	Burst             int
+	// OriginPatterns are the browser origins allowed besides the server's
+	// own host (host patterns as in path.Match, e.g. "*.hivesync.dev").
+	// Clients that send no Origin (native apps, plugins) are always allowed.
+	OriginPatterns []string
+}
+
+// Gateway serves /api/v1/ws: one socket per client, authenticated by its
+// first frame, carrying the event log's channels the client subscribes to.
+type Gateway struct {
+	hub   *Hub
+	auth  access.Authenticator
+	store *store.Store
+	cfg   GatewayConfig
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu       sync.Mutex
+	sockets  map[*socket]struct{}
+	shutdown bool
+}
+
+// NewGateway returns the WebSocket handler.
+func NewGateway(hub *Hub, auth access.Authenticator, st *store.Store, cfg GatewayConfig, log *slog.Logger, now func() time.Time) *Gateway {
+	return &Gateway{hub: hub, auth: auth, store: st, cfg: cfg, log: log, now: now, sockets: map[*socket]struct{}{}}
+}
+
+// Shutdown closes every socket with "going away", so clients reconnect (to
+// another node) and resume; new sockets are refused.
+func (g *Gateway) Shutdown() {
+	g.mu.Lock()
+	g.shutdown = true
+	sockets := make([]*socket, 0, len(g.sockets))
+	for s := range g.sockets {
+		sockets = append(sockets, s)
+	}
+	g.mu.Unlock()
+	for _, s := range sockets {
+		s.close(websocket.StatusGoingAway, "the server is restarting; reconnect and resume")
+	}
+}
+
+// Connections is the number of open sockets.
+func (g *Gateway) Connections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sockets)
+}
+
+// DecodeFrame reads a client frame in the socket's format. Unknown fields
+// are ignored (newer clients); anything else malformed is an error.
+func DecodeFrame(data []byte, binary bool) (*hivesyncv1.Event, error) {
+	ev := &hivesyncv1.Event{}
+	var err error
+	if binary {
+		err = proto.Unmarshal(data, ev)
+	} else {
+		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, ev)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not an event frame: %w", err)
+	}
+	if ev.GetPayload() == nil {
+		return nil, errors.New("not an event frame: no payload")
+	}
+	return ev, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{SubprotocolJSON, SubprotocolBinary},
+		OriginPatterns: g.cfg.OriginPatterns,
+	})
+	if err != nil {
+		return // Accept has answered (bad handshake or a foreign origin)
+	}
+	c.SetReadLimit(g.cfg.MaxFrameBytes)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	s := &socket{
+		g: g, c: c, binary: c.Subprotocol() == SubprotocolBinary, ctx: ctx, cancel: cancel,
+		queue:   make(chan *Frame, g.cfg.SendQueue),
+		closing: make(chan closeRequest, 1),
+		limiter: rate.NewLimiter(rate.Limit(g.cfg.MessagesPerSecond), g.cfg.Burst),
+		subs:    map[string]*Subscription{},
+	}
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		_ = c.Close(websocket.StatusTryAgainLater, "the server is shutting down; reconnect")
+		cancel()
+		return
+	}
+	g.sockets[s] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.sockets, s)
+		g.mu.Unlock()
+	}()
+	s.serve()
+}
+
+// socket is one client connection.
+type socket struct {
+	g       *Gateway
+	c       *websocket.Conn
+	binary  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	queue   chan *Frame
+	limiter *rate.Limiter
+
+	closing   chan closeRequest
+	mu        sync.Mutex
+	principal *access.Principal
+	subs      map[string]*Subscription
+	closeOnce sync.Once
+	strikes   int
+	throttled bool
+}
+
+// UserID implements Sink.
+func (s *socket) UserID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.principal == nil {
+		return ""
+	}
+	return s.principal.UserID
+}
+
+// Deliver implements Sink: it queues without blocking, and a full queue
+// closes the socket as a slow consumer.
+func (s *socket) Deliver(f *Frame) bool {
+	select {
+	case s.queue <- f:
+		return true
+	default:
+		s.abort(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), "too slow: the send queue is full; reconnect and resume")
+		return false
+	}
+}
+
+// Revoke implements Sink.
+func (s *socket) Revoke(channel, reason string) {
+	s.mu.Lock()
+	sub := s.subs[channel]
+	delete(s.subs, channel)
+	s.mu.Unlock()
+	if sub != nil {
+		s.g.hub.Unsubscribe(sub)
+	}
+	s.sendError("permission_denied", fmt.Sprintf("unsubscribed from %s: %s", channel, reason), "")
+}
+
+func (s *socket) send(ev *hivesyncv1.Event) {
+	ev.ServerTime = timestamppb.New(s.g.now())
+	if ev.GetId() == "" {
+		ev.Id = uuid.NewString()
+	}
+	s.Deliver(NewFrame(ev))
+}
+
+func (s *socket) sendError(code, message, eventID string) {
+	s.send(&hivesyncv1.Event{EventType: "error", Payload: &hivesyncv1.Event_Error{Error: &hivesyncv1.ErrorEvent{Code: code, Message: message, EventId: eventID}}})
+}
+
+// closeRequest asks the writer to send what is queued, then close.
+type closeRequest struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// close ends the socket once, with a status a client can act on, after the
+// frames already queued (such as the error explaining why).
+func (s *socket) close(code websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() { s.closing <- closeRequest{code, reason} })
+}
+
+// abort ends the socket once without waiting for queued frames (the peer is
+// not reading them). The close handshake runs in the background, so a stuck
+// peer cannot stall the caller.
+func (s *socket) abort(code websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() {
+		go func() {
+			_ = s.c.Close(code, reason)
+			s.cancel()
+		}()
+	})
+}
+
+func (s *socket) serve() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.write() }()
+	go func() { defer wg.Done(); s.keepAlive() }()
+	s.read()
+	s.close(websocket.StatusNormalClosure, "")
+	<-s.ctx.Done()
+	wg.Wait()
+	s.mu.Lock()
+	subs := s.subs
+	s.subs = map[string]*Subscription{}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		s.g.hub.Unsubscribe(sub)
+	}
+}
+
+// write sends queued frames, each under its own deadline, and performs
+// orderly closes.
+func (s *socket) write() {
+	typ := websocket.MessageText
+	if s.binary {
+		typ = websocket.MessageBinary
+	}
+	send := func(f *Frame) bool {
+		ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.WriteTimeout)
+		defer cancel()
+		if err := s.c.Write(ctx, typ, f.Bytes(s.binary)); err != nil {
+			s.abort(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), "a write timed out")
+			_ = s.c.CloseNow()
+			s.cancel()
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case f := <-s.queue:
+			if !send(f) {
+				return
+			}
+		case req := <-s.closing:
+			for drained := false; !drained; {
+				select {
+				case f := <-s.queue:
+					if !send(f) {
+						return
+					}
+				default:
+					drained = true
+				}
+			}
+			_ = s.c.Close(req.code, req.reason)
+			s.cancel()
+			return
+		}
+	}
+}
+
+// keepAlive pings the peer and re-checks the session every interval.
+func (s *socket) keepAlive() {
+	tick := time.NewTicker(s.g.cfg.PingInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.PingInterval)
+		err := s.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			s.abort(websocket.StatusGoingAway, "no answer to ping")
+			return
+		}
+		if reason := s.standing(); reason != "" {
+			s.sendError("unauthenticated", reason, "")
+			s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), reason)
+			return
+		}
+	}
+}
+
+// standing is why the socket's session may no longer be used ("" if it may).
+func (s *socket) standing() string {
+	s.mu.Lock()
+	p := s.principal
+	s.mu.Unlock()
+	if p == nil || p.SessionID == "" {
+		return ""
+	}
+	sid, err := uuid.Parse(p.SessionID)
+	if err != nil {
+		return "the session is not valid"
+	}
+	row, err := s.g.store.SessionPrincipal(s.ctx, sid)
+	switch {
+	case errors.Is(store.MapError(err), store.ErrNotFound):
+		return "the session no longer exists"
+	case err != nil:
+		return "" // the database is out of reach: keep the socket, check again later
+	case row.RevokedAt != nil:
+		return "the session was signed out"
+	case row.DeviceRevokedAt != nil:
+		return "the device was revoked"
+	case row.UserDisabledAt != nil:
+		return "the account was disabled"
+	}
+	return ""
+}
+
+// read handles client frames until the socket ends. Reads are not bound to
+// a context (cancelling one would drop the connection without a close
+// status); closing the socket ends them.
+func (s *socket) read() {
+	deadline := time.AfterFunc(s.g.cfg.AuthTimeout, func() {
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED), "send an auth frame first, within "+s.g.cfg.AuthTimeout.String())
+	})
+	first, err := s.readFrame(context.Background())
+	deadline.Stop()
+	if err != nil {
+		return
+	}
+	if first == nil {
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "the first frame must be an auth event")
+		return
+	}
+	if first.GetAuth() == nil {
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED), "the first frame must be an auth event")
+		return
+	}
+	if !s.authenticate(first) {
+		return
+	}
+	for {
+		ev, err := s.readFrame(context.Background())
+		if err != nil {
+			return
+		}
+		if ev == nil {
+			continue // a bad frame, already answered
+		}
+		if !s.limiter.Allow() {
+			if s.strike() {
+				return
+			}
+			if !s.throttled { // one warning per burst, not one per frame
+				s.throttled = true
+				s.sendError("resource_exhausted", "too many frames; slow down", ev.GetId())
+			}
+			continue
+		}
+		s.throttled = false
+		s.handle(ev)
+	}
+}
+
+// readFrame reads one frame; a malformed one is answered with an error event
+// and returns nil, and too many of them close the socket.
+func (s *socket) readFrame(ctx context.Context) (*hivesyncv1.Event, error) {
+	typ, data, err := s.c.Read(ctx)
+	if err != nil {
+		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			s.close(websocket.StatusMessageTooBig, fmt.Sprintf("frames may be at most %d bytes", s.g.cfg.MaxFrameBytes))
+		}
+		return nil, err
+	}
+	if (typ == websocket.MessageBinary) != s.binary {
+		s.sendError("invalid_argument", "frame type does not match the subprotocol", "")
+		return nil, s.strikeErr()
+	}
+	ev, err := DecodeFrame(data, s.binary)
+	if err != nil {
+		s.sendError("invalid_argument", err.Error(), "")
+		return nil, s.strikeErr()
+	}
+	return ev, nil
+}
+
+// strike counts an abusive frame; the tenth closes the socket.
+func (s *socket) strike() bool {
+	s.mu.Lock()
+	s.strikes++
+	n := s.strikes
+	s.mu.Unlock()
+	if n >= 10 {
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "too many bad or excess frames")
+		return true
+	}
+	return false
+}
+
+func (s *socket) strikeErr() error {
+	if s.strike() {
+		return errors.New("closed for abuse")
+	}
+	return nil
+}
+
+func (s *socket) authenticate(ev *hivesyncv1.Event) bool {
+	p, err := s.g.auth.Authenticate(s.ctx, ev.GetAuth().GetToken())
+	if err != nil {
+		if errors.Is(err, access.ErrInvalidToken) {
+			s.sendError("unauthenticated", "the access token is not valid; refresh it and reconnect", ev.GetId())
+			s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED), "invalid access token")
+		} else {
+			s.sendError("unavailable", "the token could not be checked; reconnect shortly", ev.GetId())
+			s.close(websocket.StatusTryAgainLater, "the token could not be checked")
+		}
+		return false
+	}
+	if p.UserID == "" {
+		s.sendError("permission_denied", "the event stream needs a user session", ev.GetId())
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UNAUTHENTICATED), "not a user session")
+		return false
+	}
+	s.mu.Lock()
+	prev := s.principal
+	if prev != nil && prev.UserID != p.UserID {
+		s.mu.Unlock()
+		s.sendError("permission_denied", "a socket stays with the user it authenticated as", ev.GetId())
+		return true
+	}
+	s.principal = p
+	s.mu.Unlock()
+	if prev == nil {
+		s.send(&hivesyncv1.Event{EventType: "ready", Payload: &hivesyncv1.Event_Ready{Ready: &hivesyncv1.ReadyEvent{
+			SessionId: p.SessionID, UserId: p.UserID, HeartbeatIntervalSeconds: int32(s.g.cfg.PingInterval / time.Second),
+		}}})
+	} else {
+		s.ack(ev)
+	}
+	return true
+}
+
+func (s *socket) ack(ev *hivesyncv1.Event) {
+	if ev.GetId() != "" {
+		s.send(&hivesyncv1.Event{EventType: "ack", Payload: &hivesyncv1.Event_Ack{Ack: &hivesyncv1.AckEvent{EventId: ev.GetId()}}})
+	}
+}
+
+// handle answers one client frame after authentication.
+func (s *socket) handle(ev *hivesyncv1.Event) {
+	switch p := ev.GetPayload().(type) {
+	case *hivesyncv1.Event_Auth:
+		s.authenticate(ev) // a fresh token for a long-lived socket
+	case *hivesyncv1.Event_DeviceRegister:
+		s.registerDevice(ev, p.DeviceRegister)
+	case *hivesyncv1.Event_Subscribe:
+		s.subscribe(ev, p.Subscribe)
+	case *hivesyncv1.Event_Unsubscribe:
+		for _, name := range p.Unsubscribe.GetChannels() {
+			s.mu.Lock()
+			sub := s.subs[name]
+			delete(s.subs, name)
+			s.mu.Unlock()
+			if sub != nil {
+				s.g.hub.Unsubscribe(sub)
+			}
+		}
+		s.ack(ev)
+	case *hivesyncv1.Event_Heartbeat:
+		s.send(&hivesyncv1.Event{EventType: "heartbeat", Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+	case *hivesyncv1.Event_Ack:
+		// Acknowledgements of admin messages and notifications arrive with
+		// those features; until then there is nothing to record.
+	default:
+		s.sendError("invalid_argument", fmt.Sprintf("clients do not send %s events", eventTypeName(ev)), ev.GetId())
+	}
+}
+
+func eventTypeName(ev *hivesyncv1.Event) string {
+	if t, err := eventType(ev); err == nil {
+		return t
+	}
+	return "these"
+}
+
+func (s *socket) registerDevice(ev *hivesyncv1.Event, d *hivesyncv1.DeviceRegisterEvent) {
+	s.mu.Lock()
+	p := s.principal
+	s.mu.Unlock()
+	userID, _ := uuid.Parse(p.UserID)
+	deviceID, err := uuid.Parse(d.GetDeviceId())
+	if err != nil {
+		s.sendError("invalid_argument", "device_id must be a device id", ev.GetId())
+		return
+	}
+	if _, err := s.g.store.DeviceOwnedBy(s.ctx, dbgen.DeviceOwnedByParams{ID: deviceID, UserID: userID}); err != nil {
+		if errors.Is(store.MapError(err), store.ErrNotFound) {
+			s.sendError("not_found", "device_id is not one of your devices", ev.GetId())
+		} else {
+			s.sendError("unavailable", "the device could not be checked; try again", ev.GetId())
+		}
+		return
+	}
+	s.ack(ev)
+}
+
+// subscribe authorizes each channel like the matching RPC, acknowledges,
+// then joins them (so replayed events and rehydrate markers follow the ack).
+func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent) {
+	s.mu.Lock()
+	p, n := s.principal, len(s.subs)
+	s.mu.Unlock()
+	var allowed []*hivesyncv1.ChannelPosition
+	for _, pos := range req.GetChannels() {
+		if code, msg := s.authorize(p, pos.GetChannel()); code != "" {
+			s.sendError(code, pos.GetChannel()+": "+msg, ev.GetId())
+			continue
+		}
+		allowed = append(allowed, pos)
+	}
+	if n+len(allowed) > maxChannelsPerSocket {
+		s.sendError("resource_exhausted", fmt.Sprintf("a socket may join at most %d channels", maxChannelsPerSocket), ev.GetId())
+		return
+	}
+	if len(allowed) == len(req.GetChannels()) {
+		s.ack(ev)
+	}
+	for _, pos := range allowed {
+		name := pos.GetChannel()
+		s.mu.Lock()
+		old := s.subs[name]
+		delete(s.subs, name)
+		s.mu.Unlock()
+		if old != nil {
+			s.g.hub.Unsubscribe(old) // subscribing again moves the resume point
+		}
+		sub, err := s.g.hub.Subscribe(s.ctx, name, pos.GetLastSequence(), s)
+		if err != nil {
+			s.sendError("unavailable", name+": could not join; subscribe again", ev.GetId())
+			continue
+		}
+		s.mu.Lock()
+		s.subs[name] = sub
+		s.mu.Unlock()
+	}
+}
+
+// authorize decides whether p may read channel, as the matching RPCs would:
+// a user reads their own channel and the channels of projects they belong
+// to. Anything else is not_found, so channel names leak nothing.
+func (s *socket) authorize(p *access.Principal, channel string) (code, message string) {
+	kind, id, ok := strings.Cut(channel, ":")
+	if !ok {
+		return "invalid_argument", "channels are named kind:id"
+	}
+	switch kind {
+	case "user":
+		if id != p.UserID {
+			return "not_found", "no such channel"
+		}
+		return "", ""
+	case "project_sync":
+		projectID, err := uuid.Parse(id)
+		userID, uerr := uuid.Parse(p.UserID)
+		if err != nil || uerr != nil {
+			return "not_found", "no such channel"
+		}
+		if _, err := s.g.store.ProjectGetForMember(s.ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
+			if errors.Is(store.MapError(err), store.ErrNotFound) {
+				return "not_found", "no such channel"
+			}
+			return "unavailable", "membership could not be checked; try again"
+		}
+		return "", ""
+	case "live":
+		return "unimplemented", "Live View channels are not served yet"
+	}
+	return "invalid_argument", "unknown channel kind " + kind
+}

@@ -1,0 +1,407 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// readPage is how many log rows one read fetches, for live fan-out and for
+// catching a resumed subscription up.
+const readPage = 500
+
+// Frame is one event ready to send. It is shared by every subscriber of a
+// channel and encoded at most once per wire format, so a broadcast costs the
+// same allocations whatever the number of subscribers.
+type Frame struct {
+	// Event is the event.
+	Event    *hivesyncv1.Event
+	jsonOnce sync.Once
+	json     []byte
+	binOnce  sync.Once
+	bin      []byte
+}
+
+// NewFrame wraps an event for sending.
+func NewFrame(ev *hivesyncv1.Event) *Frame { return &Frame{Event: ev} }
+
+// Bytes is the frame's encoding: binary protobuf or protobuf JSON.
+func (f *Frame) Bytes(binary bool) []byte {
+	if binary {
+		f.binOnce.Do(func() { f.bin, _ = proto.Marshal(f.Event) })
+		return f.bin
+	}
+	f.jsonOnce.Do(func() { f.json, _ = protojson.Marshal(f.Event) })
+	return f.json
+}
+
+// Sink receives a subscription's frames. Deliver must not block: it queues
+// the frame or, when the receiver cannot keep up, reports false (the hub
+// then drops the subscriber; the socket closes with a reason).
+type Sink interface {
+	Deliver(f *Frame) bool
+	// UserID is the subscriber's user, for membership changes.
+	UserID() string
+	// Revoke ends the subscription of a channel the subscriber may no longer
+	// read, telling it why.
+	Revoke(channel, reason string)
+}
+
+// Hub fans the event log out to this node's subscribers. One Postgres
+// connection LISTENs for appended events (every node hears every node);
+// each channel with local subscribers has one reader, so an event costs one
+// read per node, not one per subscriber, and identical catch-up reads of a
+// reconnect storm are coalesced.
+type Hub struct {
+	store  *store.Store
+	log    *slog.Logger
+	window int64
+	reads  singleflight.Group
+
+	mu       sync.Mutex
+	channels map[string]*channelState
+	closed   bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+// NewHub returns a hub; window is how many missed events a resuming
+// subscriber is replayed before it is told to rehydrate instead.
+func NewHub(st *store.Store, window int64, log *slog.Logger) *Hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{store: st, log: log, window: window, channels: map[string]*channelState{}, ctx: ctx, cancel: cancel}
+}
+
+type channelState struct {
+	name string
+	wake chan struct{} // never closed: pokes may race with the channel's end
+	done chan struct{} // closed when the last subscriber leaves
+
+	mu   sync.Mutex
+	head int64 // every event up to head has been fanned out
+	subs map[*Subscription]struct{}
+}
+
+// Subscription is one subscriber's place on a channel.
+type Subscription struct {
+	channel *channelState
+	sink    Sink
+	next    int64 // the next sequence this subscriber is due
+	closed  bool
+}
+
+// Run listens for appended events until ctx ends, reconnecting with backoff
+// when the listening connection drops (then every channel catches up).
+func (h *Hub) Run(ctx context.Context) {
+	defer h.close()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := h.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.WarnContext(ctx, "event listener lost its connection; reconnecting", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (h *Hub) listen(ctx context.Context) error {
+	conn, err := h.store.Pool().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire listener connection: %w", err)
+	}
+	pgconn := conn.Hijack() // a LISTENing connection never goes back to the pool
+	defer func() { _ = pgconn.Close(context.Background()) }()
+	if err := dbgen.New(pgconn).EventListen(ctx); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	h.wakeAll() // anything appended while we were not listening
+	for {
+		n, err := pgconn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		channel, _, ok := strings.Cut(n.Payload, " ")
+		if ok {
+			h.wakeChannel(channel)
+		}
+	}
+}
+
+func (h *Hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	h.cancel()
+}
+
+func (h *Hub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, cs := range h.channels {
+		cs.poke()
+	}
+}
+
+func (h *Hub) wakeChannel(name string) {
+	h.mu.Lock()
+	cs := h.channels[name]
+	h.mu.Unlock()
+	if cs != nil {
+		cs.poke()
+	}
+}
+
+func (cs *channelState) poke() {
+	select {
+	case cs.wake <- struct{}{}:
+	default:
+	}
+}
+
+// read is a page of a channel's log after a sequence; concurrent identical
+// reads share one query.
+func (h *Hub) read(ctx context.Context, channel string, after int64) ([]dbgen.Event, error) {
+	v, err, _ := h.reads.Do(channel+" "+strconv.FormatInt(after, 10), func() (any, error) {
+		return h.store.EventListAfter(ctx, dbgen.EventListAfterParams{Channel: channel, After: after, MaxEvents: readPage})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]dbgen.Event), nil
+}
+
+// ErrHubClosed is returned by Subscribe once the node is shutting down.
+var ErrHubClosed = errors.New("the event hub is shut down")
+
+// Subscribe adds sink to channel from after lastSeen (0: from now on). It
+// replays what the sink missed from the log, or sends a rehydrate event when
+// the gap is larger than the replay window or no longer in the log.
+func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sink Sink) (*Subscription, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	cs := h.channels[channel]
+	if cs == nil {
+		head, err := h.store.EventChannelLast(ctx, channel)
+		if err != nil && !errors.Is(store.MapError(err), store.ErrNotFound) {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("read channel head: %w", err)
+		}
+		cs = &channelState{name: channel, head: head, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
+		h.channels[channel] = cs
+		go h.fanOut(cs)
+	}
+	sub := &Subscription{channel: cs, sink: sink}
+	cs.mu.Lock()
+	cs.subs[sub] = struct{}{}
+	h.mu.Unlock()
+	defer cs.mu.Unlock()
+	switch {
+	case lastSeen <= 0:
+		sub.next = cs.head + 1
+	case lastSeen > cs.head:
+		// The client saw events this node has not fanned out yet (it was on
+		// another node), or claims a sequence that never existed.
+		last, err := h.store.EventChannelLast(ctx, channel)
+		if err != nil && !errors.Is(store.MapError(err), store.ErrNotFound) {
+			sub.closed = true
+			delete(cs.subs, sub)
+			return nil, err
+		}
+		if lastSeen > last {
+			sub.next = cs.head + 1
+			sub.rehydrate(cs.head)
+		} else {
+			sub.next = lastSeen + 1
+			cs.poke()
+		}
+	case cs.head-lastSeen > h.window:
+		sub.next = cs.head + 1
+		sub.rehydrate(cs.head)
+	default:
+		sub.next = lastSeen + 1
+		go h.catchUp(sub)
+	}
+	return sub, nil
+}
+
+// rehydrate tells the subscriber its missed events are gone; it refetches
+// state and continues after resume.
+func (s *Subscription) rehydrate(resume int64) {
+	name := s.channel.name
+	s.deliver(NewFrame(&hivesyncv1.Event{EventType: "rehydrate", Channel: name,
+		Payload: &hivesyncv1.Event_Rehydrate{Rehydrate: &hivesyncv1.RehydrateEvent{Channel: name, ResumeSequence: resume}}}))
+}
+
+func (s *Subscription) deliver(f *Frame) {
+	if !s.closed && !s.sink.Deliver(f) {
+		s.closed = true // the sink is closing; it unsubscribes itself
+	}
+}
+
+// catchUp replays the log to a resumed subscriber until it reaches what the
+// channel's live fan-out has delivered, then leaves it to the fan-out.
+func (h *Hub) catchUp(sub *Subscription) {
+	cs := sub.channel
+	for {
+		cs.mu.Lock()
+		from, done := sub.next-1, sub.next > cs.head || sub.closed
+		cs.mu.Unlock()
+		if done {
+			return
+		}
+		rows, err := h.read(h.ctx, cs.name, from)
+		if err != nil {
+			if h.ctx.Err() == nil {
+				h.log.Warn("replay events", slog.String("channel", cs.name), slog.String("error", err.Error()))
+			}
+			cs.mu.Lock()
+			sub.next = cs.head + 1
+			sub.rehydrate(cs.head)
+			cs.mu.Unlock()
+			return
+		}
+		cs.mu.Lock()
+		if sub.next == from+1 && (len(rows) == 0 || rows[0].Sequence != sub.next) && sub.next <= cs.head {
+			// The missed events were pruned or purged.
+			sub.next = cs.head + 1
+			sub.rehydrate(cs.head)
+			cs.mu.Unlock()
+			return
+		}
+		for _, r := range rows {
+			if r.Sequence == sub.next && r.Sequence <= cs.head {
+				if f, ok := h.frame(r); ok {
+					sub.deliver(f)
+				}
+				sub.next++
+			}
+		}
+		cs.mu.Unlock()
+	}
+}
+
+// Unsubscribe removes a subscription.
+func (h *Hub) Unsubscribe(sub *Subscription) {
+	cs := sub.channel
+	cs.mu.Lock()
+	sub.closed = true
+	delete(cs.subs, sub)
+	empty := len(cs.subs) == 0
+	cs.mu.Unlock()
+	if empty {
+		h.mu.Lock()
+		if cur := h.channels[cs.name]; cur == cs {
+			cs.mu.Lock()
+			if len(cs.subs) == 0 {
+				delete(h.channels, cs.name)
+				close(cs.done)
+			}
+			cs.mu.Unlock()
+		}
+		h.mu.Unlock()
+	}
+}
+
+// fanOut delivers a channel's new events to its live subscribers, in order,
+// each time the channel is woken.
+func (h *Hub) fanOut(cs *channelState) {
+	for {
+		select {
+		case <-cs.done:
+			return
+		case <-cs.wake:
+		}
+		for {
+			cs.mu.Lock()
+			head := cs.head
+			cs.mu.Unlock()
+			rows, err := h.read(h.ctx, cs.name, head)
+			if err != nil {
+				if h.ctx.Err() == nil {
+					h.log.Warn("read events", slog.String("channel", cs.name), slog.String("error", err.Error()))
+				}
+				break // the next notification (or reconnect) retries
+			}
+			cs.mu.Lock()
+			for _, r := range rows {
+				if r.Sequence != cs.head+1 {
+					continue
+				}
+				cs.head = r.Sequence
+				f, ok := h.frame(r)
+				for sub := range cs.subs {
+					if sub.next != r.Sequence {
+						continue // still catching up, or already past it
+					}
+					sub.next++
+					if ok {
+						sub.deliver(f)
+					}
+				}
+				if ok {
+					h.enforce(cs, f.Event)
+				}
+			}
+			cs.mu.Unlock()
+			if len(rows) < readPage {
+				break
+			}
+		}
+	}
+}
+
+// enforce ends subscriptions an event takes away: a member removed from a
+// project stops receiving it, and a purged project's channel is closed.
+// Called with cs.mu held, after the event was delivered.
+func (h *Hub) enforce(cs *channelState, ev *hivesyncv1.Event) {
+	switch p := ev.GetPayload().(type) {
+	case *hivesyncv1.Event_MemberChanged:
+		if p.MemberChanged.GetChange() != hivesyncv1.MemberChange_MEMBER_CHANGE_REMOVED {
+			return
+		}
+		for sub := range cs.subs {
+			if sub.sink.UserID() == p.MemberChanged.GetUserId() {
+				sub.closed = true
+				go sub.sink.Revoke(cs.name, "you are no longer a member of this project")
+			}
+		}
+	case *hivesyncv1.Event_ProjectPurged:
+		for sub := range cs.subs {
+			sub.closed = true
+			go sub.sink.Revoke(cs.name, "the project was purged")
+		}
+	}
+}
+
+// frame decodes a log row; a row that cannot be decoded is skipped (and
+// logged), never allowed to stall the channel.
+func (h *Hub) frame(r dbgen.Event) (*Frame, bool) {
+	ev := &hivesyncv1.Event{}
+	if err := proto.Unmarshal(r.Payload, ev); err != nil {
+		h.log.Error("undecodable event in the log", slog.String("channel", r.Channel), slog.Int64("sequence", r.Sequence), slog.String("error", err.Error()))
+		return nil, false
+	}
+	return NewFrame(ev), true
+}
