@@ -235,6 +235,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 				WithLimiter(a.limiter).WithSecondFactor(a.totp, cfg.RequireAdmin2FA),
 		),
 		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
+		// Compressing small answers costs more CPU than it saves bytes.
+		connect.WithCompressMinBytes(1024),
 	}
 	var out []mountedService
 	add := func(desc protoreflect.ServiceDescriptor, path string, h http.Handler) {
