@@ -1,5 +1,5 @@
 // Package admin serves AdminService: operators' account recovery (disable,
-// enable, login links) and the audit log.
+// enable, login links), the audit log, broadcasts and migration notices.
 package admin
 
 import (
@@ -26,17 +26,18 @@ import (
 
 // Service implements AdminService.
 type Service struct {
-	store *store.Store
-	links *auth.LoginLinks
-	log   *slog.Logger
-	now   func() time.Time
+	store    *store.Store
+	links    *auth.LoginLinks
+	log      *slog.Logger
+	now      func() time.Time
+	messages *MessageLog
 }
 
 var _ hivesyncv1connect.AdminServiceHandler = (*Service)(nil)
 
 // NewService returns the handler.
-func NewService(st *store.Store, links *auth.LoginLinks, log *slog.Logger, now func() time.Time) *Service {
-	return &Service{store: st, links: links, log: log, now: now}
+func NewService(st *store.Store, links *auth.LoginLinks, log *slog.Logger, now func() time.Time, messages *MessageLog) *Service {
+	return &Service{store: st, links: links, log: log, now: now, messages: messages}
 }
 
 // actor is the calling admin's user id; nil for the admin API key.

@@ -12,6 +12,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -160,4 +161,27 @@ func DecodeCursor(token string, n int) ([]string, error) {
 		return nil, InvalidArgument("page_token", "is not a token from a previous page")
 	}
 	return parts, nil
+}
+
+// TimeCursor reads a page token of a newest-first listing sorted by
+// (time, id); no token starts after the end of time.
+func TimeCursor(token string) (time.Time, uuid.UUID, error) {
+	if token == "" {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), uuid.Max, nil
+	}
+	parts, err := DecodeCursor(token, 2)
+	if err != nil {
+		return time.Time{}, uuid.Nil, err
+	}
+	at, terr := time.Parse(time.RFC3339Nano, parts[0])
+	id, ierr := uuid.Parse(parts[1])
+	if terr != nil || ierr != nil {
+		return time.Time{}, uuid.Nil, InvalidArgument("page_token", "is not a token from a previous page")
+	}
+	return at, id, nil
+}
+
+// EncodeTimeCursor is the page token after a row sorted by (time, id).
+func EncodeTimeCursor(at time.Time, id uuid.UUID) string {
+	return EncodeCursor(at.UTC().Format(time.RFC3339Nano), id.String())
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -32,6 +33,7 @@ import (
 	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/server/history"
 	"github.com/hivesync/hivesync/server/meta"
+	"github.com/hivesync/hivesync/server/notify"
 	"github.com/hivesync/hivesync/server/ratelimit"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
@@ -156,7 +158,7 @@ func New(opts Options) (*App, error) {
 			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,
 			MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
 			OriginPatterns: cfg.WSAllowedOrigins,
-		}, log.With(slog.String("component", "gateway")), opts.Now)
+		}, log.With(slog.String("component", "gateway")), opts.Now).WithAckHandler(a.acknowledge)
 	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
@@ -218,6 +220,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_sync_service_proto.Services().ByName("SyncService"),
 		hivesyncv1.File_hivesync_v1_snapshot_service_proto.Services().ByName("SnapshotService"),
 		hivesyncv1.File_hivesync_v1_history_service_proto.Services().ByName("HistoryService"),
+		hivesyncv1.File_hivesync_v1_notification_service_proto.Services().ByName("NotificationService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -250,7 +253,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[2], path, h)
 	path, h = hivesyncv1connect.NewEntitlementServiceHandler(entSvc, opts...)
 	add(descs[3], path, h)
-	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now), opts...)
+	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now, admin.NewMessageLog(cfg.AdminMessageLog)), opts...)
 	add(descs[4], path, h)
 	fileSvc := files.NewService(a.store, files.Limits{MaxFileBytes: cfg.MaxSingleFileSizeBytes, MaxProjectBytes: cfg.MaxProjectStorageBytes}, log, now)
 	path, h = hivesyncv1connect.NewProjectServiceHandler(fileSvc, opts...)
@@ -263,11 +266,58 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[8], path, h)
 	path, h = hivesyncv1connect.NewHistoryServiceHandler(history.NewService(a.store, log, now), opts...)
 	add(descs[9], path, h)
+	path, h = hivesyncv1connect.NewNotificationServiceHandler(notify.NewService(a.store, log, now), opts...)
+	add(descs[10], path, h)
 	return out, nil
 }
 
-// bootstrapConfig is the spec §33 discovery document from configuration.
-func (a *App) bootstrapConfig(context.Context) (*hivesyncv1.BootstrapConfig, error) {
+// acknowledge records a client's ack of an admin broadcast or a
+// notification (event_id is the message's or the notification's id).
+func (a *App) acknowledge(ctx context.Context, p *access.Principal, eventID string) error {
+	id, err := uuid.Parse(eventID)
+	if err != nil {
+		return nil // not an id we record acknowledgements for
+	}
+	user, uerr := uuid.Parse(p.UserID)
+	session, serr := uuid.Parse(p.SessionID)
+	if uerr != nil || serr != nil {
+		return nil
+	}
+	if ok, err := admin.Acknowledge(ctx, a.store, id, session, user); ok || err != nil {
+		return err
+	}
+	_, err = notify.Delivered(ctx, a.store, id, user, a.opts.Now())
+	return err
+}
+
+// bootstrapConfig is the spec §33 discovery document from configuration
+// and the latest announced migration: it carries the notice, and once
+// switch_after has passed it points at the new URLs.
+func (a *App) bootstrapConfig(ctx context.Context) (*hivesyncv1.BootstrapConfig, error) {
+	cfg := a.opts.Config
+	doc := a.staticBootstrap()
+	notice, err := a.store.MigrationNoticeLatest(ctx)
+	if errors.Is(store.MapError(err), store.ErrNotFound) {
+		return doc, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	count, err := a.store.MigrationNoticeCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc.Migration = admin.NoticeProto(notice)
+	doc.ConfigVersion = cfg.ConfigVersion + int32(count)
+	if !a.opts.Now().Before(notice.SwitchAfter) {
+		doc.FallbackApiBase, doc.FallbackWsBase = doc.GetApiBase(), doc.GetWsBase()
+		doc.ApiBase, doc.WsBase = notice.NewUrl, notice.NewWsUrl
+	}
+	return doc, nil
+}
+
+// staticBootstrap is the discovery document from configuration alone.
+func (a *App) staticBootstrap() *hivesyncv1.BootstrapConfig {
 	cfg := a.opts.Config
 	return &hivesyncv1.BootstrapConfig{
 		ApiBase:                  cfg.PublicURL,
@@ -278,7 +328,7 @@ func (a *App) bootstrapConfig(context.Context) (*hivesyncv1.BootstrapConfig, err
 		FallbackWsBase:           cfg.FallbackWSURL,
 		ConfigVersion:            cfg.ConfigVersion,
 		MinPluginProtocolVersion: cfg.MinPluginProtocolVersion,
-	}, nil
+	}
 }
 
 // identityProviders are the configured providers, plus the built-in one in dev.

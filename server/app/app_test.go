@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,7 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 		"HIVESYNC_MIN_CLIENT_VERSION":              "3",
 		"HIVESYNC_UPGRADE_URL":                     "https://hivesync.test/download",
 		"HIVESYNC_NODE_ID":                         "node-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		"HIVESYNC_ADMIN_MESSAGE_LOG":               filepath.Join(t.TempDir(), "admin-messages.log"),
 	}
 	for k, v := range vars {
 		all[k] = v

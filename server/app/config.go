@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ type Config struct {
 	WSMessageRate   ratelimit.Limit
 	// WSAllowedOrigins are browser origins allowed besides the server's own.
 	WSAllowedOrigins []string
+	// AdminMessageLog is the JSON Lines file admin broadcasts are appended
+	// to (spec §32.4); empty disables it.
+	AdminMessageLog string
 	// RefreshReuseGrace lets a just-rotated refresh token be presented again
 	// (a retry after a lost answer) without revoking the session.
 	RefreshReuseGrace time.Duration
@@ -186,6 +190,7 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.RefreshTokenTTL = r.duration("HIVESYNC_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.ClockSkewGrace = r.duration("HIVESYNC_CLOCK_SKEW_GRACE", 60*time.Second)
 	c.SigningKeyMaxAge = r.duration("HIVESYNC_SIGNING_KEY_MAX_AGE", 30*24*time.Hour)
+	c.AdminMessageLog = r.str("HIVESYNC_ADMIN_MESSAGE_LOG", filepath.Join(c.DataDir, "admin-messages.log"), false)
 	c.HistoryRetention = r.durationOrOff("HIVESYNC_HISTORY_RETENTION", 90*24*time.Hour)
 	c.WSAuthTimeout = r.duration("HIVESYNC_WS_AUTH_TIMEOUT", 10*time.Second)
 	c.WSPingInterval = r.duration("HIVESYNC_WS_PING_INTERVAL", 30*time.Second)
@@ -304,7 +309,7 @@ func (c *Config) Effective() [][2]string {
 }
 
 // perNode settings differ between healthy nodes and stay out of the hash.
-var perNode = map[string]bool{"HIVESYNC_NODE_ID": true, "HIVESYNC_HTTP_ADDR": true, "HIVESYNC_DATA_DIR": true}
+var perNode = map[string]bool{"HIVESYNC_NODE_ID": true, "HIVESYNC_HTTP_ADDR": true, "HIVESYNC_DATA_DIR": true, "HIVESYNC_ADMIN_MESSAGE_LOG": true}
 
 type reader struct {
 	getenv  func(string) string

@@ -97,14 +97,21 @@ func (w *wsClient) login(token string) *hivesyncv1.ReadyEvent {
 	return ev.GetReady()
 }
 
-// subscribe joins channels and waits for the acknowledgement.
-func (w *wsClient) subscribe(positions ...*hivesyncv1.ChannelPosition) {
+// subscribe joins channels, waits for the acknowledgement and returns the
+// position each channel starts after.
+func (w *wsClient) subscribe(positions ...*hivesyncv1.ChannelPosition) map[string]int64 {
 	w.t.Helper()
 	id := fmt.Sprintf("sub-%d", time.Now().UnixNano())
 	w.send(&hivesyncv1.Event{Id: id, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: positions}}})
 	ev := w.next()
 	require.Equal(w.t, "ack", ev.GetEventType(), "%v", ev)
 	require.Equal(w.t, id, ev.GetAck().GetEventId())
+	out := map[string]int64{}
+	for _, p := range ev.GetAck().GetPositions() {
+		out[p.GetChannel()] = p.GetLastSequence()
+	}
+	require.Len(w.t, out, len(positions))
+	return out
 }
 
 func at(channel string, last int64) *hivesyncv1.ChannelPosition {
@@ -144,7 +151,7 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 	ready := ws.login(ed.token)
 	require.NotEmpty(t, ready.GetUserId())
 	require.EqualValues(t, 30, ready.GetHeartbeatIntervalSeconds())
-	ws.subscribe(at(channel, 0))
+	ws.subscribe(at(channel, -1))
 	head = saveN(t, ed, fid, head, 1)
 	got := ws.next()
 	require.Equal(t, "save_file", got.GetEventType())
@@ -176,6 +183,35 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 	require.Equal(t, "error", bad.GetEventType())
 	require.Equal(t, "invalid_argument", bad.GetError().GetCode())
 	require.Equal(t, "x1", bad.GetError().GetEventId())
+}
+
+func TestWebSocketAckPositionsLeaveNoGap(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ed := newEditorOn(t, b, "gapless@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+
+	// A new device joins "from now on" and learns where that is; it drops
+	// off before any event reaches it and resumes from that position.
+	ws := dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	pos := ws.subscribe(at(channel, -1))[channel]
+	require.EqualValues(t, 2, pos, "joined and created came before")
+	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	saveN(t, ed, fid, head, 1)
+	ws = dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	require.Equal(t, pos, ws.subscribe(at(channel, pos))[channel])
+	require.Equal(t, pos+1, ws.next().GetSequence())
+
+	// 0 means "everything since the channel began".
+	ws = dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, 0))
+	for seq := int64(1); seq <= pos+1; seq++ {
+		require.Equal(t, seq, ws.next().GetSequence())
+	}
 }
 
 func TestWebSocketBinarySubprotocol(t *testing.T) {
@@ -242,14 +278,14 @@ func TestWebSocketAuthorizesChannelsLikeTheRPCs(t *testing.T) {
 	bobReady := dialWS(t, b.baseURL).login(bob.token)
 
 	for _, channel := range []string{events.ProjectChannel(bobProject), events.UserChannel(bobReady.GetUserId()), "project_sync:not-a-uuid"} {
-		ws.send(&hivesyncv1.Event{Id: channel, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, 0)}}}})
+		ws.send(&hivesyncv1.Event{Id: channel, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, -1)}}}})
 		ev := ws.next()
 		require.Equal(t, "not_found", ev.GetError().GetCode(), channel)
 		require.Equal(t, channel, ev.GetError().GetEventId())
 	}
 	ws.send(&hivesyncv1.Event{Id: "odd", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at("weather", 0)}}}})
 	require.Equal(t, "invalid_argument", ws.next().GetError().GetCode())
-	ws.subscribe(at(events.UserChannel(me.GetUserId()), 0))
+	ws.subscribe(at(events.UserChannel(me.GetUserId()), -1))
 }
 
 func TestWebSocketRehydratesWhenTheGapIsTooOldOrTooLarge(t *testing.T) {
@@ -260,7 +296,7 @@ func TestWebSocketRehydratesWhenTheGapIsTooOldOrTooLarge(t *testing.T) {
 	channel := events.ProjectChannel(pid)
 	ws := dialWS(t, b.baseURL)
 	ws.login(ed.token)
-	ws.subscribe(at(channel, 0))
+	ws.subscribe(at(channel, -1))
 	head = saveN(t, ed, fid, head, 1)
 	last := ws.next().GetSequence()
 	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
@@ -310,7 +346,7 @@ func TestWebSocketRevocationClosesAccess(t *testing.T) {
 
 	ws := dialWS(t, b.baseURL)
 	me := ws.login(bee.token)
-	ws.subscribe(at(events.ProjectChannel(pid), 0))
+	ws.subscribe(at(events.ProjectChannel(pid), -1))
 
 	t.Run("a_removed_member_stops_receiving_the_project", func(t *testing.T) {
 		_, err := owner.projects.RemoveMember(ctx, &hivesyncv1.RemoveMemberRequest{ProjectId: pid, UserId: me.GetUserId()})
@@ -341,7 +377,7 @@ func TestWebSocketCutsOffSlowConsumersAndAbuse(t *testing.T) {
 	t.Run("slow_consumer", func(t *testing.T) {
 		ws := dialWS(t, b.baseURL)
 		ws.login(ed.token)
-		ws.subscribe(at(events.ProjectChannel(pid), 0))
+		ws.subscribe(at(events.ProjectChannel(pid), -1))
 		// The client stops reading while 20,000 events arrive: the server's
 		// queue stays at 8 frames and the socket is closed with a reason.
 		appendSaves(t, b, pid, 20000, strings.Repeat("p", 200))
@@ -401,7 +437,7 @@ func TestWebSocketEventsCrossNodes(t *testing.T) {
 	// A client on the other node hears saves made through this node.
 	ws := dialWS(t, other)
 	ws.login(ed.token)
-	ws.subscribe(at(channel, 0))
+	ws.subscribe(at(channel, -1))
 	head = saveN(t, ed, fid, head, 2)
 	first, second := ws.next(), ws.next()
 	require.Equal(t, first.GetSequence()+1, second.GetSequence())

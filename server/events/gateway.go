@@ -67,9 +67,18 @@ type Gateway struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	onAck func(ctx context.Context, p *access.Principal, eventID string) error
+
 	mu       sync.Mutex
 	sockets  map[*socket]struct{}
 	shutdown bool
+}
+
+// WithAckHandler sets what an ack frame does (record acknowledgement of a
+// broadcast or delivery of a notification).
+func (g *Gateway) WithAckHandler(fn func(ctx context.Context, p *access.Principal, eventID string) error) *Gateway {
+	g.onAck = fn
+	return g
 }
 
 // NewGateway returns the WebSocket handler.
@@ -472,9 +481,20 @@ func (s *socket) authenticate(ev *hivesyncv1.Event) bool {
 	s.principal = p
 	s.mu.Unlock()
 	if prev == nil {
+		// Every socket hears broadcasts sent after its ready event; a client
+		// that wants those it missed subscribes with its last sequence.
+		sub, err := s.g.hub.Subscribe(s.ctx, BroadcastChannel, -1, s)
+		if err == nil {
+			s.mu.Lock()
+			s.subs[BroadcastChannel] = sub
+			s.mu.Unlock()
+		}
 		s.send(&hivesyncv1.Event{EventType: "ready", Payload: &hivesyncv1.Event_Ready{Ready: &hivesyncv1.ReadyEvent{
 			SessionId: p.SessionID, UserId: p.UserID, HeartbeatIntervalSeconds: int32(s.g.cfg.PingInterval / time.Second),
 		}}})
+		if sub != nil {
+			s.g.hub.Start(sub)
+		}
 	} else {
 		s.ack(ev)
 	}
@@ -510,8 +530,17 @@ func (s *socket) handle(ev *hivesyncv1.Event) {
 	case *hivesyncv1.Event_Heartbeat:
 		s.send(&hivesyncv1.Event{EventType: "heartbeat", Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
 	case *hivesyncv1.Event_Ack:
-		// Acknowledgements of admin messages and notifications arrive with
-		// those features; until then there is nothing to record.
+		if s.g.onAck == nil {
+			return
+		}
+		s.mu.Lock()
+		principal := s.principal
+		s.mu.Unlock()
+		if err := s.g.onAck(s.ctx, principal, p.Ack.GetEventId()); err != nil {
+			s.sendError("unavailable", "the acknowledgement could not be recorded; send it again", ev.GetId())
+			return
+		}
+		s.ack(ev)
 	default:
 		s.sendError("invalid_argument", fmt.Sprintf("clients do not send %s events", eventTypeName(ev)), ev.GetId())
 	}
@@ -545,8 +574,9 @@ func (s *socket) registerDevice(ev *hivesyncv1.Event, d *hivesyncv1.DeviceRegist
 	s.ack(ev)
 }
 
-// subscribe authorizes each channel like the matching RPC, acknowledges,
-// then joins them (so replayed events and rehydrate markers follow the ack).
+// subscribe authorizes each channel like the matching RPC, joins them,
+// acknowledges with the position each starts after, then starts delivery
+// (so replayed events and rehydrate markers follow the ack).
 func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent) {
 	s.mu.Lock()
 	p, n := s.principal, len(s.subs)
@@ -563,9 +593,9 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 		s.sendError("resource_exhausted", fmt.Sprintf("a socket may join at most %d channels", maxChannelsPerSocket), ev.GetId())
 		return
 	}
-	if len(allowed) == len(req.GetChannels()) {
-		s.ack(ev)
-	}
+	var joined []*Subscription
+	ack := &hivesyncv1.AckEvent{EventId: ev.GetId()}
+	failed := len(allowed) < len(req.GetChannels())
 	for _, pos := range allowed {
 		name := pos.GetChannel()
 		s.mu.Lock()
@@ -578,11 +608,20 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 		sub, err := s.g.hub.Subscribe(s.ctx, name, pos.GetLastSequence(), s)
 		if err != nil {
 			s.sendError("unavailable", name+": could not join; subscribe again", ev.GetId())
+			failed = true
 			continue
 		}
 		s.mu.Lock()
 		s.subs[name] = sub
 		s.mu.Unlock()
+		joined = append(joined, sub)
+		ack.Positions = append(ack.Positions, &hivesyncv1.ChannelPosition{Channel: name, LastSequence: sub.Position()})
+	}
+	if !failed || len(joined) > 0 {
+		s.send(&hivesyncv1.Event{EventType: "ack", Payload: &hivesyncv1.Event_Ack{Ack: ack}})
+	}
+	for _, sub := range joined {
+		s.g.hub.Start(sub)
 	}
 }
 
@@ -591,8 +630,11 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 // to. Anything else is not_found, so channel names leak nothing.
 func (s *socket) authorize(p *access.Principal, channel string) (code, message string) {
 	kind, id, ok := strings.Cut(channel, ":")
-	if !ok {
+	if !ok && channel != BroadcastChannel {
 		return "invalid_argument", "channels are named kind:id"
+	}
+	if channel == BroadcastChannel {
+		return "", ""
 	}
 	switch kind {
 	case "user":

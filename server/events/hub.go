@@ -19,6 +19,10 @@ import (
 	"github.com/hivesync/hivesync/store/dbgen"
 )
 
+// BroadcastChannel carries admin broadcasts and migration notices; every
+// authenticated socket receives it.
+const BroadcastChannel = "broadcast"
+
 // readPage is how many log rows one read fetches, for live fan-out and for
 // catching a resumed subscription up.
 const readPage = 500
@@ -97,11 +101,18 @@ type channelState struct {
 
 // Subscription is one subscriber's place on a channel.
 type Subscription struct {
-	channel *channelState
-	sink    Sink
-	next    int64 // the next sequence this subscriber is due
-	closed  bool
+	channel   *channelState
+	sink      Sink
+	next      int64 // the next sequence this subscriber is due
+	closed    bool
+	paused    bool  // registered, not yet started: the fan-out skips it
+	rehydrate bool  // Start sends a rehydrate marker first
+	start     int64 // the position the subscription starts after
 }
+
+// Position is the sequence the subscription starts after: events with a
+// larger sequence are delivered (after a rehydrate marker, when one is due).
+func (s *Subscription) Position() int64 { return s.start }
 
 // Run listens for appended events until ctx ends, reconnecting with backoff
 // when the listening connection drops (then every channel catches up).
@@ -192,9 +203,12 @@ func (h *Hub) read(ctx context.Context, channel string, after int64) ([]dbgen.Ev
 // ErrHubClosed is returned by Subscribe once the node is shutting down.
 var ErrHubClosed = errors.New("the event hub is shut down")
 
-// Subscribe adds sink to channel from after lastSeen (0: from now on). It
-// replays what the sink missed from the log, or sends a rehydrate event when
-// the gap is larger than the replay window or no longer in the log.
+// Subscribe registers sink on channel after lastSeen (negative: from now
+// on; 0: from the channel's beginning) and
+// returns the subscription paused, so the caller can acknowledge it first;
+// Start then replays what the sink missed from the log, or sends a
+// rehydrate marker when the gap is larger than the replay window or no
+// longer in the log, and joins the live fan-out.
 func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sink Sink) (*Subscription, error) {
 	h.mu.Lock()
 	if h.closed {
@@ -212,13 +226,13 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sin
 		h.channels[channel] = cs
 		go h.fanOut(cs)
 	}
-	sub := &Subscription{channel: cs, sink: sink}
+	sub := &Subscription{channel: cs, sink: sink, paused: true}
 	cs.mu.Lock()
 	cs.subs[sub] = struct{}{}
 	h.mu.Unlock()
 	defer cs.mu.Unlock()
 	switch {
-	case lastSeen <= 0:
+	case lastSeen < 0:
 		sub.next = cs.head + 1
 	case lastSeen > cs.head:
 		// The client saw events this node has not fanned out yet (it was on
@@ -230,25 +244,41 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sin
 			return nil, err
 		}
 		if lastSeen > last {
-			sub.next = cs.head + 1
-			sub.rehydrate(cs.head)
+			sub.next, sub.rehydrate = cs.head+1, true
 		} else {
 			sub.next = lastSeen + 1
 			cs.poke()
 		}
 	case cs.head-lastSeen > h.window:
-		sub.next = cs.head + 1
-		sub.rehydrate(cs.head)
+		sub.next, sub.rehydrate = cs.head+1, true
 	default:
 		sub.next = lastSeen + 1
-		go h.catchUp(sub)
 	}
+	sub.start = sub.next - 1
 	return sub, nil
 }
 
-// rehydrate tells the subscriber its missed events are gone; it refetches
-// state and continues after resume.
-func (s *Subscription) rehydrate(resume int64) {
+// Start begins delivery to a subscription Subscribe returned.
+func (h *Hub) Start(sub *Subscription) {
+	cs := sub.channel
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if !sub.paused || sub.closed {
+		return
+	}
+	sub.paused = false
+	if sub.rehydrate {
+		sub.rehydrate = false
+		sub.sendRehydrate(sub.start)
+	}
+	if sub.next <= cs.head {
+		go h.catchUp(sub) // missed events, and any fanned out while paused
+	}
+}
+
+// sendRehydrate tells the subscriber its missed events are gone; it
+// refetches state and continues after resume.
+func (s *Subscription) sendRehydrate(resume int64) {
 	name := s.channel.name
 	s.deliver(NewFrame(&hivesyncv1.Event{EventType: "rehydrate", Channel: name,
 		Payload: &hivesyncv1.Event_Rehydrate{Rehydrate: &hivesyncv1.RehydrateEvent{Channel: name, ResumeSequence: resume}}}))
@@ -278,7 +308,7 @@ func (h *Hub) catchUp(sub *Subscription) {
 			}
 			cs.mu.Lock()
 			sub.next = cs.head + 1
-			sub.rehydrate(cs.head)
+			sub.sendRehydrate(cs.head)
 			cs.mu.Unlock()
 			return
 		}
@@ -286,7 +316,7 @@ func (h *Hub) catchUp(sub *Subscription) {
 		if sub.next == from+1 && (len(rows) == 0 || rows[0].Sequence != sub.next) && sub.next <= cs.head {
 			// The missed events were pruned or purged.
 			sub.next = cs.head + 1
-			sub.rehydrate(cs.head)
+			sub.sendRehydrate(cs.head)
 			cs.mu.Unlock()
 			return
 		}
@@ -352,8 +382,8 @@ func (h *Hub) fanOut(cs *channelState) {
 				cs.head = r.Sequence
 				f, ok := h.frame(r)
 				for sub := range cs.subs {
-					if sub.next != r.Sequence {
-						continue // still catching up, or already past it
+					if sub.paused || sub.next != r.Sequence {
+						continue // not started, still catching up, or already past it
 					}
 					sub.next++
 					if ok {

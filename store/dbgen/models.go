@@ -10,6 +10,23 @@ import (
 	"github.com/google/uuid"
 )
 
+type AdminMessage struct {
+	ID          uuid.UUID
+	Title       string
+	Body        string
+	Level       int16
+	RequiresAck bool
+	SentBy      *uuid.UUID
+	CreatedAt   time.Time
+}
+
+type AdminMessageAck struct {
+	MessageID uuid.UUID
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	AckedAt   time.Time
+}
+
 type AuditLog struct {
 	ID           int64
 	At           time.Time
@@ -94,6 +111,16 @@ type LoginLink struct {
 	UsedAt    *time.Time
 }
 
+type MigrationNotice struct {
+	ID                 uuid.UUID
+	NewUrl             string
+	NewWsUrl           string
+	SwitchAfter        time.Time
+	GracePeriodSeconds int32
+	AnnouncedBy        *uuid.UUID
+	CreatedAt          time.Time
+}
+
 type Node struct {
 	NodeID     string
 	Mode       string
@@ -101,6 +128,17 @@ type Node struct {
 	ConfigHash string
 	StartedAt  time.Time
 	LastSeenAt time.Time
+}
+
+type Notification struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	Title       string
+	Body        string
+	DeepLink    string
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+	ReadAt      *time.Time
 }
 
 type OauthGrant struct {

@@ -12,6 +12,11 @@ import (
 )
 
 type Querier interface {
+	// AdminMessageAck records a session's acknowledgement once.
+	AdminMessageAck(ctx context.Context, arg AdminMessageAckParams) (int64, error)
+	AdminMessageInsert(ctx context.Context, arg AdminMessageInsertParams) (AdminMessage, error)
+	// AdminMessageList pages broadcasts newest first, with acknowledgement counts.
+	AdminMessageList(ctx context.Context, arg AdminMessageListParams) ([]AdminMessageListRow, error)
 	// AdvisoryXactLock serializes a critical section across nodes until the
 	// transaction ends (key creation, for one).
 	AdvisoryXactLock(ctx context.Context, lockKey int64) error
@@ -83,6 +88,9 @@ type Querier interface {
 	LoginLinkReplace(ctx context.Context, arg LoginLinkReplaceParams) error
 	// LoginLinkUse spends a link, once, before it expires.
 	LoginLinkUse(ctx context.Context, arg LoginLinkUseParams) (uuid.UUID, error)
+	MigrationNoticeCount(ctx context.Context) (int64, error)
+	MigrationNoticeInsert(ctx context.Context, arg MigrationNoticeInsertParams) (MigrationNotice, error)
+	MigrationNoticeLatest(ctx context.Context) (MigrationNotice, error)
 	// NodeDelete removes a node on clean shutdown.
 	NodeDelete(ctx context.Context, nodeID string) error
 	// NodeDeleteStale prunes nodes not seen since the given time.
@@ -91,6 +99,11 @@ type Querier interface {
 	NodeListActive(ctx context.Context, seenSince time.Time) ([]Node, error)
 	// NodeUpsert registers a node or refreshes its heartbeat.
 	NodeUpsert(ctx context.Context, arg NodeUpsertParams) (Node, error)
+	NotificationDelivered(ctx context.Context, arg NotificationDeliveredParams) (int64, error)
+	NotificationInsert(ctx context.Context, arg NotificationInsertParams) (Notification, error)
+	NotificationList(ctx context.Context, arg NotificationListParams) ([]Notification, error)
+	NotificationMarkRead(ctx context.Context, arg NotificationMarkReadParams) (int64, error)
+	NotificationUnreadCount(ctx context.Context, userID uuid.UUID) (int64, error)
 	OAuthGrantByAuthCode(ctx context.Context, authCodeHash []byte) (OauthGrant, error)
 	OAuthGrantByID(ctx context.Context, id uuid.UUID) (OauthGrant, error)
 	OAuthGrantByUserCode(ctx context.Context, userCode string) (OauthGrant, error)

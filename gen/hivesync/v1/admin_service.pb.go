@@ -628,11 +628,460 @@ func (x *ListAuditLogResponse) GetNextPageToken() string {
 	return ""
 }
 
+// SendMessageRequest is a broadcast (the spec §32 payload).
+type SendMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// title is the modal's title line (at most 200 characters).
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// body is the text (at most 5000 characters).
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// level is how urgent it is; info when unspecified.
+	Level AdminMessageLevel `protobuf:"varint,3,opt,name=level,proto3,enum=hivesync.v1.AdminMessageLevel" json:"level,omitempty"`
+	// requires_ack asks clients to acknowledge after the user dismisses it.
+	RequiresAck   bool `protobuf:"varint,4,opt,name=requires_ack,json=requiresAck,proto3" json:"requires_ack,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageRequest) Reset() {
+	*x = SendMessageRequest{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageRequest) ProtoMessage() {}
+
+func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
+func (*SendMessageRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SendMessageRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetLevel() AdminMessageLevel {
+	if x != nil {
+		return x.Level
+	}
+	return AdminMessageLevel_ADMIN_MESSAGE_LEVEL_UNSPECIFIED
+}
+
+func (x *SendMessageRequest) GetRequiresAck() bool {
+	if x != nil {
+		return x.RequiresAck
+	}
+	return false
+}
+
+// SendMessageResponse describes what was sent.
+type SendMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// message is the broadcast.
+	Message       *AdminMessage `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageResponse) Reset() {
+	*x = SendMessageResponse{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageResponse) ProtoMessage() {}
+
+func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
+func (*SendMessageResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SendMessageResponse) GetMessage() *AdminMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// AdminMessage is a sent broadcast.
+type AdminMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id identifies it; clients acknowledge with it.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// title is the title line.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// body is the text.
+	Body string `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// level is how urgent it is.
+	Level AdminMessageLevel `protobuf:"varint,4,opt,name=level,proto3,enum=hivesync.v1.AdminMessageLevel" json:"level,omitempty"`
+	// requires_ack is whether clients acknowledge it.
+	RequiresAck bool `protobuf:"varint,5,opt,name=requires_ack,json=requiresAck,proto3" json:"requires_ack,omitempty"`
+	// sent_at is when it was sent.
+	SentAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	// acknowledgements is how many sessions acknowledged it.
+	Acknowledgements int64 `protobuf:"varint,7,opt,name=acknowledgements,proto3" json:"acknowledgements,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *AdminMessage) Reset() {
+	*x = AdminMessage{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminMessage) ProtoMessage() {}
+
+func (x *AdminMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminMessage.ProtoReflect.Descriptor instead.
+func (*AdminMessage) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AdminMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AdminMessage) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AdminMessage) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *AdminMessage) GetLevel() AdminMessageLevel {
+	if x != nil {
+		return x.Level
+	}
+	return AdminMessageLevel_ADMIN_MESSAGE_LEVEL_UNSPECIFIED
+}
+
+func (x *AdminMessage) GetRequiresAck() bool {
+	if x != nil {
+		return x.RequiresAck
+	}
+	return false
+}
+
+func (x *AdminMessage) GetSentAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentAt
+	}
+	return nil
+}
+
+func (x *AdminMessage) GetAcknowledgements() int64 {
+	if x != nil {
+		return x.Acknowledgements
+	}
+	return 0
+}
+
+// ListMessagesRequest pages through sent broadcasts.
+type ListMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is at most 200; 50 when zero.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a previous listing.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMessagesResponse is a page of broadcasts.
+type ListMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// messages are newest first.
+	Messages []*AdminMessage `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// next_page_token continues the listing; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListMessagesResponse) GetMessages() []*AdminMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// AnnounceMigrationRequest announces a backend move.
+type AnnounceMigrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// new_url is the new API base URL (https; http only for loopback hosts).
+	NewUrl string `protobuf:"bytes,1,opt,name=new_url,json=newUrl,proto3" json:"new_url,omitempty"`
+	// new_ws_url is the new WebSocket URL; derived from new_url when empty.
+	NewWsUrl string `protobuf:"bytes,2,opt,name=new_ws_url,json=newWsUrl,proto3" json:"new_ws_url,omitempty"`
+	// switch_after is when clients switch; now when unset.
+	SwitchAfter *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=switch_after,json=switchAfter,proto3" json:"switch_after,omitempty"`
+	// grace_period_seconds is how long the old URL keeps working after
+	// switch_after (0 to 604800); 3600 when zero.
+	GracePeriodSeconds int32 `protobuf:"varint,4,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3" json:"grace_period_seconds,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *AnnounceMigrationRequest) Reset() {
+	*x = AnnounceMigrationRequest{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnnounceMigrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnnounceMigrationRequest) ProtoMessage() {}
+
+func (x *AnnounceMigrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnnounceMigrationRequest.ProtoReflect.Descriptor instead.
+func (*AnnounceMigrationRequest) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AnnounceMigrationRequest) GetNewUrl() string {
+	if x != nil {
+		return x.NewUrl
+	}
+	return ""
+}
+
+func (x *AnnounceMigrationRequest) GetNewWsUrl() string {
+	if x != nil {
+		return x.NewWsUrl
+	}
+	return ""
+}
+
+func (x *AnnounceMigrationRequest) GetSwitchAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SwitchAfter
+	}
+	return nil
+}
+
+func (x *AnnounceMigrationRequest) GetGracePeriodSeconds() int32 {
+	if x != nil {
+		return x.GracePeriodSeconds
+	}
+	return 0
+}
+
+// AnnounceMigrationResponse is the notice as clients receive it.
+type AnnounceMigrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// notice is the migration.notice payload.
+	Notice        *MigrationNoticeEvent `protobuf:"bytes,1,opt,name=notice,proto3" json:"notice,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnnounceMigrationResponse) Reset() {
+	*x = AnnounceMigrationResponse{}
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnnounceMigrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnnounceMigrationResponse) ProtoMessage() {}
+
+func (x *AnnounceMigrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_admin_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnnounceMigrationResponse.ProtoReflect.Descriptor instead.
+func (*AnnounceMigrationResponse) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_admin_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AnnounceMigrationResponse) GetNotice() *MigrationNoticeEvent {
+	if x != nil {
+		return x.Notice
+	}
+	return nil
+}
+
 var File_hivesync_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fhivesync/v1/admin_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\")\n" +
+	"\x1fhivesync/v1/admin_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x18hivesync/v1/events.proto\x1a\x1ahivesync/v1/identity.proto\")\n" +
 	"\x11LookupUserRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\"x\n" +
 	"\x12LookupUserResponse\x12%\n" +
@@ -669,14 +1118,47 @@ const file_hivesync_v1_admin_service_proto_rawDesc = "" +
 	"\fdetails_json\x18\x06 \x01(\tR\vdetailsJson\"q\n" +
 	"\x14ListAuditLogResponse\x121\n" +
 	"\aentries\x18\x01 \x03(\v2\x17.hivesync.v1.AuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xbb\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n" +
+	"\x12SendMessageRequest\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x124\n" +
+	"\x05level\x18\x03 \x01(\x0e2\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n" +
+	"\frequires_ack\x18\x04 \x01(\bR\vrequiresAck\"J\n" +
+	"\x13SendMessageResponse\x123\n" +
+	"\amessage\x18\x01 \x01(\v2\x19.hivesync.v1.AdminMessageR\amessage\"\x82\x02\n" +
+	"\fAdminMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\tR\x04body\x124\n" +
+	"\x05level\x18\x04 \x01(\x0e2\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n" +
+	"\frequires_ack\x18\x05 \x01(\bR\vrequiresAck\x123\n" +
+	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12*\n" +
+	"\x10acknowledgements\x18\a \x01(\x03R\x10acknowledgements\"Q\n" +
+	"\x13ListMessagesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
+	"\x14ListMessagesResponse\x125\n" +
+	"\bmessages\x18\x01 \x03(\v2\x19.hivesync.v1.AdminMessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x01\n" +
+	"\x18AnnounceMigrationRequest\x12\x17\n" +
+	"\anew_url\x18\x01 \x01(\tR\x06newUrl\x12\x1c\n" +
+	"\n" +
+	"new_ws_url\x18\x02 \x01(\tR\bnewWsUrl\x12=\n" +
+	"\fswitch_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vswitchAfter\x120\n" +
+	"\x14grace_period_seconds\x18\x04 \x01(\x05R\x12gracePeriodSeconds\"V\n" +
+	"\x19AnnounceMigrationResponse\x129\n" +
+	"\x06notice\x18\x01 \x01(\v2!.hivesync.v1.MigrationNoticeEventR\x06notice2\xca\b\n" +
 	"\fAdminService\x12t\n" +
 	"\n" +
 	"LookupUser\x12\x1e.hivesync.v1.LookupUserRequest\x1a\x1f.hivesync.v1.LookupUserResponse\"%\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12\x89\x01\n" +
 	"\vDisableUser\x12\x1f.hivesync.v1.DisableUserRequest\x1a .hivesync.v1.DisableUserResponse\"7\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/admin/users/{user_id}/disable\x12\x85\x01\n" +
 	"\n" +
 	"EnableUser\x12\x1e.hivesync.v1.EnableUserRequest\x1a\x1f.hivesync.v1.EnableUserResponse\"6\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02):\x01*\"$/api/v1/admin/users/{user_id}/enable\x12\xa4\x01\n" +
-	"\x13RegenerateLoginLink\x12'.hivesync.v1.RegenerateLoginLinkRequest\x1a(.hivesync.v1.RegenerateLoginLinkResponse\":\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02-:\x01*\"(/api/v1/admin/users/{user_id}/login-link\x12z\n" +
+	"\x13RegenerateLoginLink\x12'.hivesync.v1.RegenerateLoginLinkRequest\x1a(.hivesync.v1.RegenerateLoginLinkResponse\":\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02-:\x01*\"(/api/v1/admin/users/{user_id}/login-link\x12~\n" +
+	"\vSendMessage\x12\x1f.hivesync.v1.SendMessageRequest\x1a .hivesync.v1.SendMessageResponse\",\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/admin/message/send\x12}\n" +
+	"\fListMessages\x12 .hivesync.v1.ListMessagesRequest\x1a!.hivesync.v1.ListMessagesResponse\"(\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/messages\x90\x02\x01\x12\x8d\x01\n" +
+	"\x11AnnounceMigration\x12%.hivesync.v1.AnnounceMigrationRequest\x1a&.hivesync.v1.AnnounceMigrationResponse\")\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/admin/migration\x12z\n" +
 	"\fListAuditLog\x12 .hivesync.v1.ListAuditLogRequest\x1a!.hivesync.v1.ListAuditLogResponse\"%\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/audit\x90\x02\x01BP\n" +
 	"\x13dev.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3"
 
@@ -692,7 +1174,7 @@ func file_hivesync_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_admin_service_proto_rawDescData
 }
 
-var file_hivesync_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_hivesync_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_hivesync_v1_admin_service_proto_goTypes = []any{
 	(*LookupUserRequest)(nil),           // 0: hivesync.v1.LookupUserRequest
 	(*LookupUserResponse)(nil),          // 1: hivesync.v1.LookupUserResponse
@@ -705,30 +1187,52 @@ var file_hivesync_v1_admin_service_proto_goTypes = []any{
 	(*ListAuditLogRequest)(nil),         // 8: hivesync.v1.ListAuditLogRequest
 	(*AuditEntry)(nil),                  // 9: hivesync.v1.AuditEntry
 	(*ListAuditLogResponse)(nil),        // 10: hivesync.v1.ListAuditLogResponse
-	(*User)(nil),                        // 11: hivesync.v1.User
-	(*timestamppb.Timestamp)(nil),       // 12: google.protobuf.Timestamp
+	(*SendMessageRequest)(nil),          // 11: hivesync.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),         // 12: hivesync.v1.SendMessageResponse
+	(*AdminMessage)(nil),                // 13: hivesync.v1.AdminMessage
+	(*ListMessagesRequest)(nil),         // 14: hivesync.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 15: hivesync.v1.ListMessagesResponse
+	(*AnnounceMigrationRequest)(nil),    // 16: hivesync.v1.AnnounceMigrationRequest
+	(*AnnounceMigrationResponse)(nil),   // 17: hivesync.v1.AnnounceMigrationResponse
+	(*User)(nil),                        // 18: hivesync.v1.User
+	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
+	(AdminMessageLevel)(0),              // 20: hivesync.v1.AdminMessageLevel
+	(*MigrationNoticeEvent)(nil),        // 21: hivesync.v1.MigrationNoticeEvent
 }
 var file_hivesync_v1_admin_service_proto_depIdxs = []int32{
-	11, // 0: hivesync.v1.LookupUserResponse.user:type_name -> hivesync.v1.User
-	12, // 1: hivesync.v1.LookupUserResponse.disabled_at:type_name -> google.protobuf.Timestamp
-	12, // 2: hivesync.v1.RegenerateLoginLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
-	12, // 3: hivesync.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	18, // 0: hivesync.v1.LookupUserResponse.user:type_name -> hivesync.v1.User
+	19, // 1: hivesync.v1.LookupUserResponse.disabled_at:type_name -> google.protobuf.Timestamp
+	19, // 2: hivesync.v1.RegenerateLoginLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 3: hivesync.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
 	9,  // 4: hivesync.v1.ListAuditLogResponse.entries:type_name -> hivesync.v1.AuditEntry
-	0,  // 5: hivesync.v1.AdminService.LookupUser:input_type -> hivesync.v1.LookupUserRequest
-	2,  // 6: hivesync.v1.AdminService.DisableUser:input_type -> hivesync.v1.DisableUserRequest
-	4,  // 7: hivesync.v1.AdminService.EnableUser:input_type -> hivesync.v1.EnableUserRequest
-	6,  // 8: hivesync.v1.AdminService.RegenerateLoginLink:input_type -> hivesync.v1.RegenerateLoginLinkRequest
-	8,  // 9: hivesync.v1.AdminService.ListAuditLog:input_type -> hivesync.v1.ListAuditLogRequest
-	1,  // 10: hivesync.v1.AdminService.LookupUser:output_type -> hivesync.v1.LookupUserResponse
-	3,  // 11: hivesync.v1.AdminService.DisableUser:output_type -> hivesync.v1.DisableUserResponse
-	5,  // 12: hivesync.v1.AdminService.EnableUser:output_type -> hivesync.v1.EnableUserResponse
-	7,  // 13: hivesync.v1.AdminService.RegenerateLoginLink:output_type -> hivesync.v1.RegenerateLoginLinkResponse
-	10, // 14: hivesync.v1.AdminService.ListAuditLog:output_type -> hivesync.v1.ListAuditLogResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	20, // 5: hivesync.v1.SendMessageRequest.level:type_name -> hivesync.v1.AdminMessageLevel
+	13, // 6: hivesync.v1.SendMessageResponse.message:type_name -> hivesync.v1.AdminMessage
+	20, // 7: hivesync.v1.AdminMessage.level:type_name -> hivesync.v1.AdminMessageLevel
+	19, // 8: hivesync.v1.AdminMessage.sent_at:type_name -> google.protobuf.Timestamp
+	13, // 9: hivesync.v1.ListMessagesResponse.messages:type_name -> hivesync.v1.AdminMessage
+	19, // 10: hivesync.v1.AnnounceMigrationRequest.switch_after:type_name -> google.protobuf.Timestamp
+	21, // 11: hivesync.v1.AnnounceMigrationResponse.notice:type_name -> hivesync.v1.MigrationNoticeEvent
+	0,  // 12: hivesync.v1.AdminService.LookupUser:input_type -> hivesync.v1.LookupUserRequest
+	2,  // 13: hivesync.v1.AdminService.DisableUser:input_type -> hivesync.v1.DisableUserRequest
+	4,  // 14: hivesync.v1.AdminService.EnableUser:input_type -> hivesync.v1.EnableUserRequest
+	6,  // 15: hivesync.v1.AdminService.RegenerateLoginLink:input_type -> hivesync.v1.RegenerateLoginLinkRequest
+	11, // 16: hivesync.v1.AdminService.SendMessage:input_type -> hivesync.v1.SendMessageRequest
+	14, // 17: hivesync.v1.AdminService.ListMessages:input_type -> hivesync.v1.ListMessagesRequest
+	16, // 18: hivesync.v1.AdminService.AnnounceMigration:input_type -> hivesync.v1.AnnounceMigrationRequest
+	8,  // 19: hivesync.v1.AdminService.ListAuditLog:input_type -> hivesync.v1.ListAuditLogRequest
+	1,  // 20: hivesync.v1.AdminService.LookupUser:output_type -> hivesync.v1.LookupUserResponse
+	3,  // 21: hivesync.v1.AdminService.DisableUser:output_type -> hivesync.v1.DisableUserResponse
+	5,  // 22: hivesync.v1.AdminService.EnableUser:output_type -> hivesync.v1.EnableUserResponse
+	7,  // 23: hivesync.v1.AdminService.RegenerateLoginLink:output_type -> hivesync.v1.RegenerateLoginLinkResponse
+	12, // 24: hivesync.v1.AdminService.SendMessage:output_type -> hivesync.v1.SendMessageResponse
+	15, // 25: hivesync.v1.AdminService.ListMessages:output_type -> hivesync.v1.ListMessagesResponse
+	17, // 26: hivesync.v1.AdminService.AnnounceMigration:output_type -> hivesync.v1.AnnounceMigrationResponse
+	10, // 27: hivesync.v1.AdminService.ListAuditLog:output_type -> hivesync.v1.ListAuditLogResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_admin_service_proto_init() }
@@ -737,6 +1241,7 @@ func file_hivesync_v1_admin_service_proto_init() {
 		return
 	}
 	file_hivesync_v1_access_proto_init()
+	file_hivesync_v1_events_proto_init()
 	file_hivesync_v1_identity_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -744,7 +1249,7 @@ func file_hivesync_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_admin_service_proto_rawDesc), len(file_hivesync_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1344,7 +1344,11 @@ type ChannelPosition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// channel is the channel name.
 	Channel string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
-	// last_sequence is the last sequence received; 0 to start at the head.
+	// last_sequence is the last sequence received on the channel. A client
+	// with no position yet sends -1 ("from now on"); 0 means it has seen
+	// nothing since the channel began (sequences start at 1), so everything
+	// still in the log is replayed. Store the positions the subscribe ack
+	// returns, so a reconnect never leaves a gap.
 	LastSequence  int64 `protobuf:"varint,2,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1490,7 +1494,13 @@ func (x *UnsubscribeEvent) GetChannels() []string {
 type AckEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// event_id is the id of the acknowledged event.
-	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// positions, in the server's ack of a subscribe, is where each joined
+	// channel starts: the subscription delivers the events after
+	// last_sequence. A client that subscribed "from now on" (-1) records it
+	// as its last sequence, so a reconnect before any event arrives still
+	// resumes without a gap.
+	Positions     []*ChannelPosition `protobuf:"bytes,2,rep,name=positions,proto3" json:"positions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1530,6 +1540,13 @@ func (x *AckEvent) GetEventId() string {
 		return x.EventId
 	}
 	return ""
+}
+
+func (x *AckEvent) GetPositions() []*ChannelPosition {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
 }
 
 // HeartbeatEvent is an application-level keepalive.
@@ -3432,8 +3449,13 @@ type MigrationNoticeEvent struct {
 	SwitchAfter *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=switch_after,proto3" json:"switch_after,omitempty"`
 	// grace_period_seconds is how long the old URL keeps working after switch_after.
 	GracePeriodSeconds int32 `protobuf:"varint,3,opt,name=grace_period_seconds,proto3" json:"grace_period_seconds,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+	// when the announcement named none).
+	NewWsUrl string `protobuf:"bytes,4,opt,name=new_ws_url,proto3" json:"new_ws_url,omitempty"`
+	// id identifies the announcement.
+	Id            string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MigrationNoticeEvent) Reset() {
@@ -3487,6 +3509,20 @@ func (x *MigrationNoticeEvent) GetGracePeriodSeconds() int32 {
 	return 0
 }
 
+func (x *MigrationNoticeEvent) GetNewWsUrl() string {
+	if x != nil {
+		return x.NewWsUrl
+	}
+	return ""
+}
+
+func (x *MigrationNoticeEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 var file_hivesync_v1_events_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
@@ -3516,7 +3552,7 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"event_type\x18\x01 \x01(\tR\teventType\x129\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1b.hivesync.v1.EventDirectionR\tdirection\x12\x1a\n" +
 	"\bchannels\x18\x03 \x03(\tR\bchannels\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\xb14\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\xbb4\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -3601,11 +3637,11 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x13entitlement_updated\x18< \x01(\v2$.hivesync.v1.EntitlementUpdatedEventBi\xd2\xf3\x18e\n" +
 	"\x13entitlement.updated\x10\x02\x1a\x04user\"FThe user's tier changed; clients refresh their gates from the backend.H\x00R\x12entitlementUpdated\x12\x87\x01\n" +
 	"\fnotification\x18= \x01(\v2\x1e.hivesync.v1.NotificationEventBA\xd2\xf3\x18=\n" +
-	"\fnotification\x10\x02\x1a\x04user\"%An in-app notification for this user.H\x00R\fnotification\x12\xb9\x01\n" +
-	"\radmin_message\x18> \x01(\v2\x1e.hivesync.v1.AdminMessageEventBr\xd2\xf3\x18n\n" +
-	"\radmin.message\x10\x02\x1a\x04user\"UA broadcast from the developer, shown in a modal titled 'Message From the Developer'.H\x00R\fadminMessage\x12\xbb\x01\n" +
-	"\x10migration_notice\x18? \x01(\v2!.hivesync.v1.MigrationNoticeEventBk\xd2\xf3\x18g\n" +
-	"\x10migration.notice\x10\x02\x1a\x04user\"KThe backend is moving: store the new URL and switch after the grace period.H\x00R\x0fmigrationNoticeB\t\n" +
+	"\fnotification\x10\x02\x1a\x04user\"%An in-app notification for this user.H\x00R\fnotification\x12\xbe\x01\n" +
+	"\radmin_message\x18> \x01(\v2\x1e.hivesync.v1.AdminMessageEventBw\xd2\xf3\x18s\n" +
+	"\radmin.message\x10\x02\x1a\tbroadcast\"UA broadcast from the developer, shown in a modal titled 'Message From the Developer'.H\x00R\fadminMessage\x12\xc0\x01\n" +
+	"\x10migration_notice\x18? \x01(\v2!.hivesync.v1.MigrationNoticeEventBp\xd2\xf3\x18l\n" +
+	"\x10migration.notice\x10\x02\x1a\tbroadcast\"KThe backend is moving: store the new URL and switch after the grace period.H\x00R\x0fmigrationNoticeB\t\n" +
 	"\apayload\"!\n" +
 	"\tAuthEvent\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\xe7\x01\n" +
@@ -3622,9 +3658,10 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x0eSubscribeEvent\x128\n" +
 	"\bchannels\x18\x01 \x03(\v2\x1c.hivesync.v1.ChannelPositionR\bchannels\".\n" +
 	"\x10UnsubscribeEvent\x12\x1a\n" +
-	"\bchannels\x18\x01 \x03(\tR\bchannels\"%\n" +
+	"\bchannels\x18\x01 \x03(\tR\bchannels\"a\n" +
 	"\bAckEvent\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId\"M\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12:\n" +
+	"\tpositions\x18\x02 \x03(\v2\x1c.hivesync.v1.ChannelPositionR\tpositions\"M\n" +
 	"\x0eHeartbeatEvent\x12;\n" +
 	"\vclient_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"clientTime\"\x82\x01\n" +
@@ -3788,11 +3825,15 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\tR\x04body\x124\n" +
 	"\x05level\x18\x04 \x01(\x0e2\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n" +
-	"\frequires_ack\x18\x05 \x01(\bR\vrequiresAck\"\xa4\x01\n" +
+	"\frequires_ack\x18\x05 \x01(\bR\vrequiresAck\"\xd4\x01\n" +
 	"\x14MigrationNoticeEvent\x12\x18\n" +
 	"\anew_url\x18\x01 \x01(\tR\anew_url\x12>\n" +
 	"\fswitch_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fswitch_after\x122\n" +
-	"\x14grace_period_seconds\x18\x03 \x01(\x05R\x14grace_period_seconds*\x97\x01\n" +
+	"\x14grace_period_seconds\x18\x03 \x01(\x05R\x14grace_period_seconds\x12\x1e\n" +
+	"\n" +
+	"new_ws_url\x18\x04 \x01(\tR\n" +
+	"new_ws_url\x12\x0e\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id*\x97\x01\n" +
 	"\x0eEventDirection\x12\x1f\n" +
 	"\x1bEVENT_DIRECTION_UNSPECIFIED\x10\x00\x12$\n" +
 	" EVENT_DIRECTION_CLIENT_TO_SERVER\x10\x01\x12$\n" +
@@ -3935,23 +3976,24 @@ var file_hivesync_v1_events_proto_depIdxs = []int32{
 	40, // 39: hivesync.v1.Event.migration_notice:type_name -> hivesync.v1.MigrationNoticeEvent
 	42, // 40: hivesync.v1.DeviceRegisterEvent.client_type:type_name -> hivesync.v1.ClientType
 	10, // 41: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
-	41, // 42: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
-	2,  // 43: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
-	41, // 44: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 45: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
-	43, // 46: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
-	4,  // 47: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
-	44, // 48: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
-	41, // 49: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 50: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
-	41, // 51: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
-	45, // 52: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
-	6,  // 53: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	53, // [53:54] is the sub-list for extension type_name
-	52, // [52:53] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	10, // 42: hivesync.v1.AckEvent.positions:type_name -> hivesync.v1.ChannelPosition
+	41, // 43: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
+	2,  // 44: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
+	41, // 45: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 46: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
+	43, // 47: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
+	4,  // 48: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
+	44, // 49: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
+	41, // 50: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 51: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
+	41, // 52: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
+	45, // 53: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
+	6,  // 54: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	54, // [54:55] is the sub-list for extension type_name
+	53, // [53:54] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_events_proto_init() }

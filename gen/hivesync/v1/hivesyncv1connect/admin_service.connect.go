@@ -43,6 +43,15 @@ const (
 	// AdminServiceRegenerateLoginLinkProcedure is the fully-qualified name of the AdminService's
 	// RegenerateLoginLink RPC.
 	AdminServiceRegenerateLoginLinkProcedure = "/hivesync.v1.AdminService/RegenerateLoginLink"
+	// AdminServiceSendMessageProcedure is the fully-qualified name of the AdminService's SendMessage
+	// RPC.
+	AdminServiceSendMessageProcedure = "/hivesync.v1.AdminService/SendMessage"
+	// AdminServiceListMessagesProcedure is the fully-qualified name of the AdminService's ListMessages
+	// RPC.
+	AdminServiceListMessagesProcedure = "/hivesync.v1.AdminService/ListMessages"
+	// AdminServiceAnnounceMigrationProcedure is the fully-qualified name of the AdminService's
+	// AnnounceMigration RPC.
+	AdminServiceAnnounceMigrationProcedure = "/hivesync.v1.AdminService/AnnounceMigration"
 	// AdminServiceListAuditLogProcedure is the fully-qualified name of the AdminService's ListAuditLog
 	// RPC.
 	AdminServiceListAuditLogProcedure = "/hivesync.v1.AdminService/ListAuditLog"
@@ -61,6 +70,19 @@ type AdminServiceClient interface {
 	// passwordless recovery of spec §35.3), replacing any earlier one. The link
 	// is never returned to the caller.
 	RegenerateLoginLink(context.Context, *v1.RegenerateLoginLinkRequest) (*v1.RegenerateLoginLinkResponse, error)
+	// SendMessage broadcasts a message to every active client (spec §32): an
+	// admin.message event on the broadcast channel, which every socket
+	// receives, shown in a modal titled "Message From the Developer". It is
+	// also appended to the admin-message log file as JSON Lines.
+	SendMessage(context.Context, *v1.SendMessageRequest) (*v1.SendMessageResponse, error)
+	// ListMessages lists sent broadcasts, newest first, with how many
+	// sessions acknowledged each.
+	ListMessages(context.Context, *v1.ListMessagesRequest) (*v1.ListMessagesResponse, error)
+	// AnnounceMigration tells every client that the backend is moving (spec
+	// §33): a migration.notice event on the broadcast channel, and the
+	// bootstrap document carries it (and points at the new URLs once
+	// switch_after has passed).
+	AnnounceMigration(context.Context, *v1.AnnounceMigrationRequest) (*v1.AnnounceMigrationResponse, error)
 	// ListAuditLog lists audit entries, newest first.
 	ListAuditLog(context.Context, *v1.ListAuditLogRequest) (*v1.ListAuditLogResponse, error)
 }
@@ -101,6 +123,25 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RegenerateLoginLink")),
 			connect.WithClientOptions(opts...),
 		),
+		sendMessage: connect.NewClient[v1.SendMessageRequest, v1.SendMessageResponse](
+			httpClient,
+			baseURL+AdminServiceSendMessageProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SendMessage")),
+			connect.WithClientOptions(opts...),
+		),
+		listMessages: connect.NewClient[v1.ListMessagesRequest, v1.ListMessagesResponse](
+			httpClient,
+			baseURL+AdminServiceListMessagesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListMessages")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		announceMigration: connect.NewClient[v1.AnnounceMigrationRequest, v1.AnnounceMigrationResponse](
+			httpClient,
+			baseURL+AdminServiceAnnounceMigrationProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AnnounceMigration")),
+			connect.WithClientOptions(opts...),
+		),
 		listAuditLog: connect.NewClient[v1.ListAuditLogRequest, v1.ListAuditLogResponse](
 			httpClient,
 			baseURL+AdminServiceListAuditLogProcedure,
@@ -117,6 +158,9 @@ type adminServiceClient struct {
 	disableUser         *connect.Client[v1.DisableUserRequest, v1.DisableUserResponse]
 	enableUser          *connect.Client[v1.EnableUserRequest, v1.EnableUserResponse]
 	regenerateLoginLink *connect.Client[v1.RegenerateLoginLinkRequest, v1.RegenerateLoginLinkResponse]
+	sendMessage         *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	listMessages        *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	announceMigration   *connect.Client[v1.AnnounceMigrationRequest, v1.AnnounceMigrationResponse]
 	listAuditLog        *connect.Client[v1.ListAuditLogRequest, v1.ListAuditLogResponse]
 }
 
@@ -156,6 +200,33 @@ func (c *adminServiceClient) RegenerateLoginLink(ctx context.Context, req *v1.Re
 	return nil, err
 }
 
+// SendMessage calls hivesync.v1.AdminService.SendMessage.
+func (c *adminServiceClient) SendMessage(ctx context.Context, req *v1.SendMessageRequest) (*v1.SendMessageResponse, error) {
+	response, err := c.sendMessage.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListMessages calls hivesync.v1.AdminService.ListMessages.
+func (c *adminServiceClient) ListMessages(ctx context.Context, req *v1.ListMessagesRequest) (*v1.ListMessagesResponse, error) {
+	response, err := c.listMessages.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// AnnounceMigration calls hivesync.v1.AdminService.AnnounceMigration.
+func (c *adminServiceClient) AnnounceMigration(ctx context.Context, req *v1.AnnounceMigrationRequest) (*v1.AnnounceMigrationResponse, error) {
+	response, err := c.announceMigration.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListAuditLog calls hivesync.v1.AdminService.ListAuditLog.
 func (c *adminServiceClient) ListAuditLog(ctx context.Context, req *v1.ListAuditLogRequest) (*v1.ListAuditLogResponse, error) {
 	response, err := c.listAuditLog.CallUnary(ctx, connect.NewRequest(req))
@@ -178,6 +249,19 @@ type AdminServiceHandler interface {
 	// passwordless recovery of spec §35.3), replacing any earlier one. The link
 	// is never returned to the caller.
 	RegenerateLoginLink(context.Context, *v1.RegenerateLoginLinkRequest) (*v1.RegenerateLoginLinkResponse, error)
+	// SendMessage broadcasts a message to every active client (spec §32): an
+	// admin.message event on the broadcast channel, which every socket
+	// receives, shown in a modal titled "Message From the Developer". It is
+	// also appended to the admin-message log file as JSON Lines.
+	SendMessage(context.Context, *v1.SendMessageRequest) (*v1.SendMessageResponse, error)
+	// ListMessages lists sent broadcasts, newest first, with how many
+	// sessions acknowledged each.
+	ListMessages(context.Context, *v1.ListMessagesRequest) (*v1.ListMessagesResponse, error)
+	// AnnounceMigration tells every client that the backend is moving (spec
+	// §33): a migration.notice event on the broadcast channel, and the
+	// bootstrap document carries it (and points at the new URLs once
+	// switch_after has passed).
+	AnnounceMigration(context.Context, *v1.AnnounceMigrationRequest) (*v1.AnnounceMigrationResponse, error)
 	// ListAuditLog lists audit entries, newest first.
 	ListAuditLog(context.Context, *v1.ListAuditLogRequest) (*v1.ListAuditLogResponse, error)
 }
@@ -214,6 +298,25 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RegenerateLoginLink")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceSendMessageHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceSendMessageProcedure,
+		svc.SendMessage,
+		connect.WithSchema(adminServiceMethods.ByName("SendMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListMessagesHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListMessagesProcedure,
+		svc.ListMessages,
+		connect.WithSchema(adminServiceMethods.ByName("ListMessages")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceAnnounceMigrationHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceAnnounceMigrationProcedure,
+		svc.AnnounceMigration,
+		connect.WithSchema(adminServiceMethods.ByName("AnnounceMigration")),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceListAuditLogHandler := connect.NewUnaryHandlerSimple(
 		AdminServiceListAuditLogProcedure,
 		svc.ListAuditLog,
@@ -231,6 +334,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceEnableUserHandler.ServeHTTP(w, r)
 		case AdminServiceRegenerateLoginLinkProcedure:
 			adminServiceRegenerateLoginLinkHandler.ServeHTTP(w, r)
+		case AdminServiceSendMessageProcedure:
+			adminServiceSendMessageHandler.ServeHTTP(w, r)
+		case AdminServiceListMessagesProcedure:
+			adminServiceListMessagesHandler.ServeHTTP(w, r)
+		case AdminServiceAnnounceMigrationProcedure:
+			adminServiceAnnounceMigrationHandler.ServeHTTP(w, r)
 		case AdminServiceListAuditLogProcedure:
 			adminServiceListAuditLogHandler.ServeHTTP(w, r)
 		default:
@@ -256,6 +365,18 @@ func (UnimplementedAdminServiceHandler) EnableUser(context.Context, *v1.EnableUs
 
 func (UnimplementedAdminServiceHandler) RegenerateLoginLink(context.Context, *v1.RegenerateLoginLinkRequest) (*v1.RegenerateLoginLinkResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AdminService.RegenerateLoginLink is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SendMessage(context.Context, *v1.SendMessageRequest) (*v1.SendMessageResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AdminService.SendMessage is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListMessages(context.Context, *v1.ListMessagesRequest) (*v1.ListMessagesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AdminService.ListMessages is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AnnounceMigration(context.Context, *v1.AnnounceMigrationRequest) (*v1.AnnounceMigrationResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hivesync.v1.AdminService.AnnounceMigration is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) ListAuditLog(context.Context, *v1.ListAuditLogRequest) (*v1.ListAuditLogResponse, error) {

@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .admin_service_pb2 import DisableUserRequest, DisableUserResponse, EnableUserRequest, EnableUserResponse, ListAuditLogRequest, ListAuditLogResponse, LookupUserRequest, LookupUserResponse, RegenerateLoginLinkRequest, RegenerateLoginLinkResponse
+from .admin_service_pb2 import AnnounceMigrationRequest, AnnounceMigrationResponse, DisableUserRequest, DisableUserResponse, EnableUserRequest, EnableUserResponse, ListAuditLogRequest, ListAuditLogResponse, ListMessagesRequest, ListMessagesResponse, LookupUserRequest, LookupUserResponse, RegenerateLoginLinkRequest, RegenerateLoginLinkResponse, SendMessageRequest, SendMessageResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -67,6 +67,31 @@ class AdminService(Protocol):
         RegenerateLoginLink mails the account a new one-time sign-in link (the
         passwordless recovery of spec §35.3), replacing any earlier one. The link
         is never returned to the caller.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def send_message(self, request: SendMessageRequest, ctx: RequestContext[SendMessageRequest, SendMessageResponse], /) -> SendMessageResponse:
+        """
+        SendMessage broadcasts a message to every active client (spec §32): an
+        admin.message event on the broadcast channel, which every socket
+        receives, shown in a modal titled "Message From the Developer". It is
+        also appended to the admin-message log file as JSON Lines.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_messages(self, request: ListMessagesRequest, ctx: RequestContext[ListMessagesRequest, ListMessagesResponse], /) -> ListMessagesResponse:
+        """
+        ListMessages lists sent broadcasts, newest first, with how many
+        sessions acknowledged each.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def announce_migration(self, request: AnnounceMigrationRequest, ctx: RequestContext[AnnounceMigrationRequest, AnnounceMigrationResponse], /) -> AnnounceMigrationResponse:
+        """
+        AnnounceMigration tells every client that the backend is moving (spec
+        §33): a migration.notice event on the broadcast channel, and the
+        bootstrap document carries it (and points at the new URLs once
+        switch_after has passed).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -133,6 +158,39 @@ class AdminServiceASGIApplication(ConnectASGIApplication[AdminService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.regenerate_login_link,
+                ),
+                "/hivesync.v1.AdminService/SendMessage": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SendMessage",
+                        service_name="hivesync.v1.AdminService",
+                        input=SendMessageRequest,
+                        output=SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.send_message,
+                ),
+                "/hivesync.v1.AdminService/ListMessages": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListMessages",
+                        service_name="hivesync.v1.AdminService",
+                        input=ListMessagesRequest,
+                        output=ListMessagesResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_messages,
+                ),
+                "/hivesync.v1.AdminService/AnnounceMigration": Endpoint.unary(
+                    method=MethodInfo(
+                        name="AnnounceMigration",
+                        service_name="hivesync.v1.AdminService",
+                        input=AnnounceMigrationRequest,
+                        output=AnnounceMigrationResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.announce_migration,
                 ),
                 "/hivesync.v1.AdminService/ListAuditLog": Endpoint.unary(
                     method=MethodInfo(
@@ -285,6 +343,84 @@ class AdminServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def send_message(
+        self,
+        request: SendMessageRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendMessageResponse:
+        """
+        SendMessage broadcasts a message to every active client (spec §32): an
+        admin.message event on the broadcast channel, which every socket
+        receives, shown in a modal titled "Message From the Developer". It is
+        also appended to the admin-message log file as JSON Lines.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendMessage",
+                service_name="hivesync.v1.AdminService",
+                input=SendMessageRequest,
+                output=SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_messages(
+        self,
+        request: ListMessagesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMessagesResponse:
+        """
+        ListMessages lists sent broadcasts, newest first, with how many
+        sessions acknowledged each.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMessages",
+                service_name="hivesync.v1.AdminService",
+                input=ListMessagesRequest,
+                output=ListMessagesResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def announce_migration(
+        self,
+        request: AnnounceMigrationRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AnnounceMigrationResponse:
+        """
+        AnnounceMigration tells every client that the backend is moving (spec
+        §33): a migration.notice event on the broadcast channel, and the
+        bootstrap document carries it (and points at the new URLs once
+        switch_after has passed).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AnnounceMigration",
+                service_name="hivesync.v1.AdminService",
+                input=AnnounceMigrationRequest,
+                output=AnnounceMigrationResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def list_audit_log(
         self,
         request: ListAuditLogRequest,
@@ -341,6 +477,31 @@ class AdminServiceSync(Protocol):
         RegenerateLoginLink mails the account a new one-time sign-in link (the
         passwordless recovery of spec §35.3), replacing any earlier one. The link
         is never returned to the caller.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def send_message(self, request: SendMessageRequest, ctx: RequestContext[SendMessageRequest, SendMessageResponse], /) -> SendMessageResponse:
+        """
+        SendMessage broadcasts a message to every active client (spec §32): an
+        admin.message event on the broadcast channel, which every socket
+        receives, shown in a modal titled "Message From the Developer". It is
+        also appended to the admin-message log file as JSON Lines.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_messages(self, request: ListMessagesRequest, ctx: RequestContext[ListMessagesRequest, ListMessagesResponse], /) -> ListMessagesResponse:
+        """
+        ListMessages lists sent broadcasts, newest first, with how many
+        sessions acknowledged each.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def announce_migration(self, request: AnnounceMigrationRequest, ctx: RequestContext[AnnounceMigrationRequest, AnnounceMigrationResponse], /) -> AnnounceMigrationResponse:
+        """
+        AnnounceMigration tells every client that the backend is moving (spec
+        §33): a migration.notice event on the broadcast channel, and the
+        bootstrap document carries it (and points at the new URLs once
+        switch_after has passed).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -405,6 +566,39 @@ class AdminServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.regenerate_login_link,
+                ),
+                "/hivesync.v1.AdminService/SendMessage": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SendMessage",
+                        service_name="hivesync.v1.AdminService",
+                        input=SendMessageRequest,
+                        output=SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.send_message,
+                ),
+                "/hivesync.v1.AdminService/ListMessages": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListMessages",
+                        service_name="hivesync.v1.AdminService",
+                        input=ListMessagesRequest,
+                        output=ListMessagesResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_messages,
+                ),
+                "/hivesync.v1.AdminService/AnnounceMigration": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="AnnounceMigration",
+                        service_name="hivesync.v1.AdminService",
+                        input=AnnounceMigrationRequest,
+                        output=AnnounceMigrationResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.announce_migration,
                 ),
                 "/hivesync.v1.AdminService/ListAuditLog": EndpointSync.unary(
                     method=MethodInfo(
@@ -551,6 +745,84 @@ class AdminServiceClientSync(ConnectClientSync):
                 service_name="hivesync.v1.AdminService",
                 input=RegenerateLoginLinkRequest,
                 output=RegenerateLoginLinkResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def send_message(
+        self,
+        request: SendMessageRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendMessageResponse:
+        """
+        SendMessage broadcasts a message to every active client (spec §32): an
+        admin.message event on the broadcast channel, which every socket
+        receives, shown in a modal titled "Message From the Developer". It is
+        also appended to the admin-message log file as JSON Lines.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendMessage",
+                service_name="hivesync.v1.AdminService",
+                input=SendMessageRequest,
+                output=SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_messages(
+        self,
+        request: ListMessagesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMessagesResponse:
+        """
+        ListMessages lists sent broadcasts, newest first, with how many
+        sessions acknowledged each.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMessages",
+                service_name="hivesync.v1.AdminService",
+                input=ListMessagesRequest,
+                output=ListMessagesResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def announce_migration(
+        self,
+        request: AnnounceMigrationRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AnnounceMigrationResponse:
+        """
+        AnnounceMigration tells every client that the backend is moving (spec
+        §33): a migration.notice event on the broadcast channel, and the
+        bootstrap document carries it (and points at the new URLs once
+        switch_after has passed).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="AnnounceMigration",
+                service_name="hivesync.v1.AdminService",
+                input=AnnounceMigrationRequest,
+                output=AnnounceMigrationResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
+from hivesync.v1 import events_pb2 as hivesync_dot_v1_dot_events__pb2
 from hivesync.v1 import identity_pb2 as hivesync_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fhivesync/v1/admin_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x1ahivesync/v1/identity.proto\")\n\x11LookupUserRequest\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\"x\n\x12LookupUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12;\n\x0b\x64isabled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndisabledAt\"E\n\x12\x44isableUserRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"@\n\x13\x44isableUserResponse\x12)\n\x10sessions_revoked\x18\x01 \x01(\x03R\x0fsessionsRevoked\"D\n\x11\x45nableUserRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x14\n\x12\x45nableUserResponse\"5\n\x1aRegenerateLoginLinkRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\"q\n\x1bRegenerateLoginLinkResponse\x12\x17\n\x07sent_to\x18\x01 \x01(\tR\x06sentTo\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"j\n\x13ListAuditLogRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\xcd\x01\n\nAuditEntry\x12\x0e\n\x02id\x18\x01 \x01(\x03R\x02id\x12*\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02\x61t\x12\"\n\ractor_user_id\x18\x03 \x01(\tR\x0b\x61\x63torUserId\x12\x16\n\x06\x61\x63tion\x18\x04 \x01(\tR\x06\x61\x63tion\x12$\n\x0etarget_user_id\x18\x05 \x01(\tR\x0ctargetUserId\x12!\n\x0c\x64\x65tails_json\x18\x06 \x01(\tR\x0b\x64\x65tailsJson\"q\n\x14ListAuditLogResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.hivesync.v1.AuditEntryR\x07\x65ntries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xbb\x05\n\x0c\x41\x64minService\x12t\n\nLookupUser\x12\x1e.hivesync.v1.LookupUserRequest\x1a\x1f.hivesync.v1.LookupUserResponse\"%\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x12\x89\x01\n\x0b\x44isableUser\x12\x1f.hivesync.v1.DisableUserRequest\x1a .hivesync.v1.DisableUserResponse\"7\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02*\"%/api/v1/admin/users/{user_id}/disable:\x01*\x12\x85\x01\n\nEnableUser\x12\x1e.hivesync.v1.EnableUserRequest\x1a\x1f.hivesync.v1.EnableUserResponse\"6\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02)\"$/api/v1/admin/users/{user_id}/enable:\x01*\x12\xa4\x01\n\x13RegenerateLoginLink\x12\'.hivesync.v1.RegenerateLoginLinkRequest\x1a(.hivesync.v1.RegenerateLoginLinkResponse\":\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02-\"(/api/v1/admin/users/{user_id}/login-link:\x01*\x12z\n\x0cListAuditLog\x12 .hivesync.v1.ListAuditLogRequest\x1a!.hivesync.v1.ListAuditLogResponse\"%\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/auditBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fhivesync/v1/admin_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x18hivesync/v1/events.proto\x1a\x1ahivesync/v1/identity.proto\")\n\x11LookupUserRequest\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\"x\n\x12LookupUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hivesync.v1.UserR\x04user\x12;\n\x0b\x64isabled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndisabledAt\"E\n\x12\x44isableUserRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"@\n\x13\x44isableUserResponse\x12)\n\x10sessions_revoked\x18\x01 \x01(\x03R\x0fsessionsRevoked\"D\n\x11\x45nableUserRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x14\n\x12\x45nableUserResponse\"5\n\x1aRegenerateLoginLinkRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\"q\n\x1bRegenerateLoginLinkResponse\x12\x17\n\x07sent_to\x18\x01 \x01(\tR\x06sentTo\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"j\n\x13ListAuditLogRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\xcd\x01\n\nAuditEntry\x12\x0e\n\x02id\x18\x01 \x01(\x03R\x02id\x12*\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02\x61t\x12\"\n\ractor_user_id\x18\x03 \x01(\tR\x0b\x61\x63torUserId\x12\x16\n\x06\x61\x63tion\x18\x04 \x01(\tR\x06\x61\x63tion\x12$\n\x0etarget_user_id\x18\x05 \x01(\tR\x0ctargetUserId\x12!\n\x0c\x64\x65tails_json\x18\x06 \x01(\tR\x0b\x64\x65tailsJson\"q\n\x14ListAuditLogResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.hivesync.v1.AuditEntryR\x07\x65ntries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n\x12SendMessageRequest\x12\x14\n\x05title\x18\x01 \x01(\tR\x05title\x12\x12\n\x04\x62ody\x18\x02 \x01(\tR\x04\x62ody\x12\x34\n\x05level\x18\x03 \x01(\x0e\x32\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n\x0crequires_ack\x18\x04 \x01(\x08R\x0brequiresAck\"J\n\x13SendMessageResponse\x12\x33\n\x07message\x18\x01 \x01(\x0b\x32\x19.hivesync.v1.AdminMessageR\x07message\"\x82\x02\n\x0c\x41\x64minMessage\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n\x04\x62ody\x18\x03 \x01(\tR\x04\x62ody\x12\x34\n\x05level\x18\x04 \x01(\x0e\x32\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n\x0crequires_ack\x18\x05 \x01(\x08R\x0brequiresAck\x12\x33\n\x07sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt\x12*\n\x10\x61\x63knowledgements\x18\x07 \x01(\x03R\x10\x61\x63knowledgements\"Q\n\x13ListMessagesRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"u\n\x14ListMessagesResponse\x12\x35\n\x08messages\x18\x01 \x03(\x0b\x32\x19.hivesync.v1.AdminMessageR\x08messages\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x01\n\x18\x41nnounceMigrationRequest\x12\x17\n\x07new_url\x18\x01 \x01(\tR\x06newUrl\x12\x1c\n\nnew_ws_url\x18\x02 \x01(\tR\x08newWsUrl\x12=\n\x0cswitch_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bswitchAfter\x12\x30\n\x14grace_period_seconds\x18\x04 \x01(\x05R\x12gracePeriodSeconds\"V\n\x19\x41nnounceMigrationResponse\x12\x39\n\x06notice\x18\x01 \x01(\x0b\x32!.hivesync.v1.MigrationNoticeEventR\x06notice2\xca\x08\n\x0c\x41\x64minService\x12t\n\nLookupUser\x12\x1e.hivesync.v1.LookupUserRequest\x1a\x1f.hivesync.v1.LookupUserResponse\"%\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x12\x89\x01\n\x0b\x44isableUser\x12\x1f.hivesync.v1.DisableUserRequest\x1a .hivesync.v1.DisableUserResponse\"7\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02*\"%/api/v1/admin/users/{user_id}/disable:\x01*\x12\x85\x01\n\nEnableUser\x12\x1e.hivesync.v1.EnableUserRequest\x1a\x1f.hivesync.v1.EnableUserResponse\"6\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02)\"$/api/v1/admin/users/{user_id}/enable:\x01*\x12\xa4\x01\n\x13RegenerateLoginLink\x12\'.hivesync.v1.RegenerateLoginLinkRequest\x1a(.hivesync.v1.RegenerateLoginLinkResponse\":\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02-\"(/api/v1/admin/users/{user_id}/login-link:\x01*\x12~\n\x0bSendMessage\x12\x1f.hivesync.v1.SendMessageRequest\x1a .hivesync.v1.SendMessageResponse\",\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x1f\"\x1a/api/v1/admin/message/send:\x01*\x12}\n\x0cListMessages\x12 .hivesync.v1.ListMessagesRequest\x1a!.hivesync.v1.ListMessagesResponse\"(\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/messages\x12\x8d\x01\n\x11\x41nnounceMigration\x12%.hivesync.v1.AnnounceMigrationRequest\x1a&.hivesync.v1.AnnounceMigrationResponse\")\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x1c\"\x17/api/v1/admin/migration:\x01*\x12z\n\x0cListAuditLog\x12 .hivesync.v1.ListAuditLogRequest\x1a!.hivesync.v1.ListAuditLogResponse\"%\x90\x02\x01\xca\xf3\x18\x03\x12\x01\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/auditBP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,30 +45,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE'].methods_by_name['EnableUser']._serialized_options = b'\312\363\030\003\022\001\001\202\323\344\223\002)\"$/api/v1/admin/users/{user_id}/enable:\001*'
   _globals['_ADMINSERVICE'].methods_by_name['RegenerateLoginLink']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['RegenerateLoginLink']._serialized_options = b'\312\363\030\003\022\001\001\202\323\344\223\002-\"(/api/v1/admin/users/{user_id}/login-link:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['SendMessage']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['SendMessage']._serialized_options = b'\312\363\030\003\022\001\001\202\323\344\223\002\037\"\032/api/v1/admin/message/send:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['ListMessages']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListMessages']._serialized_options = b'\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\030\022\026/api/v1/admin/messages'
+  _globals['_ADMINSERVICE'].methods_by_name['AnnounceMigration']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['AnnounceMigration']._serialized_options = b'\312\363\030\003\022\001\001\202\323\344\223\002\034\"\027/api/v1/admin/migration:\001*'
   _globals['_ADMINSERVICE'].methods_by_name['ListAuditLog']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['ListAuditLog']._serialized_options = b'\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\025\022\023/api/v1/admin/audit'
-  _globals['_LOOKUPUSERREQUEST']._serialized_start=165
-  _globals['_LOOKUPUSERREQUEST']._serialized_end=206
-  _globals['_LOOKUPUSERRESPONSE']._serialized_start=208
-  _globals['_LOOKUPUSERRESPONSE']._serialized_end=328
-  _globals['_DISABLEUSERREQUEST']._serialized_start=330
-  _globals['_DISABLEUSERREQUEST']._serialized_end=399
-  _globals['_DISABLEUSERRESPONSE']._serialized_start=401
-  _globals['_DISABLEUSERRESPONSE']._serialized_end=465
-  _globals['_ENABLEUSERREQUEST']._serialized_start=467
-  _globals['_ENABLEUSERREQUEST']._serialized_end=535
-  _globals['_ENABLEUSERRESPONSE']._serialized_start=537
-  _globals['_ENABLEUSERRESPONSE']._serialized_end=557
-  _globals['_REGENERATELOGINLINKREQUEST']._serialized_start=559
-  _globals['_REGENERATELOGINLINKREQUEST']._serialized_end=612
-  _globals['_REGENERATELOGINLINKRESPONSE']._serialized_start=614
-  _globals['_REGENERATELOGINLINKRESPONSE']._serialized_end=727
-  _globals['_LISTAUDITLOGREQUEST']._serialized_start=729
-  _globals['_LISTAUDITLOGREQUEST']._serialized_end=835
-  _globals['_AUDITENTRY']._serialized_start=838
-  _globals['_AUDITENTRY']._serialized_end=1043
-  _globals['_LISTAUDITLOGRESPONSE']._serialized_start=1045
-  _globals['_LISTAUDITLOGRESPONSE']._serialized_end=1158
-  _globals['_ADMINSERVICE']._serialized_start=1161
-  _globals['_ADMINSERVICE']._serialized_end=1860
+  _globals['_LOOKUPUSERREQUEST']._serialized_start=191
+  _globals['_LOOKUPUSERREQUEST']._serialized_end=232
+  _globals['_LOOKUPUSERRESPONSE']._serialized_start=234
+  _globals['_LOOKUPUSERRESPONSE']._serialized_end=354
+  _globals['_DISABLEUSERREQUEST']._serialized_start=356
+  _globals['_DISABLEUSERREQUEST']._serialized_end=425
+  _globals['_DISABLEUSERRESPONSE']._serialized_start=427
+  _globals['_DISABLEUSERRESPONSE']._serialized_end=491
+  _globals['_ENABLEUSERREQUEST']._serialized_start=493
+  _globals['_ENABLEUSERREQUEST']._serialized_end=561
+  _globals['_ENABLEUSERRESPONSE']._serialized_start=563
+  _globals['_ENABLEUSERRESPONSE']._serialized_end=583
+  _globals['_REGENERATELOGINLINKREQUEST']._serialized_start=585
+  _globals['_REGENERATELOGINLINKREQUEST']._serialized_end=638
+  _globals['_REGENERATELOGINLINKRESPONSE']._serialized_start=640
+  _globals['_REGENERATELOGINLINKRESPONSE']._serialized_end=753
+  _globals['_LISTAUDITLOGREQUEST']._serialized_start=755
+  _globals['_LISTAUDITLOGREQUEST']._serialized_end=861
+  _globals['_AUDITENTRY']._serialized_start=864
+  _globals['_AUDITENTRY']._serialized_end=1069
+  _globals['_LISTAUDITLOGRESPONSE']._serialized_start=1071
+  _globals['_LISTAUDITLOGRESPONSE']._serialized_end=1184
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=1187
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=1338
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=1340
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=1414
+  _globals['_ADMINMESSAGE']._serialized_start=1417
+  _globals['_ADMINMESSAGE']._serialized_end=1675
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=1677
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=1758
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1760
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1877
+  _globals['_ANNOUNCEMIGRATIONREQUEST']._serialized_start=1880
+  _globals['_ANNOUNCEMIGRATIONREQUEST']._serialized_end=2074
+  _globals['_ANNOUNCEMIGRATIONRESPONSE']._serialized_start=2076
+  _globals['_ANNOUNCEMIGRATIONRESPONSE']._serialized_end=2162
+  _globals['_ADMINSERVICE']._serialized_start=2165
+  _globals['_ADMINSERVICE']._serialized_end=3263
 # @@protoc_insertion_point(module_scope)

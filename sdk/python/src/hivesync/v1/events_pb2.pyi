@@ -232,10 +232,12 @@ class UnsubscribeEvent(_message.Message):
     def __init__(self, channels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AckEvent(_message.Message):
-    __slots__ = ("event_id",)
+    __slots__ = ("event_id", "positions")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
-    def __init__(self, event_id: _Optional[str] = ...) -> None: ...
+    positions: _containers.RepeatedCompositeFieldContainer[ChannelPosition]
+    def __init__(self, event_id: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[ChannelPosition, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatEvent(_message.Message):
     __slots__ = ("client_time",)
@@ -548,11 +550,15 @@ class AdminMessageEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., level: _Optional[_Union[AdminMessageLevel, str]] = ..., requires_ack: _Optional[bool] = ...) -> None: ...
 
 class MigrationNoticeEvent(_message.Message):
-    __slots__ = ("new_url", "switch_after", "grace_period_seconds")
+    __slots__ = ("new_url", "switch_after", "grace_period_seconds", "new_ws_url", "id")
     NEW_URL_FIELD_NUMBER: _ClassVar[int]
     SWITCH_AFTER_FIELD_NUMBER: _ClassVar[int]
     GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NEW_WS_URL_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
     new_url: str
     switch_after: _timestamp_pb2.Timestamp
     grace_period_seconds: int
-    def __init__(self, new_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ...) -> None: ...
+    new_ws_url: str
+    id: str
+    def __init__(self, new_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ..., new_ws_url: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...

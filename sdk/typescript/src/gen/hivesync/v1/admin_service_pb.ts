@@ -8,6 +8,8 @@ import { file_google_api_annotations } from "../../google/api/annotations_pb.js"
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_hivesync_v1_access } from "./access_pb.js";
+import type { AdminMessageLevel, MigrationNoticeEvent } from "./events_pb.js";
+import { file_hivesync_v1_events } from "./events_pb.js";
 import type { User } from "./identity_pb.js";
 import { file_hivesync_v1_identity } from "./identity_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/admin_service.proto.
  */
 export const file_hivesync_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9oaXZlc3luYy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSIiChFMb29rdXBVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCSJmChJMb29rdXBVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmhpdmVzeW5jLnYxLlVzZXISLwoLZGlzYWJsZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjUKEkRpc2FibGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIvChNEaXNhYmxlVXNlclJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAMiNAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiFAoSRW5hYmxlVXNlclJlc3BvbnNlIi0KGlJlZ2VuZXJhdGVMb2dpbkxpbmtSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiXgobUmVnZW5lcmF0ZUxvZ2luTGlua1Jlc3BvbnNlEg8KB3NlbnRfdG8YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoTTGlzdEF1ZGl0TG9nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIpUBCgpBdWRpdEVudHJ5EgoKAmlkGAEgASgDEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hY3Rvcl91c2VyX2lkGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgFIAEoCRIUCgxkZXRhaWxzX2pzb24YBiABKAkiWQoUTGlzdEF1ZGl0TG9nUmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLmhpdmVzeW5jLnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMrsFCgxBZG1pblNlcnZpY2USdAoKTG9va3VwVXNlchIeLmhpdmVzeW5jLnYxLkxvb2t1cFVzZXJSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuTG9va3VwVXNlclJlc3BvbnNlIiWQAgHK8xgDEgEBgtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzZXJzEokBCgtEaXNhYmxlVXNlchIfLmhpdmVzeW5jLnYxLkRpc2FibGVVc2VyUmVxdWVzdBogLmhpdmVzeW5jLnYxLkRpc2FibGVVc2VyUmVzcG9uc2UiN8rzGAMSAQGC0+STAio6ASoiJS9hcGkvdjEvYWRtaW4vdXNlcnMve3VzZXJfaWR9L2Rpc2FibGUShQEKCkVuYWJsZVVzZXISHi5oaXZlc3luYy52MS5FbmFibGVVc2VyUmVxdWVzdBofLmhpdmVzeW5jLnYxLkVuYWJsZVVzZXJSZXNwb25zZSI2yvMYAxIBAYLT5JMCKToBKiIkL2FwaS92MS9hZG1pbi91c2Vycy97dXNlcl9pZH0vZW5hYmxlEqQBChNSZWdlbmVyYXRlTG9naW5MaW5rEicuaGl2ZXN5bmMudjEuUmVnZW5lcmF0ZUxvZ2luTGlua1JlcXVlc3QaKC5oaXZlc3luYy52MS5SZWdlbmVyYXRlTG9naW5MaW5rUmVzcG9uc2UiOsrzGAMSAQGC0+STAi06ASoiKC9hcGkvdjEvYWRtaW4vdXNlcnMve3VzZXJfaWR9L2xvZ2luLWxpbmsSegoMTGlzdEF1ZGl0TG9nEiAuaGl2ZXN5bmMudjEuTGlzdEF1ZGl0TG9nUmVxdWVzdBohLmhpdmVzeW5jLnYxLkxpc3RBdWRpdExvZ1Jlc3BvbnNlIiWQAgHK8xgDEgEBgtPkkwIVEhMvYXBpL3YxL2FkbWluL2F1ZGl0QlAKE2Rldi5oaXZlc3luYy5zZGsudjFQAVo3Z2l0aHViLmNvbS9oaXZlc3luYy9oaXZlc3luYy9nZW4vaGl2ZXN5bmMvdjE7aGl2ZXN5bmN2MWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_identity]);
+  fileDesc("Ch9oaXZlc3luYy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSIiChFMb29rdXBVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCSJmChJMb29rdXBVc2VyUmVzcG9uc2USHwoEdXNlchgBIAEoCzIRLmhpdmVzeW5jLnYxLlVzZXISLwoLZGlzYWJsZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjUKEkRpc2FibGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIvChNEaXNhYmxlVXNlclJlc3BvbnNlEhgKEHNlc3Npb25zX3Jldm9rZWQYASABKAMiNAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiFAoSRW5hYmxlVXNlclJlc3BvbnNlIi0KGlJlZ2VuZXJhdGVMb2dpbkxpbmtSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiXgobUmVnZW5lcmF0ZUxvZ2luTGlua1Jlc3BvbnNlEg8KB3NlbnRfdG8YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoTTGlzdEF1ZGl0TG9nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIpUBCgpBdWRpdEVudHJ5EgoKAmlkGAEgASgDEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hY3Rvcl91c2VyX2lkGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgFIAEoCRIUCgxkZXRhaWxzX2pzb24YBiABKAkiWQoUTGlzdEF1ZGl0TG9nUmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLmhpdmVzeW5jLnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKElNlbmRNZXNzYWdlUmVxdWVzdBINCgV0aXRsZRgBIAEoCRIMCgRib2R5GAIgASgJEi0KBWxldmVsGAMgASgOMh4uaGl2ZXN5bmMudjEuQWRtaW5NZXNzYWdlTGV2ZWwSFAoMcmVxdWlyZXNfYWNrGAQgASgIIkEKE1NlbmRNZXNzYWdlUmVzcG9uc2USKgoHbWVzc2FnZRgBIAEoCzIZLmhpdmVzeW5jLnYxLkFkbWluTWVzc2FnZSLDAQoMQWRtaW5NZXNzYWdlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGJvZHkYAyABKAkSLQoFbGV2ZWwYBCABKA4yHi5oaXZlc3luYy52MS5BZG1pbk1lc3NhZ2VMZXZlbBIUCgxyZXF1aXJlc19hY2sYBSABKAgSKwoHc2VudF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQYWNrbm93bGVkZ2VtZW50cxgHIAEoAyI8ChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlwKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEisKCG1lc3NhZ2VzGAEgAygLMhkuaGl2ZXN5bmMudjEuQWRtaW5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKPAQoYQW5ub3VuY2VNaWdyYXRpb25SZXF1ZXN0Eg8KB25ld191cmwYASABKAkSEgoKbmV3X3dzX3VybBgCIAEoCRIwCgxzd2l0Y2hfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGdyYWNlX3BlcmlvZF9zZWNvbmRzGAQgASgFIk4KGUFubm91bmNlTWlncmF0aW9uUmVzcG9uc2USMQoGbm90aWNlGAEgASgLMiEuaGl2ZXN5bmMudjEuTWlncmF0aW9uTm90aWNlRXZlbnQyyggKDEFkbWluU2VydmljZRJ0CgpMb29rdXBVc2VyEh4uaGl2ZXN5bmMudjEuTG9va3VwVXNlclJlcXVlc3QaHy5oaXZlc3luYy52MS5Mb29rdXBVc2VyUmVzcG9uc2UiJZACAcrzGAMSAQGC0+STAhUSEy9hcGkvdjEvYWRtaW4vdXNlcnMSiQEKC0Rpc2FibGVVc2VyEh8uaGl2ZXN5bmMudjEuRGlzYWJsZVVzZXJSZXF1ZXN0GiAuaGl2ZXN5bmMudjEuRGlzYWJsZVVzZXJSZXNwb25zZSI3yvMYAxIBAYLT5JMCKjoBKiIlL2FwaS92MS9hZG1pbi91c2Vycy97dXNlcl9pZH0vZGlzYWJsZRKFAQoKRW5hYmxlVXNlchIeLmhpdmVzeW5jLnYxLkVuYWJsZVVzZXJSZXF1ZXN0Gh8uaGl2ZXN5bmMudjEuRW5hYmxlVXNlclJlc3BvbnNlIjbK8xgDEgEBgtPkkwIpOgEqIiQvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9lbmFibGUSpAEKE1JlZ2VuZXJhdGVMb2dpbkxpbmsSJy5oaXZlc3luYy52MS5SZWdlbmVyYXRlTG9naW5MaW5rUmVxdWVzdBooLmhpdmVzeW5jLnYxLlJlZ2VuZXJhdGVMb2dpbkxpbmtSZXNwb25zZSI6yvMYAxIBAYLT5JMCLToBKiIoL2FwaS92MS9hZG1pbi91c2Vycy97dXNlcl9pZH0vbG9naW4tbGluaxJ+CgtTZW5kTWVzc2FnZRIfLmhpdmVzeW5jLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBogLmhpdmVzeW5jLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2UiLMrzGAMSAQGC0+STAh86ASoiGi9hcGkvdjEvYWRtaW4vbWVzc2FnZS9zZW5kEn0KDExpc3RNZXNzYWdlcxIgLmhpdmVzeW5jLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIS5oaXZlc3luYy52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIokAIByvMYAxIBAYLT5JMCGBIWL2FwaS92MS9hZG1pbi9tZXNzYWdlcxKNAQoRQW5ub3VuY2VNaWdyYXRpb24SJS5oaXZlc3luYy52MS5Bbm5vdW5jZU1pZ3JhdGlvblJlcXVlc3QaJi5oaXZlc3luYy52MS5Bbm5vdW5jZU1pZ3JhdGlvblJlc3BvbnNlIinK8xgDEgEBgtPkkwIcOgEqIhcvYXBpL3YxL2FkbWluL21pZ3JhdGlvbhJ6CgxMaXN0QXVkaXRMb2cSIC5oaXZlc3luYy52MS5MaXN0QXVkaXRMb2dSZXF1ZXN0GiEuaGl2ZXN5bmMudjEuTGlzdEF1ZGl0TG9nUmVzcG9uc2UiJZACAcrzGAMSAQGC0+STAhUSEy9hcGkvdjEvYWRtaW4vYXVkaXRCUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_events, file_hivesync_v1_identity]);
 
 /**
  * LookupUserRequest names an account by email.
@@ -328,6 +330,252 @@ export const ListAuditLogResponseSchema: GenMessage<ListAuditLogResponse> = /*@_
   messageDesc(file_hivesync_v1_admin_service, 10);
 
 /**
+ * SendMessageRequest is a broadcast (the spec §32 payload).
+ *
+ * @generated from message hivesync.v1.SendMessageRequest
+ */
+export type SendMessageRequest = Message<"hivesync.v1.SendMessageRequest"> & {
+  /**
+   * title is the modal's title line (at most 200 characters).
+   *
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * body is the text (at most 5000 characters).
+   *
+   * @generated from field: string body = 2;
+   */
+  body: string;
+
+  /**
+   * level is how urgent it is; info when unspecified.
+   *
+   * @generated from field: hivesync.v1.AdminMessageLevel level = 3;
+   */
+  level: AdminMessageLevel;
+
+  /**
+   * requires_ack asks clients to acknowledge after the user dismisses it.
+   *
+   * @generated from field: bool requires_ack = 4;
+   */
+  requiresAck: boolean;
+};
+
+/**
+ * Describes the message hivesync.v1.SendMessageRequest.
+ * Use `create(SendMessageRequestSchema)` to create a new message.
+ */
+export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 11);
+
+/**
+ * SendMessageResponse describes what was sent.
+ *
+ * @generated from message hivesync.v1.SendMessageResponse
+ */
+export type SendMessageResponse = Message<"hivesync.v1.SendMessageResponse"> & {
+  /**
+   * message is the broadcast.
+   *
+   * @generated from field: hivesync.v1.AdminMessage message = 1;
+   */
+  message?: AdminMessage | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.SendMessageResponse.
+ * Use `create(SendMessageResponseSchema)` to create a new message.
+ */
+export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 12);
+
+/**
+ * AdminMessage is a sent broadcast.
+ *
+ * @generated from message hivesync.v1.AdminMessage
+ */
+export type AdminMessage = Message<"hivesync.v1.AdminMessage"> & {
+  /**
+   * id identifies it; clients acknowledge with it.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * title is the title line.
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * body is the text.
+   *
+   * @generated from field: string body = 3;
+   */
+  body: string;
+
+  /**
+   * level is how urgent it is.
+   *
+   * @generated from field: hivesync.v1.AdminMessageLevel level = 4;
+   */
+  level: AdminMessageLevel;
+
+  /**
+   * requires_ack is whether clients acknowledge it.
+   *
+   * @generated from field: bool requires_ack = 5;
+   */
+  requiresAck: boolean;
+
+  /**
+   * sent_at is when it was sent.
+   *
+   * @generated from field: google.protobuf.Timestamp sent_at = 6;
+   */
+  sentAt?: Timestamp | undefined;
+
+  /**
+   * acknowledgements is how many sessions acknowledged it.
+   *
+   * @generated from field: int64 acknowledgements = 7;
+   */
+  acknowledgements: bigint;
+};
+
+/**
+ * Describes the message hivesync.v1.AdminMessage.
+ * Use `create(AdminMessageSchema)` to create a new message.
+ */
+export const AdminMessageSchema: GenMessage<AdminMessage> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 13);
+
+/**
+ * ListMessagesRequest pages through sent broadcasts.
+ *
+ * @generated from message hivesync.v1.ListMessagesRequest
+ */
+export type ListMessagesRequest = Message<"hivesync.v1.ListMessagesRequest"> & {
+  /**
+   * page_size is at most 200; 50 when zero.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * page_token continues a previous listing.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ListMessagesRequest.
+ * Use `create(ListMessagesRequestSchema)` to create a new message.
+ */
+export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 14);
+
+/**
+ * ListMessagesResponse is a page of broadcasts.
+ *
+ * @generated from message hivesync.v1.ListMessagesResponse
+ */
+export type ListMessagesResponse = Message<"hivesync.v1.ListMessagesResponse"> & {
+  /**
+   * messages are newest first.
+   *
+   * @generated from field: repeated hivesync.v1.AdminMessage messages = 1;
+   */
+  messages: AdminMessage[];
+
+  /**
+   * next_page_token continues the listing; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message hivesync.v1.ListMessagesResponse.
+ * Use `create(ListMessagesResponseSchema)` to create a new message.
+ */
+export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 15);
+
+/**
+ * AnnounceMigrationRequest announces a backend move.
+ *
+ * @generated from message hivesync.v1.AnnounceMigrationRequest
+ */
+export type AnnounceMigrationRequest = Message<"hivesync.v1.AnnounceMigrationRequest"> & {
+  /**
+   * new_url is the new API base URL (https; http only for loopback hosts).
+   *
+   * @generated from field: string new_url = 1;
+   */
+  newUrl: string;
+
+  /**
+   * new_ws_url is the new WebSocket URL; derived from new_url when empty.
+   *
+   * @generated from field: string new_ws_url = 2;
+   */
+  newWsUrl: string;
+
+  /**
+   * switch_after is when clients switch; now when unset.
+   *
+   * @generated from field: google.protobuf.Timestamp switch_after = 3;
+   */
+  switchAfter?: Timestamp | undefined;
+
+  /**
+   * grace_period_seconds is how long the old URL keeps working after
+   * switch_after (0 to 604800); 3600 when zero.
+   *
+   * @generated from field: int32 grace_period_seconds = 4;
+   */
+  gracePeriodSeconds: number;
+};
+
+/**
+ * Describes the message hivesync.v1.AnnounceMigrationRequest.
+ * Use `create(AnnounceMigrationRequestSchema)` to create a new message.
+ */
+export const AnnounceMigrationRequestSchema: GenMessage<AnnounceMigrationRequest> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 16);
+
+/**
+ * AnnounceMigrationResponse is the notice as clients receive it.
+ *
+ * @generated from message hivesync.v1.AnnounceMigrationResponse
+ */
+export type AnnounceMigrationResponse = Message<"hivesync.v1.AnnounceMigrationResponse"> & {
+  /**
+   * notice is the migration.notice payload.
+   *
+   * @generated from field: hivesync.v1.MigrationNoticeEvent notice = 1;
+   */
+  notice?: MigrationNoticeEvent | undefined;
+};
+
+/**
+ * Describes the message hivesync.v1.AnnounceMigrationResponse.
+ * Use `create(AnnounceMigrationResponseSchema)` to create a new message.
+ */
+export const AnnounceMigrationResponseSchema: GenMessage<AnnounceMigrationResponse> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_admin_service, 17);
+
+/**
  * AdminService is the operators' account-recovery API (spec §3, §35.3).
  * Every call needs an admin-scope token or the admin API key, and every
  * change is written to the audit log.
@@ -377,6 +625,43 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RegenerateLoginLinkRequestSchema;
     output: typeof RegenerateLoginLinkResponseSchema;
+  },
+  /**
+   * SendMessage broadcasts a message to every active client (spec §32): an
+   * admin.message event on the broadcast channel, which every socket
+   * receives, shown in a modal titled "Message From the Developer". It is
+   * also appended to the admin-message log file as JSON Lines.
+   *
+   * @generated from rpc hivesync.v1.AdminService.SendMessage
+   */
+  sendMessage: {
+    methodKind: "unary";
+    input: typeof SendMessageRequestSchema;
+    output: typeof SendMessageResponseSchema;
+  },
+  /**
+   * ListMessages lists sent broadcasts, newest first, with how many
+   * sessions acknowledged each.
+   *
+   * @generated from rpc hivesync.v1.AdminService.ListMessages
+   */
+  listMessages: {
+    methodKind: "unary";
+    input: typeof ListMessagesRequestSchema;
+    output: typeof ListMessagesResponseSchema;
+  },
+  /**
+   * AnnounceMigration tells every client that the backend is moving (spec
+   * §33): a migration.notice event on the broadcast channel, and the
+   * bootstrap document carries it (and points at the new URLs once
+   * switch_after has passed).
+   *
+   * @generated from rpc hivesync.v1.AdminService.AnnounceMigration
+   */
+  announceMigration: {
+    methodKind: "unary";
+    input: typeof AnnounceMigrationRequestSchema;
+    output: typeof AnnounceMigrationResponseSchema;
   },
   /**
    * ListAuditLog lists audit entries, newest first.

@@ -149,6 +149,112 @@ public class AdminServiceClient(
 
 
   /**
+   *  SendMessage broadcasts a message to every active client (spec §32): an
+   *  admin.message event on the broadcast channel, which every socket
+   *  receives, shown in a modal titled "Message From the Developer". It is
+   *  also appended to the admin-message log file as JSON Lines.
+   */
+  override suspend fun sendMessage(request: SendMessageRequest, headers: Headers): ResponseMessage<SendMessageResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/SendMessage",
+      dev.hivesync.sdk.v1.SendMessageRequest::class,
+      dev.hivesync.sdk.v1.SendMessageResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  SendMessage broadcasts a message to every active client (spec §32): an
+   *  admin.message event on the broadcast channel, which every socket
+   *  receives, shown in a modal titled "Message From the Developer". It is
+   *  also appended to the admin-message log file as JSON Lines.
+   */
+  override fun sendMessageBlocking(request: SendMessageRequest, headers: Headers): UnaryBlockingCall<SendMessageResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/SendMessage",
+      dev.hivesync.sdk.v1.SendMessageRequest::class,
+      dev.hivesync.sdk.v1.SendMessageResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  ListMessages lists sent broadcasts, newest first, with how many
+   *  sessions acknowledged each.
+   */
+  override suspend fun listMessages(request: ListMessagesRequest, headers: Headers): ResponseMessage<ListMessagesResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/ListMessages",
+      dev.hivesync.sdk.v1.ListMessagesRequest::class,
+      dev.hivesync.sdk.v1.ListMessagesResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  ListMessages lists sent broadcasts, newest first, with how many
+   *  sessions acknowledged each.
+   */
+  override fun listMessagesBlocking(request: ListMessagesRequest, headers: Headers): UnaryBlockingCall<ListMessagesResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/ListMessages",
+      dev.hivesync.sdk.v1.ListMessagesRequest::class,
+      dev.hivesync.sdk.v1.ListMessagesResponse::class,
+      StreamType.UNARY,
+      idempotency = Idempotency.NO_SIDE_EFFECTS,
+    ),
+  )
+
+
+  /**
+   *  AnnounceMigration tells every client that the backend is moving (spec
+   *  §33): a migration.notice event on the broadcast channel, and the
+   *  bootstrap document carries it (and points at the new URLs once
+   *  switch_after has passed).
+   */
+  override suspend fun announceMigration(request: AnnounceMigrationRequest, headers: Headers): ResponseMessage<AnnounceMigrationResponse> = client.unary(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/AnnounceMigration",
+      dev.hivesync.sdk.v1.AnnounceMigrationRequest::class,
+      dev.hivesync.sdk.v1.AnnounceMigrationResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
+   *  AnnounceMigration tells every client that the backend is moving (spec
+   *  §33): a migration.notice event on the broadcast channel, and the
+   *  bootstrap document carries it (and points at the new URLs once
+   *  switch_after has passed).
+   */
+  override fun announceMigrationBlocking(request: AnnounceMigrationRequest, headers: Headers): UnaryBlockingCall<AnnounceMigrationResponse> = client.unaryBlocking(
+    request,
+    headers,
+    MethodSpec(
+    "hivesync.v1.AdminService/AnnounceMigration",
+      dev.hivesync.sdk.v1.AnnounceMigrationRequest::class,
+      dev.hivesync.sdk.v1.AnnounceMigrationResponse::class,
+      StreamType.UNARY,
+    ),
+  )
+
+
+  /**
    *  ListAuditLog lists audit entries, newest first.
    */
   override suspend fun listAuditLog(request: ListAuditLogRequest, headers: Headers): ResponseMessage<ListAuditLogResponse> = client.unary(

@@ -61,6 +61,50 @@ public interface AdminServiceClientInterface {
   public fun regenerateLoginLinkBlocking(request: RegenerateLoginLinkRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RegenerateLoginLinkResponse>
 
   /**
+   *  SendMessage broadcasts a message to every active client (spec §32): an
+   *  admin.message event on the broadcast channel, which every socket
+   *  receives, shown in a modal titled "Message From the Developer". It is
+   *  also appended to the admin-message log file as JSON Lines.
+   */
+  public suspend fun sendMessage(request: SendMessageRequest, headers: Headers = emptyMap()): ResponseMessage<SendMessageResponse>
+
+  /**
+   *  SendMessage broadcasts a message to every active client (spec §32): an
+   *  admin.message event on the broadcast channel, which every socket
+   *  receives, shown in a modal titled "Message From the Developer". It is
+   *  also appended to the admin-message log file as JSON Lines.
+   */
+  public fun sendMessageBlocking(request: SendMessageRequest, headers: Headers = emptyMap()): UnaryBlockingCall<SendMessageResponse>
+
+  /**
+   *  ListMessages lists sent broadcasts, newest first, with how many
+   *  sessions acknowledged each.
+   */
+  public suspend fun listMessages(request: ListMessagesRequest, headers: Headers = emptyMap()): ResponseMessage<ListMessagesResponse>
+
+  /**
+   *  ListMessages lists sent broadcasts, newest first, with how many
+   *  sessions acknowledged each.
+   */
+  public fun listMessagesBlocking(request: ListMessagesRequest, headers: Headers = emptyMap()): UnaryBlockingCall<ListMessagesResponse>
+
+  /**
+   *  AnnounceMigration tells every client that the backend is moving (spec
+   *  §33): a migration.notice event on the broadcast channel, and the
+   *  bootstrap document carries it (and points at the new URLs once
+   *  switch_after has passed).
+   */
+  public suspend fun announceMigration(request: AnnounceMigrationRequest, headers: Headers = emptyMap()): ResponseMessage<AnnounceMigrationResponse>
+
+  /**
+   *  AnnounceMigration tells every client that the backend is moving (spec
+   *  §33): a migration.notice event on the broadcast channel, and the
+   *  bootstrap document carries it (and points at the new URLs once
+   *  switch_after has passed).
+   */
+  public fun announceMigrationBlocking(request: AnnounceMigrationRequest, headers: Headers = emptyMap()): UnaryBlockingCall<AnnounceMigrationResponse>
+
+  /**
    *  ListAuditLog lists audit entries, newest first.
    */
   public suspend fun listAuditLog(request: ListAuditLogRequest, headers: Headers = emptyMap()): ResponseMessage<ListAuditLogResponse>

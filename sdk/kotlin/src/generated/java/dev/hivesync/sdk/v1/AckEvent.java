@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
   }
   private AckEvent() {
     eventId_ = "";
+    positions_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -100,6 +101,87 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int POSITIONS_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.hivesync.sdk.v1.ChannelPosition> positions_;
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.hivesync.sdk.v1.ChannelPosition> getPositionsList() {
+    return positions_;
+  }
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.hivesync.sdk.v1.ChannelPositionOrBuilder> 
+      getPositionsOrBuilderList() {
+    return positions_;
+  }
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  @java.lang.Override
+  public int getPositionsCount() {
+    return positions_.size();
+  }
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.ChannelPosition getPositions(int index) {
+    return positions_.get(index);
+  }
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.ChannelPositionOrBuilder getPositionsOrBuilder(
+      int index) {
+    return positions_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -117,6 +199,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(eventId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 1, eventId_);
     }
+    for (int i = 0; i < positions_.size(); i++) {
+      output.writeMessage(2, positions_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -124,6 +209,15 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(eventId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(1, eventId_);
     }
+
+        {
+          final int count = positions_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(positions_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -150,6 +244,8 @@ private static final long serialVersionUID = 0L;
 
     if (!getEventId()
         .equals(other.getEventId())) return false;
+    if (!getPositionsList()
+        .equals(other.getPositionsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -163,6 +259,10 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + EVENT_ID_FIELD_NUMBER;
     hash = (53 * hash) + getEventId().hashCode();
+    if (getPositionsCount() > 0) {
+      hash = (37 * hash) + POSITIONS_FIELD_NUMBER;
+      hash = (53 * hash) + getPositionsList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -299,6 +399,13 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       eventId_ = "";
+      if (positionsBuilder_ == null) {
+        positions_ = java.util.Collections.emptyList();
+      } else {
+        positions_ = null;
+        positionsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000002);
       return this;
     }
 
@@ -325,9 +432,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.hivesync.sdk.v1.AckEvent buildPartial() {
       dev.hivesync.sdk.v1.AckEvent result = new dev.hivesync.sdk.v1.AckEvent(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.hivesync.sdk.v1.AckEvent result) {
+      if (positionsBuilder_ == null) {
+        if (((bitField0_ & 0x00000002) != 0)) {
+          positions_ = java.util.Collections.unmodifiableList(positions_);
+          bitField0_ = (bitField0_ & ~0x00000002);
+        }
+        result.positions_ = positions_;
+      } else {
+        result.positions_ = positionsBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.hivesync.sdk.v1.AckEvent result) {
@@ -353,6 +473,32 @@ private static final long serialVersionUID = 0L;
         eventId_ = other.eventId_;
         bitField0_ |= 0x00000001;
         onChanged();
+      }
+      if (positionsBuilder_ == null) {
+        if (!other.positions_.isEmpty()) {
+          if (positions_.isEmpty()) {
+            positions_ = other.positions_;
+            bitField0_ = (bitField0_ & ~0x00000002);
+          } else {
+            ensurePositionsIsMutable();
+            positions_.addAll(other.positions_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.positions_.isEmpty()) {
+          if (positionsBuilder_.isEmpty()) {
+            positionsBuilder_.dispose();
+            positionsBuilder_ = null;
+            positions_ = other.positions_;
+            bitField0_ = (bitField0_ & ~0x00000002);
+            positionsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetPositionsFieldBuilder() : null;
+          } else {
+            positionsBuilder_.addAllMessages(other.positions_);
+          }
+        }
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -383,6 +529,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              dev.hivesync.sdk.v1.ChannelPosition m =
+                  input.readMessage(
+                      dev.hivesync.sdk.v1.ChannelPosition.parser(),
+                      extensionRegistry);
+              if (positionsBuilder_ == null) {
+                ensurePositionsIsMutable();
+                positions_.add(m);
+              } else {
+                positionsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -490,6 +649,384 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000001;
       onChanged();
       return this;
+    }
+
+    private java.util.List<dev.hivesync.sdk.v1.ChannelPosition> positions_ =
+      java.util.Collections.emptyList();
+    private void ensurePositionsIsMutable() {
+      if (!((bitField0_ & 0x00000002) != 0)) {
+        positions_ = new java.util.ArrayList<dev.hivesync.sdk.v1.ChannelPosition>(positions_);
+        bitField0_ |= 0x00000002;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.ChannelPosition, dev.hivesync.sdk.v1.ChannelPosition.Builder, dev.hivesync.sdk.v1.ChannelPositionOrBuilder> positionsBuilder_;
+
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.ChannelPosition> getPositionsList() {
+      if (positionsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(positions_);
+      } else {
+        return positionsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public int getPositionsCount() {
+      if (positionsBuilder_ == null) {
+        return positions_.size();
+      } else {
+        return positionsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public dev.hivesync.sdk.v1.ChannelPosition getPositions(int index) {
+      if (positionsBuilder_ == null) {
+        return positions_.get(index);
+      } else {
+        return positionsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder setPositions(
+        int index, dev.hivesync.sdk.v1.ChannelPosition value) {
+      if (positionsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensurePositionsIsMutable();
+        positions_.set(index, value);
+        onChanged();
+      } else {
+        positionsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder setPositions(
+        int index, dev.hivesync.sdk.v1.ChannelPosition.Builder builderForValue) {
+      if (positionsBuilder_ == null) {
+        ensurePositionsIsMutable();
+        positions_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        positionsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder addPositions(dev.hivesync.sdk.v1.ChannelPosition value) {
+      if (positionsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensurePositionsIsMutable();
+        positions_.add(value);
+        onChanged();
+      } else {
+        positionsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder addPositions(
+        int index, dev.hivesync.sdk.v1.ChannelPosition value) {
+      if (positionsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensurePositionsIsMutable();
+        positions_.add(index, value);
+        onChanged();
+      } else {
+        positionsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder addPositions(
+        dev.hivesync.sdk.v1.ChannelPosition.Builder builderForValue) {
+      if (positionsBuilder_ == null) {
+        ensurePositionsIsMutable();
+        positions_.add(builderForValue.build());
+        onChanged();
+      } else {
+        positionsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder addPositions(
+        int index, dev.hivesync.sdk.v1.ChannelPosition.Builder builderForValue) {
+      if (positionsBuilder_ == null) {
+        ensurePositionsIsMutable();
+        positions_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        positionsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder addAllPositions(
+        java.lang.Iterable<? extends dev.hivesync.sdk.v1.ChannelPosition> values) {
+      if (positionsBuilder_ == null) {
+        ensurePositionsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, positions_);
+        onChanged();
+      } else {
+        positionsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder clearPositions() {
+      if (positionsBuilder_ == null) {
+        positions_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000002);
+        onChanged();
+      } else {
+        positionsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public Builder removePositions(int index) {
+      if (positionsBuilder_ == null) {
+        ensurePositionsIsMutable();
+        positions_.remove(index);
+        onChanged();
+      } else {
+        positionsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public dev.hivesync.sdk.v1.ChannelPosition.Builder getPositionsBuilder(
+        int index) {
+      return internalGetPositionsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public dev.hivesync.sdk.v1.ChannelPositionOrBuilder getPositionsOrBuilder(
+        int index) {
+      if (positionsBuilder_ == null) {
+        return positions_.get(index);  } else {
+        return positionsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public java.util.List<? extends dev.hivesync.sdk.v1.ChannelPositionOrBuilder> 
+         getPositionsOrBuilderList() {
+      if (positionsBuilder_ != null) {
+        return positionsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(positions_);
+      }
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public dev.hivesync.sdk.v1.ChannelPosition.Builder addPositionsBuilder() {
+      return internalGetPositionsFieldBuilder().addBuilder(
+          dev.hivesync.sdk.v1.ChannelPosition.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public dev.hivesync.sdk.v1.ChannelPosition.Builder addPositionsBuilder(
+        int index) {
+      return internalGetPositionsFieldBuilder().addBuilder(
+          index, dev.hivesync.sdk.v1.ChannelPosition.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.ChannelPosition.Builder> 
+         getPositionsBuilderList() {
+      return internalGetPositionsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.ChannelPosition, dev.hivesync.sdk.v1.ChannelPosition.Builder, dev.hivesync.sdk.v1.ChannelPositionOrBuilder> 
+        internalGetPositionsFieldBuilder() {
+      if (positionsBuilder_ == null) {
+        positionsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.hivesync.sdk.v1.ChannelPosition, dev.hivesync.sdk.v1.ChannelPosition.Builder, dev.hivesync.sdk.v1.ChannelPositionOrBuilder>(
+                positions_,
+                ((bitField0_ & 0x00000002) != 0),
+                getParentForChildren(),
+                isClean());
+        positions_ = null;
+      }
+      return positionsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.AckEvent)

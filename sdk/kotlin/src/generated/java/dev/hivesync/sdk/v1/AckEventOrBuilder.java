@@ -29,4 +29,68 @@ public interface AckEventOrBuilder extends
    */
   com.google.protobuf.ByteString
       getEventIdBytes();
+
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  java.util.List<dev.hivesync.sdk.v1.ChannelPosition> 
+      getPositionsList();
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  dev.hivesync.sdk.v1.ChannelPosition getPositions(int index);
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  int getPositionsCount();
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  java.util.List<? extends dev.hivesync.sdk.v1.ChannelPositionOrBuilder> 
+      getPositionsOrBuilderList();
+  /**
+   * <pre>
+   * positions, in the server's ack of a subscribe, is where each joined
+   * channel starts: the subscription delivers the events after
+   * last_sequence. A client that subscribed "from now on" (-1) records it
+   * as its last sequence, so a reconnect before any event arrives still
+   * resumes without a gap.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];</code>
+   */
+  dev.hivesync.sdk.v1.ChannelPositionOrBuilder getPositionsOrBuilder(
+      int index);
 }

@@ -81,6 +81,41 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_ListAuditLogResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SendMessageRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SendMessageRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SendMessageResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SendMessageResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AdminMessage_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AdminMessage_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListMessagesRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListMessagesRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_ListMessagesResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_ListMessagesResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AnnounceMigrationRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AnnounceMigrationRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_AnnounceMigrationResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_AnnounceMigrationResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -93,52 +128,87 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
       "\n\037hivesync/v1/admin_service.proto\022\013hives" +
       "ync.v1\032\034google/api/annotations.proto\032\037go" +
       "ogle/protobuf/timestamp.proto\032\030hivesync/" +
-      "v1/access.proto\032\032hivesync/v1/identity.pr" +
-      "oto\")\n\021LookupUserRequest\022\024\n\005email\030\001 \001(\tR" +
-      "\005email\"x\n\022LookupUserResponse\022%\n\004user\030\001 \001" +
-      "(\0132\021.hivesync.v1.UserR\004user\022;\n\013disabled_" +
-      "at\030\002 \001(\0132\032.google.protobuf.TimestampR\ndi" +
-      "sabledAt\"E\n\022DisableUserRequest\022\027\n\007user_i" +
-      "d\030\001 \001(\tR\006userId\022\026\n\006reason\030\002 \001(\tR\006reason\"" +
-      "@\n\023DisableUserResponse\022)\n\020sessions_revok" +
-      "ed\030\001 \001(\003R\017sessionsRevoked\"D\n\021EnableUserR" +
-      "equest\022\027\n\007user_id\030\001 \001(\tR\006userId\022\026\n\006reaso" +
-      "n\030\002 \001(\tR\006reason\"\024\n\022EnableUserResponse\"5\n" +
-      "\032RegenerateLoginLinkRequest\022\027\n\007user_id\030\001" +
-      " \001(\tR\006userId\"q\n\033RegenerateLoginLinkRespo" +
-      "nse\022\027\n\007sent_to\030\001 \001(\tR\006sentTo\0229\n\nexpires_" +
-      "at\030\002 \001(\0132\032.google.protobuf.TimestampR\tex" +
-      "piresAt\"j\n\023ListAuditLogRequest\022\027\n\007user_i" +
-      "d\030\001 \001(\tR\006userId\022\033\n\tpage_size\030\002 \001(\005R\010page" +
-      "Size\022\035\n\npage_token\030\003 \001(\tR\tpageToken\"\315\001\n\n" +
-      "AuditEntry\022\016\n\002id\030\001 \001(\003R\002id\022*\n\002at\030\002 \001(\0132\032" +
-      ".google.protobuf.TimestampR\002at\022\"\n\ractor_" +
-      "user_id\030\003 \001(\tR\013actorUserId\022\026\n\006action\030\004 \001" +
-      "(\tR\006action\022$\n\016target_user_id\030\005 \001(\tR\014targ" +
-      "etUserId\022!\n\014details_json\030\006 \001(\tR\013detailsJ" +
-      "son\"q\n\024ListAuditLogResponse\0221\n\007entries\030\001" +
-      " \003(\0132\027.hivesync.v1.AuditEntryR\007entries\022&" +
-      "\n\017next_page_token\030\002 \001(\tR\rnextPageToken2\273" +
-      "\005\n\014AdminService\022t\n\nLookupUser\022\036.hivesync" +
-      ".v1.LookupUserRequest\032\037.hivesync.v1.Look" +
-      "upUserResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\025\022\023/api/v" +
-      "1/admin/users\022\211\001\n\013DisableUser\022\037.hivesync" +
-      ".v1.DisableUserRequest\032 .hivesync.v1.Dis" +
-      "ableUserResponse\"7\312\363\030\003\022\001\001\202\323\344\223\002*\"%/api/v1" +
-      "/admin/users/{user_id}/disable:\001*\022\205\001\n\nEn" +
-      "ableUser\022\036.hivesync.v1.EnableUserRequest" +
-      "\032\037.hivesync.v1.EnableUserResponse\"6\312\363\030\003\022" +
-      "\001\001\202\323\344\223\002)\"$/api/v1/admin/users/{user_id}/" +
-      "enable:\001*\022\244\001\n\023RegenerateLoginLink\022\'.hive" +
-      "sync.v1.RegenerateLoginLinkRequest\032(.hiv" +
-      "esync.v1.RegenerateLoginLinkResponse\":\312\363" +
-      "\030\003\022\001\001\202\323\344\223\002-\"(/api/v1/admin/users/{user_i" +
-      "d}/login-link:\001*\022z\n\014ListAuditLog\022 .hives" +
-      "ync.v1.ListAuditLogRequest\032!.hivesync.v1" +
-      ".ListAuditLogResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\025\022" +
-      "\023/api/v1/admin/auditBP\n\023dev.hivesync.sdk" +
-      ".v1P\001Z7github.com/hivesync/hivesync/gen/" +
-      "hivesync/v1;hivesyncv1b\006proto3"
+      "v1/access.proto\032\030hivesync/v1/events.prot" +
+      "o\032\032hivesync/v1/identity.proto\")\n\021LookupU" +
+      "serRequest\022\024\n\005email\030\001 \001(\tR\005email\"x\n\022Look" +
+      "upUserResponse\022%\n\004user\030\001 \001(\0132\021.hivesync." +
+      "v1.UserR\004user\022;\n\013disabled_at\030\002 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\ndisabledAt\"E\n\022Di" +
+      "sableUserRequest\022\027\n\007user_id\030\001 \001(\tR\006userI" +
+      "d\022\026\n\006reason\030\002 \001(\tR\006reason\"@\n\023DisableUser" +
+      "Response\022)\n\020sessions_revoked\030\001 \001(\003R\017sess" +
+      "ionsRevoked\"D\n\021EnableUserRequest\022\027\n\007user" +
+      "_id\030\001 \001(\tR\006userId\022\026\n\006reason\030\002 \001(\tR\006reaso" +
+      "n\"\024\n\022EnableUserResponse\"5\n\032RegenerateLog" +
+      "inLinkRequest\022\027\n\007user_id\030\001 \001(\tR\006userId\"q" +
+      "\n\033RegenerateLoginLinkResponse\022\027\n\007sent_to" +
+      "\030\001 \001(\tR\006sentTo\0229\n\nexpires_at\030\002 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\texpiresAt\"j\n\023Lis" +
+      "tAuditLogRequest\022\027\n\007user_id\030\001 \001(\tR\006userI" +
+      "d\022\033\n\tpage_size\030\002 \001(\005R\010pageSize\022\035\n\npage_t" +
+      "oken\030\003 \001(\tR\tpageToken\"\315\001\n\nAuditEntry\022\016\n\002" +
+      "id\030\001 \001(\003R\002id\022*\n\002at\030\002 \001(\0132\032.google.protob" +
+      "uf.TimestampR\002at\022\"\n\ractor_user_id\030\003 \001(\tR" +
+      "\013actorUserId\022\026\n\006action\030\004 \001(\tR\006action\022$\n\016" +
+      "target_user_id\030\005 \001(\tR\014targetUserId\022!\n\014de" +
+      "tails_json\030\006 \001(\tR\013detailsJson\"q\n\024ListAud" +
+      "itLogResponse\0221\n\007entries\030\001 \003(\0132\027.hivesyn" +
+      "c.v1.AuditEntryR\007entries\022&\n\017next_page_to" +
+      "ken\030\002 \001(\tR\rnextPageToken\"\227\001\n\022SendMessage" +
+      "Request\022\024\n\005title\030\001 \001(\tR\005title\022\022\n\004body\030\002 " +
+      "\001(\tR\004body\0224\n\005level\030\003 \001(\0162\036.hivesync.v1.A" +
+      "dminMessageLevelR\005level\022!\n\014requires_ack\030" +
+      "\004 \001(\010R\013requiresAck\"J\n\023SendMessageRespons" +
+      "e\0223\n\007message\030\001 \001(\0132\031.hivesync.v1.AdminMe" +
+      "ssageR\007message\"\202\002\n\014AdminMessage\022\016\n\002id\030\001 " +
+      "\001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body\030\003 " +
+      "\001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.hivesync.v1.A" +
+      "dminMessageLevelR\005level\022!\n\014requires_ack\030" +
+      "\005 \001(\010R\013requiresAck\0223\n\007sent_at\030\006 \001(\0132\032.go" +
+      "ogle.protobuf.TimestampR\006sentAt\022*\n\020ackno" +
+      "wledgements\030\007 \001(\003R\020acknowledgements\"Q\n\023L" +
+      "istMessagesRequest\022\033\n\tpage_size\030\001 \001(\005R\010p" +
+      "ageSize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\"u" +
+      "\n\024ListMessagesResponse\0225\n\010messages\030\001 \003(\013" +
+      "2\031.hivesync.v1.AdminMessageR\010messages\022&\n" +
+      "\017next_page_token\030\002 \001(\tR\rnextPageToken\"\302\001" +
+      "\n\030AnnounceMigrationRequest\022\027\n\007new_url\030\001 " +
+      "\001(\tR\006newUrl\022\034\n\nnew_ws_url\030\002 \001(\tR\010newWsUr" +
+      "l\022=\n\014switch_after\030\003 \001(\0132\032.google.protobu" +
+      "f.TimestampR\013switchAfter\0220\n\024grace_period" +
+      "_seconds\030\004 \001(\005R\022gracePeriodSeconds\"V\n\031An" +
+      "nounceMigrationResponse\0229\n\006notice\030\001 \001(\0132" +
+      "!.hivesync.v1.MigrationNoticeEventR\006noti" +
+      "ce2\312\010\n\014AdminService\022t\n\nLookupUser\022\036.hive" +
+      "sync.v1.LookupUserRequest\032\037.hivesync.v1." +
+      "LookupUserResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\025\022\023/a" +
+      "pi/v1/admin/users\022\211\001\n\013DisableUser\022\037.hive" +
+      "sync.v1.DisableUserRequest\032 .hivesync.v1" +
+      ".DisableUserResponse\"7\312\363\030\003\022\001\001\202\323\344\223\002*\"%/ap" +
+      "i/v1/admin/users/{user_id}/disable:\001*\022\205\001" +
+      "\n\nEnableUser\022\036.hivesync.v1.EnableUserReq" +
+      "uest\032\037.hivesync.v1.EnableUserResponse\"6\312" +
+      "\363\030\003\022\001\001\202\323\344\223\002)\"$/api/v1/admin/users/{user_" +
+      "id}/enable:\001*\022\244\001\n\023RegenerateLoginLink\022\'." +
+      "hivesync.v1.RegenerateLoginLinkRequest\032(" +
+      ".hivesync.v1.RegenerateLoginLinkResponse" +
+      "\":\312\363\030\003\022\001\001\202\323\344\223\002-\"(/api/v1/admin/users/{us" +
+      "er_id}/login-link:\001*\022~\n\013SendMessage\022\037.hi" +
+      "vesync.v1.SendMessageRequest\032 .hivesync." +
+      "v1.SendMessageResponse\",\312\363\030\003\022\001\001\202\323\344\223\002\037\"\032/" +
+      "api/v1/admin/message/send:\001*\022}\n\014ListMess" +
+      "ages\022 .hivesync.v1.ListMessagesRequest\032!" +
+      ".hivesync.v1.ListMessagesResponse\"(\220\002\001\312\363" +
+      "\030\003\022\001\001\202\323\344\223\002\030\022\026/api/v1/admin/messages\022\215\001\n\021" +
+      "AnnounceMigration\022%.hivesync.v1.Announce" +
+      "MigrationRequest\032&.hivesync.v1.AnnounceM" +
+      "igrationResponse\")\312\363\030\003\022\001\001\202\323\344\223\002\034\"\027/api/v1" +
+      "/admin/migration:\001*\022z\n\014ListAuditLog\022 .hi" +
+      "vesync.v1.ListAuditLogRequest\032!.hivesync" +
+      ".v1.ListAuditLogResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223" +
+      "\002\025\022\023/api/v1/admin/auditBP\n\023dev.hivesync." +
+      "sdk.v1P\001Z7github.com/hivesync/hivesync/g" +
+      "en/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -146,6 +216,7 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
           com.google.api.AnnotationsProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.hivesync.sdk.v1.Access.getDescriptor(),
+          dev.hivesync.sdk.v1.Events.getDescriptor(),
           dev.hivesync.sdk.v1.Identity.getDescriptor(),
         });
     internal_static_hivesync_v1_LookupUserRequest_descriptor =
@@ -214,10 +285,53 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ListAuditLogResponse_descriptor,
         new java.lang.String[] { "Entries", "NextPageToken", });
+    internal_static_hivesync_v1_SendMessageRequest_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_SendMessageRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SendMessageRequest_descriptor,
+        new java.lang.String[] { "Title", "Body", "Level", "RequiresAck", });
+    internal_static_hivesync_v1_SendMessageResponse_descriptor =
+      getDescriptor().getMessageType(12);
+    internal_static_hivesync_v1_SendMessageResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SendMessageResponse_descriptor,
+        new java.lang.String[] { "Message", });
+    internal_static_hivesync_v1_AdminMessage_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_hivesync_v1_AdminMessage_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AdminMessage_descriptor,
+        new java.lang.String[] { "Id", "Title", "Body", "Level", "RequiresAck", "SentAt", "Acknowledgements", });
+    internal_static_hivesync_v1_ListMessagesRequest_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_hivesync_v1_ListMessagesRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListMessagesRequest_descriptor,
+        new java.lang.String[] { "PageSize", "PageToken", });
+    internal_static_hivesync_v1_ListMessagesResponse_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_hivesync_v1_ListMessagesResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_ListMessagesResponse_descriptor,
+        new java.lang.String[] { "Messages", "NextPageToken", });
+    internal_static_hivesync_v1_AnnounceMigrationRequest_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_hivesync_v1_AnnounceMigrationRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AnnounceMigrationRequest_descriptor,
+        new java.lang.String[] { "NewUrl", "NewWsUrl", "SwitchAfter", "GracePeriodSeconds", });
+    internal_static_hivesync_v1_AnnounceMigrationResponse_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_hivesync_v1_AnnounceMigrationResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_AnnounceMigrationResponse_descriptor,
+        new java.lang.String[] { "Notice", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.api.AnnotationsProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.hivesync.sdk.v1.Access.getDescriptor();
+    dev.hivesync.sdk.v1.Events.getDescriptor();
     dev.hivesync.sdk.v1.Identity.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();

@@ -234,7 +234,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "\tR\teventType\0229\n\tdirection\030\002 \001(\0162\033.hivesy" +
       "nc.v1.EventDirectionR\tdirection\022\032\n\010chann" +
       "els\030\003 \003(\tR\010channels\022\030\n\007summary\030\004 \001(\tR\007su" +
-      "mmary\"\2614\n\005Event\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\nevent" +
+      "mmary\"\2734\n\005Event\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\nevent" +
       "_type\030\002 \001(\tR\teventType\022\030\n\007channel\030\003 \001(\tR" +
       "\007channel\022\032\n\010sequence\030\004 \001(\003R\010sequence\022;\n\013" +
       "server_time\030\005 \001(\0132\032.google.protobuf.Time" +
@@ -392,158 +392,161 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "ion\030= \001(\0132\036.hivesync.v1.NotificationEven" +
       "tBA\322\363\030=\n\014notification\020\002\032\004user\"%An in-app" +
       " notification for this user.H\000R\014notifica" +
-      "tion\022\271\001\n\radmin_message\030> \001(\0132\036.hivesync." +
-      "v1.AdminMessageEventBr\322\363\030n\n\radmin.messag" +
-      "e\020\002\032\004user\"UA broadcast from the develope" +
-      "r, shown in a modal titled \'Message From" +
-      " the Developer\'.H\000R\014adminMessage\022\273\001\n\020mig" +
-      "ration_notice\030? \001(\0132!.hivesync.v1.Migrat" +
-      "ionNoticeEventBk\322\363\030g\n\020migration.notice\020\002" +
-      "\032\004user\"KThe backend is moving: store the" +
-      " new URL and switch after the grace peri" +
-      "od.H\000R\017migrationNoticeB\t\n\007payload\"!\n\tAut" +
-      "hEvent\022\024\n\005token\030\001 \001(\tR\005token\"\347\001\n\023DeviceR" +
-      "egisterEvent\022\033\n\tdevice_id\030\001 \001(\tR\010deviceI" +
-      "d\0228\n\013client_type\030\002 \001(\0162\027.hivesync.v1.Cli" +
-      "entTypeR\nclientType\022\032\n\010platform\030\003 \001(\tR\010p" +
-      "latform\022%\n\016client_version\030\004 \001(\tR\rclientV" +
-      "ersion\0226\n\027plugin_protocol_version\030\005 \001(\005R" +
-      "\025pluginProtocolVersion\"P\n\017ChannelPositio" +
-      "n\022\030\n\007channel\030\001 \001(\tR\007channel\022#\n\rlast_sequ" +
-      "ence\030\002 \001(\003R\014lastSequence\"J\n\016SubscribeEve" +
-      "nt\0228\n\010channels\030\001 \003(\0132\034.hivesync.v1.Chann" +
-      "elPositionR\010channels\".\n\020UnsubscribeEvent" +
-      "\022\032\n\010channels\030\001 \003(\tR\010channels\"%\n\010AckEvent" +
-      "\022\031\n\010event_id\030\001 \001(\tR\007eventId\"M\n\016Heartbeat" +
-      "Event\022;\n\013client_time\030\001 \001(\0132\032.google.prot" +
-      "obuf.TimestampR\nclientTime\"\202\001\n\nReadyEven" +
-      "t\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\027\n\007user" +
-      "_id\030\002 \001(\tR\006userId\022<\n\032heartbeat_interval_" +
-      "seconds\030\003 \001(\005R\030heartbeatIntervalSeconds\"" +
-      "S\n\016RehydrateEvent\022\030\n\007channel\030\001 \001(\tR\007chan" +
-      "nel\022\'\n\017resume_sequence\030\002 \001(\003R\016resumeSequ" +
-      "ence\"U\n\nErrorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030" +
-      "\n\007message\030\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001" +
-      "(\tR\007eventId\"\202\002\n\rSaveFileEvent\022\035\n\nproject" +
-      "_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006f" +
-      "ileId\022\022\n\004path\030\003 \001(\tR\004path\022\037\n\013revision_id" +
-      "\030\004 \001(\tR\nrevisionId\022\032\n\010revision\030\005 \001(\003R\010re" +
-      "vision\022%\n\016content_sha256\030\006 \001(\tR\rcontentS" +
-      "ha256\022$\n\016author_user_id\030\007 \001(\tR\014authorUse" +
-      "rId\022\033\n\tdevice_id\030\010 \001(\tR\010deviceId\"\226\002\n\021Ver" +
-      "sionStateEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
-      "ectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003" +
-      " \001(\tR\004path\022/\n\005state\030\004 \001(\0162\031.hivesync.v1." +
-      "VersionStateR\005state\022\037\n\013revision_id\030\005 \001(\t" +
-      "R\nrevisionId\022\032\n\010revision\030\006 \001(\003R\010revision" +
-      "\022\"\n\ractor_user_id\030\007 \001(\tR\013actorUserId\022#\n\r" +
-      "previous_path\030\010 \001(\tR\014previousPath\"\317\001\n\020Lo" +
-      "ckChangedEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
-      "ectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\027\n\007user_i" +
-      "d\030\003 \001(\tR\006userId\022\033\n\tdevice_id\030\004 \001(\tR\010devi" +
-      "ceId\022\022\n\004held\030\005 \001(\010R\004held\0229\n\nexpires_at\030\006" +
-      " \001(\0132\032.google.protobuf.TimestampR\texpire" +
-      "sAt\"\317\002\n\021SaveConflictEvent\022\035\n\nproject_id\030" +
-      "\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileI" +
-      "d\022\022\n\004path\030\003 \001(\tR\004path\022(\n\020base_revision_i" +
-      "d\030\004 \001(\tR\016baseRevisionId\022(\n\020head_revision" +
-      "_id\030\005 \001(\tR\016headRevisionId\022#\n\rhead_revisi" +
-      "on\030\006 \001(\003R\014headRevision\022$\n\016author_user_id" +
-      "\030\007 \001(\tR\014authorUserId\022\033\n\tdevice_id\030\010 \001(\tR" +
-      "\010deviceId\0222\n\025client_content_sha256\030\t \001(\t" +
-      "R\023clientContentSha256\"\317\001\n\rSnapshotEvent\022" +
-      "\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\037\n\013snapsh" +
-      "ot_id\030\002 \001(\tR\nsnapshotId\022\024\n\005label\030\003 \001(\tR\005" +
-      "label\022\"\n\ractor_user_id\030\004 \001(\tR\013actorUserI" +
-      "d\022\035\n\nfile_count\030\005 \001(\005R\tfileCount\022%\n\016rest" +
-      "ored_count\030\006 \001(\005R\rrestoredCount\"\321\001\n\022Memb" +
-      "erChangedEvent\022\035\n\nproject_id\030\001 \001(\tR\tproj" +
-      "ectId\022\027\n\007user_id\030\002 \001(\tR\006userId\0221\n\006change" +
-      "\030\003 \001(\0162\031.hivesync.v1.MemberChangeR\006chang" +
-      "e\022,\n\004role\030\004 \001(\0162\030.hivesync.v1.ProjectRol" +
-      "eR\004role\022\"\n\ractor_user_id\030\005 \001(\tR\013actorUse" +
-      "rId\"W\n\022ProjectPurgedEvent\022\035\n\nproject_id\030" +
-      "\001 \001(\tR\tprojectId\022\"\n\ractor_user_id\030\002 \001(\tR" +
-      "\013actorUserId\"L\n\023RollbackNoticeEvent\022\035\n\ns" +
-      "ession_id\030\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001" +
-      "(\tR\006reason\"r\n\023PreviewRequestEvent\022\035\n\nses" +
-      "sion_id\030\001 \001(\tR\tsessionId\022\035\n\nproject_id\030\002" +
-      " \001(\tR\tprojectId\022\035\n\nentry_path\030\003 \001(\tR\tent" +
-      "ryPath\"\326\001\n\025PreviewAvailableEvent\022\035\n\nprev" +
-      "iew_id\030\001 \001(\tR\tpreviewId\022\035\n\nproject_id\030\002 " +
-      "\001(\tR\tprojectId\022\035\n\nbundle_url\030\003 \001(\tR\tbund" +
-      "leUrl\0222\n\025bundle_schema_version\030\004 \001(\005R\023bu" +
-      "ndleSchemaVersion\022,\n\022rn_runtime_version\030" +
-      "\005 \001(\tR\020rnRuntimeVersion\"\214\001\n\017DiffUpdateEv" +
+      "tion\022\276\001\n\radmin_message\030> \001(\0132\036.hivesync." +
+      "v1.AdminMessageEventBw\322\363\030s\n\radmin.messag" +
+      "e\020\002\032\tbroadcast\"UA broadcast from the dev" +
+      "eloper, shown in a modal titled \'Message" +
+      " From the Developer\'.H\000R\014adminMessage\022\300\001" +
+      "\n\020migration_notice\030? \001(\0132!.hivesync.v1.M" +
+      "igrationNoticeEventBp\322\363\030l\n\020migration.not" +
+      "ice\020\002\032\tbroadcast\"KThe backend is moving:" +
+      " store the new URL and switch after the " +
+      "grace period.H\000R\017migrationNoticeB\t\n\007payl" +
+      "oad\"!\n\tAuthEvent\022\024\n\005token\030\001 \001(\tR\005token\"\347" +
+      "\001\n\023DeviceRegisterEvent\022\033\n\tdevice_id\030\001 \001(" +
+      "\tR\010deviceId\0228\n\013client_type\030\002 \001(\0162\027.hives" +
+      "ync.v1.ClientTypeR\nclientType\022\032\n\010platfor" +
+      "m\030\003 \001(\tR\010platform\022%\n\016client_version\030\004 \001(" +
+      "\tR\rclientVersion\0226\n\027plugin_protocol_vers" +
+      "ion\030\005 \001(\005R\025pluginProtocolVersion\"P\n\017Chan" +
+      "nelPosition\022\030\n\007channel\030\001 \001(\tR\007channel\022#\n" +
+      "\rlast_sequence\030\002 \001(\003R\014lastSequence\"J\n\016Su" +
+      "bscribeEvent\0228\n\010channels\030\001 \003(\0132\034.hivesyn" +
+      "c.v1.ChannelPositionR\010channels\".\n\020Unsubs" +
+      "cribeEvent\022\032\n\010channels\030\001 \003(\tR\010channels\"a" +
+      "\n\010AckEvent\022\031\n\010event_id\030\001 \001(\tR\007eventId\022:\n" +
+      "\tpositions\030\002 \003(\0132\034.hivesync.v1.ChannelPo" +
+      "sitionR\tpositions\"M\n\016HeartbeatEvent\022;\n\013c" +
+      "lient_time\030\001 \001(\0132\032.google.protobuf.Times" +
+      "tampR\nclientTime\"\202\001\n\nReadyEvent\022\035\n\nsessi" +
+      "on_id\030\001 \001(\tR\tsessionId\022\027\n\007user_id\030\002 \001(\tR" +
+      "\006userId\022<\n\032heartbeat_interval_seconds\030\003 " +
+      "\001(\005R\030heartbeatIntervalSeconds\"S\n\016Rehydra" +
+      "teEvent\022\030\n\007channel\030\001 \001(\tR\007channel\022\'\n\017res" +
+      "ume_sequence\030\002 \001(\003R\016resumeSequence\"U\n\nEr" +
+      "rorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030\n\007message\030" +
+      "\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001(\tR\007eventI" +
+      "d\"\202\002\n\rSaveFileEvent\022\035\n\nproject_id\030\001 \001(\tR" +
+      "\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004p" +
+      "ath\030\003 \001(\tR\004path\022\037\n\013revision_id\030\004 \001(\tR\nre" +
+      "visionId\022\032\n\010revision\030\005 \001(\003R\010revision\022%\n\016" +
+      "content_sha256\030\006 \001(\tR\rcontentSha256\022$\n\016a" +
+      "uthor_user_id\030\007 \001(\tR\014authorUserId\022\033\n\tdev" +
+      "ice_id\030\010 \001(\tR\010deviceId\"\226\002\n\021VersionStateE" +
+      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007f" +
+      "ile_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004path" +
+      "\022/\n\005state\030\004 \001(\0162\031.hivesync.v1.VersionSta" +
+      "teR\005state\022\037\n\013revision_id\030\005 \001(\tR\nrevision" +
+      "Id\022\032\n\010revision\030\006 \001(\003R\010revision\022\"\n\ractor_" +
+      "user_id\030\007 \001(\tR\013actorUserId\022#\n\rprevious_p" +
+      "ath\030\010 \001(\tR\014previousPath\"\317\001\n\020LockChangedE" +
+      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007f" +
+      "ile_id\030\002 \001(\tR\006fileId\022\027\n\007user_id\030\003 \001(\tR\006u" +
+      "serId\022\033\n\tdevice_id\030\004 \001(\tR\010deviceId\022\022\n\004he" +
+      "ld\030\005 \001(\010R\004held\0229\n\nexpires_at\030\006 \001(\0132\032.goo" +
+      "gle.protobuf.TimestampR\texpiresAt\"\317\002\n\021Sa" +
+      "veConflictEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
+      "jectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030" +
+      "\003 \001(\tR\004path\022(\n\020base_revision_id\030\004 \001(\tR\016b" +
+      "aseRevisionId\022(\n\020head_revision_id\030\005 \001(\tR" +
+      "\016headRevisionId\022#\n\rhead_revision\030\006 \001(\003R\014" +
+      "headRevision\022$\n\016author_user_id\030\007 \001(\tR\014au" +
+      "thorUserId\022\033\n\tdevice_id\030\010 \001(\tR\010deviceId\022" +
+      "2\n\025client_content_sha256\030\t \001(\tR\023clientCo" +
+      "ntentSha256\"\317\001\n\rSnapshotEvent\022\035\n\nproject" +
+      "_id\030\001 \001(\tR\tprojectId\022\037\n\013snapshot_id\030\002 \001(" +
+      "\tR\nsnapshotId\022\024\n\005label\030\003 \001(\tR\005label\022\"\n\ra" +
+      "ctor_user_id\030\004 \001(\tR\013actorUserId\022\035\n\nfile_" +
+      "count\030\005 \001(\005R\tfileCount\022%\n\016restored_count" +
+      "\030\006 \001(\005R\rrestoredCount\"\321\001\n\022MemberChangedE" +
+      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007u" +
+      "ser_id\030\002 \001(\tR\006userId\0221\n\006change\030\003 \001(\0162\031.h" +
+      "ivesync.v1.MemberChangeR\006change\022,\n\004role\030" +
+      "\004 \001(\0162\030.hivesync.v1.ProjectRoleR\004role\022\"\n" +
+      "\ractor_user_id\030\005 \001(\tR\013actorUserId\"W\n\022Pro" +
+      "jectPurgedEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
+      "jectId\022\"\n\ractor_user_id\030\002 \001(\tR\013actorUser" +
+      "Id\"L\n\023RollbackNoticeEvent\022\035\n\nsession_id\030" +
+      "\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001(\tR\006reason" +
+      "\"r\n\023PreviewRequestEvent\022\035\n\nsession_id\030\001 " +
+      "\001(\tR\tsessionId\022\035\n\nproject_id\030\002 \001(\tR\tproj" +
+      "ectId\022\035\n\nentry_path\030\003 \001(\tR\tentryPath\"\326\001\n" +
+      "\025PreviewAvailableEvent\022\035\n\npreview_id\030\001 \001" +
+      "(\tR\tpreviewId\022\035\n\nproject_id\030\002 \001(\tR\tproje" +
+      "ctId\022\035\n\nbundle_url\030\003 \001(\tR\tbundleUrl\0222\n\025b" +
+      "undle_schema_version\030\004 \001(\005R\023bundleSchema" +
+      "Version\022,\n\022rn_runtime_version\030\005 \001(\tR\020rnR" +
+      "untimeVersion\"\214\001\n\017DiffUpdateEvent\022\035\n\nses" +
+      "sion_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(\tR\004" +
+      "path\022!\n\014unified_diff\030\003 \001(\tR\013unifiedDiff\022" +
+      "#\n\rbase_sequence\030\004 \001(\003R\014baseSequence\"Q\n\026" +
+      "LivePreviewToggleEvent\022\035\n\nsession_id\030\001 \001" +
+      "(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010R\007enabled\"" +
+      "\206\001\n\020BuildResultEvent\022\035\n\npreview_id\030\001 \001(\t" +
+      "R\tpreviewId\022\030\n\007success\030\002 \001(\010R\007success\022\037\n" +
+      "\013duration_ms\030\003 \001(\003R\ndurationMs\022\030\n\007messag" +
+      "e\030\004 \001(\tR\007message\"d\n\022PreviewStatusEvent\022\035" +
+      "\n\npreview_id\030\001 \001(\tR\tpreviewId\022/\n\005state\030\002" +
+      " \001(\0162\031.hivesync.v1.PreviewStateR\005state\"i" +
+      "\n\022PreviewFailedEvent\022\035\n\npreview_id\030\001 \001(\t" +
+      "R\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006reason\022\034\n\tr" +
+      "etryable\030\003 \001(\010R\tretryable\"\217\001\n\rLiveTextEv" +
       "ent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004pa" +
-      "th\030\002 \001(\tR\004path\022!\n\014unified_diff\030\003 \001(\tR\013un" +
-      "ifiedDiff\022#\n\rbase_sequence\030\004 \001(\003R\014baseSe" +
-      "quence\"Q\n\026LivePreviewToggleEvent\022\035\n\nsess" +
-      "ion_id\030\001 \001(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010" +
-      "R\007enabled\"\206\001\n\020BuildResultEvent\022\035\n\nprevie" +
-      "w_id\030\001 \001(\tR\tpreviewId\022\030\n\007success\030\002 \001(\010R\007" +
-      "success\022\037\n\013duration_ms\030\003 \001(\003R\ndurationMs" +
-      "\022\030\n\007message\030\004 \001(\tR\007message\"d\n\022PreviewSta" +
-      "tusEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022" +
-      "/\n\005state\030\002 \001(\0162\031.hivesync.v1.PreviewStat" +
-      "eR\005state\"i\n\022PreviewFailedEvent\022\035\n\nprevie" +
-      "w_id\030\001 \001(\tR\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006r" +
-      "eason\022\034\n\tretryable\030\003 \001(\010R\tretryable\"\217\001\n\r" +
-      "LiveTextEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessi" +
-      "onId\022\022\n\004path\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004" +
-      "text\022\026\n\006offset\030\004 \001(\003R\006offset\022\037\n\013cursor_l" +
-      "ine\030\005 \001(\005R\ncursorLine\"Y\n\020LiveOverlayEven" +
-      "t\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004line" +
-      "\030\002 \001(\005R\004line\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016Live" +
-      "EndedEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionI" +
-      "d\022\026\n\006reason\030\002 \001(\tR\006reason\"\206\001\n\020TaskChange" +
-      "dEvent\022\027\n\007task_id\030\001 \001(\tR\006taskId\022\035\n\nproje" +
-      "ct_id\030\002 \001(\tR\tprojectId\022\"\n\ractor_user_id\030" +
-      "\003 \001(\tR\013actorUserId\022\026\n\006status\030\004 \001(\tR\006stat" +
-      "us\"{\n\027EntitlementUpdatedEvent\022%\n\004tier\030\001 " +
-      "\001(\0162\021.hivesync.v1.TierR\004tier\0229\n\nexpires_" +
-      "at\030\002 \001(\0132\032.google.protobuf.TimestampR\tex" +
-      "piresAt\"\203\001\n\021NotificationEvent\022\'\n\017notific" +
-      "ation_id\030\001 \001(\tR\016notificationId\022\024\n\005title\030" +
-      "\002 \001(\tR\005title\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep" +
-      "_link\030\004 \001(\tR\010deepLink\"\246\001\n\021AdminMessageEv" +
-      "ent\022\016\n\002id\030\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005titl" +
-      "e\022\022\n\004body\030\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.h" +
-      "ivesync.v1.AdminMessageLevelR\005level\022!\n\014r" +
-      "equires_ack\030\005 \001(\010R\013requiresAck\"\244\001\n\024Migra" +
-      "tionNoticeEvent\022\030\n\007new_url\030\001 \001(\tR\007new_ur" +
-      "l\022>\n\014switch_after\030\002 \001(\0132\032.google.protobu" +
-      "f.TimestampR\014switch_after\0222\n\024grace_perio" +
-      "d_seconds\030\003 \001(\005R\024grace_period_seconds*\227\001" +
-      "\n\016EventDirection\022\037\n\033EVENT_DIRECTION_UNSP" +
-      "ECIFIED\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_S" +
-      "ERVER\020\001\022$\n EVENT_DIRECTION_SERVER_TO_CLI" +
-      "ENT\020\002\022\030\n\024EVENT_DIRECTION_BOTH\020\003*\255\001\n\013WsCl" +
-      "oseCode\022\035\n\031WS_CLOSE_CODE_UNSPECIFIED\020\000\022\035" +
-      "\n\030WS_CLOSE_CODE_BAD_FRAMES\020\240\037\022\"\n\035WS_CLOS" +
-      "E_CODE_UNAUTHENTICATED\020\241\037\022\032\n\025WS_CLOSE_CO" +
-      "DE_REVOKED\020\243\037\022 \n\033WS_CLOSE_CODE_SLOW_CONS" +
-      "UMER\020\250\037*\275\001\n\014VersionState\022\035\n\031VERSION_STAT" +
-      "E_UNSPECIFIED\020\000\022\031\n\025VERSION_STATE_CREATED" +
-      "\020\001\022\027\n\023VERSION_STATE_MOVED\020\002\022\031\n\025VERSION_S" +
-      "TATE_DELETED\020\003\022\032\n\026VERSION_STATE_RESTORED" +
-      "\020\004\022#\n\037VERSION_STATE_SNAPSHOT_RESTORED\020\005*" +
-      "\202\001\n\014MemberChange\022\035\n\031MEMBER_CHANGE_UNSPEC" +
-      "IFIED\020\000\022\030\n\024MEMBER_CHANGE_JOINED\020\001\022\036\n\032MEM" +
-      "BER_CHANGE_ROLE_CHANGED\020\002\022\031\n\025MEMBER_CHAN" +
-      "GE_REMOVED\020\003*\226\001\n\014PreviewState\022\035\n\031PREVIEW" +
-      "_STATE_UNSPECIFIED\020\000\022\030\n\024PREVIEW_STATE_QU" +
-      "EUED\020\001\022\032\n\026PREVIEW_STATE_BUILDING\020\002\022\027\n\023PR" +
-      "EVIEW_STATE_READY\020\003\022\030\n\024PREVIEW_STATE_FAI" +
-      "LED\020\004*\231\001\n\021AdminMessageLevel\022#\n\037ADMIN_MES" +
-      "SAGE_LEVEL_UNSPECIFIED\020\000\022\034\n\030ADMIN_MESSAG" +
-      "E_LEVEL_INFO\020\001\022\037\n\033ADMIN_MESSAGE_LEVEL_WA" +
-      "RNING\020\002\022 \n\034ADMIN_MESSAGE_LEVEL_CRITICAL\020" +
-      "\003:M\n\005event\022\035.google.protobuf.FieldOption" +
-      "s\030\272\216\003 \001(\0132\026.hivesync.v1.EventSpecR\005event" +
-      "BP\n\023dev.hivesync.sdk.v1P\001Z7github.com/hi" +
-      "vesync/hivesync/gen/hivesync/v1;hivesync" +
-      "v1b\006proto3"
+      "th\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004text\022\026\n\006of" +
+      "fset\030\004 \001(\003R\006offset\022\037\n\013cursor_line\030\005 \001(\005R" +
+      "\ncursorLine\"Y\n\020LiveOverlayEvent\022\035\n\nsessi" +
+      "on_id\030\001 \001(\tR\tsessionId\022\022\n\004line\030\002 \001(\005R\004li" +
+      "ne\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016LiveEndedEvent" +
+      "\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\026\n\006reaso" +
+      "n\030\002 \001(\tR\006reason\"\206\001\n\020TaskChangedEvent\022\027\n\007" +
+      "task_id\030\001 \001(\tR\006taskId\022\035\n\nproject_id\030\002 \001(" +
+      "\tR\tprojectId\022\"\n\ractor_user_id\030\003 \001(\tR\013act" +
+      "orUserId\022\026\n\006status\030\004 \001(\tR\006status\"{\n\027Enti" +
+      "tlementUpdatedEvent\022%\n\004tier\030\001 \001(\0162\021.hive" +
+      "sync.v1.TierR\004tier\0229\n\nexpires_at\030\002 \001(\0132\032" +
+      ".google.protobuf.TimestampR\texpiresAt\"\203\001" +
+      "\n\021NotificationEvent\022\'\n\017notification_id\030\001" +
+      " \001(\tR\016notificationId\022\024\n\005title\030\002 \001(\tR\005tit" +
+      "le\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep_link\030\004 \001(" +
+      "\tR\010deepLink\"\246\001\n\021AdminMessageEvent\022\016\n\002id\030" +
+      "\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body\030" +
+      "\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.hivesync.v1" +
+      ".AdminMessageLevelR\005level\022!\n\014requires_ac" +
+      "k\030\005 \001(\010R\013requiresAck\"\324\001\n\024MigrationNotice" +
+      "Event\022\030\n\007new_url\030\001 \001(\tR\007new_url\022>\n\014switc" +
+      "h_after\030\002 \001(\0132\032.google.protobuf.Timestam" +
+      "pR\014switch_after\0222\n\024grace_period_seconds\030" +
+      "\003 \001(\005R\024grace_period_seconds\022\036\n\nnew_ws_ur" +
+      "l\030\004 \001(\tR\nnew_ws_url\022\016\n\002id\030\005 \001(\tR\002id*\227\001\n\016" +
+      "EventDirection\022\037\n\033EVENT_DIRECTION_UNSPEC" +
+      "IFIED\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_SER" +
+      "VER\020\001\022$\n EVENT_DIRECTION_SERVER_TO_CLIEN" +
+      "T\020\002\022\030\n\024EVENT_DIRECTION_BOTH\020\003*\255\001\n\013WsClos" +
+      "eCode\022\035\n\031WS_CLOSE_CODE_UNSPECIFIED\020\000\022\035\n\030" +
+      "WS_CLOSE_CODE_BAD_FRAMES\020\240\037\022\"\n\035WS_CLOSE_" +
+      "CODE_UNAUTHENTICATED\020\241\037\022\032\n\025WS_CLOSE_CODE" +
+      "_REVOKED\020\243\037\022 \n\033WS_CLOSE_CODE_SLOW_CONSUM" +
+      "ER\020\250\037*\275\001\n\014VersionState\022\035\n\031VERSION_STATE_" +
+      "UNSPECIFIED\020\000\022\031\n\025VERSION_STATE_CREATED\020\001" +
+      "\022\027\n\023VERSION_STATE_MOVED\020\002\022\031\n\025VERSION_STA" +
+      "TE_DELETED\020\003\022\032\n\026VERSION_STATE_RESTORED\020\004" +
+      "\022#\n\037VERSION_STATE_SNAPSHOT_RESTORED\020\005*\202\001" +
+      "\n\014MemberChange\022\035\n\031MEMBER_CHANGE_UNSPECIF" +
+      "IED\020\000\022\030\n\024MEMBER_CHANGE_JOINED\020\001\022\036\n\032MEMBE" +
+      "R_CHANGE_ROLE_CHANGED\020\002\022\031\n\025MEMBER_CHANGE" +
+      "_REMOVED\020\003*\226\001\n\014PreviewState\022\035\n\031PREVIEW_S" +
+      "TATE_UNSPECIFIED\020\000\022\030\n\024PREVIEW_STATE_QUEU" +
+      "ED\020\001\022\032\n\026PREVIEW_STATE_BUILDING\020\002\022\027\n\023PREV" +
+      "IEW_STATE_READY\020\003\022\030\n\024PREVIEW_STATE_FAILE" +
+      "D\020\004*\231\001\n\021AdminMessageLevel\022#\n\037ADMIN_MESSA" +
+      "GE_LEVEL_UNSPECIFIED\020\000\022\034\n\030ADMIN_MESSAGE_" +
+      "LEVEL_INFO\020\001\022\037\n\033ADMIN_MESSAGE_LEVEL_WARN" +
+      "ING\020\002\022 \n\034ADMIN_MESSAGE_LEVEL_CRITICAL\020\003:" +
+      "M\n\005event\022\035.google.protobuf.FieldOptions\030" +
+      "\272\216\003 \001(\0132\026.hivesync.v1.EventSpecR\005eventBP" +
+      "\n\023dev.hivesync.sdk.v1P\001Z7github.com/hive" +
+      "sync/hivesync/gen/hivesync/v1;hivesyncv1" +
+      "b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -600,7 +603,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_AckEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_AckEvent_descriptor,
-        new java.lang.String[] { "EventId", });
+        new java.lang.String[] { "EventId", "Positions", });
     internal_static_hivesync_v1_HeartbeatEvent_descriptor =
       getDescriptor().getMessageType(8);
     internal_static_hivesync_v1_HeartbeatEvent_fieldAccessorTable = new
@@ -762,7 +765,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_MigrationNoticeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_MigrationNoticeEvent_descriptor,
-        new java.lang.String[] { "NewUrl", "SwitchAfter", "GracePeriodSeconds", });
+        new java.lang.String[] { "NewUrl", "SwitchAfter", "GracePeriodSeconds", "NewWsUrl", "Id", });
     event.internalInit(descriptor.getExtension(0));
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DescriptorProtos.getDescriptor();

@@ -33,6 +33,8 @@ private static final long serialVersionUID = 0L;
   }
   private MigrationNoticeEvent() {
     newUrl_ = "";
+    newWsUrl_ = "";
+    id_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -154,6 +156,102 @@ private static final long serialVersionUID = 0L;
     return gracePeriodSeconds_;
   }
 
+  public static final int NEW_WS_URL_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object newWsUrl_ = "";
+  /**
+   * <pre>
+   * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+   * when the announcement named none).
+   * </pre>
+   *
+   * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+   * @return The newWsUrl.
+   */
+  @java.lang.Override
+  public java.lang.String getNewWsUrl() {
+    java.lang.Object ref = newWsUrl_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      newWsUrl_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+   * when the announcement named none).
+   * </pre>
+   *
+   * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+   * @return The bytes for newWsUrl.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getNewWsUrlBytes() {
+    java.lang.Object ref = newWsUrl_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      newWsUrl_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int ID_FIELD_NUMBER = 5;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object id_ = "";
+  /**
+   * <pre>
+   * id identifies the announcement.
+   * </pre>
+   *
+   * <code>string id = 5 [json_name = "id"];</code>
+   * @return The id.
+   */
+  @java.lang.Override
+  public java.lang.String getId() {
+    java.lang.Object ref = id_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      id_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * id identifies the announcement.
+   * </pre>
+   *
+   * <code>string id = 5 [json_name = "id"];</code>
+   * @return The bytes for id.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getIdBytes() {
+    java.lang.Object ref = id_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      id_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -177,6 +275,12 @@ private static final long serialVersionUID = 0L;
     if (gracePeriodSeconds_ != 0) {
       output.writeInt32(3, gracePeriodSeconds_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(newWsUrl_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, newWsUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 5, id_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -191,6 +295,12 @@ private static final long serialVersionUID = 0L;
     if (gracePeriodSeconds_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(3, gracePeriodSeconds_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(newWsUrl_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, newWsUrl_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(5, id_);
     }
     return size;
   }
@@ -225,6 +335,10 @@ private static final long serialVersionUID = 0L;
     }
     if (getGracePeriodSeconds()
         != other.getGracePeriodSeconds()) return false;
+    if (!getNewWsUrl()
+        .equals(other.getNewWsUrl())) return false;
+    if (!getId()
+        .equals(other.getId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -244,6 +358,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + GRACE_PERIOD_SECONDS_FIELD_NUMBER;
     hash = (53 * hash) + getGracePeriodSeconds();
+    hash = (37 * hash) + NEW_WS_URL_FIELD_NUMBER;
+    hash = (53 * hash) + getNewWsUrl().hashCode();
+    hash = (37 * hash) + ID_FIELD_NUMBER;
+    hash = (53 * hash) + getId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -392,6 +510,8 @@ private static final long serialVersionUID = 0L;
         switchAfterBuilder_ = null;
       }
       gracePeriodSeconds_ = 0;
+      newWsUrl_ = "";
+      id_ = "";
       return this;
     }
 
@@ -438,6 +558,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.gracePeriodSeconds_ = gracePeriodSeconds_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.newWsUrl_ = newWsUrl_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.id_ = id_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -463,6 +589,16 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getGracePeriodSeconds() != 0) {
         setGracePeriodSeconds(other.getGracePeriodSeconds());
+      }
+      if (!other.getNewWsUrl().isEmpty()) {
+        newWsUrl_ = other.newWsUrl_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      if (!other.getId().isEmpty()) {
+        id_ = other.id_;
+        bitField0_ |= 0x00000010;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -505,6 +641,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 34: {
+              newWsUrl_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 42: {
+              id_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -809,6 +955,195 @@ private static final long serialVersionUID = 0L;
     public Builder clearGracePeriodSeconds() {
       bitField0_ = (bitField0_ & ~0x00000004);
       gracePeriodSeconds_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object newWsUrl_ = "";
+    /**
+     * <pre>
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * </pre>
+     *
+     * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+     * @return The newWsUrl.
+     */
+    public java.lang.String getNewWsUrl() {
+      java.lang.Object ref = newWsUrl_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        newWsUrl_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * </pre>
+     *
+     * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+     * @return The bytes for newWsUrl.
+     */
+    public com.google.protobuf.ByteString
+        getNewWsUrlBytes() {
+      java.lang.Object ref = newWsUrl_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        newWsUrl_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * </pre>
+     *
+     * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+     * @param value The newWsUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setNewWsUrl(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      newWsUrl_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * </pre>
+     *
+     * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearNewWsUrl() {
+      newWsUrl_ = getDefaultInstance().getNewWsUrl();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * </pre>
+     *
+     * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+     * @param value The bytes for newWsUrl to set.
+     * @return This builder for chaining.
+     */
+    public Builder setNewWsUrlBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      newWsUrl_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object id_ = "";
+    /**
+     * <pre>
+     * id identifies the announcement.
+     * </pre>
+     *
+     * <code>string id = 5 [json_name = "id"];</code>
+     * @return The id.
+     */
+    public java.lang.String getId() {
+      java.lang.Object ref = id_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        id_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * id identifies the announcement.
+     * </pre>
+     *
+     * <code>string id = 5 [json_name = "id"];</code>
+     * @return The bytes for id.
+     */
+    public com.google.protobuf.ByteString
+        getIdBytes() {
+      java.lang.Object ref = id_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        id_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * id identifies the announcement.
+     * </pre>
+     *
+     * <code>string id = 5 [json_name = "id"];</code>
+     * @param value The id to set.
+     * @return This builder for chaining.
+     */
+    public Builder setId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      id_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * id identifies the announcement.
+     * </pre>
+     *
+     * <code>string id = 5 [json_name = "id"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearId() {
+      id_ = getDefaultInstance().getId();
+      bitField0_ = (bitField0_ & ~0x00000010);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * id identifies the announcement.
+     * </pre>
+     *
+     * <code>string id = 5 [json_name = "id"];</code>
+     * @param value The bytes for id to set.
+     * @return This builder for chaining.
+     */
+    public Builder setIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      id_ = value;
+      bitField0_ |= 0x00000010;
       onChanged();
       return this;
     }

@@ -66,4 +66,46 @@ public interface MigrationNoticeEventOrBuilder extends
    * @return The gracePeriodSeconds.
    */
   int getGracePeriodSeconds();
+
+  /**
+   * <pre>
+   * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+   * when the announcement named none).
+   * </pre>
+   *
+   * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+   * @return The newWsUrl.
+   */
+  java.lang.String getNewWsUrl();
+  /**
+   * <pre>
+   * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+   * when the announcement named none).
+   * </pre>
+   *
+   * <code>string new_ws_url = 4 [json_name = "new_ws_url"];</code>
+   * @return The bytes for newWsUrl.
+   */
+  com.google.protobuf.ByteString
+      getNewWsUrlBytes();
+
+  /**
+   * <pre>
+   * id identifies the announcement.
+   * </pre>
+   *
+   * <code>string id = 5 [json_name = "id"];</code>
+   * @return The id.
+   */
+  java.lang.String getId();
+  /**
+   * <pre>
+   * id identifies the announcement.
+   * </pre>
+   *
+   * <code>string id = 5 [json_name = "id"];</code>
+   * @return The bytes for id.
+   */
+  com.google.protobuf.ByteString
+      getIdBytes();
 }

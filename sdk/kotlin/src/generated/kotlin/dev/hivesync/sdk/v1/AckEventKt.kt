@@ -57,6 +57,133 @@ public object AckEventKt {
     public fun clearEventId() {
       _builder.clearEventId()
     }
+
+    /**
+     * An uninstantiable, behaviorless type to represent the field in
+     * generics.
+     */
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+    public class PositionsProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     */
+     public val positions: com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>
+      @kotlin.jvm.JvmSynthetic
+  get() = com.google.protobuf.kotlin.DslList(
+        _builder.positionsList
+      )
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     * @param value The positions to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addPositions")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.add(value: dev.hivesync.sdk.v1.ChannelPosition) {
+      _builder.addPositions(value)
+    }
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     * @param value The positions to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignPositions")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.plusAssign(value: dev.hivesync.sdk.v1.ChannelPosition) {
+      add(value)
+    }
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     * @param values The positions to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addAllPositions")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.addAll(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.ChannelPosition>) {
+      _builder.addAllPositions(values)
+    }
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     * @param values The positions to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignAllPositions")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.plusAssign(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.ChannelPosition>) {
+      addAll(values)
+    }
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     * @param index The index to set the value at.
+     * @param value The positions to set.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setPositions")
+    public operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.set(index: kotlin.Int, value: dev.hivesync.sdk.v1.ChannelPosition) {
+      _builder.setPositions(index, value)
+    }
+    /**
+     * ```
+     * positions, in the server's ack of a subscribe, is where each joined
+     * channel starts: the subscription delivers the events after
+     * last_sequence. A client that subscribed "from now on" (-1) records it
+     * as its last sequence, so a reconnect before any event arrives still
+     * resumes without a gap.
+     * ```
+     *
+     * `repeated .hivesync.v1.ChannelPosition positions = 2 [json_name = "positions"];`
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("clearPositions")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.ChannelPosition, PositionsProxy>.clear() {
+      _builder.clearPositions()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

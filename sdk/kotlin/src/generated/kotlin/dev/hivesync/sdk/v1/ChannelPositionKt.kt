@@ -60,7 +60,11 @@ public object ChannelPositionKt {
 
     /**
      * ```
-     * last_sequence is the last sequence received; 0 to start at the head.
+     * last_sequence is the last sequence received on the channel. A client
+     * with no position yet sends -1 ("from now on"); 0 means it has seen
+     * nothing since the channel began (sequences start at 1), so everything
+     * still in the log is replayed. Store the positions the subscribe ack
+     * returns, so a reconnect never leaves a gap.
      * ```
      *
      * `int64 last_sequence = 2 [json_name = "lastSequence"];`
@@ -74,7 +78,11 @@ public object ChannelPositionKt {
       }
     /**
      * ```
-     * last_sequence is the last sequence received; 0 to start at the head.
+     * last_sequence is the last sequence received on the channel. A client
+     * with no position yet sends -1 ("from now on"); 0 means it has seen
+     * nothing since the channel began (sequences start at 1), so everything
+     * still in the log is replayed. Store the positions the subscribe ack
+     * returns, so a reconnect never leaves a gap.
      * ```
      *
      * `int64 last_sequence = 2 [json_name = "lastSequence"];`

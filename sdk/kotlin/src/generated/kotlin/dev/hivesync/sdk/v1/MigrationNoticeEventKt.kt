@@ -121,6 +121,58 @@ public object MigrationNoticeEventKt {
     public fun clearGracePeriodSeconds() {
       _builder.clearGracePeriodSeconds()
     }
+
+    /**
+     * ```
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * ```
+     *
+     * `string new_ws_url = 4 [json_name = "new_ws_url"];`
+     */
+    public var newWsUrl: kotlin.String
+      @kotlin.jvm.JvmName("getNewWsUrl")
+        get() = _builder.newWsUrl
+      @kotlin.jvm.JvmName("setNewWsUrl")
+        set(value) {
+        _builder.newWsUrl = value
+      }
+    /**
+     * ```
+     * new_ws_url is the new WebSocket URL (new_url's host with /api/v1/ws
+     * when the announcement named none).
+     * ```
+     *
+     * `string new_ws_url = 4 [json_name = "new_ws_url"];`
+     */
+    public fun clearNewWsUrl() {
+      _builder.clearNewWsUrl()
+    }
+
+    /**
+     * ```
+     * id identifies the announcement.
+     * ```
+     *
+     * `string id = 5 [json_name = "id"];`
+     */
+    public var id: kotlin.String
+      @kotlin.jvm.JvmName("getId")
+        get() = _builder.id
+      @kotlin.jvm.JvmName("setId")
+        set(value) {
+        _builder.id = value
+      }
+    /**
+     * ```
+     * id identifies the announcement.
+     * ```
+     *
+     * `string id = 5 [json_name = "id"];`
+     */
+    public fun clearId() {
+      _builder.clearId()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

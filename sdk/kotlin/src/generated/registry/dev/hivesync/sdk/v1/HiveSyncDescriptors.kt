@@ -20,6 +20,7 @@ public object HiveSyncDescriptors {
       dev.hivesync.sdk.v1.HistoryServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.Identity.getDescriptor(),
       dev.hivesync.sdk.v1.MetaServiceOuterClass.getDescriptor(),
+      dev.hivesync.sdk.v1.NotificationServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.SnapshotServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.SyncServiceOuterClass.getDescriptor(),
