@@ -32,6 +32,7 @@ import (
 	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/server/history"
+	"github.com/hivesync/hivesync/server/live"
 	"github.com/hivesync/hivesync/server/meta"
 	"github.com/hivesync/hivesync/server/notify"
 	"github.com/hivesync/hivesync/server/ratelimit"
@@ -83,6 +84,7 @@ type App struct {
 	started       time.Time
 	hub           *events.Hub
 	gateway       *events.Gateway
+	live          *live.Service
 }
 
 // New builds a node. It fails if any mounted RPC lacks an access rule.
@@ -125,7 +127,8 @@ func New(opts Options) (*App, error) {
 	})
 
 	var err error
-	if a.river, err = newRiverClient(st, cfg, log, opts.Now, a.keys, true); err != nil {
+	a.live = live.NewService(st, log, opts.Now)
+	if a.river, err = newRiverClient(st, cfg, log, opts.Now, a.keys, a.live, true); err != nil {
 		return nil, err
 	}
 	m := newMetrics()
@@ -158,7 +161,7 @@ func New(opts Options) (*App, error) {
 			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,
 			MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
 			OriginPatterns: cfg.WSAllowedOrigins,
-		}, log.With(slog.String("component", "gateway")), opts.Now).WithAckHandler(a.acknowledge)
+		}, log.With(slog.String("component", "gateway")), opts.Now).WithAckHandler(a.acknowledge).WithLive(a.live)
 	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)
@@ -221,6 +224,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 		hivesyncv1.File_hivesync_v1_snapshot_service_proto.Services().ByName("SnapshotService"),
 		hivesyncv1.File_hivesync_v1_history_service_proto.Services().ByName("HistoryService"),
 		hivesyncv1.File_hivesync_v1_notification_service_proto.Services().ByName("NotificationService"),
+		hivesyncv1.File_hivesync_v1_live_service_proto.Services().ByName("LiveService"),
 	}
 	rules, err := access.RulesFor(descs...)
 	if err != nil {
@@ -268,6 +272,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[9], path, h)
 	path, h = hivesyncv1connect.NewNotificationServiceHandler(notify.NewService(a.store, log, now), opts...)
 	add(descs[10], path, h)
+	path, h = hivesyncv1connect.NewLiveServiceHandler(a.live, opts...)
+	add(descs[11], path, h)
 	return out, nil
 }
 

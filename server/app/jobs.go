@@ -14,6 +14,7 @@ import (
 	"github.com/hivesync/hivesync/server/entitlements"
 	"github.com/hivesync/hivesync/server/files"
 	"github.com/hivesync/hivesync/server/history"
+	"github.com/hivesync/hivesync/server/live"
 	"github.com/hivesync/hivesync/store"
 )
 
@@ -59,13 +60,14 @@ func (w *nodePruneWorker) Timeout(*river.Job[NodePruneArgs]) time.Duration { ret
 
 // newRiverClient builds the River client. With runWorkers it works the
 // default queue and schedules periodic jobs; without, it can only enqueue.
-func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() time.Time, keys *auth.KeyRing, runWorkers bool) (*river.Client[pgx.Tx], error) {
+func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() time.Time, keys *auth.KeyRing, liveSvc *live.Service, runWorkers bool) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &nodePruneWorker{store: st, now: now, log: log})
 	river.AddWorker(workers, &entitlements.ExpireWorker{Store: st, Now: now, Log: log})
 	river.AddWorker(workers, &auth.RotateKeysWorker{Keys: keys, MaxAge: cfg.SigningKeyMaxAge, Log: log})
 	river.AddWorker(workers, &auth.CleanupWorker{Store: st, Now: now, Log: log})
 	river.AddWorker(workers, &files.PruneLocksWorker{Store: st, Now: now})
+	river.AddWorker(workers, &live.IdleWorker{Service: liveSvc})
 	river.AddWorker(workers, &history.PruneWorker{Store: st, Now: now, Retention: cfg.HistoryRetention, Log: log})
 	rc := &river.Config{
 		Logger:     log.With(slog.String("component", "river")),
@@ -87,6 +89,9 @@ func newRiverClient(st *store.Store, cfg *Config, log *slog.Logger, now func() t
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return files.PruneLocksArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return live.IdleArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(history.PruneEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return history.PruneArgs{}, nil },

@@ -68,10 +68,30 @@ type Gateway struct {
 	now   func() time.Time
 
 	onAck func(ctx context.Context, p *access.Principal, eventID string) error
+	live  LiveRouter
 
 	mu       sync.Mutex
 	sockets  map[*socket]struct{}
 	shutdown bool
+}
+
+// ErrClientEventRefused wraps a router's refusal of a client event; its
+// message is sent to the client as it is.
+var ErrClientEventRefused = errors.New("refused")
+
+// LiveRouter is the Live View domain as the gateway needs it: who may
+// subscribe to live:<id>, and what to do with the live events a client
+// sends (RouteClientEvent reports false for events that are not live
+// events).
+type LiveRouter interface {
+	AuthorizeChannel(ctx context.Context, p *access.Principal, channel string) (code, message string)
+	RouteClientEvent(ctx context.Context, p *access.Principal, ev *hivesyncv1.Event) (bool, error)
+}
+
+// WithLive serves live:<id> channels and client live events through r.
+func (g *Gateway) WithLive(r LiveRouter) *Gateway {
+	g.live = r
+	return g
 }
 
 // WithAckHandler sets what an ack frame does (record acknowledgement of a
@@ -179,6 +199,10 @@ type socket struct {
 	closeOnce sync.Once
 	strikes   int
 	throttled bool
+	// autoBroadcast is the broadcast subscription made at ready, held
+	// paused until the client's first subscribe (which may resume the
+	// channel from its own position instead) or a short grace period.
+	autoBroadcast *Subscription
 }
 
 // UserID implements Sink.
@@ -212,7 +236,7 @@ func (s *socket) Revoke(channel, reason string) {
 	if sub != nil {
 		s.g.hub.Unsubscribe(sub)
 	}
-	s.sendError("permission_denied", fmt.Sprintf("unsubscribed from %s: %s", channel, reason), "")
+	s.sendChannelError("permission_denied", fmt.Sprintf("unsubscribed from %s: %s", channel, reason), "", channel)
 }
 
 func (s *socket) send(ev *hivesyncv1.Event) {
@@ -221,6 +245,11 @@ func (s *socket) send(ev *hivesyncv1.Event) {
 		ev.Id = uuid.NewString()
 	}
 	s.Deliver(NewFrame(ev))
+}
+
+// sendChannelError is sendError about one channel.
+func (s *socket) sendChannelError(code, message, eventID, channel string) {
+	s.send(&hivesyncv1.Event{EventType: "error", Payload: &hivesyncv1.Event_Error{Error: &hivesyncv1.ErrorEvent{Code: code, Message: message, EventId: eventID, Channel: channel}}})
 }
 
 func (s *socket) sendError(code, message, eventID string) {
@@ -481,24 +510,41 @@ func (s *socket) authenticate(ev *hivesyncv1.Event) bool {
 	s.principal = p
 	s.mu.Unlock()
 	if prev == nil {
-		// Every socket hears broadcasts sent after its ready event; a client
-		// that wants those it missed subscribes with its last sequence.
+		// Every socket hears broadcasts sent after its ready event. A
+		// client that resumes the channel from its own position subscribes
+		// to it in its first subscribe frame, which replaces this one; so
+		// it starts only then, or after a grace period, and nothing sent
+		// meanwhile is lost (a started subscription catches up).
 		sub, err := s.g.hub.Subscribe(s.ctx, BroadcastChannel, -1, s)
 		if err == nil {
 			s.mu.Lock()
 			s.subs[BroadcastChannel] = sub
+			s.autoBroadcast = sub
 			s.mu.Unlock()
+			time.AfterFunc(broadcastGrace, s.startAutoBroadcast)
 		}
 		s.send(&hivesyncv1.Event{EventType: "ready", Payload: &hivesyncv1.Event_Ready{Ready: &hivesyncv1.ReadyEvent{
-			SessionId: p.SessionID, UserId: p.UserID, HeartbeatIntervalSeconds: int32(s.g.cfg.PingInterval / time.Second),
+			SessionId: p.SessionID, UserId: p.UserID, HeartbeatIntervalSeconds: int32(max(1, (s.g.cfg.PingInterval+time.Second-1)/time.Second)),
 		}}})
-		if sub != nil {
-			s.g.hub.Start(sub)
-		}
 	} else {
 		s.ack(ev)
 	}
 	return true
+}
+
+// broadcastGrace is how long the ready-time broadcast subscription waits
+// for the client's first subscribe.
+const broadcastGrace = 2 * time.Second
+
+// startAutoBroadcast starts the ready-time broadcast subscription, once.
+func (s *socket) startAutoBroadcast() {
+	s.mu.Lock()
+	sub := s.autoBroadcast
+	s.autoBroadcast = nil
+	s.mu.Unlock()
+	if sub != nil {
+		s.g.hub.Start(sub)
+	}
 }
 
 func (s *socket) ack(ev *hivesyncv1.Event) {
@@ -528,7 +574,11 @@ func (s *socket) handle(ev *hivesyncv1.Event) {
 		}
 		s.ack(ev)
 	case *hivesyncv1.Event_Heartbeat:
-		s.send(&hivesyncv1.Event{EventType: "heartbeat", Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		// The echo carries the client's clock back with the server's (in
+		// the envelope), for drift and round-trip measurement.
+		s.send(&hivesyncv1.Event{EventType: "heartbeat", Id: ev.GetId(), Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{
+			ClientTime: p.Heartbeat.GetClientTime(),
+		}}})
 	case *hivesyncv1.Event_Ack:
 		if s.g.onAck == nil {
 			return
@@ -542,6 +592,23 @@ func (s *socket) handle(ev *hivesyncv1.Event) {
 		}
 		s.ack(ev)
 	default:
+		if s.g.live != nil {
+			s.mu.Lock()
+			principal := s.principal
+			s.mu.Unlock()
+			handled, err := s.g.live.RouteClientEvent(s.ctx, principal, ev)
+			if handled {
+				switch {
+				case err == nil:
+					s.ack(ev)
+				case errors.Is(err, ErrClientEventRefused):
+					s.sendError("failed_precondition", err.Error(), ev.GetId())
+				default:
+					s.sendError("unavailable", "the event could not be routed; send it again", ev.GetId())
+				}
+				return
+			}
+		}
 		s.sendError("invalid_argument", fmt.Sprintf("clients do not send %s events", eventTypeName(ev)), ev.GetId())
 	}
 }
@@ -582,14 +649,20 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 	p, n := s.principal, len(s.subs)
 	s.mu.Unlock()
 	var allowed []*hivesyncv1.ChannelPosition
+	added := 0
 	for _, pos := range req.GetChannels() {
 		if code, msg := s.authorize(p, pos.GetChannel()); code != "" {
-			s.sendError(code, pos.GetChannel()+": "+msg, ev.GetId())
+			s.sendChannelError(code, pos.GetChannel()+": "+msg, ev.GetId(), pos.GetChannel())
 			continue
 		}
 		allowed = append(allowed, pos)
+		s.mu.Lock()
+		if s.subs[pos.GetChannel()] == nil {
+			added++ // re-subscribing a channel only moves its position
+		}
+		s.mu.Unlock()
 	}
-	if n+len(allowed) > maxChannelsPerSocket {
+	if n+added > maxChannelsPerSocket {
 		s.sendError("resource_exhausted", fmt.Sprintf("a socket may join at most %d channels", maxChannelsPerSocket), ev.GetId())
 		return
 	}
@@ -607,7 +680,7 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 		}
 		sub, err := s.g.hub.Subscribe(s.ctx, name, pos.GetLastSequence(), s)
 		if err != nil {
-			s.sendError("unavailable", name+": could not join; subscribe again", ev.GetId())
+			s.sendChannelError("unavailable", name+": could not join; subscribe again", ev.GetId(), name)
 			failed = true
 			continue
 		}
@@ -623,6 +696,7 @@ func (s *socket) subscribe(ev *hivesyncv1.Event, req *hivesyncv1.SubscribeEvent)
 	for _, sub := range joined {
 		s.g.hub.Start(sub)
 	}
+	s.startAutoBroadcast() // unless this frame replaced it, it starts now
 }
 
 // authorize decides whether p may read channel, as the matching RPCs would:
@@ -656,7 +730,10 @@ func (s *socket) authorize(p *access.Principal, channel string) (code, message s
 		}
 		return "", ""
 	case "live":
-		return "unimplemented", "Live View channels are not served yet"
+		if s.g.live == nil {
+			return "unimplemented", "Live View is not served by this node"
+		}
+		return s.g.live.AuthorizeChannel(s.ctx, p, channel)
 	}
 	return "invalid_argument", "unknown channel kind " + kind
 }

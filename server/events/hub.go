@@ -403,7 +403,8 @@ func (h *Hub) fanOut(cs *channelState) {
 }
 
 // enforce ends subscriptions an event takes away: a member removed from a
-// project stops receiving it, and a purged project's channel is closed.
+// project stops receiving it, and the channels of a purged project or an
+// ended Live View are closed.
 // Called with cs.mu held, after the event was delivered.
 func (h *Hub) enforce(cs *channelState, ev *hivesyncv1.Event) {
 	switch p := ev.GetPayload().(type) {
@@ -421,6 +422,11 @@ func (h *Hub) enforce(cs *channelState, ev *hivesyncv1.Event) {
 		for sub := range cs.subs {
 			sub.closed = true
 			go sub.sink.Revoke(cs.name, "the project was purged")
+		}
+	case *hivesyncv1.Event_LiveEnded:
+		for sub := range cs.subs {
+			sub.closed = true
+			go sub.sink.Revoke(cs.name, "the Live View ended")
 		}
 	}
 }

@@ -103,6 +103,31 @@ type IDTokenUse struct {
 	ExpiresAt time.Time
 }
 
+type LiveInvite struct {
+	TokenHash []byte
+	SessionID uuid.UUID
+	InviteeID *uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+type LiveSession struct {
+	ID             uuid.UUID
+	ProjectID      uuid.UUID
+	FileID         *uuid.UUID
+	CreatorID      uuid.UUID
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	EndedAt        *time.Time
+	EndReason      string
+}
+
+type LiveViewer struct {
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	JoinedAt  time.Time
+}
+
 type LoginLink struct {
 	TokenHash []byte
 	UserID    uuid.UUID

@@ -82,6 +82,22 @@ type Querier interface {
 	InviteInsert(ctx context.Context, arg InviteInsertParams) error
 	// InviteUse spends an unexpired invite once.
 	InviteUse(ctx context.Context, arg InviteUseParams) (ProjectInvite, error)
+	LiveInviteGet(ctx context.Context, arg LiveInviteGetParams) (LiveInvite, error)
+	LiveInviteInsert(ctx context.Context, arg LiveInviteInsertParams) error
+	LiveSessionEnd(ctx context.Context, arg LiveSessionEndParams) (LiveSession, error)
+	LiveSessionGet(ctx context.Context, id uuid.UUID) (LiveSessionGetRow, error)
+	LiveSessionInsert(ctx context.Context, arg LiveSessionInsertParams) (LiveSession, error)
+	LiveSessionLock(ctx context.Context, id uuid.UUID) (LiveSession, error)
+	// LiveSessionRunning is the creator's running session on a project, locked.
+	LiveSessionRunning(ctx context.Context, arg LiveSessionRunningParams) (LiveSession, error)
+	// LiveSessionTouch records creator activity unless it was recorded after
+	// touched_before (callers pass a minute ago, so it writes once a minute).
+	LiveSessionTouch(ctx context.Context, arg LiveSessionTouchParams) error
+	LiveSessionsIdle(ctx context.Context, cutoff time.Time) ([]uuid.UUID, error)
+	LiveViewerCount(ctx context.Context, sessionID uuid.UUID) (int32, error)
+	LiveViewerInsert(ctx context.Context, arg LiveViewerInsertParams) (int64, error)
+	// LiveViewerIs reports whether the user may watch a running session.
+	LiveViewerIs(ctx context.Context, arg LiveViewerIsParams) (bool, error)
 	LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// LoginLinkReplace drops a user's unused links (so only the newest works) and
 	// stores a new one.

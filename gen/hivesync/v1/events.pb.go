@@ -1722,7 +1722,10 @@ type ErrorEvent struct {
 	// message is a sentence a client can show as it is.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// event_id is the id of the client frame that failed, when there is one.
-	EventId       string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// channel names the channel the error is about (a refused subscription,
+	// or one the server ended), when there is one.
+	Channel       string `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1774,6 +1777,13 @@ func (x *ErrorEvent) GetMessage() string {
 func (x *ErrorEvent) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *ErrorEvent) GetChannel() string {
+	if x != nil {
+		return x.Channel
 	}
 	return ""
 }
@@ -3673,12 +3683,13 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x1aheartbeat_interval_seconds\x18\x03 \x01(\x05R\x18heartbeatIntervalSeconds\"S\n" +
 	"\x0eRehydrateEvent\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12'\n" +
-	"\x0fresume_sequence\x18\x02 \x01(\x03R\x0eresumeSequence\"U\n" +
+	"\x0fresume_sequence\x18\x02 \x01(\x03R\x0eresumeSequence\"o\n" +
 	"\n" +
 	"ErrorEvent\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x19\n" +
-	"\bevent_id\x18\x03 \x01(\tR\aeventId\"\x82\x02\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12\x18\n" +
+	"\achannel\x18\x04 \x01(\tR\achannel\"\x82\x02\n" +
 	"\rSaveFileEvent\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +

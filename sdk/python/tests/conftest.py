@@ -43,6 +43,11 @@ MIN_CLIENT_VERSION = 3
 UPGRADE_URL = "https://hivesync.test/download"
 # The device flow's minimum polling interval: short, so sign-ins take ~1 s.
 DEVICE_POLL_INTERVAL_S = 1
+# The event stream's ping / session re-check interval (the server's default is 30 s).
+WS_PING_INTERVAL_S = 1
+# How many missed events the event stream replays before it sends rehydrate:
+# more than test_events' forced-disconnect scenario can ever miss (32 saves).
+WS_REPLAY_WINDOW = 40
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
             # a suite that signs in dozens of times from 127.0.0.1; the SDK's
             # handling of 429 is tested against a scripted server instead.
             "HIVESYNC_RATE_LIMIT_AUTH": "1000/min",
+            # The event stream's ping and session re-check (default 30 s): a
+            # revoked session is closed within about a second, and ready
+            # announces a 1 s heartbeat, so dead connections are noticed in ~2 s.
+            "HIVESYNC_WS_PING_INTERVAL": f"{WS_PING_INTERVAL_S}s",
+            # A stream that missed more events than this gets rehydrate
+            # instead of a replay (default 1000: too many saves for a test).
+            "HIVESYNC_WS_REPLAY_WINDOW": str(WS_REPLAY_WINDOW),
         }
         env.pop("HIVESYNC_DATABASE_URL", None)  # dev mode must run its own Postgres
         with log_path.open("wb") as log:

@@ -657,11 +657,14 @@ export class AuthSession {
 
   /**
    * Refreshes the tokens now unless the stored access token is still fresh
-   * (or `force`), single-flight, and saves the rotated pair. Rejects with
-   * {@link SignedOutError} when there is no session or the server ended it.
+   * (or `force`), single-flight, and saves the rotated pair. With
+   * `rejectedToken` (an access token the server refused, e.g. on the event
+   * stream), the stored token counts as fresh only when it is another one,
+   * i.e. someone already refreshed it. Rejects with {@link SignedOutError}
+   * when there is no session or the server ended it.
    */
-  refresh(options: { force?: boolean } = {}): Promise<TokenSet> {
-    return this.singleFlight(options.force ? "*" : undefined);
+  refresh(options: { force?: boolean; rejectedToken?: string } = {}): Promise<TokenSet> {
+    return this.singleFlight(options.force ? "*" : options.rejectedToken);
   }
 
   /**

@@ -3,7 +3,8 @@
  *
  * This entry point is transport-neutral: generated messages and service
  * descriptors, the header interceptor, sign-in (device flow) and the token
- * manager (`AuthSession`), typed error details and access rules.
+ * manager (`AuthSession`), typed error details, access rules and the
+ * realtime `EventStream` (over any WHATWG `WebSocket`).
  * Import a ready client factory from `@hivesync/sdk/node` (Node.js) or
  * `@hivesync/sdk/web` (browsers, React Native).
  *
@@ -55,6 +56,27 @@ export {
   type TokenStore,
 } from "./auth.js";
 export { accessRule, eventRegistry, eventSpec, knownEventTypes } from "./access.js";
+export {
+  BROADCAST_CHANNEL,
+  EVENT_STREAM_PATH,
+  EventStream,
+  EventStreamError,
+  SUBPROTOCOL_BINARY,
+  SUBPROTOCOL_JSON,
+  StreamRevokedError,
+  eventStreamUrl,
+  projectChannel,
+  userChannel,
+  type ChannelSubscription,
+  type EventStreamOptions,
+  type EventStreamState,
+  type EventStreamStateDetail,
+  type ReconnectOptions,
+  type StreamTokenProvider,
+  type StreamTokenRequest,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./event-stream.js";
 
 // Generated code: every message type, schema, enum, extension and service.
 export * from "./gen/hivesync/v1/access_pb.js";

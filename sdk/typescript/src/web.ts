@@ -20,6 +20,7 @@ import {
   type HiveSyncClient,
   type HiveSyncClientOptions,
 } from "./client.js";
+import { EventStream, type EventStreamOptions } from "./event-stream.js";
 
 /** Options of the fetch-based transport. */
 export interface WebClientOptions extends HiveSyncClientOptions {
@@ -49,6 +50,15 @@ export function createWebTransport(options: WebClientOptions): Transport {
 /** Creates every HiveSync service client over a {@link createWebTransport}. */
 export function createHiveSyncClient(options: WebClientOptions): HiveSyncClient {
   return createHiveSyncClientFromTransport(createWebTransport(options));
+}
+
+/**
+ * Creates an {@link EventStream} over the platform's `WebSocket` (browsers,
+ * React Native) unless `options.WebSocket` names another implementation; it
+ * starts connecting at once.
+ */
+export function createEventStream(options: EventStreamOptions): EventStream {
+  return new EventStream(options);
 }
 
 export * from "./index.js";

@@ -5,8 +5,8 @@
  *   from the repository root (found from this file's location, not the cwd);
  * - fresh data dir and free loopback port; waits for GET /health/ready == 200;
  * - stop(): SIGTERM, SIGKILL after 20 s, then removes the temp dir;
- * - tokenCreate(): `hivesyncd token create` against the running server's
- *   database (same binary, same HIVESYNC_* environment).
+ * - tokenCreate(): `hivesyncd token create` (optionally `--admin`) against the
+ *   running server's database (same binary, same HIVESYNC_* environment).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -29,6 +29,21 @@ export const CURRENT_PLUGIN_PROTOCOL_VERSION = 3;
 /** Device-flow poll interval of the server under test (1 s keeps the login tests fast). */
 export const DEVICE_POLL_INTERVAL_S = 1;
 
+/**
+ * Ping / session re-check interval of the event stream gateway (also the
+ * heartbeat interval it announces in `ready`): 1 s, so a revoked session
+ * closes its socket within about a second and a silent connection is seen
+ * dead within a few. Only the event stream tests use WebSockets.
+ */
+export const WS_PING_INTERVAL_S = 1;
+
+/**
+ * How many missed events the gateway replays before it sends `rehydrate`
+ * instead (default 1000). Small enough for a test to pass it with a few
+ * dozen saves, larger than any gap the reconnect tests leave.
+ */
+export const WS_REPLAY_WINDOW = 40;
+
 /** What `hivesyncd token create` prints. */
 export interface CreatedToken {
   access_token: string;
@@ -45,8 +60,10 @@ export interface LiveServer {
   /**
    * Mints a token pair with `hivesyncd token create --user <email> --client
    * <client>` (creating the account), attached to this server's database.
+   * With `admin`, the account becomes an admin and the pair gets the admin
+   * scope (`--admin`).
    */
-  tokenCreate(email: string, client: string): Promise<CreatedToken>;
+  tokenCreate(email: string, client: string, options?: { admin?: boolean }): Promise<CreatedToken>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +145,8 @@ export async function startServer(): Promise<LiveServer> {
     // Reuse-detection tests replay a refresh token at once; the server's
     // default 30 s retry grace would accept it.
     HIVESYNC_REFRESH_REUSE_GRACE: "1ms",
+    HIVESYNC_WS_PING_INTERVAL: `${WS_PING_INTERVAL_S}s`,
+    HIVESYNC_WS_REPLAY_WINDOW: String(WS_REPLAY_WINDOW),
   };
   const child = spawn(bin, ["dev"], {
     cwd: tmp,
@@ -135,9 +154,10 @@ export async function startServer(): Promise<LiveServer> {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const serverBin = bin;
-  const tokenCreate = (email: string, client: string): Promise<CreatedToken> =>
+  const tokenCreate = (email: string, client: string, options: { admin?: boolean } = {}): Promise<CreatedToken> =>
     new Promise((resolve, reject) => {
-      execFile(serverBin, ["token", "create", "--user", email, "--client", client], { cwd: tmp, env, timeout: 60_000 },
+      const args = ["token", "create", "--user", email, "--client", client, ...(options.admin ? ["--admin"] : [])];
+      execFile(serverBin, args, { cwd: tmp, env, timeout: 60_000 },
         (err, stdout, stderrOut) => {
           if (err) {
             reject(new Error(`hivesyncd token create --user ${email} --client ${client} failed: ${err.message}\n${stderrOut}`));

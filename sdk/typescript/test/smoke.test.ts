@@ -2,7 +2,8 @@
  * Smoke tests of @hivesync/sdk against a live `hivesyncd dev` (no mocks).
  * One server is started for the whole file (node --test runs each file in
  * its own process, so all scenarios live here; the sign-in scenarios are
- * registered from auth-scenarios.ts, the file scenarios from file-scenarios.ts).
+ * registered from auth-scenarios.ts, the file scenarios from file-scenarios.ts,
+ * the event stream scenarios from event-stream-scenarios.ts).
  */
 import { strict as assert } from "node:assert";
 import { after, before, test } from "node:test";
@@ -43,6 +44,7 @@ import {
   type LiveServer,
 } from "./server.js";
 import { authScenarios } from "./auth-scenarios.js";
+import { eventStreamScenarios } from "./event-stream-scenarios.js";
 import { fileScenarios } from "./file-scenarios.js";
 
 let server: LiveServer;
@@ -313,3 +315,4 @@ test("8. restError decodes Connect-style error JSON as well as google.rpc.Status
 
 authScenarios(() => server);
 fileScenarios(() => server);
+eventStreamScenarios(() => server);

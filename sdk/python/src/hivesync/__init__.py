@@ -16,7 +16,10 @@ hand-written layer on top of it:
   refresh and revocation, with typed errors (:class:`AccessDeniedError`, ...);
 - :mod:`hivesync.session` — :class:`TokenManager` / :class:`AsyncTokenManager`:
   tokens in a pluggable :class:`TokenStore`, refreshed for every RPC, and
-  :class:`SignedOutError` when the session ends.
+  :class:`SignedOutError` when the session ends;
+- :mod:`hivesync.events` — :class:`AsyncEventStream` / :class:`EventStream`:
+  the WebSocket event stream, resumed across reconnects, each channel event
+  delivered once and in order.
 """
 
 from ._version import __version__
@@ -41,6 +44,16 @@ from .errors import (
     limit_exceeded,
     rate_limited,
     upgrade_required,
+)
+from .events import (
+    AsyncEventStream,
+    Backoff,
+    EventStream,
+    EventStreamError,
+    StreamRevokedError,
+    StreamState,
+    SubscriptionError,
+    event_stream_url,
 )
 from .oauth import (
     AccessDeniedError,
@@ -79,6 +92,7 @@ __all__ = [
     "PLUGIN_VERSION_HEADER",
     "AccessDeniedError",
     "AccessRule",
+    "AsyncEventStream",
     "AsyncHiveSyncClient",
     "AsyncOAuthClient",
     "AsyncTokenManager",
@@ -86,7 +100,10 @@ __all__ = [
     "AsyncTokenStore",
     "AuthError",
     "AuthUnavailableError",
+    "Backoff",
     "DeviceAuthorization",
+    "EventStream",
+    "EventStreamError",
     "ExpiredTokenError",
     "FileTokenStore",
     "HiveSyncClient",
@@ -99,6 +116,9 @@ __all__ = [
     "ServerMetadata",
     "SignedOutError",
     "SignedOutReason",
+    "StreamRevokedError",
+    "StreamState",
+    "SubscriptionError",
     "TokenManager",
     "TokenProvider",
     "TokenStore",
@@ -117,6 +137,7 @@ __all__ = [
     "details",
     "details_from_json",
     "entitlement_required",
+    "event_stream_url",
     "find_detail",
     "limit_exceeded",
     "normalize_content",

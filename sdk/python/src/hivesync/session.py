@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from pyqwest import Client as AsyncHTTPClient, SyncClient as SyncHTTPClient
 
     from .client import AsyncHiveSyncClient, HiveSyncClient
+    from .events import AsyncEventStream, EventStream
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN_S",
@@ -395,6 +396,15 @@ class TokenManager:
 
         return HiveSyncClient(self.base_url, token_provider=self, **kwargs)
 
+    def event_stream(self, **kwargs: Any) -> EventStream:  # noqa: ANN401
+        """A blocking :class:`~hivesync.EventStream` for :attr:`base_url` with
+        this manager as its token provider (a fresh token on every connect, a
+        refresh when the server refuses one); ``kwargs`` go to the stream
+        (``channels``, ``on_position``...)."""
+        from .events import EventStream  # noqa: PLC0415
+
+        return EventStream(self.base_url, token_provider=self, **kwargs)
+
     def close(self) -> None:
         self.oauth.close()
 
@@ -590,6 +600,13 @@ class AsyncTokenManager:
         from .client import AsyncHiveSyncClient  # noqa: PLC0415
 
         return AsyncHiveSyncClient(self.base_url, token_provider=self, **kwargs)
+
+    def event_stream(self, **kwargs: Any) -> AsyncEventStream:  # noqa: ANN401
+        """An :class:`~hivesync.AsyncEventStream` for :attr:`base_url` with
+        this manager as its token provider; ``kwargs`` go to the stream."""
+        from .events import AsyncEventStream  # noqa: PLC0415
+
+        return AsyncEventStream(self.base_url, token_provider=self, **kwargs)
 
     async def close(self) -> None:
         await self.oauth.close()

@@ -264,14 +264,16 @@ class RehydrateEvent(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., resume_sequence: _Optional[int] = ...) -> None: ...
 
 class ErrorEvent(_message.Message):
-    __slots__ = ("code", "message", "event_id")
+    __slots__ = ("code", "message", "event_id", "channel")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
     event_id: str
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., event_id: _Optional[str] = ...) -> None: ...
+    channel: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., event_id: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class SaveFileEvent(_message.Message):
     __slots__ = ("project_id", "file_id", "path", "revision_id", "revision", "content_sha256", "author_user_id", "device_id")

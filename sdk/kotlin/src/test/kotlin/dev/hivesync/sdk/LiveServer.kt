@@ -38,6 +38,9 @@ class LiveServer private constructor() : AutoCloseable {
     /** The server's base URL, e.g. `http://127.0.0.1:41234`. */
     val baseUrl: String
 
+    /** The server's TCP port (the one in [baseUrl]). */
+    val port: Int
+
     /** The hivesyncd binary under test. */
     private val bin: String
 
@@ -47,7 +50,7 @@ class LiveServer private constructor() : AutoCloseable {
     init {
         try {
             bin = System.getenv("HIVESYNC_BIN")?.takeIf { it.isNotBlank() } ?: buildServer()
-            val port = freePort()
+            port = freePort()
             baseUrl = "http://127.0.0.1:$port"
             Files.createDirectories(dataDir)
             serverEnv = mapOf(
@@ -62,6 +65,9 @@ class LiveServer private constructor() : AutoCloseable {
                 // Reuse-detection tests replay a refresh token at once; the
                 // server's default 30 s retry grace would accept it.
                 "HIVESYNC_REFRESH_REUSE_GRACE" to "1ms",
+                // The event stream re-checks sessions (and pings) at this pace; the
+                // revocation test waits for it. Also the heartbeat interval in `ready`.
+                "HIVESYNC_WS_PING_INTERVAL" to "1s",
             )
             val pb = ProcessBuilder(bin, "dev")
                 .redirectOutput(stdoutLog)

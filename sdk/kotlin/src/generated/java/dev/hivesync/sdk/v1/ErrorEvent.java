@@ -35,6 +35,7 @@ private static final long serialVersionUID = 0L;
     code_ = "";
     message_ = "";
     eventId_ = "";
+    channel_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -196,6 +197,55 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int CHANNEL_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object channel_ = "";
+  /**
+   * <pre>
+   * channel names the channel the error is about (a refused subscription,
+   * or one the server ended), when there is one.
+   * </pre>
+   *
+   * <code>string channel = 4 [json_name = "channel"];</code>
+   * @return The channel.
+   */
+  @java.lang.Override
+  public java.lang.String getChannel() {
+    java.lang.Object ref = channel_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      channel_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * channel names the channel the error is about (a refused subscription,
+   * or one the server ended), when there is one.
+   * </pre>
+   *
+   * <code>string channel = 4 [json_name = "channel"];</code>
+   * @return The bytes for channel.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getChannelBytes() {
+    java.lang.Object ref = channel_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      channel_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -219,6 +269,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(eventId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 3, eventId_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(channel_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, channel_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -231,6 +284,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(eventId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(3, eventId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(channel_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, channel_);
     }
     return size;
   }
@@ -262,6 +318,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getMessage())) return false;
     if (!getEventId()
         .equals(other.getEventId())) return false;
+    if (!getChannel()
+        .equals(other.getChannel())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -279,6 +337,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getMessage().hashCode();
     hash = (37 * hash) + EVENT_ID_FIELD_NUMBER;
     hash = (53 * hash) + getEventId().hashCode();
+    hash = (37 * hash) + CHANNEL_FIELD_NUMBER;
+    hash = (53 * hash) + getChannel().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -417,6 +477,7 @@ private static final long serialVersionUID = 0L;
       code_ = "";
       message_ = "";
       eventId_ = "";
+      channel_ = "";
       return this;
     }
 
@@ -459,6 +520,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.eventId_ = eventId_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.channel_ = channel_;
+      }
     }
 
     @java.lang.Override
@@ -486,6 +550,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getEventId().isEmpty()) {
         eventId_ = other.eventId_;
         bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      if (!other.getChannel().isEmpty()) {
+        channel_ = other.channel_;
+        bitField0_ |= 0x00000008;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -527,6 +596,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 34: {
+              channel_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -816,6 +890,103 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       eventId_ = value;
       bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object channel_ = "";
+    /**
+     * <pre>
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * </pre>
+     *
+     * <code>string channel = 4 [json_name = "channel"];</code>
+     * @return The channel.
+     */
+    public java.lang.String getChannel() {
+      java.lang.Object ref = channel_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        channel_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * </pre>
+     *
+     * <code>string channel = 4 [json_name = "channel"];</code>
+     * @return The bytes for channel.
+     */
+    public com.google.protobuf.ByteString
+        getChannelBytes() {
+      java.lang.Object ref = channel_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        channel_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * </pre>
+     *
+     * <code>string channel = 4 [json_name = "channel"];</code>
+     * @param value The channel to set.
+     * @return This builder for chaining.
+     */
+    public Builder setChannel(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      channel_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * </pre>
+     *
+     * <code>string channel = 4 [json_name = "channel"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearChannel() {
+      channel_ = getDefaultInstance().getChannel();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * </pre>
+     *
+     * <code>string channel = 4 [json_name = "channel"];</code>
+     * @param value The bytes for channel to set.
+     * @return This builder for chaining.
+     */
+    public Builder setChannelBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      channel_ = value;
+      bitField0_ |= 0x00000008;
       onChanged();
       return this;
     }

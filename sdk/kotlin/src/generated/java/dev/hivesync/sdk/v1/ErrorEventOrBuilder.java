@@ -69,4 +69,26 @@ public interface ErrorEventOrBuilder extends
    */
   com.google.protobuf.ByteString
       getEventIdBytes();
+
+  /**
+   * <pre>
+   * channel names the channel the error is about (a refused subscription,
+   * or one the server ended), when there is one.
+   * </pre>
+   *
+   * <code>string channel = 4 [json_name = "channel"];</code>
+   * @return The channel.
+   */
+  java.lang.String getChannel();
+  /**
+   * <pre>
+   * channel names the channel the error is about (a refused subscription,
+   * or one the server ended), when there is one.
+   * </pre>
+   *
+   * <code>string channel = 4 [json_name = "channel"];</code>
+   * @return The bytes for channel.
+   */
+  com.google.protobuf.ByteString
+      getChannelBytes();
 }

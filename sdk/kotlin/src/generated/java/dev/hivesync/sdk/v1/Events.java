@@ -423,130 +423,130 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "\006userId\022<\n\032heartbeat_interval_seconds\030\003 " +
       "\001(\005R\030heartbeatIntervalSeconds\"S\n\016Rehydra" +
       "teEvent\022\030\n\007channel\030\001 \001(\tR\007channel\022\'\n\017res" +
-      "ume_sequence\030\002 \001(\003R\016resumeSequence\"U\n\nEr" +
+      "ume_sequence\030\002 \001(\003R\016resumeSequence\"o\n\nEr" +
       "rorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030\n\007message\030" +
       "\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001(\tR\007eventI" +
-      "d\"\202\002\n\rSaveFileEvent\022\035\n\nproject_id\030\001 \001(\tR" +
-      "\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004p" +
-      "ath\030\003 \001(\tR\004path\022\037\n\013revision_id\030\004 \001(\tR\nre" +
-      "visionId\022\032\n\010revision\030\005 \001(\003R\010revision\022%\n\016" +
-      "content_sha256\030\006 \001(\tR\rcontentSha256\022$\n\016a" +
-      "uthor_user_id\030\007 \001(\tR\014authorUserId\022\033\n\tdev" +
-      "ice_id\030\010 \001(\tR\010deviceId\"\226\002\n\021VersionStateE" +
-      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007f" +
-      "ile_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004path" +
-      "\022/\n\005state\030\004 \001(\0162\031.hivesync.v1.VersionSta" +
-      "teR\005state\022\037\n\013revision_id\030\005 \001(\tR\nrevision" +
-      "Id\022\032\n\010revision\030\006 \001(\003R\010revision\022\"\n\ractor_" +
-      "user_id\030\007 \001(\tR\013actorUserId\022#\n\rprevious_p" +
-      "ath\030\010 \001(\tR\014previousPath\"\317\001\n\020LockChangedE" +
-      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007f" +
-      "ile_id\030\002 \001(\tR\006fileId\022\027\n\007user_id\030\003 \001(\tR\006u" +
-      "serId\022\033\n\tdevice_id\030\004 \001(\tR\010deviceId\022\022\n\004he" +
-      "ld\030\005 \001(\010R\004held\0229\n\nexpires_at\030\006 \001(\0132\032.goo" +
-      "gle.protobuf.TimestampR\texpiresAt\"\317\002\n\021Sa" +
-      "veConflictEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
-      "jectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030" +
-      "\003 \001(\tR\004path\022(\n\020base_revision_id\030\004 \001(\tR\016b" +
-      "aseRevisionId\022(\n\020head_revision_id\030\005 \001(\tR" +
-      "\016headRevisionId\022#\n\rhead_revision\030\006 \001(\003R\014" +
-      "headRevision\022$\n\016author_user_id\030\007 \001(\tR\014au" +
-      "thorUserId\022\033\n\tdevice_id\030\010 \001(\tR\010deviceId\022" +
-      "2\n\025client_content_sha256\030\t \001(\tR\023clientCo" +
-      "ntentSha256\"\317\001\n\rSnapshotEvent\022\035\n\nproject" +
-      "_id\030\001 \001(\tR\tprojectId\022\037\n\013snapshot_id\030\002 \001(" +
-      "\tR\nsnapshotId\022\024\n\005label\030\003 \001(\tR\005label\022\"\n\ra" +
-      "ctor_user_id\030\004 \001(\tR\013actorUserId\022\035\n\nfile_" +
-      "count\030\005 \001(\005R\tfileCount\022%\n\016restored_count" +
-      "\030\006 \001(\005R\rrestoredCount\"\321\001\n\022MemberChangedE" +
-      "vent\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007u" +
-      "ser_id\030\002 \001(\tR\006userId\0221\n\006change\030\003 \001(\0162\031.h" +
-      "ivesync.v1.MemberChangeR\006change\022,\n\004role\030" +
-      "\004 \001(\0162\030.hivesync.v1.ProjectRoleR\004role\022\"\n" +
-      "\ractor_user_id\030\005 \001(\tR\013actorUserId\"W\n\022Pro" +
-      "jectPurgedEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
-      "jectId\022\"\n\ractor_user_id\030\002 \001(\tR\013actorUser" +
-      "Id\"L\n\023RollbackNoticeEvent\022\035\n\nsession_id\030" +
-      "\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001(\tR\006reason" +
-      "\"r\n\023PreviewRequestEvent\022\035\n\nsession_id\030\001 " +
-      "\001(\tR\tsessionId\022\035\n\nproject_id\030\002 \001(\tR\tproj" +
-      "ectId\022\035\n\nentry_path\030\003 \001(\tR\tentryPath\"\326\001\n" +
-      "\025PreviewAvailableEvent\022\035\n\npreview_id\030\001 \001" +
-      "(\tR\tpreviewId\022\035\n\nproject_id\030\002 \001(\tR\tproje" +
-      "ctId\022\035\n\nbundle_url\030\003 \001(\tR\tbundleUrl\0222\n\025b" +
-      "undle_schema_version\030\004 \001(\005R\023bundleSchema" +
-      "Version\022,\n\022rn_runtime_version\030\005 \001(\tR\020rnR" +
-      "untimeVersion\"\214\001\n\017DiffUpdateEvent\022\035\n\nses" +
-      "sion_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(\tR\004" +
-      "path\022!\n\014unified_diff\030\003 \001(\tR\013unifiedDiff\022" +
-      "#\n\rbase_sequence\030\004 \001(\003R\014baseSequence\"Q\n\026" +
-      "LivePreviewToggleEvent\022\035\n\nsession_id\030\001 \001" +
-      "(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010R\007enabled\"" +
-      "\206\001\n\020BuildResultEvent\022\035\n\npreview_id\030\001 \001(\t" +
-      "R\tpreviewId\022\030\n\007success\030\002 \001(\010R\007success\022\037\n" +
-      "\013duration_ms\030\003 \001(\003R\ndurationMs\022\030\n\007messag" +
-      "e\030\004 \001(\tR\007message\"d\n\022PreviewStatusEvent\022\035" +
-      "\n\npreview_id\030\001 \001(\tR\tpreviewId\022/\n\005state\030\002" +
-      " \001(\0162\031.hivesync.v1.PreviewStateR\005state\"i" +
-      "\n\022PreviewFailedEvent\022\035\n\npreview_id\030\001 \001(\t" +
-      "R\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006reason\022\034\n\tr" +
-      "etryable\030\003 \001(\010R\tretryable\"\217\001\n\rLiveTextEv" +
-      "ent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004pa" +
-      "th\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004text\022\026\n\006of" +
-      "fset\030\004 \001(\003R\006offset\022\037\n\013cursor_line\030\005 \001(\005R" +
-      "\ncursorLine\"Y\n\020LiveOverlayEvent\022\035\n\nsessi" +
-      "on_id\030\001 \001(\tR\tsessionId\022\022\n\004line\030\002 \001(\005R\004li" +
-      "ne\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016LiveEndedEvent" +
-      "\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\026\n\006reaso" +
-      "n\030\002 \001(\tR\006reason\"\206\001\n\020TaskChangedEvent\022\027\n\007" +
-      "task_id\030\001 \001(\tR\006taskId\022\035\n\nproject_id\030\002 \001(" +
-      "\tR\tprojectId\022\"\n\ractor_user_id\030\003 \001(\tR\013act" +
-      "orUserId\022\026\n\006status\030\004 \001(\tR\006status\"{\n\027Enti" +
-      "tlementUpdatedEvent\022%\n\004tier\030\001 \001(\0162\021.hive" +
-      "sync.v1.TierR\004tier\0229\n\nexpires_at\030\002 \001(\0132\032" +
-      ".google.protobuf.TimestampR\texpiresAt\"\203\001" +
-      "\n\021NotificationEvent\022\'\n\017notification_id\030\001" +
-      " \001(\tR\016notificationId\022\024\n\005title\030\002 \001(\tR\005tit" +
-      "le\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep_link\030\004 \001(" +
-      "\tR\010deepLink\"\246\001\n\021AdminMessageEvent\022\016\n\002id\030" +
-      "\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body\030" +
-      "\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.hivesync.v1" +
-      ".AdminMessageLevelR\005level\022!\n\014requires_ac" +
-      "k\030\005 \001(\010R\013requiresAck\"\324\001\n\024MigrationNotice" +
-      "Event\022\030\n\007new_url\030\001 \001(\tR\007new_url\022>\n\014switc" +
-      "h_after\030\002 \001(\0132\032.google.protobuf.Timestam" +
-      "pR\014switch_after\0222\n\024grace_period_seconds\030" +
-      "\003 \001(\005R\024grace_period_seconds\022\036\n\nnew_ws_ur" +
-      "l\030\004 \001(\tR\nnew_ws_url\022\016\n\002id\030\005 \001(\tR\002id*\227\001\n\016" +
-      "EventDirection\022\037\n\033EVENT_DIRECTION_UNSPEC" +
-      "IFIED\020\000\022$\n EVENT_DIRECTION_CLIENT_TO_SER" +
-      "VER\020\001\022$\n EVENT_DIRECTION_SERVER_TO_CLIEN" +
-      "T\020\002\022\030\n\024EVENT_DIRECTION_BOTH\020\003*\255\001\n\013WsClos" +
-      "eCode\022\035\n\031WS_CLOSE_CODE_UNSPECIFIED\020\000\022\035\n\030" +
-      "WS_CLOSE_CODE_BAD_FRAMES\020\240\037\022\"\n\035WS_CLOSE_" +
-      "CODE_UNAUTHENTICATED\020\241\037\022\032\n\025WS_CLOSE_CODE" +
-      "_REVOKED\020\243\037\022 \n\033WS_CLOSE_CODE_SLOW_CONSUM" +
-      "ER\020\250\037*\275\001\n\014VersionState\022\035\n\031VERSION_STATE_" +
-      "UNSPECIFIED\020\000\022\031\n\025VERSION_STATE_CREATED\020\001" +
-      "\022\027\n\023VERSION_STATE_MOVED\020\002\022\031\n\025VERSION_STA" +
-      "TE_DELETED\020\003\022\032\n\026VERSION_STATE_RESTORED\020\004" +
-      "\022#\n\037VERSION_STATE_SNAPSHOT_RESTORED\020\005*\202\001" +
-      "\n\014MemberChange\022\035\n\031MEMBER_CHANGE_UNSPECIF" +
-      "IED\020\000\022\030\n\024MEMBER_CHANGE_JOINED\020\001\022\036\n\032MEMBE" +
-      "R_CHANGE_ROLE_CHANGED\020\002\022\031\n\025MEMBER_CHANGE" +
-      "_REMOVED\020\003*\226\001\n\014PreviewState\022\035\n\031PREVIEW_S" +
-      "TATE_UNSPECIFIED\020\000\022\030\n\024PREVIEW_STATE_QUEU" +
-      "ED\020\001\022\032\n\026PREVIEW_STATE_BUILDING\020\002\022\027\n\023PREV" +
-      "IEW_STATE_READY\020\003\022\030\n\024PREVIEW_STATE_FAILE" +
-      "D\020\004*\231\001\n\021AdminMessageLevel\022#\n\037ADMIN_MESSA" +
-      "GE_LEVEL_UNSPECIFIED\020\000\022\034\n\030ADMIN_MESSAGE_" +
-      "LEVEL_INFO\020\001\022\037\n\033ADMIN_MESSAGE_LEVEL_WARN" +
-      "ING\020\002\022 \n\034ADMIN_MESSAGE_LEVEL_CRITICAL\020\003:" +
-      "M\n\005event\022\035.google.protobuf.FieldOptions\030" +
-      "\272\216\003 \001(\0132\026.hivesync.v1.EventSpecR\005eventBP" +
-      "\n\023dev.hivesync.sdk.v1P\001Z7github.com/hive" +
-      "sync/hivesync/gen/hivesync/v1;hivesyncv1" +
-      "b\006proto3"
+      "d\022\030\n\007channel\030\004 \001(\tR\007channel\"\202\002\n\rSaveFile" +
+      "Event\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
+      "file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004pat" +
+      "h\022\037\n\013revision_id\030\004 \001(\tR\nrevisionId\022\032\n\010re" +
+      "vision\030\005 \001(\003R\010revision\022%\n\016content_sha256" +
+      "\030\006 \001(\tR\rcontentSha256\022$\n\016author_user_id\030" +
+      "\007 \001(\tR\014authorUserId\022\033\n\tdevice_id\030\010 \001(\tR\010" +
+      "deviceId\"\226\002\n\021VersionStateEvent\022\035\n\nprojec" +
+      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006" +
+      "fileId\022\022\n\004path\030\003 \001(\tR\004path\022/\n\005state\030\004 \001(" +
+      "\0162\031.hivesync.v1.VersionStateR\005state\022\037\n\013r" +
+      "evision_id\030\005 \001(\tR\nrevisionId\022\032\n\010revision" +
+      "\030\006 \001(\003R\010revision\022\"\n\ractor_user_id\030\007 \001(\tR" +
+      "\013actorUserId\022#\n\rprevious_path\030\010 \001(\tR\014pre" +
+      "viousPath\"\317\001\n\020LockChangedEvent\022\035\n\nprojec" +
+      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006" +
+      "fileId\022\027\n\007user_id\030\003 \001(\tR\006userId\022\033\n\tdevic" +
+      "e_id\030\004 \001(\tR\010deviceId\022\022\n\004held\030\005 \001(\010R\004held" +
+      "\0229\n\nexpires_at\030\006 \001(\0132\032.google.protobuf.T" +
+      "imestampR\texpiresAt\"\317\002\n\021SaveConflictEven" +
+      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007file" +
+      "_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004path\022(\n" +
+      "\020base_revision_id\030\004 \001(\tR\016baseRevisionId\022" +
+      "(\n\020head_revision_id\030\005 \001(\tR\016headRevisionI" +
+      "d\022#\n\rhead_revision\030\006 \001(\003R\014headRevision\022$" +
+      "\n\016author_user_id\030\007 \001(\tR\014authorUserId\022\033\n\t" +
+      "device_id\030\010 \001(\tR\010deviceId\0222\n\025client_cont" +
+      "ent_sha256\030\t \001(\tR\023clientContentSha256\"\317\001" +
+      "\n\rSnapshotEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
+      "jectId\022\037\n\013snapshot_id\030\002 \001(\tR\nsnapshotId\022" +
+      "\024\n\005label\030\003 \001(\tR\005label\022\"\n\ractor_user_id\030\004" +
+      " \001(\tR\013actorUserId\022\035\n\nfile_count\030\005 \001(\005R\tf" +
+      "ileCount\022%\n\016restored_count\030\006 \001(\005R\rrestor" +
+      "edCount\"\321\001\n\022MemberChangedEvent\022\035\n\nprojec" +
+      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007user_id\030\002 \001(\tR\006" +
+      "userId\0221\n\006change\030\003 \001(\0162\031.hivesync.v1.Mem" +
+      "berChangeR\006change\022,\n\004role\030\004 \001(\0162\030.hivesy" +
+      "nc.v1.ProjectRoleR\004role\022\"\n\ractor_user_id" +
+      "\030\005 \001(\tR\013actorUserId\"W\n\022ProjectPurgedEven" +
+      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\"\n\racto" +
+      "r_user_id\030\002 \001(\tR\013actorUserId\"L\n\023Rollback" +
+      "NoticeEvent\022\035\n\nsession_id\030\001 \001(\tR\tsession" +
+      "Id\022\026\n\006reason\030\002 \001(\tR\006reason\"r\n\023PreviewReq" +
+      "uestEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId" +
+      "\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\035\n\nentry" +
+      "_path\030\003 \001(\tR\tentryPath\"\326\001\n\025PreviewAvaila" +
+      "bleEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022" +
+      "\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\035\n\nbundle" +
+      "_url\030\003 \001(\tR\tbundleUrl\0222\n\025bundle_schema_v" +
+      "ersion\030\004 \001(\005R\023bundleSchemaVersion\022,\n\022rn_" +
+      "runtime_version\030\005 \001(\tR\020rnRuntimeVersion\"" +
+      "\214\001\n\017DiffUpdateEvent\022\035\n\nsession_id\030\001 \001(\tR" +
+      "\tsessionId\022\022\n\004path\030\002 \001(\tR\004path\022!\n\014unifie" +
+      "d_diff\030\003 \001(\tR\013unifiedDiff\022#\n\rbase_sequen" +
+      "ce\030\004 \001(\003R\014baseSequence\"Q\n\026LivePreviewTog" +
+      "gleEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022" +
+      "\030\n\007enabled\030\002 \001(\010R\007enabled\"\206\001\n\020BuildResul" +
+      "tEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022\030\n" +
+      "\007success\030\002 \001(\010R\007success\022\037\n\013duration_ms\030\003" +
+      " \001(\003R\ndurationMs\022\030\n\007message\030\004 \001(\tR\007messa" +
+      "ge\"d\n\022PreviewStatusEvent\022\035\n\npreview_id\030\001" +
+      " \001(\tR\tpreviewId\022/\n\005state\030\002 \001(\0162\031.hivesyn" +
+      "c.v1.PreviewStateR\005state\"i\n\022PreviewFaile" +
+      "dEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022\026\n" +
+      "\006reason\030\002 \001(\tR\006reason\022\034\n\tretryable\030\003 \001(\010" +
+      "R\tretryable\"\217\001\n\rLiveTextEvent\022\035\n\nsession" +
+      "_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(\tR\004path" +
+      "\022\022\n\004text\030\003 \001(\tR\004text\022\026\n\006offset\030\004 \001(\003R\006of" +
+      "fset\022\037\n\013cursor_line\030\005 \001(\005R\ncursorLine\"Y\n" +
+      "\020LiveOverlayEvent\022\035\n\nsession_id\030\001 \001(\tR\ts" +
+      "essionId\022\022\n\004line\030\002 \001(\005R\004line\022\022\n\004note\030\003 \001" +
+      "(\tR\004note\"G\n\016LiveEndedEvent\022\035\n\nsession_id" +
+      "\030\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001(\tR\006reaso" +
+      "n\"\206\001\n\020TaskChangedEvent\022\027\n\007task_id\030\001 \001(\tR" +
+      "\006taskId\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\"" +
+      "\n\ractor_user_id\030\003 \001(\tR\013actorUserId\022\026\n\006st" +
+      "atus\030\004 \001(\tR\006status\"{\n\027EntitlementUpdated" +
+      "Event\022%\n\004tier\030\001 \001(\0162\021.hivesync.v1.TierR\004" +
+      "tier\0229\n\nexpires_at\030\002 \001(\0132\032.google.protob" +
+      "uf.TimestampR\texpiresAt\"\203\001\n\021Notification" +
+      "Event\022\'\n\017notification_id\030\001 \001(\tR\016notifica" +
+      "tionId\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body\030\003 \001" +
+      "(\tR\004body\022\033\n\tdeep_link\030\004 \001(\tR\010deepLink\"\246\001" +
+      "\n\021AdminMessageEvent\022\016\n\002id\030\001 \001(\tR\002id\022\024\n\005t" +
+      "itle\030\002 \001(\tR\005title\022\022\n\004body\030\003 \001(\tR\004body\0224\n" +
+      "\005level\030\004 \001(\0162\036.hivesync.v1.AdminMessageL" +
+      "evelR\005level\022!\n\014requires_ack\030\005 \001(\010R\013requi" +
+      "resAck\"\324\001\n\024MigrationNoticeEvent\022\030\n\007new_u" +
+      "rl\030\001 \001(\tR\007new_url\022>\n\014switch_after\030\002 \001(\0132" +
+      "\032.google.protobuf.TimestampR\014switch_afte" +
+      "r\0222\n\024grace_period_seconds\030\003 \001(\005R\024grace_p" +
+      "eriod_seconds\022\036\n\nnew_ws_url\030\004 \001(\tR\nnew_w" +
+      "s_url\022\016\n\002id\030\005 \001(\tR\002id*\227\001\n\016EventDirection" +
+      "\022\037\n\033EVENT_DIRECTION_UNSPECIFIED\020\000\022$\n EVE" +
+      "NT_DIRECTION_CLIENT_TO_SERVER\020\001\022$\n EVENT" +
+      "_DIRECTION_SERVER_TO_CLIENT\020\002\022\030\n\024EVENT_D" +
+      "IRECTION_BOTH\020\003*\255\001\n\013WsCloseCode\022\035\n\031WS_CL" +
+      "OSE_CODE_UNSPECIFIED\020\000\022\035\n\030WS_CLOSE_CODE_" +
+      "BAD_FRAMES\020\240\037\022\"\n\035WS_CLOSE_CODE_UNAUTHENT" +
+      "ICATED\020\241\037\022\032\n\025WS_CLOSE_CODE_REVOKED\020\243\037\022 \n" +
+      "\033WS_CLOSE_CODE_SLOW_CONSUMER\020\250\037*\275\001\n\014Vers" +
+      "ionState\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022" +
+      "\031\n\025VERSION_STATE_CREATED\020\001\022\027\n\023VERSION_ST" +
+      "ATE_MOVED\020\002\022\031\n\025VERSION_STATE_DELETED\020\003\022\032" +
+      "\n\026VERSION_STATE_RESTORED\020\004\022#\n\037VERSION_ST" +
+      "ATE_SNAPSHOT_RESTORED\020\005*\202\001\n\014MemberChange" +
+      "\022\035\n\031MEMBER_CHANGE_UNSPECIFIED\020\000\022\030\n\024MEMBE" +
+      "R_CHANGE_JOINED\020\001\022\036\n\032MEMBER_CHANGE_ROLE_" +
+      "CHANGED\020\002\022\031\n\025MEMBER_CHANGE_REMOVED\020\003*\226\001\n" +
+      "\014PreviewState\022\035\n\031PREVIEW_STATE_UNSPECIFI" +
+      "ED\020\000\022\030\n\024PREVIEW_STATE_QUEUED\020\001\022\032\n\026PREVIE" +
+      "W_STATE_BUILDING\020\002\022\027\n\023PREVIEW_STATE_READ" +
+      "Y\020\003\022\030\n\024PREVIEW_STATE_FAILED\020\004*\231\001\n\021AdminM" +
+      "essageLevel\022#\n\037ADMIN_MESSAGE_LEVEL_UNSPE" +
+      "CIFIED\020\000\022\034\n\030ADMIN_MESSAGE_LEVEL_INFO\020\001\022\037" +
+      "\n\033ADMIN_MESSAGE_LEVEL_WARNING\020\002\022 \n\034ADMIN" +
+      "_MESSAGE_LEVEL_CRITICAL\020\003:M\n\005event\022\035.goo" +
+      "gle.protobuf.FieldOptions\030\272\216\003 \001(\0132\026.hive" +
+      "sync.v1.EventSpecR\005eventBP\n\023dev.hivesync" +
+      ".sdk.v1P\001Z7github.com/hivesync/hivesync/" +
+      "gen/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -627,7 +627,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_ErrorEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ErrorEvent_descriptor,
-        new java.lang.String[] { "Code", "Message", "EventId", });
+        new java.lang.String[] { "Code", "Message", "EventId", "Channel", });
     internal_static_hivesync_v1_SaveFileEvent_descriptor =
       getDescriptor().getMessageType(12);
     internal_static_hivesync_v1_SaveFileEvent_fieldAccessorTable = new

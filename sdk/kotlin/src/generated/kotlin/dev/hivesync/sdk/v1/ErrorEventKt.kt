@@ -107,6 +107,33 @@ public object ErrorEventKt {
     public fun clearEventId() {
       _builder.clearEventId()
     }
+
+    /**
+     * ```
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * ```
+     *
+     * `string channel = 4 [json_name = "channel"];`
+     */
+    public var channel: kotlin.String
+      @kotlin.jvm.JvmName("getChannel")
+        get() = _builder.channel
+      @kotlin.jvm.JvmName("setChannel")
+        set(value) {
+        _builder.channel = value
+      }
+    /**
+     * ```
+     * channel names the channel the error is about (a refused subscription,
+     * or one the server ended), when there is one.
+     * ```
+     *
+     * `string channel = 4 [json_name = "channel"];`
+     */
+    public fun clearChannel() {
+      _builder.clearChannel()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -19,6 +19,7 @@ public object HiveSyncDescriptors {
       dev.hivesync.sdk.v1.FileServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.HistoryServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.Identity.getDescriptor(),
+      dev.hivesync.sdk.v1.LiveServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.MetaServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.NotificationServiceOuterClass.getDescriptor(),
       dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor(),

@@ -1,0 +1,156 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
+	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
+	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/live"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+func liveClient(b *testBundle, ed editor) hivesyncv1connect.LiveServiceClient {
+	return hivesyncv1connect.NewLiveServiceClient(b.h1, b.baseURL, bearer(ed.token))
+}
+
+func TestLiveViewStreamsReadOnlyToInvitedViewers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	creator := newEditorOn(t, b, "creator@live.test", "desktop")
+	viewer := newEditorOn(t, b, "viewer@live.test", "mobile")
+	stranger := newEditorOn(t, b, "stranger@live.test", "mobile")
+	pid, fid, _ := wsProject(t, creator)
+
+	inv, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, FileId: fid})
+	require.NoError(t, err)
+	session := inv.GetSession()
+	require.Equal(t, "live:"+session.GetId(), session.GetChannel())
+	require.Contains(t, inv.GetQrPayload(), inv.GetToken())
+	require.WithinDuration(t, time.Now().Add(time.Hour), inv.GetExpiresAt().AsTime(), time.Minute)
+	again, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid})
+	require.NoError(t, err)
+	require.Equal(t, session.GetId(), again.GetSession().GetId(), "one running session per creator and project")
+	_, err = liveClient(b, stranger).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "only members stream a project")
+
+	// The viewer joins over REST, as the spec writes it.
+	req, err := http.NewRequest(http.MethodPost, b.baseURL+"/api/v1/live/"+inv.GetToken()+"/join", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+viewer.token)
+	resp, err := b.h1.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	var joined hivesyncv1.JoinLiveResponse
+	require.NoError(t, protojson.Unmarshal(body, &joined))
+	require.EqualValues(t, 1, joined.GetSession().GetViewers())
+	_, err = liveClient(b, stranger).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: "nope"})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+
+	channel := session.GetChannel()
+	creatorWS, viewerWS, strangerWS := dialWS(t, b.baseURL), dialWS(t, b.baseURL), dialWS(t, b.baseURL)
+	creatorWS.login(creator.token)
+	viewerWS.login(viewer.token)
+	strangerWS.login(stranger.token)
+	viewerWS.subscribe(at(channel, -1))
+	strangerWS.send(&hivesyncv1.Event{Id: "peek", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, -1)}}}})
+	require.Equal(t, "not_found", strangerWS.next().GetError().GetCode(), "only joined viewers watch")
+
+	creatorWS.send(&hivesyncv1.Event{Id: "t1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Path: "a.txt", Text: "hello", Offset: -1}}})
+	require.Equal(t, "t1", creatorWS.next().GetAck().GetEventId())
+	got := viewerWS.next()
+	require.Equal(t, "live.text", got.GetEventType())
+	require.Equal(t, "hello", got.GetLiveText().GetText())
+
+	viewerWS.send(&hivesyncv1.Event{Id: "v1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Text: "hijack"}}})
+	refused := viewerWS.next()
+	require.Equal(t, "failed_precondition", refused.GetError().GetCode(), "viewers are read-only")
+
+	// Preview updates: at most one every 2 seconds.
+	diff := func(id string) *hivesyncv1.Event {
+		return &hivesyncv1.Event{Id: id, Payload: &hivesyncv1.Event_DiffUpdate{DiffUpdate: &hivesyncv1.DiffUpdateEvent{SessionId: session.GetId(), Path: "a.txt", UnifiedDiff: "@@ -1 +1 @@\n-a\n+b\n"}}}
+	}
+	creatorWS.send(diff("d1"))
+	require.Equal(t, "d1", creatorWS.next().GetAck().GetEventId())
+	creatorWS.send(diff("d2"))
+	throttled := creatorWS.next()
+	require.Equal(t, "failed_precondition", throttled.GetError().GetCode())
+	require.Equal(t, "d2", throttled.GetError().GetEventId())
+	require.Equal(t, "diff_update", viewerWS.next().GetEventType())
+
+	// A viewer cannot end it; the creator can, and viewers are told.
+	_, err = liveClient(b, viewer).EndLive(ctx, &hivesyncv1.EndLiveRequest{SessionId: session.GetId()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	_, err = liveClient(b, creator).EndLive(ctx, &hivesyncv1.EndLiveRequest{SessionId: session.GetId()})
+	require.NoError(t, err)
+	ended := viewerWS.next()
+	require.Equal(t, "live.ended", ended.GetEventType())
+	require.Equal(t, "creator_stopped", ended.GetLiveEnded().GetReason())
+	require.Equal(t, "permission_denied", viewerWS.next().GetError().GetCode(), "the channel closes")
+	_, err = liveClient(b, viewer).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "an ended session takes no viewers")
+}
+
+func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	creator := newEditorOn(t, b, "c@cap.test", "desktop")
+	friend, other := newEditorOn(t, b, "friend@cap.test", "mobile"), newEditorOn(t, b, "other@cap.test", "mobile")
+	pid, _, _ := wsProject(t, creator)
+
+	_, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, InviteeEmail: "nobody@cap.test"})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+	inv, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, InviteeEmail: "FRIEND@cap.test"})
+	require.NoError(t, err)
+	require.NotEmpty(t, inv.GetInviteeUserId())
+	_, err = liveClient(b, other).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "a bound invite is for its addressee only")
+	_, err = liveClient(b, friend).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
+	require.NoError(t, err)
+	notes, err := hivesyncv1connect.NewNotificationServiceClient(b.h1, b.baseURL, bearer(friend.token)).ListNotifications(ctx, &hivesyncv1.ListNotificationsRequest{})
+	require.NoError(t, err)
+	require.Len(t, notes.GetNotifications(), 1)
+	require.Equal(t, inv.GetQrPayload(), notes.GetNotifications()[0].GetDeepLink())
+
+	// Fill the session to its cap of 100 viewers.
+	open, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid})
+	require.NoError(t, err)
+	sid := uuid.MustParse(open.GetSession().GetId())
+	for i := range live.MaxViewers - 1 {
+		u, err := b.store.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: fmt.Sprintf("v%d@cap.test", i)})
+		require.NoError(t, err)
+		_, err = b.store.LiveViewerInsert(ctx, dbgen.LiveViewerInsertParams{SessionID: sid, UserID: u.ID})
+		require.NoError(t, err)
+	}
+	_, err = liveClient(b, other).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: open.GetToken()})
+	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err))
+	limit := typedDetail[*hivesyncv1.LimitExceeded](t, err)
+	require.Equal(t, hivesyncv1.Limit_LIMIT_LIVE_VIEWERS, limit.GetLimit())
+	_, err = liveClient(b, friend).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
+	require.NoError(t, err, "a viewer already in rejoins")
+
+	// An hour without the creator ends it.
+	viewerWS := dialWS(t, b.baseURL)
+	viewerWS.login(friend.token)
+	viewerWS.subscribe(at(open.GetSession().GetChannel(), -1))
+	later := live.NewService(b.store, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().Add(live.IdleTimeout + time.Minute) })
+	require.NoError(t, later.EndIdle(ctx))
+	ended := viewerWS.next()
+	require.Equal(t, "idle_timeout", ended.GetLiveEnded().GetReason())
+}
