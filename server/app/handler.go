@@ -44,6 +44,12 @@ func newHandler(services []mountedService, h *health, m *metrics, maxRequestByte
 		}
 		mux.Handle("/", limitRequestBody(transcoder, maxRequestBytes))
 	}
+	for _, s := range services {
+		if s.desc.FullName() == "hivesync.v1.HistoryService" {
+			// Streamed past the transcoder, which would buffer the whole file.
+			mux.Handle("POST /api/v1/projects/{project_id}/export/{format}", restExport(s.handler))
+		}
+	}
 
 	mux.Handle(grpchealth.NewHandler(h))
 	reflector := grpcreflect.NewStaticReflector(names...)

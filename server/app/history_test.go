@@ -294,6 +294,30 @@ func TestHistoryExportStreamsEveryFormat(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		require.Equal(t, string(viaConnect), string(body))
+
+		// Failures before the first byte are ordinary REST errors.
+		for _, c := range []struct {
+			path, token string
+			status      int
+		}{
+			{"/api/v1/projects/" + pid + "/export/xlsx", owner.token, http.StatusBadRequest},
+			{"/api/v1/projects/" + pid + "/export/csv", viewer.token, http.StatusNotFound},
+			{"/api/v1/projects/" + pid + "/export/csv", "", http.StatusUnauthorized},
+		} {
+			req, err := http.NewRequest(http.MethodPost, b.baseURL+c.path, strings.NewReader("{}"))
+			require.NoError(t, err)
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			resp, err := b.h1.Do(req)
+			require.NoError(t, err)
+			errBody, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			require.Equal(t, c.status, resp.StatusCode, c.path)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			require.Contains(t, string(errBody), `"message"`)
+		}
 	})
 	t.Run("empty_and_refused", func(t *testing.T) {
 		other, err := owner.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Quiet"})
