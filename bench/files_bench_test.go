@@ -261,19 +261,34 @@ func benchSaves(b *testing.B, clients []saver) {
 
 // saveContent is 1 KB of source text: 16 lines of 64 bytes, one of which
 // carries seq, so consecutive saves differ by one line as an edit would.
+// Only that line is formatted per call: the client's own work is not what
+// the benchmark measures.
 func saveContent(seq int64) string {
+	lines := contentLines()
+	edited := int(seq % int64(len(lines)))
 	var sb strings.Builder
 	sb.Grow(saveContentBytes)
-	for i := range saveContentBytes / 64 {
-		line := fmt.Sprintf("\tvalue%02d := compute(%d, %q)", i, i*7, "abcdefghijklmnop")
-		if i == int(seq%16) {
-			line = fmt.Sprintf("\tedited := save(%d)", seq)
+	for i, line := range lines {
+		if i == edited {
+			line = padLine(fmt.Sprintf("\tedited := save(%d)", seq))
 		}
 		sb.WriteString(line)
-		sb.WriteString(strings.Repeat(" ", 63-len(line)))
-		sb.WriteByte('\n')
 	}
 	return sb.String()
+}
+
+// contentLines are saveContent's lines before any edit.
+var contentLines = sync.OnceValue(func() []string {
+	lines := make([]string, saveContentBytes/64)
+	for i := range lines {
+		lines[i] = padLine(fmt.Sprintf("\tvalue%02d := compute(%d, %q)", i, i*7, "abcdefghijklmnop"))
+	}
+	return lines
+})
+
+// padLine pads line with spaces to 63 bytes and ends it.
+func padLine(line string) string {
+	return line + strings.Repeat(" ", 63-len(line)) + "\n"
 }
 
 // pgbenchPath finds pgbench next to the Postgres server binaries (same major
@@ -359,27 +374,38 @@ ON CONFLICT DO NOTHING;`)
 	return tps
 }
 
-// BenchmarkCompare measures the diff the server computes on every save,
-// conflict and DiffVersions (files.Compare: go-udiff lines, then a unified
-// diff with 3 lines of context and the line counts), on two 5 MB files (the
-// default single-file limit):
+// BenchmarkCompare measures the diff the server computes on every conflict,
+// DiffVersions and snapshot diff, and (counts only) on every save
+// (files.Compare: linediff, then a unified diff with 3 lines of context and
+// the line counts), on two 5 MB files (the default single-file limit):
 //
 //   - lines_1pct: every 100th line edited, so 1% of lines change, each in its
 //     own hunk (the most hunks for that share of changes);
 //   - lines_all: every line edited;
-//   - one_line: a file that is one 5 MB line (minified code), one byte edited.
+//   - one_line: a file that is one 5 MB line (minified code), one byte edited;
+//   - few_distinct_lines: the adversarial case for a patience-style diff, a
+//     file of 64 distinct lines repeated in random order, 1% of them replaced
+//     by others of the 64, so no line is unique and the search must fall back
+//     to its bounded Myers step;
+//   - worst_case: the most lines 5 MB holds (2.5 million of 2 bytes), drawn
+//     at random from 2 distinct lines, against another such file: no anchors
+//     and an edit distance in the millions, so the search spends its whole
+//     budget; this bounds the time of any input of that size.
 //
 // The baseline is the least any line diff does: split both files into lines
 // and hash each line (maphash, into a slice per file).
 //
 // "added-lines" is how many lines Compare reports as added; "changed-lines"
 // is how many the case really changed (one removed and one added each). They
-// differ when go-udiff stops searching for a minimal diff.
+// differ when the search stops short of a minimal diff.
 func BenchmarkCompare(b *testing.B) {
 	old := sourceFile(5_000_000)
 	long := longLine(5_000_000)
 	onePercent, fewChanged := editLines(old, 100)
 	all, allChanged := editLines(old, 1)
+	repeated := fewDistinctLines(5_000_000)
+	repeatedEdited, repeatedChanged := swapLines(repeated, 100)
+	coinA, coinB := coinLines(5_000_000, 7), coinLines(5_000_000, 8)
 	cases := []struct {
 		name     string
 		old, new string
@@ -388,6 +414,8 @@ func BenchmarkCompare(b *testing.B) {
 		{"lines_1pct", old, onePercent, fewChanged},
 		{"lines_all", old, all, allChanged},
 		{"one_line", long, editByte(long, len(long)/2), 1},
+		{"few_distinct_lines", repeated, repeatedEdited, repeatedChanged},
+		{"worst_case", coinA, coinB, 0},
 	}
 	seed := maphash.MakeSeed()
 	for _, c := range cases {
@@ -404,15 +432,49 @@ func BenchmarkCompare(b *testing.B) {
 			b.ReportAllocs()
 			var d files.Diff
 			for b.Loop() {
-				var err error
-				if d, err = files.Compare("a", "b", c.old, c.new); err != nil {
-					b.Fatal(err)
-				}
+				d = files.Compare("a", "b", c.old, c.new)
 			}
 			b.ReportMetric(float64(d.LinesAdded), "added-lines")
 			b.ReportMetric(float64(c.changed), "changed-lines")
 		})
 	}
+}
+
+// fewDistinctLines is about size bytes of lines drawn at random from 64
+// distinct lines, so that no line occurs once.
+func fewDistinctLines(size int) string {
+	rng := rand.New(rand.NewPCG(6, 6))
+	var sb strings.Builder
+	sb.Grow(size + 128)
+	for sb.Len() < size-128 {
+		fmt.Fprintf(&sb, "\tcase %d: return f%d(x)\n", rng.IntN(64), rng.IntN(64)%8)
+	}
+	return sb.String()
+}
+
+// coinLines is size bytes of "0\n" and "1\n" lines at random.
+func coinLines(size int, seed uint64) string {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	out := make([]byte, size)
+	for i := 0; i+1 < size; i += 2 {
+		out[i], out[i+1] = byte('0'+rng.IntN(2)), '\n'
+	}
+	return string(out)
+}
+
+// swapLines replaces every nth line by the line after it (when they
+// differ), keeping the set of distinct lines, and returns how many lines it
+// changed.
+func swapLines(s string, nth int) (string, int) {
+	lines := strings.SplitAfter(s, "\n")
+	changed := 0
+	for i := 0; i+1 < len(lines); i += nth {
+		if lines[i] != lines[i+1] && lines[i+1] != "" {
+			lines[i] = lines[i+1]
+			changed++
+		}
+	}
+	return strings.Join(lines, ""), changed
 }
 
 // lineHashes is the baseline's work for one file.

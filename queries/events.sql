@@ -1,15 +1,8 @@
--- name: EventChannelNext :one
--- EventChannelNext reserves the next sequence number of a channel; the row
--- lock orders concurrent appends to one channel.
-INSERT INTO event_channels (channel, last_sequence) VALUES (@channel, 1)
-ON CONFLICT (channel) DO UPDATE SET last_sequence = event_channels.last_sequence + 1
-RETURNING last_sequence;
-
--- name: EventInsert :exec
-INSERT INTO events (channel, sequence, event_type, payload) VALUES (@channel, @sequence, @event_type, @payload);
-
--- name: EventNotify :exec
-SELECT pg_notify('hivesync_events', @message::text);
+-- name: EventAppend :one
+-- EventAppend stores an event (encoded without its sequence) as the next of
+-- its channel and announces it on commit, in one statement (see event_append
+-- in migrations/00014_event_append.sql).
+SELECT event_append(@channel::text, @event_type::text, @payload::bytea)::bigint AS sequence;
 
 -- name: EventListAfter :many
 SELECT * FROM events WHERE channel = @channel AND sequence > @after ORDER BY sequence LIMIT @max_events;

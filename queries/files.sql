@@ -15,11 +15,64 @@ JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @user_id
 WHERE f.id = @id AND f.deleted_at IS NULL;
 
 -- name: FileLockForSave :one
--- FileLockForSave locks a live file's row for the duration of a save.
+-- FileLockForSave locks a live file's row for the duration of a snapshot
+-- restore.
 SELECT * FROM files WHERE id = @id AND deleted_at IS NULL FOR UPDATE;
 
--- name: FileAdvanceHead :exec
-UPDATE files SET head_version_id = @head_version_id, head_revision = @head_revision WHERE id = @id;
+-- name: FileSaveBase :one
+-- FileSaveBase reads, without locking, everything a save decides on: the live
+-- file with the caller's role and its project's storage, the base version
+-- (base_found is false when base is not a version of this file), whether the
+-- idempotency key was used on this file already, and whether @device_id, when
+-- given, is a live device of the caller. Versions never change, so the base's
+-- content read here is the head's if FileVersionAppend then finds the base
+-- still at the head.
+SELECT f.project_id, f.path, f.head_version_id, f.head_revision, m.role, p.storage_bytes,
+       (b.id IS NOT NULL)::boolean AS base_found,
+       coalesce(b.revision, 0)::bigint AS base_revision,
+       coalesce(b.content, '')::text AS base_content,
+       EXISTS (SELECT 1 FROM file_versions k WHERE k.file_id = f.id AND k.idempotency_key = @idempotency_key::text) AS key_used,
+       EXISTS (SELECT 1 FROM devices d WHERE d.id = sqlc.narg(device_id)::uuid AND d.user_id = @user_id AND d.revoked_at IS NULL) AS device_owned
+FROM files f
+JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @user_id
+JOIN projects p ON p.id = f.project_id
+LEFT JOIN file_versions b ON b.id = @base_version_id AND b.file_id = f.id
+WHERE f.id = @id AND f.deleted_at IS NULL;
+
+-- name: FileVersionAppend :one
+-- FileVersionAppend is a whole save in one statement. If the file is live at
+-- @path, its head is still @base_version_id (revision @base_revision) and
+-- @author_id is still at least @min_role in its project, it locks the file
+-- row, charges @size_bytes to the project if its storage stays within
+-- @max_project_bytes, inserts the version as revision @base_revision + 1,
+-- moves the head to it and appends @event_payload to the event log
+-- (event_append: sequence, row, NOTIFY). Otherwise it writes nothing and
+-- returns no row. As one statement, it holds the rows that every save in a
+-- project updates (projects, the project's event_channels row) for the least
+-- time possible: from here to the commit, with no round trip in between.
+WITH locked AS (
+    SELECT f.id, f.project_id, f.head_revision FROM files f
+    JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @author_id::uuid AND m.role >= @min_role::smallint
+    WHERE f.id = @file_id::uuid AND f.deleted_at IS NULL AND f.path = @path::text
+      AND f.head_version_id = @base_version_id::uuid AND f.head_revision = @base_revision::bigint
+    FOR UPDATE OF f
+), charged AS (
+    UPDATE projects p SET storage_bytes = p.storage_bytes + @size_bytes::bigint
+    FROM locked
+    WHERE p.id = locked.project_id AND p.storage_bytes + @size_bytes::bigint <= @max_project_bytes::bigint
+    RETURNING p.id
+), version AS (
+    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
+    SELECT @id::uuid, locked.id, locked.head_revision + 1, @content::text, @content_sha256::text, @size_bytes::bigint, @author_id::uuid,
+           sqlc.narg(device_id)::uuid, @lines_added::integer, @lines_removed::integer, sqlc.narg(idempotency_key)::text
+    FROM locked, charged
+    RETURNING id, file_id, revision, created_at
+), head AS (
+    UPDATE files f SET head_version_id = version.id, head_revision = version.revision
+    FROM version WHERE f.id = version.file_id
+)
+SELECT version.created_at, event_append(@channel::text, @event_type::text, @event_payload::bytea)::bigint AS sequence
+FROM version;
 
 -- name: FileListByProject :many
 SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,

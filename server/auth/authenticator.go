@@ -17,15 +17,17 @@ import (
 )
 
 // Authenticator verifies access tokens for the access interceptor. Beyond the
-// signature and lifetime it checks, on every request, that the session, the
-// user and the device are still in good standing, so revoking any of them
-// takes effect at once; and it reads the user's tier from the entitlement.
+// signature (checked once per token, see verifiedTokens) and lifetime it
+// checks, on every request, that the session, the user and the device are
+// still in good standing, so revoking any of them takes effect at once; and
+// it reads the user's tier from the entitlement.
 type Authenticator struct {
 	adminKey string
 	issuer   *Issuer
 	store    *store.Store
 	leeway   time.Duration
 	now      func() time.Time
+	verified verifiedTokens
 }
 
 var _ access.Authenticator = (*Authenticator)(nil)
@@ -47,7 +49,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if a.adminKey != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.adminKey)) == 1 {
 		return &access.Principal{ClientType: hivesyncv1.ClientType_CLIENT_TYPE_ADMIN, Scopes: []hivesyncv1.Scope{hivesyncv1.Scope_SCOPE_ADMIN}, Tier: hivesyncv1.Tier_TIER_FREE}, nil
 	}
-	claims, err := a.issuer.Verify(ctx, token, a.leeway)
+	claims, err := a.verify(ctx, token)
 	if errors.Is(err, ErrInvalidToken) {
 		return nil, fmt.Errorf("%w: %w", access.ErrInvalidToken, err)
 	}

@@ -7,7 +7,6 @@ package events
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +19,8 @@ import (
 )
 
 // NotifyChannel is the Postgres NOTIFY channel announcing appended events;
-// each message is "<channel> <sequence>".
+// each message is "<channel> <sequence>". event_append (the migration that
+// defines it) sends them.
 const NotifyChannel = "hivesync_events"
 
 // UserChannel is the channel of a user's own events (entitlements,
@@ -32,30 +32,46 @@ func UserChannel(userID string) string { return "user:" + userID }
 func ProjectChannel(projectID string) string { return "project_sync:" + projectID }
 
 // Append numbers ev on channel, fills in id, event_type and server_time, and
-// stores it in q's transaction. The event is visible (and announced) only if
-// that transaction commits.
+// stores it in q's transaction, in one statement. The event is visible (and
+// announced) only if that transaction commits. ev itself is not changed.
 func Append(ctx context.Context, q dbgen.Querier, channel string, ev *hivesyncv1.Event, now time.Time) (*hivesyncv1.Event, error) {
-	typ, err := eventType(ev)
+	out := proto.CloneOf(ev)
+	enc, err := Encode(channel, out, now)
 	if err != nil {
 		return nil, err
 	}
-	seq, err := q.EventChannelNext(ctx, channel)
+	seq, err := q.EventAppend(ctx, dbgen.EventAppendParams{Channel: enc.Channel, EventType: enc.EventType, Payload: enc.Payload})
 	if err != nil {
-		return nil, fmt.Errorf("reserve event sequence: %w", err)
-	}
-	out := proto.CloneOf(ev)
-	out.Id, out.EventType, out.Channel, out.Sequence, out.ServerTime = uuid.NewString(), typ, channel, seq, timestamppb.New(now.UTC())
-	payload, err := proto.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
-	}
-	if err := q.EventInsert(ctx, dbgen.EventInsertParams{Channel: channel, Sequence: seq, EventType: typ, Payload: payload}); err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
-	if err := q.EventNotify(ctx, channel+" "+strconv.FormatInt(seq, 10)); err != nil {
-		return nil, fmt.Errorf("notify event: %w", err)
-	}
+	out.Sequence = seq
 	return out, nil
+}
+
+// Encoded is an event ready for the log's event_append function (see
+// migrations/00014_event_append.sql), which a statement can call to append
+// it together with other writes.
+type Encoded struct {
+	Channel   string
+	EventType string
+	// Payload is the Event without its sequence; event_append numbers the
+	// event and stores the payload with the sequence field after it.
+	Payload []byte
+}
+
+// Encode fills in ev's id, event_type, channel and server_time (ev is the
+// caller's to give away) and encodes it for event_append.
+func Encode(channel string, ev *hivesyncv1.Event, now time.Time) (Encoded, error) {
+	typ, err := eventType(ev)
+	if err != nil {
+		return Encoded{}, err
+	}
+	ev.Id, ev.EventType, ev.Channel, ev.Sequence, ev.ServerTime = uuid.NewString(), typ, channel, 0, timestamppb.New(now.UTC())
+	payload, err := proto.Marshal(ev)
+	if err != nil {
+		return Encoded{}, fmt.Errorf("encode event: %w", err)
+	}
+	return Encoded{Channel: channel, EventType: typ, Payload: payload}, nil
 }
 
 // eventType is the wire name declared for the event's payload in the contract.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	udiff "github.com/aymanbagabas/go-udiff"
+	"github.com/hivesync/hivesync/server/files/linediff"
 )
 
 // ErrBadContent wraps every reason content is refused.
@@ -39,23 +39,18 @@ type Diff struct {
 	LinesRemoved int
 }
 
-// Compare diffs old and new by lines (go-udiff, O(n log n) in practice).
-func Compare(oldLabel, newLabel, old, new string) (Diff, error) {
-	edits := udiff.Lines(old, new)
-	u, err := udiff.ToUnifiedDiff(oldLabel, newLabel, old, edits, udiff.DefaultContextLines)
-	if err != nil {
-		return Diff{}, fmt.Errorf("diff: %w", err)
-	}
-	d := Diff{Unified: u.String()}
-	for _, h := range u.Hunks {
-		for _, l := range h.Lines {
-			switch l.Kind {
-			case udiff.Insert:
-				d.LinesAdded++
-			case udiff.Delete:
-				d.LinesRemoved++
-			}
-		}
-	}
-	return d, nil
+// contextLines is how many unchanged lines surround each change in a
+// unified diff, as diff -u prints them.
+const contextLines = 3
+
+// Compare diffs old and new by lines (linediff: O(n log n) on any input) and
+// writes the unified diff; the counts are those of its "+" and "-" lines.
+func Compare(oldLabel, newLabel, old, new string) Diff {
+	d := linediff.Lines(old, new)
+	return Diff{Unified: d.Unified(oldLabel, newLabel, contextLines), LinesAdded: d.Added, LinesRemoved: d.Removed}
+}
+
+// CountChanges is Compare's line counts without the diff text, for a save.
+func CountChanges(old, new string) (added, removed int) {
+	return linediff.Count(old, new)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -46,10 +45,7 @@ func (s *Service) charge(ctx context.Context, q dbgen.Querier, projectID uuid.UU
 	_, err := q.ProjectAddStorage(ctx, dbgen.ProjectAddStorageParams{ID: projectID, Delta: n, MaxBytes: s.limits.MaxProjectBytes})
 	if errors.Is(store.MapError(err), store.ErrNotFound) {
 		used, _ := q.ProjectStorage(ctx, projectID)
-		return apierror.QuotaExceeded(&hivesyncv1.LimitExceeded{
-			Limit: hivesyncv1.Limit_LIMIT_PROJECT_STORAGE, Max: s.limits.MaxProjectBytes, Actual: used + n,
-			Message: fmt.Sprintf("the project would use %d bytes; projects may use at most %d bytes", used+n, s.limits.MaxProjectBytes),
-		})
+		return s.storageExceeded(used, n)
 	}
 	return err
 }
@@ -111,13 +107,10 @@ func (s *Service) create(ctx context.Context, userID, projectID uuid.UUID, rawPa
 			}
 			return err
 		}
-		d, err := Compare("/dev/null", path, "", content)
-		if err != nil {
-			return err
-		}
+		added, _ := CountChanges("", content)
 		version, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
 			ID: versionID, FileID: fileID, Revision: 1, Content: content, ContentSha256: Hash(content), SizeBytes: int64(len(content)),
-			AuthorID: userID, LinesAdded: int32(d.LinesAdded), IdempotencyKey: idem,
+			AuthorID: userID, LinesAdded: int32(added), IdempotencyKey: idem,
 		})
 		if err != nil {
 			return err
@@ -169,9 +162,9 @@ func (s *Service) file(ctx context.Context, rawID string) (dbgen.FileGetForMembe
 	return f, nil
 }
 
-// SaveFile implements hivesyncv1connect.FileServiceHandler. The file row is
-// locked for the save, so of concurrent saves on one base exactly one wins;
-// the others get Conflict and nothing of theirs is written.
+// SaveFile implements hivesyncv1connect.FileServiceHandler. Of concurrent
+// saves on one base exactly one wins (the compare-and-set runs under the file
+// row's lock); the others get Conflict and nothing of theirs is written.
 func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest) (*hivesyncv1.SaveFileResponse, error) {
 	userID, err := caller(ctx)
 	if err != nil {
@@ -185,165 +178,273 @@ func (s *Service) SaveFile(ctx context.Context, req *hivesyncv1.SaveFileRequest)
 	if err != nil {
 		return nil, err
 	}
-	content := req.GetContent()
-	normalized, err := s.checkContent(content)
+	content, err := s.checkContent(req.GetContent())
 	if err != nil {
 		return nil, err
 	}
-	expect := Hash(normalized)
-	v, err := s.save(ctx, userID, fileID, base, func(string) (string, error) { return content, nil }, req.GetIdempotencyKey(), req.GetDeviceId(), expect)
+	v, err := s.save(ctx, saveRequest{
+		userID: userID, fileID: fileID, base: base, content: content, contentHash: Hash(content),
+		key: req.GetIdempotencyKey(), device: req.GetDeviceId(),
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &hivesyncv1.SaveFileResponse{Version: fullVersionProto(v)}, nil
 }
 
-// save appends a version made from the base's content by edit, if base is
-// still the head; otherwise it returns a Conflict and writes nothing.
+// saveRequest is one save: of file by user, on base.
+type saveRequest struct {
+	userID, fileID, base uuid.UUID
+	// content (checked and normalized) and contentHash are the new content
+	// when the caller has it; otherwise edit makes it from the base's content
+	// (a queued patch) and save checks it.
+	content, contentHash string
+	edit                 func(baseContent string) (string, error)
+	// key is the idempotency key, device the saving device's id ("" for the
+	// caller's session's device).
+	key, device string
+}
+
+// maxSaveReads bounds how many times a save reads the file: a write that
+// finds the file changed since the read (another save won, the file was
+// renamed or deleted, the role or the project's room changed) reads again,
+// and that read almost always decides (Conflict, NotFound…) at once.
+const maxSaveReads = 4
+
+// save appends a version made from the base's content, if base is still the
+// head; otherwise it returns a Conflict and writes nothing. A repeated
+// idempotency key answers the version it created, unless the content's hash
+// (when known) shows a different save reusing the key, which is refused.
 //
-// A repeated idempotency key answers the version it created, unless
-// expectHash (the new content's hash, when known) shows a different save
-// reusing the key, which is refused.
-func (s *Service) save(ctx context.Context, userID, fileID, base uuid.UUID, edit func(baseContent string) (string, error), rawKey, rawDevice string, expectHash string) (dbgen.FileVersion, error) {
-	key := strings.TrimSpace(rawKey)
+// A save is one read and one write, each a single statement. The read
+// (FileSaveBase, no lock) decides everything that can be refused: membership
+// and role, device, idempotency, conflict, limits; and gives the base's
+// content for the line counts. The write (FileVersionAppend) locks the file
+// row and appends the version only if the head is still the base (and the
+// rest still holds), in the same statement as the storage charge and the
+// save_file event. Deciding a conflict from the read is exact: the head only
+// ever moves to a new version, so a base that is not the head never is again.
+// When this node created the base (recentVersions), the save is the write
+// alone, and falls back to the read if the write finds anything changed.
+func (s *Service) save(ctx context.Context, r saveRequest) (dbgen.FileVersion, error) {
+	key := strings.TrimSpace(r.key)
 	if len(key) > 200 {
 		return dbgen.FileVersion{}, apierror.InvalidArgument("idempotency_key", "must be at most 200 characters")
-	}
-	f, err := s.store.FileGetForMember(ctx, dbgen.FileGetForMemberParams{ID: fileID, UserID: userID})
-	if err != nil {
-		return dbgen.FileVersion{}, s.mapErr(ctx, store.MapError(err))
-	}
-	if f.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR) {
-		return dbgen.FileVersion{}, errReadOnly
-	}
-	device, err := s.device(ctx, userID, rawDevice)
-	if err != nil {
-		return dbgen.FileVersion{}, err
-	}
-	var saved dbgen.FileVersion
-	var refused *hivesyncv1.SaveConflictEvent
-	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		locked, err := q.FileLockForSave(ctx, f.ID)
-		if err != nil {
-			return store.MapError(err)
-		}
-		if key != "" {
-			if prior, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: f.ID, IdempotencyKey: &key}); err == nil {
-				if expectHash != "" && prior.ContentSha256 != expectHash {
-					return apierror.InvalidArgument("idempotency_key", "was already used for a save with other content")
-				}
-				saved = prior // a retry of a save that already happened
-				return nil
-			}
-		}
-		head, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: locked.HeadVersionID, FileID: f.ID})
-		if err != nil {
-			return err
-		}
-		if base != locked.HeadVersionID {
-			// The client's content is its edit of its own base, normalized
-			// as it would have been stored (so its hash compares with ours).
-			baseContent := ""
-			if bv, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: base, FileID: f.ID}); err == nil {
-				baseContent = bv.Content
-			}
-			clientContent := ""
-			if raw, err := edit(baseContent); err == nil {
-				if clientContent, err = s.checkContent(raw); err != nil {
-					return err // invalid content is refused as such, stale or not
-				}
-			}
-			refused = &hivesyncv1.SaveConflictEvent{ProjectId: locked.ProjectID.String(), FileId: f.ID.String(), Path: locked.Path,
-				BaseRevisionId: base.String(), HeadRevisionId: head.ID.String(), HeadRevision: head.Revision, AuthorUserId: userID.String(),
-				ClientContentSha256: Hash(clientContent)}
-			if device != nil {
-				refused.DeviceId = device.String()
-			}
-			return s.conflict(ctx, q, locked, head, base, clientContent)
-		}
-		raw, err := edit(head.Content)
-		if err != nil {
-			return err
-		}
-		content, err := s.checkContent(raw)
-		if err != nil {
-			return err
-		}
-		row, err := s.appendVersion(ctx, q, locked, head, content, userID, device, key)
-		if err != nil {
-			return err
-		}
-		saved = dbgen.FileVersion{ID: row.ID, FileID: row.FileID, Revision: row.Revision, ContentSha256: row.ContentSha256, SizeBytes: row.SizeBytes,
-			AuthorID: row.AuthorID, DeviceID: row.DeviceID, LinesAdded: row.LinesAdded, LinesRemoved: row.LinesRemoved, CreatedAt: row.CreatedAt}
-		ev := &hivesyncv1.SaveFileEvent{ProjectId: locked.ProjectID.String(), FileId: f.ID.String(), Path: locked.Path, RevisionId: row.ID.String(),
-			Revision: row.Revision, ContentSha256: row.ContentSha256, AuthorUserId: userID.String()}
-		if device != nil {
-			ev.DeviceId = device.String()
-		}
-		return s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveFile{SaveFile: ev}})
-	})
-	if err != nil {
-		if refused != nil {
-			s.recordConflict(ctx, f.ProjectID, refused)
-		}
-		return dbgen.FileVersion{}, s.mapErr(ctx, err)
-	}
-	return saved, nil
-}
-
-// recordConflict logs a refused save in the project's history (and tells the
-// other devices) after the save's own transaction rolled back. The author
-// already has the Conflict answer, so failing to log it is only logged.
-func (s *Service) recordConflict(ctx context.Context, projectID uuid.UUID, ev *hivesyncv1.SaveConflictEvent) {
-	err := s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		return s.announce(ctx, q, projectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveConflict{SaveConflict: ev}})
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "record save conflict", slog.String("error", err.Error()))
-	}
-}
-
-// appendVersion stores content as the next version of a locked file and
-// moves the head to it, charging the project's storage first. Saves and
-// snapshot restores both append through here.
-func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, locked dbgen.File, head dbgen.FileVersion, content string,
-	author uuid.UUID, device *uuid.UUID, key string) (dbgen.FileVersionInsertRow, error) {
-	if err := s.charge(ctx, q, locked.ProjectID, int64(len(content))); err != nil {
-		return dbgen.FileVersionInsertRow{}, err
-	}
-	d, err := Compare(locked.Path, locked.Path, head.Content, content)
-	if err != nil {
-		return dbgen.FileVersionInsertRow{}, err
 	}
 	var idem *string
 	if key != "" {
 		idem = &key
 	}
-	row, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
-		ID: uuid.New(), FileID: locked.ID, Revision: locked.HeadRevision + 1, Content: content, ContentSha256: Hash(content),
-		SizeBytes: int64(len(content)), AuthorID: author, DeviceID: device, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved),
-		IdempotencyKey: idem,
+	device, explicitDevice, deviceErr := saveDevice(ctx, r.device)
+	if r.edit == nil && r.device == "" {
+		// The usual save: on the head this node's previous save of the file
+		// returned. Anything the read would refuse fails the write instead,
+		// and is then answered by the read below.
+		if b, ok := s.recent.take(r.base, r.fileID); ok {
+			v, err := s.commit(ctx, r, b, r.content, r.contentHash, device, idem)
+			if !errors.Is(err, errFileChanged) {
+				return v, s.mapErr(ctx, err)
+			}
+		}
+	}
+	for range maxSaveReads {
+		st, err := s.store.FileSaveBase(ctx, dbgen.FileSaveBaseParams{ID: r.fileID, UserID: r.userID, BaseVersionID: r.base, IdempotencyKey: key, DeviceID: explicitDevice})
+		if err != nil {
+			return dbgen.FileVersion{}, s.mapErr(ctx, store.MapError(err))
+		}
+		switch {
+		case st.Role < int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR):
+			return dbgen.FileVersion{}, errReadOnly
+		case deviceErr != nil:
+			return dbgen.FileVersion{}, deviceErr
+		case explicitDevice != nil && !st.DeviceOwned:
+			return dbgen.FileVersion{}, apierror.InvalidArgument("device_id", "is not one of your devices")
+		case st.KeyUsed:
+			return s.saved(ctx, r.fileID, key, r.contentHash)
+		case st.HeadVersionID != r.base:
+			return dbgen.FileVersion{}, s.refuse(ctx, r, st, device)
+		}
+		content, hash := r.content, r.contentHash
+		if r.edit != nil {
+			raw, err := r.edit(st.BaseContent)
+			if err != nil {
+				return dbgen.FileVersion{}, err
+			}
+			if content, err = s.checkContent(raw); err != nil {
+				return dbgen.FileVersion{}, err
+			}
+			hash = Hash(content)
+		}
+		if used := st.StorageBytes; used+int64(len(content)) > s.limits.MaxProjectBytes {
+			return dbgen.FileVersion{}, s.storageExceeded(used, int64(len(content)))
+		}
+		base := recentVersion{id: r.base, fileID: r.fileID, projectID: st.ProjectID, path: st.Path, revision: st.HeadRevision, content: st.BaseContent}
+		v, err := s.commit(ctx, r, base, content, hash, device, idem)
+		if !errors.Is(err, errFileChanged) {
+			return v, s.mapErr(ctx, err)
+		}
+	}
+	return dbgen.FileVersion{}, connect.NewError(connect.CodeUnavailable, errors.New("the file kept changing during the save; retry"))
+}
+
+// commit appends content as the version after base, if base is still the
+// head (else errFileChanged), with the save_file event, and remembers the new
+// version for the next save on it.
+func (s *Service) commit(ctx context.Context, r saveRequest, base recentVersion, content, hash string, device *uuid.UUID, key *string) (dbgen.FileVersion, error) {
+	v, err := s.appendVersion(ctx, s.store, versionAppend{
+		fileID: r.fileID, projectID: base.projectID, path: base.path, head: base.id, headRevision: base.revision, headContent: base.content,
+		content: content, contentHash: hash, author: r.userID, device: device, key: key,
+	}, func(v dbgen.FileVersion) *hivesyncv1.Event {
+		ev := &hivesyncv1.SaveFileEvent{ProjectId: base.projectID.String(), FileId: r.fileID.String(), Path: base.path, RevisionId: v.ID.String(),
+			Revision: v.Revision, ContentSha256: v.ContentSha256, AuthorUserId: r.userID.String()}
+		if device != nil {
+			ev.DeviceId = device.String()
+		}
+		return &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveFile{SaveFile: ev}}
 	})
 	if err != nil {
-		return dbgen.FileVersionInsertRow{}, err
+		return dbgen.FileVersion{}, err
 	}
-	if err := q.FileAdvanceHead(ctx, dbgen.FileAdvanceHeadParams{ID: locked.ID, HeadVersionID: row.ID, HeadRevision: row.Revision}); err != nil {
-		return dbgen.FileVersionInsertRow{}, err
+	s.recent.add(recentVersion{id: v.ID, fileID: r.fileID, projectID: base.projectID, path: base.path, revision: v.Revision, content: content})
+	return v, nil
+}
+
+// saveDevice is the saving device: the caller's session's when raw is
+// empty, else raw (explicit), which must then be one of the caller's devices
+// (FileSaveBase checks). A malformed raw is an error kept for after the
+// membership checks, as the device check always came after them.
+func saveDevice(ctx context.Context, raw string) (device, explicit *uuid.UUID, err error) {
+	if raw == "" {
+		return sessionDevice(ctx), nil, nil
 	}
-	return row, nil
+	d, err := parseID("device_id", raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &d, &d, nil
+}
+
+// saved answers a save retried with its idempotency key: the version the
+// first attempt created, unless contentHash (when known) shows another save
+// reusing the key.
+func (s *Service) saved(ctx context.Context, fileID uuid.UUID, key, contentHash string) (dbgen.FileVersion, error) {
+	prior, err := s.store.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: fileID, IdempotencyKey: &key})
+	if err != nil {
+		return dbgen.FileVersion{}, s.mapErr(ctx, err)
+	}
+	if contentHash != "" && prior.ContentSha256 != contentHash {
+		return dbgen.FileVersion{}, apierror.InvalidArgument("idempotency_key", "was already used for a save with other content")
+	}
+	return prior, nil
+}
+
+// refuse answers a save on a base that is no longer the head: a Conflict
+// with what a merge view needs, logged in the project's history.
+func (s *Service) refuse(ctx context.Context, r saveRequest, st dbgen.FileSaveBaseRow, device *uuid.UUID) error {
+	baseContent := ""
+	if st.BaseFound {
+		baseContent = st.BaseContent
+	}
+	// The client's content is its edit of its own base, normalized as it
+	// would have been stored (so its hash compares with ours).
+	clientContent := r.content
+	if r.edit != nil {
+		if raw, err := r.edit(baseContent); err == nil {
+			var err error
+			if clientContent, err = s.checkContent(raw); err != nil {
+				return err // invalid content is refused as such, stale or not
+			}
+		}
+	}
+	head, err := s.store.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: st.HeadVersionID, FileID: r.fileID})
+	if err != nil {
+		return s.mapErr(ctx, store.MapError(err))
+	}
+	detail := &hivesyncv1.Conflict{
+		FileId: r.fileID.String(), Path: st.Path, BaseRevisionId: r.base.String(), HeadRevisionId: head.ID.String(),
+		HeadRevision: head.Revision, HeadContentSha256: head.ContentSha256, ClientContentSha256: Hash(clientContent),
+	}
+	if st.BaseFound {
+		detail.UnifiedDiff = Compare(fmt.Sprintf("%s@%d", st.Path, st.BaseRevision), fmt.Sprintf("%s@%d", st.Path, head.Revision), baseContent, head.Content).Unified
+	}
+	ev := &hivesyncv1.SaveConflictEvent{ProjectId: st.ProjectID.String(), FileId: r.fileID.String(), Path: st.Path,
+		BaseRevisionId: r.base.String(), HeadRevisionId: head.ID.String(), HeadRevision: head.Revision, AuthorUserId: r.userID.String(),
+		ClientContentSha256: detail.ClientContentSha256}
+	if device != nil {
+		ev.DeviceId = device.String()
+	}
+	// The history records the refused save. The author gets the Conflict
+	// either way, so failing to log it is only logged.
+	if err := s.announce(ctx, s.store, st.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SaveConflict{SaveConflict: ev}}); err != nil {
+		s.log.WarnContext(ctx, "record save conflict", slog.String("error", err.Error()))
+	}
+	return apierror.Conflict(detail)
+}
+
+// storageExceeded is the error of a project without room for n more bytes.
+func (s *Service) storageExceeded(used, n int64) error {
+	return apierror.QuotaExceeded(&hivesyncv1.LimitExceeded{
+		Limit: hivesyncv1.Limit_LIMIT_PROJECT_STORAGE, Max: s.limits.MaxProjectBytes, Actual: used + n,
+		Message: fmt.Sprintf("the project would use %d bytes; projects may use at most %d bytes", used+n, s.limits.MaxProjectBytes),
+	})
+}
+
+// errFileChanged means FileVersionAppend found the file no longer as read:
+// its head, path or deletion, the author's role or the project's room.
+var errFileChanged = errors.New("the file changed since it was read")
+
+// versionAppend is a new version of a file whose head was read as head.
+type versionAppend struct {
+	fileID, projectID uuid.UUID
+	path              string
+	head              uuid.UUID
+	headRevision      int64
+	headContent       string
+	content           string
+	contentHash       string
+	author            uuid.UUID
+	device            *uuid.UUID
+	key               *string
+}
+
+// appendVersion stores a.content as the next version of the file, moves the
+// head to it, charges the project's storage and appends the event made for
+// the version to the project's channel, all in one statement on q, and only
+// if the file is still as read (else errFileChanged, nothing written). Saves
+// and snapshot restores both append through here.
+func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, a versionAppend, event func(dbgen.FileVersion) *hivesyncv1.Event) (dbgen.FileVersion, error) {
+	added, removed := CountChanges(a.headContent, a.content)
+	v := dbgen.FileVersion{
+		ID: uuid.New(), FileID: a.fileID, Revision: a.headRevision + 1, ContentSha256: a.contentHash, SizeBytes: int64(len(a.content)),
+		AuthorID: a.author, DeviceID: a.device, LinesAdded: int32(added), LinesRemoved: int32(removed), IdempotencyKey: a.key,
+	}
+	enc, err := events.Encode(events.ProjectChannel(a.projectID.String()), event(v), s.now())
+	if err != nil {
+		return dbgen.FileVersion{}, err
+	}
+	row, err := q.FileVersionAppend(ctx, dbgen.FileVersionAppendParams{
+		FileID: a.fileID, Path: a.path, BaseVersionID: a.head, BaseRevision: a.headRevision,
+		AuthorID: a.author, MinRole: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR), MaxProjectBytes: s.limits.MaxProjectBytes,
+		ID: v.ID, Content: a.content, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes, DeviceID: v.DeviceID,
+		LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, IdempotencyKey: v.IdempotencyKey,
+		Channel: enc.Channel, EventType: enc.EventType, EventPayload: enc.Payload,
+	})
+	if err := store.MapError(err); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		// No row: a condition failed. A unique violation: the idempotency
+		// key was used meanwhile. Either way a new read tells which.
+		return dbgen.FileVersion{}, errFileChanged
+	} else if err != nil {
+		return dbgen.FileVersion{}, fmt.Errorf("append file version: %w", err)
+	}
+	v.CreatedAt = row.CreatedAt
+	return v, nil
 }
 
 // device is the saving device: the caller's own (by the given id, which must
 // be one of the caller's devices), or none.
 func (s *Service) device(ctx context.Context, userID uuid.UUID, raw string) (*uuid.UUID, error) {
 	if raw == "" {
-		if p := access.PrincipalFrom(ctx); p != nil && p.DeviceID != "" {
-			d, err := uuid.Parse(p.DeviceID)
-			if err == nil {
-				return &d, nil
-			}
-		}
-		return nil, nil
+		return sessionDevice(ctx), nil
 	}
 	d, err := parseID("device_id", raw)
 	if err != nil {
@@ -358,26 +459,18 @@ func (s *Service) device(ctx context.Context, userID uuid.UUID, raw string) (*uu
 	return &d, nil
 }
 
-// conflict builds the Conflict answer: the server head, hashes, and a diff
-// from the client's base to the head, enough for a merge view.
-func (s *Service) conflict(ctx context.Context, q dbgen.Querier, f dbgen.File, head dbgen.FileVersion, base uuid.UUID, content string) error {
-	detail := &hivesyncv1.Conflict{
-		FileId: f.ID.String(), Path: f.Path, BaseRevisionId: base.String(), HeadRevisionId: head.ID.String(),
-		HeadRevision: head.Revision, HeadContentSha256: head.ContentSha256, ClientContentSha256: Hash(content),
-	}
-	if baseVersion, err := q.FileVersionGet(ctx, dbgen.FileVersionGetParams{ID: base, FileID: f.ID}); err == nil {
-		d, err := Compare(fmt.Sprintf("%s@%d", f.Path, baseVersion.Revision), fmt.Sprintf("%s@%d", f.Path, head.Revision), baseVersion.Content, head.Content)
-		if err != nil {
-			return err
+// sessionDevice is the device of the caller's session, if it has one.
+func sessionDevice(ctx context.Context) *uuid.UUID {
+	if p := access.PrincipalFrom(ctx); p != nil && p.DeviceID != "" {
+		if d, err := uuid.Parse(p.DeviceID); err == nil {
+			return &d
 		}
-		detail.UnifiedDiff = d.Unified
-	} else if !errors.Is(store.MapError(err), store.ErrNotFound) {
-		return err
 	}
-	return apierror.Conflict(detail)
+	return nil
 }
 
-// announce appends an event to the project's channel in the same transaction.
+// announce appends an event to the project's channel in q's transaction (or
+// on its own when q is the store).
 func (s *Service) announce(ctx context.Context, q dbgen.Querier, projectID uuid.UUID, ev *hivesyncv1.Event) error {
 	_, err := events.Append(ctx, q, events.ProjectChannel(projectID.String()), ev, s.now())
 	return err
@@ -496,10 +589,7 @@ func (s *Service) DiffVersions(ctx context.Context, req *hivesyncv1.DiffVersions
 	if err != nil {
 		return nil, s.mapErr(ctx, store.MapError(err))
 	}
-	d, err := Compare(fmt.Sprintf("%s@%d", f.Path, from.Revision), fmt.Sprintf("%s@%d", f.Path, to.Revision), from.Content, to.Content)
-	if err != nil {
-		return nil, s.mapErr(ctx, err)
-	}
+	d := Compare(fmt.Sprintf("%s@%d", f.Path, from.Revision), fmt.Sprintf("%s@%d", f.Path, to.Revision), from.Content, to.Content)
 	return &hivesyncv1.DiffVersionsResponse{UnifiedDiff: d.Unified, LinesAdded: int32(d.LinesAdded), LinesRemoved: int32(d.LinesRemoved)}, nil
 }
 
@@ -539,27 +629,4 @@ func pathCursor(token string) (string, uuid.UUID, error) {
 		return "", uuid.Nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
 	}
 	return parts[0], id, nil
-}
-
-// timeCursor reads a page token (time, id) of a newest-first listing; no
-// token starts after the end of time.
-func timeCursor(token string) (time.Time, uuid.UUID, error) {
-	if token == "" {
-		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), uuid.Max, nil
-	}
-	parts, err := apierror.DecodeCursor(token, 2)
-	if err != nil {
-		return time.Time{}, uuid.Nil, err
-	}
-	at, terr := time.Parse(time.RFC3339Nano, parts[0])
-	id, ierr := uuid.Parse(parts[1])
-	if terr != nil || ierr != nil {
-		return time.Time{}, uuid.Nil, apierror.InvalidArgument("page_token", "is not a token from a previous page")
-	}
-	return at, id, nil
-}
-
-// encodeTimeCursor is the page token after a row sorted by (time, id).
-func encodeTimeCursor(at time.Time, id uuid.UUID) string {
-	return apierror.EncodeCursor(at.UTC().Format(time.RFC3339Nano), id.String())
 }

@@ -33,6 +33,7 @@ type Service struct {
 	limits Limits
 	log    *slog.Logger
 	now    func() time.Time
+	recent *recentVersions
 }
 
 var (
@@ -42,7 +43,7 @@ var (
 
 // NewService returns the handlers.
 func NewService(st *store.Store, limits Limits, log *slog.Logger, now func() time.Time) *Service {
-	return &Service{store: st, limits: limits, log: log, now: now}
+	return &Service{store: st, limits: limits, log: log, now: now, recent: newRecentVersions()}
 }
 
 var errNotFound = connect.NewError(connect.CodeNotFound, errors.New("not found"))
@@ -109,7 +110,7 @@ func (s *Service) ListProjects(ctx context.Context, req *hivesyncv1.ListProjects
 	if err != nil {
 		return nil, err
 	}
-	before, beforeID, err := timeCursor(req.GetPageToken())
+	before, beforeID, err := apierror.TimeCursor(req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (s *Service) ListProjects(ctx context.Context, req *hivesyncv1.ListProjects
 	resp := &hivesyncv1.ListProjectsResponse{}
 	if len(rows) > int(size) {
 		rows = rows[:size]
-		resp.NextPageToken = encodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
+		resp.NextPageToken = apierror.EncodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
 	}
 	for _, p := range rows {
 		resp.Projects = append(resp.Projects, projectProto(p.ID, p.Name, p.StorageBytes, p.CreatedAt, p.Role))

@@ -78,7 +78,7 @@ func (s *Service) ListSnapshots(ctx context.Context, req *hivesyncv1.ListSnapsho
 	if err != nil {
 		return nil, err
 	}
-	before, beforeID, err := timeCursor(req.GetPageToken())
+	before, beforeID, err := apierror.TimeCursor(req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) ListSnapshots(ctx context.Context, req *hivesyncv1.ListSnapsho
 	resp := &hivesyncv1.ListSnapshotsResponse{}
 	if len(rows) > int(size) {
 		rows = rows[:size]
-		resp.NextPageToken = encodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
+		resp.NextPageToken = apierror.EncodeTimeCursor(rows[len(rows)-1].CreatedAt, rows[len(rows)-1].ID)
 	}
 	for _, r := range rows {
 		resp.Snapshots = append(resp.Snapshots, snapshotProto(dbgen.Snapshot{ID: r.ID, ProjectID: r.ProjectID, Label: r.Label, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}, r.FileCount))
@@ -171,17 +171,28 @@ func (s *Service) RestoreSnapshot(ctx context.Context, req *hivesyncv1.RestoreSn
 			if err != nil {
 				return err
 			}
-			row, err := s.appendVersion(ctx, q, locked, head, old.Content, userID, nil, "")
+			v, err := s.appendVersion(ctx, q, versionAppend{
+				fileID: r.FileID, projectID: locked.ProjectID, path: locked.Path, head: head.ID, headRevision: head.Revision, headContent: head.Content,
+				content: old.Content, contentHash: old.ContentSha256, author: userID,
+			}, func(v dbgen.FileVersion) *hivesyncv1.Event {
+				return &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
+					ProjectId: locked.ProjectID.String(), FileId: r.FileID.String(), Path: locked.Path, State: hivesyncv1.VersionState_VERSION_STATE_SNAPSHOT_RESTORED,
+					RevisionId: v.ID.String(), Revision: v.Revision, ActorUserId: userID.String(),
+				}}}
+			})
+			if errors.Is(err, errFileChanged) {
+				// The file row is locked: what changed is the project's
+				// room or the caller's role.
+				used, serr := q.ProjectStorage(ctx, locked.ProjectID)
+				if serr == nil && used+int64(len(old.Content)) > s.limits.MaxProjectBytes {
+					return s.storageExceeded(used, int64(len(old.Content)))
+				}
+				return errReadOnly
+			}
 			if err != nil {
 				return err
 			}
-			resp.Restored = append(resp.Restored, &hivesyncv1.SnapshotFile{FileId: r.FileID.String(), Path: locked.Path, Version: versionProto(row)})
-			if err := s.announce(ctx, q, locked.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_VersionState{VersionState: &hivesyncv1.VersionStateEvent{
-				ProjectId: locked.ProjectID.String(), FileId: r.FileID.String(), Path: locked.Path, State: hivesyncv1.VersionState_VERSION_STATE_SNAPSHOT_RESTORED,
-				RevisionId: row.ID.String(), Revision: row.Revision, ActorUserId: userID.String(),
-			}}}); err != nil {
-				return err
-			}
+			resp.Restored = append(resp.Restored, &hivesyncv1.SnapshotFile{FileId: r.FileID.String(), Path: locked.Path, Version: fullVersionProto(v)})
 		}
 		return s.announce(ctx, q, snap.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotRestored{SnapshotRestored: &hivesyncv1.SnapshotEvent{
 			ProjectId: snap.ProjectID.String(), SnapshotId: snap.ID.String(), Label: snap.Label, ActorUserId: userID.String(),

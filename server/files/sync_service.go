@@ -83,12 +83,13 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 	if err != nil {
 		return rejected(res, apierror.InvalidArgument("base_revision_id", "must be a UUID"))
 	}
-	var edit func(string) (string, error)
+	r := saveRequest{userID: userID, fileID: fileID, base: base, key: key, device: device}
 	switch e.GetOperation() {
 	case hivesyncv1.EditOperation_EDIT_OPERATION_SAVE:
-		edit = func(string) (string, error) { return e.GetContent(), nil }
+		// Checked after the file is found, as a patch's result is.
+		r.edit = func(string) (string, error) { return e.GetContent(), nil }
 	case hivesyncv1.EditOperation_EDIT_OPERATION_PATCH:
-		edit = func(baseContent string) (string, error) {
+		r.edit = func(baseContent string) (string, error) {
 			out, err := ApplyPatch(baseContent, e.GetPatch())
 			if err != nil {
 				return "", apierror.InvalidArgument("patch", err.Error())
@@ -98,7 +99,7 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 	default:
 		return rejected(res, apierror.InvalidArgument("operation", "must be create, save or patch"))
 	}
-	v, err := s.save(ctx, userID, fileID, base, edit, key, device, "")
+	v, err := s.save(ctx, r)
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeAborted {
 		for _, d := range ce.Details() {

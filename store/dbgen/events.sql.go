@@ -9,40 +9,24 @@ import (
 	"context"
 )
 
-const eventChannelNext = `-- name: EventChannelNext :one
-INSERT INTO event_channels (channel, last_sequence) VALUES ($1, 1)
-ON CONFLICT (channel) DO UPDATE SET last_sequence = event_channels.last_sequence + 1
-RETURNING last_sequence
+const eventAppend = `-- name: EventAppend :one
+SELECT event_append($1::text, $2::text, $3::bytea)::bigint AS sequence
 `
 
-// EventChannelNext reserves the next sequence number of a channel; the row
-// lock orders concurrent appends to one channel.
-func (q *Queries) EventChannelNext(ctx context.Context, channel string) (int64, error) {
-	row := q.db.QueryRow(ctx, eventChannelNext, channel)
-	var last_sequence int64
-	err := row.Scan(&last_sequence)
-	return last_sequence, err
-}
-
-const eventInsert = `-- name: EventInsert :exec
-INSERT INTO events (channel, sequence, event_type, payload) VALUES ($1, $2, $3, $4)
-`
-
-type EventInsertParams struct {
+type EventAppendParams struct {
 	Channel   string
-	Sequence  int64
 	EventType string
 	Payload   []byte
 }
 
-func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) error {
-	_, err := q.db.Exec(ctx, eventInsert,
-		arg.Channel,
-		arg.Sequence,
-		arg.EventType,
-		arg.Payload,
-	)
-	return err
+// EventAppend stores an event (encoded without its sequence) as the next of
+// its channel and announces it on commit, in one statement (see event_append
+// in migrations/00014_event_append.sql).
+func (q *Queries) EventAppend(ctx context.Context, arg EventAppendParams) (int64, error) {
+	row := q.db.QueryRow(ctx, eventAppend, arg.Channel, arg.EventType, arg.Payload)
+	var sequence int64
+	err := row.Scan(&sequence)
+	return sequence, err
 }
 
 const eventListAfter = `-- name: EventListAfter :many
@@ -88,14 +72,5 @@ LISTEN hivesync_events
 // EventListen subscribes the connection to appended-event notifications.
 func (q *Queries) EventListen(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, eventListen)
-	return err
-}
-
-const eventNotify = `-- name: EventNotify :exec
-SELECT pg_notify('hivesync_events', $1::text)
-`
-
-func (q *Queries) EventNotify(ctx context.Context, message string) error {
-	_, err := q.db.Exec(ctx, eventNotify, message)
 	return err
 }

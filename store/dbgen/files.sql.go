@@ -12,21 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const fileAdvanceHead = `-- name: FileAdvanceHead :exec
-UPDATE files SET head_version_id = $1, head_revision = $2 WHERE id = $3
-`
-
-type FileAdvanceHeadParams struct {
-	HeadVersionID uuid.UUID
-	HeadRevision  int64
-	ID            uuid.UUID
-}
-
-func (q *Queries) FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error {
-	_, err := q.db.Exec(ctx, fileAdvanceHead, arg.HeadVersionID, arg.HeadRevision, arg.ID)
-	return err
-}
-
 const fileGetForMember = `-- name: FileGetForMember :one
 SELECT f.id, f.project_id, f.path, f.path_key, f.head_version_id, f.head_revision, f.deleted_at, f.created_at, m.role FROM files f
 JOIN project_members m ON m.project_id = f.project_id AND m.user_id = $1
@@ -259,7 +244,8 @@ const fileLockForSave = `-- name: FileLockForSave :one
 SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_at, created_at FROM files WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
 `
 
-// FileLockForSave locks a live file's row for the duration of a save.
+// FileLockForSave locks a live file's row for the duration of a snapshot
+// restore.
 func (q *Queries) FileLockForSave(ctx context.Context, id uuid.UUID) (File, error) {
 	row := q.db.QueryRow(ctx, fileLockForSave, id)
 	var i File
@@ -272,6 +258,74 @@ func (q *Queries) FileLockForSave(ctx context.Context, id uuid.UUID) (File, erro
 		&i.HeadRevision,
 		&i.DeletedAt,
 		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const fileSaveBase = `-- name: FileSaveBase :one
+SELECT f.project_id, f.path, f.head_version_id, f.head_revision, m.role, p.storage_bytes,
+       (b.id IS NOT NULL)::boolean AS base_found,
+       coalesce(b.revision, 0)::bigint AS base_revision,
+       coalesce(b.content, '')::text AS base_content,
+       EXISTS (SELECT 1 FROM file_versions k WHERE k.file_id = f.id AND k.idempotency_key = $1::text) AS key_used,
+       EXISTS (SELECT 1 FROM devices d WHERE d.id = $2::uuid AND d.user_id = $3 AND d.revoked_at IS NULL) AS device_owned
+FROM files f
+JOIN project_members m ON m.project_id = f.project_id AND m.user_id = $3
+JOIN projects p ON p.id = f.project_id
+LEFT JOIN file_versions b ON b.id = $4 AND b.file_id = f.id
+WHERE f.id = $5 AND f.deleted_at IS NULL
+`
+
+type FileSaveBaseParams struct {
+	IdempotencyKey string
+	DeviceID       *uuid.UUID
+	UserID         uuid.UUID
+	BaseVersionID  uuid.UUID
+	ID             uuid.UUID
+}
+
+type FileSaveBaseRow struct {
+	ProjectID     uuid.UUID
+	Path          string
+	HeadVersionID uuid.UUID
+	HeadRevision  int64
+	Role          int16
+	StorageBytes  int64
+	BaseFound     bool
+	BaseRevision  int64
+	BaseContent   string
+	KeyUsed       bool
+	DeviceOwned   bool
+}
+
+// FileSaveBase reads, without locking, everything a save decides on: the live
+// file with the caller's role and its project's storage, the base version
+// (base_found is false when base is not a version of this file), whether the
+// idempotency key was used on this file already, and whether @device_id, when
+// given, is a live device of the caller. Versions never change, so the base's
+// content read here is the head's if FileVersionAppend then finds the base
+// still at the head.
+func (q *Queries) FileSaveBase(ctx context.Context, arg FileSaveBaseParams) (FileSaveBaseRow, error) {
+	row := q.db.QueryRow(ctx, fileSaveBase,
+		arg.IdempotencyKey,
+		arg.DeviceID,
+		arg.UserID,
+		arg.BaseVersionID,
+		arg.ID,
+	)
+	var i FileSaveBaseRow
+	err := row.Scan(
+		&i.ProjectID,
+		&i.Path,
+		&i.HeadVersionID,
+		&i.HeadRevision,
+		&i.Role,
+		&i.StorageBytes,
+		&i.BaseFound,
+		&i.BaseRevision,
+		&i.BaseContent,
+		&i.KeyUsed,
+		&i.DeviceOwned,
 	)
 	return i, err
 }
@@ -303,6 +357,94 @@ type FileSetPathParams struct {
 func (q *Queries) FileSetPath(ctx context.Context, arg FileSetPathParams) error {
 	_, err := q.db.Exec(ctx, fileSetPath, arg.Path, arg.PathKey, arg.ID)
 	return err
+}
+
+const fileVersionAppend = `-- name: FileVersionAppend :one
+WITH locked AS (
+    SELECT f.id, f.project_id, f.head_revision FROM files f
+    JOIN project_members m ON m.project_id = f.project_id AND m.user_id = $4::uuid AND m.role >= $5::smallint
+    WHERE f.id = $6::uuid AND f.deleted_at IS NULL AND f.path = $7::text
+      AND f.head_version_id = $8::uuid AND f.head_revision = $9::bigint
+    FOR UPDATE OF f
+), charged AS (
+    UPDATE projects p SET storage_bytes = p.storage_bytes + $10::bigint
+    FROM locked
+    WHERE p.id = locked.project_id AND p.storage_bytes + $10::bigint <= $11::bigint
+    RETURNING p.id
+), version AS (
+    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
+    SELECT $12::uuid, locked.id, locked.head_revision + 1, $13::text, $14::text, $10::bigint, $4::uuid,
+           $15::uuid, $16::integer, $17::integer, $18::text
+    FROM locked, charged
+    RETURNING id, file_id, revision, created_at
+), head AS (
+    UPDATE files f SET head_version_id = version.id, head_revision = version.revision
+    FROM version WHERE f.id = version.file_id
+)
+SELECT version.created_at, event_append($1::text, $2::text, $3::bytea)::bigint AS sequence
+FROM version
+`
+
+type FileVersionAppendParams struct {
+	Channel         string
+	EventType       string
+	EventPayload    []byte
+	AuthorID        uuid.UUID
+	MinRole         int16
+	FileID          uuid.UUID
+	Path            string
+	BaseVersionID   uuid.UUID
+	BaseRevision    int64
+	SizeBytes       int64
+	MaxProjectBytes int64
+	ID              uuid.UUID
+	Content         string
+	ContentSha256   string
+	DeviceID        *uuid.UUID
+	LinesAdded      int32
+	LinesRemoved    int32
+	IdempotencyKey  *string
+}
+
+type FileVersionAppendRow struct {
+	CreatedAt time.Time
+	Sequence  int64
+}
+
+// FileVersionAppend is a whole save in one statement. If the file is live at
+// @path, its head is still @base_version_id (revision @base_revision) and
+// @author_id is still at least @min_role in its project, it locks the file
+// row, charges @size_bytes to the project if its storage stays within
+// @max_project_bytes, inserts the version as revision @base_revision + 1,
+// moves the head to it and appends @event_payload to the event log
+// (event_append: sequence, row, NOTIFY). Otherwise it writes nothing and
+// returns no row. As one statement, it holds the rows that every save in a
+// project updates (projects, the project's event_channels row) for the least
+// time possible: from here to the commit, with no round trip in between.
+func (q *Queries) FileVersionAppend(ctx context.Context, arg FileVersionAppendParams) (FileVersionAppendRow, error) {
+	row := q.db.QueryRow(ctx, fileVersionAppend,
+		arg.Channel,
+		arg.EventType,
+		arg.EventPayload,
+		arg.AuthorID,
+		arg.MinRole,
+		arg.FileID,
+		arg.Path,
+		arg.BaseVersionID,
+		arg.BaseRevision,
+		arg.SizeBytes,
+		arg.MaxProjectBytes,
+		arg.ID,
+		arg.Content,
+		arg.ContentSha256,
+		arg.DeviceID,
+		arg.LinesAdded,
+		arg.LinesRemoved,
+		arg.IdempotencyKey,
+	)
+	var i FileVersionAppendRow
+	err := row.Scan(&i.CreatedAt, &i.Sequence)
+	return i, err
 }
 
 const fileVersionByIdempotencyKey = `-- name: FileVersionByIdempotencyKey :one

@@ -36,21 +36,19 @@ type Querier interface {
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
+	// EventAppend stores an event (encoded without its sequence) as the next of
+	// its channel and announces it on commit, in one statement (see event_append
+	// in migrations/00014_event_append.sql).
+	EventAppend(ctx context.Context, arg EventAppendParams) (int64, error)
 	// EventChannelLast is the last sequence handed out on a channel.
 	EventChannelLast(ctx context.Context, channel string) (int64, error)
-	// EventChannelNext reserves the next sequence number of a channel; the row
-	// lock orders concurrent appends to one channel.
-	EventChannelNext(ctx context.Context, channel string) (int64, error)
 	EventDeleteChannel(ctx context.Context, channel string) (int64, error)
-	EventInsert(ctx context.Context, arg EventInsertParams) error
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
 	// EventListen subscribes the connection to appended-event notifications.
 	EventListen(ctx context.Context) error
-	EventNotify(ctx context.Context, message string) error
 	// EventPruneBatch deletes up to batch_size events older than cutoff, oldest
 	// first; the retention job repeats it until nothing is left to prune.
 	EventPruneBatch(ctx context.Context, arg EventPruneBatchParams) (int64, error)
-	FileAdvanceHead(ctx context.Context, arg FileAdvanceHeadParams) error
 	// FileGetForMember returns a live file with the user's role in its project.
 	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
 	// FileGetForMemberAny is FileGetForMember including deleted files.
@@ -59,10 +57,30 @@ type Querier interface {
 	FileInsert(ctx context.Context, arg FileInsertParams) (File, error)
 	FileListByProject(ctx context.Context, arg FileListByProjectParams) ([]FileListByProjectRow, error)
 	FileLockAny(ctx context.Context, id uuid.UUID) (File, error)
-	// FileLockForSave locks a live file's row for the duration of a save.
+	// FileLockForSave locks a live file's row for the duration of a snapshot
+	// restore.
 	FileLockForSave(ctx context.Context, id uuid.UUID) (File, error)
+	// FileSaveBase reads, without locking, everything a save decides on: the live
+	// file with the caller's role and its project's storage, the base version
+	// (base_found is false when base is not a version of this file), whether the
+	// idempotency key was used on this file already, and whether @device_id, when
+	// given, is a live device of the caller. Versions never change, so the base's
+	// content read here is the head's if FileVersionAppend then finds the base
+	// still at the head.
+	FileSaveBase(ctx context.Context, arg FileSaveBaseParams) (FileSaveBaseRow, error)
 	FileSetDeleted(ctx context.Context, arg FileSetDeletedParams) error
 	FileSetPath(ctx context.Context, arg FileSetPathParams) error
+	// FileVersionAppend is a whole save in one statement. If the file is live at
+	// @path, its head is still @base_version_id (revision @base_revision) and
+	// @author_id is still at least @min_role in its project, it locks the file
+	// row, charges @size_bytes to the project if its storage stays within
+	// @max_project_bytes, inserts the version as revision @base_revision + 1,
+	// moves the head to it and appends @event_payload to the event log
+	// (event_append: sequence, row, NOTIFY). Otherwise it writes nothing and
+	// returns no row. As one statement, it holds the rows that every save in a
+	// project updates (projects, the project's event_channels row) for the least
+	// time possible: from here to the commit, with no round trip in between.
+	FileVersionAppend(ctx context.Context, arg FileVersionAppendParams) (FileVersionAppendRow, error)
 	FileVersionByIdempotencyKey(ctx context.Context, arg FileVersionByIdempotencyKeyParams) (FileVersion, error)
 	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
 	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)
