@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -162,6 +163,11 @@ func New(opts Options) (*App, error) {
 			MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
 			OriginPatterns: cfg.WSAllowedOrigins,
 		}, log.With(slog.String("component", "gateway")), opts.Now).WithAckHandler(a.acknowledge).WithLive(a.live)
+		gateway := a.gateway
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hivesync_ws_connections",
+			Help: "Open WebSocket event-stream connections on this node.",
+		}, func() float64 { return float64(gateway.Connections()) }))
 	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,6 +175,18 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 	saveN(t, ed, fid, head, 1)
 	ev := ws.next()
 	require.Equal(t, last+4, ev.GetSequence())
+
+	// The node reports its open sockets (the closed one goes once its
+	// close handshake ends).
+	require.Eventually(t, func() bool {
+		metrics, err := b.h1.Get(b.baseURL + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer func() { _ = metrics.Body.Close() }()
+		text, err := io.ReadAll(metrics.Body)
+		return err == nil && strings.Contains(string(text), "hivesync_ws_connections 1\n")
+	}, 10*time.Second, 20*time.Millisecond)
 
 	// Heartbeats are answered; frames from the server direction are refused.
 	ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
