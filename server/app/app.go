@@ -168,6 +168,11 @@ func New(opts Options) (*App, error) {
 			Name: "hivesync_ws_connections",
 			Help: "Open WebSocket event-stream connections on this node.",
 		}, func() float64 { return float64(gateway.Connections()) }))
+		hub := a.hub
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "hivesync_events_log_reads_total",
+			Help: "Event-log queries this node's hub issued for fan-out, catch-up and channel heads (identical concurrent reads count once).",
+		}, func() float64 { return float64(hub.Queries()) }))
 	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+auth.PathJWKS, a.jwks)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -74,6 +75,9 @@ type Hub struct {
 	log    *slog.Logger
 	window int64
 	reads  singleflight.Group
+	// queries counts the event-log queries this hub issued (after
+	// coalescing), for the metric and the reconnect-storm benchmark.
+	queries atomic.Int64
 
 	mu       sync.Mutex
 	channels map[string]*channelState
@@ -94,9 +98,10 @@ type channelState struct {
 	wake chan struct{} // never closed: pokes may race with the channel's end
 	done chan struct{} // closed when the last subscriber leaves
 
-	mu   sync.Mutex
-	head int64 // every event up to head has been fanned out
-	subs map[*Subscription]struct{}
+	mu    sync.Mutex
+	head  int64 // every event up to head has been fanned out
+	subs  map[*Subscription]struct{}
+	users int // subscriptions being set up: the channel stays while > 0
 }
 
 // Subscription is one subscriber's place on a channel.
@@ -192,6 +197,7 @@ func (cs *channelState) poke() {
 // reads share one query.
 func (h *Hub) read(ctx context.Context, channel string, after int64) ([]dbgen.Event, error) {
 	v, err, _ := h.reads.Do(channel+" "+strconv.FormatInt(after, 10), func() (any, error) {
+		h.queries.Add(1)
 		return h.store.EventListAfter(ctx, dbgen.EventListAfterParams{Channel: channel, After: after, MaxEvents: readPage})
 	})
 	if err != nil {
@@ -199,6 +205,27 @@ func (h *Hub) read(ctx context.Context, channel string, after int64) ([]dbgen.Ev
 	}
 	return v.([]dbgen.Event), nil
 }
+
+// head is the last sequence appended to a channel (0 when it has none);
+// concurrent reads of one channel share one query.
+func (h *Hub) head(ctx context.Context, channel string) (int64, error) {
+	v, err, _ := h.reads.Do("head "+channel, func() (any, error) {
+		h.queries.Add(1)
+		last, err := h.store.EventChannelLast(ctx, channel)
+		if err != nil && !errors.Is(store.MapError(err), store.ErrNotFound) {
+			return int64(0), fmt.Errorf("read channel head: %w", err)
+		}
+		return last, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int64), nil
+}
+
+// Queries is how many event-log queries this hub has issued: identical
+// concurrent reads count once.
+func (h *Hub) Queries() int64 { return h.queries.Load() }
 
 // ErrHubClosed is returned by Subscribe once the node is shutting down.
 var ErrHubClosed = errors.New("the event hub is shut down")
@@ -210,52 +237,81 @@ var ErrHubClosed = errors.New("the event hub is shut down")
 // rehydrate marker when the gap is larger than the replay window or no
 // longer in the log, and joins the live fan-out.
 func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sink Sink) (*Subscription, error) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, ErrHubClosed
-	}
-	cs := h.channels[channel]
-	if cs == nil {
-		head, err := h.store.EventChannelLast(ctx, channel)
-		if err != nil && !errors.Is(store.MapError(err), store.ErrNotFound) {
-			h.mu.Unlock()
-			return nil, fmt.Errorf("read channel head: %w", err)
-		}
-		cs = &channelState{name: channel, head: head, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
-		h.channels[channel] = cs
-		go h.fanOut(cs)
+	cs, err := h.channel(ctx, channel)
+	if err != nil {
+		return nil, err
 	}
 	sub := &Subscription{channel: cs, sink: sink, paused: true}
 	cs.mu.Lock()
-	cs.subs[sub] = struct{}{}
-	h.mu.Unlock()
 	defer cs.mu.Unlock()
-	switch {
-	case lastSeen < 0:
-		sub.next = cs.head + 1
-	case lastSeen > cs.head:
+	if lastSeen > cs.head {
 		// The client saw events this node has not fanned out yet (it was on
-		// another node), or claims a sequence that never existed.
-		last, err := h.store.EventChannelLast(ctx, channel)
-		if err != nil && !errors.Is(store.MapError(err), store.ErrNotFound) {
-			sub.closed = true
-			delete(cs.subs, sub)
+		// another node), or claims a sequence that never existed: ask the
+		// log, without holding up the channel's fan-out meanwhile.
+		cs.mu.Unlock()
+		last, err := h.head(ctx, channel)
+		cs.mu.Lock()
+		if err != nil {
+			h.release(cs)
 			return nil, err
 		}
-		if lastSeen > last {
+		if lastSeen > last && lastSeen > cs.head {
 			sub.next, sub.rehydrate = cs.head+1, true
-		} else {
+		} else if lastSeen > cs.head {
 			sub.next = lastSeen + 1
 			cs.poke()
 		}
+	}
+	switch {
+	case sub.next != 0:
+	case lastSeen < 0:
+		sub.next = cs.head + 1
 	case cs.head-lastSeen > h.window:
 		sub.next, sub.rehydrate = cs.head+1, true
 	default:
 		sub.next = lastSeen + 1
 	}
 	sub.start = sub.next - 1
+	cs.subs[sub] = struct{}{}
+	cs.users--
 	return sub, nil
+}
+
+// channel returns the channel's state, creating it (and its fan-out) for
+// the node's first subscriber; the channel's head is read without holding
+// the hub, and a reconnect storm reads it once. The caller holds a
+// reservation (users) it must turn into a subscription or release.
+func (h *Hub) channel(ctx context.Context, name string) (*channelState, error) {
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, ErrHubClosed
+		}
+		if cs := h.channels[name]; cs != nil {
+			cs.mu.Lock()
+			cs.users++
+			cs.mu.Unlock()
+			h.mu.Unlock()
+			return cs, nil
+		}
+		h.mu.Unlock()
+		head, err := h.head(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+		if h.closed || h.channels[name] != nil {
+			h.mu.Unlock()
+			continue // someone else created it meanwhile
+		}
+		cs := &channelState{name: name, head: head, users: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
+		h.channels[name] = cs
+		h.mu.Unlock()
+		go h.fanOut(cs)
+		cs.poke() // anything appended since the head was read
+		return cs, nil
+	}
 }
 
 // Start begins delivery to a subscription Subscribe returned.
@@ -338,19 +394,31 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 	cs.mu.Lock()
 	sub.closed = true
 	delete(cs.subs, sub)
-	empty := len(cs.subs) == 0
 	cs.mu.Unlock()
-	if empty {
-		h.mu.Lock()
-		if cur := h.channels[cs.name]; cur == cs {
-			cs.mu.Lock()
-			if len(cs.subs) == 0 {
-				delete(h.channels, cs.name)
-				close(cs.done)
-			}
-			cs.mu.Unlock()
-		}
-		h.mu.Unlock()
+	h.drop(cs)
+}
+
+// release gives back a reservation Subscribe did not use. cs.mu is held
+// and stays held.
+func (h *Hub) release(cs *channelState) {
+	cs.users--
+	if len(cs.subs) == 0 && cs.users == 0 {
+		go h.drop(cs)
+	}
+}
+
+// drop ends a channel's fan-out once nobody is on it or joining it.
+func (h *Hub) drop(cs *channelState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.channels[cs.name] != cs {
+		return
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.subs) == 0 && cs.users == 0 {
+		delete(h.channels, cs.name)
+		close(cs.done)
 	}
 }
 
