@@ -46,8 +46,8 @@ WHERE f.id = @id AND f.deleted_at IS NULL;
 -- row, charges @size_bytes to the project if its storage stays within
 -- @max_project_bytes, inserts the version as revision @base_revision + 1,
 -- moves the head to it and appends @event_payload to the event log
--- (event_append: sequence, row, NOTIFY). Otherwise it writes nothing and
--- returns no row. As one statement, it holds the rows that every save in a
+-- (event_append; store/announce.go announces it after the commit). Otherwise
+-- it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 -- project updates (projects, the project's event_channels row) for the least
 -- time possible: from here to the commit, with no round trip in between.
 WITH locked AS (

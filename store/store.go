@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,8 @@ var ErrConflict = errors.New("conflict")
 // Querier runs each query in its own implicit transaction; InTx groups several.
 type Store struct {
 	dbgen.Querier
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	announcer atomic.Pointer[Announcer]
 }
 
 // New wraps an open pool.
@@ -41,15 +43,6 @@ func New(pool *pgxpool.Pool) *Store {
 
 // Pool returns the underlying pool, for River and health checks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// InTx runs fn in one transaction. fn gets the pgx.Tx (so River can enqueue a
-// job atomically with the rows that ask for it) and queries bound to it. The
-// transaction commits when fn returns nil and rolls back otherwise.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx, q dbgen.Querier) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(tx, dbgen.New(tx))
-	})
-}
 
 // Ping checks that the database answers and returns its clock.
 func (s *Store) Ping(ctx context.Context) (time.Time, error) {

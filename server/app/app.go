@@ -122,6 +122,19 @@ func New(opts Options) (*App, error) {
 		}
 		a.limiter, a.closers = redisLimiter, append(a.closers, client.Close)
 	}
+	// Events are announced between nodes after their commit, on Redis when
+	// configured, else with Postgres NOTIFY.
+	var bus events.Bus = events.NewPostgresBus(st)
+	if cfg.RedisURL != "" {
+		redisBus, err := events.NewRedisBus(context.Background(), cfg.RedisURL, log.With(slog.String("component", "events")))
+		if err != nil {
+			return nil, fmt.Errorf("HIVESYNC_REDIS_URL: %w", err)
+		}
+		bus, a.closers = redisBus, append(a.closers, redisBus.Close)
+	}
+	publisher := events.NewPublisher(bus, log.With(slog.String("component", "events")))
+	st.SetAnnouncer(publisher)
+	a.closers = append([]func() error{publisher.Close}, a.closers...) // flush before the bus closes
 	a.totp = auth.NewTOTP(st, opts.Now)
 	a.oauth = auth.NewOAuthServer(st, a.issuer, auth.OAuthOptions{Limiter: a.limiter,
 		Issuer: cfg.IssuerURL, BaseURL: func() string { return cfg.PublicURL }, RequestTTL: cfg.SignInTTL, CodeTTL: time.Minute, PollInterval: cfg.DevicePollInterval, Now: opts.Now, Log: log,
@@ -156,7 +169,7 @@ func New(opts Options) (*App, error) {
 		if opts.Authenticator != nil {
 			authn = opts.Authenticator
 		}
-		a.hub = events.NewHub(st, cfg.WSReplayWindow, log.With(slog.String("component", "events")))
+		a.hub = events.NewHub(st, bus, events.HubOptions{Window: cfg.WSReplayWindow, Resync: cfg.WSResync, Log: log.With(slog.String("component", "events"))})
 		a.gateway = events.NewGateway(a.hub, authn, st, events.GatewayConfig{
 			AuthTimeout: cfg.WSAuthTimeout, PingInterval: cfg.WSPingInterval, WriteTimeout: cfg.WSWriteTimeout,
 			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,

@@ -93,7 +93,11 @@ type Config struct {
 	WSSendQueue     int
 	WSReplayWindow  int64
 	WSMaxFrameBytes int64
-	WSMessageRate   ratelimit.Limit
+	// WSResync is how often each node checks its channels' heads against
+	// the event log, the bound on the delay of an event whose announcement
+	// was lost.
+	WSResync      time.Duration
+	WSMessageRate ratelimit.Limit
 	// WSAllowedOrigins are browser origins allowed besides the server's own.
 	WSAllowedOrigins []string
 	// AdminMessageLog is the JSON Lines file admin broadcasts are appended
@@ -115,7 +119,9 @@ type Config struct {
 	AdminAPIKey string
 	// RequireAdmin2FA makes two-factor enrolment mandatory for admin calls.
 	RequireAdmin2FA bool
-	// RedisURL, when set, makes rate limits shared across nodes.
+	// RedisURL, when set, makes rate limits shared across nodes and
+	// announces events between nodes on Redis Pub/Sub instead of Postgres
+	// NOTIFY (spec §28).
 	RedisURL string
 	// RateLimits are the per-caller rate-limit buckets.
 	RateLimits map[string]ratelimit.Limit
@@ -198,6 +204,7 @@ func LoadConfig(mode Mode, getenv func(string) string) (*Config, error) {
 	c.WSSendQueue = int(r.int64("HIVESYNC_WS_SEND_QUEUE", 256, 8))
 	c.WSReplayWindow = r.int64("HIVESYNC_WS_REPLAY_WINDOW", 1000, 1)
 	c.WSMaxFrameBytes = r.int64("HIVESYNC_WS_MAX_FRAME_BYTES", 64<<10, 1024)
+	c.WSResync = r.duration("HIVESYNC_WS_RESYNC_INTERVAL", 2*time.Second)
 	if raw := r.str("HIVESYNC_WS_MESSAGE_RATE", "50/s", false); raw != "" {
 		l, err := ratelimit.ParseLimit(raw)
 		if err != nil {

@@ -23,6 +23,8 @@ import (
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/server/history"
+	"github.com/hivesync/hivesync/server/ratelimit/redistest"
+	"github.com/hivesync/hivesync/store/dbgen"
 )
 
 // wsClient is a test client of /api/v1/ws speaking the JSON subprotocol.
@@ -420,10 +422,14 @@ func TestWebSocketCutsOffSlowConsumersAndAbuse(t *testing.T) {
 }
 
 // peer runs a second node on the same database as b.
-func peer(t *testing.T, b *testBundle) string {
+func peer(t *testing.T, b *testBundle, vars ...string) string {
 	t.Helper()
-	cfg, err := app.LoadConfig(app.ModeServe, env(map[string]string{"HIVESYNC_DATABASE_URL": "postgres://unused", "HIVESYNC_HTTP_ADDR": "127.0.0.1:0",
-		"HIVESYNC_NODE_ID": "peer-" + strings.ReplaceAll(t.Name(), "/", "-")}))
+	all := map[string]string{"HIVESYNC_DATABASE_URL": "postgres://unused", "HIVESYNC_HTTP_ADDR": "127.0.0.1:0",
+		"HIVESYNC_NODE_ID": "peer-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	for i := 0; i+1 < len(vars); i += 2 {
+		all[vars[i]] = vars[i+1]
+	}
+	cfg, err := app.LoadConfig(app.ModeServe, env(all))
 	require.NoError(t, err)
 	a, err := app.New(app.Options{Mode: app.ModeServe, Config: cfg, Pool: b.store.Pool(), Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -439,32 +445,60 @@ func peer(t *testing.T, b *testBundle) string {
 	return "http://" + ln.Addr().String()
 }
 
+// Events reach clients on every node, over Postgres NOTIFY by default and
+// over Redis Pub/Sub when HIVESYNC_REDIS_URL is set. (Two separate
+// hivesyncd processes, one of them killed mid-broadcast, are tested in
+// cmd/hivesyncd.)
 func TestWebSocketEventsCrossNodes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, app.ModeServe, nil)
-	other := peer(t, b)
-	ed := newEditorOn(t, b, "nodes@ws.test", "desktop")
-	pid, fid, head := wsProject(t, ed)
-	channel := events.ProjectChannel(pid)
+	for _, bus := range []string{"postgres", "redis"} {
+		t.Run(bus, func(t *testing.T) {
+			t.Parallel()
+			var vars []string
+			if bus == "redis" {
+				// A resync slower than the test: delivery must come from Redis.
+				vars = []string{"HIVESYNC_REDIS_URL", redistest.Start(t), "HIVESYNC_WS_RESYNC_INTERVAL", "1h"}
+			} else {
+				vars = []string{"HIVESYNC_WS_RESYNC_INTERVAL", "1h"}
+			}
+			own := map[string]string{}
+			for i := 0; i+1 < len(vars); i += 2 {
+				own[vars[i]] = vars[i+1]
+			}
+			b := setup(t, app.ModeServe, own)
+			other := peer(t, b, vars...)
+			ed := newEditorOn(t, b, "nodes@ws.test", "desktop")
+			pid, fid, head := wsProject(t, ed)
+			channel := events.ProjectChannel(pid)
 
-	// A client on the other node hears saves made through this node.
-	ws := dialWS(t, other)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, -1))
-	head = saveN(t, ed, fid, head, 2)
-	first, second := ws.next(), ws.next()
-	require.Equal(t, first.GetSequence()+1, second.GetSequence())
+			// A client on the other node hears saves made through this node.
+			ws := dialWS(t, other)
+			ws.login(ed.token)
+			ws.subscribe(at(channel, -1))
+			head = saveN(t, ed, fid, head, 2)
+			first, second := ws.next(), ws.next()
+			require.Equal(t, first.GetSequence()+1, second.GetSequence())
 
-	// The node goes away mid-stream: its clients are told to go, reconnect
-	// to this node and resume with nothing lost.
-	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
-	head = saveN(t, ed, fid, head, 2)
-	ws = dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, second.GetSequence()))
-	require.Equal(t, second.GetSequence()+1, ws.next().GetSequence())
-	require.Equal(t, second.GetSequence()+2, ws.next().GetSequence())
-	_ = head
+			// The client leaves mid-stream, reconnects to this node and
+			// resumes with nothing lost.
+			require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+			head = saveN(t, ed, fid, head, 2)
+			ws = dialWS(t, b.baseURL)
+			ws.login(ed.token)
+			ws.subscribe(at(channel, second.GetSequence()))
+			require.Equal(t, second.GetSequence()+1, ws.next().GetSequence())
+			require.Equal(t, second.GetSequence()+2, ws.next().GetSequence())
+
+			// Later saves through the other node reach this one live.
+			_ = head
+			ws2 := dialWS(t, other)
+			ws2.login(ed.token)
+			ws2.subscribe(at(channel, -1))
+			head = saveN(t, ed, fid, head, 1)
+			require.Equal(t, second.GetSequence()+3, ws.next().GetSequence())
+			require.Equal(t, second.GetSequence()+3, ws2.next().GetSequence())
+		})
+	}
 }
 
 func TestHealthWSEchoes(t *testing.T) {
@@ -495,4 +529,27 @@ func TestHealthWSEchoes(t *testing.T) {
 	_, _, err = c.Read(ctx)
 	require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
 	require.False(t, errors.Is(err, context.DeadlineExceeded))
+}
+
+// An event whose announcement never went out (its node died between the
+// commit and the announcement) is still delivered: hubs resync channel heads
+// with the log.
+func TestWebSocketDeliversUnannouncedEventsOnResync(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_RESYNC_INTERVAL": "200ms"})
+	ed := newEditorOn(t, b, "resync@ws.test", "desktop")
+	pid, _, _ := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	ws := dialWS(t, b.baseURL)
+	ws.login(ed.token)
+	ws.subscribe(at(channel, -1))
+
+	enc, err := events.Encode(channel, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotCreated{SnapshotCreated: &hivesyncv1.SnapshotEvent{ProjectId: pid, SnapshotId: "s", Label: "unannounced"}}}, time.Now())
+	require.NoError(t, err)
+	// Straight to the log, past the store's announcing wrappers.
+	seq, err := dbgen.New(b.store.Pool()).EventAppend(context.Background(), dbgen.EventAppendParams{Channel: enc.Channel, EventType: enc.EventType, Payload: enc.Payload})
+	require.NoError(t, err)
+	got := ws.next()
+	require.Equal(t, seq, got.GetSequence())
+	require.Equal(t, "unannounced", got.GetSnapshotCreated().GetLabel())
 }

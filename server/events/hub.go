@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,15 +64,20 @@ type Sink interface {
 	Revoke(channel, reason string)
 }
 
-// Hub fans the event log out to this node's subscribers. One Postgres
-// connection LISTENs for appended events (every node hears every node);
+// Hub fans the event log out to this node's subscribers. The node's bus
+// announces which channels have new events (every node hears every node);
 // each channel with local subscribers has one reader, so an event costs one
 // read per node, not one per subscriber, and identical catch-up reads of a
-// reconnect storm are coalesced.
+// reconnect storm are coalesced. Every resync interval the hub also compares
+// its channels' heads with the log in one query, so an announcement lost
+// (a node that crashed between a commit and its announcement, a Redis
+// message dropped) delays an event by at most that long.
 type Hub struct {
 	store  *store.Store
+	bus    Bus
 	log    *slog.Logger
 	window int64
+	resync time.Duration
 	reads  singleflight.Group
 	// queries counts the event-log queries this hub issued (after
 	// coalescing), for the metric and the reconnect-storm benchmark.
@@ -86,11 +90,24 @@ type Hub struct {
 	cancel   context.CancelFunc
 }
 
-// NewHub returns a hub; window is how many missed events a resuming
-// subscriber is replayed before it is told to rehydrate instead.
-func NewHub(st *store.Store, window int64, log *slog.Logger) *Hub {
+// HubOptions configure a hub.
+type HubOptions struct {
+	// Window is how many missed events a resuming subscriber is replayed
+	// before it is told to rehydrate instead.
+	Window int64
+	// Resync is how often channel heads are checked against the log
+	// (default 2 s).
+	Resync time.Duration
+	Log    *slog.Logger
+}
+
+// NewHub returns a hub fed by bus.
+func NewHub(st *store.Store, bus Bus, opts HubOptions) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{store: st, log: log, window: window, channels: map[string]*channelState{}, ctx: ctx, cancel: cancel}
+	if opts.Resync <= 0 {
+		opts.Resync = 2 * time.Second
+	}
+	return &Hub{store: st, bus: bus, log: opts.Log, window: opts.Window, resync: opts.Resync, channels: map[string]*channelState{}, ctx: ctx, cancel: cancel}
 }
 
 type channelState struct {
@@ -119,17 +136,23 @@ type Subscription struct {
 // larger sequence are delivered (after a rehydrate marker, when one is due).
 func (s *Subscription) Position() int64 { return s.start }
 
-// Run listens for appended events until ctx ends, reconnecting with backoff
-// when the listening connection drops (then every channel catches up).
+// Run listens to the bus until ctx ends, reconnecting with backoff when the
+// bus connection drops (then every channel catches up), and resyncs channel
+// heads periodically.
 func (h *Hub) Run(ctx context.Context) {
 	defer h.close()
+	go h.resyncLoop(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := h.listen(ctx)
+		started := time.Now()
+		err := h.bus.Listen(ctx, h.wakeChannel, h.wakeAll)
 		if ctx.Err() != nil {
 			return
 		}
-		h.log.WarnContext(ctx, "event listener lost its connection; reconnecting", slog.String("error", err.Error()))
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		h.log.WarnContext(ctx, "event bus connection lost; reconnecting", slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
 			return
@@ -139,27 +162,53 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 }
 
-func (h *Hub) listen(ctx context.Context) error {
-	conn, err := h.store.Pool().Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire listener connection: %w", err)
-	}
-	pgconn := conn.Hijack() // a LISTENing connection never goes back to the pool
-	defer func() { _ = pgconn.Close(context.Background()) }()
-	if err := dbgen.New(pgconn).EventListen(ctx); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	h.wakeAll() // anything appended while we were not listening
+func (h *Hub) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(h.resync)
+	defer t.Stop()
 	for {
-		n, err := pgconn.WaitForNotification(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := h.Resync(ctx); err != nil && ctx.Err() == nil {
+				h.log.WarnContext(ctx, "resync channel heads", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// resyncBatch bounds the channel names sent in one resync query.
+const resyncBatch = 5000
+
+// Resync wakes every local channel whose log has events the hub has not
+// fanned out: one query per resyncBatch channels, whatever the number of
+// subscribers.
+func (h *Hub) Resync(ctx context.Context) error {
+	h.mu.Lock()
+	heads := make(map[string]int64, len(h.channels))
+	names := make([]string, 0, len(h.channels))
+	for name, cs := range h.channels {
+		cs.mu.Lock()
+		heads[name] = cs.head
+		cs.mu.Unlock()
+		names = append(names, name)
+	}
+	h.mu.Unlock()
+	for len(names) > 0 {
+		batch := names[:min(len(names), resyncBatch)]
+		names = names[len(batch):]
+		h.queries.Add(1)
+		rows, err := h.store.EventChannelHeads(ctx, batch)
 		if err != nil {
 			return err
 		}
-		channel, _, ok := strings.Cut(n.Payload, " ")
-		if ok {
-			h.wakeChannel(channel)
+		for _, r := range rows {
+			if r.LastSequence > heads[r.Channel] {
+				h.wakeChannel(r.Channel)
+			}
 		}
 	}
+	return nil
 }
 
 func (h *Hub) close() {
@@ -308,6 +357,7 @@ func (h *Hub) channel(ctx context.Context, name string) (*channelState, error) {
 		cs := &channelState{name: name, head: head, users: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
 		h.channels[name] = cs
 		h.mu.Unlock()
+		h.bus.Watch(name)
 		go h.fanOut(cs)
 		cs.poke() // anything appended since the head was read
 		return cs, nil
@@ -419,6 +469,7 @@ func (h *Hub) drop(cs *channelState) {
 	if len(cs.subs) == 0 && cs.users == 0 {
 		delete(h.channels, cs.name)
 		close(cs.done)
+		h.bus.Unwatch(cs.name)
 	}
 }
 

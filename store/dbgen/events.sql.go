@@ -9,6 +9,19 @@ import (
 	"context"
 )
 
+const eventAnnounce = `-- name: EventAnnounce :exec
+SELECT pg_notify('hivesync_events', c)::text FROM unnest($1::text[]) AS c
+`
+
+// EventAnnounce tells every listening node that channels have new events
+// (one NOTIFY per channel). It runs on its own, after the appending
+// transaction committed: a NOTIFY inside a write transaction would
+// serialize every commit of the database.
+func (q *Queries) EventAnnounce(ctx context.Context, channels []string) error {
+	_, err := q.db.Exec(ctx, eventAnnounce, channels)
+	return err
+}
+
 const eventAppend = `-- name: EventAppend :one
 SELECT event_append($1::text, $2::text, $3::bytea)::bigint AS sequence
 `
@@ -20,13 +33,41 @@ type EventAppendParams struct {
 }
 
 // EventAppend stores an event (encoded without its sequence) as the next of
-// its channel and announces it on commit, in one statement (see event_append
-// in migrations/00014_event_append.sql).
+// its channel, in one statement (see event_append in
+// migrations/00023_event_announce_after_commit.sql). store.Store announces
+// the channel after the commit; a new query that calls event_append must be
+// added to the announcing wrappers in store/announce.go.
 func (q *Queries) EventAppend(ctx context.Context, arg EventAppendParams) (int64, error) {
 	row := q.db.QueryRow(ctx, eventAppend, arg.Channel, arg.EventType, arg.Payload)
 	var sequence int64
 	err := row.Scan(&sequence)
 	return sequence, err
+}
+
+const eventChannelHeads = `-- name: EventChannelHeads :many
+SELECT channel, last_sequence FROM event_channels WHERE channel = ANY($1::text[])
+`
+
+// EventChannelHeads is the last sequence of each listed channel that has
+// events, for the hubs' periodic resync.
+func (q *Queries) EventChannelHeads(ctx context.Context, channels []string) ([]EventChannel, error) {
+	rows, err := q.db.Query(ctx, eventChannelHeads, channels)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventChannel{}
+	for rows.Next() {
+		var i EventChannel
+		if err := rows.Scan(&i.Channel, &i.LastSequence); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const eventListAfter = `-- name: EventListAfter :many
@@ -69,7 +110,7 @@ const eventListen = `-- name: EventListen :exec
 LISTEN hivesync_events
 `
 
-// EventListen subscribes the connection to appended-event notifications.
+// EventListen subscribes the connection to appended-event announcements.
 func (q *Queries) EventListen(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, eventListen)
 	return err

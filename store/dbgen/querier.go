@@ -36,15 +36,25 @@ type Querier interface {
 	EntitlementGet(ctx context.Context, userID uuid.UUID) (Entitlement, error)
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
+	// EventAnnounce tells every listening node that channels have new events
+	// (one NOTIFY per channel). It runs on its own, after the appending
+	// transaction committed: a NOTIFY inside a write transaction would
+	// serialize every commit of the database.
+	EventAnnounce(ctx context.Context, channels []string) error
 	// EventAppend stores an event (encoded without its sequence) as the next of
-	// its channel and announces it on commit, in one statement (see event_append
-	// in migrations/00014_event_append.sql).
+	// its channel, in one statement (see event_append in
+	// migrations/00023_event_announce_after_commit.sql). store.Store announces
+	// the channel after the commit; a new query that calls event_append must be
+	// added to the announcing wrappers in store/announce.go.
 	EventAppend(ctx context.Context, arg EventAppendParams) (int64, error)
+	// EventChannelHeads is the last sequence of each listed channel that has
+	// events, for the hubs' periodic resync.
+	EventChannelHeads(ctx context.Context, channels []string) ([]EventChannel, error)
 	// EventChannelLast is the last sequence handed out on a channel.
 	EventChannelLast(ctx context.Context, channel string) (int64, error)
 	EventDeleteChannel(ctx context.Context, channel string) (int64, error)
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
-	// EventListen subscribes the connection to appended-event notifications.
+	// EventListen subscribes the connection to appended-event announcements.
 	EventListen(ctx context.Context) error
 	// EventPruneBatch deletes up to batch_size events older than cutoff, oldest
 	// first; the retention job repeats it until nothing is left to prune.
@@ -76,8 +86,8 @@ type Querier interface {
 	// row, charges @size_bytes to the project if its storage stays within
 	// @max_project_bytes, inserts the version as revision @base_revision + 1,
 	// moves the head to it and appends @event_payload to the event log
-	// (event_append: sequence, row, NOTIFY). Otherwise it writes nothing and
-	// returns no row. As one statement, it holds the rows that every save in a
+	// (event_append; store/announce.go announces it after the commit). Otherwise
+	// it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 	// project updates (projects, the project's event_channels row) for the least
 	// time possible: from here to the commit, with no round trip in between.
 	FileVersionAppend(ctx context.Context, arg FileVersionAppendParams) (FileVersionAppendRow, error)

@@ -1,0 +1,281 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hivesync/hivesync/store"
+	"github.com/hivesync/hivesync/store/dbgen"
+)
+
+// Bus carries announcements between nodes: which channels of the event log
+// have new events, never the events themselves (every hub reads those from
+// the log, so a lost or duplicated announcement can delay an event but
+// never lose, reorder or repeat one).
+type Bus interface {
+	// Publish announces channels to every node's hub, this node's included.
+	Publish(ctx context.Context, channels []string) error
+	// Listen hands announcements of watched channels to wake until ctx ends
+	// or the connection fails. resync runs each time listening (re)starts,
+	// as announcements may have been missed meanwhile.
+	Listen(ctx context.Context, wake func(channel string), resync func()) error
+	// Watch and Unwatch tell the bus which channels this node has
+	// subscribers on, for buses that deliver per channel.
+	Watch(channel string)
+	Unwatch(channel string)
+}
+
+// PostgresBus announces with NOTIFY on the database every node shares; every
+// node hears every channel. It is the default: nothing to run besides
+// Postgres.
+type PostgresBus struct {
+	store *store.Store
+}
+
+// NewPostgresBus returns the NOTIFY/LISTEN bus over st's database.
+func NewPostgresBus(st *store.Store) *PostgresBus { return &PostgresBus{store: st} }
+
+// Publish sends one NOTIFY per channel, outside any write transaction.
+func (b *PostgresBus) Publish(ctx context.Context, channels []string) error {
+	return b.store.EventAnnounce(ctx, channels)
+}
+
+// Listen LISTENs on a connection taken from the pool for good.
+func (b *PostgresBus) Listen(ctx context.Context, wake func(string), resync func()) error {
+	conn, err := b.store.Pool().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire listener connection: %w", err)
+	}
+	pgconn := conn.Hijack() // a LISTENing connection never goes back to the pool
+	defer func() { _ = pgconn.Close(context.Background()) }()
+	if err := dbgen.New(pgconn).EventListen(ctx); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	resync()
+	for {
+		n, err := pgconn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		channel, _, _ := strings.Cut(n.Payload, " ") // older nodes append the sequence
+		wake(channel)
+	}
+}
+
+// Watch does nothing: every node hears every channel.
+func (b *PostgresBus) Watch(string) {}
+
+// Unwatch does nothing.
+func (b *PostgresBus) Unwatch(string) {}
+
+// redisPrefix namespaces HiveSync's Pub/Sub channels: the event-log channel
+// project_sync:<id> is announced on hivesync:events:project_sync:<id>.
+const redisPrefix = "hivesync:events:"
+
+// redisPing is how long a quiet Pub/Sub connection waits before checking
+// that Redis is still there.
+const redisPing = 15 * time.Second
+
+// RedisBus announces with Redis Pub/Sub (spec §28), one Pub/Sub channel per
+// event-log channel: a node subscribes only to the channels it has clients
+// on, so it hears only what it fans out, and Postgres carries no
+// notification traffic.
+type RedisBus struct {
+	client *redis.Client
+
+	mu      sync.Mutex
+	pubsub  *redis.PubSub // while listening
+	watched map[string]struct{}
+	log     *slog.Logger
+}
+
+// NewRedisBus connects to url (redis://…) and checks that it answers.
+func NewRedisBus(ctx context.Context, url string, log *slog.Logger) (*RedisBus, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	client := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	return &RedisBus{client: client, watched: map[string]struct{}{}, log: log}, nil
+}
+
+// Close closes the bus's connections.
+func (b *RedisBus) Close() error { return b.client.Close() }
+
+// Publish sends one PUBLISH per channel in one round trip.
+func (b *RedisBus) Publish(ctx context.Context, channels []string) error {
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range channels {
+			p.Publish(ctx, redisPrefix+c, "")
+		}
+		return nil
+	})
+	return err
+}
+
+// Listen subscribes to the watched channels on a Pub/Sub connection. Every
+// (re)subscription confirmed by Redis wakes its channel, since Pub/Sub does
+// not keep what was published before it.
+func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func()) error {
+	ps := b.client.Subscribe(ctx)
+	defer func() { _ = ps.Close() }()
+	// A blocked receive does not watch ctx; closing the connection ends it.
+	defer context.AfterFunc(ctx, func() { _ = ps.Close() })()
+	b.mu.Lock()
+	names := make([]string, 0, len(b.watched))
+	for c := range b.watched {
+		names = append(names, redisPrefix+c)
+	}
+	b.pubsub = ps
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		if b.pubsub == ps {
+			b.pubsub = nil
+		}
+		b.mu.Unlock()
+	}()
+	if len(names) > 0 {
+		if err := ps.Subscribe(ctx, names...); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+	}
+	resync()
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, redisPing)
+		var ne net.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil:
+			if err := ps.Ping(ctx); err != nil {
+				return fmt.Errorf("ping redis: %w", err)
+			}
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			return err
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			wake(strings.TrimPrefix(m.Channel, redisPrefix))
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				wake(strings.TrimPrefix(m.Channel, redisPrefix))
+			}
+		}
+	}
+}
+
+// Watch subscribes to channel's announcements.
+func (b *RedisBus) Watch(channel string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.watched[channel] = struct{}{}
+	if b.pubsub != nil {
+		if err := b.pubsub.Subscribe(context.Background(), redisPrefix+channel); err != nil {
+			// The connection is failing: Listen returns, and the next
+			// Listen subscribes to every watched channel.
+			b.log.Warn("redis subscribe", slog.String("channel", channel), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// Unwatch stops hearing channel.
+func (b *RedisBus) Unwatch(channel string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.watched, channel)
+	if b.pubsub != nil {
+		_ = b.pubsub.Unsubscribe(context.Background(), redisPrefix+channel)
+	}
+}
+
+// Publisher is the node's store.Announcer: it publishes committed events on
+// the bus without holding up the writer. Channels announced while a publish
+// is on its way go out together in the next one, so under load a node sends
+// one announcement per channel per round trip, not one per event.
+type Publisher struct {
+	bus Bus
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]struct{}
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// NewPublisher starts publishing on bus until Close.
+func NewPublisher(bus Bus, log *slog.Logger) *Publisher {
+	p := &Publisher{bus: bus, log: log, pending: map[string]struct{}{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+// Announce queues channels for the next publish; it never blocks.
+func (p *Publisher) Announce(channels ...string) {
+	p.mu.Lock()
+	for _, c := range channels {
+		p.pending[c] = struct{}{}
+	}
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close publishes what is pending and stops.
+func (p *Publisher) Close() error {
+	close(p.stop)
+	<-p.done
+	return nil
+}
+
+func (p *Publisher) run() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.kick:
+			p.flush()
+		case <-p.stop:
+			p.flush()
+			return
+		}
+	}
+}
+
+func (p *Publisher) flush() {
+	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	channels := make([]string, 0, len(p.pending))
+	for c := range p.pending {
+		channels = append(channels, c)
+	}
+	clear(p.pending)
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.bus.Publish(ctx, channels); err != nil {
+		// Not lost: every hub resyncs channel heads periodically.
+		p.log.Warn("announce events", slog.Int("channels", len(channels)), slog.String("error", err.Error()))
+	}
+}
