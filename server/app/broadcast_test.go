@@ -19,6 +19,7 @@ import (
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/events"
+	"github.com/hivesync/hivesync/server/events/wstest"
 	"github.com/hivesync/hivesync/server/notify"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -36,9 +37,9 @@ func TestAdminBroadcastReachesEverySocketAndIsAcknowledged(t *testing.T) {
 	ctx := context.Background()
 	adm := adminClient(t, b)
 	phone, laptop := newEditorOn(t, b, "a@broadcast.test", "mobile"), newEditorOn(t, b, "b@broadcast.test", "desktop")
-	first, second := dialWS(t, b.baseURL), dialWS(t, b.baseURL)
-	first.login(phone.token)
-	second.login(laptop.token)
+	first, second := wstest.Dial(t, b.baseURL), wstest.Dial(t, b.baseURL)
+	first.Login(phone.token)
+	second.Login(laptop.token)
 
 	_, err := adm.SendMessage(ctx, &hivesyncv1.SendMessageRequest{Title: "", Body: "x"})
 	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
@@ -46,8 +47,8 @@ func TestAdminBroadcastReachesEverySocketAndIsAcknowledged(t *testing.T) {
 		Level: hivesyncv1.AdminMessageLevel_ADMIN_MESSAGE_LEVEL_WARNING, RequiresAck: true})
 	require.NoError(t, err)
 	var seq int64
-	for _, ws := range []*wsClient{first, second} {
-		ev := ws.next()
+	for _, ws := range []*wstest.Client{first, second} {
+		ev := ws.Next()
 		seq = ev.GetSequence()
 		require.Equal(t, "admin.message", ev.GetEventType())
 		require.Equal(t, events.BroadcastChannel, ev.GetChannel())
@@ -60,8 +61,8 @@ func TestAdminBroadcastReachesEverySocketAndIsAcknowledged(t *testing.T) {
 
 	// The user dismisses the modal on one device: the ack is recorded once.
 	for range 2 {
-		first.send(&hivesyncv1.Event{Id: "dismissed", Payload: &hivesyncv1.Event_Ack{Ack: &hivesyncv1.AckEvent{EventId: sent.GetMessage().GetId()}}})
-		require.Equal(t, "dismissed", first.next().GetAck().GetEventId())
+		first.Send(&hivesyncv1.Event{Id: "dismissed", Payload: &hivesyncv1.Event_Ack{Ack: &hivesyncv1.AckEvent{EventId: sent.GetMessage().GetId()}}})
+		require.Equal(t, "dismissed", first.Next().GetAck().GetEventId())
 	}
 	list, err := adm.ListMessages(ctx, &hivesyncv1.ListMessagesRequest{})
 	require.NoError(t, err)
@@ -81,10 +82,10 @@ func TestAdminBroadcastReachesEverySocketAndIsAcknowledged(t *testing.T) {
 	require.Equal(t, true, line["requires_ack"])
 
 	// A client that was offline resumes the broadcast channel and gets it.
-	late := dialWS(t, b.baseURL)
-	late.login(laptop.token)
-	late.subscribe(at(events.BroadcastChannel, seq-1))
-	replayed := late.next()
+	late := wstest.Dial(t, b.baseURL)
+	late.Login(laptop.token)
+	late.Subscribe(wstest.At(events.BroadcastChannel, seq-1))
+	replayed := late.Next()
 	require.Equal(t, "admin.message", replayed.GetEventType())
 	require.Equal(t, seq, replayed.GetSequence())
 }
@@ -96,8 +97,8 @@ func TestMigrationNoticeAndBootstrap(t *testing.T) {
 	adm := adminClient(t, b)
 	meta := hivesyncv1connect.NewMetaServiceClient(b.h1, b.baseURL)
 	user := newEditorOn(t, b, "m@migrate.test", "desktop")
-	ws := dialWS(t, b.baseURL)
-	ws.login(user.token)
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(user.token)
 	before, err := meta.GetBootstrapConfig(ctx, &hivesyncv1.GetBootstrapConfigRequest{})
 	require.NoError(t, err)
 	require.Nil(t, before.GetConfig().GetMigration())
@@ -111,7 +112,7 @@ func TestMigrationNoticeAndBootstrap(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "wss://api2.hivesync.test/api/v1/ws", resp.GetNotice().GetNewWsUrl())
 	require.EqualValues(t, 3600, resp.GetNotice().GetGracePeriodSeconds())
-	ev := ws.next()
+	ev := ws.Next()
 	require.Equal(t, "migration.notice", ev.GetEventType())
 	require.Equal(t, "https://api2.hivesync.test", ev.GetMigrationNotice().GetNewUrl())
 	require.True(t, later.Equal(ev.GetMigrationNotice().GetSwitchAfter().AsTime()))
@@ -148,24 +149,24 @@ func TestNotificationsAreDeliveredReplayedAndRead(t *testing.T) {
 		return id.String()
 	}
 
-	ws := dialWS(t, b.baseURL)
-	ready := ws.login(ed.token)
-	ws.subscribe(at(events.UserChannel(ready.GetUserId()), -1))
+	ws := wstest.Dial(t, b.baseURL)
+	ready := ws.Login(ed.token)
+	ws.Subscribe(wstest.At(events.UserChannel(ready.GetUserId()), -1))
 	first := send("Bee joined Team")
-	ev := ws.next()
+	ev := ws.Next()
 	require.Equal(t, "notification", ev.GetEventType())
 	require.Equal(t, first, ev.GetNotification().GetNotificationId())
-	ws.send(&hivesyncv1.Event{Id: "got-it", Payload: &hivesyncv1.Event_Ack{Ack: &hivesyncv1.AckEvent{EventId: first}}})
-	require.Equal(t, "got-it", ws.next().GetAck().GetEventId())
+	ws.Send(&hivesyncv1.Event{Id: "got-it", Payload: &hivesyncv1.Event_Ack{Ack: &hivesyncv1.AckEvent{EventId: first}}})
+	require.Equal(t, "got-it", ws.Next().GetAck().GetEventId())
 	last := ev.GetSequence()
-	require.NoError(t, ws.c.Close(4000, ""))
+	require.NoError(t, ws.Conn.Close(4000, ""))
 
 	// Raised while the device was away: replayed when it resumes.
 	second := send("Snapshot restored")
-	ws = dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(events.UserChannel(ready.GetUserId()), last))
-	require.Equal(t, second, ws.next().GetNotification().GetNotificationId())
+	ws = wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(events.UserChannel(ready.GetUserId()), last))
+	require.Equal(t, second, ws.Next().GetNotification().GetNotificationId())
 
 	list, err := nc.ListNotifications(ctx, &hivesyncv1.ListNotificationsRequest{})
 	require.NoError(t, err)

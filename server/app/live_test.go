@@ -17,6 +17,7 @@ import (
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
+	"github.com/hivesync/hivesync/server/events/wstest"
 	"github.com/hivesync/hivesync/server/live"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -63,45 +64,45 @@ func TestLiveViewStreamsReadOnlyToInvitedViewers(t *testing.T) {
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 
 	channel := session.GetChannel()
-	creatorWS, viewerWS, strangerWS := dialWS(t, b.baseURL), dialWS(t, b.baseURL), dialWS(t, b.baseURL)
-	creatorWS.login(creator.token)
-	viewerWS.login(viewer.token)
-	strangerWS.login(stranger.token)
-	viewerWS.subscribe(at(channel, -1))
-	strangerWS.send(&hivesyncv1.Event{Id: "peek", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, -1)}}}})
-	require.Equal(t, "not_found", strangerWS.next().GetError().GetCode(), "only joined viewers watch")
+	creatorWS, viewerWS, strangerWS := wstest.Dial(t, b.baseURL), wstest.Dial(t, b.baseURL), wstest.Dial(t, b.baseURL)
+	creatorWS.Login(creator.token)
+	viewerWS.Login(viewer.token)
+	strangerWS.Login(stranger.token)
+	viewerWS.Subscribe(wstest.At(channel, -1))
+	strangerWS.Send(&hivesyncv1.Event{Id: "peek", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{wstest.At(channel, -1)}}}})
+	require.Equal(t, "not_found", strangerWS.Next().GetError().GetCode(), "only joined viewers watch")
 
-	creatorWS.send(&hivesyncv1.Event{Id: "t1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Path: "a.txt", Text: "hello", Offset: -1}}})
-	require.Equal(t, "t1", creatorWS.next().GetAck().GetEventId())
-	got := viewerWS.next()
+	creatorWS.Send(&hivesyncv1.Event{Id: "t1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Path: "a.txt", Text: "hello", Offset: -1}}})
+	require.Equal(t, "t1", creatorWS.Next().GetAck().GetEventId())
+	got := viewerWS.Next()
 	require.Equal(t, "live.text", got.GetEventType())
 	require.Equal(t, "hello", got.GetLiveText().GetText())
 
-	viewerWS.send(&hivesyncv1.Event{Id: "v1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Text: "hijack"}}})
-	refused := viewerWS.next()
+	viewerWS.Send(&hivesyncv1.Event{Id: "v1", Payload: &hivesyncv1.Event_LiveText{LiveText: &hivesyncv1.LiveTextEvent{SessionId: session.GetId(), Text: "hijack"}}})
+	refused := viewerWS.Next()
 	require.Equal(t, "failed_precondition", refused.GetError().GetCode(), "viewers are read-only")
 
 	// Preview updates: at most one every 2 seconds.
 	diff := func(id string) *hivesyncv1.Event {
 		return &hivesyncv1.Event{Id: id, Payload: &hivesyncv1.Event_DiffUpdate{DiffUpdate: &hivesyncv1.DiffUpdateEvent{SessionId: session.GetId(), Path: "a.txt", UnifiedDiff: "@@ -1 +1 @@\n-a\n+b\n"}}}
 	}
-	creatorWS.send(diff("d1"))
-	require.Equal(t, "d1", creatorWS.next().GetAck().GetEventId())
-	creatorWS.send(diff("d2"))
-	throttled := creatorWS.next()
+	creatorWS.Send(diff("d1"))
+	require.Equal(t, "d1", creatorWS.Next().GetAck().GetEventId())
+	creatorWS.Send(diff("d2"))
+	throttled := creatorWS.Next()
 	require.Equal(t, "failed_precondition", throttled.GetError().GetCode())
 	require.Equal(t, "d2", throttled.GetError().GetEventId())
-	require.Equal(t, "diff_update", viewerWS.next().GetEventType())
+	require.Equal(t, "diff_update", viewerWS.Next().GetEventType())
 
 	// A viewer cannot end it; the creator can, and viewers are told.
 	_, err = liveClient(b, viewer).EndLive(ctx, &hivesyncv1.EndLiveRequest{SessionId: session.GetId()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 	_, err = liveClient(b, creator).EndLive(ctx, &hivesyncv1.EndLiveRequest{SessionId: session.GetId()})
 	require.NoError(t, err)
-	ended := viewerWS.next()
+	ended := viewerWS.Next()
 	require.Equal(t, "live.ended", ended.GetEventType())
 	require.Equal(t, "creator_stopped", ended.GetLiveEnded().GetReason())
-	require.Equal(t, "permission_denied", viewerWS.next().GetError().GetCode(), "the channel closes")
+	require.Equal(t, "permission_denied", viewerWS.Next().GetError().GetCode(), "the channel closes")
 	_, err = liveClient(b, viewer).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "an ended session takes no viewers")
 }
@@ -146,11 +147,11 @@ func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
 	require.NoError(t, err, "a viewer already in rejoins")
 
 	// An hour without the creator ends it.
-	viewerWS := dialWS(t, b.baseURL)
-	viewerWS.login(friend.token)
-	viewerWS.subscribe(at(open.GetSession().GetChannel(), -1))
+	viewerWS := wstest.Dial(t, b.baseURL)
+	viewerWS.Login(friend.token)
+	viewerWS.Subscribe(wstest.At(open.GetSession().GetChannel(), -1))
 	later := live.NewService(b.store, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().Add(live.IdleTimeout + time.Minute) })
 	require.NoError(t, later.EndIdle(ctx))
-	ended := viewerWS.next()
+	ended := viewerWS.Next()
 	require.Equal(t, "idle_timeout", ended.GetLiveEnded().GetReason())
 }

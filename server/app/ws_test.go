@@ -15,111 +15,17 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/app"
 	"github.com/hivesync/hivesync/server/events"
+	"github.com/hivesync/hivesync/server/events/wstest"
 	"github.com/hivesync/hivesync/server/history"
 	"github.com/hivesync/hivesync/server/ratelimit/redistest"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
-
-// wsClient is a test client of /api/v1/ws speaking the JSON subprotocol.
-type wsClient struct {
-	t *testing.T
-	c *websocket.Conn
-}
-
-func dialWS(t *testing.T, baseURL string, protocols ...string) *wsClient {
-	t.Helper()
-	if len(protocols) == 0 {
-		protocols = []string{events.SubprotocolJSON}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws", &websocket.DialOptions{Subprotocols: protocols})
-	require.NoError(t, err)
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	c.SetReadLimit(1 << 20)
-	t.Cleanup(func() { _ = c.CloseNow() })
-	return &wsClient{t: t, c: c}
-}
-
-func (w *wsClient) send(ev *hivesyncv1.Event) {
-	w.t.Helper()
-	b, err := protojson.Marshal(ev)
-	require.NoError(w.t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(w.t, w.c.Write(ctx, websocket.MessageText, b))
-}
-
-// next reads the next event, failing the test after a timeout.
-func (w *wsClient) next() *hivesyncv1.Event {
-	w.t.Helper()
-	ev, err := w.read(10 * time.Second)
-	require.NoError(w.t, err)
-	return ev
-}
-
-func (w *wsClient) read(timeout time.Duration) (*hivesyncv1.Event, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	_, b, err := w.c.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ev := &hivesyncv1.Event{}
-	return ev, protojson.Unmarshal(b, ev)
-}
-
-// closed reads until the server closes and returns the close status.
-func (w *wsClient) closed() websocket.StatusCode {
-	w.t.Helper()
-	for range 100000 {
-		_, err := w.read(15 * time.Second)
-		if err != nil {
-			return websocket.CloseStatus(err)
-		}
-	}
-	w.t.Fatal("the socket was never closed")
-	return 0
-}
-
-// login authenticates and waits for ready.
-func (w *wsClient) login(token string) *hivesyncv1.ReadyEvent {
-	w.t.Helper()
-	w.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: token}}})
-	ev := w.next()
-	require.Equal(w.t, "ready", ev.GetEventType(), "%v", ev)
-	return ev.GetReady()
-}
-
-// subscribe joins channels, waits for the acknowledgement and returns the
-// position each channel starts after.
-func (w *wsClient) subscribe(positions ...*hivesyncv1.ChannelPosition) map[string]int64 {
-	w.t.Helper()
-	id := fmt.Sprintf("sub-%d", time.Now().UnixNano())
-	w.send(&hivesyncv1.Event{Id: id, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: positions}}})
-	ev := w.next()
-	require.Equal(w.t, "ack", ev.GetEventType(), "%v", ev)
-	require.Equal(w.t, id, ev.GetAck().GetEventId())
-	out := map[string]int64{}
-	for _, p := range ev.GetAck().GetPositions() {
-		out[p.GetChannel()] = p.GetLastSequence()
-	}
-	require.Len(w.t, out, len(positions))
-	return out
-}
-
-func at(channel string, last int64) *hivesyncv1.ChannelPosition {
-	return &hivesyncv1.ChannelPosition{Channel: channel, LastSequence: last}
-}
 
 // wsProject makes a project with one file for an editor.
 func wsProject(t *testing.T, ed editor) (pid, fid, head string) {
@@ -150,13 +56,13 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 	pid, fid, head := wsProject(t, ed)
 	channel := events.ProjectChannel(pid)
 
-	ws := dialWS(t, b.baseURL)
-	ready := ws.login(ed.token)
+	ws := wstest.Dial(t, b.baseURL)
+	ready := ws.Login(ed.token)
 	require.NotEmpty(t, ready.GetUserId())
 	require.EqualValues(t, 30, ready.GetHeartbeatIntervalSeconds())
-	ws.subscribe(at(channel, -1))
+	ws.Subscribe(wstest.At(channel, -1))
 	head = saveN(t, ed, fid, head, 1)
-	got := ws.next()
+	got := ws.Next()
 	require.Equal(t, "save_file", got.GetEventType())
 	require.Equal(t, channel, got.GetChannel())
 	require.Equal(t, fid, got.GetSaveFile().GetFileId())
@@ -164,18 +70,18 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 
 	// The device drops off; three saves happen; it resumes from the last
 	// sequence it saw and gets exactly those, in order, then live ones.
-	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
 	head = saveN(t, ed, fid, head, 3)
-	ws = dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, last))
+	ws = wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(channel, last))
 	for i := range 3 {
-		ev := ws.next()
+		ev := ws.Next()
 		require.Equal(t, "save_file", ev.GetEventType())
 		require.Equal(t, last+int64(i)+1, ev.GetSequence())
 	}
 	saveN(t, ed, fid, head, 1)
-	ev := ws.next()
+	ev := ws.Next()
 	require.Equal(t, last+4, ev.GetSequence())
 
 	// The node reports its open sockets (the closed one goes once its
@@ -191,10 +97,10 @@ func TestWebSocketDeliversAndResumesWithoutLoss(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 
 	// Heartbeats are answered; frames from the server direction are refused.
-	ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
-	require.Equal(t, "heartbeat", ws.next().GetEventType())
-	ws.send(&hivesyncv1.Event{Id: "x1", Payload: &hivesyncv1.Event_SaveFile{SaveFile: &hivesyncv1.SaveFileEvent{}}})
-	bad := ws.next()
+	ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+	require.Equal(t, "heartbeat", ws.Next().GetEventType())
+	ws.Send(&hivesyncv1.Event{Id: "x1", Payload: &hivesyncv1.Event_SaveFile{SaveFile: &hivesyncv1.SaveFileEvent{}}})
+	bad := ws.Next()
 	require.Equal(t, "error", bad.GetEventType())
 	require.Equal(t, "invalid_argument", bad.GetError().GetCode())
 	require.Equal(t, "x1", bad.GetError().GetEventId())
@@ -209,23 +115,23 @@ func TestWebSocketAckPositionsLeaveNoGap(t *testing.T) {
 
 	// A new device joins "from now on" and learns where that is; it drops
 	// off before any event reaches it and resumes from that position.
-	ws := dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	pos := ws.subscribe(at(channel, -1))[channel]
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	pos := ws.Subscribe(wstest.At(channel, -1))[channel]
 	require.EqualValues(t, 2, pos, "joined and created came before")
-	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
 	saveN(t, ed, fid, head, 1)
-	ws = dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	require.Equal(t, pos, ws.subscribe(at(channel, pos))[channel])
-	require.Equal(t, pos+1, ws.next().GetSequence())
+	ws = wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	require.Equal(t, pos, ws.Subscribe(wstest.At(channel, pos))[channel])
+	require.Equal(t, pos+1, ws.Next().GetSequence())
 
 	// 0 means "everything since the channel began".
-	ws = dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, 0))
+	ws = wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(channel, 0))
 	for seq := int64(1); seq <= pos+1; seq++ {
-		require.Equal(t, seq, ws.next().GetSequence())
+		require.Equal(t, seq, ws.Next().GetSequence())
 	}
 }
 
@@ -233,14 +139,14 @@ func TestWebSocketBinarySubprotocol(t *testing.T) {
 	t.Parallel()
 	b := setup(t, app.ModeServe, nil)
 	ed := newEditorOn(t, b, "bin@ws.test", "desktop")
-	ws := dialWS(t, b.baseURL, events.SubprotocolBinary)
-	require.Equal(t, events.SubprotocolBinary, ws.c.Subprotocol())
+	ws := wstest.Dial(t, b.baseURL, events.SubprotocolBinary)
+	require.Equal(t, events.SubprotocolBinary, ws.Conn.Subprotocol())
 	frame, err := proto.Marshal(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: ed.token}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, ws.c.Write(ctx, websocket.MessageBinary, frame))
-	typ, data, err := ws.c.Read(ctx)
+	require.NoError(t, ws.Conn.Write(ctx, websocket.MessageBinary, frame))
+	typ, data, err := ws.Conn.Read(ctx)
 	require.NoError(t, err)
 	require.Equal(t, websocket.MessageBinary, typ)
 	ev := &hivesyncv1.Event{}
@@ -255,21 +161,21 @@ func TestWebSocketRefusesUnauthenticatedSockets(t *testing.T) {
 
 	t.Run("silent_socket_closed_at_the_deadline", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, unauthenticated, dialWS(t, b.baseURL).closed())
+		require.Equal(t, unauthenticated, wstest.Dial(t, b.baseURL).Closed())
 	})
 	t.Run("bad_token", func(t *testing.T) {
 		t.Parallel()
-		ws := dialWS(t, b.baseURL)
-		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: "garbage"}}})
-		ev := ws.next()
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Auth{Auth: &hivesyncv1.AuthEvent{Token: "garbage"}}})
+		ev := ws.Next()
 		require.Equal(t, "unauthenticated", ev.GetError().GetCode())
-		require.Equal(t, unauthenticated, ws.closed())
+		require.Equal(t, unauthenticated, ws.Closed())
 	})
 	t.Run("first_frame_not_auth", func(t *testing.T) {
 		t.Parallel()
-		ws := dialWS(t, b.baseURL)
-		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
-		require.Equal(t, unauthenticated, ws.closed())
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, unauthenticated, ws.Closed())
 	})
 	t.Run("foreign_browser_origin", func(t *testing.T) {
 		t.Parallel()
@@ -288,19 +194,19 @@ func TestWebSocketAuthorizesChannelsLikeTheRPCs(t *testing.T) {
 	b := setup(t, app.ModeServe, nil)
 	alice, bob := newEditorOn(t, b, "alice@ws.test", "desktop"), newEditorOn(t, b, "bob@ws.test", "desktop")
 	bobProject, _, _ := wsProject(t, bob)
-	ws := dialWS(t, b.baseURL)
-	me := ws.login(alice.token)
-	bobReady := dialWS(t, b.baseURL).login(bob.token)
+	ws := wstest.Dial(t, b.baseURL)
+	me := ws.Login(alice.token)
+	bobReady := wstest.Dial(t, b.baseURL).Login(bob.token)
 
 	for _, channel := range []string{events.ProjectChannel(bobProject), events.UserChannel(bobReady.GetUserId()), "project_sync:not-a-uuid"} {
-		ws.send(&hivesyncv1.Event{Id: channel, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at(channel, -1)}}}})
-		ev := ws.next()
+		ws.Send(&hivesyncv1.Event{Id: channel, Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{wstest.At(channel, -1)}}}})
+		ev := ws.Next()
 		require.Equal(t, "not_found", ev.GetError().GetCode(), channel)
 		require.Equal(t, channel, ev.GetError().GetEventId())
 	}
-	ws.send(&hivesyncv1.Event{Id: "odd", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{at("weather", 0)}}}})
-	require.Equal(t, "invalid_argument", ws.next().GetError().GetCode())
-	ws.subscribe(at(events.UserChannel(me.GetUserId()), -1))
+	ws.Send(&hivesyncv1.Event{Id: "odd", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{wstest.At("weather", 0)}}}})
+	require.Equal(t, "invalid_argument", ws.Next().GetError().GetCode())
+	ws.Subscribe(wstest.At(events.UserChannel(me.GetUserId()), -1))
 }
 
 func TestWebSocketRehydratesWhenTheGapIsTooOldOrTooLarge(t *testing.T) {
@@ -309,42 +215,42 @@ func TestWebSocketRehydratesWhenTheGapIsTooOldOrTooLarge(t *testing.T) {
 	ed := newEditorOn(t, b, "gap@ws.test", "desktop")
 	pid, fid, head := wsProject(t, ed)
 	channel := events.ProjectChannel(pid)
-	ws := dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, -1))
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(channel, -1))
 	head = saveN(t, ed, fid, head, 1)
-	last := ws.next().GetSequence()
-	require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+	last := ws.Next().GetSequence()
+	require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
 
 	t.Run("larger_than_the_window", func(t *testing.T) {
 		head = saveN(t, ed, fid, head, 7)
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
-		ws.subscribe(at(channel, last))
-		ev := ws.next()
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(channel, last))
+		ev := ws.Next()
 		require.Equal(t, "rehydrate", ev.GetEventType())
 		require.Equal(t, channel, ev.GetRehydrate().GetChannel())
 		require.Equal(t, last+7, ev.GetRehydrate().GetResumeSequence())
 		head = saveN(t, ed, fid, head, 1)
-		require.Equal(t, last+8, ws.next().GetSequence(), "live events follow the rehydrate")
+		require.Equal(t, last+8, ws.Next().GetSequence(), "live events follow the rehydrate")
 		last += 8
 	})
 	t.Run("pruned_from_the_log", func(t *testing.T) {
 		head = saveN(t, ed, fid, head, 2)
 		_, err := history.Prune(context.Background(), b.store, time.Now().Add(time.Hour), time.Hour)
 		require.NoError(t, err)
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
-		ws.subscribe(at(channel, last))
-		ev := ws.next()
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(channel, last))
+		ev := ws.Next()
 		require.Equal(t, "rehydrate", ev.GetEventType())
 		require.Equal(t, last+2, ev.GetRehydrate().GetResumeSequence())
 	})
 	t.Run("a_sequence_from_the_future", func(t *testing.T) {
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
-		ws.subscribe(at(channel, 1_000_000))
-		require.Equal(t, "rehydrate", ws.next().GetEventType())
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(channel, 1_000_000))
+		require.Equal(t, "rehydrate", ws.Next().GetEventType())
 	})
 }
 
@@ -359,27 +265,27 @@ func TestWebSocketRevocationClosesAccess(t *testing.T) {
 	_, err = bee.projects.AcceptInvite(ctx, &hivesyncv1.AcceptInviteRequest{Token: inv.GetToken()})
 	require.NoError(t, err)
 
-	ws := dialWS(t, b.baseURL)
-	me := ws.login(bee.token)
-	ws.subscribe(at(events.ProjectChannel(pid), -1))
+	ws := wstest.Dial(t, b.baseURL)
+	me := ws.Login(bee.token)
+	ws.Subscribe(wstest.At(events.ProjectChannel(pid), -1))
 
 	t.Run("a_removed_member_stops_receiving_the_project", func(t *testing.T) {
 		_, err := owner.projects.RemoveMember(ctx, &hivesyncv1.RemoveMemberRequest{ProjectId: pid, UserId: me.GetUserId()})
 		require.NoError(t, err)
-		ev := ws.next()
+		ev := ws.Next()
 		require.Equal(t, "member.changed", ev.GetEventType(), "the removal itself is delivered")
-		ev = ws.next()
+		ev = ws.Next()
 		require.Equal(t, "permission_denied", ev.GetError().GetCode())
 		require.Contains(t, ev.GetError().GetMessage(), "no longer a member")
 		saveN(t, owner, fid, head, 1)
-		ws.send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
-		require.Equal(t, "heartbeat", ws.next().GetEventType(), "no project event arrives any more")
+		ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, "heartbeat", ws.Next().GetEventType(), "no project event arrives any more")
 	})
 	t.Run("a_revoked_session_is_closed_within_a_heartbeat", func(t *testing.T) {
 		authc := hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL, bearer(bee.token))
 		_, err := authc.RevokeSession(ctx, &hivesyncv1.RevokeSessionRequest{SessionId: me.GetSessionId()})
 		require.NoError(t, err)
-		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), ws.closed())
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), ws.Closed())
 	})
 }
 
@@ -390,34 +296,34 @@ func TestWebSocketCutsOffSlowConsumersAndAbuse(t *testing.T) {
 	pid, _, _ := wsProject(t, ed)
 
 	t.Run("slow_consumer", func(t *testing.T) {
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
-		ws.subscribe(at(events.ProjectChannel(pid), -1))
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(events.ProjectChannel(pid), -1))
 		// The client stops reading while 20,000 events arrive: the server's
 		// queue stays at 8 frames and the socket is closed with a reason.
 		appendSaves(t, b, pid, 20000, strings.Repeat("p", 200))
 		time.Sleep(300 * time.Millisecond)
-		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), ws.closed())
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), ws.Closed())
 	})
 	t.Run("oversize_frame", func(t *testing.T) {
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
-		ws.send(&hivesyncv1.Event{Id: strings.Repeat("x", 4096), Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
-		require.Equal(t, websocket.StatusMessageTooBig, ws.closed())
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Send(&hivesyncv1.Event{Id: strings.Repeat("x", 4096), Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, websocket.StatusMessageTooBig, ws.Closed())
 	})
 	t.Run("flood_and_garbage", func(t *testing.T) {
-		ws := dialWS(t, b.baseURL)
-		ws.login(ed.token)
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(t, ws.c.Write(ctx, websocket.MessageText, []byte("{not json")))
-		require.Equal(t, "invalid_argument", ws.next().GetError().GetCode())
+		require.NoError(t, ws.Conn.Write(ctx, websocket.MessageText, []byte("{not json")))
+		require.Equal(t, "invalid_argument", ws.Next().GetError().GetCode())
 		for range 40 {
-			if err := ws.c.Write(ctx, websocket.MessageText, []byte(`{"heartbeat":{}}`)); err != nil {
+			if err := ws.Conn.Write(ctx, websocket.MessageText, []byte(`{"heartbeat":{}}`)); err != nil {
 				break
 			}
 		}
-		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), ws.closed())
+		require.Equal(t, websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), ws.Closed())
 	})
 }
 
@@ -472,30 +378,30 @@ func TestWebSocketEventsCrossNodes(t *testing.T) {
 			channel := events.ProjectChannel(pid)
 
 			// A client on the other node hears saves made through this node.
-			ws := dialWS(t, other)
-			ws.login(ed.token)
-			ws.subscribe(at(channel, -1))
+			ws := wstest.Dial(t, other)
+			ws.Login(ed.token)
+			ws.Subscribe(wstest.At(channel, -1))
 			head = saveN(t, ed, fid, head, 2)
-			first, second := ws.next(), ws.next()
+			first, second := ws.Next(), ws.Next()
 			require.Equal(t, first.GetSequence()+1, second.GetSequence())
 
 			// The client leaves mid-stream, reconnects to this node and
 			// resumes with nothing lost.
-			require.NoError(t, ws.c.Close(websocket.StatusNormalClosure, ""))
+			require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
 			head = saveN(t, ed, fid, head, 2)
-			ws = dialWS(t, b.baseURL)
-			ws.login(ed.token)
-			ws.subscribe(at(channel, second.GetSequence()))
-			require.Equal(t, second.GetSequence()+1, ws.next().GetSequence())
-			require.Equal(t, second.GetSequence()+2, ws.next().GetSequence())
+			ws = wstest.Dial(t, b.baseURL)
+			ws.Login(ed.token)
+			ws.Subscribe(wstest.At(channel, second.GetSequence()))
+			require.Equal(t, second.GetSequence()+1, ws.Next().GetSequence())
+			require.Equal(t, second.GetSequence()+2, ws.Next().GetSequence())
 
 			// Later saves reach both nodes live.
-			ws2 := dialWS(t, other)
-			ws2.login(ed.token)
-			ws2.subscribe(at(channel, -1))
+			ws2 := wstest.Dial(t, other)
+			ws2.Login(ed.token)
+			ws2.Subscribe(wstest.At(channel, -1))
 			saveN(t, ed, fid, head, 1)
-			require.Equal(t, second.GetSequence()+3, ws.next().GetSequence())
-			require.Equal(t, second.GetSequence()+3, ws2.next().GetSequence())
+			require.Equal(t, second.GetSequence()+3, ws.Next().GetSequence())
+			require.Equal(t, second.GetSequence()+3, ws2.Next().GetSequence())
 		})
 	}
 }
@@ -539,16 +445,16 @@ func TestWebSocketDeliversUnannouncedEventsOnResync(t *testing.T) {
 	ed := newEditorOn(t, b, "resync@ws.test", "desktop")
 	pid, _, _ := wsProject(t, ed)
 	channel := events.ProjectChannel(pid)
-	ws := dialWS(t, b.baseURL)
-	ws.login(ed.token)
-	ws.subscribe(at(channel, -1))
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(channel, -1))
 
 	enc, err := events.Encode(channel, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotCreated{SnapshotCreated: &hivesyncv1.SnapshotEvent{ProjectId: pid, SnapshotId: "s", Label: "unannounced"}}}, time.Now())
 	require.NoError(t, err)
 	// Straight to the log, past the store's announcing wrappers.
 	seq, err := dbgen.New(b.store.Pool()).EventAppend(context.Background(), dbgen.EventAppendParams{Channel: enc.Channel, EventType: enc.EventType, Payload: enc.Payload})
 	require.NoError(t, err)
-	got := ws.next()
+	got := ws.Next()
 	require.Equal(t, seq, got.GetSequence())
 	require.Equal(t, "unannounced", got.GetSnapshotCreated().GetLabel())
 }
