@@ -20,7 +20,19 @@ import (
 	"github.com/hivesync/hivesync/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// childCommand, when set, makes the test binary run hivesyncd with these
+// arguments instead of the tests, so a test can start real server processes
+// (and kill them).
+const childCommand = "HIVESYNCD_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childCommand); args != "" {
+		os.Args = append([]string{"hivesyncd"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	storetest.Main(m)
+}
 
 // syncBuffer is a bytes.Buffer safe to read while the server writes to it.
 type syncBuffer struct {
