@@ -18,8 +18,8 @@ SELECT m.id, @session_id, @user_id FROM admin_messages m WHERE m.id = @message_i
 ON CONFLICT DO NOTHING;
 
 -- name: MigrationNoticeInsert :one
-INSERT INTO migration_notices (id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by)
-VALUES (@id, @new_url, @new_ws_url, @switch_after, @grace_period_seconds, @announced_by)
+INSERT INTO migration_notices (id, new_url, new_ws_url, switch_after, grace_period_seconds, min_client_version, announced_by)
+VALUES (@id, @new_url, @new_ws_url, @switch_after, @grace_period_seconds, @min_client_version, @announced_by)
 RETURNING *;
 
 -- name: MigrationNoticeLatest :one

@@ -31,6 +31,9 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	messages *MessageLog
+	// minClientVersion is this server's oldest accepted client build; a
+	// migration may only raise it.
+	minClientVersion int32
 }
 
 var _ hivesyncv1connect.AdminServiceHandler = (*Service)(nil)
@@ -38,6 +41,12 @@ var _ hivesyncv1connect.AdminServiceHandler = (*Service)(nil)
 // NewService returns the handler.
 func NewService(st *store.Store, links *auth.LoginLinks, log *slog.Logger, now func() time.Time, messages *MessageLog) *Service {
 	return &Service{store: st, links: links, log: log, now: now, messages: messages}
+}
+
+// WithMinClientVersion sets the oldest client build this server accepts.
+func (s *Service) WithMinClientVersion(v int32) *Service {
+	s.minClientVersion = v
+	return s
 }
 
 // actor is the calling admin's user id; nil for the admin API key.

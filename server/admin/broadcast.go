@@ -172,11 +172,15 @@ func (s *Service) AnnounceMigration(ctx context.Context, req *hivesyncv1.Announc
 		}
 		switchAfter = req.GetSwitchAfter().AsTime()
 	}
+	minClient := req.GetMinClientVersion()
+	if minClient != 0 && minClient < s.minClientVersion {
+		return nil, apierror.InvalidArgument("min_client_version", fmt.Sprintf("must be 0 (unchanged) or at least the current %d", s.minClientVersion))
+	}
 	sender := actor(ctx)
 	var notice *hivesyncv1.MigrationNoticeEvent
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		row, err := q.MigrationNoticeInsert(ctx, dbgen.MigrationNoticeInsertParams{ID: uuid.New(), NewUrl: api, NewWsUrl: ws,
-			SwitchAfter: switchAfter, GracePeriodSeconds: grace, AnnouncedBy: sender})
+			SwitchAfter: switchAfter, GracePeriodSeconds: grace, MinClientVersion: minClient, AnnouncedBy: sender})
 		if err != nil {
 			return err
 		}
@@ -196,7 +200,7 @@ func (s *Service) AnnounceMigration(ctx context.Context, req *hivesyncv1.Announc
 // NoticeProto is a stored migration notice as clients receive it.
 func NoticeProto(row dbgen.MigrationNotice) *hivesyncv1.MigrationNoticeEvent {
 	return &hivesyncv1.MigrationNoticeEvent{Id: row.ID.String(), NewUrl: row.NewUrl, NewWsUrl: row.NewWsUrl,
-		SwitchAfter: timestamppb.New(row.SwitchAfter), GracePeriodSeconds: row.GracePeriodSeconds}
+		SwitchAfter: timestamppb.New(row.SwitchAfter), GracePeriodSeconds: row.GracePeriodSeconds, MinClientVersion: row.MinClientVersion}
 }
 
 // migrationURL checks an announced URL: absolute, the secure scheme (the

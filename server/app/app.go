@@ -174,7 +174,7 @@ func New(opts Options) (*App, error) {
 			AuthTimeout: cfg.WSAuthTimeout, PingInterval: cfg.WSPingInterval, WriteTimeout: cfg.WSWriteTimeout,
 			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,
 			MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
-			OriginPatterns: cfg.WSAllowedOrigins,
+			OriginPatterns: cfg.WSAllowedOrigins, Versions: VersionPolicy(cfg),
 		}, log.With(slog.String("component", "gateway")), opts.Now).WithAckHandler(a.acknowledge).WithLive(a.live)
 		gateway := a.gateway
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -281,7 +281,7 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[2], path, h)
 	path, h = hivesyncv1connect.NewEntitlementServiceHandler(entSvc, opts...)
 	add(descs[3], path, h)
-	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now, admin.NewMessageLog(cfg.AdminMessageLog)), opts...)
+	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now, admin.NewMessageLog(cfg.AdminMessageLog)).WithMinClientVersion(cfg.MinClientVersion), opts...)
 	add(descs[4], path, h)
 	fileSvc := files.NewService(a.store, files.Limits{MaxFileBytes: cfg.MaxSingleFileSizeBytes, MaxProjectBytes: cfg.MaxProjectStorageBytes}, log, now)
 	path, h = hivesyncv1connect.NewProjectServiceHandler(fileSvc, opts...)
@@ -342,6 +342,7 @@ func (a *App) bootstrapConfig(ctx context.Context) (*hivesyncv1.BootstrapConfig,
 	if !a.opts.Now().Before(notice.SwitchAfter) {
 		doc.FallbackApiBase, doc.FallbackWsBase = doc.GetApiBase(), doc.GetWsBase()
 		doc.ApiBase, doc.WsBase = notice.NewUrl, notice.NewWsUrl
+		doc.MinClientVersion = max(doc.GetMinClientVersion(), notice.MinClientVersion)
 	}
 	return doc, nil
 }

@@ -123,10 +123,19 @@ func TestMigrationNoticeAndBootstrap(t *testing.T) {
 	require.Equal(t, before.GetConfig().GetApiBase(), doc.GetConfig().GetApiBase(), "before switch_after the old URL stays current")
 	require.Greater(t, doc.GetConfig().GetConfigVersion(), before.GetConfig().GetConfigVersion())
 
-	_, err = adm.AnnounceMigration(ctx, &hivesyncv1.AnnounceMigrationRequest{NewUrl: "https://api3.hivesync.test", SwitchAfter: timestamppb.New(time.Now().Add(-time.Minute))})
+	require.EqualValues(t, 3, doc.GetConfig().GetMinClientVersion())
+
+	// A migration may raise the oldest accepted client build, never lower it;
+	// the bootstrap document carries it once the switch is due.
+	_, err = adm.AnnounceMigration(ctx, &hivesyncv1.AnnounceMigrationRequest{NewUrl: "https://api3.hivesync.test", MinClientVersion: 2})
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "below the current minimum (3)")
+	_, err = adm.AnnounceMigration(ctx, &hivesyncv1.AnnounceMigrationRequest{NewUrl: "https://api3.hivesync.test", SwitchAfter: timestamppb.New(time.Now().Add(-time.Minute)), MinClientVersion: 7})
 	require.NoError(t, err)
+	ev = ws.Next()
+	require.EqualValues(t, 7, ev.GetMigrationNotice().GetMinClientVersion())
 	doc, err = meta.GetBootstrapConfig(ctx, &hivesyncv1.GetBootstrapConfigRequest{})
 	require.NoError(t, err)
+	require.EqualValues(t, 7, doc.GetConfig().GetMinClientVersion())
 	require.Equal(t, "https://api3.hivesync.test", doc.GetConfig().GetApiBase())
 	require.Equal(t, "wss://api3.hivesync.test/api/v1/ws", doc.GetConfig().GetWsBase())
 	require.Equal(t, before.GetConfig().GetApiBase(), doc.GetConfig().GetFallbackApiBase(), "the old URL becomes the fallback")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -457,4 +458,52 @@ func TestWebSocketDeliversUnannouncedEventsOnResync(t *testing.T) {
 	got := ws.Next()
 	require.Equal(t, seq, got.GetSequence())
 	require.Equal(t, "unannounced", got.GetSnapshotCreated().GetLabel())
+}
+
+// Clients older than the server accepts are told to update, with the
+// UpgradeRequired detail, and the socket closes with 4026 (not a status a
+// client reconnects after). The test server accepts plugin protocol 2 and
+// client build 3 and up.
+func TestWebSocketRefusesOutdatedClients(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ed := newEditorOn(t, b, "old@ws.test", "desktop")
+	upgrade := websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UPGRADE_REQUIRED)
+
+	// The plugin protocol header of the upgrade request.
+	ws := wstest.DialHeader(t, b.baseURL, http.Header{"X-Hivesync-Plugin-Version": {"1"}})
+	ev := ws.Next()
+	require.Equal(t, "failed_precondition", ev.GetError().GetCode(), "%v", ev)
+	require.Equal(t, hivesyncv1.UpgradeRequired_REASON_PLUGIN_PROTOCOL_TOO_OLD, ev.GetError().GetUpgradeRequired().GetReason())
+	require.EqualValues(t, 2, ev.GetError().GetUpgradeRequired().GetMinSupportedVersion())
+	require.Equal(t, "https://hivesync.test/download", ev.GetError().GetUpgradeRequired().GetUpgradeUrl())
+	require.Equal(t, upgrade, ws.Closed())
+
+	register := func(ws *wstest.Client, d *hivesyncv1.DeviceRegisterEvent) *hivesyncv1.Event {
+		ws.Send(&hivesyncv1.Event{Id: "reg", Payload: &hivesyncv1.Event_DeviceRegister{DeviceRegister: d}})
+		return ws.Next()
+	}
+	for name, tc := range map[string]struct {
+		d      *hivesyncv1.DeviceRegisterEvent
+		reason hivesyncv1.UpgradeRequired_Reason
+	}{
+		"client_build": {&hivesyncv1.DeviceRegisterEvent{DeviceId: uuid.NewString(), ClientBuild: 2}, hivesyncv1.UpgradeRequired_REASON_CLIENT_TOO_OLD},
+		"plugin":       {&hivesyncv1.DeviceRegisterEvent{DeviceId: uuid.NewString(), ClientBuild: 9, PluginProtocolVersion: 1}, hivesyncv1.UpgradeRequired_REASON_PLUGIN_PROTOCOL_TOO_OLD},
+	} {
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ev := register(ws, tc.d)
+		require.Equal(t, "reg", ev.GetError().GetEventId(), name)
+		require.Equal(t, tc.reason, ev.GetError().GetUpgradeRequired().GetReason(), name)
+		require.Equal(t, upgrade, ws.Closed(), name)
+	}
+
+	// Current versions pass the check (this device is simply not the
+	// caller's) and the socket stays open.
+	ws = wstest.DialHeader(t, b.baseURL, http.Header{"X-Hivesync-Plugin-Version": {"3"}})
+	ws.Login(ed.token)
+	ev = register(ws, &hivesyncv1.DeviceRegisterEvent{DeviceId: uuid.NewString(), ClientBuild: 3, PluginProtocolVersion: 2})
+	require.Equal(t, "not_found", ev.GetError().GetCode(), "%v", ev)
+	ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+	require.Equal(t, "heartbeat", ws.Next().GetEventType())
 }

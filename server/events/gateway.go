@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
@@ -19,6 +21,7 @@ import (
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
+	"github.com/hivesync/hivesync/server/apierror"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -55,6 +58,9 @@ type GatewayConfig struct {
 	// own host (host patterns as in path.Match, e.g. "*.hivesync.dev").
 	// Clients that send no Origin (native apps, plugins) are always allowed.
 	OriginPatterns []string
+	// Versions are the client builds and plugin protocols accepted, as for
+	// the RPCs; older ones are closed with WS_CLOSE_CODE_UPGRADE_REQUIRED.
+	Versions access.VersionPolicy
 }
 
 // Gateway serves /api/v1/ws: one socket per client, authenticated by its
@@ -179,7 +185,36 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(g.sockets, s)
 		g.mu.Unlock()
 	}()
+	if _, err := g.cfg.Versions.PluginVersion(r.Header.Get(access.PluginVersionHeader)); err != nil {
+		s.refuseVersion(err, "")
+	}
 	s.serve()
+}
+
+// refuseVersion tells a client its version is not accepted (an error event
+// with UpgradeRequired, or invalid_argument for a malformed version) and
+// closes the socket; the client should update, not reconnect.
+func (s *socket) refuseVersion(err error, eventID string) {
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) {
+		s.sendError("invalid_argument", err.Error(), eventID)
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "invalid version")
+		return
+	}
+	ev := &hivesyncv1.ErrorEvent{Code: cerr.Code().String(), Message: cerr.Message(), EventId: eventID}
+	for _, d := range cerr.Details() {
+		if v, derr := d.Value(); derr == nil {
+			if up, ok := v.(*hivesyncv1.UpgradeRequired); ok {
+				ev.UpgradeRequired = up
+			}
+		}
+	}
+	s.send(&hivesyncv1.Event{EventType: "error", Payload: &hivesyncv1.Event_Error{Error: ev}})
+	if ev.UpgradeRequired == nil {
+		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "invalid version")
+		return
+	}
+	s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_UPGRADE_REQUIRED), "update required")
 }
 
 // socket is one client connection.
@@ -624,6 +659,10 @@ func (s *socket) registerDevice(ev *hivesyncv1.Event, d *hivesyncv1.DeviceRegist
 	s.mu.Lock()
 	p := s.principal
 	s.mu.Unlock()
+	if err := s.checkVersions(d); err != nil {
+		s.refuseVersion(err, ev.GetId())
+		return
+	}
 	userID, _ := uuid.Parse(p.UserID)
 	deviceID, err := uuid.Parse(d.GetDeviceId())
 	if err != nil {
@@ -639,6 +678,20 @@ func (s *socket) registerDevice(ev *hivesyncv1.Event, d *hivesyncv1.DeviceRegist
 		return
 	}
 	s.ack(ev)
+}
+
+// checkVersions holds a registering client to the accepted versions.
+func (s *socket) checkVersions(d *hivesyncv1.DeviceRegisterEvent) error {
+	v := s.g.cfg.Versions
+	if p := d.GetPluginProtocolVersion(); p != 0 {
+		if p < 0 {
+			return apierror.InvalidArgument("plugin_protocol_version", "must not be negative")
+		}
+		if _, err := v.PluginVersion(strconv.Itoa(int(p))); err != nil {
+			return err
+		}
+	}
+	return v.ClientVersion(d.GetClientBuild())
 }
 
 // subscribe authorizes each channel like the matching RPC, joins them,

@@ -137,9 +137,9 @@ func (q *Queries) MigrationNoticeCount(ctx context.Context) (int64, error) {
 }
 
 const migrationNoticeInsert = `-- name: MigrationNoticeInsert :one
-INSERT INTO migration_notices (id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by, created_at
+INSERT INTO migration_notices (id, new_url, new_ws_url, switch_after, grace_period_seconds, min_client_version, announced_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by, created_at, min_client_version
 `
 
 type MigrationNoticeInsertParams struct {
@@ -148,6 +148,7 @@ type MigrationNoticeInsertParams struct {
 	NewWsUrl           string
 	SwitchAfter        time.Time
 	GracePeriodSeconds int32
+	MinClientVersion   int32
 	AnnouncedBy        *uuid.UUID
 }
 
@@ -158,6 +159,7 @@ func (q *Queries) MigrationNoticeInsert(ctx context.Context, arg MigrationNotice
 		arg.NewWsUrl,
 		arg.SwitchAfter,
 		arg.GracePeriodSeconds,
+		arg.MinClientVersion,
 		arg.AnnouncedBy,
 	)
 	var i MigrationNotice
@@ -169,12 +171,13 @@ func (q *Queries) MigrationNoticeInsert(ctx context.Context, arg MigrationNotice
 		&i.GracePeriodSeconds,
 		&i.AnnouncedBy,
 		&i.CreatedAt,
+		&i.MinClientVersion,
 	)
 	return i, err
 }
 
 const migrationNoticeLatest = `-- name: MigrationNoticeLatest :one
-SELECT id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by, created_at FROM migration_notices ORDER BY created_at DESC, id DESC LIMIT 1
+SELECT id, new_url, new_ws_url, switch_after, grace_period_seconds, announced_by, created_at, min_client_version FROM migration_notices ORDER BY created_at DESC, id DESC LIMIT 1
 `
 
 func (q *Queries) MigrationNoticeLatest(ctx context.Context) (MigrationNotice, error) {
@@ -188,6 +191,7 @@ func (q *Queries) MigrationNoticeLatest(ctx context.Context) (MigrationNotice, e
 		&i.GracePeriodSeconds,
 		&i.AnnouncedBy,
 		&i.CreatedAt,
+		&i.MinClientVersion,
 	)
 	return i, err
 }

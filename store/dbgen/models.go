@@ -144,6 +144,7 @@ type MigrationNotice struct {
 	GracePeriodSeconds int32
 	AnnouncedBy        *uuid.UUID
 	CreatedAt          time.Time
+	MinClientVersion   int32
 }
 
 type Node struct {

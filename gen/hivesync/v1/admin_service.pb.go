@@ -969,8 +969,12 @@ type AnnounceMigrationRequest struct {
 	// grace_period_seconds is how long the old URL keeps working after
 	// switch_after (0 to 604800); 3600 when zero.
 	GracePeriodSeconds int32 `protobuf:"varint,4,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3" json:"grace_period_seconds,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// min_client_version is the oldest client build the new server accepts:
+	// zero leaves it unchanged, otherwise at least the current one. After
+	// switch_after the bootstrap document carries it.
+	MinClientVersion int32 `protobuf:"varint,5,opt,name=min_client_version,json=minClientVersion,proto3" json:"min_client_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AnnounceMigrationRequest) Reset() {
@@ -1027,6 +1031,13 @@ func (x *AnnounceMigrationRequest) GetSwitchAfter() *timestamppb.Timestamp {
 func (x *AnnounceMigrationRequest) GetGracePeriodSeconds() int32 {
 	if x != nil {
 		return x.GracePeriodSeconds
+	}
+	return 0
+}
+
+func (x *AnnounceMigrationRequest) GetMinClientVersion() int32 {
+	if x != nil {
+		return x.MinClientVersion
 	}
 	return 0
 }
@@ -1140,13 +1151,14 @@ const file_hivesync_v1_admin_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
 	"\x14ListMessagesResponse\x125\n" +
 	"\bmessages\x18\x01 \x03(\v2\x19.hivesync.v1.AdminMessageR\bmessages\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf0\x01\n" +
 	"\x18AnnounceMigrationRequest\x12\x17\n" +
 	"\anew_url\x18\x01 \x01(\tR\x06newUrl\x12\x1c\n" +
 	"\n" +
 	"new_ws_url\x18\x02 \x01(\tR\bnewWsUrl\x12=\n" +
 	"\fswitch_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vswitchAfter\x120\n" +
-	"\x14grace_period_seconds\x18\x04 \x01(\x05R\x12gracePeriodSeconds\"V\n" +
+	"\x14grace_period_seconds\x18\x04 \x01(\x05R\x12gracePeriodSeconds\x12,\n" +
+	"\x12min_client_version\x18\x05 \x01(\x05R\x10minClientVersion\"V\n" +
 	"\x19AnnounceMigrationResponse\x129\n" +
 	"\x06notice\x18\x01 \x01(\v2!.hivesync.v1.MigrationNoticeEventR\x06notice2\xca\b\n" +
 	"\fAdminService\x12t\n" +

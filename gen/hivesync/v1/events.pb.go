@@ -100,6 +100,11 @@ const (
 	// WS_CLOSE_CODE_SLOW_CONSUMER (4008): the client did not read fast
 	// enough. Reconnect and resume from the last sequence seen.
 	WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER WsCloseCode = 4008
+	// WS_CLOSE_CODE_UPGRADE_REQUIRED (4026): the client build or plugin
+	// protocol is older than the server accepts (the X-HiveSync-Plugin-Version
+	// header of the upgrade request, or device_register). The error event
+	// before the close carries UpgradeRequired. Do not reconnect; update.
+	WsCloseCode_WS_CLOSE_CODE_UPGRADE_REQUIRED WsCloseCode = 4026
 )
 
 // Enum value maps for WsCloseCode.
@@ -110,13 +115,15 @@ var (
 		4001: "WS_CLOSE_CODE_UNAUTHENTICATED",
 		4003: "WS_CLOSE_CODE_REVOKED",
 		4008: "WS_CLOSE_CODE_SLOW_CONSUMER",
+		4026: "WS_CLOSE_CODE_UPGRADE_REQUIRED",
 	}
 	WsCloseCode_value = map[string]int32{
-		"WS_CLOSE_CODE_UNSPECIFIED":     0,
-		"WS_CLOSE_CODE_BAD_FRAMES":      4000,
-		"WS_CLOSE_CODE_UNAUTHENTICATED": 4001,
-		"WS_CLOSE_CODE_REVOKED":         4003,
-		"WS_CLOSE_CODE_SLOW_CONSUMER":   4008,
+		"WS_CLOSE_CODE_UNSPECIFIED":      0,
+		"WS_CLOSE_CODE_BAD_FRAMES":       4000,
+		"WS_CLOSE_CODE_UNAUTHENTICATED":  4001,
+		"WS_CLOSE_CODE_REVOKED":          4003,
+		"WS_CLOSE_CODE_SLOW_CONSUMER":    4008,
+		"WS_CLOSE_CODE_UPGRADE_REQUIRED": 4026,
 	}
 )
 
@@ -1268,10 +1275,16 @@ type DeviceRegisterEvent struct {
 	Platform string `protobuf:"bytes,3,opt,name=platform,proto3" json:"platform,omitempty"`
 	// client_version is the client's own version string.
 	ClientVersion string `protobuf:"bytes,4,opt,name=client_version,json=clientVersion,proto3" json:"client_version,omitempty"`
-	// plugin_protocol_version is the protocol version the client speaks.
+	// plugin_protocol_version is the protocol version the client speaks;
+	// below the server's minimum the socket is closed with
+	// WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
 	PluginProtocolVersion int32 `protobuf:"varint,5,opt,name=plugin_protocol_version,json=pluginProtocolVersion,proto3" json:"plugin_protocol_version,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// client_build is the client's integer build, compared with the bootstrap
+	// document's min_client_version; below it the socket is closed with
+	// WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+	ClientBuild   int32 `protobuf:"varint,6,opt,name=client_build,json=clientBuild,proto3" json:"client_build,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeviceRegisterEvent) Reset() {
@@ -1335,6 +1348,13 @@ func (x *DeviceRegisterEvent) GetClientVersion() string {
 func (x *DeviceRegisterEvent) GetPluginProtocolVersion() int32 {
 	if x != nil {
 		return x.PluginProtocolVersion
+	}
+	return 0
+}
+
+func (x *DeviceRegisterEvent) GetClientBuild() int32 {
+	if x != nil {
+		return x.ClientBuild
 	}
 	return 0
 }
@@ -1725,9 +1745,12 @@ type ErrorEvent struct {
 	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// channel names the channel the error is about (a refused subscription,
 	// or one the server ended), when there is one.
-	Channel       string `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Channel string `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
+	// upgrade_required says which version is too old and where to update,
+	// when code is "failed_precondition" for that reason.
+	UpgradeRequired *UpgradeRequired `protobuf:"bytes,5,opt,name=upgrade_required,json=upgradeRequired,proto3" json:"upgrade_required,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ErrorEvent) Reset() {
@@ -1786,6 +1809,13 @@ func (x *ErrorEvent) GetChannel() string {
 		return x.Channel
 	}
 	return ""
+}
+
+func (x *ErrorEvent) GetUpgradeRequired() *UpgradeRequired {
+	if x != nil {
+		return x.UpgradeRequired
+	}
+	return nil
 }
 
 // SaveFileEvent announces a new version of a file.
@@ -3463,9 +3493,12 @@ type MigrationNoticeEvent struct {
 	// when the announcement named none).
 	NewWsUrl string `protobuf:"bytes,4,opt,name=new_ws_url,proto3" json:"new_ws_url,omitempty"`
 	// id identifies the announcement.
-	Id            string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Id string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	// min_client_version is the oldest client build the new server accepts
+	// (zero: unchanged); a client below it updates before it switches.
+	MinClientVersion int32 `protobuf:"varint,6,opt,name=min_client_version,proto3" json:"min_client_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MigrationNoticeEvent) Reset() {
@@ -3533,6 +3566,13 @@ func (x *MigrationNoticeEvent) GetId() string {
 	return ""
 }
 
+func (x *MigrationNoticeEvent) GetMinClientVersion() int32 {
+	if x != nil {
+		return x.MinClientVersion
+	}
+	return 0
+}
+
 var file_hivesync_v1_events_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
@@ -3556,7 +3596,7 @@ var File_hivesync_v1_events_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x18hivesync/v1/events.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a!hivesync/v1/project_service.proto\"\x9b\x01\n" +
+	"\x18hivesync/v1/events.proto\x12\vhivesync.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\x1a\x18hivesync/v1/errors.proto\x1a!hivesync/v1/project_service.proto\"\x9b\x01\n" +
 	"\tEventSpec\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x129\n" +
@@ -3654,14 +3694,15 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x10migration.notice\x10\x02\x1a\tbroadcast\"KThe backend is moving: store the new URL and switch after the grace period.H\x00R\x0fmigrationNoticeB\t\n" +
 	"\apayload\"!\n" +
 	"\tAuthEvent\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"\xe7\x01\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\x8a\x02\n" +
 	"\x13DeviceRegisterEvent\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x128\n" +
 	"\vclient_type\x18\x02 \x01(\x0e2\x17.hivesync.v1.ClientTypeR\n" +
 	"clientType\x12\x1a\n" +
 	"\bplatform\x18\x03 \x01(\tR\bplatform\x12%\n" +
 	"\x0eclient_version\x18\x04 \x01(\tR\rclientVersion\x126\n" +
-	"\x17plugin_protocol_version\x18\x05 \x01(\x05R\x15pluginProtocolVersion\"P\n" +
+	"\x17plugin_protocol_version\x18\x05 \x01(\x05R\x15pluginProtocolVersion\x12!\n" +
+	"\fclient_build\x18\x06 \x01(\x05R\vclientBuild\"P\n" +
 	"\x0fChannelPosition\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12#\n" +
 	"\rlast_sequence\x18\x02 \x01(\x03R\flastSequence\"J\n" +
@@ -3683,13 +3724,14 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x1aheartbeat_interval_seconds\x18\x03 \x01(\x05R\x18heartbeatIntervalSeconds\"S\n" +
 	"\x0eRehydrateEvent\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12'\n" +
-	"\x0fresume_sequence\x18\x02 \x01(\x03R\x0eresumeSequence\"o\n" +
+	"\x0fresume_sequence\x18\x02 \x01(\x03R\x0eresumeSequence\"\xb8\x01\n" +
 	"\n" +
 	"ErrorEvent\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x19\n" +
 	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12\x18\n" +
-	"\achannel\x18\x04 \x01(\tR\achannel\"\x82\x02\n" +
+	"\achannel\x18\x04 \x01(\tR\achannel\x12G\n" +
+	"\x10upgrade_required\x18\x05 \x01(\v2\x1c.hivesync.v1.UpgradeRequiredR\x0fupgradeRequired\"\x82\x02\n" +
 	"\rSaveFileEvent\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
@@ -3836,7 +3878,7 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\tR\x04body\x124\n" +
 	"\x05level\x18\x04 \x01(\x0e2\x1e.hivesync.v1.AdminMessageLevelR\x05level\x12!\n" +
-	"\frequires_ack\x18\x05 \x01(\bR\vrequiresAck\"\xd4\x01\n" +
+	"\frequires_ack\x18\x05 \x01(\bR\vrequiresAck\"\x84\x02\n" +
 	"\x14MigrationNoticeEvent\x12\x18\n" +
 	"\anew_url\x18\x01 \x01(\tR\anew_url\x12>\n" +
 	"\fswitch_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fswitch_after\x122\n" +
@@ -3844,18 +3886,20 @@ const file_hivesync_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"new_ws_url\x18\x04 \x01(\tR\n" +
 	"new_ws_url\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\tR\x02id*\x97\x01\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id\x12.\n" +
+	"\x12min_client_version\x18\x06 \x01(\x05R\x12min_client_version*\x97\x01\n" +
 	"\x0eEventDirection\x12\x1f\n" +
 	"\x1bEVENT_DIRECTION_UNSPECIFIED\x10\x00\x12$\n" +
 	" EVENT_DIRECTION_CLIENT_TO_SERVER\x10\x01\x12$\n" +
 	" EVENT_DIRECTION_SERVER_TO_CLIENT\x10\x02\x12\x18\n" +
-	"\x14EVENT_DIRECTION_BOTH\x10\x03*\xad\x01\n" +
+	"\x14EVENT_DIRECTION_BOTH\x10\x03*\xd2\x01\n" +
 	"\vWsCloseCode\x12\x1d\n" +
 	"\x19WS_CLOSE_CODE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x18WS_CLOSE_CODE_BAD_FRAMES\x10\xa0\x1f\x12\"\n" +
 	"\x1dWS_CLOSE_CODE_UNAUTHENTICATED\x10\xa1\x1f\x12\x1a\n" +
 	"\x15WS_CLOSE_CODE_REVOKED\x10\xa3\x1f\x12 \n" +
-	"\x1bWS_CLOSE_CODE_SLOW_CONSUMER\x10\xa8\x1f*\xbd\x01\n" +
+	"\x1bWS_CLOSE_CODE_SLOW_CONSUMER\x10\xa8\x1f\x12#\n" +
+	"\x1eWS_CLOSE_CODE_UPGRADE_REQUIRED\x10\xba\x1f*\xbd\x01\n" +
 	"\fVersionState\x12\x1d\n" +
 	"\x19VERSION_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15VERSION_STATE_CREATED\x10\x01\x12\x17\n" +
@@ -3940,9 +3984,10 @@ var file_hivesync_v1_events_proto_goTypes = []any{
 	(*MigrationNoticeEvent)(nil),      // 40: hivesync.v1.MigrationNoticeEvent
 	(*timestamppb.Timestamp)(nil),     // 41: google.protobuf.Timestamp
 	(ClientType)(0),                   // 42: hivesync.v1.ClientType
-	(ProjectRole)(0),                  // 43: hivesync.v1.ProjectRole
-	(Tier)(0),                         // 44: hivesync.v1.Tier
-	(*descriptorpb.FieldOptions)(nil), // 45: google.protobuf.FieldOptions
+	(*UpgradeRequired)(nil),           // 43: hivesync.v1.UpgradeRequired
+	(ProjectRole)(0),                  // 44: hivesync.v1.ProjectRole
+	(Tier)(0),                         // 45: hivesync.v1.Tier
+	(*descriptorpb.FieldOptions)(nil), // 46: google.protobuf.FieldOptions
 }
 var file_hivesync_v1_events_proto_depIdxs = []int32{
 	0,  // 0: hivesync.v1.EventSpec.direction:type_name -> hivesync.v1.EventDirection
@@ -3989,22 +4034,23 @@ var file_hivesync_v1_events_proto_depIdxs = []int32{
 	10, // 41: hivesync.v1.SubscribeEvent.channels:type_name -> hivesync.v1.ChannelPosition
 	10, // 42: hivesync.v1.AckEvent.positions:type_name -> hivesync.v1.ChannelPosition
 	41, // 43: hivesync.v1.HeartbeatEvent.client_time:type_name -> google.protobuf.Timestamp
-	2,  // 44: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
-	41, // 45: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 46: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
-	43, // 47: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
-	4,  // 48: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
-	44, // 49: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
-	41, // 50: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 51: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
-	41, // 52: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
-	45, // 53: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
-	6,  // 54: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	54, // [54:55] is the sub-list for extension type_name
-	53, // [53:54] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	43, // 44: hivesync.v1.ErrorEvent.upgrade_required:type_name -> hivesync.v1.UpgradeRequired
+	2,  // 45: hivesync.v1.VersionStateEvent.state:type_name -> hivesync.v1.VersionState
+	41, // 46: hivesync.v1.LockChangedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 47: hivesync.v1.MemberChangedEvent.change:type_name -> hivesync.v1.MemberChange
+	44, // 48: hivesync.v1.MemberChangedEvent.role:type_name -> hivesync.v1.ProjectRole
+	4,  // 49: hivesync.v1.PreviewStatusEvent.state:type_name -> hivesync.v1.PreviewState
+	45, // 50: hivesync.v1.EntitlementUpdatedEvent.tier:type_name -> hivesync.v1.Tier
+	41, // 51: hivesync.v1.EntitlementUpdatedEvent.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 52: hivesync.v1.AdminMessageEvent.level:type_name -> hivesync.v1.AdminMessageLevel
+	41, // 53: hivesync.v1.MigrationNoticeEvent.switch_after:type_name -> google.protobuf.Timestamp
+	46, // 54: hivesync.v1.event:extendee -> google.protobuf.FieldOptions
+	6,  // 55: hivesync.v1.event:type_name -> hivesync.v1.EventSpec
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	55, // [55:56] is the sub-list for extension type_name
+	54, // [54:55] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_events_proto_init() }
@@ -4013,6 +4059,7 @@ func file_hivesync_v1_events_proto_init() {
 		return
 	}
 	file_hivesync_v1_access_proto_init()
+	file_hivesync_v1_errors_proto_init()
 	file_hivesync_v1_project_service_proto_init()
 	file_hivesync_v1_events_proto_msgTypes[1].OneofWrappers = []any{
 		(*Event_Auth)(nil),

@@ -5,6 +5,7 @@ package wstest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +124,19 @@ func (w *Client) Subscribe(positions ...*hivesyncv1.ChannelPosition) map[string]
 // At is a channel position: resume after last (-1: from now on).
 func At(channel string, last int64) *hivesyncv1.ChannelPosition {
 	return &hivesyncv1.ChannelPosition{Channel: channel, LastSequence: last}
+}
+
+// DialHeader is Dial with extra request headers.
+func DialHeader(t testing.TB, baseURL string, header http.Header) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws",
+		&websocket.DialOptions{Subprotocols: []string{events.SubprotocolJSON}, HTTPHeader: header})
+	require.NoError(t, err)
+	if resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return &Client{T: t, Conn: c}
 }

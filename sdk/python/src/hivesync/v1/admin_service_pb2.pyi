@@ -154,16 +154,18 @@ class ListMessagesResponse(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[AdminMessage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AnnounceMigrationRequest(_message.Message):
-    __slots__ = ("new_url", "new_ws_url", "switch_after", "grace_period_seconds")
+    __slots__ = ("new_url", "new_ws_url", "switch_after", "grace_period_seconds", "min_client_version")
     NEW_URL_FIELD_NUMBER: _ClassVar[int]
     NEW_WS_URL_FIELD_NUMBER: _ClassVar[int]
     SWITCH_AFTER_FIELD_NUMBER: _ClassVar[int]
     GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     new_url: str
     new_ws_url: str
     switch_after: _timestamp_pb2.Timestamp
     grace_period_seconds: int
-    def __init__(self, new_url: _Optional[str] = ..., new_ws_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ...) -> None: ...
+    min_client_version: int
+    def __init__(self, new_url: _Optional[str] = ..., new_ws_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ..., min_client_version: _Optional[int] = ...) -> None: ...
 
 class AnnounceMigrationResponse(_message.Message):
     __slots__ = ("notice",)

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hivesync.v1 import access_pb2 as _access_pb2
+from hivesync.v1 import errors_pb2 as _errors_pb2
 from hivesync.v1 import project_service_pb2 as _project_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -27,6 +28,7 @@ class WsCloseCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WS_CLOSE_CODE_UNAUTHENTICATED: _ClassVar[WsCloseCode]
     WS_CLOSE_CODE_REVOKED: _ClassVar[WsCloseCode]
     WS_CLOSE_CODE_SLOW_CONSUMER: _ClassVar[WsCloseCode]
+    WS_CLOSE_CODE_UPGRADE_REQUIRED: _ClassVar[WsCloseCode]
 
 class VersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -67,6 +69,7 @@ WS_CLOSE_CODE_BAD_FRAMES: WsCloseCode
 WS_CLOSE_CODE_UNAUTHENTICATED: WsCloseCode
 WS_CLOSE_CODE_REVOKED: WsCloseCode
 WS_CLOSE_CODE_SLOW_CONSUMER: WsCloseCode
+WS_CLOSE_CODE_UPGRADE_REQUIRED: WsCloseCode
 VERSION_STATE_UNSPECIFIED: VersionState
 VERSION_STATE_CREATED: VersionState
 VERSION_STATE_MOVED: VersionState
@@ -198,18 +201,20 @@ class AuthEvent(_message.Message):
     def __init__(self, token: _Optional[str] = ...) -> None: ...
 
 class DeviceRegisterEvent(_message.Message):
-    __slots__ = ("device_id", "client_type", "platform", "client_version", "plugin_protocol_version")
+    __slots__ = ("device_id", "client_type", "platform", "client_version", "plugin_protocol_version", "client_build")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     PLUGIN_PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_BUILD_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     client_type: _access_pb2.ClientType
     platform: str
     client_version: str
     plugin_protocol_version: int
-    def __init__(self, device_id: _Optional[str] = ..., client_type: _Optional[_Union[_access_pb2.ClientType, str]] = ..., platform: _Optional[str] = ..., client_version: _Optional[str] = ..., plugin_protocol_version: _Optional[int] = ...) -> None: ...
+    client_build: int
+    def __init__(self, device_id: _Optional[str] = ..., client_type: _Optional[_Union[_access_pb2.ClientType, str]] = ..., platform: _Optional[str] = ..., client_version: _Optional[str] = ..., plugin_protocol_version: _Optional[int] = ..., client_build: _Optional[int] = ...) -> None: ...
 
 class ChannelPosition(_message.Message):
     __slots__ = ("channel", "last_sequence")
@@ -264,16 +269,18 @@ class RehydrateEvent(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., resume_sequence: _Optional[int] = ...) -> None: ...
 
 class ErrorEvent(_message.Message):
-    __slots__ = ("code", "message", "event_id", "channel")
+    __slots__ = ("code", "message", "event_id", "channel", "upgrade_required")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
     event_id: str
     channel: str
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., event_id: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+    upgrade_required: _errors_pb2.UpgradeRequired
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., event_id: _Optional[str] = ..., channel: _Optional[str] = ..., upgrade_required: _Optional[_Union[_errors_pb2.UpgradeRequired, _Mapping]] = ...) -> None: ...
 
 class SaveFileEvent(_message.Message):
     __slots__ = ("project_id", "file_id", "path", "revision_id", "revision", "content_sha256", "author_user_id", "device_id")
@@ -552,15 +559,17 @@ class AdminMessageEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., level: _Optional[_Union[AdminMessageLevel, str]] = ..., requires_ack: _Optional[bool] = ...) -> None: ...
 
 class MigrationNoticeEvent(_message.Message):
-    __slots__ = ("new_url", "switch_after", "grace_period_seconds", "new_ws_url", "id")
+    __slots__ = ("new_url", "switch_after", "grace_period_seconds", "new_ws_url", "id", "min_client_version")
     NEW_URL_FIELD_NUMBER: _ClassVar[int]
     SWITCH_AFTER_FIELD_NUMBER: _ClassVar[int]
     GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     NEW_WS_URL_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     new_url: str
     switch_after: _timestamp_pb2.Timestamp
     grace_period_seconds: int
     new_ws_url: str
     id: str
-    def __init__(self, new_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ..., new_ws_url: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    min_client_version: int
+    def __init__(self, new_url: _Optional[str] = ..., switch_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grace_period_seconds: _Optional[int] = ..., new_ws_url: _Optional[str] = ..., id: _Optional[str] = ..., min_client_version: _Optional[int] = ...) -> None: ...

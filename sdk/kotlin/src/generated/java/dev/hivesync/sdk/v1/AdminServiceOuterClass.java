@@ -171,44 +171,45 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
       "ageSize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\"u" +
       "\n\024ListMessagesResponse\0225\n\010messages\030\001 \003(\013" +
       "2\031.hivesync.v1.AdminMessageR\010messages\022&\n" +
-      "\017next_page_token\030\002 \001(\tR\rnextPageToken\"\302\001" +
+      "\017next_page_token\030\002 \001(\tR\rnextPageToken\"\360\001" +
       "\n\030AnnounceMigrationRequest\022\027\n\007new_url\030\001 " +
       "\001(\tR\006newUrl\022\034\n\nnew_ws_url\030\002 \001(\tR\010newWsUr" +
       "l\022=\n\014switch_after\030\003 \001(\0132\032.google.protobu" +
       "f.TimestampR\013switchAfter\0220\n\024grace_period" +
-      "_seconds\030\004 \001(\005R\022gracePeriodSeconds\"V\n\031An" +
-      "nounceMigrationResponse\0229\n\006notice\030\001 \001(\0132" +
-      "!.hivesync.v1.MigrationNoticeEventR\006noti" +
-      "ce2\312\010\n\014AdminService\022t\n\nLookupUser\022\036.hive" +
-      "sync.v1.LookupUserRequest\032\037.hivesync.v1." +
-      "LookupUserResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\025\022\023/a" +
-      "pi/v1/admin/users\022\211\001\n\013DisableUser\022\037.hive" +
-      "sync.v1.DisableUserRequest\032 .hivesync.v1" +
-      ".DisableUserResponse\"7\312\363\030\003\022\001\001\202\323\344\223\002*\"%/ap" +
-      "i/v1/admin/users/{user_id}/disable:\001*\022\205\001" +
-      "\n\nEnableUser\022\036.hivesync.v1.EnableUserReq" +
-      "uest\032\037.hivesync.v1.EnableUserResponse\"6\312" +
-      "\363\030\003\022\001\001\202\323\344\223\002)\"$/api/v1/admin/users/{user_" +
-      "id}/enable:\001*\022\244\001\n\023RegenerateLoginLink\022\'." +
-      "hivesync.v1.RegenerateLoginLinkRequest\032(" +
-      ".hivesync.v1.RegenerateLoginLinkResponse" +
-      "\":\312\363\030\003\022\001\001\202\323\344\223\002-\"(/api/v1/admin/users/{us" +
-      "er_id}/login-link:\001*\022~\n\013SendMessage\022\037.hi" +
-      "vesync.v1.SendMessageRequest\032 .hivesync." +
-      "v1.SendMessageResponse\",\312\363\030\003\022\001\001\202\323\344\223\002\037\"\032/" +
-      "api/v1/admin/message/send:\001*\022}\n\014ListMess" +
-      "ages\022 .hivesync.v1.ListMessagesRequest\032!" +
-      ".hivesync.v1.ListMessagesResponse\"(\220\002\001\312\363" +
-      "\030\003\022\001\001\202\323\344\223\002\030\022\026/api/v1/admin/messages\022\215\001\n\021" +
-      "AnnounceMigration\022%.hivesync.v1.Announce" +
-      "MigrationRequest\032&.hivesync.v1.AnnounceM" +
-      "igrationResponse\")\312\363\030\003\022\001\001\202\323\344\223\002\034\"\027/api/v1" +
-      "/admin/migration:\001*\022z\n\014ListAuditLog\022 .hi" +
-      "vesync.v1.ListAuditLogRequest\032!.hivesync" +
-      ".v1.ListAuditLogResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223" +
-      "\002\025\022\023/api/v1/admin/auditBP\n\023dev.hivesync." +
-      "sdk.v1P\001Z7github.com/hivesync/hivesync/g" +
-      "en/hivesync/v1;hivesyncv1b\006proto3"
+      "_seconds\030\004 \001(\005R\022gracePeriodSeconds\022,\n\022mi" +
+      "n_client_version\030\005 \001(\005R\020minClientVersion" +
+      "\"V\n\031AnnounceMigrationResponse\0229\n\006notice\030" +
+      "\001 \001(\0132!.hivesync.v1.MigrationNoticeEvent" +
+      "R\006notice2\312\010\n\014AdminService\022t\n\nLookupUser\022" +
+      "\036.hivesync.v1.LookupUserRequest\032\037.hivesy" +
+      "nc.v1.LookupUserResponse\"%\220\002\001\312\363\030\003\022\001\001\202\323\344\223" +
+      "\002\025\022\023/api/v1/admin/users\022\211\001\n\013DisableUser\022" +
+      "\037.hivesync.v1.DisableUserRequest\032 .hives" +
+      "ync.v1.DisableUserResponse\"7\312\363\030\003\022\001\001\202\323\344\223\002" +
+      "*\"%/api/v1/admin/users/{user_id}/disable" +
+      ":\001*\022\205\001\n\nEnableUser\022\036.hivesync.v1.EnableU" +
+      "serRequest\032\037.hivesync.v1.EnableUserRespo" +
+      "nse\"6\312\363\030\003\022\001\001\202\323\344\223\002)\"$/api/v1/admin/users/" +
+      "{user_id}/enable:\001*\022\244\001\n\023RegenerateLoginL" +
+      "ink\022\'.hivesync.v1.RegenerateLoginLinkReq" +
+      "uest\032(.hivesync.v1.RegenerateLoginLinkRe" +
+      "sponse\":\312\363\030\003\022\001\001\202\323\344\223\002-\"(/api/v1/admin/use" +
+      "rs/{user_id}/login-link:\001*\022~\n\013SendMessag" +
+      "e\022\037.hivesync.v1.SendMessageRequest\032 .hiv" +
+      "esync.v1.SendMessageResponse\",\312\363\030\003\022\001\001\202\323\344" +
+      "\223\002\037\"\032/api/v1/admin/message/send:\001*\022}\n\014Li" +
+      "stMessages\022 .hivesync.v1.ListMessagesReq" +
+      "uest\032!.hivesync.v1.ListMessagesResponse\"" +
+      "(\220\002\001\312\363\030\003\022\001\001\202\323\344\223\002\030\022\026/api/v1/admin/message" +
+      "s\022\215\001\n\021AnnounceMigration\022%.hivesync.v1.An" +
+      "nounceMigrationRequest\032&.hivesync.v1.Ann" +
+      "ounceMigrationResponse\")\312\363\030\003\022\001\001\202\323\344\223\002\034\"\027/" +
+      "api/v1/admin/migration:\001*\022z\n\014ListAuditLo" +
+      "g\022 .hivesync.v1.ListAuditLogRequest\032!.hi" +
+      "vesync.v1.ListAuditLogResponse\"%\220\002\001\312\363\030\003\022" +
+      "\001\001\202\323\344\223\002\025\022\023/api/v1/admin/auditBP\n\023dev.hiv" +
+      "esync.sdk.v1P\001Z7github.com/hivesync/hive" +
+      "sync/gen/hivesync/v1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -320,7 +321,7 @@ public final class AdminServiceOuterClass extends com.google.protobuf.GeneratedF
     internal_static_hivesync_v1_AnnounceMigrationRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_AnnounceMigrationRequest_descriptor,
-        new java.lang.String[] { "NewUrl", "NewWsUrl", "SwitchAfter", "GracePeriodSeconds", });
+        new java.lang.String[] { "NewUrl", "NewWsUrl", "SwitchAfter", "GracePeriodSeconds", "MinClientVersion", });
     internal_static_hivesync_v1_AnnounceMigrationResponse_descriptor =
       getDescriptor().getMessageType(17);
     internal_static_hivesync_v1_AnnounceMigrationResponse_fieldAccessorTable = new

@@ -203,6 +203,23 @@ private static final long serialVersionUID = 0L;
     return gracePeriodSeconds_;
   }
 
+  public static final int MIN_CLIENT_VERSION_FIELD_NUMBER = 5;
+  private int minClientVersion_ = 0;
+  /**
+   * <pre>
+   * min_client_version is the oldest client build the new server accepts:
+   * zero leaves it unchanged, otherwise at least the current one. After
+   * switch_after the bootstrap document carries it.
+   * </pre>
+   *
+   * <code>int32 min_client_version = 5 [json_name = "minClientVersion"];</code>
+   * @return The minClientVersion.
+   */
+  @java.lang.Override
+  public int getMinClientVersion() {
+    return minClientVersion_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -229,6 +246,9 @@ private static final long serialVersionUID = 0L;
     if (gracePeriodSeconds_ != 0) {
       output.writeInt32(4, gracePeriodSeconds_);
     }
+    if (minClientVersion_ != 0) {
+      output.writeInt32(5, minClientVersion_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -246,6 +266,10 @@ private static final long serialVersionUID = 0L;
     if (gracePeriodSeconds_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(4, gracePeriodSeconds_);
+    }
+    if (minClientVersion_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(5, minClientVersion_);
     }
     return size;
   }
@@ -282,6 +306,8 @@ private static final long serialVersionUID = 0L;
     }
     if (getGracePeriodSeconds()
         != other.getGracePeriodSeconds()) return false;
+    if (getMinClientVersion()
+        != other.getMinClientVersion()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -303,6 +329,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + GRACE_PERIOD_SECONDS_FIELD_NUMBER;
     hash = (53 * hash) + getGracePeriodSeconds();
+    hash = (37 * hash) + MIN_CLIENT_VERSION_FIELD_NUMBER;
+    hash = (53 * hash) + getMinClientVersion();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -452,6 +480,7 @@ private static final long serialVersionUID = 0L;
         switchAfterBuilder_ = null;
       }
       gracePeriodSeconds_ = 0;
+      minClientVersion_ = 0;
       return this;
     }
 
@@ -501,6 +530,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.gracePeriodSeconds_ = gracePeriodSeconds_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.minClientVersion_ = minClientVersion_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -531,6 +563,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getGracePeriodSeconds() != 0) {
         setGracePeriodSeconds(other.getGracePeriodSeconds());
+      }
+      if (other.getMinClientVersion() != 0) {
+        setMinClientVersion(other.getMinClientVersion());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -578,6 +613,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 32
+            case 40: {
+              minClientVersion_ = input.readInt32();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -977,6 +1017,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearGracePeriodSeconds() {
       bitField0_ = (bitField0_ & ~0x00000008);
       gracePeriodSeconds_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int minClientVersion_ ;
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts:
+     * zero leaves it unchanged, otherwise at least the current one. After
+     * switch_after the bootstrap document carries it.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 5 [json_name = "minClientVersion"];</code>
+     * @return The minClientVersion.
+     */
+    @java.lang.Override
+    public int getMinClientVersion() {
+      return minClientVersion_;
+    }
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts:
+     * zero leaves it unchanged, otherwise at least the current one. After
+     * switch_after the bootstrap document carries it.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 5 [json_name = "minClientVersion"];</code>
+     * @param value The minClientVersion to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMinClientVersion(int value) {
+
+      minClientVersion_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts:
+     * zero leaves it unchanged, otherwise at least the current one. After
+     * switch_after the bootstrap document carries it.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 5 [json_name = "minClientVersion"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMinClientVersion() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      minClientVersion_ = 0;
       onChanged();
       return this;
     }

@@ -87,4 +87,16 @@ public interface AnnounceMigrationRequestOrBuilder extends
    * @return The gracePeriodSeconds.
    */
   int getGracePeriodSeconds();
+
+  /**
+   * <pre>
+   * min_client_version is the oldest client build the new server accepts:
+   * zero leaves it unchanged, otherwise at least the current one. After
+   * switch_after the bootstrap document carries it.
+   * </pre>
+   *
+   * <code>int32 min_client_version = 5 [json_name = "minClientVersion"];</code>
+   * @return The minClientVersion.
+   */
+  int getMinClientVersion();
 }

@@ -227,7 +227,9 @@ private static final long serialVersionUID = 0L;
   private int pluginProtocolVersion_ = 0;
   /**
    * <pre>
-   * plugin_protocol_version is the protocol version the client speaks.
+   * plugin_protocol_version is the protocol version the client speaks;
+   * below the server's minimum the socket is closed with
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
    * </pre>
    *
    * <code>int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];</code>
@@ -236,6 +238,23 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public int getPluginProtocolVersion() {
     return pluginProtocolVersion_;
+  }
+
+  public static final int CLIENT_BUILD_FIELD_NUMBER = 6;
+  private int clientBuild_ = 0;
+  /**
+   * <pre>
+   * client_build is the client's integer build, compared with the bootstrap
+   * document's min_client_version; below it the socket is closed with
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+   * </pre>
+   *
+   * <code>int32 client_build = 6 [json_name = "clientBuild"];</code>
+   * @return The clientBuild.
+   */
+  @java.lang.Override
+  public int getClientBuild() {
+    return clientBuild_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -267,6 +286,9 @@ private static final long serialVersionUID = 0L;
     if (pluginProtocolVersion_ != 0) {
       output.writeInt32(5, pluginProtocolVersion_);
     }
+    if (clientBuild_ != 0) {
+      output.writeInt32(6, clientBuild_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -287,6 +309,10 @@ private static final long serialVersionUID = 0L;
     if (pluginProtocolVersion_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(5, pluginProtocolVersion_);
+    }
+    if (clientBuild_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(6, clientBuild_);
     }
     return size;
   }
@@ -321,6 +347,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getClientVersion())) return false;
     if (getPluginProtocolVersion()
         != other.getPluginProtocolVersion()) return false;
+    if (getClientBuild()
+        != other.getClientBuild()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -342,6 +370,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getClientVersion().hashCode();
     hash = (37 * hash) + PLUGIN_PROTOCOL_VERSION_FIELD_NUMBER;
     hash = (53 * hash) + getPluginProtocolVersion();
+    hash = (37 * hash) + CLIENT_BUILD_FIELD_NUMBER;
+    hash = (53 * hash) + getClientBuild();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -482,6 +512,7 @@ private static final long serialVersionUID = 0L;
       platform_ = "";
       clientVersion_ = "";
       pluginProtocolVersion_ = 0;
+      clientBuild_ = 0;
       return this;
     }
 
@@ -530,6 +561,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.pluginProtocolVersion_ = pluginProtocolVersion_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.clientBuild_ = clientBuild_;
+      }
     }
 
     @java.lang.Override
@@ -564,6 +598,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getPluginProtocolVersion() != 0) {
         setPluginProtocolVersion(other.getPluginProtocolVersion());
+      }
+      if (other.getClientBuild() != 0) {
+        setClientBuild(other.getClientBuild());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -614,6 +651,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 48: {
+              clientBuild_ = input.readInt32();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -982,7 +1024,9 @@ private static final long serialVersionUID = 0L;
     private int pluginProtocolVersion_ ;
     /**
      * <pre>
-     * plugin_protocol_version is the protocol version the client speaks.
+     * plugin_protocol_version is the protocol version the client speaks;
+     * below the server's minimum the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
      * </pre>
      *
      * <code>int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];</code>
@@ -994,7 +1038,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * plugin_protocol_version is the protocol version the client speaks.
+     * plugin_protocol_version is the protocol version the client speaks;
+     * below the server's minimum the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
      * </pre>
      *
      * <code>int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];</code>
@@ -1010,7 +1056,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * plugin_protocol_version is the protocol version the client speaks.
+     * plugin_protocol_version is the protocol version the client speaks;
+     * below the server's minimum the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
      * </pre>
      *
      * <code>int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];</code>
@@ -1019,6 +1067,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearPluginProtocolVersion() {
       bitField0_ = (bitField0_ & ~0x00000010);
       pluginProtocolVersion_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int clientBuild_ ;
+    /**
+     * <pre>
+     * client_build is the client's integer build, compared with the bootstrap
+     * document's min_client_version; below it the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+     * </pre>
+     *
+     * <code>int32 client_build = 6 [json_name = "clientBuild"];</code>
+     * @return The clientBuild.
+     */
+    @java.lang.Override
+    public int getClientBuild() {
+      return clientBuild_;
+    }
+    /**
+     * <pre>
+     * client_build is the client's integer build, compared with the bootstrap
+     * document's min_client_version; below it the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+     * </pre>
+     *
+     * <code>int32 client_build = 6 [json_name = "clientBuild"];</code>
+     * @param value The clientBuild to set.
+     * @return This builder for chaining.
+     */
+    public Builder setClientBuild(int value) {
+
+      clientBuild_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * client_build is the client's integer build, compared with the bootstrap
+     * document's min_client_version; below it the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+     * </pre>
+     *
+     * <code>int32 client_build = 6 [json_name = "clientBuild"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearClientBuild() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      clientBuild_ = 0;
       onChanged();
       return this;
     }

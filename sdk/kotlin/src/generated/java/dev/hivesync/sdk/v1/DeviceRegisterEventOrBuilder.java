@@ -91,11 +91,25 @@ public interface DeviceRegisterEventOrBuilder extends
 
   /**
    * <pre>
-   * plugin_protocol_version is the protocol version the client speaks.
+   * plugin_protocol_version is the protocol version the client speaks;
+   * below the server's minimum the socket is closed with
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
    * </pre>
    *
    * <code>int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];</code>
    * @return The pluginProtocolVersion.
    */
   int getPluginProtocolVersion();
+
+  /**
+   * <pre>
+   * client_build is the client's integer build, compared with the bootstrap
+   * document's min_client_version; below it the socket is closed with
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+   * </pre>
+   *
+   * <code>int32 client_build = 6 [json_name = "clientBuild"];</code>
+   * @return The clientBuild.
+   */
+  int getClientBuild();
 }

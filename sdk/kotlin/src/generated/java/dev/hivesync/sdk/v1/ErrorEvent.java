@@ -56,6 +56,7 @@ private static final long serialVersionUID = 0L;
             dev.hivesync.sdk.v1.ErrorEvent.class, dev.hivesync.sdk.v1.ErrorEvent.Builder.class);
   }
 
+  private int bitField0_;
   public static final int CODE_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object code_ = "";
@@ -246,6 +247,47 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int UPGRADE_REQUIRED_FIELD_NUMBER = 5;
+  private dev.hivesync.sdk.v1.UpgradeRequired upgradeRequired_;
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   * @return Whether the upgradeRequired field is set.
+   */
+  @java.lang.Override
+  public boolean hasUpgradeRequired() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   * @return The upgradeRequired.
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.UpgradeRequired getUpgradeRequired() {
+    return upgradeRequired_ == null ? dev.hivesync.sdk.v1.UpgradeRequired.getDefaultInstance() : upgradeRequired_;
+  }
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder getUpgradeRequiredOrBuilder() {
+    return upgradeRequired_ == null ? dev.hivesync.sdk.v1.UpgradeRequired.getDefaultInstance() : upgradeRequired_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -272,6 +314,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(channel_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 4, channel_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(5, getUpgradeRequired());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -287,6 +332,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(channel_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(4, channel_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getUpgradeRequired());
     }
     return size;
   }
@@ -320,6 +369,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getEventId())) return false;
     if (!getChannel()
         .equals(other.getChannel())) return false;
+    if (hasUpgradeRequired() != other.hasUpgradeRequired()) return false;
+    if (hasUpgradeRequired()) {
+      if (!getUpgradeRequired()
+          .equals(other.getUpgradeRequired())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -339,6 +393,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getEventId().hashCode();
     hash = (37 * hash) + CHANNEL_FIELD_NUMBER;
     hash = (53 * hash) + getChannel().hashCode();
+    if (hasUpgradeRequired()) {
+      hash = (37 * hash) + UPGRADE_REQUIRED_FIELD_NUMBER;
+      hash = (53 * hash) + getUpgradeRequired().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -462,13 +520,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.hivesync.sdk.v1.ErrorEvent.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetUpgradeRequiredFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -478,6 +542,11 @@ private static final long serialVersionUID = 0L;
       message_ = "";
       eventId_ = "";
       channel_ = "";
+      upgradeRequired_ = null;
+      if (upgradeRequiredBuilder_ != null) {
+        upgradeRequiredBuilder_.dispose();
+        upgradeRequiredBuilder_ = null;
+      }
       return this;
     }
 
@@ -523,6 +592,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.channel_ = channel_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.upgradeRequired_ = upgradeRequiredBuilder_ == null
+            ? upgradeRequired_
+            : upgradeRequiredBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -556,6 +633,9 @@ private static final long serialVersionUID = 0L;
         channel_ = other.channel_;
         bitField0_ |= 0x00000008;
         onChanged();
+      }
+      if (other.hasUpgradeRequired()) {
+        mergeUpgradeRequired(other.getUpgradeRequired());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -601,6 +681,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  internalGetUpgradeRequiredFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -989,6 +1076,170 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000008;
       onChanged();
       return this;
+    }
+
+    private dev.hivesync.sdk.v1.UpgradeRequired upgradeRequired_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.UpgradeRequired, dev.hivesync.sdk.v1.UpgradeRequired.Builder, dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder> upgradeRequiredBuilder_;
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     * @return Whether the upgradeRequired field is set.
+     */
+    public boolean hasUpgradeRequired() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     * @return The upgradeRequired.
+     */
+    public dev.hivesync.sdk.v1.UpgradeRequired getUpgradeRequired() {
+      if (upgradeRequiredBuilder_ == null) {
+        return upgradeRequired_ == null ? dev.hivesync.sdk.v1.UpgradeRequired.getDefaultInstance() : upgradeRequired_;
+      } else {
+        return upgradeRequiredBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public Builder setUpgradeRequired(dev.hivesync.sdk.v1.UpgradeRequired value) {
+      if (upgradeRequiredBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        upgradeRequired_ = value;
+      } else {
+        upgradeRequiredBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public Builder setUpgradeRequired(
+        dev.hivesync.sdk.v1.UpgradeRequired.Builder builderForValue) {
+      if (upgradeRequiredBuilder_ == null) {
+        upgradeRequired_ = builderForValue.build();
+      } else {
+        upgradeRequiredBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public Builder mergeUpgradeRequired(dev.hivesync.sdk.v1.UpgradeRequired value) {
+      if (upgradeRequiredBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          upgradeRequired_ != null &&
+          upgradeRequired_ != dev.hivesync.sdk.v1.UpgradeRequired.getDefaultInstance()) {
+          getUpgradeRequiredBuilder().mergeFrom(value);
+        } else {
+          upgradeRequired_ = value;
+        }
+      } else {
+        upgradeRequiredBuilder_.mergeFrom(value);
+      }
+      if (upgradeRequired_ != null) {
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public Builder clearUpgradeRequired() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      upgradeRequired_ = null;
+      if (upgradeRequiredBuilder_ != null) {
+        upgradeRequiredBuilder_.dispose();
+        upgradeRequiredBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public dev.hivesync.sdk.v1.UpgradeRequired.Builder getUpgradeRequiredBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return internalGetUpgradeRequiredFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    public dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder getUpgradeRequiredOrBuilder() {
+      if (upgradeRequiredBuilder_ != null) {
+        return upgradeRequiredBuilder_.getMessageOrBuilder();
+      } else {
+        return upgradeRequired_ == null ?
+            dev.hivesync.sdk.v1.UpgradeRequired.getDefaultInstance() : upgradeRequired_;
+      }
+    }
+    /**
+     * <pre>
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * </pre>
+     *
+     * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.hivesync.sdk.v1.UpgradeRequired, dev.hivesync.sdk.v1.UpgradeRequired.Builder, dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder> 
+        internalGetUpgradeRequiredFieldBuilder() {
+      if (upgradeRequiredBuilder_ == null) {
+        upgradeRequiredBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.hivesync.sdk.v1.UpgradeRequired, dev.hivesync.sdk.v1.UpgradeRequired.Builder, dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder>(
+                getUpgradeRequired(),
+                getParentForChildren(),
+                isClean());
+        upgradeRequired_ = null;
+      }
+      return upgradeRequiredBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.ErrorEvent)

@@ -91,4 +91,34 @@ public interface ErrorEventOrBuilder extends
    */
   com.google.protobuf.ByteString
       getChannelBytes();
+
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   * @return Whether the upgradeRequired field is set.
+   */
+  boolean hasUpgradeRequired();
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   * @return The upgradeRequired.
+   */
+  dev.hivesync.sdk.v1.UpgradeRequired getUpgradeRequired();
+  /**
+   * <pre>
+   * upgrade_required says which version is too old and where to update,
+   * when code is "failed_precondition" for that reason.
+   * </pre>
+   *
+   * <code>.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];</code>
+   */
+  dev.hivesync.sdk.v1.UpgradeRequiredOrBuilder getUpgradeRequiredOrBuilder();
 }

@@ -229,324 +229,330 @@ public final class Events extends com.google.protobuf.GeneratedFile {
       "\n\030hivesync/v1/events.proto\022\013hivesync.v1\032" +
       " google/protobuf/descriptor.proto\032\037googl" +
       "e/protobuf/timestamp.proto\032\030hivesync/v1/" +
-      "access.proto\032!hivesync/v1/project_servic" +
-      "e.proto\"\233\001\n\tEventSpec\022\035\n\nevent_type\030\001 \001(" +
-      "\tR\teventType\0229\n\tdirection\030\002 \001(\0162\033.hivesy" +
-      "nc.v1.EventDirectionR\tdirection\022\032\n\010chann" +
-      "els\030\003 \003(\tR\010channels\022\030\n\007summary\030\004 \001(\tR\007su" +
-      "mmary\"\2734\n\005Event\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\nevent" +
-      "_type\030\002 \001(\tR\teventType\022\030\n\007channel\030\003 \001(\tR" +
-      "\007channel\022\032\n\010sequence\030\004 \001(\003R\010sequence\022;\n\013" +
-      "server_time\030\005 \001(\0132\032.google.protobuf.Time" +
-      "stampR\nserverTime\022\212\001\n\004auth\030\n \001(\0132\026.hives" +
-      "ync.v1.AuthEventB\\\322\363\030X\n\004auth\020\001\"NAuthenti" +
-      "cates the socket with an issued access t" +
-      "oken; must be the first frame.H\000R\004auth\022\235" +
-      "\001\n\017device_register\030\013 \001(\0132 .hivesync.v1.D" +
-      "eviceRegisterEventBP\322\363\030L\n\017device_registe" +
-      "r\020\001\"7Registers the connecting device and" +
-      " its client version.H\000R\016deviceRegister\022\225" +
-      "\001\n\tsubscribe\030\014 \001(\0132\033.hivesync.v1.Subscri" +
-      "beEventBX\322\363\030T\n\tsubscribe\020\001\"EJoins channe" +
-      "ls, resuming each after the last sequenc" +
-      "e the client saw.H\000R\tsubscribe\022h\n\013unsubs" +
-      "cribe\030\r \001(\0132\035.hivesync.v1.UnsubscribeEve" +
-      "ntB%\322\363\030!\n\013unsubscribe\020\001\"\020Leaves channels" +
-      ".H\000R\013unsubscribe\022\214\001\n\003ack\030\016 \001(\0132\025.hivesyn" +
-      "c.v1.AckEventBa\322\363\030]\n\003ack\020\001\"TAcknowledges" +
-      " an event that requires acknowledgement " +
-      "(admin messages, notifications).H\000R\003ack\022" +
-      "\253\001\n\theartbeat\030\017 \001(\0132\033.hivesync.v1.Heartb" +
-      "eatEventBn\322\363\030j\n\theartbeat\020\003\"[Application" +
-      "-level keepalive every 30 seconds, for c" +
-      "lients that cannot send WebSocket pings." +
-      "H\000R\theartbeat\022\235\001\n\005ready\030\020 \001(\0132\027.hivesync" +
-      ".v1.ReadyEventBl\322\363\030h\n\005ready\020\002\"]Confirms " +
-      "authentication and device registration; " +
-      "carries the server time for drift detect" +
-      "ion.H\000R\005ready\022\325\001\n\trehydrate\030\021 \001(\0132\033.hive" +
-      "sync.v1.RehydrateEventB\227\001\322\363\030\222\001\n\trehydrat" +
-      "e\020\002\032\014project_sync\032\004live\032\004user\"iThe misse" +
-      "d events are no longer kept; refetch the" +
-      " channel\'s state, then continue from the" +
-      " given sequence.H\000R\trehydrate\022\202\001\n\005error\030" +
-      "\022 \001(\0132\027.hivesync.v1.ErrorEventBQ\322\363\030M\n\005er" +
-      "ror\020\002\"BReports a failed frame or a serve" +
-      "r-side failure with a typed code.H\000R\005err" +
-      "or\022\262\001\n\tsave_file\030\024 \001(\0132\032.hivesync.v1.Sav" +
-      "eFileEventBw\322\363\030s\n\tsave_file\020\002\032\014project_s" +
-      "ync\"VA file was saved and a new version " +
-      "appended; clients without unsaved edits " +
-      "refetch it.H\000R\010saveFile\022\276\001\n\rversion_stat" +
-      "e\030\025 \001(\0132\036.hivesync.v1.VersionStateEventB" +
-      "w\322\363\030s\n\025version.state_changed\020\002\032\014project_" +
-      "sync\"JA file was created, moved, deleted" +
-      ", restored or rolled back to a snapshot." +
-      "H\000R\014versionState\022\250\001\n\014lock_changed\030\026 \001(\0132" +
-      "\035.hivesync.v1.LockChangedEventBd\322\363\030`\n\014lo" +
-      "ck.changed\020\002\032\014project_sync\"@A device sta" +
-      "rted or stopped editing a file (advisory" +
-      " soft lock).H\000R\013lockChanged\022\356\001\n\rsave_con" +
-      "flict\030\030 \001(\0132\036.hivesync.v1.SaveConflictEv" +
-      "entB\246\001\322\363\030\241\001\n\021conflict.detected\020\002\032\014projec" +
-      "t_sync\"|A save was refused because anoth" +
-      "er device saved first; nothing was overw" +
-      "ritten and the author resolves it in the" +
-      " merge view.H\000R\014saveConflict\022\236\001\n\020snapsho" +
-      "t_created\030\031 \001(\0132\032.hivesync.v1.SnapshotEv" +
-      "entBU\322\363\030Q\n\020snapshot.created\020\002\032\014project_s" +
-      "ync\"-A snapshot of the whole project was" +
-      " recorded.H\000R\017snapshotCreated\022\301\001\n\021snapsh" +
-      "ot_restored\030\032 \001(\0132\032.hivesync.v1.Snapshot" +
-      "EventBv\322\363\030r\n\021snapshot.restored\020\002\032\014projec" +
-      "t_sync\"MA snapshot was restored by appen" +
-      "ding new versions of the files that diff" +
-      "ered.H\000R\020snapshotRestored\022\310\001\n\016member_cha" +
-      "nged\030\033 \001(\0132\037.hivesync.v1.MemberChangedEv" +
-      "entB~\322\363\030z\n\016member.changed\020\002\032\014project_syn" +
-      "c\"XSomeone joined the project, changed r" +
-      "ole or left; a removed member loses acce" +
-      "ss at once.H\000R\rmemberChanged\022\366\001\n\016project" +
-      "_purged\030\034 \001(\0132\037.hivesync.v1.ProjectPurge" +
-      "dEventB\253\001\322\363\030\246\001\n\016project.purged\020\002\032\014projec" +
-      "t_sync\"\203\001The owner purged the project: i" +
-      "ts files, versions, snapshots and histor" +
-      "y are gone; clients drop their local cop" +
-      "ies of its metadata.H\000R\rprojectPurged\022\335\001" +
-      "\n\017rollback_notice\030\027 \001(\0132 .hivesync.v1.Ro" +
-      "llbackNoticeEventB\217\001\322\363\030\212\001\n\017rollback_noti" +
-      "ce\020\002\032\014project_sync\032\004live\"aA live preview" +
-      " update failed its syntax check and the " +
-      "preview rolled back to the last good sta" +
-      "te.H\000R\016rollbackNotice\022\310\001\n\017preview_reques" +
-      "t\030\036 \001(\0132 .hivesync.v1.PreviewRequestEven" +
-      "tB{\322\363\030w\n\017preview_request\020\003\032\004live\"\\A crea" +
-      "tor asks for a preview of the current st" +
-      "ate; routed to the preview engine and vi" +
-      "ewers.H\000R\016previewRequest\022\272\001\n\021preview_ava" +
-      "ilable\030\037 \001(\0132\".hivesync.v1.PreviewAvaila" +
-      "bleEventBg\322\363\030c\n\021preview_available\020\002\032\004use" +
-      "r\032\004live\"@A preview bundle is ready to op" +
-      "en in the mobile WebView sandbox.H\000R\020pre" +
-      "viewAvailable\022\257\001\n\013diff_update\030  \001(\0132\034.hi" +
-      "vesync.v1.DiffUpdateEventBn\322\363\030j\n\013diff_up" +
-      "date\020\003\032\004live\"SAn incremental, syntax-che" +
-      "cked diff for live preview (at most one " +
-      "every 2 seconds).H\000R\ndiffUpdate\022\254\001\n\023live" +
-      "_preview_toggle\030! \001(\0132#.hivesync.v1.Live" +
-      "PreviewToggleEventBU\322\363\030Q\n\023live_preview_t" +
-      "oggle\020\003\032\004live\"2Live preview was switched" +
-      " on or off for a session.H\000R\021livePreview" +
-      "Toggle\022\224\001\n\014build_result\030\" \001(\0132\035.hivesync" +
-      ".v1.BuildResultEventBP\322\363\030L\n\014build_result" +
-      "\020\002\032\004user\032\004live\".A preview build finished" +
-      ", successfully or not.H\000R\013buildResult\022\242\001" +
-      "\n\016preview_status\030# \001(\0132\037.hivesync.v1.Pre" +
-      "viewStatusEventBX\322\363\030T\n\016preview.status\020\002\032" +
-      "\004user\":A preview moved through queued, b" +
-      "uilding, ready or failed.H\000R\rpreviewStat" +
-      "us\022\311\001\n\016preview_failed\030$ \001(\0132\037.hivesync.v" +
-      "1.PreviewFailedEventB\177\322\363\030{\n\016preview.fail" +
-      "ed\020\002\032\004user\"aA preview build failed or pa" +
-      "ssed its limits; the client shows a Prev" +
-      "iew Failed banner with retry.H\000R\rpreview" +
-      "Failed\022\225\001\n\tlive_text\030( \001(\0132\032.hivesync.v1" +
-      ".LiveTextEventBZ\322\363\030V\n\tlive.text\020\003\032\004live\"" +
-      "AThe Live View creator\'s text stream, ro" +
-      "uted read-only to viewers.H\000R\010liveText\022\270" +
-      "\001\n\014live_overlay\030) \001(\0132\035.hivesync.v1.Live" +
-      "OverlayEventBt\322\363\030p\n\014live.overlay\020\002\032\004live" +
-      "\"XOptional AI comment overlay for a Live" +
-      " View, shown beside the text, never appl" +
-      "ied to it.H\000R\013liveOverlay\022\232\001\n\nlive_ended" +
-      "\030* \001(\0132\033.hivesync.v1.LiveEndedEventB\\\322\363\030" +
-      "X\n\nlive.ended\020\002\032\004live\"BThe Live View ses" +
-      "sion ended (creator stopped or idle for " +
-      "an hour).H\000R\tliveEnded\022{\n\014task_created\0302" +
-      " \001(\0132\035.hivesync.v1.TaskChangedEventB7\322\363\030" +
-      "3\n\014task.created\020\002\032\014project_sync\"\023A task " +
-      "was created.H\000R\013taskCreated\022\212\001\n\014task_upd" +
-      "ated\0303 \001(\0132\035.hivesync.v1.TaskChangedEven" +
-      "tBF\322\363\030B\n\014task.updated\020\002\032\014project_sync\"\"A" +
-      " task\'s status or fields changed.H\000R\013tas" +
-      "kUpdated\022\207\001\n\014task_claimed\0304 \001(\0132\035.hivesy" +
-      "nc.v1.TaskChangedEventBC\322\363\030?\n\014task.claim" +
-      "ed\020\002\032\014project_sync\"\037A task was claimed b" +
-      "y a member.H\000R\013taskClaimed\022\210\001\n\rtask_appr" +
-      "oved\0305 \001(\0132\035.hivesync.v1.TaskChangedEven" +
-      "tBB\322\363\030>\n\rtask.approved\020\002\032\014project_sync\"\035" +
-      "A task\'s result was approved.H\000R\014taskApp" +
-      "roved\022\200\001\n\013task_denied\0306 \001(\0132\035.hivesync.v" +
-      "1.TaskChangedEventB>\322\363\030:\n\013task.denied\020\002\032" +
-      "\014project_sync\"\033A task\'s result was denie" +
-      "d.H\000R\ntaskDenied\022\252\001\n\022task_comment_added\030" +
-      "7 \001(\0132\035.hivesync.v1.TaskChangedEventB[\322\363" +
-      "\030W\n\022task.comment_added\020\002\032\014project_sync\"1" +
-      "An AI documentation patch was attached t" +
-      "o a task.H\000R\020taskCommentAdded\022\302\001\n\023entitl" +
-      "ement_updated\030< \001(\0132$.hivesync.v1.Entitl" +
-      "ementUpdatedEventBi\322\363\030e\n\023entitlement.upd" +
-      "ated\020\002\032\004user\"FThe user\'s tier changed; c" +
-      "lients refresh their gates from the back" +
-      "end.H\000R\022entitlementUpdated\022\207\001\n\014notificat" +
-      "ion\030= \001(\0132\036.hivesync.v1.NotificationEven" +
-      "tBA\322\363\030=\n\014notification\020\002\032\004user\"%An in-app" +
-      " notification for this user.H\000R\014notifica" +
-      "tion\022\276\001\n\radmin_message\030> \001(\0132\036.hivesync." +
-      "v1.AdminMessageEventBw\322\363\030s\n\radmin.messag" +
-      "e\020\002\032\tbroadcast\"UA broadcast from the dev" +
-      "eloper, shown in a modal titled \'Message" +
-      " From the Developer\'.H\000R\014adminMessage\022\300\001" +
-      "\n\020migration_notice\030? \001(\0132!.hivesync.v1.M" +
-      "igrationNoticeEventBp\322\363\030l\n\020migration.not" +
-      "ice\020\002\032\tbroadcast\"KThe backend is moving:" +
-      " store the new URL and switch after the " +
-      "grace period.H\000R\017migrationNoticeB\t\n\007payl" +
-      "oad\"!\n\tAuthEvent\022\024\n\005token\030\001 \001(\tR\005token\"\347" +
-      "\001\n\023DeviceRegisterEvent\022\033\n\tdevice_id\030\001 \001(" +
-      "\tR\010deviceId\0228\n\013client_type\030\002 \001(\0162\027.hives" +
-      "ync.v1.ClientTypeR\nclientType\022\032\n\010platfor" +
-      "m\030\003 \001(\tR\010platform\022%\n\016client_version\030\004 \001(" +
-      "\tR\rclientVersion\0226\n\027plugin_protocol_vers" +
-      "ion\030\005 \001(\005R\025pluginProtocolVersion\"P\n\017Chan" +
-      "nelPosition\022\030\n\007channel\030\001 \001(\tR\007channel\022#\n" +
-      "\rlast_sequence\030\002 \001(\003R\014lastSequence\"J\n\016Su" +
-      "bscribeEvent\0228\n\010channels\030\001 \003(\0132\034.hivesyn" +
-      "c.v1.ChannelPositionR\010channels\".\n\020Unsubs" +
-      "cribeEvent\022\032\n\010channels\030\001 \003(\tR\010channels\"a" +
-      "\n\010AckEvent\022\031\n\010event_id\030\001 \001(\tR\007eventId\022:\n" +
-      "\tpositions\030\002 \003(\0132\034.hivesync.v1.ChannelPo" +
-      "sitionR\tpositions\"M\n\016HeartbeatEvent\022;\n\013c" +
-      "lient_time\030\001 \001(\0132\032.google.protobuf.Times" +
-      "tampR\nclientTime\"\202\001\n\nReadyEvent\022\035\n\nsessi" +
-      "on_id\030\001 \001(\tR\tsessionId\022\027\n\007user_id\030\002 \001(\tR" +
-      "\006userId\022<\n\032heartbeat_interval_seconds\030\003 " +
-      "\001(\005R\030heartbeatIntervalSeconds\"S\n\016Rehydra" +
-      "teEvent\022\030\n\007channel\030\001 \001(\tR\007channel\022\'\n\017res" +
-      "ume_sequence\030\002 \001(\003R\016resumeSequence\"o\n\nEr" +
-      "rorEvent\022\022\n\004code\030\001 \001(\tR\004code\022\030\n\007message\030" +
-      "\002 \001(\tR\007message\022\031\n\010event_id\030\003 \001(\tR\007eventI" +
-      "d\022\030\n\007channel\030\004 \001(\tR\007channel\"\202\002\n\rSaveFile" +
+      "access.proto\032\030hivesync/v1/errors.proto\032!" +
+      "hivesync/v1/project_service.proto\"\233\001\n\tEv" +
+      "entSpec\022\035\n\nevent_type\030\001 \001(\tR\teventType\0229" +
+      "\n\tdirection\030\002 \001(\0162\033.hivesync.v1.EventDir" +
+      "ectionR\tdirection\022\032\n\010channels\030\003 \003(\tR\010cha" +
+      "nnels\022\030\n\007summary\030\004 \001(\tR\007summary\"\2734\n\005Even" +
+      "t\022\016\n\002id\030\001 \001(\tR\002id\022\035\n\nevent_type\030\002 \001(\tR\te" +
+      "ventType\022\030\n\007channel\030\003 \001(\tR\007channel\022\032\n\010se" +
+      "quence\030\004 \001(\003R\010sequence\022;\n\013server_time\030\005 " +
+      "\001(\0132\032.google.protobuf.TimestampR\nserverT" +
+      "ime\022\212\001\n\004auth\030\n \001(\0132\026.hivesync.v1.AuthEve" +
+      "ntB\\\322\363\030X\n\004auth\020\001\"NAuthenticates the sock" +
+      "et with an issued access token; must be " +
+      "the first frame.H\000R\004auth\022\235\001\n\017device_regi" +
+      "ster\030\013 \001(\0132 .hivesync.v1.DeviceRegisterE" +
+      "ventBP\322\363\030L\n\017device_register\020\001\"7Registers" +
+      " the connecting device and its client ve" +
+      "rsion.H\000R\016deviceRegister\022\225\001\n\tsubscribe\030\014" +
+      " \001(\0132\033.hivesync.v1.SubscribeEventBX\322\363\030T\n" +
+      "\tsubscribe\020\001\"EJoins channels, resuming e" +
+      "ach after the last sequence the client s" +
+      "aw.H\000R\tsubscribe\022h\n\013unsubscribe\030\r \001(\0132\035." +
+      "hivesync.v1.UnsubscribeEventB%\322\363\030!\n\013unsu" +
+      "bscribe\020\001\"\020Leaves channels.H\000R\013unsubscri" +
+      "be\022\214\001\n\003ack\030\016 \001(\0132\025.hivesync.v1.AckEventB" +
+      "a\322\363\030]\n\003ack\020\001\"TAcknowledges an event that" +
+      " requires acknowledgement (admin message" +
+      "s, notifications).H\000R\003ack\022\253\001\n\theartbeat\030" +
+      "\017 \001(\0132\033.hivesync.v1.HeartbeatEventBn\322\363\030j" +
+      "\n\theartbeat\020\003\"[Application-level keepali" +
+      "ve every 30 seconds, for clients that ca" +
+      "nnot send WebSocket pings.H\000R\theartbeat\022" +
+      "\235\001\n\005ready\030\020 \001(\0132\027.hivesync.v1.ReadyEvent" +
+      "Bl\322\363\030h\n\005ready\020\002\"]Confirms authentication" +
+      " and device registration; carries the se" +
+      "rver time for drift detection.H\000R\005ready\022" +
+      "\325\001\n\trehydrate\030\021 \001(\0132\033.hivesync.v1.Rehydr" +
+      "ateEventB\227\001\322\363\030\222\001\n\trehydrate\020\002\032\014project_s" +
+      "ync\032\004live\032\004user\"iThe missed events are n" +
+      "o longer kept; refetch the channel\'s sta" +
+      "te, then continue from the given sequenc" +
+      "e.H\000R\trehydrate\022\202\001\n\005error\030\022 \001(\0132\027.hivesy" +
+      "nc.v1.ErrorEventBQ\322\363\030M\n\005error\020\002\"BReports" +
+      " a failed frame or a server-side failure" +
+      " with a typed code.H\000R\005error\022\262\001\n\tsave_fi" +
+      "le\030\024 \001(\0132\032.hivesync.v1.SaveFileEventBw\322\363" +
+      "\030s\n\tsave_file\020\002\032\014project_sync\"VA file wa" +
+      "s saved and a new version appended; clie" +
+      "nts without unsaved edits refetch it.H\000R" +
+      "\010saveFile\022\276\001\n\rversion_state\030\025 \001(\0132\036.hive" +
+      "sync.v1.VersionStateEventBw\322\363\030s\n\025version" +
+      ".state_changed\020\002\032\014project_sync\"JA file w" +
+      "as created, moved, deleted, restored or " +
+      "rolled back to a snapshot.H\000R\014versionSta" +
+      "te\022\250\001\n\014lock_changed\030\026 \001(\0132\035.hivesync.v1." +
+      "LockChangedEventBd\322\363\030`\n\014lock.changed\020\002\032\014" +
+      "project_sync\"@A device started or stoppe" +
+      "d editing a file (advisory soft lock).H\000" +
+      "R\013lockChanged\022\356\001\n\rsave_conflict\030\030 \001(\0132\036." +
+      "hivesync.v1.SaveConflictEventB\246\001\322\363\030\241\001\n\021c" +
+      "onflict.detected\020\002\032\014project_sync\"|A save" +
+      " was refused because another device save" +
+      "d first; nothing was overwritten and the" +
+      " author resolves it in the merge view.H\000" +
+      "R\014saveConflict\022\236\001\n\020snapshot_created\030\031 \001(" +
+      "\0132\032.hivesync.v1.SnapshotEventBU\322\363\030Q\n\020sna" +
+      "pshot.created\020\002\032\014project_sync\"-A snapsho" +
+      "t of the whole project was recorded.H\000R\017" +
+      "snapshotCreated\022\301\001\n\021snapshot_restored\030\032 " +
+      "\001(\0132\032.hivesync.v1.SnapshotEventBv\322\363\030r\n\021s" +
+      "napshot.restored\020\002\032\014project_sync\"MA snap" +
+      "shot was restored by appending new versi" +
+      "ons of the files that differed.H\000R\020snaps" +
+      "hotRestored\022\310\001\n\016member_changed\030\033 \001(\0132\037.h" +
+      "ivesync.v1.MemberChangedEventB~\322\363\030z\n\016mem" +
+      "ber.changed\020\002\032\014project_sync\"XSomeone joi" +
+      "ned the project, changed role or left; a" +
+      " removed member loses access at once.H\000R" +
+      "\rmemberChanged\022\366\001\n\016project_purged\030\034 \001(\0132" +
+      "\037.hivesync.v1.ProjectPurgedEventB\253\001\322\363\030\246\001" +
+      "\n\016project.purged\020\002\032\014project_sync\"\203\001The o" +
+      "wner purged the project: its files, vers" +
+      "ions, snapshots and history are gone; cl" +
+      "ients drop their local copies of its met" +
+      "adata.H\000R\rprojectPurged\022\335\001\n\017rollback_not" +
+      "ice\030\027 \001(\0132 .hivesync.v1.RollbackNoticeEv" +
+      "entB\217\001\322\363\030\212\001\n\017rollback_notice\020\002\032\014project_" +
+      "sync\032\004live\"aA live preview update failed" +
+      " its syntax check and the preview rolled" +
+      " back to the last good state.H\000R\016rollbac" +
+      "kNotice\022\310\001\n\017preview_request\030\036 \001(\0132 .hive" +
+      "sync.v1.PreviewRequestEventB{\322\363\030w\n\017previ" +
+      "ew_request\020\003\032\004live\"\\A creator asks for a" +
+      " preview of the current state; routed to" +
+      " the preview engine and viewers.H\000R\016prev" +
+      "iewRequest\022\272\001\n\021preview_available\030\037 \001(\0132\"" +
+      ".hivesync.v1.PreviewAvailableEventBg\322\363\030c" +
+      "\n\021preview_available\020\002\032\004user\032\004live\"@A pre" +
+      "view bundle is ready to open in the mobi" +
+      "le WebView sandbox.H\000R\020previewAvailable\022" +
+      "\257\001\n\013diff_update\030  \001(\0132\034.hivesync.v1.Diff" +
+      "UpdateEventBn\322\363\030j\n\013diff_update\020\003\032\004live\"S" +
+      "An incremental, syntax-checked diff for " +
+      "live preview (at most one every 2 second" +
+      "s).H\000R\ndiffUpdate\022\254\001\n\023live_preview_toggl" +
+      "e\030! \001(\0132#.hivesync.v1.LivePreviewToggleE" +
+      "ventBU\322\363\030Q\n\023live_preview_toggle\020\003\032\004live\"" +
+      "2Live preview was switched on or off for" +
+      " a session.H\000R\021livePreviewToggle\022\224\001\n\014bui" +
+      "ld_result\030\" \001(\0132\035.hivesync.v1.BuildResul" +
+      "tEventBP\322\363\030L\n\014build_result\020\002\032\004user\032\004live" +
+      "\".A preview build finished, successfully" +
+      " or not.H\000R\013buildResult\022\242\001\n\016preview_stat" +
+      "us\030# \001(\0132\037.hivesync.v1.PreviewStatusEven" +
+      "tBX\322\363\030T\n\016preview.status\020\002\032\004user\":A previ" +
+      "ew moved through queued, building, ready" +
+      " or failed.H\000R\rpreviewStatus\022\311\001\n\016preview" +
+      "_failed\030$ \001(\0132\037.hivesync.v1.PreviewFaile" +
+      "dEventB\177\322\363\030{\n\016preview.failed\020\002\032\004user\"aA " +
+      "preview build failed or passed its limit" +
+      "s; the client shows a Preview Failed ban" +
+      "ner with retry.H\000R\rpreviewFailed\022\225\001\n\tliv" +
+      "e_text\030( \001(\0132\032.hivesync.v1.LiveTextEvent" +
+      "BZ\322\363\030V\n\tlive.text\020\003\032\004live\"AThe Live View" +
+      " creator\'s text stream, routed read-only" +
+      " to viewers.H\000R\010liveText\022\270\001\n\014live_overla" +
+      "y\030) \001(\0132\035.hivesync.v1.LiveOverlayEventBt" +
+      "\322\363\030p\n\014live.overlay\020\002\032\004live\"XOptional AI " +
+      "comment overlay for a Live View, shown b" +
+      "eside the text, never applied to it.H\000R\013" +
+      "liveOverlay\022\232\001\n\nlive_ended\030* \001(\0132\033.hives" +
+      "ync.v1.LiveEndedEventB\\\322\363\030X\n\nlive.ended\020" +
+      "\002\032\004live\"BThe Live View session ended (cr" +
+      "eator stopped or idle for an hour).H\000R\tl" +
+      "iveEnded\022{\n\014task_created\0302 \001(\0132\035.hivesyn" +
+      "c.v1.TaskChangedEventB7\322\363\0303\n\014task.create" +
+      "d\020\002\032\014project_sync\"\023A task was created.H\000" +
+      "R\013taskCreated\022\212\001\n\014task_updated\0303 \001(\0132\035.h" +
+      "ivesync.v1.TaskChangedEventBF\322\363\030B\n\014task." +
+      "updated\020\002\032\014project_sync\"\"A task\'s status" +
+      " or fields changed.H\000R\013taskUpdated\022\207\001\n\014t" +
+      "ask_claimed\0304 \001(\0132\035.hivesync.v1.TaskChan" +
+      "gedEventBC\322\363\030?\n\014task.claimed\020\002\032\014project_" +
+      "sync\"\037A task was claimed by a member.H\000R" +
+      "\013taskClaimed\022\210\001\n\rtask_approved\0305 \001(\0132\035.h" +
+      "ivesync.v1.TaskChangedEventBB\322\363\030>\n\rtask." +
+      "approved\020\002\032\014project_sync\"\035A task\'s resul" +
+      "t was approved.H\000R\014taskApproved\022\200\001\n\013task" +
+      "_denied\0306 \001(\0132\035.hivesync.v1.TaskChangedE" +
+      "ventB>\322\363\030:\n\013task.denied\020\002\032\014project_sync\"" +
+      "\033A task\'s result was denied.H\000R\ntaskDeni" +
+      "ed\022\252\001\n\022task_comment_added\0307 \001(\0132\035.hivesy" +
+      "nc.v1.TaskChangedEventB[\322\363\030W\n\022task.comme" +
+      "nt_added\020\002\032\014project_sync\"1An AI document" +
+      "ation patch was attached to a task.H\000R\020t" +
+      "askCommentAdded\022\302\001\n\023entitlement_updated\030" +
+      "< \001(\0132$.hivesync.v1.EntitlementUpdatedEv" +
+      "entBi\322\363\030e\n\023entitlement.updated\020\002\032\004user\"F" +
+      "The user\'s tier changed; clients refresh" +
+      " their gates from the backend.H\000R\022entitl" +
+      "ementUpdated\022\207\001\n\014notification\030= \001(\0132\036.hi" +
+      "vesync.v1.NotificationEventBA\322\363\030=\n\014notif" +
+      "ication\020\002\032\004user\"%An in-app notification " +
+      "for this user.H\000R\014notification\022\276\001\n\radmin" +
+      "_message\030> \001(\0132\036.hivesync.v1.AdminMessag" +
+      "eEventBw\322\363\030s\n\radmin.message\020\002\032\tbroadcast" +
+      "\"UA broadcast from the developer, shown " +
+      "in a modal titled \'Message From the Deve" +
+      "loper\'.H\000R\014adminMessage\022\300\001\n\020migration_no" +
+      "tice\030? \001(\0132!.hivesync.v1.MigrationNotice" +
+      "EventBp\322\363\030l\n\020migration.notice\020\002\032\tbroadca" +
+      "st\"KThe backend is moving: store the new" +
+      " URL and switch after the grace period.H" +
+      "\000R\017migrationNoticeB\t\n\007payload\"!\n\tAuthEve" +
+      "nt\022\024\n\005token\030\001 \001(\tR\005token\"\212\002\n\023DeviceRegis" +
+      "terEvent\022\033\n\tdevice_id\030\001 \001(\tR\010deviceId\0228\n" +
+      "\013client_type\030\002 \001(\0162\027.hivesync.v1.ClientT" +
+      "ypeR\nclientType\022\032\n\010platform\030\003 \001(\tR\010platf" +
+      "orm\022%\n\016client_version\030\004 \001(\tR\rclientVersi" +
+      "on\0226\n\027plugin_protocol_version\030\005 \001(\005R\025plu" +
+      "ginProtocolVersion\022!\n\014client_build\030\006 \001(\005" +
+      "R\013clientBuild\"P\n\017ChannelPosition\022\030\n\007chan" +
+      "nel\030\001 \001(\tR\007channel\022#\n\rlast_sequence\030\002 \001(" +
+      "\003R\014lastSequence\"J\n\016SubscribeEvent\0228\n\010cha" +
+      "nnels\030\001 \003(\0132\034.hivesync.v1.ChannelPositio" +
+      "nR\010channels\".\n\020UnsubscribeEvent\022\032\n\010chann" +
+      "els\030\001 \003(\tR\010channels\"a\n\010AckEvent\022\031\n\010event" +
+      "_id\030\001 \001(\tR\007eventId\022:\n\tpositions\030\002 \003(\0132\034." +
+      "hivesync.v1.ChannelPositionR\tpositions\"M" +
+      "\n\016HeartbeatEvent\022;\n\013client_time\030\001 \001(\0132\032." +
+      "google.protobuf.TimestampR\nclientTime\"\202\001" +
+      "\n\nReadyEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessio" +
+      "nId\022\027\n\007user_id\030\002 \001(\tR\006userId\022<\n\032heartbea" +
+      "t_interval_seconds\030\003 \001(\005R\030heartbeatInter" +
+      "valSeconds\"S\n\016RehydrateEvent\022\030\n\007channel\030" +
+      "\001 \001(\tR\007channel\022\'\n\017resume_sequence\030\002 \001(\003R" +
+      "\016resumeSequence\"\270\001\n\nErrorEvent\022\022\n\004code\030\001" +
+      " \001(\tR\004code\022\030\n\007message\030\002 \001(\tR\007message\022\031\n\010" +
+      "event_id\030\003 \001(\tR\007eventId\022\030\n\007channel\030\004 \001(\t" +
+      "R\007channel\022G\n\020upgrade_required\030\005 \001(\0132\034.hi" +
+      "vesync.v1.UpgradeRequiredR\017upgradeRequir" +
+      "ed\"\202\002\n\rSaveFileEvent\022\035\n\nproject_id\030\001 \001(\t" +
+      "R\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004" +
+      "path\030\003 \001(\tR\004path\022\037\n\013revision_id\030\004 \001(\tR\nr" +
+      "evisionId\022\032\n\010revision\030\005 \001(\003R\010revision\022%\n" +
+      "\016content_sha256\030\006 \001(\tR\rcontentSha256\022$\n\016" +
+      "author_user_id\030\007 \001(\tR\014authorUserId\022\033\n\tde" +
+      "vice_id\030\010 \001(\tR\010deviceId\"\226\002\n\021VersionState" +
       "Event\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
       "file_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004pat" +
-      "h\022\037\n\013revision_id\030\004 \001(\tR\nrevisionId\022\032\n\010re" +
-      "vision\030\005 \001(\003R\010revision\022%\n\016content_sha256" +
-      "\030\006 \001(\tR\rcontentSha256\022$\n\016author_user_id\030" +
-      "\007 \001(\tR\014authorUserId\022\033\n\tdevice_id\030\010 \001(\tR\010" +
-      "deviceId\"\226\002\n\021VersionStateEvent\022\035\n\nprojec" +
-      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006" +
-      "fileId\022\022\n\004path\030\003 \001(\tR\004path\022/\n\005state\030\004 \001(" +
-      "\0162\031.hivesync.v1.VersionStateR\005state\022\037\n\013r" +
-      "evision_id\030\005 \001(\tR\nrevisionId\022\032\n\010revision" +
-      "\030\006 \001(\003R\010revision\022\"\n\ractor_user_id\030\007 \001(\tR" +
-      "\013actorUserId\022#\n\rprevious_path\030\010 \001(\tR\014pre" +
-      "viousPath\"\317\001\n\020LockChangedEvent\022\035\n\nprojec" +
-      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007file_id\030\002 \001(\tR\006" +
-      "fileId\022\027\n\007user_id\030\003 \001(\tR\006userId\022\033\n\tdevic" +
-      "e_id\030\004 \001(\tR\010deviceId\022\022\n\004held\030\005 \001(\010R\004held" +
-      "\0229\n\nexpires_at\030\006 \001(\0132\032.google.protobuf.T" +
-      "imestampR\texpiresAt\"\317\002\n\021SaveConflictEven" +
-      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007file" +
-      "_id\030\002 \001(\tR\006fileId\022\022\n\004path\030\003 \001(\tR\004path\022(\n" +
-      "\020base_revision_id\030\004 \001(\tR\016baseRevisionId\022" +
-      "(\n\020head_revision_id\030\005 \001(\tR\016headRevisionI" +
-      "d\022#\n\rhead_revision\030\006 \001(\003R\014headRevision\022$" +
-      "\n\016author_user_id\030\007 \001(\tR\014authorUserId\022\033\n\t" +
-      "device_id\030\010 \001(\tR\010deviceId\0222\n\025client_cont" +
-      "ent_sha256\030\t \001(\tR\023clientContentSha256\"\317\001" +
-      "\n\rSnapshotEvent\022\035\n\nproject_id\030\001 \001(\tR\tpro" +
-      "jectId\022\037\n\013snapshot_id\030\002 \001(\tR\nsnapshotId\022" +
-      "\024\n\005label\030\003 \001(\tR\005label\022\"\n\ractor_user_id\030\004" +
-      " \001(\tR\013actorUserId\022\035\n\nfile_count\030\005 \001(\005R\tf" +
-      "ileCount\022%\n\016restored_count\030\006 \001(\005R\rrestor" +
-      "edCount\"\321\001\n\022MemberChangedEvent\022\035\n\nprojec" +
-      "t_id\030\001 \001(\tR\tprojectId\022\027\n\007user_id\030\002 \001(\tR\006" +
-      "userId\0221\n\006change\030\003 \001(\0162\031.hivesync.v1.Mem" +
-      "berChangeR\006change\022,\n\004role\030\004 \001(\0162\030.hivesy" +
-      "nc.v1.ProjectRoleR\004role\022\"\n\ractor_user_id" +
-      "\030\005 \001(\tR\013actorUserId\"W\n\022ProjectPurgedEven" +
-      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\"\n\racto" +
-      "r_user_id\030\002 \001(\tR\013actorUserId\"L\n\023Rollback" +
-      "NoticeEvent\022\035\n\nsession_id\030\001 \001(\tR\tsession" +
-      "Id\022\026\n\006reason\030\002 \001(\tR\006reason\"r\n\023PreviewReq" +
-      "uestEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId" +
-      "\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\035\n\nentry" +
-      "_path\030\003 \001(\tR\tentryPath\"\326\001\n\025PreviewAvaila" +
-      "bleEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022" +
-      "\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\035\n\nbundle" +
-      "_url\030\003 \001(\tR\tbundleUrl\0222\n\025bundle_schema_v" +
-      "ersion\030\004 \001(\005R\023bundleSchemaVersion\022,\n\022rn_" +
-      "runtime_version\030\005 \001(\tR\020rnRuntimeVersion\"" +
-      "\214\001\n\017DiffUpdateEvent\022\035\n\nsession_id\030\001 \001(\tR" +
-      "\tsessionId\022\022\n\004path\030\002 \001(\tR\004path\022!\n\014unifie" +
-      "d_diff\030\003 \001(\tR\013unifiedDiff\022#\n\rbase_sequen" +
-      "ce\030\004 \001(\003R\014baseSequence\"Q\n\026LivePreviewTog" +
-      "gleEvent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022" +
-      "\030\n\007enabled\030\002 \001(\010R\007enabled\"\206\001\n\020BuildResul" +
-      "tEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022\030\n" +
-      "\007success\030\002 \001(\010R\007success\022\037\n\013duration_ms\030\003" +
-      " \001(\003R\ndurationMs\022\030\n\007message\030\004 \001(\tR\007messa" +
-      "ge\"d\n\022PreviewStatusEvent\022\035\n\npreview_id\030\001" +
-      " \001(\tR\tpreviewId\022/\n\005state\030\002 \001(\0162\031.hivesyn" +
-      "c.v1.PreviewStateR\005state\"i\n\022PreviewFaile" +
-      "dEvent\022\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022\026\n" +
-      "\006reason\030\002 \001(\tR\006reason\022\034\n\tretryable\030\003 \001(\010" +
-      "R\tretryable\"\217\001\n\rLiveTextEvent\022\035\n\nsession" +
-      "_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(\tR\004path" +
-      "\022\022\n\004text\030\003 \001(\tR\004text\022\026\n\006offset\030\004 \001(\003R\006of" +
-      "fset\022\037\n\013cursor_line\030\005 \001(\005R\ncursorLine\"Y\n" +
-      "\020LiveOverlayEvent\022\035\n\nsession_id\030\001 \001(\tR\ts" +
-      "essionId\022\022\n\004line\030\002 \001(\005R\004line\022\022\n\004note\030\003 \001" +
-      "(\tR\004note\"G\n\016LiveEndedEvent\022\035\n\nsession_id" +
+      "h\022/\n\005state\030\004 \001(\0162\031.hivesync.v1.VersionSt" +
+      "ateR\005state\022\037\n\013revision_id\030\005 \001(\tR\nrevisio" +
+      "nId\022\032\n\010revision\030\006 \001(\003R\010revision\022\"\n\ractor" +
+      "_user_id\030\007 \001(\tR\013actorUserId\022#\n\rprevious_" +
+      "path\030\010 \001(\tR\014previousPath\"\317\001\n\020LockChanged" +
+      "Event\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
+      "file_id\030\002 \001(\tR\006fileId\022\027\n\007user_id\030\003 \001(\tR\006" +
+      "userId\022\033\n\tdevice_id\030\004 \001(\tR\010deviceId\022\022\n\004h" +
+      "eld\030\005 \001(\010R\004held\0229\n\nexpires_at\030\006 \001(\0132\032.go" +
+      "ogle.protobuf.TimestampR\texpiresAt\"\317\002\n\021S" +
+      "aveConflictEvent\022\035\n\nproject_id\030\001 \001(\tR\tpr" +
+      "ojectId\022\027\n\007file_id\030\002 \001(\tR\006fileId\022\022\n\004path" +
+      "\030\003 \001(\tR\004path\022(\n\020base_revision_id\030\004 \001(\tR\016" +
+      "baseRevisionId\022(\n\020head_revision_id\030\005 \001(\t" +
+      "R\016headRevisionId\022#\n\rhead_revision\030\006 \001(\003R" +
+      "\014headRevision\022$\n\016author_user_id\030\007 \001(\tR\014a" +
+      "uthorUserId\022\033\n\tdevice_id\030\010 \001(\tR\010deviceId" +
+      "\0222\n\025client_content_sha256\030\t \001(\tR\023clientC" +
+      "ontentSha256\"\317\001\n\rSnapshotEvent\022\035\n\nprojec" +
+      "t_id\030\001 \001(\tR\tprojectId\022\037\n\013snapshot_id\030\002 \001" +
+      "(\tR\nsnapshotId\022\024\n\005label\030\003 \001(\tR\005label\022\"\n\r" +
+      "actor_user_id\030\004 \001(\tR\013actorUserId\022\035\n\nfile" +
+      "_count\030\005 \001(\005R\tfileCount\022%\n\016restored_coun" +
+      "t\030\006 \001(\005R\rrestoredCount\"\321\001\n\022MemberChanged" +
+      "Event\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007" +
+      "user_id\030\002 \001(\tR\006userId\0221\n\006change\030\003 \001(\0162\031." +
+      "hivesync.v1.MemberChangeR\006change\022,\n\004role" +
+      "\030\004 \001(\0162\030.hivesync.v1.ProjectRoleR\004role\022\"" +
+      "\n\ractor_user_id\030\005 \001(\tR\013actorUserId\"W\n\022Pr" +
+      "ojectPurgedEvent\022\035\n\nproject_id\030\001 \001(\tR\tpr" +
+      "ojectId\022\"\n\ractor_user_id\030\002 \001(\tR\013actorUse" +
+      "rId\"L\n\023RollbackNoticeEvent\022\035\n\nsession_id" +
       "\030\001 \001(\tR\tsessionId\022\026\n\006reason\030\002 \001(\tR\006reaso" +
-      "n\"\206\001\n\020TaskChangedEvent\022\027\n\007task_id\030\001 \001(\tR" +
-      "\006taskId\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\"" +
-      "\n\ractor_user_id\030\003 \001(\tR\013actorUserId\022\026\n\006st" +
-      "atus\030\004 \001(\tR\006status\"{\n\027EntitlementUpdated" +
-      "Event\022%\n\004tier\030\001 \001(\0162\021.hivesync.v1.TierR\004" +
-      "tier\0229\n\nexpires_at\030\002 \001(\0132\032.google.protob" +
-      "uf.TimestampR\texpiresAt\"\203\001\n\021Notification" +
-      "Event\022\'\n\017notification_id\030\001 \001(\tR\016notifica" +
-      "tionId\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body\030\003 \001" +
-      "(\tR\004body\022\033\n\tdeep_link\030\004 \001(\tR\010deepLink\"\246\001" +
-      "\n\021AdminMessageEvent\022\016\n\002id\030\001 \001(\tR\002id\022\024\n\005t" +
-      "itle\030\002 \001(\tR\005title\022\022\n\004body\030\003 \001(\tR\004body\0224\n" +
-      "\005level\030\004 \001(\0162\036.hivesync.v1.AdminMessageL" +
-      "evelR\005level\022!\n\014requires_ack\030\005 \001(\010R\013requi" +
-      "resAck\"\324\001\n\024MigrationNoticeEvent\022\030\n\007new_u" +
-      "rl\030\001 \001(\tR\007new_url\022>\n\014switch_after\030\002 \001(\0132" +
-      "\032.google.protobuf.TimestampR\014switch_afte" +
-      "r\0222\n\024grace_period_seconds\030\003 \001(\005R\024grace_p" +
-      "eriod_seconds\022\036\n\nnew_ws_url\030\004 \001(\tR\nnew_w" +
-      "s_url\022\016\n\002id\030\005 \001(\tR\002id*\227\001\n\016EventDirection" +
-      "\022\037\n\033EVENT_DIRECTION_UNSPECIFIED\020\000\022$\n EVE" +
-      "NT_DIRECTION_CLIENT_TO_SERVER\020\001\022$\n EVENT" +
-      "_DIRECTION_SERVER_TO_CLIENT\020\002\022\030\n\024EVENT_D" +
-      "IRECTION_BOTH\020\003*\255\001\n\013WsCloseCode\022\035\n\031WS_CL" +
-      "OSE_CODE_UNSPECIFIED\020\000\022\035\n\030WS_CLOSE_CODE_" +
-      "BAD_FRAMES\020\240\037\022\"\n\035WS_CLOSE_CODE_UNAUTHENT" +
-      "ICATED\020\241\037\022\032\n\025WS_CLOSE_CODE_REVOKED\020\243\037\022 \n" +
-      "\033WS_CLOSE_CODE_SLOW_CONSUMER\020\250\037*\275\001\n\014Vers" +
-      "ionState\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022" +
-      "\031\n\025VERSION_STATE_CREATED\020\001\022\027\n\023VERSION_ST" +
-      "ATE_MOVED\020\002\022\031\n\025VERSION_STATE_DELETED\020\003\022\032" +
-      "\n\026VERSION_STATE_RESTORED\020\004\022#\n\037VERSION_ST" +
-      "ATE_SNAPSHOT_RESTORED\020\005*\202\001\n\014MemberChange" +
-      "\022\035\n\031MEMBER_CHANGE_UNSPECIFIED\020\000\022\030\n\024MEMBE" +
-      "R_CHANGE_JOINED\020\001\022\036\n\032MEMBER_CHANGE_ROLE_" +
-      "CHANGED\020\002\022\031\n\025MEMBER_CHANGE_REMOVED\020\003*\226\001\n" +
-      "\014PreviewState\022\035\n\031PREVIEW_STATE_UNSPECIFI" +
-      "ED\020\000\022\030\n\024PREVIEW_STATE_QUEUED\020\001\022\032\n\026PREVIE" +
-      "W_STATE_BUILDING\020\002\022\027\n\023PREVIEW_STATE_READ" +
-      "Y\020\003\022\030\n\024PREVIEW_STATE_FAILED\020\004*\231\001\n\021AdminM" +
-      "essageLevel\022#\n\037ADMIN_MESSAGE_LEVEL_UNSPE" +
-      "CIFIED\020\000\022\034\n\030ADMIN_MESSAGE_LEVEL_INFO\020\001\022\037" +
-      "\n\033ADMIN_MESSAGE_LEVEL_WARNING\020\002\022 \n\034ADMIN" +
-      "_MESSAGE_LEVEL_CRITICAL\020\003:M\n\005event\022\035.goo" +
-      "gle.protobuf.FieldOptions\030\272\216\003 \001(\0132\026.hive" +
-      "sync.v1.EventSpecR\005eventBP\n\023dev.hivesync" +
-      ".sdk.v1P\001Z7github.com/hivesync/hivesync/" +
-      "gen/hivesync/v1;hivesyncv1b\006proto3"
+      "n\"r\n\023PreviewRequestEvent\022\035\n\nsession_id\030\001" +
+      " \001(\tR\tsessionId\022\035\n\nproject_id\030\002 \001(\tR\tpro" +
+      "jectId\022\035\n\nentry_path\030\003 \001(\tR\tentryPath\"\326\001" +
+      "\n\025PreviewAvailableEvent\022\035\n\npreview_id\030\001 " +
+      "\001(\tR\tpreviewId\022\035\n\nproject_id\030\002 \001(\tR\tproj" +
+      "ectId\022\035\n\nbundle_url\030\003 \001(\tR\tbundleUrl\0222\n\025" +
+      "bundle_schema_version\030\004 \001(\005R\023bundleSchem" +
+      "aVersion\022,\n\022rn_runtime_version\030\005 \001(\tR\020rn" +
+      "RuntimeVersion\"\214\001\n\017DiffUpdateEvent\022\035\n\nse" +
+      "ssion_id\030\001 \001(\tR\tsessionId\022\022\n\004path\030\002 \001(\tR" +
+      "\004path\022!\n\014unified_diff\030\003 \001(\tR\013unifiedDiff" +
+      "\022#\n\rbase_sequence\030\004 \001(\003R\014baseSequence\"Q\n" +
+      "\026LivePreviewToggleEvent\022\035\n\nsession_id\030\001 " +
+      "\001(\tR\tsessionId\022\030\n\007enabled\030\002 \001(\010R\007enabled" +
+      "\"\206\001\n\020BuildResultEvent\022\035\n\npreview_id\030\001 \001(" +
+      "\tR\tpreviewId\022\030\n\007success\030\002 \001(\010R\007success\022\037" +
+      "\n\013duration_ms\030\003 \001(\003R\ndurationMs\022\030\n\007messa" +
+      "ge\030\004 \001(\tR\007message\"d\n\022PreviewStatusEvent\022" +
+      "\035\n\npreview_id\030\001 \001(\tR\tpreviewId\022/\n\005state\030" +
+      "\002 \001(\0162\031.hivesync.v1.PreviewStateR\005state\"" +
+      "i\n\022PreviewFailedEvent\022\035\n\npreview_id\030\001 \001(" +
+      "\tR\tpreviewId\022\026\n\006reason\030\002 \001(\tR\006reason\022\034\n\t" +
+      "retryable\030\003 \001(\010R\tretryable\"\217\001\n\rLiveTextE" +
+      "vent\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\022\n\004p" +
+      "ath\030\002 \001(\tR\004path\022\022\n\004text\030\003 \001(\tR\004text\022\026\n\006o" +
+      "ffset\030\004 \001(\003R\006offset\022\037\n\013cursor_line\030\005 \001(\005" +
+      "R\ncursorLine\"Y\n\020LiveOverlayEvent\022\035\n\nsess" +
+      "ion_id\030\001 \001(\tR\tsessionId\022\022\n\004line\030\002 \001(\005R\004l" +
+      "ine\022\022\n\004note\030\003 \001(\tR\004note\"G\n\016LiveEndedEven" +
+      "t\022\035\n\nsession_id\030\001 \001(\tR\tsessionId\022\026\n\006reas" +
+      "on\030\002 \001(\tR\006reason\"\206\001\n\020TaskChangedEvent\022\027\n" +
+      "\007task_id\030\001 \001(\tR\006taskId\022\035\n\nproject_id\030\002 \001" +
+      "(\tR\tprojectId\022\"\n\ractor_user_id\030\003 \001(\tR\013ac" +
+      "torUserId\022\026\n\006status\030\004 \001(\tR\006status\"{\n\027Ent" +
+      "itlementUpdatedEvent\022%\n\004tier\030\001 \001(\0162\021.hiv" +
+      "esync.v1.TierR\004tier\0229\n\nexpires_at\030\002 \001(\0132" +
+      "\032.google.protobuf.TimestampR\texpiresAt\"\203" +
+      "\001\n\021NotificationEvent\022\'\n\017notification_id\030" +
+      "\001 \001(\tR\016notificationId\022\024\n\005title\030\002 \001(\tR\005ti" +
+      "tle\022\022\n\004body\030\003 \001(\tR\004body\022\033\n\tdeep_link\030\004 \001" +
+      "(\tR\010deepLink\"\246\001\n\021AdminMessageEvent\022\016\n\002id" +
+      "\030\001 \001(\tR\002id\022\024\n\005title\030\002 \001(\tR\005title\022\022\n\004body" +
+      "\030\003 \001(\tR\004body\0224\n\005level\030\004 \001(\0162\036.hivesync.v" +
+      "1.AdminMessageLevelR\005level\022!\n\014requires_a" +
+      "ck\030\005 \001(\010R\013requiresAck\"\204\002\n\024MigrationNotic" +
+      "eEvent\022\030\n\007new_url\030\001 \001(\tR\007new_url\022>\n\014swit" +
+      "ch_after\030\002 \001(\0132\032.google.protobuf.Timesta" +
+      "mpR\014switch_after\0222\n\024grace_period_seconds" +
+      "\030\003 \001(\005R\024grace_period_seconds\022\036\n\nnew_ws_u" +
+      "rl\030\004 \001(\tR\nnew_ws_url\022\016\n\002id\030\005 \001(\tR\002id\022.\n\022" +
+      "min_client_version\030\006 \001(\005R\022min_client_ver" +
+      "sion*\227\001\n\016EventDirection\022\037\n\033EVENT_DIRECTI" +
+      "ON_UNSPECIFIED\020\000\022$\n EVENT_DIRECTION_CLIE" +
+      "NT_TO_SERVER\020\001\022$\n EVENT_DIRECTION_SERVER" +
+      "_TO_CLIENT\020\002\022\030\n\024EVENT_DIRECTION_BOTH\020\003*\322" +
+      "\001\n\013WsCloseCode\022\035\n\031WS_CLOSE_CODE_UNSPECIF" +
+      "IED\020\000\022\035\n\030WS_CLOSE_CODE_BAD_FRAMES\020\240\037\022\"\n\035" +
+      "WS_CLOSE_CODE_UNAUTHENTICATED\020\241\037\022\032\n\025WS_C" +
+      "LOSE_CODE_REVOKED\020\243\037\022 \n\033WS_CLOSE_CODE_SL" +
+      "OW_CONSUMER\020\250\037\022#\n\036WS_CLOSE_CODE_UPGRADE_" +
+      "REQUIRED\020\272\037*\275\001\n\014VersionState\022\035\n\031VERSION_" +
+      "STATE_UNSPECIFIED\020\000\022\031\n\025VERSION_STATE_CRE" +
+      "ATED\020\001\022\027\n\023VERSION_STATE_MOVED\020\002\022\031\n\025VERSI" +
+      "ON_STATE_DELETED\020\003\022\032\n\026VERSION_STATE_REST" +
+      "ORED\020\004\022#\n\037VERSION_STATE_SNAPSHOT_RESTORE" +
+      "D\020\005*\202\001\n\014MemberChange\022\035\n\031MEMBER_CHANGE_UN" +
+      "SPECIFIED\020\000\022\030\n\024MEMBER_CHANGE_JOINED\020\001\022\036\n" +
+      "\032MEMBER_CHANGE_ROLE_CHANGED\020\002\022\031\n\025MEMBER_" +
+      "CHANGE_REMOVED\020\003*\226\001\n\014PreviewState\022\035\n\031PRE" +
+      "VIEW_STATE_UNSPECIFIED\020\000\022\030\n\024PREVIEW_STAT" +
+      "E_QUEUED\020\001\022\032\n\026PREVIEW_STATE_BUILDING\020\002\022\027" +
+      "\n\023PREVIEW_STATE_READY\020\003\022\030\n\024PREVIEW_STATE" +
+      "_FAILED\020\004*\231\001\n\021AdminMessageLevel\022#\n\037ADMIN" +
+      "_MESSAGE_LEVEL_UNSPECIFIED\020\000\022\034\n\030ADMIN_ME" +
+      "SSAGE_LEVEL_INFO\020\001\022\037\n\033ADMIN_MESSAGE_LEVE" +
+      "L_WARNING\020\002\022 \n\034ADMIN_MESSAGE_LEVEL_CRITI" +
+      "CAL\020\003:M\n\005event\022\035.google.protobuf.FieldOp" +
+      "tions\030\272\216\003 \001(\0132\026.hivesync.v1.EventSpecR\005e" +
+      "ventBP\n\023dev.hivesync.sdk.v1P\001Z7github.co" +
+      "m/hivesync/hivesync/gen/hivesync/v1;hive" +
+      "syncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -554,6 +560,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
           com.google.protobuf.DescriptorProtos.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.hivesync.sdk.v1.Access.getDescriptor(),
+          dev.hivesync.sdk.v1.Errors.getDescriptor(),
           dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor(),
         });
     internal_static_hivesync_v1_EventSpec_descriptor =
@@ -579,7 +586,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_DeviceRegisterEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DeviceRegisterEvent_descriptor,
-        new java.lang.String[] { "DeviceId", "ClientType", "Platform", "ClientVersion", "PluginProtocolVersion", });
+        new java.lang.String[] { "DeviceId", "ClientType", "Platform", "ClientVersion", "PluginProtocolVersion", "ClientBuild", });
     internal_static_hivesync_v1_ChannelPosition_descriptor =
       getDescriptor().getMessageType(4);
     internal_static_hivesync_v1_ChannelPosition_fieldAccessorTable = new
@@ -627,7 +634,7 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_ErrorEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_ErrorEvent_descriptor,
-        new java.lang.String[] { "Code", "Message", "EventId", "Channel", });
+        new java.lang.String[] { "Code", "Message", "EventId", "Channel", "UpgradeRequired", });
     internal_static_hivesync_v1_SaveFileEvent_descriptor =
       getDescriptor().getMessageType(12);
     internal_static_hivesync_v1_SaveFileEvent_fieldAccessorTable = new
@@ -765,12 +772,13 @@ public final class Events extends com.google.protobuf.GeneratedFile {
     internal_static_hivesync_v1_MigrationNoticeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_MigrationNoticeEvent_descriptor,
-        new java.lang.String[] { "NewUrl", "SwitchAfter", "GracePeriodSeconds", "NewWsUrl", "Id", });
+        new java.lang.String[] { "NewUrl", "SwitchAfter", "GracePeriodSeconds", "NewWsUrl", "Id", "MinClientVersion", });
     event.internalInit(descriptor.getExtension(0));
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DescriptorProtos.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.hivesync.sdk.v1.Access.getDescriptor();
+    dev.hivesync.sdk.v1.Errors.getDescriptor();
     dev.hivesync.sdk.v1.ProjectServiceOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();

@@ -252,6 +252,22 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int MIN_CLIENT_VERSION_FIELD_NUMBER = 6;
+  private int minClientVersion_ = 0;
+  /**
+   * <pre>
+   * min_client_version is the oldest client build the new server accepts
+   * (zero: unchanged); a client below it updates before it switches.
+   * </pre>
+   *
+   * <code>int32 min_client_version = 6 [json_name = "min_client_version"];</code>
+   * @return The minClientVersion.
+   */
+  @java.lang.Override
+  public int getMinClientVersion() {
+    return minClientVersion_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -281,6 +297,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 5, id_);
     }
+    if (minClientVersion_ != 0) {
+      output.writeInt32(6, minClientVersion_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -301,6 +320,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(5, id_);
+    }
+    if (minClientVersion_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(6, minClientVersion_);
     }
     return size;
   }
@@ -339,6 +362,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getNewWsUrl())) return false;
     if (!getId()
         .equals(other.getId())) return false;
+    if (getMinClientVersion()
+        != other.getMinClientVersion()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -362,6 +387,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getNewWsUrl().hashCode();
     hash = (37 * hash) + ID_FIELD_NUMBER;
     hash = (53 * hash) + getId().hashCode();
+    hash = (37 * hash) + MIN_CLIENT_VERSION_FIELD_NUMBER;
+    hash = (53 * hash) + getMinClientVersion();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -512,6 +539,7 @@ private static final long serialVersionUID = 0L;
       gracePeriodSeconds_ = 0;
       newWsUrl_ = "";
       id_ = "";
+      minClientVersion_ = 0;
       return this;
     }
 
@@ -564,6 +592,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.id_ = id_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.minClientVersion_ = minClientVersion_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -599,6 +630,9 @@ private static final long serialVersionUID = 0L;
         id_ = other.id_;
         bitField0_ |= 0x00000010;
         onChanged();
+      }
+      if (other.getMinClientVersion() != 0) {
+        setMinClientVersion(other.getMinClientVersion());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -651,6 +685,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 48: {
+              minClientVersion_ = input.readInt32();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1144,6 +1183,53 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       id_ = value;
       bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+
+    private int minClientVersion_ ;
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts
+     * (zero: unchanged); a client below it updates before it switches.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 6 [json_name = "min_client_version"];</code>
+     * @return The minClientVersion.
+     */
+    @java.lang.Override
+    public int getMinClientVersion() {
+      return minClientVersion_;
+    }
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts
+     * (zero: unchanged); a client below it updates before it switches.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 6 [json_name = "min_client_version"];</code>
+     * @param value The minClientVersion to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMinClientVersion(int value) {
+
+      minClientVersion_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * min_client_version is the oldest client build the new server accepts
+     * (zero: unchanged); a client below it updates before it switches.
+     * </pre>
+     *
+     * <code>int32 min_client_version = 6 [json_name = "min_client_version"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMinClientVersion() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      minClientVersion_ = 0;
       onChanged();
       return this;
     }

@@ -108,4 +108,15 @@ public interface MigrationNoticeEventOrBuilder extends
    */
   com.google.protobuf.ByteString
       getIdBytes();
+
+  /**
+   * <pre>
+   * min_client_version is the oldest client build the new server accepts
+   * (zero: unchanged); a client below it updates before it switches.
+   * </pre>
+   *
+   * <code>int32 min_client_version = 6 [json_name = "min_client_version"];</code>
+   * @return The minClientVersion.
+   */
+  int getMinClientVersion();
 }

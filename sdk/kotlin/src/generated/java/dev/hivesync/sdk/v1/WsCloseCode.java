@@ -61,6 +61,17 @@ public enum WsCloseCode
    * <code>WS_CLOSE_CODE_SLOW_CONSUMER = 4008;</code>
    */
   WS_CLOSE_CODE_SLOW_CONSUMER(4008),
+  /**
+   * <pre>
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED (4026): the client build or plugin
+   * protocol is older than the server accepts (the X-HiveSync-Plugin-Version
+   * header of the upgrade request, or device_register). The error event
+   * before the close carries UpgradeRequired. Do not reconnect; update.
+   * </pre>
+   *
+   * <code>WS_CLOSE_CODE_UPGRADE_REQUIRED = 4026;</code>
+   */
+  WS_CLOSE_CODE_UPGRADE_REQUIRED(4026),
   UNRECOGNIZED(-1),
   ;
 
@@ -116,6 +127,17 @@ public enum WsCloseCode
    * <code>WS_CLOSE_CODE_SLOW_CONSUMER = 4008;</code>
    */
   public static final int WS_CLOSE_CODE_SLOW_CONSUMER_VALUE = 4008;
+  /**
+   * <pre>
+   * WS_CLOSE_CODE_UPGRADE_REQUIRED (4026): the client build or plugin
+   * protocol is older than the server accepts (the X-HiveSync-Plugin-Version
+   * header of the upgrade request, or device_register). The error event
+   * before the close carries UpgradeRequired. Do not reconnect; update.
+   * </pre>
+   *
+   * <code>WS_CLOSE_CODE_UPGRADE_REQUIRED = 4026;</code>
+   */
+  public static final int WS_CLOSE_CODE_UPGRADE_REQUIRED_VALUE = 4026;
 
 
   public final int getNumber() {
@@ -147,6 +169,7 @@ public enum WsCloseCode
       case 4001: return WS_CLOSE_CODE_UNAUTHENTICATED;
       case 4003: return WS_CLOSE_CODE_REVOKED;
       case 4008: return WS_CLOSE_CODE_SLOW_CONSUMER;
+      case 4026: return WS_CLOSE_CODE_UPGRADE_REQUIRED;
       default: return null;
     }
   }

@@ -148,6 +148,35 @@ public object AnnounceMigrationRequestKt {
     public fun clearGracePeriodSeconds() {
       _builder.clearGracePeriodSeconds()
     }
+
+    /**
+     * ```
+     * min_client_version is the oldest client build the new server accepts:
+     * zero leaves it unchanged, otherwise at least the current one. After
+     * switch_after the bootstrap document carries it.
+     * ```
+     *
+     * `int32 min_client_version = 5 [json_name = "minClientVersion"];`
+     */
+    public var minClientVersion: kotlin.Int
+      @kotlin.jvm.JvmName("getMinClientVersion")
+        get() = _builder.minClientVersion
+      @kotlin.jvm.JvmName("setMinClientVersion")
+        set(value) {
+        _builder.minClientVersion = value
+      }
+    /**
+     * ```
+     * min_client_version is the oldest client build the new server accepts:
+     * zero leaves it unchanged, otherwise at least the current one. After
+     * switch_after the bootstrap document carries it.
+     * ```
+     *
+     * `int32 min_client_version = 5 [json_name = "minClientVersion"];`
+     */
+    public fun clearMinClientVersion() {
+      _builder.clearMinClientVersion()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -142,7 +142,9 @@ public object DeviceRegisterEventKt {
 
     /**
      * ```
-     * plugin_protocol_version is the protocol version the client speaks.
+     * plugin_protocol_version is the protocol version the client speaks;
+     * below the server's minimum the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
      * ```
      *
      * `int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];`
@@ -156,13 +158,44 @@ public object DeviceRegisterEventKt {
       }
     /**
      * ```
-     * plugin_protocol_version is the protocol version the client speaks.
+     * plugin_protocol_version is the protocol version the client speaks;
+     * below the server's minimum the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when not a plugin.
      * ```
      *
      * `int32 plugin_protocol_version = 5 [json_name = "pluginProtocolVersion"];`
      */
     public fun clearPluginProtocolVersion() {
       _builder.clearPluginProtocolVersion()
+    }
+
+    /**
+     * ```
+     * client_build is the client's integer build, compared with the bootstrap
+     * document's min_client_version; below it the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+     * ```
+     *
+     * `int32 client_build = 6 [json_name = "clientBuild"];`
+     */
+    public var clientBuild: kotlin.Int
+      @kotlin.jvm.JvmName("getClientBuild")
+        get() = _builder.clientBuild
+      @kotlin.jvm.JvmName("setClientBuild")
+        set(value) {
+        _builder.clientBuild = value
+      }
+    /**
+     * ```
+     * client_build is the client's integer build, compared with the bootstrap
+     * document's min_client_version; below it the socket is closed with
+     * WS_CLOSE_CODE_UPGRADE_REQUIRED. Zero when the client does not say.
+     * ```
+     *
+     * `int32 client_build = 6 [json_name = "clientBuild"];`
+     */
+    public fun clearClientBuild() {
+      _builder.clearClientBuild()
     }
   }
 }

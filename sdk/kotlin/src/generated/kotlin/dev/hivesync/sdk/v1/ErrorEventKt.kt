@@ -134,9 +134,54 @@ public object ErrorEventKt {
     public fun clearChannel() {
       _builder.clearChannel()
     }
+
+    /**
+     * ```
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * ```
+     *
+     * `.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];`
+     */
+    public var upgradeRequired: dev.hivesync.sdk.v1.UpgradeRequired
+      @kotlin.jvm.JvmName("getUpgradeRequired")
+        get() = _builder.upgradeRequired
+      @kotlin.jvm.JvmName("setUpgradeRequired")
+        set(value) {
+        _builder.upgradeRequired = value
+      }
+    /**
+     * ```
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * ```
+     *
+     * `.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];`
+     */
+    public fun clearUpgradeRequired() {
+      _builder.clearUpgradeRequired()
+    }
+    /**
+     * ```
+     * upgrade_required says which version is too old and where to update,
+     * when code is "failed_precondition" for that reason.
+     * ```
+     *
+     * `.hivesync.v1.UpgradeRequired upgrade_required = 5 [json_name = "upgradeRequired"];`
+     * @return Whether the upgradeRequired field is set.
+     */
+    public fun hasUpgradeRequired(): kotlin.Boolean {
+      return _builder.hasUpgradeRequired()
+    }
+
+    public val ErrorEventKt.Dsl.upgradeRequiredOrNull: dev.hivesync.sdk.v1.UpgradeRequired?
+      get() = _builder.upgradeRequiredOrNull
   }
 }
 @kotlin.jvm.JvmSynthetic
 public inline fun dev.hivesync.sdk.v1.ErrorEvent.copy(block: `dev.hivesync.sdk.v1`.ErrorEventKt.Dsl.() -> kotlin.Unit): dev.hivesync.sdk.v1.ErrorEvent =
   `dev.hivesync.sdk.v1`.ErrorEventKt.Dsl._create(this.toBuilder()).apply { block() }._build()
+
+public val dev.hivesync.sdk.v1.ErrorEventOrBuilder.upgradeRequiredOrNull: dev.hivesync.sdk.v1.UpgradeRequired?
+  get() = if (hasUpgradeRequired()) getUpgradeRequired() else null
 

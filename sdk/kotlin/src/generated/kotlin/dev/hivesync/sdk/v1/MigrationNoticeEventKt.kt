@@ -173,6 +173,33 @@ public object MigrationNoticeEventKt {
     public fun clearId() {
       _builder.clearId()
     }
+
+    /**
+     * ```
+     * min_client_version is the oldest client build the new server accepts
+     * (zero: unchanged); a client below it updates before it switches.
+     * ```
+     *
+     * `int32 min_client_version = 6 [json_name = "min_client_version"];`
+     */
+    public var minClientVersion: kotlin.Int
+      @kotlin.jvm.JvmName("getMinClientVersion")
+        get() = _builder.minClientVersion
+      @kotlin.jvm.JvmName("setMinClientVersion")
+        set(value) {
+        _builder.minClientVersion = value
+      }
+    /**
+     * ```
+     * min_client_version is the oldest client build the new server accepts
+     * (zero: unchanged); a client below it updates before it switches.
+     * ```
+     *
+     * `int32 min_client_version = 6 [json_name = "min_client_version"];`
+     */
+    public fun clearMinClientVersion() {
+      _builder.clearMinClientVersion()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic
