@@ -57,28 +57,34 @@ const saveContentBytes = 1024
 func BenchmarkSaveFile(b *testing.B) {
 	pgbench := pgbenchPath(b)
 	baselineURL := storetest.URL(b)
+	meter := newCPUMeter(b, baselineURL)
 	n := newFileNode(b)
+	n.meter = meter
 
 	for _, clients := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d/baseline_pgbench", clients), func(b *testing.B) {
+			before := meter.read()
 			tps := runPgbench(b, pgbench, baselineURL, clients)
+			meter.settle()
+			d := meter.read().sub(before)
+			reportCPU(b, d, b.N, d.children)
 			b.ReportMetric(1e9/tps, "ns/op")
 			b.ReportMetric(tps, "saves/s")
 		})
 		if clients == 1 {
 			b.Run("clients=1/hivesync", func(b *testing.B) {
-				benchSaves(b, n.savers(b, 1, false))
+				benchSaves(b, n.meter, n.savers(b, 1, false))
 			})
 			continue
 		}
 		b.Run(fmt.Sprintf("clients=%d/hivesync_shared_project", clients), func(b *testing.B) {
-			benchSaves(b, n.savers(b, clients, false))
+			benchSaves(b, n.meter, n.savers(b, clients, false))
 		})
 		b.Run(fmt.Sprintf("clients=%d/hivesync_own_project", clients), func(b *testing.B) {
-			benchSaves(b, n.savers(b, clients, true))
+			benchSaves(b, n.meter, n.savers(b, clients, true))
 		})
 		b.Run(fmt.Sprintf("clients=%d/hivesync_one_file", clients), func(b *testing.B) {
-			benchSaves(b, n.sameFileSavers(b, clients))
+			benchSaves(b, n.meter, n.sameFileSavers(b, clients))
 		})
 	}
 }
@@ -87,6 +93,7 @@ func BenchmarkSaveFile(b *testing.B) {
 // as storetest gives every test), with one user whose sessions act as the
 // benchmark's clients.
 type fileNode struct {
+	meter   *cpuMeter
 	baseURL string
 	app     *app.App
 	client  *http.Client
@@ -226,7 +233,7 @@ func conflictHead(ce *connect.Error) string {
 // benchSaves runs b.N successful saves spread over the clients, each client
 // saving in its own goroutine as fast as it can. ns/op is wall time divided by
 // saves, the inverse of throughput.
-func benchSaves(b *testing.B, clients []saver) {
+func benchSaves(b *testing.B, meter *cpuMeter, clients []saver) {
 	var next, conflicts atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -234,6 +241,7 @@ func benchSaves(b *testing.B, clients []saver) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	before := meter.read()
 	for _, save := range clients {
 		wg.Go(func() {
 			for {
@@ -252,8 +260,10 @@ func benchSaves(b *testing.B, clients []saver) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	d := meter.read().sub(before)
 	require.NoError(b, firstErr)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "saves/s")
+	reportCPU(b, d, b.N, d.self)
 	if len(clients) > 1 {
 		b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/save")
 	}
