@@ -90,11 +90,12 @@ const redisPing = 15 * time.Second
 // notification traffic.
 type RedisBus struct {
 	client *redis.Client
+	log    *slog.Logger
+	kick   chan struct{} // pending changed
 
 	mu      sync.Mutex
-	pubsub  *redis.PubSub // while listening
 	watched map[string]struct{}
-	log     *slog.Logger
+	pending map[string]bool // subscribe (true) or unsubscribe (false) on the live connection
 }
 
 // NewRedisBus connects to url (redis://…) and checks that it answers.
@@ -110,7 +111,7 @@ func NewRedisBus(ctx context.Context, url string, log *slog.Logger) (*RedisBus, 
 		_ = client.Close()
 		return nil, fmt.Errorf("connect to redis: %w", err)
 	}
-	return &RedisBus{client: client, watched: map[string]struct{}{}, log: log}, nil
+	return &RedisBus{client: client, log: log, kick: make(chan struct{}, 1), watched: map[string]struct{}{}, pending: map[string]bool{}}, nil
 }
 
 // Close closes the bus's connections.
@@ -127,9 +128,9 @@ func (b *RedisBus) Publish(ctx context.Context, channels []string) error {
 	return err
 }
 
-// Listen subscribes to the watched channels on a Pub/Sub connection. Every
-// (re)subscription confirmed by Redis wakes its channel, since Pub/Sub does
-// not keep what was published before it.
+// Listen subscribes to the watched channels on a Pub/Sub connection and
+// follows Watch and Unwatch. Every subscription Redis confirms wakes its
+// channel, since Pub/Sub does not keep what was published before it.
 func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func()) error {
 	ps := b.client.Subscribe(ctx)
 	defer func() { _ = ps.Close() }()
@@ -140,20 +141,18 @@ func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func())
 	for c := range b.watched {
 		names = append(names, redisPrefix+c)
 	}
-	b.pubsub = ps
+	clear(b.pending) // this connection starts from the watched set
 	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		if b.pubsub == ps {
-			b.pubsub = nil
-		}
-		b.mu.Unlock()
-	}()
 	if len(names) > 0 {
 		if err := ps.Subscribe(ctx, names...); err != nil {
 			return fmt.Errorf("subscribe: %w", err)
 		}
 	}
+	// Subscription changes go out from their own goroutine, so Watch and
+	// Unwatch never wait on Redis.
+	changes, stop := context.WithCancel(ctx)
+	defer stop()
+	go b.follow(changes, ps)
 	resync()
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, redisPing)
@@ -181,27 +180,62 @@ func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func())
 	}
 }
 
-// Watch subscribes to channel's announcements.
-func (b *RedisBus) Watch(channel string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.watched[channel] = struct{}{}
-	if b.pubsub != nil {
-		if err := b.pubsub.Subscribe(context.Background(), redisPrefix+channel); err != nil {
-			// The connection is failing: Listen returns, and the next
-			// Listen subscribes to every watched channel.
-			b.log.Warn("redis subscribe", slog.String("channel", channel), slog.String("error", err.Error()))
+// follow applies Watch and Unwatch to the live Pub/Sub connection; when
+// Redis refuses, it closes the connection, and the next Listen subscribes
+// to every watched channel afresh.
+func (b *RedisBus) follow(ctx context.Context, ps *redis.PubSub) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.kick:
+		}
+		b.mu.Lock()
+		var subs, unsubs []string
+		for c, on := range b.pending {
+			if on {
+				subs = append(subs, redisPrefix+c)
+			} else {
+				unsubs = append(unsubs, redisPrefix+c)
+			}
+		}
+		clear(b.pending)
+		b.mu.Unlock()
+		var err error
+		if len(subs) > 0 {
+			err = ps.Subscribe(ctx, subs...)
+		}
+		if err == nil && len(unsubs) > 0 {
+			err = ps.Unsubscribe(ctx, unsubs...)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("redis subscription change failed; reconnecting", slog.String("error", err.Error()))
+			}
+			_ = ps.Close()
+			return
 		}
 	}
 }
 
+// Watch subscribes to channel's announcements.
+func (b *RedisBus) Watch(channel string) { b.change(channel, true) }
+
 // Unwatch stops hearing channel.
-func (b *RedisBus) Unwatch(channel string) {
+func (b *RedisBus) Unwatch(channel string) { b.change(channel, false) }
+
+func (b *RedisBus) change(channel string, on bool) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.watched, channel)
-	if b.pubsub != nil {
-		_ = b.pubsub.Unsubscribe(context.Background(), redisPrefix+channel)
+	if on {
+		b.watched[channel] = struct{}{}
+	} else {
+		delete(b.watched, channel)
+	}
+	b.pending[channel] = on
+	b.mu.Unlock()
+	select {
+	case b.kick <- struct{}{}:
+	default:
 	}
 }
 
