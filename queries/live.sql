@@ -34,15 +34,27 @@ INSERT INTO live_invites (token_hash, session_id, invitee_id, expires_at) VALUES
 SELECT * FROM live_invites WHERE token_hash = @token_hash AND expires_at > @now::timestamptz;
 
 -- name: LiveViewerCount :one
-SELECT count(*)::int FROM live_viewers WHERE session_id = @session_id;
+-- LiveViewerCount is how many viewers hold a seat: seen since @held_since.
+SELECT count(*)::int FROM live_viewers WHERE session_id = @session_id AND last_seen_at > @held_since;
 
 -- name: LiveViewerInsert :execrows
-INSERT INTO live_viewers (session_id, user_id) VALUES (@session_id, @user_id) ON CONFLICT DO NOTHING;
+-- LiveViewerInsert gives the user a seat, unless they hold one already
+-- (then it affects no row): a new viewer, or one whose seat lapsed.
+INSERT INTO live_viewers (session_id, user_id, last_seen_at) VALUES (@session_id, @user_id, @now)
+ON CONFLICT (session_id, user_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, joined_at = EXCLUDED.last_seen_at
+WHERE live_viewers.last_seen_at <= @held_since;
 
 -- name: LiveViewerIs :one
--- LiveViewerIs reports whether the user may watch a running session.
+-- LiveViewerIs reports whether the user may watch a running session: its
+-- creator, or a viewer holding a seat (seen since @held_since).
 SELECT EXISTS (
     SELECT 1 FROM live_sessions s
     WHERE s.id = @session_id AND s.ended_at IS NULL
-      AND (s.creator_id = @user_id OR EXISTS (SELECT 1 FROM live_viewers v WHERE v.session_id = s.id AND v.user_id = @user_id))
+      AND (s.creator_id = @user_id OR EXISTS (
+          SELECT 1 FROM live_viewers v WHERE v.session_id = s.id AND v.user_id = @user_id AND v.last_seen_at > @held_since))
 )::boolean;
+
+-- name: LiveViewerSeen :execrows
+-- LiveViewerSeen renews a held seat of a connected viewer.
+UPDATE live_viewers SET last_seen_at = @now
+WHERE session_id = @session_id AND user_id = @user_id AND last_seen_at > @held_since;

@@ -109,7 +109,7 @@ func TestLiveViewStreamsReadOnlyToInvitedViewers(t *testing.T) {
 
 func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
 	t.Parallel()
-	b := setup(t, app.ModeServe, nil)
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_PING_INTERVAL": "1s"})
 	ctx := context.Background()
 	creator := newEditorOn(t, b, "c@cap.test", "desktop")
 	friend, other := newEditorOn(t, b, "friend@cap.test", "mobile"), newEditorOn(t, b, "other@cap.test", "mobile")
@@ -133,11 +133,13 @@ func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
 	open, err := liveClient(b, creator).CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid})
 	require.NoError(t, err)
 	sid := uuid.MustParse(open.GetSession().GetId())
+	var filler uuid.UUID
 	for i := range live.MaxViewers - 1 {
 		u, err := b.store.UserUpsertByEmail(ctx, dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: fmt.Sprintf("v%d@cap.test", i)})
 		require.NoError(t, err)
-		_, err = b.store.LiveViewerInsert(ctx, dbgen.LiveViewerInsertParams{SessionID: sid, UserID: u.ID})
+		_, err = b.store.LiveViewerInsert(ctx, dbgen.LiveViewerInsertParams{SessionID: sid, UserID: u.ID, Now: time.Now(), HeldSince: time.Now().Add(-live.SeatHold)})
 		require.NoError(t, err)
+		filler = u.ID
 	}
 	_, err = liveClient(b, other).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: open.GetToken()})
 	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err))
@@ -146,10 +148,42 @@ func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
 	_, err = liveClient(b, friend).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
 	require.NoError(t, err, "a viewer already in rejoins")
 
-	// An hour without the creator ends it.
+	// A seat lapses 10 minutes after its viewer's last connection: the cap
+	// frees up, and the viewer joins again with an invite.
+	away := func(user uuid.UUID, d time.Duration) {
+		_, err := b.store.Pool().Exec(ctx, "UPDATE live_viewers SET last_seen_at = now() - $3::interval WHERE session_id = $1 AND user_id = $2", sid, user, d.String())
+		require.NoError(t, err)
+	}
+	seen := func(user uuid.UUID) time.Duration {
+		var ago float64
+		require.NoError(t, b.store.Pool().QueryRow(ctx, "SELECT extract(epoch FROM now() - last_seen_at) FROM live_viewers WHERE session_id = $1 AND user_id = $2", sid, user).Scan(&ago))
+		return time.Duration(ago * float64(time.Second))
+	}
+	away(filler, live.SeatHold+time.Minute)
+	_, err = liveClient(b, other).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: open.GetToken()})
+	require.NoError(t, err, "the lapsed seat is free again")
+	lapsed := wstest.Dial(t, b.baseURL)
+	friendID := uuid.MustParse(lapsed.Login(friend.token).GetUserId())
+	away(friendID, live.SeatHold+time.Minute)
+	lapsed.Send(&hivesyncv1.Event{Id: "back", Payload: &hivesyncv1.Event_Subscribe{Subscribe: &hivesyncv1.SubscribeEvent{Channels: []*hivesyncv1.ChannelPosition{wstest.At(open.GetSession().GetChannel(), -1)}}}})
+	refused := lapsed.Next()
+	require.Equal(t, "not_found", refused.GetError().GetCode(), "%v", refused)
+	_, err = liveClient(b, friend).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
+	require.NoError(t, err, "the lapsed viewer joins again")
+
+	// A connected viewer's seat is renewed at every ping, so it never lapses.
 	viewerWS := wstest.Dial(t, b.baseURL)
 	viewerWS.Login(friend.token)
 	viewerWS.Subscribe(wstest.At(open.GetSession().GetChannel(), -1))
+	away(friendID, live.SeatHold-time.Minute)
+	require.Eventually(t, func() bool {
+		// The test client reads (and so answers pings) only when asked to.
+		viewerWS.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
+		require.Equal(t, "heartbeat", viewerWS.Next().GetEventType())
+		return seen(friendID) < time.Minute
+	}, 10*time.Second, 200*time.Millisecond)
+
+	// An hour without the creator ends it.
 	later := live.NewService(b.store, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().Add(live.IdleTimeout + time.Minute) })
 	require.NoError(t, later.EndIdle(ctx))
 	ended := viewerWS.Next()

@@ -92,6 +92,9 @@ var ErrClientEventRefused = errors.New("refused")
 type LiveRouter interface {
 	AuthorizeChannel(ctx context.Context, p *access.Principal, channel string) (code, message string)
 	RouteClientEvent(ctx context.Context, p *access.Principal, ev *hivesyncv1.Event) (bool, error)
+	// Present records, at every ping, that the socket is still on a live
+	// channel (a viewer's seat is held while connected).
+	Present(ctx context.Context, p *access.Principal, channel string)
 }
 
 // WithLive serves live:<id> channels and client live events through r.
@@ -399,6 +402,26 @@ func (s *socket) keepAlive() {
 			s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), reason)
 			return
 		}
+		s.present()
+	}
+}
+
+// present tells the Live View domain which live channels the socket is on.
+func (s *socket) present() {
+	if s.g.live == nil {
+		return
+	}
+	s.mu.Lock()
+	p := s.principal
+	var live []string
+	for name := range s.subs {
+		if strings.HasPrefix(name, "live:") {
+			live = append(live, name)
+		}
+	}
+	s.mu.Unlock()
+	for _, name := range live {
+		s.g.live.Present(s.ctx, p, name)
 	}
 }
 

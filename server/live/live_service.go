@@ -38,6 +38,9 @@ const (
 	InviteTTL      = time.Hour
 	IdleTimeout    = time.Hour
 	PreviewEvery   = 2 * time.Second
+	// SeatHold is how long a viewer's seat outlives its last connection:
+	// a viewer who reconnects within it resumes silently.
+	SeatHold = 10 * time.Minute
 	ChannelPrefix  = "live:"
 	reasonStopped  = "creator_stopped"
 	reasonIdle     = "idle_timeout"
@@ -152,7 +155,7 @@ func (s *Service) CreateLiveInvite(ctx context.Context, req *hivesyncv1.CreateLi
 		if err := q.LiveInviteInsert(ctx, dbgen.LiveInviteInsertParams{TokenHash: tokenHash(token), SessionID: session.ID, InviteeID: invitee, ExpiresAt: expires}); err != nil {
 			return err
 		}
-		viewers, err := q.LiveViewerCount(ctx, session.ID)
+		viewers, err := q.LiveViewerCount(ctx, dbgen.LiveViewerCountParams{SessionID: session.ID, HeldSince: s.now().Add(-SeatHold)})
 		if err != nil {
 			return err
 		}
@@ -201,11 +204,11 @@ func (s *Service) JoinLive(ctx context.Context, req *hivesyncv1.JoinLiveRequest)
 			return badInvite
 		}
 		if session.CreatorID != userID {
-			added, err := q.LiveViewerInsert(ctx, dbgen.LiveViewerInsertParams{SessionID: session.ID, UserID: userID})
+			added, err := q.LiveViewerInsert(ctx, dbgen.LiveViewerInsertParams{SessionID: session.ID, UserID: userID, Now: s.now(), HeldSince: s.now().Add(-SeatHold)})
 			if err != nil {
 				return err
 			}
-			viewers, err := q.LiveViewerCount(ctx, session.ID)
+			viewers, err := q.LiveViewerCount(ctx, dbgen.LiveViewerCountParams{SessionID: session.ID, HeldSince: s.now().Add(-SeatHold)})
 			if err != nil {
 				return err
 			}
@@ -214,7 +217,7 @@ func (s *Service) JoinLive(ctx context.Context, req *hivesyncv1.JoinLiveRequest)
 					Message: fmt.Sprintf("a Live View has at most %d viewers", MaxViewers)})
 			}
 		}
-		viewers, err := q.LiveViewerCount(ctx, session.ID)
+		viewers, err := q.LiveViewerCount(ctx, dbgen.LiveViewerCountParams{SessionID: session.ID, HeldSince: s.now().Add(-SeatHold)})
 		if err != nil {
 			return err
 		}
@@ -279,14 +282,29 @@ func (s *Service) AuthorizeChannel(ctx context.Context, p *access.Principal, cha
 	if err != nil || uerr != nil {
 		return "not_found", "no such channel"
 	}
-	ok, err := s.store.LiveViewerIs(ctx, dbgen.LiveViewerIsParams{SessionID: id, UserID: user})
+	ok, err := s.store.LiveViewerIs(ctx, dbgen.LiveViewerIsParams{SessionID: id, UserID: user, HeldSince: s.now().Add(-SeatHold)})
 	switch {
 	case err != nil:
 		return "unavailable", "the session could not be checked; try again"
 	case !ok:
-		return "not_found", "no such channel"
+		return "not_found", "no such channel (a viewer away for more than 10 minutes joins again with an invite)"
 	}
+	s.Present(ctx, p, channel) // the viewer is back: the seat's 10 minutes start again
 	return "", ""
+}
+
+// Present renews the seat of a viewer connected to a live channel; the
+// gateway calls it at every ping, so a connected viewer's seat never lapses.
+func (s *Service) Present(ctx context.Context, p *access.Principal, channel string) {
+	id, err := uuid.Parse(strings.TrimPrefix(channel, ChannelPrefix))
+	user, uerr := uuid.Parse(p.UserID)
+	if err != nil || uerr != nil {
+		return
+	}
+	now := s.now()
+	if _, err := s.store.LiveViewerSeen(ctx, dbgen.LiveViewerSeenParams{SessionID: id, UserID: user, Now: now, HeldSince: now.Add(-SeatHold)}); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "renew live viewer seat", slog.String("error", err.Error()))
+	}
 }
 
 // ErrRouting is wrapped by RouteClientEvent's refusals; its text is for the

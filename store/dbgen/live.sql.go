@@ -239,27 +239,44 @@ func (q *Queries) LiveSessionsIdle(ctx context.Context, cutoff time.Time) ([]uui
 }
 
 const liveViewerCount = `-- name: LiveViewerCount :one
-SELECT count(*)::int FROM live_viewers WHERE session_id = $1
+SELECT count(*)::int FROM live_viewers WHERE session_id = $1 AND last_seen_at > $2
 `
 
-func (q *Queries) LiveViewerCount(ctx context.Context, sessionID uuid.UUID) (int32, error) {
-	row := q.db.QueryRow(ctx, liveViewerCount, sessionID)
+type LiveViewerCountParams struct {
+	SessionID uuid.UUID
+	HeldSince time.Time
+}
+
+// LiveViewerCount is how many viewers hold a seat: seen since @held_since.
+func (q *Queries) LiveViewerCount(ctx context.Context, arg LiveViewerCountParams) (int32, error) {
+	row := q.db.QueryRow(ctx, liveViewerCount, arg.SessionID, arg.HeldSince)
 	var column_1 int32
 	err := row.Scan(&column_1)
 	return column_1, err
 }
 
 const liveViewerInsert = `-- name: LiveViewerInsert :execrows
-INSERT INTO live_viewers (session_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
+INSERT INTO live_viewers (session_id, user_id, last_seen_at) VALUES ($1, $2, $3)
+ON CONFLICT (session_id, user_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, joined_at = EXCLUDED.last_seen_at
+WHERE live_viewers.last_seen_at <= $4
 `
 
 type LiveViewerInsertParams struct {
 	SessionID uuid.UUID
 	UserID    uuid.UUID
+	Now       time.Time
+	HeldSince time.Time
 }
 
+// LiveViewerInsert gives the user a seat, unless they hold one already
+// (then it affects no row): a new viewer, or one whose seat lapsed.
 func (q *Queries) LiveViewerInsert(ctx context.Context, arg LiveViewerInsertParams) (int64, error) {
-	result, err := q.db.Exec(ctx, liveViewerInsert, arg.SessionID, arg.UserID)
+	result, err := q.db.Exec(ctx, liveViewerInsert,
+		arg.SessionID,
+		arg.UserID,
+		arg.Now,
+		arg.HeldSince,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -270,19 +287,48 @@ const liveViewerIs = `-- name: LiveViewerIs :one
 SELECT EXISTS (
     SELECT 1 FROM live_sessions s
     WHERE s.id = $1 AND s.ended_at IS NULL
-      AND (s.creator_id = $2 OR EXISTS (SELECT 1 FROM live_viewers v WHERE v.session_id = s.id AND v.user_id = $2))
+      AND (s.creator_id = $2 OR EXISTS (
+          SELECT 1 FROM live_viewers v WHERE v.session_id = s.id AND v.user_id = $2 AND v.last_seen_at > $3))
 )::boolean
 `
 
 type LiveViewerIsParams struct {
 	SessionID uuid.UUID
 	UserID    uuid.UUID
+	HeldSince time.Time
 }
 
-// LiveViewerIs reports whether the user may watch a running session.
+// LiveViewerIs reports whether the user may watch a running session: its
+// creator, or a viewer holding a seat (seen since @held_since).
 func (q *Queries) LiveViewerIs(ctx context.Context, arg LiveViewerIsParams) (bool, error) {
-	row := q.db.QueryRow(ctx, liveViewerIs, arg.SessionID, arg.UserID)
+	row := q.db.QueryRow(ctx, liveViewerIs, arg.SessionID, arg.UserID, arg.HeldSince)
 	var column_1 bool
 	err := row.Scan(&column_1)
 	return column_1, err
+}
+
+const liveViewerSeen = `-- name: LiveViewerSeen :execrows
+UPDATE live_viewers SET last_seen_at = $1
+WHERE session_id = $2 AND user_id = $3 AND last_seen_at > $4
+`
+
+type LiveViewerSeenParams struct {
+	Now       time.Time
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	HeldSince time.Time
+}
+
+// LiveViewerSeen renews a held seat of a connected viewer.
+func (q *Queries) LiveViewerSeen(ctx context.Context, arg LiveViewerSeenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, liveViewerSeen,
+		arg.Now,
+		arg.SessionID,
+		arg.UserID,
+		arg.HeldSince,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -123,9 +123,10 @@ type LiveSession struct {
 }
 
 type LiveViewer struct {
-	SessionID uuid.UUID
-	UserID    uuid.UUID
-	JoinedAt  time.Time
+	SessionID  uuid.UUID
+	UserID     uuid.UUID
+	JoinedAt   time.Time
+	LastSeenAt time.Time
 }
 
 type LoginLink struct {

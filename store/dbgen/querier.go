@@ -122,10 +122,16 @@ type Querier interface {
 	// touched_before (callers pass a minute ago, so it writes once a minute).
 	LiveSessionTouch(ctx context.Context, arg LiveSessionTouchParams) error
 	LiveSessionsIdle(ctx context.Context, cutoff time.Time) ([]uuid.UUID, error)
-	LiveViewerCount(ctx context.Context, sessionID uuid.UUID) (int32, error)
+	// LiveViewerCount is how many viewers hold a seat: seen since @held_since.
+	LiveViewerCount(ctx context.Context, arg LiveViewerCountParams) (int32, error)
+	// LiveViewerInsert gives the user a seat, unless they hold one already
+	// (then it affects no row): a new viewer, or one whose seat lapsed.
 	LiveViewerInsert(ctx context.Context, arg LiveViewerInsertParams) (int64, error)
-	// LiveViewerIs reports whether the user may watch a running session.
+	// LiveViewerIs reports whether the user may watch a running session: its
+	// creator, or a viewer holding a seat (seen since @held_since).
 	LiveViewerIs(ctx context.Context, arg LiveViewerIsParams) (bool, error)
+	// LiveViewerSeen renews a held seat of a connected viewer.
+	LiveViewerSeen(ctx context.Context, arg LiveViewerSeenParams) (int64, error)
 	LoginLinkDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 	// LoginLinkReplace drops a user's unused links (so only the newest works) and
 	// stores a new one.
