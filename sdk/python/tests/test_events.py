@@ -5,7 +5,9 @@ Saves made through the SDK's Connect clients must reach an AsyncEventStream as
 cut mid-stream (a TCP relay between the stream and the server drops or
 freezes its connections); a resume point the server cannot serve must run
 ``on_rehydrate``; a revoked session must end the stream with the typed
-StreamRevokedError; a bad token must not loop.
+StreamRevokedError; a bad token must not loop; an outdated client (plugin
+protocol or client build below the server's minimum) must end the stream with
+the typed StreamUpgradeRequiredError, without reconnecting.
 
 The server runs with HIVESYNC_WS_PING_INTERVAL=1s (conftest): ready announces
 a 1 s heartbeat and revoked sessions are closed within about a second.
@@ -27,6 +29,7 @@ import pytest
 from connectrpc.code import Code
 
 from hivesync import (
+    PLUGIN_PROTOCOL_VERSION,
     AsyncEventStream,
     AsyncHiveSyncClient,
     Backoff,
@@ -38,16 +41,32 @@ from hivesync import (
     SignedOutReason,
     StreamRevokedError,
     StreamState,
+    StreamUpgradeRequiredError,
     SubscriptionError,
     TokenManager,
     Tokens,
+    upgrade_required,
 )
 from hivesync.v1.auth_service_pb2 import RevokeSessionRequest
-from hivesync.v1.events_pb2 import WS_CLOSE_CODE_REVOKED, WS_CLOSE_CODE_UNAUTHENTICATED, Event
+from hivesync.v1.device_service_pb2 import RegisterDeviceRequest
+from hivesync.v1.errors_pb2 import UpgradeRequired
+from hivesync.v1.events_pb2 import (
+    WS_CLOSE_CODE_REVOKED,
+    WS_CLOSE_CODE_UNAUTHENTICATED,
+    WS_CLOSE_CODE_UPGRADE_REQUIRED,
+    ErrorEvent,
+    Event,
+)
 from hivesync.v1.file_service_pb2 import CreateFileRequest, SaveFileRequest
 from hivesync.v1.project_service_pb2 import CreateProjectRequest
 
-from .conftest import CURRENT_PLUGIN_PROTOCOL_VERSION, WS_REPLAY_WINDOW
+from .conftest import (
+    CURRENT_PLUGIN_PROTOCOL_VERSION,
+    MIN_CLIENT_VERSION,
+    MIN_PLUGIN_PROTOCOL_VERSION,
+    UPGRADE_URL,
+    WS_REPLAY_WINDOW,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -136,6 +155,14 @@ def client(base_url: str, ed: Editor) -> AsyncHiveSyncClient:
     return AsyncHiveSyncClient(
         base_url, token_provider=ed.provider(), plugin_version=PLUGIN_VERSION
     )
+
+
+def stream_of(base_url: str, **options: Any) -> AsyncEventStream:  # noqa: ANN401
+    """An AsyncEventStream announcing the current plugin protocol: the server
+    under test requires at least MIN_PLUGIN_PROTOCOL_VERSION, above the SDK's
+    default, and would refuse the stream with 4026 (see the upgrade tests)."""
+    options.setdefault("plugin_version", PLUGIN_VERSION)
+    return AsyncEventStream(base_url, **options)
 
 
 async def next_event(stream: AsyncEventStream) -> Event:
@@ -254,7 +281,7 @@ def test_a_save_arrives_as_a_save_file_event(base_url: str, editor: Editor, bina
             f = await new_file(hs)
             states: list[StreamState] = []
             positions: list[tuple[str, int]] = []
-            async with AsyncEventStream(
+            async with stream_of(
                 base_url,
                 token_provider=editor.provider(),
                 channels=[f.channel],
@@ -318,7 +345,7 @@ def test_forced_disconnects_lose_no_event(base_url: str, editor: Editor) -> None
                     if len(received) >= want:
                         enough.set()
 
-            async with AsyncEventStream(
+            async with stream_of(
                 proxy.url,
                 token_provider=editor.provider(),
                 channels=[f.channel],
@@ -376,7 +403,7 @@ def test_a_silent_connection_is_replaced(base_url: str, editor: Editor) -> None:
         async with client(base_url, editor) as hs, TcpProxy(base_url) as proxy:
             f = await new_file(hs)
             states: list[StreamState] = []
-            async with AsyncEventStream(
+            async with stream_of(
                 proxy.url,
                 token_provider=editor.provider(),
                 channels=[f.channel],
@@ -413,7 +440,7 @@ def test_rehydrate_when_the_resume_point_cannot_be_served(base_url: str, editor:
                 await asyncio.sleep(0)  # coroutine callbacks are awaited
                 calls.append((channel, resume))
 
-            async with AsyncEventStream(
+            async with stream_of(
                 base_url,
                 token_provider=editor.provider(),
                 channels={f.channel: 1_000_000},
@@ -464,7 +491,7 @@ def test_resume_from_persisted_positions_replays_or_rehydrates(
                     if event.save_file.revision == target:
                         arrived.set()
 
-                stream = AsyncEventStream(
+                stream = stream_of(
                     base_url,
                     token_provider=editor.provider(),
                     channels=dict(persisted) or [f.channel],
@@ -506,7 +533,7 @@ def test_a_revoked_session_ends_the_stream(base_url: str, editor: Editor) -> Non
     async def scenario() -> None:
         async with client(base_url, editor) as hs:
             f = await new_file(hs)
-            stream = AsyncEventStream(
+            stream = stream_of(
                 base_url, token_provider=editor.provider(), channels=[f.channel]
             )
             try:
@@ -543,7 +570,7 @@ def test_a_bad_token_stops_instead_of_looping(base_url: str) -> None:
         return "not-a-token"
 
     async def scenario() -> None:
-        stream = AsyncEventStream(base_url, token_provider=garbage, channels=["user:nobody"])
+        stream = stream_of(base_url, token_provider=garbage, channels=["user:nobody"])
         with pytest.raises(EventStreamError) as info:
             async with asyncio.timeout(STEP_TIMEOUT_S):
                 await stream.run()
@@ -572,7 +599,7 @@ def test_a_refused_token_is_refreshed_by_the_token_manager(base_url: str, editor
     )
 
     async def scenario() -> None:
-        async with AsyncEventStream(
+        async with stream_of(
             base_url, token_provider=manager, channels=[f"user:{editor.user_id}"]
         ) as stream:
             await connected(stream)
@@ -590,7 +617,7 @@ def test_a_refused_token_is_refreshed_by_the_token_manager(base_url: str, editor
 
 def test_a_signed_out_provider_stops_the_stream(base_url: str) -> None:
     async def scenario() -> None:
-        stream = AsyncEventStream(base_url, token_provider=lambda: None)
+        stream = stream_of(base_url, token_provider=lambda: None)
         with pytest.raises(SignedOutError) as info:
             async with asyncio.timeout(STEP_TIMEOUT_S):
                 await stream.wait_connected()
@@ -604,7 +631,7 @@ def test_subscribe_and_unsubscribe_at_runtime(base_url: str, editor: Editor) -> 
         async with client(base_url, editor) as hs:
             a, b = await new_file(hs), await new_file(hs)
             refused: list[str] = []
-            async with AsyncEventStream(
+            async with stream_of(
                 base_url,
                 token_provider=editor.provider(),
                 on_error=lambda err: refused.append(err.code),
@@ -643,7 +670,7 @@ def test_a_refused_channel_at_connect_goes_to_on_error(base_url: str, editor: Ed
             f = await new_file(hs)
             errors: list[tuple[str, str]] = []
             stranger = f"project_sync:{uuid.uuid4()}"
-            async with AsyncEventStream(
+            async with stream_of(
                 base_url,
                 token_provider=editor.provider(),
                 channels=[stranger, f.channel],
@@ -671,6 +698,7 @@ def test_blocking_event_stream(base_url: str, editor: Editor) -> None:
         with EventStream(
             base_url,
             token_provider=editor.provider(),
+            plugin_version=PLUGIN_VERSION,
             channels=[channel],
             backoff=Backoff(base=0.05),
         ) as stream:
@@ -686,3 +714,121 @@ def test_blocking_event_stream(base_url: str, editor: Editor) -> None:
             threading.Timer(0.2, stream.close).start()
             assert list(stream) == []
         assert stream.state is StreamState.CLOSED
+
+
+class _CountingProvider:
+    """A token provider that counts the connection attempts asking it."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return self.token
+
+
+def test_a_client_build_below_the_minimum_ends_the_stream_with_upgrade_required(
+    base_url: str, editor: Editor
+) -> None:
+    """device_register states client_build 2 < HIVESYNC_MIN_CLIENT_VERSION 3: an
+    error frame with upgrade_required, then close 4026; the stream stops with
+    StreamUpgradeRequiredError and does not reconnect."""
+    too_old = MIN_CLIENT_VERSION - 1
+
+    async def scenario() -> None:
+        async with client(base_url, editor) as hs:
+            device = (
+                await hs.devices.register_device(
+                    RegisterDeviceRequest(name="python outdated", platform="linux")
+                )
+            ).device
+        provider = _CountingProvider(editor.token)
+        errors: list[ErrorEvent] = []
+        states: list[StreamState] = []
+        stream = stream_of(
+            base_url,
+            token_provider=provider,
+            device=device.id,
+            client_build=too_old,
+            backoff=Backoff(base=0.02, cap=0.1),
+            on_error=errors.append,
+            on_state=states.append,
+        )
+        with pytest.raises(StreamUpgradeRequiredError) as info:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await stream.run()
+        err = info.value
+        assert isinstance(err, EventStreamError)
+        assert not isinstance(err, SignedOutError), "update the client; the session is fine"
+        assert err.code == Code.FAILED_PRECONDITION
+        assert err.close_code == WS_CLOSE_CODE_UPGRADE_REQUIRED
+        up = err.upgrade_required
+        assert up is not None, "the UpgradeRequired of the error frame before the close"
+        assert up.reason == UpgradeRequired.REASON_CLIENT_TOO_OLD
+        assert up.client_version == too_old
+        assert up.min_supported_version == MIN_CLIENT_VERSION
+        assert up.upgrade_url == UPGRADE_URL
+        assert "update" in up.message.lower()
+        assert err.message == up.message, "the server's sentence, to show as it is"
+        assert upgrade_required(err) == up, "the RPC helper reads it too"
+        # The error frame answering device_register reached on_error first.
+        assert [e.code for e in errors] == ["failed_precondition"]
+        assert errors[0].upgrade_required == up
+
+        await asyncio.sleep(1.0)  # longer than many fast backoffs: no reconnect
+        assert stream.state is StreamState.CLOSED
+        assert StreamState.RECONNECTING not in states
+        assert stream.connections == 1, "ready once, then refused for good"
+        assert provider.calls == 1, "no second connection attempt"
+        assert stream.last_close_code == WS_CLOSE_CODE_UPGRADE_REQUIRED
+
+    run(scenario())
+
+
+def test_the_default_plugin_protocol_is_refused_at_the_upgrade_request(
+    base_url: str, editor: Editor
+) -> None:
+    """The SDK's own PLUGIN_PROTOCOL_VERSION (1) is below the server's minimum
+    (2): the X-HiveSync-Plugin-Version header of the upgrade request is
+    refused before ready, and the stream stops with StreamUpgradeRequiredError
+    (PLUGIN_PROTOCOL_TOO_OLD) without reconnecting. plugin_version=None
+    states no protocol and is let through."""
+    assert PLUGIN_PROTOCOL_VERSION < MIN_PLUGIN_PROTOCOL_VERSION
+
+    async def scenario() -> None:
+        provider = _CountingProvider(editor.token)
+        states: list[StreamState] = []
+        stream = AsyncEventStream(  # the SDK's defaults
+            base_url,
+            token_provider=provider,
+            channels=[f"user:{editor.user_id}"],
+            backoff=Backoff(base=0.02, cap=0.1),
+            on_state=states.append,
+        )
+        with pytest.raises(StreamUpgradeRequiredError) as info:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await stream.run()
+        err = info.value
+        assert err.close_code == WS_CLOSE_CODE_UPGRADE_REQUIRED
+        up = err.upgrade_required
+        assert up is not None
+        assert up.reason == UpgradeRequired.REASON_PLUGIN_PROTOCOL_TOO_OLD
+        assert up.client_version == PLUGIN_PROTOCOL_VERSION
+        assert up.min_supported_version == MIN_PLUGIN_PROTOCOL_VERSION
+        assert up.current_version == CURRENT_PLUGIN_PROTOCOL_VERSION
+        assert up.upgrade_url == UPGRADE_URL
+
+        await asyncio.sleep(1.0)
+        assert stream.connections == 0, "refused before ready"
+        assert provider.calls == 1, "no second connection attempt"
+        assert StreamState.RECONNECTING not in states
+        assert stream.state is StreamState.CLOSED
+
+        # No stated protocol (no header): accepted.
+        async with AsyncEventStream(
+            base_url, token_provider=editor.provider(), plugin_version=None
+        ) as unstated:
+            await connected(unstated)
+
+    run(scenario())

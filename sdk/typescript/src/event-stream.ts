@@ -21,8 +21,9 @@ import {
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { SignedOutError, isSignedOut, type AuthSession } from "./auth.js";
-import { PLUGIN_PROTOCOL_VERSION } from "./client.js";
+import { PLUGIN_PROTOCOL_VERSION, PLUGIN_VERSION_HEADER } from "./client.js";
 import { ClientType } from "./gen/hivesync/v1/access_pb.js";
+import { UpgradeRequiredSchema, type UpgradeRequired } from "./gen/hivesync/v1/errors_pb.js";
 import { EventSchema, WsCloseCode, type Event, type ReadyEvent } from "./gen/hivesync/v1/events_pb.js";
 
 // ---------------------------------------------------------------------------
@@ -128,20 +129,37 @@ export interface WebSocketLike {
   onerror: Handler<unknown> | null;
 }
 
-/** A `WebSocket` constructor, e.g. `globalThis.WebSocket` or `ws`'s. */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/**
+ * The third argument the stream passes to a {@link WebSocketConstructor}: the
+ * headers of the upgrade request (`X-HiveSync-Plugin-Version`). The `ws`
+ * package and React Native's `WebSocket` send them; browsers ignore the
+ * argument (they cannot set headers on a WebSocket).
+ */
+export interface WebSocketInit {
+  /** Extra headers of the upgrade request. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A `WebSocket` constructor, e.g. `globalThis.WebSocket` or `ws`'s. It may
+ * ignore the third argument ({@link WebSocketInit}).
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], init?: WebSocketInit) => WebSocketLike;
 
 // ---------------------------------------------------------------------------
 // Errors
 
 const STREAM_ERROR_BRAND = Symbol.for("@hivesync/sdk.EventStreamError");
 const REVOKED_BRAND = Symbol.for("@hivesync/sdk.StreamRevokedError");
+const UPGRADE_BRAND = Symbol.for("@hivesync/sdk.StreamUpgradeRequiredError");
 
 /**
  * A failure on the event stream that the stream itself survives: an `error`
  * frame from the server (a refused subscription, device registration, or a
  * project channel taken away), or a lost connection (then `closeCode` is
- * set and the stream is already reconnecting). It is a `ConnectError` whose
+ * set and the stream is already reconnecting). An `error` frame that carries
+ * `upgrade_required` (just before a 4026 close) has it as a detail:
+ * `upgradeRequired(err)` returns it. It is a `ConnectError` whose
  * `code` is the server's Connect code, so `errorCode(err)` works; its `name`
  * stays `"ConnectError"` as Connect requires. Test with
  * `err instanceof EventStreamError`.
@@ -155,9 +173,15 @@ export class EventStreamError extends ConnectError {
   constructor(
     message: string,
     code: Code,
-    options: { eventId?: string; closeCode?: number; cause?: unknown } = {},
+    options: { eventId?: string; closeCode?: number; cause?: unknown; upgradeRequired?: UpgradeRequired } = {},
   ) {
-    super(message, code, undefined, undefined, options.cause);
+    super(
+      message,
+      code,
+      undefined,
+      options.upgradeRequired ? [{ desc: UpgradeRequiredSchema, value: options.upgradeRequired }] : undefined,
+      options.cause,
+    );
     this.eventId = options.eventId || undefined;
     this.closeCode = options.closeCode;
     Object.defineProperty(this, STREAM_ERROR_BRAND, { value: true });
@@ -194,6 +218,54 @@ export class StreamRevokedError extends SignedOutError {
   }
 }
 
+/**
+ * The server closed the stream with 4026 ({@link WsCloseCode.UPGRADE_REQUIRED}):
+ * this client is older than the server accepts, either its plugin protocol
+ * (the `X-HiveSync-Plugin-Version` header of the upgrade request, or
+ * `pluginProtocolVersion` in `device_register`) or its build (`clientBuild`
+ * in `device_register`, held to the bootstrap document's
+ * `min_client_version`). The stream has stopped for good and does not
+ * reconnect: the user must update the client (see
+ * {@link StreamUpgradeRequiredError.upgradeRequired}'s `upgradeUrl` and
+ * `message`).
+ *
+ * It is a `ConnectError` with code `failed_precondition` carrying the
+ * `UpgradeRequired` detail, like an RPC refused for the same reason, so
+ * `upgradeRequired(err)` and `hiveSyncErrorDetails(err)` work on it too.
+ * It is not an {@link EventStreamError} (the stream does not survive it).
+ */
+export class StreamUpgradeRequiredError extends ConnectError {
+  /** Always 4026 ({@link WsCloseCode.UPGRADE_REQUIRED}). */
+  readonly closeCode: number = WsCloseCode.UPGRADE_REQUIRED;
+  /** The server's close reason, for logs (never parse it). */
+  readonly closeReason: string;
+  /**
+   * What is too old and where to update: the `upgrade_required` of the
+   * server's `error` frame before the close (reason, the version sent, the
+   * minimum, the current version, `upgradeUrl`, a `message` to show as it
+   * is). `undefined` when the server sent none.
+   */
+  readonly upgradeRequired: UpgradeRequired | undefined;
+
+  constructor(closeReason: string, upgradeRequired?: UpgradeRequired, cause?: unknown) {
+    super(
+      upgradeRequired?.message || `the event stream was closed: ${closeReason || "this client is too old"}; update it`,
+      Code.FailedPrecondition,
+      undefined,
+      upgradeRequired ? [{ desc: UpgradeRequiredSchema, value: upgradeRequired }] : undefined,
+      cause,
+    );
+    this.closeReason = closeReason;
+    this.upgradeRequired = upgradeRequired;
+    Object.defineProperty(this, UPGRADE_BRAND, { value: true });
+  }
+
+  /** Narrows `instanceof` to this class (`ConnectError` matches any of its kind). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[UPGRADE_BRAND] === true;
+  }
+}
+
 /** The Connect code named by an `ErrorEvent.code` such as `"not_found"`. */
 function codeFromName(name: string): Code {
   const key = name
@@ -212,6 +284,8 @@ function codeFromClose(status: number): Code {
       return Code.Unauthenticated;
     case WsCloseCode.BAD_FRAMES:
       return Code.InvalidArgument;
+    case WsCloseCode.UPGRADE_REQUIRED:
+      return Code.FailedPrecondition;
     case WsCloseCode.SLOW_CONSUMER:
     case 1009: // frame too big
       return Code.ResourceExhausted;
@@ -320,8 +394,23 @@ export interface EventStreamOptions {
   platform?: string;
   /** Sent with `device_register`: the client's own version string. */
   clientVersion?: string;
-  /** Sent with `device_register`; defaults to {@link PLUGIN_PROTOCOL_VERSION}. */
-  pluginProtocolVersion?: number;
+  /**
+   * The plugin protocol version this client speaks; defaults to
+   * {@link PLUGIN_PROTOCOL_VERSION}, like the RPC clients. It is sent as the
+   * `X-HiveSync-Plugin-Version` header of every upgrade request (with the
+   * `ws` package and on React Native; browsers cannot set the header) and
+   * in `device_register`. `null` states none (no header, 0 in
+   * `device_register`). Below the server's minimum the stream stops with
+   * {@link StreamUpgradeRequiredError}.
+   */
+  pluginProtocolVersion?: number | null;
+  /**
+   * Sent with `device_register`: the client's integer build, which the
+   * server holds to the bootstrap document's `min_client_version`; below it
+   * the stream stops with {@link StreamUpgradeRequiredError}. Default 0
+   * (not stated: never refused for its build).
+   */
+  clientBuild?: number;
   /** Channels to subscribe to from the start. More can be added with {@link EventStream.subscribe}. */
   channels?: readonly ChannelSubscription[];
   /**
@@ -433,6 +522,8 @@ interface Connection {
   pending: Map<string, PendingFrame>;
   /** The last `error` frame, which explains a close that follows it. */
   lastError: EventStreamError | undefined;
+  /** The `upgrade_required` of the last `error` frame that carried one (explains a 4026). */
+  lastUpgradeRequired: UpgradeRequired | undefined;
   ended: boolean;
   end: (code: number, reason: string, cause?: unknown) => void;
 }
@@ -444,6 +535,7 @@ interface ConnectionEnd {
   /** How long it was open after `ready` (0 when it never was). */
   openForMs: number;
   lastError: EventStreamError | undefined;
+  lastUpgradeRequired: UpgradeRequired | undefined;
   cause: unknown;
 }
 
@@ -528,8 +620,14 @@ function frameId(): string {
  *   refused) refreshes the token first; 4008 (slow consumer) and 1001 (node
  *   restarting) resume like any other loss.
  * - **Terminal errors** stop the stream: 4003 ({@link StreamRevokedError}),
- *   no token or a token refused again after a refresh ({@link SignedOutError}),
- *   or {@link close}. `closed()` rejects with them and iterators throw them.
+ *   4026 (this client's plugin protocol or build is older than the server
+ *   accepts: {@link StreamUpgradeRequiredError}, carrying the
+ *   `UpgradeRequired` detail; update the client), no token or a token
+ *   refused again after a refresh ({@link SignedOutError}), or
+ *   {@link close}. `closed()` rejects with them and iterators throw them.
+ * - **Versions.** Every upgrade request carries `X-HiveSync-Plugin-Version`
+ *   (`pluginProtocolVersion`, where the `WebSocket` can send headers), and
+ *   `device_register` states `pluginProtocolVersion` and `clientBuild`.
  *
  * Events can be consumed with `onEvent`, with `for await (const ev of
  * stream)`, or both. An iterator's event counts as handled (for
@@ -759,6 +857,12 @@ export class EventStream implements AsyncIterable<Event> {
   // -------------------------------------------------------------------------
   // Connection loop
 
+  /** The plugin protocol version stated (header and `device_register`); 0 for none. */
+  private pluginProtocolVersion(): number {
+    const v = this.options.pluginProtocolVersion;
+    return v === undefined ? PLUGIN_PROTOCOL_VERSION : (v ?? 0);
+  }
+
   private async run(): Promise<void> {
     if (this.ended) {
       return;
@@ -804,6 +908,10 @@ export class EventStream implements AsyncIterable<Event> {
           this.terminate(new StreamRevokedError(end.reason));
           return;
         }
+        if (end.code === WsCloseCode.UPGRADE_REQUIRED) {
+          this.terminate(new StreamUpgradeRequiredError(end.reason, end.lastUpgradeRequired, end.lastError));
+          return;
+        }
         if (end.code === WsCloseCode.UNAUTHENTICATED) {
           rejectedToken = token;
           refusals += 1;
@@ -843,11 +951,22 @@ export class EventStream implements AsyncIterable<Event> {
     return new Promise((resolve) => {
       const wantBinary = this.options.format === "binary";
       let ws: WebSocketLike;
+      const plugin = this.pluginProtocolVersion();
+      const init: WebSocketInit | undefined = plugin ? { headers: { [PLUGIN_VERSION_HEADER]: String(plugin) } } : undefined;
       try {
-        ws = new this.WebSocketImpl(this.url, [wantBinary ? SUBPROTOCOL_BINARY : SUBPROTOCOL_JSON]);
+        ws = init
+          ? new this.WebSocketImpl(this.url, [wantBinary ? SUBPROTOCOL_BINARY : SUBPROTOCOL_JSON], init)
+          : new this.WebSocketImpl(this.url, [wantBinary ? SUBPROTOCOL_BINARY : SUBPROTOCOL_JSON]);
         ws.binaryType = "arraybuffer";
       } catch (err) {
-        resolve({ code: CLOSE_ABNORMAL, reason: "could not open a WebSocket", openForMs: 0, lastError: undefined, cause: err });
+        resolve({
+          code: CLOSE_ABNORMAL,
+          reason: "could not open a WebSocket",
+          openForMs: 0,
+          lastError: undefined,
+          lastUpgradeRequired: undefined,
+          cause: err,
+        });
         return;
       }
       const conn: Connection = {
@@ -859,6 +978,7 @@ export class EventStream implements AsyncIterable<Event> {
         timers: [],
         pending: new Map(),
         lastError: undefined,
+        lastUpgradeRequired: undefined,
         ended: false,
         end: (code, reason, cause) => {
           if (conn.ended) {
@@ -899,6 +1019,7 @@ export class EventStream implements AsyncIterable<Event> {
             reason,
             openForMs: conn.ready ? Date.now() - conn.readyAt : 0,
             lastError: conn.lastError,
+            lastUpgradeRequired: conn.lastUpgradeRequired,
             cause,
           });
         },
@@ -948,8 +1069,14 @@ export class EventStream implements AsyncIterable<Event> {
         return;
       case "error": {
         const e = ev.payload.value;
-        const err = new EventStreamError(e.message, codeFromName(e.code), { eventId: e.eventId });
+        const err = new EventStreamError(e.message, codeFromName(e.code), {
+          eventId: e.eventId,
+          upgradeRequired: e.upgradeRequired,
+        });
         conn.lastError = err;
+        if (e.upgradeRequired) {
+          conn.lastUpgradeRequired = e.upgradeRequired;
+        }
         this.report(err);
         this.onAnswer(conn, e.eventId, [], err);
         return;
@@ -977,7 +1104,8 @@ export class EventStream implements AsyncIterable<Event> {
             clientType: o.clientType ?? ClientType.UNSPECIFIED,
             platform: o.platform ?? "",
             clientVersion: o.clientVersion ?? "",
-            pluginProtocolVersion: o.pluginProtocolVersion ?? PLUGIN_PROTOCOL_VERSION,
+            pluginProtocolVersion: this.pluginProtocolVersion(),
+            clientBuild: o.clientBuild ?? 0,
           },
         },
       });

@@ -64,6 +64,7 @@ export {
   SUBPROTOCOL_BINARY,
   SUBPROTOCOL_JSON,
   StreamRevokedError,
+  StreamUpgradeRequiredError,
   eventStreamUrl,
   projectChannel,
   userChannel,
@@ -75,6 +76,7 @@ export {
   type StreamTokenProvider,
   type StreamTokenRequest,
   type WebSocketConstructor,
+  type WebSocketInit,
   type WebSocketLike,
 } from "./event-stream.js";
 

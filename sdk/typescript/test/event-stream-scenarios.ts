@@ -4,7 +4,7 @@
  * frozen by a TCP proxy mid-stream lose and repeat nothing; rehydrate;
  * revocation; refused tokens; duplicates, the binary subprotocol and an
  * injected WebSocket; runtime subscribe / unsubscribe; "from now on"
- * channels across a lost connection.
+ * channels across a lost connection; outdated clients refused with 4026.
  *
  * The server runs with a 1 s ping interval and a replay window of
  * WS_REPLAY_WINDOW (see server.ts). Waits are on events, with timeouts only
@@ -27,8 +27,12 @@ import {
   EventStreamError,
   MemoryTokenStore,
   SignedOutError,
+  PLUGIN_PROTOCOL_VERSION,
+  PLUGIN_VERSION_HEADER,
   StreamRevokedError,
-  createEventStream,
+  StreamUpgradeRequiredError,
+  UpgradeRequired_Reason,
+  createEventStream as createSdkEventStream,
   createHiveSyncClient,
   errorCode,
   eventStreamUrl,
@@ -41,12 +45,16 @@ import {
   type HiveSyncClient,
   type StreamTokenRequest,
   type WebSocketConstructor,
+  type WebSocketInit,
   type WebSocketLike,
+  upgradeRequired,
 } from "@hivesync/sdk/node";
 import { AdminService } from "@hivesync/sdk/gen/hivesync/v1/admin_service_pb";
 import { HistoryService } from "@hivesync/sdk/gen/hivesync/v1/history_service_pb";
 import {
   CURRENT_PLUGIN_PROTOCOL_VERSION as CURRENT,
+  MIN_PLUGIN_PROTOCOL_VERSION,
+  UPGRADE_URL,
   WS_PING_INTERVAL_S,
   WS_REPLAY_WINDOW,
   type CreatedToken,
@@ -58,6 +66,19 @@ const WAIT_MS = 20_000;
 
 /** Fast reconnects, so the tests do not wait out production backoff. */
 const FAST_RECONNECT = { baseDelayMs: 20, maxDelayMs: 200 };
+
+/** The server's HIVESYNC_MIN_CLIENT_VERSION (see server.ts). */
+const MIN_CLIENT_VERSION = 3;
+
+/**
+ * The server under test requires plugin protocol >= 2 (see server.ts), above
+ * the SDK's default PLUGIN_PROTOCOL_VERSION, and refuses an outdated stream
+ * with 4026. Like the RPC clients of these tests, the streams therefore
+ * announce the current version; E11 uses the SDK's own default.
+ */
+function createEventStream(options: EventStreamOptions): EventStream {
+  return createSdkEventStream({ pluginProtocolVersion: CURRENT, ...options });
+}
 
 function sha256Hex(s: string): string {
   return createHash("sha256").update(s, "utf8").digest("hex");
@@ -242,15 +263,19 @@ async function startProxy(target: string): Promise<Proxy> {
 function tapWebSocket(options: { copies?: number; onFrame?: (data: unknown) => void } = {}): {
   WebSocket: WebSocketConstructor;
   opened: () => number;
+  /** The upgrade-request headers the stream asked each socket for. */
+  headers: () => (Record<string, string> | undefined)[];
 } {
   let opened = 0;
+  const headers: (Record<string, string> | undefined)[] = [];
   class TapWebSocket extends WrappedWebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols, options.copies ?? 1, options.onFrame);
+    constructor(url: string, protocols?: string | string[], init?: WebSocketInit) {
+      super(url, protocols, options.copies ?? 1, options.onFrame, init);
       opened += 1;
+      headers.push(init?.headers);
     }
   }
-  return { WebSocket: TapWebSocket, opened: () => opened };
+  return { WebSocket: TapWebSocket, opened: () => opened, headers: () => headers };
 }
 
 /** A `ws` socket behind the WHATWG surface the stream uses. */
@@ -261,8 +286,14 @@ class WrappedWebSocket implements WebSocketLike {
   onerror: ((e: unknown) => void) | null = null;
   private readonly inner: NodeWebSocket;
 
-  constructor(url: string, protocols: string | string[] | undefined, copies: number, onFrame?: (data: unknown) => void) {
-    this.inner = new NodeWebSocket(url, protocols);
+  constructor(
+    url: string,
+    protocols: string | string[] | undefined,
+    copies: number,
+    onFrame?: (data: unknown) => void,
+    init?: WebSocketInit,
+  ) {
+    this.inner = new NodeWebSocket(url, protocols, { headers: init?.headers });
     this.inner.onopen = (e) => this.onopen?.(e);
     this.inner.onmessage = (e) => {
       onFrame?.(e.data);
@@ -385,6 +416,7 @@ export function eventStreamScenarios(live: () => LiveServer): void {
       clientType: ClientType.VSCODE,
       platform: "linux",
       clientVersion: "5",
+      clientBuild: 5, // at or above the server's minimum (3): accepted
       channels: [{ channel, lastSequence: start }],
       ...hooks,
     });
@@ -438,7 +470,7 @@ export function eventStreamScenarios(live: () => LiveServer): void {
       // The broadcast channel is joined too, from now on: its acknowledged start is reported.
       assert.deepEqual(stream.channels(), [channel, BROADCAST_CHANNEL]);
       assert.equal(rec.positionsOf(BROADCAST_CHANNEL).length, 1);
-      assert.deepEqual(rec.errors, [], "no errors (device_register and subscribe were accepted)");
+      assert.deepEqual(rec.errors, [], "no errors (device_register, with client_build 5 and protocol 3, and subscribe were accepted)");
     } finally {
       await stream.close();
     }
@@ -755,6 +787,7 @@ export function eventStreamScenarios(live: () => LiveServer): void {
     const stream = new EventStream({
       baseUrl: live().baseUrl,
       tokenProvider: () => d.token.access_token,
+      pluginProtocolVersion: CURRENT,
       format: "binary",
       WebSocket: tap.WebSocket,
       ...rec.hooks(),
@@ -894,5 +927,102 @@ export function eventStreamScenarios(live: () => LiveServer): void {
       await stream.close();
     }
     await assert.rejects(stream.ack(randomUUID()), (e) => e instanceof EventStreamError && e.code === Code.Canceled, "no ack on a closed stream");
+  });
+  test("E10. a client_build below the server's minimum ends the stream with StreamUpgradeRequiredError (CLIENT_TOO_OLD, min, upgrade URL); no reconnect", async () => {
+    const d = await device(`ts-stream-outdated-build-${randomUUID()}@example.com`);
+    const rec = new Recorder();
+    const tap = tapWebSocket();
+    let tokenRequests = 0;
+    const stream = createEventStream({
+      baseUrl: live().baseUrl,
+      tokenProvider: () => {
+        tokenRequests += 1;
+        return d.token.access_token;
+      },
+      deviceId: d.deviceId,
+      clientType: ClientType.VSCODE,
+      platform: "linux",
+      clientVersion: "0.2.0",
+      clientBuild: MIN_CLIENT_VERSION - 1,
+      reconnect: FAST_RECONNECT,
+      WebSocket: tap.WebSocket,
+      ...rec.hooks(),
+    });
+    const err = await within(rejection(stream.closed()), "the outdated stream to stop");
+    assert.ok(err instanceof StreamUpgradeRequiredError, String(err));
+    assert.ok(!(err instanceof EventStreamError), "not a survivable stream error");
+    assert.ok(!isSignedOut(err), "the session is fine: update, do not sign in again");
+    assert.equal(err.code, Code.FailedPrecondition);
+    assert.equal(err.closeCode, 4026);
+    const up = err.upgradeRequired;
+    assert.ok(up, "the UpgradeRequired of the error frame before the close");
+    assert.equal(up.reason, UpgradeRequired_Reason.CLIENT_TOO_OLD);
+    assert.equal(up.clientVersion, MIN_CLIENT_VERSION - 1);
+    assert.equal(up.minSupportedVersion, MIN_CLIENT_VERSION);
+    assert.equal(up.upgradeUrl, UPGRADE_URL);
+    assert.match(up.message, /update/i);
+    assert.equal(err.rawMessage, up.message, "the server's sentence, to show as it is");
+    assert.equal(upgradeRequired(err)?.upgradeUrl, UPGRADE_URL, "the RPC helper reads it too");
+
+    // The error frame answering device_register was reported first, with the same detail.
+    const frame = rec.errors.find((e) => e instanceof EventStreamError && e.code === Code.FailedPrecondition);
+    assert.ok(frame instanceof EventStreamError, rec.errors.map(String).join(" | "));
+    assert.match(frame.eventId ?? "", /^c-/, "it names the device_register frame");
+    assert.equal(upgradeRequired(frame)?.reason, UpgradeRequired_Reason.CLIENT_TOO_OLD);
+    assert.equal(rec.errors.at(-1), err, "onError receives the terminal error last");
+
+    // Terminal: no reconnect, even with fast backoff.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(stream.state, "closed");
+    assert.deepEqual(rec.states, ["connecting", "open", "closed"], "stopped for good, no reconnect");
+    assert.equal(tap.opened(), 1, "one connection only");
+    assert.equal(tokenRequests, 1);
+    assert.deepEqual(tap.headers(), [{ [PLUGIN_VERSION_HEADER]: String(CURRENT) }], "the upgrade request stated the protocol");
+    await assert.rejects(stream.opened(), (e) => e === err);
+    await assert.rejects(stream[Symbol.asyncIterator]().next(), (e) => e === err);
+  });
+
+  test("E11. the SDK's default plugin protocol (below the server's minimum) is refused at the upgrade request: StreamUpgradeRequiredError (PLUGIN_PROTOCOL_TOO_OLD); no reconnect; null states none", async () => {
+    assert.ok(PLUGIN_PROTOCOL_VERSION < MIN_PLUGIN_PROTOCOL_VERSION, "the server under test has moved past this SDK");
+    const d = await device(`ts-stream-outdated-plugin-${randomUUID()}@example.com`);
+    const rec = new Recorder();
+    let tokenRequests = 0;
+    const stream = createSdkEventStream({
+      baseUrl: live().baseUrl,
+      tokenProvider: () => {
+        tokenRequests += 1;
+        return d.token.access_token;
+      },
+      reconnect: FAST_RECONNECT,
+      ...rec.hooks(),
+    });
+    const err = await within(rejection(stream.closed()), "the outdated stream to stop");
+    assert.ok(err instanceof StreamUpgradeRequiredError, String(err));
+    assert.equal(err.closeCode, 4026);
+    const up = err.upgradeRequired;
+    assert.ok(up);
+    assert.equal(up.reason, UpgradeRequired_Reason.PLUGIN_PROTOCOL_TOO_OLD);
+    assert.equal(up.clientVersion, PLUGIN_PROTOCOL_VERSION);
+    assert.equal(up.minSupportedVersion, MIN_PLUGIN_PROTOCOL_VERSION);
+    assert.equal(up.currentVersion, CURRENT);
+    assert.equal(up.upgradeUrl, UPGRADE_URL);
+
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.deepEqual(rec.states, ["connecting", "closed"], "refused before ready; no reconnect");
+    assert.equal(tokenRequests, 1);
+    assert.equal(rec.errors.at(-1), err);
+
+    // A client that states no protocol (null: no header, 0 in device_register) is let through.
+    const unstated = createSdkEventStream({
+      baseUrl: live().baseUrl,
+      tokenProvider: () => d.token.access_token,
+      deviceId: d.deviceId,
+      pluginProtocolVersion: null,
+    });
+    try {
+      await within(unstated.opened(), "ready without a stated protocol");
+    } finally {
+      await unstated.close();
+    }
   });
 }

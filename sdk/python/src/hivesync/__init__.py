@@ -52,6 +52,7 @@ from .events import (
     EventStreamError,
     StreamRevokedError,
     StreamState,
+    StreamUpgradeRequiredError,
     SubscriptionError,
     event_stream_url,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "SignedOutReason",
     "StreamRevokedError",
     "StreamState",
+    "StreamUpgradeRequiredError",
     "SubscriptionError",
     "TokenManager",
     "TokenProvider",

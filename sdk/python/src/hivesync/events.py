@@ -54,8 +54,15 @@ What it does for the application (the same rules in every HiveSync SDK):
   reset once a connection has stayed up for a while. Close codes: 4001 →
   refresh the token (``on_unauthenticated`` of a :class:`~hivesync.TokenManager`)
   and reconnect; 4003 → stop with :class:`StreamRevokedError` (a
-  :class:`~hivesync.SignedOutError`); 4008, 1001, 1013, 4000 and network
-  failures → reconnect and resume; 1009 → stop with :class:`EventStreamError`.
+  :class:`~hivesync.SignedOutError`); 4026 → stop with
+  :class:`StreamUpgradeRequiredError` (this client is too old: update it);
+  4008, 1001, 1013, 4000 and network failures → reconnect and resume; 1009 →
+  stop with :class:`EventStreamError`.
+- **Versions.** Every upgrade request carries ``X-HiveSync-Plugin-Version``
+  (``plugin_version``, like the RPC clients), and ``device_register`` states
+  ``plugin_protocol_version`` and ``client_build``. Below the server's
+  minimums the server sends an ``error`` frame with ``upgrade_required`` and
+  closes with 4026.
 
 :class:`EventStream` is the blocking twin for code without an event loop.
 """
@@ -79,9 +86,10 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from connectrpc.code import Code
-from connectrpc.errors import ConnectError
+from connectrpc.errors import ConnectError, ErrorDetail
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
+from protobuf.wkt import Any as _DetailAny
 from google.protobuf.timestamp_pb2 import Timestamp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -89,13 +97,15 @@ from websockets.typing import Subprotocol
 from websockets.version import version as _websockets_version
 
 from ._version import __version__
-from .client import PLUGIN_PROTOCOL_VERSION, RefreshingTokenProvider
+from .client import PLUGIN_PROTOCOL_VERSION, PLUGIN_VERSION_HEADER, RefreshingTokenProvider
 from .oauth import AuthError
 from .session import SignedOutError, SignedOutReason
+from .v1.errors_pb2 import UpgradeRequired
 from .v1.events_pb2 import (
     MEMBER_CHANGE_REMOVED,
     WS_CLOSE_CODE_REVOKED,
     WS_CLOSE_CODE_UNAUTHENTICATED,
+    WS_CLOSE_CODE_UPGRADE_REQUIRED,
     AckEvent,
     AuthEvent,
     ChannelPosition,
@@ -125,6 +135,7 @@ __all__ = [
     "EventStreamError",
     "StreamRevokedError",
     "StreamState",
+    "StreamUpgradeRequiredError",
     "SubscriptionError",
     "event_stream_url",
 ]
@@ -207,8 +218,9 @@ class EventStreamError(ConnectError):
         *,
         close_code: int | None = None,
         close_reason: str = "",
+        details: Iterable[Message] = (),
     ) -> None:
-        super().__init__(code, message)
+        super().__init__(code, message, [_error_detail(d) for d in details])
         self.close_code = close_code
         self.close_reason = close_reason
 
@@ -226,6 +238,41 @@ class StreamRevokedError(SignedOutError, EventStreamError):
         super().__init__(SignedOutReason.SESSION_ENDED)
         self.close_code = WS_CLOSE_CODE_REVOKED
         self.close_reason = close_reason
+
+
+class StreamUpgradeRequiredError(EventStreamError):
+    """The server closed the stream with 4026 (``WS_CLOSE_CODE_UPGRADE_REQUIRED``):
+    this client is older than the server accepts — its plugin protocol (the
+    ``X-HiveSync-Plugin-Version`` header of the upgrade request, or
+    ``plugin_protocol_version`` in ``device_register``) or its build
+    (``client_build`` in ``device_register``, held to the bootstrap document's
+    ``min_client_version``). The stream does not reconnect: update the client.
+
+    An :class:`EventStreamError` with code ``failed_precondition`` and
+    ``close_code`` 4026 that carries the ``UpgradeRequired`` detail like an RPC
+    refused for the same reason, so :func:`hivesync.errors.upgrade_required`
+    works on it too.
+
+    Attributes:
+        upgrade_required: The ``upgrade_required`` of the server's ``error``
+            frame before the close: ``reason``, the ``client_version`` sent,
+            ``min_supported_version``, ``current_version``, ``upgrade_url``
+            and a ``message`` to show as it is. ``None`` when the server sent
+            none.
+    """
+
+    def __init__(self, close_reason: str = "", upgrade: UpgradeRequired | None = None) -> None:
+        message = (upgrade.message if upgrade is not None else "") or (
+            f"the event stream was closed: {close_reason or 'this client is too old'}; update it"
+        )
+        super().__init__(
+            Code.FAILED_PRECONDITION,
+            message,
+            close_code=WS_CLOSE_CODE_UPGRADE_REQUIRED,
+            close_reason=close_reason,
+            details=() if upgrade is None else (upgrade,),
+        )
+        self.upgrade_required = upgrade
 
 
 class SubscriptionError(ConnectError):
@@ -247,6 +294,17 @@ class SubscriptionError(ConnectError):
         super().__init__(_code(error.code), error.message or f"{channel}: {error.code}")
         self.channel = channel
         self.error = error
+
+
+def _error_detail(message: Message) -> ErrorDetail:
+    """A generated message as a Connect error detail (as an RPC error carries it),
+    so :func:`hivesync.errors.find_detail` and friends read it."""
+    return ErrorDetail(
+        _DetailAny(
+            type_url=f"type.googleapis.com/{message.DESCRIPTOR.full_name}",
+            value=message.SerializeToString(),
+        )
+    )
 
 
 def _code(name: str) -> Code:
@@ -359,6 +417,8 @@ class _Outcome:
     reason: str
     ready_at: float | None = None
     """Loop time at which ``ready`` arrived, if it did."""
+    upgrade: UpgradeRequired | None = None
+    """The ``upgrade_required`` of the last ``error`` frame carrying one (explains a 4026)."""
 
 
 @dataclass(eq=False)
@@ -379,6 +439,8 @@ class _Connection:
     heartbeats_answered: int = 0
     heartbeat_ids: dict[str, int] = field(default_factory=dict)
     barriers: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    upgrade: UpgradeRequired | None = None
+    """The ``upgrade_required`` of the last ``error`` frame that carried one."""
 
     def release(self) -> None:
         """Resolves every barrier (the connection is gone)."""
@@ -431,7 +493,20 @@ class AsyncEventStream:
             :data:`BROADCAST_CHANNEL` is delivered without being named.
         device: Registers the socket's device after ``ready``: a device id
             (from ``DeviceService.RegisterDevice``), or a full
-            ``DeviceRegisterEvent``. A refusal is reported to ``on_error``.
+            ``DeviceRegisterEvent``. A refusal is reported to ``on_error``
+            (an outdated version also ends the stream, see below).
+        plugin_version: The plugin protocol version this client speaks,
+            sent as ``X-HiveSync-Plugin-Version`` on every upgrade request
+            and, for a ``device`` given by id, as its
+            ``plugin_protocol_version``. Defaults to
+            :data:`~hivesync.PLUGIN_PROTOCOL_VERSION`, like the RPC clients;
+            ``None`` states none (no header, 0 in ``device_register``).
+        client_build: The client's integer build, sent in ``device_register``
+            (for a ``device`` given by id, or a ``DeviceRegisterEvent`` that
+            leaves it 0) and held by the server to the bootstrap document's
+            ``min_client_version``. 0 (the default) states none. A version
+            below the server's minimum ends the stream with
+            :class:`StreamUpgradeRequiredError` (close 4026, no reconnect).
         binary: Speak binary Protobuf (``hivesync.v1.proto``) instead of
             Protobuf JSON (``hivesync.v1.json``, the default).
         on_event: Called with each channel event, in order; may be a coroutine
@@ -470,6 +545,8 @@ class AsyncEventStream:
         token_provider: Callable[[], Any],
         channels: Mapping[str, int] | Iterable[str] = (),
         device: str | DeviceRegisterEvent | None = None,
+        plugin_version: int | None = PLUGIN_PROTOCOL_VERSION,
+        client_build: int = 0,
         binary: bool = False,
         on_event: OnEvent | None = None,
         on_rehydrate: OnRehydrate | None = None,
@@ -500,12 +577,22 @@ class AsyncEventStream:
         self._received: dict[str, int] = dict(positions)  # resume points (and dedup)
         self._handled: dict[str, int] = dict(positions)  # what on_position has seen
         self._left: set[str] = set()  # channels the application left (broadcast)
+        if client_build < 0:
+            msg = f"client_build must be >= 0 (0: not stated), not {client_build}"
+            raise ValueError(msg)
+        self._plugin_version = plugin_version
         if isinstance(device, str):
             device = DeviceRegisterEvent(
                 device_id=device,
                 platform=_platform(),
-                plugin_protocol_version=PLUGIN_PROTOCOL_VERSION,
+                plugin_protocol_version=plugin_version or 0,
+                client_build=client_build,
             )
+        elif device is not None and client_build and not device.client_build:
+            stated = DeviceRegisterEvent()
+            stated.CopyFrom(device)
+            stated.client_build = client_build
+            device = stated
         self._device = device
         self._binary = binary
         self._on_event = on_event
@@ -595,7 +682,8 @@ class AsyncEventStream:
 
     async def wait_closed(self) -> None:
         """Waits until the stream stops; raises the error that stopped it
-        (:class:`StreamRevokedError`, :class:`EventStreamError`,
+        (:class:`StreamRevokedError`, :class:`StreamUpgradeRequiredError`,
+        :class:`EventStreamError`,
         :class:`~hivesync.SignedOutError`, or an exception of a callback)."""
         if self._task is None:
             await self.start()
@@ -804,6 +892,8 @@ class AsyncEventStream:
                         attempt = 0
                 if outcome.code == WS_CLOSE_CODE_REVOKED:
                     raise StreamRevokedError(outcome.reason)
+                if outcome.code == WS_CLOSE_CODE_UPGRADE_REQUIRED:
+                    raise StreamUpgradeRequiredError(outcome.reason, outcome.upgrade)
                 if outcome.code == WS_CLOSE_CODE_UNAUTHENTICATED:
                     rejections += 1
                     token = await self._token_after_rejection(token, outcome, rejections)
@@ -893,6 +983,11 @@ class AsyncEventStream:
             "user_agent_header": f"hivesync-python/{__version__} websockets/{_websockets_version}",
             **self._websocket_options,
         }
+        if self._plugin_version is not None:
+            headers = dict(options.get("additional_headers") or {})
+            if all(name.lower() != PLUGIN_VERSION_HEADER.lower() for name in headers):
+                headers[PLUGIN_VERSION_HEADER] = str(self._plugin_version)
+            options["additional_headers"] = headers
         if self._ssl is not None:
             options["ssl"] = self._ssl
         try:
@@ -930,7 +1025,9 @@ class AsyncEventStream:
                         _log.warning("event stream: no ready within %ss", self._connect_timeout)
                         conn.dead = True
                         ws.transport.abort()
-                    return await conn.reader
+                    outcome = await conn.reader
+                    outcome.upgrade = conn.upgrade  # a refusal before ready (the header)
+                    return outcome
                 ready = conn.ready.result()
                 ready_at = loop.time()
                 self._ready = ready
@@ -944,6 +1041,7 @@ class AsyncEventStream:
                 pass  # the reader reports how the connection ended
             outcome = await conn.reader
             outcome.ready_at = ready_at
+            outcome.upgrade = conn.upgrade
             return outcome
         finally:
             if keepalive is not None:
@@ -1148,6 +1246,8 @@ class AsyncEventStream:
 
     def _on_server_error(self, conn: _Connection, event: Event) -> None:
         error = event.error
+        if error.HasField("upgrade_required"):
+            conn.upgrade = error.upgrade_required  # explains the 4026 close that follows
         if self._answer(error.event_id, event):
             return  # subscribe(), unsubscribe() and send() raise it
         if error.event_id in conn.heartbeat_ids:  # a throttled heartbeat

@@ -12,6 +12,7 @@ import dev.hivesync.sdk.v1.HeartbeatEvent
 import dev.hivesync.sdk.v1.ReadyEvent
 import dev.hivesync.sdk.v1.SubscribeEvent
 import dev.hivesync.sdk.v1.UnsubscribeEvent
+import dev.hivesync.sdk.v1.UpgradeRequired
 import dev.hivesync.sdk.v1.WsCloseCode
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
@@ -96,8 +97,9 @@ public sealed class EventStreamState {
     /**
      * The stream stopped for good: [EventStream.close] was called ([error] `null`),
      * or the server ended it. [error] is then a [SignedOutException] (the session
-     * was revoked, close 4003, or cannot be refreshed) or an
-     * [EventStreamUnauthenticatedException] (the server refused every token).
+     * was revoked, close 4003, or cannot be refreshed), an
+     * [EventStreamUnauthenticatedException] (the server refused every token) or an
+     * [EventStreamUpgradeRequiredException] (this client is too old, close 4026).
      */
     public data class Closed(val error: Throwable?) : EventStreamState()
 }
@@ -112,8 +114,9 @@ public fun interface EventListener {
  * A close of the event stream's socket by the server (or the peer). [code] is
  * the WebSocket close status: 1001 the node is restarting, 1009 frame too big,
  * or one of [WsCloseCode] (4000 bad frames, 4001 unauthenticated, 4003 revoked,
- * 4008 slow consumer). The stream reconnects after every close except 4003 and
- * a repeated 4001, so this is mostly seen as [EventStreamState.Reconnecting.cause]
+ * 4008 slow consumer, 4026 upgrade required). The stream reconnects after every
+ * close except 4003, 4026 and a repeated 4001, so this is mostly seen as
+ * [EventStreamState.Reconnecting.cause]
  * and as the cause of the exceptions that stop the stream.
  */
 public class EventStreamClosedException(
@@ -135,6 +138,41 @@ public class EventStreamClosedException(
  * [EventStreamClosedException] of the last refusal.
  */
 public class EventStreamUnauthenticatedException(message: String, cause: Throwable?) : HiveSyncAuthException(message, cause)
+
+/**
+ * The server closed the event stream with 4026
+ * ([WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED]): this client is older than the
+ * server accepts, either its plugin protocol (the [PLUGIN_VERSION_HEADER] of the
+ * upgrade request, or `plugin_protocol_version` in `device_register`, see
+ * [EventStream.Builder.pluginProtocolVersion]) or its build
+ * ([EventStream.Builder.clientBuild], held to the bootstrap document's
+ * `min_client_version`). The stream has stopped and does not reconnect: the user
+ * must update the client. The cause is the [EventStreamClosedException] of the close.
+ *
+ * The same [UpgradeRequired] detail an RPC refused for the same reason carries
+ * (`ConnectException.upgradeRequired`): show [UpgradeRequired.getMessage] and
+ * link to [UpgradeRequired.getUpgradeUrl].
+ */
+public class EventStreamUpgradeRequiredException(
+    /**
+     * What is too old and where to update: the `upgrade_required` of the server's
+     * `error` frame before the close (reason, the version sent, the minimum, the
+     * current version, the upgrade URL, a message to show as it is); `null` when
+     * the server sent none.
+     */
+    public val upgradeRequired: UpgradeRequired?,
+    cause: EventStreamClosedException,
+) : Exception(
+    upgradeRequired?.message?.takeIf { it.isNotBlank() }
+        ?: "the event stream was closed: ${cause.reason.ifBlank { "this client is too old" }}; update it",
+    cause,
+) {
+    /** Always 4026 ([WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED]). */
+    public val code: Int get() = WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED_VALUE
+
+    /** The server's close reason, for logs. */
+    public val closeReason: String = cause.reason
+}
 
 /**
  * A client of the realtime event stream (`GET /api/v1/ws`): one WebSocket that
@@ -169,7 +207,12 @@ public class EventStreamUnauthenticatedException(message: String, cause: Throwab
  * 4001 refreshes the token and reconnects at once (a second refusal stops the
  * stream with [EventStreamUnauthenticatedException]); 4003 (session, device or
  * account revoked) stops it with [SignedOutException] ([SignOutReason.SESSION_ENDED]);
- * every other close or network failure reconnects and resumes. A connection that
+ * 4026 (the client's plugin protocol or build is older than the server accepts)
+ * stops it with [EventStreamUpgradeRequiredException], carrying the server's
+ * [UpgradeRequired]: update the client; every other close or network failure
+ * reconnects and resumes. Every upgrade request carries [PLUGIN_VERSION_HEADER]
+ * ([Builder.pluginProtocolVersion]), and `device_register` states the plugin
+ * protocol and [Builder.clientBuild]. A connection that
  * receives nothing for two heartbeat intervals (`ready.heartbeat_interval_seconds`)
  * is treated as dead; a `heartbeat` frame is sent every half interval.
  *
@@ -191,6 +234,7 @@ public class EventStream private constructor(
     public val url: String,
     private val tokenProvider: TokenProvider,
     private val device: DeviceRegisterEvent?,
+    private val pluginProtocolVersion: Int?,
     /** The frame encoding: binary protobuf (the default) or protobuf JSON. */
     public val wireFormat: WireFormat,
     private val http: OkHttpClient,
@@ -232,9 +276,9 @@ public class EventStream private constructor(
      * The events of the subscribed channels (those with a `channel` and a
      * `sequence`), each once and in order per channel. Collecting connects;
      * cancelling the collection disconnects. The flow completes when [close]
-     * is called and fails with [SignedOutException] or
-     * [EventStreamUnauthenticatedException] when the server ends the stream for
-     * good. Only one collector at a time (a second one fails with
+     * is called and fails with [SignedOutException],
+     * [EventStreamUnauthenticatedException] or [EventStreamUpgradeRequiredException]
+     * when the server ends the stream for good. Only one collector at a time (a second one fails with
      * [IllegalStateException]).
      */
     public val events: Flow<Event> = flow {
@@ -510,6 +554,11 @@ public class EventStream private constructor(
                     "the server ended the event stream's session: ${outcome.error.reason()}",
                     outcome.error,
                 )
+                WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED_VALUE -> throw EventStreamUpgradeRequiredException(
+                    outcome.upgradeRequired,
+                    outcome.error as? EventStreamClosedException
+                        ?: EventStreamClosedException(WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED_VALUE, outcome.error.reason()),
+                )
                 WsCloseCode.WS_CLOSE_CODE_UNAUTHENTICATED_VALUE -> {
                     if (token == refreshedAfterRefusal) {
                         throw EventStreamUnauthenticatedException("the server refused a refreshed access token too", outcome.error)
@@ -564,11 +613,15 @@ public class EventStream private constructor(
         val closeCode: Int?,
         val ready: Boolean,
         val connectedFor: Duration,
+        /** The `upgrade_required` of the last `error` frame that carried one (explains a 4026). */
+        val upgradeRequired: UpgradeRequired?,
     )
 
     private suspend fun connectOnce(r: Run, token: String): Outcome {
         val conn = Connection(r)
-        val request = Request.Builder().url(url).header("Sec-WebSocket-Protocol", subprotocol).build()
+        val request = Request.Builder().url(url).header("Sec-WebSocket-Protocol", subprotocol)
+            .apply { if (pluginProtocolVersion != null) header(PLUGIN_VERSION_HEADER, pluginProtocolVersion.toString()) }
+            .build()
         conn.ws = http.newWebSocket(request, conn)
         synchronized(lock) {
             if (run !== r) {
@@ -625,6 +678,9 @@ public class EventStream private constructor(
         @Volatile private var heartbeatEvery: Duration = DEFAULT_HEARTBEAT_INTERVAL / 2
 
         @Volatile var closeRequested = false
+
+        /** The `upgrade_required` of the last `error` frame that carried one. */
+        @Volatile private var upgradeRequired: UpgradeRequired? = null
 
         /** The initial subscribe was sent: runtime changes go out at once. Guarded by lock. */
         var subscribed = false
@@ -737,6 +793,7 @@ public class EventStream private constructor(
                 closeCode = closeCode,
                 ready = readyAt != 0L,
                 connectedFor = if (readyAt == 0L) Duration.ZERO else (System.nanoTime() - readyAt).nanoseconds,
+                upgradeRequired = upgradeRequired,
             )
         }
 
@@ -773,6 +830,7 @@ public class EventStream private constructor(
                     if (synchronized(lock) { channel in channels }) deliver(Delivery.Rehydrate(channel, ev.rehydrate.resumeSequence))
                 }
                 ev.hasError() -> {
+                    if (ev.error.hasUpgradeRequired()) upgradeRequired = ev.error.upgradeRequired // explains a 4026 close
                     val request = synchronized(lock) { requests[ev.error.eventId] }
                     deliver(Delivery.ServerError(ev.error, request))
                 }
@@ -919,8 +977,21 @@ public class EventStream private constructor(
         /** The client's own version, sent with [deviceId]. */
         public var clientVersion: String = ""
 
-        /** The plugin protocol version, sent with [deviceId]. */
-        public var pluginProtocolVersion: Int = PLUGIN_PROTOCOL_VERSION
+        /**
+         * The plugin protocol version this client speaks; defaults to
+         * [PLUGIN_PROTOCOL_VERSION], like [HiveSyncClient.Builder.pluginProtocolVersion].
+         * Sent as [PLUGIN_VERSION_HEADER] on every upgrade request and with
+         * [deviceId]; `null` states none (no header, 0 in `device_register`). Below
+         * the server's minimum the stream stops with [EventStreamUpgradeRequiredException].
+         */
+        public var pluginProtocolVersion: Int? = PLUGIN_PROTOCOL_VERSION
+
+        /**
+         * The client's integer build, sent with [deviceId]; the server holds it to the
+         * bootstrap document's `min_client_version`, and below it the stream stops
+         * with [EventStreamUpgradeRequiredException]. 0 (the default) states none.
+         */
+        public var clientBuild: Int = 0
 
         /**
          * The frame encoding: binary protobuf (`hivesync.v1.proto`, the default:
@@ -992,19 +1063,23 @@ public class EventStream private constructor(
             require(reconnectBaseDelay.isPositive() && reconnectMaxDelay >= reconnectBaseDelay) {
                 "need 0 < reconnectBaseDelay <= reconnectMaxDelay"
             }
+            require(clientBuild >= 0) { "clientBuild must be >= 0 (0: not stated), got $clientBuild" }
+            require((pluginProtocolVersion ?: 0) >= 0) { "pluginProtocolVersion must be >= 0, got $pluginProtocolVersion" }
             val device = deviceId?.let {
                 DeviceRegisterEvent.newBuilder()
                     .setDeviceId(it)
                     .setClientType(clientType)
                     .setPlatform(platform)
                     .setClientVersion(clientVersion)
-                    .setPluginProtocolVersion(pluginProtocolVersion)
+                    .setPluginProtocolVersion(pluginProtocolVersion ?: 0)
+                    .setClientBuild(clientBuild)
                     .build()
             }
             return EventStream(
                 url = eventStreamUrl(baseUrl),
                 tokenProvider = provider,
                 device = device,
+                pluginProtocolVersion = pluginProtocolVersion?.takeIf { it > 0 },
                 wireFormat = wireFormat,
                 http = okHttpClient ?: OkHttpClient(),
                 ownsHttp = okHttpClient == null,

@@ -7,6 +7,7 @@ import dev.hivesync.sdk.v1.Event
 import dev.hivesync.sdk.v1.File
 import dev.hivesync.sdk.v1.FileVersion
 import dev.hivesync.sdk.v1.HistoryServiceClient
+import dev.hivesync.sdk.v1.UpgradeRequired
 import dev.hivesync.sdk.v1.WsCloseCode
 import dev.hivesync.sdk.v1.createFileRequest
 import dev.hivesync.sdk.v1.createProjectRequest
@@ -21,6 +22,7 @@ import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.select
@@ -28,6 +30,7 @@ import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertInstanceOf
 import org.junit.jupiter.api.Assertions.assertNotEquals
+import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -36,6 +39,8 @@ import java.net.SocketTimeoutException
 import java.time.Instant
 import java.util.Collections
 import java.util.UUID
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
 /**
@@ -43,6 +48,11 @@ import kotlin.time.Duration.Companion.seconds
  * and re-checks sessions every second). Saves are made through the SDK's Connect
  * client; the stream sees them as `save_file` events. Every wait is for an
  * event or a state, with a timeout only as an upper bound.
+ *
+ * The server requires plugin protocol >= [LiveServer.MIN_PLUGIN_PROTOCOL_VERSION],
+ * above the SDK's [PLUGIN_PROTOCOL_VERSION], and refuses an outdated stream with
+ * 4026: like the RPC clients, the streams here announce
+ * [LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION], except the test of that refusal.
  */
 @ExtendWith(LiveServerExtension::class)
 class EventStreamTest(private val server: LiveServer) {
@@ -113,6 +123,7 @@ class EventStreamTest(private val server: LiveServer) {
         val token = accessToken
         return EventStream.create(baseUrl) {
             tokenProvider = TokenProvider { token }
+            pluginProtocolVersion = LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION
             configure()
         }
     }
@@ -144,6 +155,7 @@ class EventStreamTest(private val server: LiveServer) {
             deviceId = device.id
             clientType = ClientType.CLIENT_TYPE_VSCODE
             clientVersion = "1.0.0"
+            clientBuild = 5 // at or above the server's minimum (3): accepted
             channel(p.channel, lastSequence = p.head)
             onPosition = { channel, sequence -> positions += channel to sequence }
             onServerError = { error, _ -> serverErrors += error }
@@ -390,6 +402,7 @@ class EventStreamTest(private val server: LiveServer) {
         val states = Collections.synchronizedList(mutableListOf<EventStreamState>())
         val stream = EventStream.create(server.baseUrl) {
             tokenProvider = TokenProvider { "not-a-token" }
+            pluginProtocolVersion = LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION
             channel(userChannel(UUID.randomUUID().toString()))
             onStateChange = { states += it }
         }
@@ -417,6 +430,7 @@ class EventStreamTest(private val server: LiveServer) {
         val serverErrors = Collections.synchronizedList(mutableListOf<ErrorEvent>())
         val stream = EventStream.create(server.baseUrl) {
             tokenProvider = session
+            pluginProtocolVersion = LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION
             channel(p.channel, lastSequence = p.head)
             onServerError = { error, _ -> serverErrors += error }
         }
@@ -438,6 +452,7 @@ class EventStreamTest(private val server: LiveServer) {
     fun signedOutSessionStopsTheStream(): Unit = runBlocking {
         val stream = EventStream.create(server.baseUrl) {
             tokenProvider = AuthSession(OAuthClient(server.baseUrl, "vscode"))
+            pluginProtocolVersion = LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION
         }
         try {
             val error = withTimeout(WAIT) { Collector(stream, this).ended.await() }
@@ -448,7 +463,111 @@ class EventStreamTest(private val server: LiveServer) {
         }
     }
 
+    // (6a) device_register states a client_build below HIVESYNC_MIN_CLIENT_VERSION (3):
+    //      an error frame with upgrade_required, then close 4026. The stream stops
+    //      with EventStreamUpgradeRequiredException carrying it, and does not reconnect.
+    @Test
+    fun clientBuildBelowTheMinimumEndsTheStreamWithUpgradeRequired(): Unit = runBlocking {
+        val u = user(uniqueEmail("outdated-build"))
+        val device = u.client.devices.registerDevice(registerDeviceRequest {
+            name = "kotlin-sdk outdated"
+            platform = "linux"
+        }).getOrThrow().device
+        val tooOld = MIN_CLIENT_VERSION - 1
+        val tokenRequests = AtomicInteger()
+        val states = Collections.synchronizedList(mutableListOf<EventStreamState>())
+        val serverErrors = Collections.synchronizedList(mutableListOf<ErrorEvent>())
+        val stream = u.stream {
+            tokenProvider = TokenProvider { tokenRequests.incrementAndGet(); u.accessToken }
+            deviceId = device.id
+            clientType = ClientType.CLIENT_TYPE_VSCODE
+            clientBuild = tooOld
+            reconnectBaseDelay = 20.milliseconds
+            reconnectMaxDelay = 100.milliseconds
+            onStateChange = { states += it }
+            onServerError = { error, _ -> serverErrors += error }
+        }
+        try {
+            val error = withTimeout(WAIT) { Collector(stream, this).ended.await() }
+            val outdated = assertInstanceOf(EventStreamUpgradeRequiredException::class.java, error)
+            assertEquals(WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED_VALUE, outdated.code)
+            val closed = assertInstanceOf(EventStreamClosedException::class.java, outdated.cause)
+            assertEquals(WsCloseCode.WS_CLOSE_CODE_UPGRADE_REQUIRED, closed.wsCloseCode)
+            val up = outdated.upgradeRequired
+            assertNotNull(up, "the UpgradeRequired of the error frame before the close")
+            assertEquals(UpgradeRequired.Reason.REASON_CLIENT_TOO_OLD, up!!.reason)
+            assertEquals(tooOld, up.clientVersion)
+            assertEquals(MIN_CLIENT_VERSION, up.minSupportedVersion)
+            assertEquals(LiveServer.UPGRADE_URL, up.upgradeUrl)
+            assertTrue(up.message.contains("update", ignoreCase = true), up.message)
+            assertEquals(up.message, outdated.message, "the server's sentence, to show as it is")
+            // The error frame answering device_register reached onServerError first.
+            assertEquals(listOf("failed_precondition"), serverErrors.map { it.code })
+            assertEquals(up, serverErrors.single().upgradeRequired)
+
+            delay(1.seconds) // many fast backoffs: no reconnect happens
+            assertEquals(1, tokenRequests.get(), "no second connection")
+            assertTrue(states.none { it is EventStreamState.Reconnecting }, states.toString())
+            assertEquals(1, states.count { it is EventStreamState.Connected }, "ready once, then refused")
+            assertEquals(EventStreamState.Closed(outdated), stream.state.value)
+            // It stays stopped: collecting again fails the same way.
+            assertEquals(outdated, runCatching { stream.events.collect {} }.exceptionOrNull())
+        } finally {
+            stream.close()
+        }
+    }
+
+    // (6b) The SDK's own PLUGIN_PROTOCOL_VERSION (1) is below the server's minimum (2):
+    //      the X-HiveSync-Plugin-Version header of the upgrade request is refused
+    //      before ready (PLUGIN_PROTOCOL_TOO_OLD), for good. `null` states no protocol
+    //      and is let through.
+    @Test
+    fun defaultPluginProtocolIsRefusedAtTheUpgradeRequest(): Unit = runBlocking {
+        assertTrue(PLUGIN_PROTOCOL_VERSION < LiveServer.MIN_PLUGIN_PROTOCOL_VERSION)
+        val u = user(uniqueEmail("outdated-plugin"))
+        val tokenRequests = AtomicInteger()
+        val states = Collections.synchronizedList(mutableListOf<EventStreamState>())
+        val stream = EventStream.create(server.baseUrl) { // the SDK's defaults
+            tokenProvider = TokenProvider { tokenRequests.incrementAndGet(); u.accessToken }
+            channel(userChannel(UUID.randomUUID().toString()))
+            reconnectBaseDelay = 20.milliseconds
+            reconnectMaxDelay = 100.milliseconds
+            onStateChange = { states += it }
+        }
+        try {
+            val error = withTimeout(WAIT) { Collector(stream, this).ended.await() }
+            val outdated = assertInstanceOf(EventStreamUpgradeRequiredException::class.java, error)
+            val up = outdated.upgradeRequired
+            assertNotNull(up)
+            assertEquals(UpgradeRequired.Reason.REASON_PLUGIN_PROTOCOL_TOO_OLD, up!!.reason)
+            assertEquals(PLUGIN_PROTOCOL_VERSION, up.clientVersion)
+            assertEquals(LiveServer.MIN_PLUGIN_PROTOCOL_VERSION, up.minSupportedVersion)
+            assertEquals(LiveServer.CURRENT_PLUGIN_PROTOCOL_VERSION, up.currentVersion)
+            assertEquals(LiveServer.UPGRADE_URL, up.upgradeUrl)
+
+            delay(1.seconds)
+            assertEquals(1, tokenRequests.get(), "no second connection")
+            assertEquals(listOf(EventStreamState.Connecting(1), EventStreamState.Closed(outdated)), states.toList())
+        } finally {
+            stream.close()
+        }
+
+        val unstated = EventStream.create(server.baseUrl) {
+            tokenProvider = TokenProvider { u.accessToken }
+            pluginProtocolVersion = null
+        }
+        try {
+            Collector(unstated, this)
+            unstated.awaitConnected()
+        } finally {
+            unstated.close()
+        }
+    }
+
     private companion object {
         val WAIT = 30.seconds
+
+        /** The server's HIVESYNC_MIN_CLIENT_VERSION (see [LiveServer]). */
+        const val MIN_CLIENT_VERSION = 3
     }
 }
