@@ -34,13 +34,13 @@ import (
 
 // The spec §4 and §13 limits.
 const (
-	MaxViewers     = 100
-	InviteTTL      = time.Hour
-	IdleTimeout    = time.Hour
-	PreviewEvery   = 2 * time.Second
+	MaxViewers   = 100
+	InviteTTL    = time.Hour
+	IdleTimeout  = time.Hour
+	PreviewEvery = 2 * time.Second
 	// SeatHold is how long a viewer's seat outlives its last connection:
 	// a viewer who reconnects within it resumes silently.
-	SeatHold = 10 * time.Minute
+	SeatHold       = 10 * time.Minute
 	ChannelPrefix  = "live:"
 	reasonStopped  = "creator_stopped"
 	reasonIdle     = "idle_timeout"
