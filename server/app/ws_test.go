@@ -507,3 +507,78 @@ func TestWebSocketRefusesOutdatedClients(t *testing.T) {
 	ws.Send(&hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}})
 	require.Equal(t, "heartbeat", ws.Next().GetEventType())
 }
+
+// logReads is the node's hivesync_events_log_reads_total.
+func logReads(t *testing.T, b *testBundle) int64 {
+	t.Helper()
+	resp, err := b.h1.Get(b.baseURL + "/metrics")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	text, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(text), "\n") {
+		if v, ok := strings.CutPrefix(line, "hivesync_events_log_reads_total "); ok {
+			var n float64
+			_, err := fmt.Sscan(v, &n)
+			require.NoError(t, err)
+			return int64(n)
+		}
+	}
+	t.Fatal("no hivesync_events_log_reads_total in /metrics")
+	return 0
+}
+
+// Clients resuming on a channel the node follows are served its latest
+// events from memory: a reconnect storm costs no read per client. Older
+// gaps are read once and kept for the next resumer.
+func TestWebSocketResumesRecentEventsFromMemory(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_RESYNC_INTERVAL": "1h"})
+	ed := newEditorOn(t, b, "ring@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	before := saveN(t, ed, fid, head, 3) // older events, before anyone follows the channel
+
+	live := wstest.Dial(t, b.baseURL)
+	live.Login(ed.token)
+	start := live.Subscribe(wstest.At(channel, -1))[channel]
+	saveN(t, ed, fid, before, 5)
+	for i := range 5 {
+		require.Equal(t, start+int64(i)+1, live.Next().GetSequence())
+	}
+
+	// Settle: a late announcement of the saves above wakes a read that
+	// finds nothing new.
+	reads := logReads(t, b)
+	for {
+		time.Sleep(300 * time.Millisecond)
+		now := logReads(t, b)
+		if now == reads {
+			break
+		}
+		reads = now
+	}
+	for range 20 {
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(channel, start+1))
+		for i := range 4 {
+			require.Equal(t, start+int64(i)+2, ws.Next().GetSequence())
+		}
+		require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
+	}
+	require.Equal(t, reads, logReads(t, b), "20 resumes within the node's recent events read nothing")
+
+	// Resuming from the channel's beginning reads the older events once;
+	// they are kept, so the next such resume reads nothing.
+	for range 3 {
+		ws := wstest.Dial(t, b.baseURL)
+		ws.Login(ed.token)
+		ws.Subscribe(wstest.At(channel, 0))
+		for i := range start + 5 {
+			require.Equal(t, i+1, ws.Next().GetSequence())
+		}
+		require.NoError(t, ws.Conn.Close(websocket.StatusNormalClosure, ""))
+	}
+	require.Equal(t, reads+1, logReads(t, b), "one read for the three resumes from the beginning")
+}

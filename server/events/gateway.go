@@ -343,10 +343,17 @@ func (s *socket) write() {
 	if s.binary {
 		typ = websocket.MessageBinary
 	}
+	// One watchdog per socket, re-armed for each frame, bounds the writes:
+	// a context per frame would cost a timer, and a cancellable one a
+	// context.AfterFunc inside coder/websocket, per frame and subscriber.
+	watchdog := time.AfterFunc(time.Hour, func() { _ = s.c.CloseNow() })
+	watchdog.Stop()
+	defer watchdog.Stop()
 	send := func(f *Frame) bool {
-		ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.WriteTimeout)
-		defer cancel()
-		if err := s.c.Write(ctx, typ, f.Bytes(s.binary)); err != nil {
+		watchdog.Reset(s.g.cfg.WriteTimeout)
+		err := s.c.Write(context.Background(), typ, f.Bytes(s.binary))
+		watchdog.Stop()
+		if err != nil {
 			s.abort(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_SLOW_CONSUMER), "a write timed out")
 			_ = s.c.CloseNow()
 			s.cancel()

@@ -115,10 +115,15 @@ type channelState struct {
 	wake chan struct{} // never closed: pokes may race with the channel's end
 	done chan struct{} // closed when the last subscriber leaves
 
-	mu    sync.Mutex
-	head  int64 // every event up to head has been fanned out
-	subs  map[*Subscription]struct{}
-	users int // subscriptions being set up: the channel stays while > 0
+	mu   sync.Mutex
+	head int64 // every event up to head has been fanned out
+	subs map[*Subscription]struct{}
+	// users counts subscriptions being set up: the channel stays while > 0.
+	// It is raised under h.mu (which drop holds to check it), so taking a
+	// reservation never waits for the channel's lock.
+	users atomic.Int32
+	// recent are the channel's latest frames, for resumes from memory.
+	recent frameRing
 }
 
 // Subscription is one subscriber's place on a channel.
@@ -255,6 +260,36 @@ func (h *Hub) read(ctx context.Context, channel string, after int64) ([]dbgen.Ev
 	return v.([]dbgen.Event), nil
 }
 
+// decoded is a log row decoded once for every subscriber replaying it
+// (frame is nil for a row that cannot be decoded).
+type decoded struct {
+	Sequence int64
+	frame    *Frame
+}
+
+// readFrames is read for catch-up: concurrent identical reads share one
+// query and one decoded (and encoded) frame per event.
+func (h *Hub) readFrames(ctx context.Context, channel string, after int64) ([]decoded, error) {
+	v, err, _ := h.reads.Do("frames "+channel+" "+strconv.FormatInt(after, 10), func() (any, error) {
+		rows, err := h.read(ctx, channel, after)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]decoded, len(rows))
+		for i, r := range rows {
+			out[i].Sequence = r.Sequence
+			if f, ok := h.frame(r); ok {
+				out[i].frame = f
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]decoded), nil
+}
+
 // head is the last sequence appended to a channel (0 when it has none);
 // concurrent reads of one channel share one query.
 func (h *Hub) head(ctx context.Context, channel string) (int64, error) {
@@ -322,7 +357,7 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, lastSeen int64, sin
 	}
 	sub.start = sub.next - 1
 	cs.subs[sub] = struct{}{}
-	cs.users--
+	cs.users.Add(-1)
 	return sub, nil
 }
 
@@ -338,9 +373,7 @@ func (h *Hub) channel(ctx context.Context, name string) (*channelState, error) {
 			return nil, ErrHubClosed
 		}
 		if cs := h.channels[name]; cs != nil {
-			cs.mu.Lock()
-			cs.users++
-			cs.mu.Unlock()
+			cs.users.Add(1)
 			h.mu.Unlock()
 			return cs, nil
 		}
@@ -354,7 +387,8 @@ func (h *Hub) channel(ctx context.Context, name string) (*channelState, error) {
 			h.mu.Unlock()
 			continue // someone else created it meanwhile
 		}
-		cs := &channelState{name: name, head: head, users: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
+		cs := &channelState{name: name, head: head, wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*Subscription]struct{}{}}
+		cs.users.Store(1)
 		h.channels[name] = cs
 		h.mu.Unlock()
 		h.bus.Watch(name)
@@ -403,11 +437,20 @@ func (h *Hub) catchUp(sub *Subscription) {
 	for {
 		cs.mu.Lock()
 		from, done := sub.next-1, sub.next > cs.head || sub.closed
+		if !done && cs.recent.has(sub.next) {
+			// The rest is in memory (the ring always ends at the head).
+			for ; sub.next <= cs.head; sub.next++ {
+				if f := cs.recent.get(sub.next); f != nil {
+					sub.deliver(f)
+				}
+			}
+			done = true
+		}
 		cs.mu.Unlock()
 		if done {
 			return
 		}
-		rows, err := h.read(h.ctx, cs.name, from)
+		rows, err := h.readFrames(h.ctx, cs.name, from)
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Warn("replay events", slog.String("channel", cs.name), slog.String("error", err.Error()))
@@ -428,10 +471,17 @@ func (h *Hub) catchUp(sub *Subscription) {
 		}
 		for _, r := range rows {
 			if r.Sequence == sub.next && r.Sequence <= cs.head {
-				if f, ok := h.frame(r); ok {
-					sub.deliver(f)
+				if r.frame != nil {
+					sub.deliver(r.frame)
 				}
 				sub.next++
+			}
+		}
+		// Keep what was read when it extends the ring back, so the next
+		// resumes on this channel need no read.
+		for i := len(rows) - 1; i >= 0; i-- {
+			if rows[i].Sequence <= cs.head {
+				cs.recent.pushFront(rows[i].Sequence, rows[i].frame, cs.head)
 			}
 		}
 		cs.mu.Unlock()
@@ -451,8 +501,7 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 // release gives back a reservation Subscribe did not use. cs.mu is held
 // and stays held.
 func (h *Hub) release(cs *channelState) {
-	cs.users--
-	if len(cs.subs) == 0 && cs.users == 0 {
+	if cs.users.Add(-1) == 0 && len(cs.subs) == 0 {
 		go h.drop(cs)
 	}
 }
@@ -466,7 +515,7 @@ func (h *Hub) drop(cs *channelState) {
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if len(cs.subs) == 0 && cs.users == 0 {
+	if len(cs.subs) == 0 && cs.users.Load() == 0 {
 		delete(h.channels, cs.name)
 		close(cs.done)
 		h.bus.Unwatch(cs.name)
@@ -500,6 +549,7 @@ func (h *Hub) fanOut(cs *channelState) {
 				}
 				cs.head = r.Sequence
 				f, ok := h.frame(r)
+				cs.recent.push(r.Sequence, f)
 				for sub := range cs.subs {
 					if sub.paused || sub.next != r.Sequence {
 						continue // not started, still catching up, or already past it
