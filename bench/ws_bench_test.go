@@ -649,6 +649,10 @@ func newWSNode(b *testing.B, ping time.Duration) *wsNode {
 		SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,
 		MessagesPerSecond: float64(cfg.WSMessageRate.Burst) / cfg.WSMessageRate.Per.Seconds(), Burst: cfg.WSMessageRate.Burst,
 	}, log, time.Now)
+	gwCtx, stopGW := context.WithCancel(ctx)
+	gwDone := make(chan struct{})
+	go func() { defer close(gwDone); gw.Run(gwCtx) }()
+	b.Cleanup(func() { stopGW(); <-gwDone })
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/ws", gw)
 	base := serve(b, mux)

@@ -156,3 +156,13 @@ SELECT count(*) FROM user_identities WHERE user_id = @user_id;
 
 -- name: DeviceOwnedBy :one
 SELECT id FROM devices WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL;
+
+-- name: SessionStandings :many
+-- SessionStandings is the standing of many sessions at once: the WebSocket
+-- gateway re-checks every open socket's session each ping interval with
+-- one query per batch, not one per socket.
+SELECT s.id, s.revoked_at, u.disabled_at AS user_disabled_at, d.revoked_at AS device_revoked_at
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN devices d ON d.id = s.device_id
+WHERE s.id = ANY(@ids::uuid[]);

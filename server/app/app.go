@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -425,7 +426,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(hubDone)
 		if a.hub != nil {
+			var wg sync.WaitGroup
+			wg.Go(func() { a.gateway.Run(hubCtx) })
 			a.hub.Run(hubCtx)
+			wg.Wait()
 		}
 	}()
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))

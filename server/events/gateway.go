@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -237,6 +238,7 @@ type socket struct {
 	closeOnce sync.Once
 	strikes   int
 	throttled bool
+	pinging   atomic.Bool
 	// autoBroadcast is the broadcast subscription made at ready, held
 	// paused until the client's first subscribe (which may resume the
 	// channel from its own position instead) or a short grace period.
@@ -320,9 +322,8 @@ func (s *socket) abort(code websocket.StatusCode, reason string) {
 
 func (s *socket) serve() {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); s.write() }()
-	go func() { defer wg.Done(); s.keepAlive() }()
 	s.read()
 	s.close(websocket.StatusNormalClosure, "")
 	<-s.ctx.Done()
@@ -361,6 +362,10 @@ func (s *socket) write() {
 		}
 		return true
 	}
+	// The writer also starts the pings: one goroutine fewer per socket
+	// than a pinger of its own.
+	tick := time.NewTicker(s.g.cfg.PingInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -368,6 +373,10 @@ func (s *socket) write() {
 		case f := <-s.queue:
 			if !send(f) {
 				return
+			}
+		case <-tick.C:
+			if s.pinging.CompareAndSwap(false, true) {
+				go s.ping()
 			}
 		case req := <-s.closing:
 			for drained := false; !drained; {
@@ -387,30 +396,20 @@ func (s *socket) write() {
 	}
 }
 
-// keepAlive pings the peer and re-checks the session every interval.
-func (s *socket) keepAlive() {
-	tick := time.NewTicker(s.g.cfg.PingInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.PingInterval)
-		err := s.c.Ping(ctx)
-		cancel()
-		if err != nil {
-			s.abort(websocket.StatusGoingAway, "no answer to ping")
-			return
-		}
-		if reason := s.standing(); reason != "" {
-			s.sendError("unauthenticated", reason, "")
-			s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), reason)
-			return
-		}
-		s.present()
+// ping checks that the peer answers within an interval (else the socket
+// is dropped) and renews its Live View presence. The writer starts one per
+// interval; the session's standing is checked for all sockets at once by
+// Gateway.Run.
+func (s *socket) ping() {
+	defer s.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.PingInterval)
+	err := s.c.Ping(ctx)
+	cancel()
+	if err != nil {
+		s.abort(websocket.StatusGoingAway, "no answer to ping")
+		return
 	}
+	s.present()
 }
 
 // present tells the Live View domain which live channels the socket is on.
@@ -432,32 +431,88 @@ func (s *socket) present() {
 	}
 }
 
-// standing is why the socket's session may no longer be used ("" if it may).
-func (s *socket) standing() string {
-	s.mu.Lock()
-	p := s.principal
-	s.mu.Unlock()
-	if p == nil || p.SessionID == "" {
-		return ""
+// Run re-checks, every ping interval until ctx ends, the standing of the
+// session behind every open socket, in one query per standingBatch
+// sessions: a revoked session or device, or a disabled account, closes
+// its sockets with 4003 within one interval.
+func (g *Gateway) Run(ctx context.Context) {
+	t := time.NewTicker(g.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.checkStanding(ctx)
+		}
 	}
-	sid, err := uuid.Parse(p.SessionID)
-	if err != nil {
-		return "the session is not valid"
+}
+
+// standingBatch bounds the session ids sent in one standing query.
+const standingBatch = 5000
+
+func (g *Gateway) checkStanding(ctx context.Context) {
+	bySession := map[uuid.UUID][]*socket{}
+	g.mu.Lock()
+	for s := range g.sockets {
+		s.mu.Lock()
+		p := s.principal
+		s.mu.Unlock()
+		if p == nil || p.SessionID == "" {
+			continue
+		}
+		if id, err := uuid.Parse(p.SessionID); err == nil {
+			bySession[id] = append(bySession[id], s)
+		}
 	}
-	row, err := s.g.store.SessionPrincipal(s.ctx, sid)
-	switch {
-	case errors.Is(store.MapError(err), store.ErrNotFound):
-		return "the session no longer exists"
-	case err != nil:
-		return "" // the database is out of reach: keep the socket, check again later
-	case row.RevokedAt != nil:
-		return "the session was signed out"
-	case row.DeviceRevokedAt != nil:
-		return "the device was revoked"
-	case row.UserDisabledAt != nil:
-		return "the account was disabled"
+	g.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(bySession))
+	for id := range bySession {
+		ids = append(ids, id)
 	}
-	return ""
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), standingBatch)]
+		ids = ids[len(batch):]
+		rows, err := g.store.SessionStandings(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				// The database is out of reach: keep the sockets, check again later.
+				g.log.WarnContext(ctx, "check session standing", slog.String("error", err.Error()))
+			}
+			return
+		}
+		found := make(map[uuid.UUID]bool, len(rows))
+		for _, r := range rows {
+			found[r.ID] = true
+			reason := ""
+			switch {
+			case r.RevokedAt != nil:
+				reason = "the session was signed out"
+			case r.DeviceRevokedAt != nil:
+				reason = "the device was revoked"
+			case r.UserDisabledAt != nil:
+				reason = "the account was disabled"
+			}
+			if reason != "" {
+				for _, s := range bySession[r.ID] {
+					s.revoke(reason)
+				}
+			}
+		}
+		for _, id := range batch {
+			if !found[id] {
+				for _, s := range bySession[id] {
+					s.revoke("the session no longer exists")
+				}
+			}
+		}
+	}
+}
+
+// revoke ends a socket whose session may no longer be used.
+func (s *socket) revoke(reason string) {
+	s.sendError("unauthenticated", reason, "")
+	s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_REVOKED), reason)
 }
 
 // read handles client frames until the socket ends. Reads are not bound to

@@ -586,6 +586,49 @@ func (q *Queries) SessionRevokeByDevice(ctx context.Context, arg SessionRevokeBy
 	return result.RowsAffected(), nil
 }
 
+const sessionStandings = `-- name: SessionStandings :many
+SELECT s.id, s.revoked_at, u.disabled_at AS user_disabled_at, d.revoked_at AS device_revoked_at
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN devices d ON d.id = s.device_id
+WHERE s.id = ANY($1::uuid[])
+`
+
+type SessionStandingsRow struct {
+	ID              uuid.UUID
+	RevokedAt       *time.Time
+	UserDisabledAt  *time.Time
+	DeviceRevokedAt *time.Time
+}
+
+// SessionStandings is the standing of many sessions at once: the WebSocket
+// gateway re-checks every open socket's session each ping interval with
+// one query per batch, not one per socket.
+func (q *Queries) SessionStandings(ctx context.Context, ids []uuid.UUID) ([]SessionStandingsRow, error) {
+	rows, err := q.db.Query(ctx, sessionStandings, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SessionStandingsRow{}
+	for rows.Next() {
+		var i SessionStandingsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.RevokedAt,
+			&i.UserDisabledAt,
+			&i.DeviceRevokedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionTouch = `-- name: SessionTouch :exec
 UPDATE sessions SET last_used_at = now() WHERE id = $1
 `

@@ -213,6 +213,10 @@ type Querier interface {
 	// SessionRevokeAny revokes a session whoever owns it (security responses).
 	SessionRevokeAny(ctx context.Context, arg SessionRevokeAnyParams) (int64, error)
 	SessionRevokeByDevice(ctx context.Context, arg SessionRevokeByDeviceParams) (int64, error)
+	// SessionStandings is the standing of many sessions at once: the WebSocket
+	// gateway re-checks every open socket's session each ping interval with
+	// one query per batch, not one per socket.
+	SessionStandings(ctx context.Context, ids []uuid.UUID) ([]SessionStandingsRow, error)
 	SessionTouch(ctx context.Context, id uuid.UUID) error
 	SigningKeyInsert(ctx context.Context, arg SigningKeyInsertParams) error
 	// SigningKeyListPublished lists keys whose tokens may still be valid, newest first.
