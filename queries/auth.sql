@@ -166,3 +166,14 @@ FROM sessions s
 JOIN users u ON u.id = s.user_id
 LEFT JOIN devices d ON d.id = s.device_id
 WHERE s.id = ANY(@ids::uuid[]);
+
+-- name: UserPhoneClear :exec
+-- UserPhoneClear releases a number from any other account, before
+-- UserPhoneSet gives it to the account that just proved it.
+UPDATE users SET phone_e164 = NULL WHERE phone_e164 = @phone::text AND id <> @id;
+
+-- name: UserPhoneSet :exec
+UPDATE users SET phone_e164 = @phone::text WHERE id = @id;
+
+-- name: UserGetByPhone :one
+SELECT * FROM users WHERE phone_e164 = @phone::text;

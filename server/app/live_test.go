@@ -94,6 +94,19 @@ func TestLiveViewStreamsReadOnlyToInvitedViewers(t *testing.T) {
 	require.Equal(t, "d2", throttled.GetError().GetEventId())
 	require.Equal(t, "diff_update", viewerWS.Next().GetEventType())
 
+	// The AI comment overlay (published by the server, never by clients)
+	// reaches the viewers beside the text.
+	lv := live.NewService(b.store, slog.New(slog.DiscardHandler), time.Now)
+	sid := uuid.MustParse(session.GetId())
+	require.NoError(t, lv.PublishOverlay(ctx, sid, 3, "This loop never ends when n is negative."))
+	overlay := viewerWS.Next()
+	require.Equal(t, "live.overlay", overlay.GetEventType())
+	require.EqualValues(t, 3, overlay.GetLiveOverlay().GetLine())
+	require.Equal(t, "This loop never ends when n is negative.", overlay.GetLiveOverlay().GetNote())
+	require.Error(t, lv.PublishOverlay(ctx, sid, 3, ""))
+	creatorWS.Send(&hivesyncv1.Event{Id: "o1", Payload: &hivesyncv1.Event_LiveOverlay{LiveOverlay: &hivesyncv1.LiveOverlayEvent{SessionId: session.GetId(), Note: "fake"}}})
+	require.Equal(t, "error", creatorWS.Next().GetEventType(), "clients cannot send overlays")
+
 	// A viewer cannot end it; the creator can, and viewers are told.
 	_, err = liveClient(b, viewer).EndLive(ctx, &hivesyncv1.EndLiveRequest{SessionId: session.GetId()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
@@ -105,6 +118,7 @@ func TestLiveViewStreamsReadOnlyToInvitedViewers(t *testing.T) {
 	require.Equal(t, "permission_denied", viewerWS.Next().GetError().GetCode(), "the channel closes")
 	_, err = liveClient(b, viewer).JoinLive(ctx, &hivesyncv1.JoinLiveRequest{Token: inv.GetToken()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "an ended session takes no viewers")
+	require.ErrorIs(t, lv.PublishOverlay(ctx, sid, 1, "late"), live.ErrSessionEnded)
 }
 
 func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
@@ -188,4 +202,55 @@ func TestLiveInvitesBoundToAnAccountAndCapped(t *testing.T) {
 	require.NoError(t, later.EndIdle(ctx))
 	ended := viewerWS.Next()
 	require.Equal(t, "idle_timeout", ended.GetLiveEnded().GetReason())
+}
+
+// A creator can invite an existing user by phone number: the number an
+// identity provider verified at the user's sign-in (OIDC phone_number and
+// phone_number_verified).
+func TestLiveInviteByVerifiedPhoneNumber(t *testing.T) {
+	t.Parallel()
+	idp := newOIDCProvider(t)
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_OIDC_PROVIDERS": "apple=" + idp.srv.URL + "|dev.hivesync.ios"})
+	ctx := context.Background()
+	authc := hivesyncv1connect.NewAuthServiceClient(b.h1, b.baseURL)
+	signIn := func(claims map[string]any) *hivesyncv1.SignInWithIdTokenResponse {
+		resp, err := authc.SignInWithIdToken(ctx, &hivesyncv1.SignInWithIdTokenRequest{Provider: "apple", IdToken: idp.idToken(t, idp.key, claims), Nonce: "n-0S6_WzA2Mj"})
+		require.NoError(t, err)
+		return resp
+	}
+	phoneOf := func(userID string) *string {
+		var p *string
+		require.NoError(t, b.store.Pool().QueryRow(ctx, "SELECT phone_e164 FROM users WHERE id = $1", userID).Scan(&p))
+		return p
+	}
+	// An unverified number is not recorded; a verified one is, normalized.
+	grace := signIn(map[string]any{"jti": "1", "phone_number": "+1 415 555 0100", "phone_number_verified": false})
+	require.Nil(t, phoneOf(grace.GetUser().GetId()))
+	grace = signIn(map[string]any{"jti": "2", "phone_number": "+1 415 555 0100", "phone_number_verified": true})
+	require.Equal(t, "+14155550100", *phoneOf(grace.GetUser().GetId()))
+
+	creator := newEditorOn(t, b, "creator@phone.test", "desktop")
+	pid, _, _ := wsProject(t, creator)
+	lc := liveClient(b, creator)
+	inv, err := lc.CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, InviteePhone: "+1 (415) 555-0100"})
+	require.NoError(t, err)
+	require.Equal(t, grace.GetUser().GetId(), inv.GetInviteeUserId())
+
+	for name, req := range map[string]*hivesyncv1.CreateLiveInviteRequest{
+		"no country code": {ProjectId: pid, InviteePhone: "415 555 0100"},
+		"letters":         {ProjectId: pid, InviteePhone: "+1 415 CALL NOW"},
+		"email and phone": {ProjectId: pid, InviteePhone: "+14155550100", InviteeEmail: "grace@example.com"},
+	} {
+		_, err := lc.CreateLiveInvite(ctx, req)
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), name)
+	}
+	_, err = lc.CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, InviteePhone: "+1 415 555 0199"})
+	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "no account has it")
+
+	// A number verified later for another account moves to it.
+	other := signIn(map[string]any{"jti": "3", "sub": "other-subject", "email": "other@example.com", "phone_number": "+14155550100", "phone_number_verified": true})
+	require.Nil(t, phoneOf(grace.GetUser().GetId()))
+	inv, err = lc.CreateLiveInvite(ctx, &hivesyncv1.CreateLiveInviteRequest{ProjectId: pid, InviteePhone: "+14155550100"})
+	require.NoError(t, err)
+	require.Equal(t, other.GetUser().GetId(), inv.GetInviteeUserId())
 }

@@ -148,6 +148,10 @@ func (s *IDTokenSignIn) SignIn(ctx context.Context, provider, rawIDToken, nonce,
 		EmailVerified any    `json:"email_verified"`
 		Name          string `json:"name"`
 		JTI           string `json:"jti"`
+		// A verified phone number lets Live View creators invite the
+		// account by phone (spec §4).
+		PhoneNumber         string `json:"phone_number"`
+		PhoneNumberVerified any    `json:"phone_number_verified"`
 	}
 	if err := tok.Claims(&claims); err != nil {
 		return SignInResult{}, fmt.Errorf("%w: claims: %w", ErrIDTokenRejected, err)
@@ -178,6 +182,14 @@ func (s *IDTokenSignIn) SignIn(ctx context.Context, provider, rawIDToken, nonce,
 		}
 		if user.DisabledAt != nil {
 			return ErrAccountDisabled
+		}
+		if phone, ok := NormalizePhone(claims.PhoneNumber); ok && verified(claims.PhoneNumberVerified) {
+			if err := q.UserPhoneClear(ctx, dbgen.UserPhoneClearParams{Phone: phone, ID: user.ID}); err != nil {
+				return fmt.Errorf("release phone number: %w", err)
+			}
+			if err := q.UserPhoneSet(ctx, dbgen.UserPhoneSetParams{Phone: phone, ID: user.ID}); err != nil {
+				return fmt.Errorf("record phone number: %w", err)
+			}
 		}
 		mobile := Clients["mobile"]
 		pair, err := s.issuer.StartSessionTx(ctx, q, SessionParams{UserID: user.ID, Client: mobile, Scopes: mobile.DefaultScopes()})

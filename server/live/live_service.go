@@ -26,6 +26,7 @@ import (
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/server/notify"
 	"github.com/hivesync/hivesync/store"
@@ -121,7 +122,27 @@ func (s *Service) CreateLiveInvite(ctx context.Context, req *hivesyncv1.CreateLi
 			return nil, connect.NewError(connect.CodeNotFound, errors.New("no such file in this project"))
 		}
 	}
+	phone := ""
+	if raw := req.GetInviteePhone(); raw != "" {
+		if email != "" {
+			return nil, apierror.InvalidArgument("invitee_phone", "give an email or a phone number, not both")
+		}
+		var ok bool
+		if phone, ok = auth.NormalizePhone(raw); !ok {
+			return nil, apierror.InvalidArgument("invitee_phone", "must be a phone number with its country code, e.g. +1 415 555 0100")
+		}
+	}
 	var invitee *uuid.UUID
+	if phone != "" {
+		u, err := s.store.UserGetByPhone(ctx, phone)
+		if err != nil {
+			if errors.Is(store.MapError(err), store.ErrNotFound) {
+				return nil, connect.NewError(connect.CodeNotFound, errors.New("no HiveSync account has that phone number; share the QR code instead"))
+			}
+			return nil, s.mapErr(ctx, err)
+		}
+		invitee = &u.ID
+	}
 	if email != "" {
 		u, err := s.store.UserGetByEmail(ctx, email)
 		if err != nil {
@@ -369,6 +390,31 @@ func (s *Service) RouteClientEvent(ctx context.Context, p *access.Principal, ev 
 		return err
 	})
 	return true, err
+}
+
+// ErrSessionEnded is returned for a Live View session that is not running.
+var ErrSessionEnded = errors.New("the Live View session is not running")
+
+// MaxOverlayNote bounds an overlay note.
+const MaxOverlayNote = 4096
+
+// PublishOverlay sends an AI comment overlay to a running session's viewers
+// (spec §4: optional, shown beside the creator's text, never applied to
+// it). The AI pipeline calls it; clients cannot send overlays.
+func (s *Service) PublishOverlay(ctx context.Context, sessionID uuid.UUID, line int32, note string) error {
+	if note == "" || len(note) > MaxOverlayNote || line < 0 {
+		return fmt.Errorf("an overlay needs a note of 1 to %d bytes and a line >= 0", MaxOverlayNote)
+	}
+	session, err := s.store.LiveSessionGet(ctx, sessionID)
+	if errors.Is(store.MapError(err), store.ErrNotFound) || (err == nil && session.EndedAt != nil) {
+		return ErrSessionEnded
+	}
+	if err != nil {
+		return err
+	}
+	_, err = events.Append(ctx, s.store, Channel(sessionID.String()), &hivesyncv1.Event{Payload: &hivesyncv1.Event_LiveOverlay{
+		LiveOverlay: &hivesyncv1.LiveOverlayEvent{SessionId: sessionID.String(), Line: line, Note: note}}}, s.now())
+	return err
 }
 
 // IdleArgs is the periodic River job ending sessions idle for an hour.

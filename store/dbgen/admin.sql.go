@@ -68,7 +68,7 @@ func (q *Queries) SessionRevokeAllForUser(ctx context.Context, arg SessionRevoke
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at FROM users WHERE email_normalized = lower($1)
+SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164 FROM users WHERE email_normalized = lower($1)
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error) {
@@ -82,6 +82,7 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+		&i.PhoneE164,
 	)
 	return i, err
 }
@@ -89,7 +90,7 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 const userSetDisabled = `-- name: UserSetDisabled :one
 UPDATE users SET disabled_at = CASE WHEN $1::boolean THEN coalesce(disabled_at, now()) ELSE NULL END
 WHERE id = $2
-RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at
+RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164
 `
 
 type UserSetDisabledParams struct {
@@ -108,6 +109,7 @@ func (q *Queries) UserSetDisabled(ctx context.Context, arg UserSetDisabledParams
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+		&i.PhoneE164,
 	)
 	return i, err
 }

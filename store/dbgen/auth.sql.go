@@ -715,7 +715,7 @@ func (q *Queries) SigningKeyRetireOthers(ctx context.Context, arg SigningKeyReti
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at FROM users WHERE id = $1
+SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164 FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -729,6 +729,27 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+		&i.PhoneE164,
+	)
+	return i, err
+}
+
+const userGetByPhone = `-- name: UserGetByPhone :one
+SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164 FROM users WHERE phone_e164 = $1::text
+`
+
+func (q *Queries) UserGetByPhone(ctx context.Context, phone string) (User, error) {
+	row := q.db.QueryRow(ctx, userGetByPhone, phone)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.EmailNormalized,
+		&i.DisplayName,
+		&i.IsAdmin,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.PhoneE164,
 	)
 	return i, err
 }
@@ -737,7 +758,7 @@ const userInsert = `-- name: UserInsert :one
 INSERT INTO users (id, email, email_normalized, display_name)
 VALUES ($1, $2, lower($2), $3)
 ON CONFLICT (email_normalized) DO UPDATE SET email_normalized = EXCLUDED.email_normalized
-RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at, (xmax = 0) AS inserted
+RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164, (xmax = 0) AS inserted
 `
 
 type UserInsertParams struct {
@@ -754,6 +775,7 @@ type UserInsertRow struct {
 	IsAdmin         bool
 	DisabledAt      *time.Time
 	CreatedAt       time.Time
+	PhoneE164       *string
 	Inserted        bool
 }
 
@@ -768,9 +790,40 @@ func (q *Queries) UserInsert(ctx context.Context, arg UserInsertParams) (UserIns
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+		&i.PhoneE164,
 		&i.Inserted,
 	)
 	return i, err
+}
+
+const userPhoneClear = `-- name: UserPhoneClear :exec
+UPDATE users SET phone_e164 = NULL WHERE phone_e164 = $1::text AND id <> $2
+`
+
+type UserPhoneClearParams struct {
+	Phone string
+	ID    uuid.UUID
+}
+
+// UserPhoneClear releases a number from any other account, before
+// UserPhoneSet gives it to the account that just proved it.
+func (q *Queries) UserPhoneClear(ctx context.Context, arg UserPhoneClearParams) error {
+	_, err := q.db.Exec(ctx, userPhoneClear, arg.Phone, arg.ID)
+	return err
+}
+
+const userPhoneSet = `-- name: UserPhoneSet :exec
+UPDATE users SET phone_e164 = $1::text WHERE id = $2
+`
+
+type UserPhoneSetParams struct {
+	Phone string
+	ID    uuid.UUID
+}
+
+func (q *Queries) UserPhoneSet(ctx context.Context, arg UserPhoneSetParams) error {
+	_, err := q.db.Exec(ctx, userPhoneSet, arg.Phone, arg.ID)
+	return err
 }
 
 const userUpsertByEmail = `-- name: UserUpsertByEmail :one
@@ -778,7 +831,7 @@ INSERT INTO users (id, email, email_normalized, display_name, is_admin)
 VALUES ($1, $2, lower($2), $3, $4)
 ON CONFLICT (email_normalized) DO UPDATE
 SET is_admin = users.is_admin OR EXCLUDED.is_admin
-RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at
+RETURNING id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164
 `
 
 type UserUpsertByEmailParams struct {
@@ -805,6 +858,7 @@ func (q *Queries) UserUpsertByEmail(ctx context.Context, arg UserUpsertByEmailPa
 		&i.IsAdmin,
 		&i.DisabledAt,
 		&i.CreatedAt,
+		&i.PhoneE164,
 	)
 	return i, err
 }

@@ -294,6 +294,7 @@ type User struct {
 	IsAdmin         bool
 	DisabledAt      *time.Time
 	CreatedAt       time.Time
+	PhoneE164       *string
 }
 
 type UserIdentity struct {

@@ -263,8 +263,13 @@ type Querier interface {
 	TotpUpsertPending(ctx context.Context, arg TotpUpsertPendingParams) error
 	UserGetByEmail(ctx context.Context, email string) (User, error)
 	UserGetByID(ctx context.Context, id uuid.UUID) (User, error)
+	UserGetByPhone(ctx context.Context, phone string) (User, error)
 	UserInsert(ctx context.Context, arg UserInsertParams) (UserInsertRow, error)
 	UserLockForEntitlement(ctx context.Context, id uuid.UUID) error
+	// UserPhoneClear releases a number from any other account, before
+	// UserPhoneSet gives it to the account that just proved it.
+	UserPhoneClear(ctx context.Context, arg UserPhoneClearParams) error
+	UserPhoneSet(ctx context.Context, arg UserPhoneSetParams) error
 	UserSetDisabled(ctx context.Context, arg UserSetDisabledParams) (User, error)
 	// UserUpsertByEmail returns the account for an email, creating it if needed.
 	UserUpsertByEmail(ctx context.Context, arg UserUpsertByEmailParams) (User, error)

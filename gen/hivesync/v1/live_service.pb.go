@@ -131,7 +131,12 @@ type CreateLiveInviteRequest struct {
 	// file_id optionally narrows the session to one file of the project.
 	FileId string `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
 	// invitee_email optionally binds the invite to an existing account.
-	InviteeEmail  string `protobuf:"bytes,3,opt,name=invitee_email,json=inviteeEmail,proto3" json:"invitee_email,omitempty"`
+	InviteeEmail string `protobuf:"bytes,3,opt,name=invitee_email,json=inviteeEmail,proto3" json:"invitee_email,omitempty"`
+	// invitee_phone optionally binds the invite to the existing account whose
+	// identity provider verified this phone number, in international form
+	// ("+" and the country code; spaces, dashes and parentheses are ignored).
+	// At most one of invitee_email and invitee_phone.
+	InviteePhone  string `protobuf:"bytes,4,opt,name=invitee_phone,json=inviteePhone,proto3" json:"invitee_phone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +188,13 @@ func (x *CreateLiveInviteRequest) GetFileId() string {
 func (x *CreateLiveInviteRequest) GetInviteeEmail() string {
 	if x != nil {
 		return x.InviteeEmail
+	}
+	return ""
+}
+
+func (x *CreateLiveInviteRequest) GetInviteePhone() string {
+	if x != nil {
+		return x.InviteePhone
 	}
 	return ""
 }
@@ -458,12 +470,13 @@ const file_hivesync_v1_live_service_proto_rawDesc = "" +
 	"\x0fcreator_user_id\x18\x05 \x01(\tR\rcreatorUserId\x129\n" +
 	"\n" +
 	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
-	"\aviewers\x18\a \x01(\x05R\aviewers\"v\n" +
+	"\aviewers\x18\a \x01(\x05R\aviewers\"\x9b\x01\n" +
 	"\x17CreateLiveInviteRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\tR\x06fileId\x12#\n" +
-	"\rinvitee_email\x18\x03 \x01(\tR\finviteeEmail\"\xe6\x01\n" +
+	"\rinvitee_email\x18\x03 \x01(\tR\finviteeEmail\x12#\n" +
+	"\rinvitee_phone\x18\x04 \x01(\tR\finviteePhone\"\xe6\x01\n" +
 	"\x18CreateLiveInviteResponse\x122\n" +
 	"\asession\x18\x01 \x01(\v2\x18.hivesync.v1.LiveSessionR\asession\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x1d\n" +

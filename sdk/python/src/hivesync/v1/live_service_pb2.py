@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hivesync.v1 import access_pb2 as hivesync_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/live_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xec\x01\n\x0bLiveSession\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63hannel\x18\x02 \x01(\tR\x07\x63hannel\x12\x1d\n\nproject_id\x18\x03 \x01(\tR\tprojectId\x12\x17\n\x07\x66ile_id\x18\x04 \x01(\tR\x06\x66ileId\x12&\n\x0f\x63reator_user_id\x18\x05 \x01(\tR\rcreatorUserId\x12\x39\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n\x07viewers\x18\x07 \x01(\x05R\x07viewers\"v\n\x17\x43reateLiveInviteRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07\x66ile_id\x18\x02 \x01(\tR\x06\x66ileId\x12#\n\rinvitee_email\x18\x03 \x01(\tR\x0cinviteeEmail\"\xe6\x01\n\x18\x43reateLiveInviteResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.hivesync.v1.LiveSessionR\x07session\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\x12\x1d\n\nqr_payload\x18\x03 \x01(\tR\tqrPayload\x12\x39\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12&\n\x0finvitee_user_id\x18\x05 \x01(\tR\rinviteeUserId\"\'\n\x0fJoinLiveRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"F\n\x10JoinLiveResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.hivesync.v1.LiveSessionR\x07session\"/\n\x0e\x45ndLiveRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x11\n\x0f\x45ndLiveResponse2\xa6\x03\n\x0bLiveService\x12\xa9\x01\n\x10\x43reateLiveInvite\x12$.hivesync.v1.CreateLiveInviteRequest\x1a%.hivesync.v1.CreateLiveInviteResponse\"H\xca\xf3\x18\x10\x12\x01\x07\x1a\tlive_view \x01\x82\xd3\xe4\x93\x02.\")/api/v1/projects/{project_id}/live/invite:\x01*\x12t\n\x08JoinLive\x12\x1c.hivesync.v1.JoinLiveRequest\x1a\x1d.hivesync.v1.JoinLiveResponse\"+\xca\xf3\x18\x03\x12\x01\x07\x82\xd3\xe4\x93\x02\x1e\"\x19/api/v1/live/{token}/join:\x01*\x12u\n\x07\x45ndLive\x12\x1b.hivesync.v1.EndLiveRequest\x1a\x1c.hivesync.v1.EndLiveResponse\"/\xca\xf3\x18\x03\x12\x01\x07\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/live/{session_id}/end:\x01*BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehivesync/v1/live_service.proto\x12\x0bhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xec\x01\n\x0bLiveSession\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63hannel\x18\x02 \x01(\tR\x07\x63hannel\x12\x1d\n\nproject_id\x18\x03 \x01(\tR\tprojectId\x12\x17\n\x07\x66ile_id\x18\x04 \x01(\tR\x06\x66ileId\x12&\n\x0f\x63reator_user_id\x18\x05 \x01(\tR\rcreatorUserId\x12\x39\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n\x07viewers\x18\x07 \x01(\x05R\x07viewers\"\x9b\x01\n\x17\x43reateLiveInviteRequest\x12\x1d\n\nproject_id\x18\x01 \x01(\tR\tprojectId\x12\x17\n\x07\x66ile_id\x18\x02 \x01(\tR\x06\x66ileId\x12#\n\rinvitee_email\x18\x03 \x01(\tR\x0cinviteeEmail\x12#\n\rinvitee_phone\x18\x04 \x01(\tR\x0cinviteePhone\"\xe6\x01\n\x18\x43reateLiveInviteResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.hivesync.v1.LiveSessionR\x07session\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\x12\x1d\n\nqr_payload\x18\x03 \x01(\tR\tqrPayload\x12\x39\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12&\n\x0finvitee_user_id\x18\x05 \x01(\tR\rinviteeUserId\"\'\n\x0fJoinLiveRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"F\n\x10JoinLiveResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.hivesync.v1.LiveSessionR\x07session\"/\n\x0e\x45ndLiveRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x11\n\x0f\x45ndLiveResponse2\xa6\x03\n\x0bLiveService\x12\xa9\x01\n\x10\x43reateLiveInvite\x12$.hivesync.v1.CreateLiveInviteRequest\x1a%.hivesync.v1.CreateLiveInviteResponse\"H\xca\xf3\x18\x10\x12\x01\x07\x1a\tlive_view \x01\x82\xd3\xe4\x93\x02.\")/api/v1/projects/{project_id}/live/invite:\x01*\x12t\n\x08JoinLive\x12\x1c.hivesync.v1.JoinLiveRequest\x1a\x1d.hivesync.v1.JoinLiveResponse\"+\xca\xf3\x18\x03\x12\x01\x07\x82\xd3\xe4\x93\x02\x1e\"\x19/api/v1/live/{token}/join:\x01*\x12u\n\x07\x45ndLive\x12\x1b.hivesync.v1.EndLiveRequest\x1a\x1c.hivesync.v1.EndLiveResponse\"/\xca\xf3\x18\x03\x12\x01\x07\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/live/{session_id}/end:\x01*BP\n\x13\x64\x65v.hivesync.sdk.v1P\x01Z7github.com/hivesync/hivesync/gen/hivesync/v1;hivesyncv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,18 +43,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIVESERVICE'].methods_by_name['EndLive']._serialized_options = b'\312\363\030\003\022\001\007\202\323\344\223\002\"\"\035/api/v1/live/{session_id}/end:\001*'
   _globals['_LIVESESSION']._serialized_start=137
   _globals['_LIVESESSION']._serialized_end=373
-  _globals['_CREATELIVEINVITEREQUEST']._serialized_start=375
-  _globals['_CREATELIVEINVITEREQUEST']._serialized_end=493
-  _globals['_CREATELIVEINVITERESPONSE']._serialized_start=496
-  _globals['_CREATELIVEINVITERESPONSE']._serialized_end=726
-  _globals['_JOINLIVEREQUEST']._serialized_start=728
-  _globals['_JOINLIVEREQUEST']._serialized_end=767
-  _globals['_JOINLIVERESPONSE']._serialized_start=769
-  _globals['_JOINLIVERESPONSE']._serialized_end=839
-  _globals['_ENDLIVEREQUEST']._serialized_start=841
-  _globals['_ENDLIVEREQUEST']._serialized_end=888
-  _globals['_ENDLIVERESPONSE']._serialized_start=890
-  _globals['_ENDLIVERESPONSE']._serialized_end=907
-  _globals['_LIVESERVICE']._serialized_start=910
-  _globals['_LIVESERVICE']._serialized_end=1332
+  _globals['_CREATELIVEINVITEREQUEST']._serialized_start=376
+  _globals['_CREATELIVEINVITEREQUEST']._serialized_end=531
+  _globals['_CREATELIVEINVITERESPONSE']._serialized_start=534
+  _globals['_CREATELIVEINVITERESPONSE']._serialized_end=764
+  _globals['_JOINLIVEREQUEST']._serialized_start=766
+  _globals['_JOINLIVEREQUEST']._serialized_end=805
+  _globals['_JOINLIVERESPONSE']._serialized_start=807
+  _globals['_JOINLIVERESPONSE']._serialized_end=877
+  _globals['_ENDLIVEREQUEST']._serialized_start=879
+  _globals['_ENDLIVEREQUEST']._serialized_end=926
+  _globals['_ENDLIVERESPONSE']._serialized_start=928
+  _globals['_ENDLIVERESPONSE']._serialized_end=945
+  _globals['_LIVESERVICE']._serialized_start=948
+  _globals['_LIVESERVICE']._serialized_end=1370
 # @@protoc_insertion_point(module_scope)

@@ -29,14 +29,16 @@ class LiveSession(_message.Message):
     def __init__(self, id: _Optional[str] = ..., channel: _Optional[str] = ..., project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., creator_user_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., viewers: _Optional[int] = ...) -> None: ...
 
 class CreateLiveInviteRequest(_message.Message):
-    __slots__ = ("project_id", "file_id", "invitee_email")
+    __slots__ = ("project_id", "file_id", "invitee_email", "invitee_phone")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     INVITEE_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    INVITEE_PHONE_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     file_id: str
     invitee_email: str
-    def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., invitee_email: _Optional[str] = ...) -> None: ...
+    invitee_phone: str
+    def __init__(self, project_id: _Optional[str] = ..., file_id: _Optional[str] = ..., invitee_email: _Optional[str] = ..., invitee_phone: _Optional[str] = ...) -> None: ...
 
 class CreateLiveInviteResponse(_message.Message):
     __slots__ = ("session", "token", "qr_payload", "expires_at", "invitee_user_id")

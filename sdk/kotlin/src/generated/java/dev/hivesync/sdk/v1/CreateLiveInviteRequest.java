@@ -35,6 +35,7 @@ private static final long serialVersionUID = 0L;
     projectId_ = "";
     fileId_ = "";
     inviteeEmail_ = "";
+    inviteePhone_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -196,6 +197,59 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int INVITEE_PHONE_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object inviteePhone_ = "";
+  /**
+   * <pre>
+   * invitee_phone optionally binds the invite to the existing account whose
+   * identity provider verified this phone number, in international form
+   * ("+" and the country code; spaces, dashes and parentheses are ignored).
+   * At most one of invitee_email and invitee_phone.
+   * </pre>
+   *
+   * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+   * @return The inviteePhone.
+   */
+  @java.lang.Override
+  public java.lang.String getInviteePhone() {
+    java.lang.Object ref = inviteePhone_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      inviteePhone_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * invitee_phone optionally binds the invite to the existing account whose
+   * identity provider verified this phone number, in international form
+   * ("+" and the country code; spaces, dashes and parentheses are ignored).
+   * At most one of invitee_email and invitee_phone.
+   * </pre>
+   *
+   * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+   * @return The bytes for inviteePhone.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getInviteePhoneBytes() {
+    java.lang.Object ref = inviteePhone_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      inviteePhone_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -219,6 +273,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(inviteeEmail_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 3, inviteeEmail_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(inviteePhone_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, inviteePhone_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -231,6 +288,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(inviteeEmail_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(3, inviteeEmail_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(inviteePhone_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, inviteePhone_);
     }
     return size;
   }
@@ -262,6 +322,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getFileId())) return false;
     if (!getInviteeEmail()
         .equals(other.getInviteeEmail())) return false;
+    if (!getInviteePhone()
+        .equals(other.getInviteePhone())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -279,6 +341,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getFileId().hashCode();
     hash = (37 * hash) + INVITEE_EMAIL_FIELD_NUMBER;
     hash = (53 * hash) + getInviteeEmail().hashCode();
+    hash = (37 * hash) + INVITEE_PHONE_FIELD_NUMBER;
+    hash = (53 * hash) + getInviteePhone().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -417,6 +481,7 @@ private static final long serialVersionUID = 0L;
       projectId_ = "";
       fileId_ = "";
       inviteeEmail_ = "";
+      inviteePhone_ = "";
       return this;
     }
 
@@ -459,6 +524,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.inviteeEmail_ = inviteeEmail_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.inviteePhone_ = inviteePhone_;
+      }
     }
 
     @java.lang.Override
@@ -486,6 +554,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getInviteeEmail().isEmpty()) {
         inviteeEmail_ = other.inviteeEmail_;
         bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      if (!other.getInviteePhone().isEmpty()) {
+        inviteePhone_ = other.inviteePhone_;
+        bitField0_ |= 0x00000008;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -527,6 +600,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 34: {
+              inviteePhone_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -816,6 +894,113 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       inviteeEmail_ = value;
       bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object inviteePhone_ = "";
+    /**
+     * <pre>
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * </pre>
+     *
+     * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+     * @return The inviteePhone.
+     */
+    public java.lang.String getInviteePhone() {
+      java.lang.Object ref = inviteePhone_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        inviteePhone_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * </pre>
+     *
+     * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+     * @return The bytes for inviteePhone.
+     */
+    public com.google.protobuf.ByteString
+        getInviteePhoneBytes() {
+      java.lang.Object ref = inviteePhone_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        inviteePhone_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * </pre>
+     *
+     * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+     * @param value The inviteePhone to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInviteePhone(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      inviteePhone_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * </pre>
+     *
+     * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearInviteePhone() {
+      inviteePhone_ = getDefaultInstance().getInviteePhone();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * </pre>
+     *
+     * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+     * @param value The bytes for inviteePhone to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInviteePhoneBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      inviteePhone_ = value;
+      bitField0_ |= 0x00000008;
       onChanged();
       return this;
     }

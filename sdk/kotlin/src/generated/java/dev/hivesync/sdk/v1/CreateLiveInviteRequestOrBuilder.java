@@ -69,4 +69,30 @@ public interface CreateLiveInviteRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getInviteeEmailBytes();
+
+  /**
+   * <pre>
+   * invitee_phone optionally binds the invite to the existing account whose
+   * identity provider verified this phone number, in international form
+   * ("+" and the country code; spaces, dashes and parentheses are ignored).
+   * At most one of invitee_email and invitee_phone.
+   * </pre>
+   *
+   * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+   * @return The inviteePhone.
+   */
+  java.lang.String getInviteePhone();
+  /**
+   * <pre>
+   * invitee_phone optionally binds the invite to the existing account whose
+   * identity provider verified this phone number, in international form
+   * ("+" and the country code; spaces, dashes and parentheses are ignored).
+   * At most one of invitee_email and invitee_phone.
+   * </pre>
+   *
+   * <code>string invitee_phone = 4 [json_name = "inviteePhone"];</code>
+   * @return The bytes for inviteePhone.
+   */
+  com.google.protobuf.ByteString
+      getInviteePhoneBytes();
 }

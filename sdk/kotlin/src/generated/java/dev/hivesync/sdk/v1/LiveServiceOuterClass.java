@@ -79,33 +79,34 @@ public final class LiveServiceOuterClass extends com.google.protobuf.GeneratedFi
       "R\006fileId\022&\n\017creator_user_id\030\005 \001(\tR\rcreat" +
       "orUserId\0229\n\nstarted_at\030\006 \001(\0132\032.google.pr" +
       "otobuf.TimestampR\tstartedAt\022\030\n\007viewers\030\007" +
-      " \001(\005R\007viewers\"v\n\027CreateLiveInviteRequest" +
-      "\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007file_" +
-      "id\030\002 \001(\tR\006fileId\022#\n\rinvitee_email\030\003 \001(\tR" +
-      "\014inviteeEmail\"\346\001\n\030CreateLiveInviteRespon" +
-      "se\0222\n\007session\030\001 \001(\0132\030.hivesync.v1.LiveSe" +
-      "ssionR\007session\022\024\n\005token\030\002 \001(\tR\005token\022\035\n\n" +
-      "qr_payload\030\003 \001(\tR\tqrPayload\0229\n\nexpires_a" +
-      "t\030\004 \001(\0132\032.google.protobuf.TimestampR\texp" +
-      "iresAt\022&\n\017invitee_user_id\030\005 \001(\tR\rinvitee" +
-      "UserId\"\'\n\017JoinLiveRequest\022\024\n\005token\030\001 \001(\t" +
-      "R\005token\"F\n\020JoinLiveResponse\0222\n\007session\030\001" +
-      " \001(\0132\030.hivesync.v1.LiveSessionR\007session\"" +
-      "/\n\016EndLiveRequest\022\035\n\nsession_id\030\001 \001(\tR\ts" +
-      "essionId\"\021\n\017EndLiveResponse2\246\003\n\013LiveServ" +
-      "ice\022\251\001\n\020CreateLiveInvite\022$.hivesync.v1.C" +
-      "reateLiveInviteRequest\032%.hivesync.v1.Cre" +
-      "ateLiveInviteResponse\"H\312\363\030\020\022\001\007\032\tlive_vie" +
-      "w \001\202\323\344\223\002.\")/api/v1/projects/{project_id}" +
-      "/live/invite:\001*\022t\n\010JoinLive\022\034.hivesync.v" +
-      "1.JoinLiveRequest\032\035.hivesync.v1.JoinLive" +
-      "Response\"+\312\363\030\003\022\001\007\202\323\344\223\002\036\"\031/api/v1/live/{t" +
-      "oken}/join:\001*\022u\n\007EndLive\022\033.hivesync.v1.E" +
-      "ndLiveRequest\032\034.hivesync.v1.EndLiveRespo" +
-      "nse\"/\312\363\030\003\022\001\007\202\323\344\223\002\"\"\035/api/v1/live/{sessio" +
-      "n_id}/end:\001*BP\n\023dev.hivesync.sdk.v1P\001Z7g" +
-      "ithub.com/hivesync/hivesync/gen/hivesync" +
-      "/v1;hivesyncv1b\006proto3"
+      " \001(\005R\007viewers\"\233\001\n\027CreateLiveInviteReques" +
+      "t\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\027\n\007file" +
+      "_id\030\002 \001(\tR\006fileId\022#\n\rinvitee_email\030\003 \001(\t" +
+      "R\014inviteeEmail\022#\n\rinvitee_phone\030\004 \001(\tR\014i" +
+      "nviteePhone\"\346\001\n\030CreateLiveInviteResponse" +
+      "\0222\n\007session\030\001 \001(\0132\030.hivesync.v1.LiveSess" +
+      "ionR\007session\022\024\n\005token\030\002 \001(\tR\005token\022\035\n\nqr" +
+      "_payload\030\003 \001(\tR\tqrPayload\0229\n\nexpires_at\030" +
+      "\004 \001(\0132\032.google.protobuf.TimestampR\texpir" +
+      "esAt\022&\n\017invitee_user_id\030\005 \001(\tR\rinviteeUs" +
+      "erId\"\'\n\017JoinLiveRequest\022\024\n\005token\030\001 \001(\tR\005" +
+      "token\"F\n\020JoinLiveResponse\0222\n\007session\030\001 \001" +
+      "(\0132\030.hivesync.v1.LiveSessionR\007session\"/\n" +
+      "\016EndLiveRequest\022\035\n\nsession_id\030\001 \001(\tR\tses" +
+      "sionId\"\021\n\017EndLiveResponse2\246\003\n\013LiveServic" +
+      "e\022\251\001\n\020CreateLiveInvite\022$.hivesync.v1.Cre" +
+      "ateLiveInviteRequest\032%.hivesync.v1.Creat" +
+      "eLiveInviteResponse\"H\312\363\030\020\022\001\007\032\tlive_view " +
+      "\001\202\323\344\223\002.\")/api/v1/projects/{project_id}/l" +
+      "ive/invite:\001*\022t\n\010JoinLive\022\034.hivesync.v1." +
+      "JoinLiveRequest\032\035.hivesync.v1.JoinLiveRe" +
+      "sponse\"+\312\363\030\003\022\001\007\202\323\344\223\002\036\"\031/api/v1/live/{tok" +
+      "en}/join:\001*\022u\n\007EndLive\022\033.hivesync.v1.End" +
+      "LiveRequest\032\034.hivesync.v1.EndLiveRespons" +
+      "e\"/\312\363\030\003\022\001\007\202\323\344\223\002\"\"\035/api/v1/live/{session_" +
+      "id}/end:\001*BP\n\023dev.hivesync.sdk.v1P\001Z7git" +
+      "hub.com/hivesync/hivesync/gen/hivesync/v" +
+      "1;hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -125,7 +126,7 @@ public final class LiveServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_CreateLiveInviteRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_CreateLiveInviteRequest_descriptor,
-        new java.lang.String[] { "ProjectId", "FileId", "InviteeEmail", });
+        new java.lang.String[] { "ProjectId", "FileId", "InviteeEmail", "InviteePhone", });
     internal_static_hivesync_v1_CreateLiveInviteResponse_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_hivesync_v1_CreateLiveInviteResponse_fieldAccessorTable = new

@@ -107,6 +107,37 @@ public object CreateLiveInviteRequestKt {
     public fun clearInviteeEmail() {
       _builder.clearInviteeEmail()
     }
+
+    /**
+     * ```
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * ```
+     *
+     * `string invitee_phone = 4 [json_name = "inviteePhone"];`
+     */
+    public var inviteePhone: kotlin.String
+      @kotlin.jvm.JvmName("getInviteePhone")
+        get() = _builder.inviteePhone
+      @kotlin.jvm.JvmName("setInviteePhone")
+        set(value) {
+        _builder.inviteePhone = value
+      }
+    /**
+     * ```
+     * invitee_phone optionally binds the invite to the existing account whose
+     * identity provider verified this phone number, in international form
+     * ("+" and the country code; spaces, dashes and parentheses are ignored).
+     * At most one of invitee_email and invitee_phone.
+     * ```
+     *
+     * `string invitee_phone = 4 [json_name = "inviteePhone"];`
+     */
+    public fun clearInviteePhone() {
+      _builder.clearInviteePhone()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic
