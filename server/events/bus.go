@@ -251,8 +251,11 @@ type Publisher struct {
 	mu      sync.Mutex
 	pending map[string]struct{}
 	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	// failed and warned (the run goroutine's) throttle the warning.
+	failed int
+	warned time.Time
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // NewPublisher starts publishing on bus until Close.
@@ -322,7 +325,12 @@ func (p *Publisher) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := p.bus.Publish(ctx, channels); err != nil {
-		// Not lost: every hub resyncs channel heads periodically.
-		p.log.Warn("announce events", slog.Int("channels", len(channels)), slog.String("error", err.Error()))
+		// Not lost: every hub resyncs channel heads periodically. While the
+		// bus is down, say so once a minute, not once per publish.
+		p.failed++
+		if time.Since(p.warned) >= time.Minute {
+			p.log.Warn("announce events: the bus is unreachable; nodes fall back to resync", slog.Int("failed_publishes", p.failed), slog.String("error", err.Error()))
+			p.warned, p.failed = time.Now(), 0
+		}
 	}
 }
