@@ -33,6 +33,13 @@ export {
 } from "./errors.js";
 export { restError, restJson } from "./rest.js";
 export {
+  isRetryableSaveError,
+  isTransportError,
+  saveFile,
+  type SaveFileOptions,
+  type SaveResult,
+} from "./files.js";
+export {
   AUTHORIZATION_SERVER_METADATA_PATH,
   AccessDeniedError,
   AuthSession,

@@ -11,6 +11,9 @@ hand-written layer on top of it:
 - :func:`content_sha256` — the hash the server reports for a file's content,
   to compare local text with a version or a
   :class:`~hivesync.v1.errors_pb2.Conflict`;
+- :mod:`hivesync.files` — :func:`save_file` / :func:`save_file_async`:
+  compare-and-set saves typed as :class:`Saved` or :class:`Conflicted`,
+  retried on transient failures with one idempotency key;
 - :func:`access_rule` — the ``(hivesync.v1.access)`` rule of any RPC;
 - :mod:`hivesync.oauth` — OAuth 2.1 device sign-in approved on the phone,
   refresh and revocation, with typed errors (:class:`AccessDeniedError`, ...);
@@ -44,6 +47,15 @@ from .errors import (
     limit_exceeded,
     rate_limited,
     upgrade_required,
+)
+from .files import (
+    Conflicted,
+    RetryPolicy,
+    Saved,
+    SaveResult,
+    is_retryable_save_error,
+    save_file,
+    save_file_async,
 )
 from .events import (
     AsyncEventStream,
@@ -101,6 +113,10 @@ __all__ = [
     "AsyncTokenStore",
     "AuthError",
     "AuthUnavailableError",
+    "Conflicted",
+    "RetryPolicy",
+    "SaveResult",
+    "Saved",
     "Backoff",
     "DeviceAuthorization",
     "EventStream",
@@ -141,8 +157,11 @@ __all__ = [
     "entitlement_required",
     "event_stream_url",
     "find_detail",
+    "is_retryable_save_error",
     "limit_exceeded",
     "normalize_content",
     "rate_limited",
+    "save_file",
+    "save_file_async",
     "upgrade_required",
 ]

@@ -13,7 +13,9 @@ import kotlin.concurrent.thread
  * `127.0.0.1:[targetPort]` and can break them as a bad network would:
  * [killConnections] resets both sides (SO_LINGER 0), so neither peer gets a
  * WebSocket close frame; [freezeConnections] stops forwarding but keeps the
- * sockets open, so only a heartbeat notices.
+ * sockets open, so only a heartbeat notices. [dropNextAnswers] loses answers:
+ * the request reaches the server, the connection is reset at the answer's first
+ * byte. While [refusing] is set, every new connection is reset at once.
  */
 class TcpProxy(private val targetPort: Int) : AutoCloseable {
     /** One proxied connection: the client's socket and ours to the target. */
@@ -26,6 +28,21 @@ class TcpProxy(private val targetPort: Int) : AutoCloseable {
 
     /** Connections accepted so far. */
     val accepted = AtomicInteger()
+
+    private val answersToDrop = AtomicInteger()
+
+    /** Answers lost so far by [dropNextAnswers]. */
+    val dropped = AtomicInteger()
+
+    /** While set, new connections are reset at once (the server is out of reach). */
+    @Volatile var refusing = false
+
+    /**
+     * The next [n] times the server sends bytes (the start of an answer), that
+     * connection is reset instead: the server handled the request, the client never
+     * sees the response.
+     */
+    fun dropNextAnswers(n: Int) = answersToDrop.set(n)
 
     /** The proxy's port. */
     val port: Int get() = listener.localPort
@@ -41,6 +58,11 @@ class TcpProxy(private val targetPort: Int) : AutoCloseable {
                 } catch (_: IOException) {
                     break
                 }
+                if (refusing) {
+                    client.setSoLinger(true, 0)
+                    client.close()
+                    continue
+                }
                 val upstream = try {
                     Socket(InetAddress.getLoopbackAddress(), targetPort)
                 } catch (_: IOException) {
@@ -50,13 +72,13 @@ class TcpProxy(private val targetPort: Int) : AutoCloseable {
                 val link = Link(client, upstream)
                 open += link
                 accepted.incrementAndGet()
-                pump(client, upstream, link)
-                pump(upstream, client, link)
+                pump(client, upstream, link, answers = false)
+                pump(upstream, client, link, answers = true)
             }
         }
     }
 
-    private fun pump(from: Socket, to: Socket, link: Link) {
+    private fun pump(from: Socket, to: Socket, link: Link, answers: Boolean) {
         thread(isDaemon = true, name = "tcp-proxy-pump") {
             try {
                 val input = from.getInputStream()
@@ -65,6 +87,10 @@ class TcpProxy(private val targetPort: Int) : AutoCloseable {
                 while (true) {
                     val n = input.read(buf)
                     if (n < 0) break
+                    if (answers && answersToDrop.getAndUpdate { if (it > 0) it - 1 else 0 } > 0) {
+                        dropped.incrementAndGet()
+                        break
+                    }
                     while (link.frozen && !to.isClosed) Thread.sleep(10)
                     output.write(buf, 0, n)
                     output.flush()
