@@ -582,3 +582,27 @@ func TestWebSocketResumesRecentEventsFromMemory(t *testing.T) {
 	}
 	require.Equal(t, reads+1, logReads(t, b), "one read for the three resumes from the beginning")
 }
+
+// When Redis, the bus, goes away, saves still work (the shared rate
+// limiter fails open) and their events still reach the other node's
+// clients: the hubs' resync of channel heads delivers them.
+func TestWebSocketEventsSurviveARedisOutage(t *testing.T) {
+	t.Parallel()
+	redis := redistest.StartServer(t)
+	vars := []string{"HIVESYNC_REDIS_URL", redis.URL, "HIVESYNC_WS_RESYNC_INTERVAL", "300ms"}
+	b := setup(t, app.ModeServe, map[string]string{vars[0]: vars[1], vars[2]: vars[3]})
+	other := peer(t, b, vars...)
+	ed := newEditorOn(t, b, "outage@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	ws := wstest.Dial(t, other)
+	ws.Login(ed.token)
+	ws.Subscribe(wstest.At(channel, -1))
+	head = saveN(t, ed, fid, head, 1)
+	first := ws.Next()
+
+	redis.Stop()
+	saveN(t, ed, fid, head, 2)
+	require.Equal(t, first.GetSequence()+1, ws.Next().GetSequence())
+	require.Equal(t, first.GetSequence()+2, ws.Next().GetSequence())
+}

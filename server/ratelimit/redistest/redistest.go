@@ -9,10 +9,25 @@ import (
 	"time"
 )
 
+// Server is a running redis-server.
+type Server struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// Stop kills the server now (an outage).
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
 // Start runs redis-server on a free loopback port until the test ends and
 // returns its URL. It skips the test when redis-server is not installed
 // (`make test` installs it).
-func Start(t testing.TB) string {
+func Start(t testing.TB) string { return StartServer(t).URL }
+
+// StartServer is Start, returning the server so the test can stop it.
+func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -28,13 +43,15 @@ func Start(t testing.TB) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redistest: start redis-server: %v", err)
 	}
+	srv := &Server{cmd: cmd}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			_ = c.Close()
-			return fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+			srv.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+			return srv
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redistest: redis-server did not start: %v", err)
