@@ -117,6 +117,7 @@ func New(opts Options) (*App, error) {
 	}
 	a.limiter = ratelimit.NewMemory(cfg.RateLimits, opts.Now)
 	if cfg.RedisURL != "" {
+		events.RouteRedisLogs(log.With(slog.String("component", "redis")))
 		redisLimiter, client, err := ratelimit.NewRedis(context.Background(), cfg.RedisURL, cfg.RateLimits)
 		if err != nil {
 			return nil, fmt.Errorf("HIVESYNC_REDIS_URL: %w", err)

@@ -98,6 +98,23 @@ type RedisBus struct {
 	pending map[string]bool // subscribe (true) or unsubscribe (false) on the live connection
 }
 
+// redisLog sends go-redis's own messages (failed dials while Redis is
+// down, say) to the node's JSON log instead of bare lines on stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+var redisLogOnce sync.Once
+
+// RouteRedisLogs sends go-redis's messages to log, for the whole process
+// (the rate limiter's client too). Call it before creating any Redis
+// client; only the first call counts.
+func RouteRedisLogs(log *slog.Logger) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log: log}) })
+}
+
 // NewRedisBus connects to url (redis://…) and checks that it answers.
 func NewRedisBus(ctx context.Context, url string, log *slog.Logger) (*RedisBus, error) {
 	opts, err := redis.ParseURL(url)
