@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -76,6 +77,9 @@ type Gateway struct {
 
 	onAck func(ctx context.Context, p *access.Principal, eventID string) error
 	live  LiveRouter
+
+	// checks coalesces identical concurrent authorization reads.
+	checks singleflight.Group
 
 	mu       sync.Mutex
 	sockets  map[*socket]struct{}
@@ -860,7 +864,13 @@ func (s *socket) authorize(p *access.Principal, channel string) (code, message s
 		if err != nil || uerr != nil {
 			return "not_found", "no such channel"
 		}
-		if _, err := s.g.store.ProjectGetForMember(s.ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID}); err != nil {
+		// A user's devices reconnecting together share one check.
+		_, err, _ = s.g.checks.Do("member "+projectID.String()+" "+userID.String(), func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return s.g.store.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: userID})
+		})
+		if err != nil {
 			if errors.Is(store.MapError(err), store.ErrNotFound) {
 				return "not_found", "no such channel"
 			}
