@@ -203,22 +203,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with UpgradeRequired, or invalid_argument for a malformed version) and
 // closes the socket; the client should update, not reconnect.
 func (s *socket) refuseVersion(err error, eventID string) {
+	ev := &hivesyncv1.ErrorEvent{Code: connect.CodeOf(err).String(), Message: err.Error(), EventId: eventID}
 	var cerr *connect.Error
-	if !errors.As(err, &cerr) {
-		s.sendError("invalid_argument", err.Error(), eventID)
-		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "invalid version")
-		return
-	}
-	ev := &hivesyncv1.ErrorEvent{Code: cerr.Code().String(), Message: cerr.Message(), EventId: eventID}
-	for _, d := range cerr.Details() {
-		if v, derr := d.Value(); derr == nil {
-			if up, ok := v.(*hivesyncv1.UpgradeRequired); ok {
-				ev.UpgradeRequired = up
+	if errors.As(err, &cerr) {
+		ev.Message = cerr.Message()
+		for _, d := range cerr.Details() {
+			if v, derr := d.Value(); derr == nil {
+				if up, ok := v.(*hivesyncv1.UpgradeRequired); ok {
+					ev.UpgradeRequired = up
+				}
 			}
 		}
 	}
 	s.send(&hivesyncv1.Event{EventType: "error", Payload: &hivesyncv1.Event_Error{Error: ev}})
-	if ev.UpgradeRequired == nil {
+	if ev.UpgradeRequired == nil { // a malformed version
 		s.close(websocket.StatusCode(hivesyncv1.WsCloseCode_WS_CLOSE_CODE_BAD_FRAMES), "invalid version")
 		return
 	}

@@ -28,28 +28,26 @@ type Client struct {
 // subprotocol unless others are named; the socket closes when the test ends.
 func Dial(t testing.TB, baseURL string, protocols ...string) *Client {
 	t.Helper()
-	c, err := TryDial(baseURL, protocols...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.CloseNow() })
-	return &Client{T: t, Conn: c}
+	return DialHeader(t, baseURL, nil, protocols...)
 }
 
-// TryDial opens baseURL's event stream, or says why it could not.
-func TryDial(baseURL string, protocols ...string) (*websocket.Conn, error) {
+// DialHeader is Dial with extra request headers.
+func DialHeader(t testing.TB, baseURL string, header http.Header, protocols ...string) *Client {
+	t.Helper()
 	if len(protocols) == 0 {
 		protocols = []string{events.SubprotocolJSON}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws", &websocket.DialOptions{Subprotocols: protocols})
-	if err != nil {
-		return nil, err
-	}
+	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws",
+		&websocket.DialOptions{Subprotocols: protocols, HTTPHeader: header})
+	require.NoError(t, err)
 	if resp.Body != nil {
 		_ = resp.Body.Close()
 	}
 	c.SetReadLimit(1 << 20)
-	return c, nil
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return &Client{T: t, Conn: c}
 }
 
 // Send writes one event.
@@ -124,19 +122,4 @@ func (w *Client) Subscribe(positions ...*hivesyncv1.ChannelPosition) map[string]
 // At is a channel position: resume after last (-1: from now on).
 func At(channel string, last int64) *hivesyncv1.ChannelPosition {
 	return &hivesyncv1.ChannelPosition{Channel: channel, LastSequence: last}
-}
-
-// DialHeader is Dial with extra request headers.
-func DialHeader(t testing.TB, baseURL string, header http.Header) *Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http://", "ws://", 1)+"/api/v1/ws",
-		&websocket.DialOptions{Subprotocols: []string{events.SubprotocolJSON}, HTTPHeader: header})
-	require.NoError(t, err)
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	t.Cleanup(func() { _ = c.CloseNow() })
-	return &Client{T: t, Conn: c}
 }
