@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,33 @@ func serve(b *testing.B, handler http.Handler) string {
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// serveNode runs a whole node (app.Serve: workers, the event hub, the
+// session-standing listener, the heartbeat) on a loopback port, as
+// hivesyncd does, until the benchmark ends, and returns its base URL once it
+// is ready.
+func serveNode(b *testing.B, a *app.App) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	b.Cleanup(func() {
+		cancel()
+		require.NoError(b, <-done)
+	})
+	base := "http://" + ln.Addr().String()
+	require.Eventually(b, func() bool {
+		resp, err := http.Get(base + "/health/ready")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond)
+	return base
 }
 
 func node(b *testing.B) string {

@@ -177,3 +177,9 @@ UPDATE users SET phone_e164 = @phone::text WHERE id = @id;
 
 -- name: UserGetByPhone :one
 SELECT * FROM users WHERE phone_e164 = @phone::text;
+
+-- name: StandingListen :exec
+-- StandingListen subscribes the connection to changes of sessions, users,
+-- devices and entitlements (migration 00027's triggers): the payload is the
+-- id of the user whose requests must be authenticated afresh.
+LISTEN hivesync_standing;

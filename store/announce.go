@@ -60,6 +60,7 @@ func (s *Store) FileVersionAppend(ctx context.Context, arg dbgen.FileVersionAppe
 type txQueries struct {
 	*dbgen.Queries
 	appended []string
+	standing bool // a session's standing changed (standing.go)
 }
 
 func (q *txQueries) note(channel string) {
@@ -90,14 +91,18 @@ func (q *txQueries) FileVersionAppend(ctx context.Context, arg dbgen.FileVersion
 // InTx runs fn in one transaction. fn gets the pgx.Tx (so River can enqueue a
 // job atomically with the rows that ask for it) and queries bound to it. The
 // transaction commits when fn returns nil and rolls back otherwise; events
-// it appended are announced once it committed.
+// it appended are announced, and standing changes reported, once it
+// committed.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx, q dbgen.Querier) error) error {
 	q := &txQueries{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q.Queries, q.appended = dbgen.New(tx), q.appended[:0]
+		q.Queries, q.appended, q.standing = dbgen.New(tx), q.appended[:0], false
 		return fn(tx, q)
 	})
 	if err == nil {
+		if q.standing {
+			s.standingChanged()
+		}
 		s.announce(q.appended...)
 	}
 	return err

@@ -35,6 +35,7 @@ type Store struct {
 	dbgen.Querier
 	pool      *pgxpool.Pool
 	announcer atomic.Pointer[Announcer]
+	standing  atomic.Pointer[func()]
 }
 
 // New wraps an open pool.

@@ -183,6 +183,11 @@ func New(opts Options) (*App, error) {
 			Name: "hivesync_ws_connections",
 			Help: "Open WebSocket event-stream connections on this node.",
 		}, func() float64 { return float64(gateway.Connections()) }))
+		authenticator := a.authenticator
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "hivesync_auth_session_reads_total",
+			Help: "Session standings the authenticator read from the database (requests it could not answer from its cache).",
+		}, func() float64 { return float64(authenticator.SessionReads()) }))
 		hub := a.hub
 		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "hivesync_events_log_reads_total",
@@ -429,6 +434,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		if a.hub != nil {
 			var wg sync.WaitGroup
 			wg.Go(func() { a.gateway.Run(hubCtx) })
+			wg.Go(func() { a.authenticator.Listen(hubCtx, log.With(slog.String("component", "auth"))) })
 			a.hub.Run(hubCtx)
 			wg.Wait()
 		}

@@ -511,20 +511,27 @@ func TestWebSocketRefusesOutdatedClients(t *testing.T) {
 // logReads is the node's hivesync_events_log_reads_total.
 func logReads(t *testing.T, b *testBundle) int64 {
 	t.Helper()
-	resp, err := b.h1.Get(b.baseURL + "/metrics")
+	return metric(t, b.h1, b.baseURL, "hivesync_events_log_reads_total")
+}
+
+// metric is the value of an unlabelled counter or gauge in the /metrics of
+// the node at baseURL.
+func metric(t *testing.T, client *http.Client, baseURL, name string) int64 {
+	t.Helper()
+	resp, err := client.Get(baseURL + "/metrics")
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
 	text, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(text), "\n") {
-		if v, ok := strings.CutPrefix(line, "hivesync_events_log_reads_total "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			var n float64
 			_, err := fmt.Sscan(v, &n)
 			require.NoError(t, err)
 			return int64(n)
 		}
 	}
-	t.Fatal("no hivesync_events_log_reads_total in /metrics")
+	t.Fatalf("no %s in /metrics", name)
 	return 0
 }
 

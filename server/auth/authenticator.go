@@ -20,14 +20,16 @@ import (
 // signature (checked once per token, see verifiedTokens) and lifetime it
 // checks, on every request, that the session, the user and the device are
 // still in good standing, so revoking any of them takes effect at once; and
-// it reads the user's tier from the entitlement.
+// it reads the user's tier from the entitlement. While Listen runs, that
+// standing comes from a cache every change to it empties (standing.go).
 type Authenticator struct {
-	adminKey string
-	issuer   *Issuer
-	store    *store.Store
-	leeway   time.Duration
-	now      func() time.Time
-	verified verifiedTokens
+	adminKey  string
+	issuer    *Issuer
+	store     *store.Store
+	leeway    time.Duration
+	now       func() time.Time
+	verified  verifiedTokens
+	standings standings
 }
 
 var _ access.Authenticator = (*Authenticator)(nil)
@@ -60,7 +62,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad session id", access.ErrInvalidToken)
 	}
-	row, err := a.store.SessionPrincipal(ctx, sid)
+	row, err := a.principalRow(ctx, sid)
 	if errors.Is(store.MapError(err), store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: unknown session", access.ErrInvalidToken)
 	}

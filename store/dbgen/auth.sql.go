@@ -714,6 +714,18 @@ func (q *Queries) SigningKeyRetireOthers(ctx context.Context, arg SigningKeyReti
 	return err
 }
 
+const standingListen = `-- name: StandingListen :exec
+LISTEN hivesync_standing
+`
+
+// StandingListen subscribes the connection to changes of sessions, users,
+// devices and entitlements (migration 00027's triggers): the payload is the
+// id of the user whose requests must be authenticated afresh.
+func (q *Queries) StandingListen(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, standingListen)
+	return err
+}
+
 const userGetByID = `-- name: UserGetByID :one
 SELECT id, email, email_normalized, display_name, is_admin, disabled_at, created_at, phone_e164 FROM users WHERE id = $1
 `

@@ -239,6 +239,10 @@ type Querier interface {
 	SoftLockList(ctx context.Context, arg SoftLockListParams) ([]SoftLock, error)
 	// SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
 	SoftLockUpsert(ctx context.Context, arg SoftLockUpsertParams) (bool, error)
+	// StandingListen subscribes the connection to changes of sessions, users,
+	// devices and entitlements (migration 00027's triggers): the payload is the
+	// id of the user whose requests must be authenticated afresh.
+	StandingListen(ctx context.Context) error
 	// StoreNotificationInsert records a store notification; zero rows: seen before.
 	StoreNotificationInsert(ctx context.Context, arg StoreNotificationInsertParams) (int64, error)
 	// StoreSubscriptionBest is the user's best subscription in force: the tier is
