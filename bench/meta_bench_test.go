@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -22,7 +23,12 @@ import (
 	"github.com/hivesync/hivesync/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain runs the benchmarks with the garbage collector set as hivesyncd
+// sets it (app.TuneRuntime), on a private Postgres.
+func TestMain(m *testing.M) {
+	app.TuneRuntime(os.Getenv, slog.New(slog.DiscardHandler))
+	storetest.Main(m)
+}
 
 // serve runs handler on a loopback port for the benchmark.
 func serve(b *testing.B, handler http.Handler) string {

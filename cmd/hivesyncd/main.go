@@ -88,6 +88,9 @@ func load(mode app.Mode, stderr io.Writer) (*app.Config, *slog.Logger, error) {
 		return nil, nil, err
 	}
 	log := app.NewLogger(cfg, stderr)
+	if mode == app.ModeServe || mode == app.ModeWorker || mode == app.ModeDev {
+		app.TuneRuntime(os.Getenv, log)
+	}
 	for _, name := range cfg.UnknownVariables(os.Environ()) {
 		log.Warn("unknown configuration variable ignored", slog.String("name", name))
 	}

@@ -111,8 +111,35 @@ func Count(old, new string) (added, removed int) {
 	for s > 0 && (!lineStart(old, len(old)-s, p) || !lineStart(new, len(new)-s, p)) {
 		s--
 	}
-	d := Lines(old[p:len(old)-s], new[p:len(new)-s])
+	oldMid, newMid := old[p:len(old)-s], new[p:len(new)-s]
+	// The usual save edits one line, or adds or removes a few: no search.
+	switch {
+	case oldMid == newMid:
+		return 0, 0
+	case oldMid == "":
+		return countLines(newMid), 0
+	case newMid == "":
+		return 0, countLines(oldMid)
+	case oneLine(oldMid) && oneLine(newMid):
+		return 1, 1 // they differ, so neither is kept
+	}
+	d := Lines(oldMid, newMid)
 	return d.Added, d.Removed
+}
+
+// countLines is how many lines split(s) makes.
+func countLines(s string) int {
+	n := strings.Count(s, "\n")
+	if s != "" && s[len(s)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// oneLine reports whether s (not empty) is one line.
+func oneLine(s string) bool {
+	i := strings.IndexByte(s, '\n')
+	return i < 0 || i == len(s)-1
 }
 
 // lineStart reports whether i starts a line of text, whose lines from p on
