@@ -45,8 +45,10 @@ WHERE f.id = @id AND f.deleted_at IS NULL;
 -- @author_id is still at least @min_role in its project, it locks the file
 -- row, charges @size_bytes to the project if its storage stays within
 -- @max_project_bytes, inserts the version as revision @base_revision + 1,
--- moves the head to it and appends @event_payload to the event log
--- (event_append; store/announce.go announces it after the commit). Otherwise
+-- moves the head to it and appends @event_payload to the event log as the
+-- channel's next sequence (event_append's statement, inline: a function
+-- call per save cost Postgres CPU). store/announce.go announces it after the
+-- commit. Otherwise
 -- it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 -- project updates (projects, the project's event_channels row) for the least
 -- time possible: from here to the commit, with no round trip in between.
@@ -70,9 +72,17 @@ WITH locked AS (
 ), head AS (
     UPDATE files f SET head_version_id = version.id, head_revision = version.revision
     FROM version WHERE f.id = version.file_id
+), numbered AS (
+    INSERT INTO event_channels AS c (channel, last_sequence)
+    SELECT @channel::text, 1 FROM version
+    ON CONFLICT ON CONSTRAINT event_channels_pkey DO UPDATE SET last_sequence = c.last_sequence + 1
+    RETURNING c.last_sequence
+), logged AS (
+    INSERT INTO events (channel, sequence, event_type, payload)
+    SELECT @channel::text, numbered.last_sequence, @event_type::text, @event_payload::bytea FROM numbered
 )
-SELECT version.created_at, event_append(@channel::text, @event_type::text, @event_payload::bytea)::bigint AS sequence
-FROM version;
+SELECT version.created_at, numbered.last_sequence AS sequence
+FROM version, numbered;
 
 -- name: FileListByProject :many
 SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,

@@ -32,7 +32,7 @@ func (s *Store) announce(channels ...string) {
 }
 
 // The queries that append to the event log (the ones that call the
-// event_append function) are wrapped so the channel is announced once the
+// event_append function or insert into events themselves) are wrapped so the channel is announced once the
 // append is committed: at once on the pool (each statement is its own
 // transaction), at the commit in a transaction (txQueries).
 

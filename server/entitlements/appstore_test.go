@@ -22,10 +22,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/entitlements"
+	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 	"github.com/hivesync/hivesync/store/storetest"
@@ -164,8 +164,8 @@ func (b *appStoreBundle) events(t *testing.T) []*hivesyncv1.Event {
 	require.NoError(t, err)
 	var out []*hivesyncv1.Event
 	for _, r := range rows {
-		ev := &hivesyncv1.Event{}
-		require.NoError(t, proto.Unmarshal(r.Payload, ev))
+		ev, err := events.Decode(r.Sequence, r.Payload)
+		require.NoError(t, err)
 		out = append(out, ev)
 	}
 	return out

@@ -19,8 +19,8 @@ import (
 )
 
 // NotifyChannel is the Postgres NOTIFY channel announcing appended events;
-// each message is "<channel> <sequence>". event_append (the migration that
-// defines it) sends them.
+// each message is a channel name (older nodes appended " <sequence>"). The
+// Postgres bus sends them after the appending transaction committed.
 const NotifyChannel = "hivesync_events"
 
 // UserChannel is the channel of a user's own events (entitlements,
@@ -48,14 +48,14 @@ func Append(ctx context.Context, q dbgen.Querier, channel string, ev *hivesyncv1
 	return out, nil
 }
 
-// Encoded is an event ready for the log's event_append function (see
-// migrations/00014_event_append.sql), which a statement can call to append
-// it together with other writes.
+// Encoded is an event ready for the log: for the event_append function
+// (migrations 00014, 00028), which a statement can call to append it
+// together with other writes, or for a statement's own append.
 type Encoded struct {
 	Channel   string
 	EventType string
-	// Payload is the Event without its sequence; event_append numbers the
-	// event and stores the payload with the sequence field after it.
+	// Payload is the Event without its sequence: the log's sequence column
+	// numbers it, and Decode puts the number back.
 	Payload []byte
 }
 
@@ -72,6 +72,18 @@ func Encode(channel string, ev *hivesyncv1.Event, now time.Time) (Encoded, error
 		return Encoded{}, fmt.Errorf("encode event: %w", err)
 	}
 	return Encoded{Channel: channel, EventType: typ, Payload: payload}, nil
+}
+
+// Decode reads an event stored in the log as the event numbered sequence.
+// Payloads stored since migration 00028 carry no sequence; older ones carry
+// the same number.
+func Decode(sequence int64, payload []byte) (*hivesyncv1.Event, error) {
+	ev := &hivesyncv1.Event{}
+	if err := proto.Unmarshal(payload, ev); err != nil {
+		return nil, err
+	}
+	ev.Sequence = sequence
+	return ev, nil
 }
 
 // eventType is the wire name declared for the event's payload in the contract.

@@ -603,8 +603,8 @@ func (h *Hub) enforce(cs *channelState, ev *hivesyncv1.Event) {
 // frame decodes a log row; a row that cannot be decoded is skipped (and
 // logged), never allowed to stall the channel.
 func (h *Hub) frame(r dbgen.Event) (*Frame, bool) {
-	ev := &hivesyncv1.Event{}
-	if err := proto.Unmarshal(r.Payload, ev); err != nil {
+	ev, err := Decode(r.Sequence, r.Payload)
+	if err != nil {
 		h.log.Error("undecodable event in the log", slog.String("channel", r.Channel), slog.Int64("sequence", r.Sequence), slog.String("error", err.Error()))
 		return nil, false
 	}

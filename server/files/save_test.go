@@ -10,7 +10,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
@@ -80,9 +79,8 @@ func (b *saveBundle) projectEvents(t *testing.T) []*hivesyncv1.Event {
 	require.NoError(t, err)
 	out := make([]*hivesyncv1.Event, len(rows))
 	for i, r := range rows {
-		out[i] = &hivesyncv1.Event{}
-		require.NoError(t, proto.Unmarshal(r.Payload, out[i]))
-		require.Equal(t, r.Sequence, out[i].GetSequence(), "the stored event carries its sequence")
+		out[i], err = events.Decode(r.Sequence, r.Payload)
+		require.NoError(t, err)
 	}
 	return out
 }
@@ -167,13 +165,14 @@ func TestSaveOnABaseThisNodeCreated(t *testing.T) {
 	})
 }
 
-// TestAppendedEventsCarryTheirSequence: event_append stores the sequence in
-// the payload, whatever its varint length.
-func TestAppendedEventsCarryTheirSequence(t *testing.T) {
+// TestAppendedEventsAreNumberedInOrder: events are numbered 1, 2, 3… per
+// channel, by event_append and by a save's own append alike, and read back
+// with their numbers.
+func TestAppendedEventsAreNumberedInOrder(t *testing.T) {
 	t.Parallel()
 	st := storetest.Store(t)
 	channel := events.ProjectChannel(uuid.NewString())
-	for i := range 130 { // sequences 1 to 130: one- and two-byte varints
+	for i := range 130 {
 		ev, err := events.Append(context.Background(), st, channel, &hivesyncv1.Event{Payload: &hivesyncv1.Event_Heartbeat{Heartbeat: &hivesyncv1.HeartbeatEvent{}}}, time.Now())
 		require.NoError(t, err)
 		require.Equal(t, int64(i+1), ev.GetSequence())
@@ -181,9 +180,10 @@ func TestAppendedEventsCarryTheirSequence(t *testing.T) {
 	rows, err := st.EventListAfter(context.Background(), dbgen.EventListAfterParams{Channel: channel, MaxEvents: 1000})
 	require.NoError(t, err)
 	require.Len(t, rows, 130)
-	for _, r := range rows {
-		ev := &hivesyncv1.Event{}
-		require.NoError(t, proto.Unmarshal(r.Payload, ev))
+	for i, r := range rows {
+		require.Equal(t, int64(i+1), r.Sequence)
+		ev, err := events.Decode(r.Sequence, r.Payload)
+		require.NoError(t, err)
 		require.Equal(t, r.Sequence, ev.GetSequence())
 		require.Equal(t, channel, ev.GetChannel())
 		require.Equal(t, "heartbeat", ev.GetEventType())

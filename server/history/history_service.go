@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
@@ -158,8 +157,8 @@ func (s *Service) ListHistory(ctx context.Context, req *hivesyncv1.ListHistoryRe
 type logRow dbgen.HistoryPageOldestRow
 
 func (r logRow) entry() (*hivesyncv1.HistoryEntry, error) {
-	ev := &hivesyncv1.Event{}
-	if err := proto.Unmarshal(r.Payload, ev); err != nil {
+	ev, err := events.Decode(r.Sequence, r.Payload)
+	if err != nil {
 		return nil, fmt.Errorf("decode event %d: %w", r.Sequence, err)
 	}
 	return &hivesyncv1.HistoryEntry{Event: ev, Summary: describe(ev).summary}, nil

@@ -85,8 +85,10 @@ type Querier interface {
 	// @author_id is still at least @min_role in its project, it locks the file
 	// row, charges @size_bytes to the project if its storage stays within
 	// @max_project_bytes, inserts the version as revision @base_revision + 1,
-	// moves the head to it and appends @event_payload to the event log
-	// (event_append; store/announce.go announces it after the commit). Otherwise
+	// moves the head to it and appends @event_payload to the event log as the
+	// channel's next sequence (event_append's statement, inline: a function
+	// call per save cost Postgres CPU). store/announce.go announces it after the
+	// commit. Otherwise
 	// it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 	// project updates (projects, the project's event_channels row) for the least
 	// time possible: from here to the commit, with no round trip in between.
