@@ -107,6 +107,14 @@ func (o *observer) begin() func(ctx context.Context, procedure, protocol string,
 		}
 		o.metrics.requests.WithLabelValues(procedure, code).Inc()
 		o.metrics.duration.WithLabelValues(procedure).Observe(took.Seconds())
+		level := slog.LevelInfo
+		var ce *connect.Error
+		if err != nil && errors.As(err, &ce) && (ce.Code() == connect.CodeInternal || ce.Code() == connect.CodeUnknown) {
+			level = slog.LevelError
+		}
+		if !o.log.Enabled(ctx, level) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("procedure", procedure),
 			slog.String("protocol", protocol),
@@ -115,11 +123,6 @@ func (o *observer) begin() func(ctx context.Context, procedure, protocol string,
 		}
 		if p := access.PrincipalFrom(ctx); p != nil {
 			attrs = append(attrs, slog.String("user", HashUserID(o.salt, p.UserID)))
-		}
-		level := slog.LevelInfo
-		var ce *connect.Error
-		if err != nil && errors.As(err, &ce) && (ce.Code() == connect.CodeInternal || ce.Code() == connect.CodeUnknown) {
-			level = slog.LevelError
 		}
 		o.log.LogAttrs(ctx, level, "rpc", attrs...)
 	}
