@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,10 +54,6 @@ const saveContentBytes = 1024
 // per-project rows every save updates. "one_file" is the contention case: all
 // clients save one file, and a client whose save conflicts retries on the head
 // the Conflict names; only successful saves count, conflicts/save is reported.
-//
-// The clients send each request in one write (oneWrite), as OkHttp and
-// Node's http do; "own_project_two_writes" is connect-go's client as
-// net/http sends it, headers and body in two writes, for comparison.
 func BenchmarkSaveFile(b *testing.B) {
 	pgbench := pgbenchPath(b)
 	baselineURL := storetest.URL(b)
@@ -88,11 +83,6 @@ func BenchmarkSaveFile(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d/hivesync_own_project", clients), func(b *testing.B) {
 			benchSaves(b, n.meter, n.savers(b, clients, true))
 		})
-		b.Run(fmt.Sprintf("clients=%d/hivesync_own_project_two_writes", clients), func(b *testing.B) {
-			n.twoWrites = true
-			defer func() { n.twoWrites = false }()
-			benchSaves(b, n.meter, n.savers(b, clients, true))
-		})
 		b.Run(fmt.Sprintf("clients=%d/hivesync_one_file", clients), func(b *testing.B) {
 			benchSaves(b, n.meter, n.sameFileSavers(b, clients))
 		})
@@ -107,12 +97,7 @@ type fileNode struct {
 	baseURL string
 	app     *app.App
 	client  *http.Client
-	// plain is client without oneWrite: connect-go's requests as net/http
-	// sends them, headers and body in two writes. twoWrites makes new
-	// editors use it.
-	plain     *http.Client
-	twoWrites bool
-	userID    uuid.UUID
+	userID  uuid.UUID
 }
 
 func newFileNode(b *testing.B) *fileNode {
@@ -130,30 +115,7 @@ func newFileNode(b *testing.B) *fileNode {
 	b.Cleanup(transport.CloseIdleConnections)
 	u, err := store.New(pool).UserUpsertByEmail(context.Background(), dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: "bench@files.test"})
 	require.NoError(b, err)
-	return &fileNode{baseURL: serveNode(b, a), app: a, client: &http.Client{Transport: oneWrite{transport}}, plain: &http.Client{Transport: transport}, userID: u.ID}
-}
-
-// oneWrite sends each request's headers and body in one write, as OkHttp
-// and Node's http do for a body of known length. connect-go's unary body is
-// a type net/http does not recognize as in memory, so net/http flushes the
-// headers first, and the server then reads every save in two pieces: an
-// extra write, read and wake-up per request, which measured the client
-// rather than the server.
-type oneWrite struct{ next http.RoundTripper }
-
-func (t oneWrite) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.ContentLength <= 0 || r.ContentLength > 1<<20 || r.Body == nil || r.Body == http.NoBody {
-		return t.next.RoundTrip(r)
-	}
-	buf := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(r.Body, buf); err != nil {
-		return nil, err
-	}
-	_ = r.Body.Close()
-	one := *r
-	one.Body = io.NopCloser(bytes.NewReader(buf))
-	one.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	return t.next.RoundTrip(&one)
+	return &fileNode{baseURL: serveNode(b, a), app: a, client: &http.Client{Transport: transport}, userID: u.ID}
 }
 
 // editor is one signed-in client (a session of the benchmark user, as from
@@ -175,13 +137,9 @@ func (n *fileNode) editor(b *testing.B) editor {
 			return next(ctx, req)
 		}
 	}))
-	client := n.client
-	if n.twoWrites {
-		client = n.plain
-	}
 	return editor{
-		projects: hivesyncv1connect.NewProjectServiceClient(client, n.baseURL, token),
-		files:    hivesyncv1connect.NewFileServiceClient(client, n.baseURL, token),
+		projects: hivesyncv1connect.NewProjectServiceClient(n.client, n.baseURL, token),
+		files:    hivesyncv1connect.NewFileServiceClient(n.client, n.baseURL, token),
 	}
 }
 

@@ -122,9 +122,48 @@ func Count(old, new string) (added, removed int) {
 		return 0, countLines(oldMid)
 	case oneLine(oldMid) && oneLine(newMid):
 		return 1, 1 // they differ, so neither is kept
+	case disjoint(oldMid, newMid):
+		return countLines(newMid), countLines(oldMid) // nothing to keep
 	}
 	d := Lines(oldMid, newMid)
 	return d.Added, d.Removed
+}
+
+// disjoint reports whether a and b, both of a few lines (a few edited
+// lines, as most saves are), have no line in common: then no diff keeps
+// any, and Lines' counts are their line counts without a search.
+func disjoint(a, b string) bool {
+	const few = 16
+	var la, lb [few]string
+	as, okA := splitFew(a, la[:0])
+	bs, okB := splitFew(b, lb[:0])
+	if !okA || !okB {
+		return false
+	}
+	for _, x := range as {
+		for _, y := range bs {
+			if x == y {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// splitFew appends s's lines to dst, or reports false when there are more
+// than cap(dst).
+func splitFew(s string, dst []string) ([]string, bool) {
+	for s != "" {
+		if len(dst) == cap(dst) {
+			return nil, false
+		}
+		i := strings.IndexByte(s, '\n') + 1
+		if i == 0 {
+			i = len(s)
+		}
+		dst, s = append(dst, s[:i]), s[i:]
+	}
+	return dst, true
 }
 
 // countLines is how many lines split(s) makes.
