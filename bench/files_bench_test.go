@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -64,7 +66,7 @@ func BenchmarkSaveFile(b *testing.B) {
 	for _, clients := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d/baseline_pgbench", clients), func(b *testing.B) {
 			before := meter.read()
-			tps := runPgbench(b, pgbench, baselineURL, clients)
+			tps := runPgbench(b, pgbench, baselineURL, clients, b.N)
 			meter.settle()
 			d := meter.read().sub(before)
 			reportCPU(b, d, b.N, d.children)
@@ -236,19 +238,34 @@ func conflictHead(ce *connect.Error) string {
 // saving in its own goroutine as fast as it can. ns/op is wall time divided by
 // saves, the inverse of throughput.
 func benchSaves(b *testing.B, meter *cpuMeter, clients []saver) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := meter.read()
+	conflicts, err := runSaves(clients, b.N)
+	b.StopTimer()
+	d := meter.read().sub(before)
+	require.NoError(b, err)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "saves/s")
+	reportCPU(b, d, b.N, d.self)
+	if len(clients) > 1 {
+		b.ReportMetric(float64(conflicts)/float64(b.N), "conflicts/save")
+	}
+}
+
+// runSaves makes total successful saves spread over the clients, each
+// client saving in its own goroutine as fast as it can, and returns the
+// conflicts met on the way.
+func runSaves(clients []saver, total int) (int64, error) {
 	var next, conflicts atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	before := meter.read()
 	for _, save := range clients {
 		wg.Go(func() {
 			for {
 				seq := next.Add(1)
-				if seq > int64(b.N) {
+				if seq > int64(total) {
 					return
 				}
 				c, err := save(ctx, seq)
@@ -261,14 +278,69 @@ func benchSaves(b *testing.B, meter *cpuMeter, clients []saver) {
 		})
 	}
 	wg.Wait()
-	b.StopTimer()
-	d := meter.read().sub(before)
-	require.NoError(b, firstErr)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "saves/s")
-	reportCPU(b, d, b.N, d.self)
-	if len(clients) > 1 {
-		b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/save")
+	return conflicts.Load(), firstErr
+}
+
+// BenchmarkSaveFileRatio measures the 8-client ratio to pgbench the way a
+// noisy machine allows: in rounds that alternate a pgbench run and a
+// HiveSync run of the same size, one after the other, so both meet the
+// same conditions. It reports the median over the rounds of each round's
+// ratio, by throughput (ratio) and by CPU time per operation (cpu-ratio,
+// pgbench's CPU per transaction over HiveSync's per save), with the lowest
+// and highest round. b.N is the saves of each side in all.
+func BenchmarkSaveFileRatio(b *testing.B) {
+	pgbench := pgbenchPath(b)
+	baselineURL := storetest.URL(b)
+	meter := newCPUMeter(b, baselineURL)
+	n := newFileNode(b)
+	const clients, rounds = 8, 6
+	for _, own := range []bool{true, false} {
+		name := "clients=8/shared_project"
+		if own {
+			name = "clients=8/own_project"
+		}
+		b.Run(name, func(b *testing.B) {
+			savers := n.savers(b, clients, own)
+			per := max(b.N/rounds, 2000)
+			preparePgbench(b, baselineURL)
+			var byThroughput, byCPU []float64
+			for range rounds {
+				before := meter.read()
+				tps := execPgbench(b, pgbench, baselineURL, clients, per)
+				meter.settle()
+				base := meter.read().sub(before)
+				baseCPU := float64(base.children+base.postgres) / float64(per)
+
+				before = meter.read()
+				start := time.Now()
+				_, err := runSaves(savers, per)
+				took := time.Since(start)
+				require.NoError(b, err)
+				ours := meter.read().sub(before)
+				oursCPU := float64(ours.self+ours.postgres) / float64(per)
+
+				byThroughput = append(byThroughput, float64(per)/took.Seconds()/tps)
+				byCPU = append(byCPU, baseCPU/oursCPU)
+			}
+			slices.Sort(byThroughput)
+			slices.Sort(byCPU)
+			b.ReportMetric(median(byThroughput), "ratio")
+			b.ReportMetric(byThroughput[0], "ratio-min")
+			b.ReportMetric(byThroughput[len(byThroughput)-1], "ratio-max")
+			b.ReportMetric(median(byCPU), "cpu-ratio")
+			b.ReportMetric(byCPU[0], "cpu-ratio-min")
+			b.ReportMetric(byCPU[len(byCPU)-1], "cpu-ratio-max")
+		})
 	}
+}
+
+// median of sorted values.
+func median(sorted []float64) float64 {
+	m := len(sorted) / 2
+	if len(sorted)%2 == 0 {
+		return (sorted[m-1] + sorted[m]) / 2
+	}
+	return sorted[m]
 }
 
 // saveContent is 1 KB of source text: 16 lines of 64 bytes, one of which
@@ -348,9 +420,16 @@ var (
 
 // runPgbench prepares copies of the files tables on the database at url (once
 // per database) and runs the baseline script with the given number of
-// clients, b.N transactions in all (rounded up to a multiple of clients). It
+// clients, transactions in all (rounded up to a multiple of clients). It
 // returns pgbench's transactions per second, which exclude connection set-up.
-func runPgbench(b *testing.B, pgbench, url string, clients int) float64 {
+func runPgbench(b *testing.B, pgbench, url string, clients, transactions int) float64 {
+	b.Helper()
+	preparePgbench(b, url)
+	return execPgbench(b, pgbench, url, clients, transactions)
+}
+
+// preparePgbench creates the baseline's tables on the database at url, once.
+func preparePgbench(b *testing.B, url string) {
 	b.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -365,11 +444,15 @@ FROM generate_series(0, 63) AS k
 ON CONFLICT DO NOTHING;`)
 	require.NoError(b, err)
 	require.NoError(b, conn.Close(ctx))
+}
 
+// execPgbench runs the baseline script and returns pgbench's tps.
+func execPgbench(b *testing.B, pgbench, url string, clients, transactions int) float64 {
+	b.Helper()
 	script := filepath.Join(b.TempDir(), "save.sql")
 	require.NoError(b, os.WriteFile(script, []byte(pgbenchScript), 0o644))
 	content := saveContent(1)
-	perClient := (b.N + clients - 1) / clients
+	perClient := (transactions + clients - 1) / clients
 	cmd := exec.Command(pgbench, "-n", "-M", "prepared", "-f", script,
 		"-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, runtime.GOMAXPROCS(0))), "-t", strconv.Itoa(perClient),
 		"-D", "content="+content, "-D", "sha="+files.Hash(content), "-D", "size="+strconv.Itoa(len(content)),

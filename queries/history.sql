@@ -26,10 +26,12 @@ SELECT last_sequence FROM event_channels WHERE channel = @channel;
 DELETE FROM events WHERE channel = @channel;
 
 -- name: EventPruneBatch :execrows
--- EventPruneBatch deletes up to batch_size events older than cutoff, oldest
--- first; the retention job repeats it until nothing is left to prune.
+-- EventPruneBatch deletes up to batch_size events older than cutoff, in
+-- table order (the BRIN index on created_at finds the block ranges that hold
+-- them; sorting them all to take the oldest would cost every batch the whole
+-- backlog); the retention job repeats it until nothing is left to prune.
 DELETE FROM events e
-USING (SELECT o.channel, o.sequence FROM events o WHERE o.created_at < @cutoff ORDER BY o.created_at LIMIT @batch_size) old
+USING (SELECT o.channel, o.sequence FROM events o WHERE o.created_at < @cutoff LIMIT @batch_size) old
 WHERE e.channel = old.channel AND e.sequence = old.sequence;
 
 -- name: ProjectLockForPurge :one

@@ -56,8 +56,10 @@ type Querier interface {
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
 	// EventListen subscribes the connection to appended-event announcements.
 	EventListen(ctx context.Context) error
-	// EventPruneBatch deletes up to batch_size events older than cutoff, oldest
-	// first; the retention job repeats it until nothing is left to prune.
+	// EventPruneBatch deletes up to batch_size events older than cutoff, in
+	// table order (the BRIN index on created_at finds the block ranges that hold
+	// them; sorting them all to take the oldest would cost every batch the whole
+	// backlog); the retention job repeats it until nothing is left to prune.
 	EventPruneBatch(ctx context.Context, arg EventPruneBatchParams) (int64, error)
 	// FileGetForMember returns a live file with the user's role in its project.
 	FileGetForMember(ctx context.Context, arg FileGetForMemberParams) (FileGetForMemberRow, error)
