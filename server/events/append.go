@@ -7,10 +7,12 @@ package events
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
@@ -93,9 +95,22 @@ func eventType(ev *hivesyncv1.Event) (string, error) {
 	if field == nil {
 		return "", fmt.Errorf("event has no payload")
 	}
-	spec, ok := meta.EventSpecOf(field)
+	typ, ok := eventTypes()[field.Number()]
 	if !ok {
 		return "", fmt.Errorf("payload %s has no event spec", field.Name())
 	}
-	return spec.GetEventType(), nil
+	return typ, nil
 }
+
+// eventTypes maps each payload field of Event to its event type, read from
+// the contract's options once rather than on every append.
+var eventTypes = sync.OnceValue(func() map[protoreflect.FieldNumber]string {
+	fields := (&hivesyncv1.Event{}).ProtoReflect().Descriptor().Oneofs().ByName("payload").Fields()
+	out := make(map[protoreflect.FieldNumber]string, fields.Len())
+	for i := range fields.Len() {
+		if spec, ok := meta.EventSpecOf(fields.Get(i)); ok {
+			out[fields.Get(i).Number()] = spec.GetEventType()
+		}
+	}
+	return out
+})
