@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -66,6 +68,47 @@ type observer struct {
 	metrics *metrics
 	salt    string
 	now     func() time.Time
+
+	// procedures holds each procedure's success counter and duration
+	// histogram (the mounted procedures are a fixed set), so a call does not
+	// hash its label values again.
+	procedures sync.Map // procedure → *procedureMetrics
+	// users remembers the logged hashes of recent callers' ids.
+	users     sync.Map // user id → hash
+	userCount atomic.Int32
+}
+
+// procedureMetrics are one procedure's most used metric series.
+type procedureMetrics struct {
+	ok       prometheus.Counter
+	duration prometheus.Observer
+}
+
+// maxUserHashes bounds observer.users; past it the map starts over.
+const maxUserHashes = 1 << 16
+
+func (o *observer) procedure(procedure string) *procedureMetrics {
+	if m, ok := o.procedures.Load(procedure); ok {
+		return m.(*procedureMetrics)
+	}
+	m, _ := o.procedures.LoadOrStore(procedure, &procedureMetrics{
+		ok: o.metrics.requests.WithLabelValues(procedure, "ok"), duration: o.metrics.duration.WithLabelValues(procedure),
+	})
+	return m.(*procedureMetrics)
+}
+
+// userHash is HashUserID(o.salt, userID), remembered.
+func (o *observer) userHash(userID string) string {
+	if h, ok := o.users.Load(userID); ok {
+		return h.(string)
+	}
+	h := HashUserID(o.salt, userID)
+	if o.userCount.Add(1) > maxUserHashes {
+		o.users.Clear()
+		o.userCount.Store(1)
+	}
+	o.users.Store(userID, h)
+	return h
 }
 
 var _ connect.Interceptor = (*observer)(nil)
@@ -102,11 +145,14 @@ func (o *observer) begin() func(ctx context.Context, procedure, protocol string,
 		o.metrics.inFlight.Dec()
 		took := o.now().Sub(start)
 		code := "ok"
+		pm := o.procedure(procedure)
 		if err != nil {
 			code = connect.CodeOf(err).String()
+			o.metrics.requests.WithLabelValues(procedure, code).Inc()
+		} else {
+			pm.ok.Inc()
 		}
-		o.metrics.requests.WithLabelValues(procedure, code).Inc()
-		o.metrics.duration.WithLabelValues(procedure).Observe(took.Seconds())
+		pm.duration.Observe(took.Seconds())
 		level := slog.LevelInfo
 		var ce *connect.Error
 		if err != nil && errors.As(err, &ce) && (ce.Code() == connect.CodeInternal || ce.Code() == connect.CodeUnknown) {
@@ -122,7 +168,7 @@ func (o *observer) begin() func(ctx context.Context, procedure, protocol string,
 			slog.String("duration_bucket", DurationBucket(took)),
 		}
 		if p := access.PrincipalFrom(ctx); p != nil {
-			attrs = append(attrs, slog.String("user", HashUserID(o.salt, p.UserID)))
+			attrs = append(attrs, slog.String("user", o.userHash(p.UserID)))
 		}
 		o.log.LogAttrs(ctx, level, "rpc", attrs...)
 	}

@@ -62,7 +62,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad session id", access.ErrInvalidToken)
 	}
-	row, err := a.principalRow(ctx, sid)
+	st, err := a.standingOf(ctx, sid)
+	row := st.row
 	if errors.Is(store.MapError(err), store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: unknown session", access.ErrInvalidToken)
 	}
@@ -83,8 +84,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*access
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", access.ErrInvalidToken, err)
 	}
-	granted, err := ParseScopes(row.Scopes)
-	if err != nil || !subset(scopes, granted) {
+	if st.badRow || !subset(scopes, st.granted) {
 		return nil, fmt.Errorf("%w: scope escalation", access.ErrInvalidToken)
 	}
 	if !row.UserIsAdmin && slices.Contains(scopes, hivesyncv1.Scope_SCOPE_ADMIN) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -45,24 +46,27 @@ type standings struct {
 }
 
 type standing struct {
-	row  dbgen.SessionPrincipalRow
-	read time.Time
+	row     dbgen.SessionPrincipalRow
+	granted []hivesyncv1.Scope // row.Scopes, parsed
+	badRow  bool               // row.Scopes did not parse (never cached)
+	read    time.Time
 }
 
-// get returns the cached row of session sid read after notBefore, and the
-// generation to pass to put when there is none.
-func (c *standings) get(sid uuid.UUID, notBefore time.Time) (dbgen.SessionPrincipalRow, uint64, bool) {
+// get returns the cached standing of session sid read after notBefore, and
+// the generation to pass to put when there is none.
+func (c *standings) get(sid uuid.UUID, notBefore time.Time) (standing, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[sid]
 	if ok && c.live.Load() && e.read.After(notBefore) {
-		return e.row, c.gen, true
+		return e, c.gen, true
 	}
-	return dbgen.SessionPrincipalRow{}, c.gen, false
+	return standing{}, c.gen, false
 }
 
-// put caches row, read at now, unless anything changed since gen.
-func (c *standings) put(row dbgen.SessionPrincipalRow, gen uint64, now time.Time) {
+// put caches e (e.read set), unless anything changed since gen.
+func (c *standings) put(e standing, gen uint64) {
+	row := e.row
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen || !c.live.Load() {
@@ -75,7 +79,7 @@ func (c *standings) put(row dbgen.SessionPrincipalRow, gen uint64, now time.Time
 	if len(c.entries) >= maxStandings {
 		c.evict()
 	}
-	c.entries[row.ID] = standing{row: row, read: now}
+	c.entries[row.ID] = e
 	sessions := c.byUser[row.UserID]
 	if sessions == nil {
 		sessions = make(map[uuid.UUID]struct{})
@@ -153,21 +157,27 @@ func midpoint(ts []time.Time) time.Time {
 	return lo.Add(hi.Sub(lo) / 2)
 }
 
-// principalRow is SessionPrincipal(sid), from the cache when the node is
-// listening for changes and it was read within StandingTTL.
-func (a *Authenticator) principalRow(ctx context.Context, sid uuid.UUID) (dbgen.SessionPrincipalRow, error) {
+// standingOf is SessionPrincipal(sid) with its scopes parsed, from the
+// cache when the node is listening for changes and it was read within
+// StandingTTL.
+func (a *Authenticator) standingOf(ctx context.Context, sid uuid.UUID) (standing, error) {
 	now := a.now()
-	row, gen, ok := a.standings.get(sid, now.Add(-StandingTTL))
+	e, gen, ok := a.standings.get(sid, now.Add(-StandingTTL))
 	if ok {
-		return row, nil
+		return e, nil
 	}
 	a.standings.reads.Add(1)
 	row, err := a.store.SessionPrincipal(ctx, sid)
 	if err != nil {
-		return row, err
+		return standing{}, err
 	}
-	a.standings.put(row, gen, now)
-	return row, nil
+	e = standing{row: row, read: now}
+	if e.granted, err = ParseScopes(row.Scopes); err != nil {
+		e.badRow = true
+		return e, nil // not cached: Authenticate refuses it
+	}
+	a.standings.put(e, gen)
+	return e, nil
 }
 
 // SessionReads is how many times the authenticator read a session's

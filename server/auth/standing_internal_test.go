@@ -29,7 +29,7 @@ func TestStandingCache(t *testing.T) {
 		c := &standings{}
 		r := row(uuid.New())
 		_, gen, _ := c.get(r.ID, t0)
-		c.put(r, gen, t0)
+		c.put(standing{row: r, read: t0}, gen)
 		_, _, ok := c.get(r.ID, t0.Add(-time.Second))
 		require.False(t, ok)
 	})
@@ -40,7 +40,7 @@ func TestStandingCache(t *testing.T) {
 		_, gen, ok := c.get(r.ID, t0)
 		require.False(t, ok)
 		c.forgetUser(uuid.New()) // any change while the row was being read
-		c.put(r, gen, t0)
+		c.put(standing{row: r, read: t0}, gen)
 		_, _, ok = c.get(r.ID, t0.Add(-time.Second))
 		require.False(t, ok)
 	})
@@ -51,11 +51,11 @@ func TestStandingCache(t *testing.T) {
 		a1, a2, b1 := row(ada), row(ada), row(bob)
 		for _, r := range []dbgen.SessionPrincipalRow{a1, a2, b1} {
 			_, gen, _ := c.get(r.ID, t0)
-			c.put(r, gen, t0)
+			c.put(standing{row: r, read: t0}, gen)
 		}
 		got, _, ok := c.get(a1.ID, t0.Add(-StandingTTL))
 		require.True(t, ok)
-		require.Equal(t, a1, got)
+		require.Equal(t, a1, got.row)
 		_, _, ok = c.get(a1.ID, t0) // read at t0, not after it: too old
 		require.False(t, ok)
 		c.forgetUser(ada)
@@ -75,7 +75,7 @@ func TestStandingCache(t *testing.T) {
 		for i := range maxStandings + 10 {
 			r := row(uuid.New())
 			_, gen, _ := c.get(r.ID, t0)
-			c.put(r, gen, t0.Add(time.Duration(i)*time.Millisecond))
+			c.put(standing{row: r, read: t0.Add(time.Duration(i) * time.Millisecond)}, gen)
 		}
 		require.LessOrEqual(t, len(c.entries), maxStandings)
 		require.Greater(t, len(c.entries), maxStandings/4)
