@@ -88,13 +88,19 @@ func (c *standings) put(e standing, gen uint64) {
 	sessions[row.ID] = struct{}{}
 }
 
-// evict drops the older half of the entries.
+// evict drops the older half of the entries (those read at or before the
+// midpoint between the earliest and the latest read).
 func (c *standings) evict() {
-	reads := make([]time.Time, 0, len(c.entries))
+	var lo, hi time.Time
 	for _, e := range c.entries {
-		reads = append(reads, e.read)
+		if lo.IsZero() || e.read.Before(lo) {
+			lo = e.read
+		}
+		if e.read.After(hi) {
+			hi = e.read
+		}
 	}
-	cut := midpoint(reads)
+	cut := lo.Add(hi.Sub(lo) / 2)
 	for sid, e := range c.entries {
 		if !e.read.After(cut) {
 			c.drop(sid, e.row.UserID)
@@ -140,21 +146,6 @@ func (c *standings) setLive(on bool) {
 	clear(c.entries)
 	clear(c.byUser)
 	c.live.Store(on)
-}
-
-// midpoint is halfway between the earliest and the latest of ts: entries
-// read at or before it are roughly the older half.
-func midpoint(ts []time.Time) time.Time {
-	lo, hi := ts[0], ts[0]
-	for _, t := range ts {
-		if t.Before(lo) {
-			lo = t
-		}
-		if t.After(hi) {
-			hi = t
-		}
-	}
-	return lo.Add(hi.Sub(lo) / 2)
 }
 
 // standingOf is SessionPrincipal(sid) with its scopes parsed, from the
