@@ -47,8 +47,8 @@ WHERE f.id = @id AND f.deleted_at IS NULL;
 -- @max_project_bytes, inserts the version as revision @base_revision + 1,
 -- moves the head to it and appends @event_payload to the event log as the
 -- channel's next sequence (event_append's statement, inline: a function
--- call per save cost Postgres CPU). store/announce.go announces it after the
--- commit. Otherwise
+-- call per save cost Postgres CPU; event_sequence_field is inlined by the
+-- planner). store/announce.go announces it after the commit. Otherwise
 -- it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 -- project updates (projects, the project's event_channels row) for the least
 -- time possible: from here to the commit, with no round trip in between.
@@ -79,7 +79,8 @@ WITH locked AS (
     RETURNING c.last_sequence
 ), logged AS (
     INSERT INTO events (channel, sequence, event_type, payload)
-    SELECT @channel::text, numbered.last_sequence, @event_type::text, @event_payload::bytea FROM numbered
+    SELECT @channel::text, numbered.last_sequence, @event_type::text, @event_payload::bytea || event_sequence_field(numbered.last_sequence)
+    FROM numbered
 )
 SELECT version.created_at, numbered.last_sequence AS sequence
 FROM version, numbered;

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
@@ -179,5 +180,19 @@ func TestUnavailableIsOnlyTheDatabaseOutOfReach(t *testing.T) {
 		errors.New("boom"),
 	} {
 		require.False(t, store.Unavailable(err), "%v", err)
+	}
+}
+
+// event_sequence_field (migration 00030) appends field 4 of
+// hivesync.v1.Event exactly as protobuf encodes it, at every varint length.
+func TestEventSequenceFieldIsProtobufs(t *testing.T) {
+	t.Parallel()
+	pool := storetest.Pool(t)
+	for _, s := range []int64{0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455, 268435456,
+		34359738367, 34359738368, 1 << 42, 1<<63 - 1} {
+		var got []byte
+		require.NoError(t, pool.QueryRow(context.Background(), "SELECT event_sequence_field($1)", s).Scan(&got))
+		want := protowire.AppendVarint(protowire.AppendTag(nil, 4, protowire.VarintType), uint64(s))
+		require.Equal(t, want, got, "sequence %d", s)
 	}
 }

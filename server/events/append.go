@@ -56,8 +56,9 @@ func Append(ctx context.Context, q dbgen.Querier, channel string, ev *hivesyncv1
 type Encoded struct {
 	Channel   string
 	EventType string
-	// Payload is the Event without its sequence: the log's sequence column
-	// numbers it, and Decode puts the number back.
+	// Payload is the Event without its sequence: the log numbers it in the
+	// sequence column (and appends the same number to the stored payload,
+	// for readers of the previous release); Decode takes it from the column.
 	Payload []byte
 }
 
@@ -76,9 +77,9 @@ func Encode(channel string, ev *hivesyncv1.Event, now time.Time) (Encoded, error
 	return Encoded{Channel: channel, EventType: typ, Payload: payload}, nil
 }
 
-// Decode reads an event stored in the log as the event numbered sequence.
-// Payloads stored since migration 00028 carry no sequence; older ones carry
-// the same number.
+// Decode reads an event stored in the log as the event numbered sequence
+// (its row's sequence column). The stored payload carries the same number,
+// except in rows appended under migrations 00028 and 00029.
 func Decode(sequence int64, payload []byte) (*hivesyncv1.Event, error) {
 	ev := &hivesyncv1.Event{}
 	if err := proto.Unmarshal(payload, ev); err != nil {

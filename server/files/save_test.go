@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
@@ -81,6 +82,9 @@ func (b *saveBundle) projectEvents(t *testing.T) []*hivesyncv1.Event {
 	for i, r := range rows {
 		out[i], err = events.Decode(r.Sequence, r.Payload)
 		require.NoError(t, err)
+		raw := &hivesyncv1.Event{}
+		require.NoError(t, proto.Unmarshal(r.Payload, raw))
+		require.Equal(t, r.Sequence, raw.GetSequence(), "a save's stored event carries its sequence")
 	}
 	return out
 }
@@ -166,8 +170,8 @@ func TestSaveOnABaseThisNodeCreated(t *testing.T) {
 }
 
 // TestAppendedEventsAreNumberedInOrder: events are numbered 1, 2, 3… per
-// channel, by event_append and by a save's own append alike, and read back
-// with their numbers.
+// channel, and read back with their numbers; the stored payloads carry them
+// too, for readers of the previous release.
 func TestAppendedEventsAreNumberedInOrder(t *testing.T) {
 	t.Parallel()
 	st := storetest.Store(t)
@@ -185,6 +189,10 @@ func TestAppendedEventsAreNumberedInOrder(t *testing.T) {
 		ev, err := events.Decode(r.Sequence, r.Payload)
 		require.NoError(t, err)
 		require.Equal(t, r.Sequence, ev.GetSequence())
+		// The previous release reads the number from the payload.
+		raw := &hivesyncv1.Event{}
+		require.NoError(t, proto.Unmarshal(r.Payload, raw))
+		require.Equal(t, r.Sequence, raw.GetSequence(), "the stored payload carries its sequence")
 		require.Equal(t, channel, ev.GetChannel())
 		require.Equal(t, "heartbeat", ev.GetEventType())
 	}

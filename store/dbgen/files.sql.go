@@ -387,7 +387,8 @@ WITH locked AS (
     RETURNING c.last_sequence
 ), logged AS (
     INSERT INTO events (channel, sequence, event_type, payload)
-    SELECT $16::text, numbered.last_sequence, $17::text, $18::bytea FROM numbered
+    SELECT $16::text, numbered.last_sequence, $17::text, $18::bytea || event_sequence_field(numbered.last_sequence)
+    FROM numbered
 )
 SELECT version.created_at, numbered.last_sequence AS sequence
 FROM version, numbered
@@ -426,8 +427,8 @@ type FileVersionAppendRow struct {
 // @max_project_bytes, inserts the version as revision @base_revision + 1,
 // moves the head to it and appends @event_payload to the event log as the
 // channel's next sequence (event_append's statement, inline: a function
-// call per save cost Postgres CPU). store/announce.go announces it after the
-// commit. Otherwise
+// call per save cost Postgres CPU; event_sequence_field is inlined by the
+// planner). store/announce.go announces it after the commit. Otherwise
 // it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 // project updates (projects, the project's event_channels row) for the least
 // time possible: from here to the commit, with no round trip in between.

@@ -89,8 +89,8 @@ type Querier interface {
 	// @max_project_bytes, inserts the version as revision @base_revision + 1,
 	// moves the head to it and appends @event_payload to the event log as the
 	// channel's next sequence (event_append's statement, inline: a function
-	// call per save cost Postgres CPU). store/announce.go announces it after the
-	// commit. Otherwise
+	// call per save cost Postgres CPU; event_sequence_field is inlined by the
+	// planner). store/announce.go announces it after the commit. Otherwise
 	// it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 	// project updates (projects, the project's event_channels row) for the least
 	// time possible: from here to the commit, with no round trip in between.
