@@ -39,7 +39,7 @@ type standings struct {
 	live  atomic.Bool
 	reads atomic.Int64 // SessionPrincipal queries
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // read by every request, written on misses and changes
 	gen     uint64
 	entries map[uuid.UUID]standing
 	byUser  map[uuid.UUID]map[uuid.UUID]struct{}
@@ -55,8 +55,8 @@ type standing struct {
 // get returns the cached standing of session sid read after notBefore, and
 // the generation to pass to put when there is none.
 func (c *standings) get(sid uuid.UUID, notBefore time.Time) (standing, uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, ok := c.entries[sid]
 	if ok && c.live.Load() && e.read.After(notBefore) {
 		return e, c.gen, true
