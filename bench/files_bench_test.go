@@ -303,7 +303,7 @@ func BenchmarkSaveFileRatio(b *testing.B) {
 			savers := n.savers(b, clients, own)
 			per := max(b.N/rounds, 2000)
 			preparePgbench(b, baselineURL)
-			var byThroughput, byCPU []float64
+			var byThroughput, byCPU, pgbenchClient, pgbenchServer, oursGo, oursServer []float64
 			for range rounds {
 				before := meter.read()
 				tps := execPgbench(b, pgbench, baselineURL, clients, per)
@@ -321,17 +321,34 @@ func BenchmarkSaveFileRatio(b *testing.B) {
 
 				byThroughput = append(byThroughput, float64(per)/took.Seconds()/tps)
 				byCPU = append(byCPU, baseCPU/oursCPU)
+				pgbenchClient = append(pgbenchClient, perOp(base.children, per))
+				pgbenchServer = append(pgbenchServer, perOp(base.postgres, per))
+				oursGo = append(oursGo, perOp(ours.self, per))
+				oursServer = append(oursServer, perOp(ours.postgres, per))
 			}
-			slices.Sort(byThroughput)
-			slices.Sort(byCPU)
+			for _, s := range [][]float64{byThroughput, byCPU, pgbenchClient, pgbenchServer, oursGo, oursServer} {
+				slices.Sort(s)
+			}
 			b.ReportMetric(median(byThroughput), "ratio")
 			b.ReportMetric(byThroughput[0], "ratio-min")
 			b.ReportMetric(byThroughput[len(byThroughput)-1], "ratio-max")
 			b.ReportMetric(median(byCPU), "cpu-ratio")
 			b.ReportMetric(byCPU[0], "cpu-ratio-min")
 			b.ReportMetric(byCPU[len(byCPU)-1], "cpu-ratio-max")
+			// Where the CPU goes (medians, µs per save or transaction):
+			// pgbench's client and Postgres; HiveSync's process (server
+			// and benchmark clients) and Postgres.
+			b.ReportMetric(median(pgbenchClient), "pgbench-client-µs")
+			b.ReportMetric(median(pgbenchServer), "pgbench-postgres-µs")
+			b.ReportMetric(median(oursGo), "hivesync-go-µs")
+			b.ReportMetric(median(oursServer), "hivesync-postgres-µs")
 		})
 	}
+}
+
+// perOp is d per operation, in microseconds.
+func perOp(d time.Duration, ops int) float64 {
+	return float64(d.Microseconds()) / float64(ops)
 }
 
 // median of sorted values.

@@ -39,7 +39,7 @@ JOIN projects p ON p.id = f.project_id
 LEFT JOIN file_versions b ON b.id = @base_version_id AND b.file_id = f.id
 WHERE f.id = @id AND f.deleted_at IS NULL;
 
--- name: FileVersionAppend :one
+-- name: FileVersionAppend :batchone
 -- FileVersionAppend is a whole save in one statement. If the file is live at
 -- @path, its head is still @base_version_id (revision @base_revision) and
 -- @author_id is still at least @min_role in its project, it locks the file

@@ -32,9 +32,11 @@ func (s *Store) announce(channels ...string) {
 }
 
 // The queries that append to the event log (the ones that call the
-// event_append function or insert into events themselves) are wrapped so the channel is announced once the
-// append is committed: at once on the pool (each statement is its own
-// transaction), at the commit in a transaction (txQueries).
+// event_append function or insert into events themselves) are wrapped so
+// the channel is announced once the append is committed: at once on the
+// pool (each statement is its own transaction), at the commit in a
+// transaction (txQueries). FileVersionAppend is called through
+// AppendFileVersion (savegroup.go), which does the same for its groups.
 
 // EventAppend appends an event and announces its channel.
 func (s *Store) EventAppend(ctx context.Context, arg dbgen.EventAppendParams) (int64, error) {
@@ -45,20 +47,11 @@ func (s *Store) EventAppend(ctx context.Context, arg dbgen.EventAppendParams) (i
 	return seq, err
 }
 
-// FileVersionAppend saves a version with its event and announces the event's
-// channel.
-func (s *Store) FileVersionAppend(ctx context.Context, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
-	row, err := s.Querier.FileVersionAppend(ctx, arg)
-	if err == nil {
-		s.announce(arg.Channel)
-	}
-	return row, err
-}
-
 // txQueries are the queries of one transaction; they remember the channels
 // appended to, for InTx to announce after the commit.
 type txQueries struct {
 	*dbgen.Queries
+	tx       pgx.Tx
 	appended []string
 	standing bool // a session's standing changed (standing.go)
 }
@@ -80,12 +73,17 @@ func (q *txQueries) EventAppend(ctx context.Context, arg dbgen.EventAppendParams
 	return seq, err
 }
 
-func (q *txQueries) FileVersionAppend(ctx context.Context, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
-	row, err := q.Queries.FileVersionAppend(ctx, arg)
-	if err == nil {
+// AppendFileVersion saves one version in the transaction; its event is
+// announced after the commit.
+func (q *txQueries) AppendFileVersion(ctx context.Context, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
+	rows, errs, err := appendVersions(ctx, dbgen.New(oneQueryBatches{q.tx}), []dbgen.FileVersionAppendParams{arg})
+	if err != nil {
+		return dbgen.FileVersionAppendRow{}, err
+	}
+	if errs[0] == nil {
 		q.note(arg.Channel)
 	}
-	return row, err
+	return rows[0], errs[0]
 }
 
 // InTx runs fn in one transaction. fn gets the pgx.Tx (so River can enqueue a
@@ -96,7 +94,7 @@ func (q *txQueries) FileVersionAppend(ctx context.Context, arg dbgen.FileVersion
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx, q dbgen.Querier) error) error {
 	q := &txQueries{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q.Queries, q.appended, q.standing = dbgen.New(tx), q.appended[:0], false
+		q.Queries, q.tx, q.appended, q.standing = dbgen.New(tx), tx, q.appended[:0], false
 		return fn(tx, q)
 	})
 	if err == nil {

@@ -36,11 +36,14 @@ type Store struct {
 	pool      *pgxpool.Pool
 	announcer atomic.Pointer[Announcer]
 	standing  atomic.Pointer[func()]
+	groups    *saveGroups
+	single    *dbgen.Queries // sends a batch of one as a plain query (savegroup.go)
 }
 
 // New wraps an open pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{Querier: dbgen.New(pool), pool: pool}
+	return &Store{Querier: dbgen.New(pool), pool: pool, groups: newSaveGroups(int(pool.Config().MaxConns)),
+		single: dbgen.New(oneQueryBatches{pool})}
 }
 
 // Pool returns the underlying pool, for River and health checks.

@@ -422,7 +422,7 @@ func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, a versionA
 	if err != nil {
 		return dbgen.FileVersion{}, err
 	}
-	row, err := q.FileVersionAppend(ctx, dbgen.FileVersionAppendParams{
+	row, err := store.AppendFileVersion(ctx, q, dbgen.FileVersionAppendParams{
 		FileID: a.fileID, Path: a.path, BaseVersionID: a.head, BaseRevision: a.headRevision,
 		AuthorID: a.author, MinRole: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR), MaxProjectBytes: s.limits.MaxProjectBytes,
 		ID: v.ID, Content: a.content, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes, DeviceID: v.DeviceID,

@@ -94,7 +94,7 @@ type Querier interface {
 	// it writes nothing and returns no row. As one statement, it holds the rows that every save in a
 	// project updates (projects, the project's event_channels row) for the least
 	// time possible: from here to the commit, with no round trip in between.
-	FileVersionAppend(ctx context.Context, arg FileVersionAppendParams) (FileVersionAppendRow, error)
+	FileVersionAppend(ctx context.Context, arg []FileVersionAppendParams) *FileVersionAppendBatchResults
 	FileVersionByIdempotencyKey(ctx context.Context, arg FileVersionByIdempotencyKeyParams) (FileVersion, error)
 	FileVersionGet(ctx context.Context, arg FileVersionGetParams) (FileVersion, error)
 	FileVersionInsert(ctx context.Context, arg FileVersionInsertParams) (FileVersionInsertRow, error)
