@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -35,9 +36,11 @@ import (
 // save alone would.
 //
 // Two groups of one node never hold rows of one project at once, so they
-// cannot deadlock each other. A group holds the saves of one project at
-// a time in practice; when it holds several projects' (those that waited
-// meanwhile), they run in channel order, the same in every node.
+// cannot deadlock each other. A group's saves run in channel (project)
+// order, then file id order, the same in every node, and a snapshot
+// restore locks its files in file id order before it appends: a group
+// never waits for a file while a transaction that holds a later one waits
+// for the group. Saves of one file keep their order of arrival.
 
 // maxGroup bounds the saves of one group (and so the latency a group adds
 // to the saves behind it).
@@ -147,7 +150,12 @@ func (g *saveGroups) formLocked() {
 		for c := range taken {
 			g.busy[c] = struct{}{}
 		}
-		slices.SortStableFunc(group, func(a, b *pendingSave) int { return strings.Compare(a.arg.Channel, b.arg.Channel) })
+		slices.SortStableFunc(group, func(a, b *pendingSave) int {
+			if c := strings.Compare(a.arg.Channel, b.arg.Channel); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.arg.FileID[:], b.arg.FileID[:])
+		})
 		g.inFlight++
 		group[0].group = group
 		close(group[0].lead)

@@ -1,8 +1,10 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -151,13 +153,28 @@ func (s *Service) RestoreSnapshot(ctx context.Context, req *hivesyncv1.RestoreSn
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
+		// Every file is locked before the first version is appended, in
+		// file id order. An append takes the project's rows; a concurrent
+		// save holds its file and waits for them, so taking a file lock
+		// while holding them could deadlock with it. Groups of saves take
+		// their files in the same order (store/savegroup.go).
+		byID := slices.Clone(rows)
+		slices.SortFunc(byID, func(a, b dbgen.SnapshotFilesRow) int { return bytes.Compare(a.FileID[:], b.FileID[:]) })
+		live := make(map[uuid.UUID]dbgen.File, len(rows))
+		for _, r := range byID {
 			locked, err := q.FileLockForSave(ctx, r.FileID)
 			if errors.Is(store.MapError(err), store.ErrNotFound) {
 				continue // the file is gone; restoring deleted files comes with delete/restore
 			}
 			if err != nil {
 				return err
+			}
+			live[r.FileID] = locked
+		}
+		for _, r := range rows {
+			locked, ok := live[r.FileID]
+			if !ok {
+				continue
 			}
 			if locked.HeadVersionID == r.ID {
 				resp.Unchanged++
