@@ -46,9 +46,10 @@ import (
 // to the saves behind it).
 const maxGroup = 32
 
-// groupTimeout bounds a group's run. A group does not end with the context
-// of the caller that runs it: the other saves in it are not that caller's
-// to cancel.
+// groupTimeout bounds the run of a group in which some save's caller set no
+// deadline. A group does not end with the context of the caller that runs
+// it (the other saves in it are not that caller's to cancel); it ends at
+// the latest of its callers' deadlines.
 const groupTimeout = 30 * time.Second
 
 // errGroupAborted answers the saves of a group whose run ended abnormally.
@@ -70,10 +71,11 @@ func newSaveGroups(slots int) *saveGroups {
 
 // pendingSave is one save from its call until its answer.
 type pendingSave struct {
-	arg  dbgen.FileVersionAppendParams
-	row  dbgen.FileVersionAppendRow
-	err  error
-	done chan struct{} // closed once row and err are set
+	arg      dbgen.FileVersionAppendParams
+	deadline time.Time // the caller's, if it set one
+	row      dbgen.FileVersionAppendRow
+	err      error
+	done     chan struct{} // closed once row and err are set
 	// lead is closed when this save's goroutine is to run group (which
 	// holds this save).
 	lead  chan struct{}
@@ -100,6 +102,7 @@ func (s *Store) AppendFileVersion(ctx context.Context, arg dbgen.FileVersionAppe
 		return p.row, p.err
 	}
 	p := &pendingSave{arg: arg, done: make(chan struct{}), lead: make(chan struct{})}
+	p.deadline, _ = ctx.Deadline()
 	g.queue = append(g.queue, p)
 	g.formLocked()
 	g.mu.Unlock()
@@ -194,7 +197,11 @@ func (s *Store) runGroup(ctx context.Context, group []*pendingSave) {
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+	deadline := time.Now().Add(groupTimeout)
+	if latest, ok := latestDeadline(group); ok {
+		deadline = latest
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	s.commitGroup(ctx, group)
 	var committed []string
@@ -204,6 +211,20 @@ func (s *Store) runGroup(ctx context.Context, group []*pendingSave) {
 		}
 	}
 	s.announce(committed...)
+}
+
+// latestDeadline is the latest deadline of group's callers, if all set one.
+func latestDeadline(group []*pendingSave) (time.Time, bool) {
+	var latest time.Time
+	for _, p := range group {
+		if p.deadline.IsZero() {
+			return time.Time{}, false
+		}
+		if p.deadline.After(latest) {
+			latest = p.deadline
+		}
+	}
+	return latest, true
 }
 
 // endGroup frees group's projects and slot, forms the next groups and
