@@ -42,7 +42,7 @@ type Store struct {
 
 // New wraps an open pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{Querier: dbgen.New(pool), pool: pool, groups: newSaveGroups(int(pool.Config().MaxConns)),
+	return &Store{Querier: dbgen.New(pool), pool: pool, groups: newSaveGroups(groupSlots(pool)),
 		single: dbgen.New(oneQueryBatches{pool})}
 }
 
