@@ -76,14 +76,11 @@ func (q *txQueries) EventAppend(ctx context.Context, arg dbgen.EventAppendParams
 // AppendFileVersion saves one version in the transaction; its event is
 // announced after the commit.
 func (q *txQueries) AppendFileVersion(ctx context.Context, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
-	rows, errs, err := appendVersions(ctx, dbgen.New(oneQueryBatches{q.tx}), []dbgen.FileVersionAppendParams{arg})
-	if err != nil {
-		return dbgen.FileVersionAppendRow{}, err
-	}
-	if errs[0] == nil {
+	row, err := appendOne(ctx, dbgen.New(oneQueryBatches{q.tx}), arg)
+	if err == nil {
 		q.note(arg.Channel)
 	}
-	return rows[0], errs[0]
+	return row, err
 }
 
 // InTx runs fn in one transaction. fn gets the pgx.Tx (so River can enqueue a

@@ -287,11 +287,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*pendingSave) {
 	// Postgres rolled the group back because of one save (a unique
 	// violation, say): each save alone gets its own answer.
 	for _, p := range group {
-		rows, errs, err := appendVersions(ctx, s.single, []dbgen.FileVersionAppendParams{p.arg})
-		p.row, p.err = rows[0], errs[0]
-		if err != nil {
-			p.row, p.err = dbgen.FileVersionAppendRow{}, err
-		}
+		p.row, p.err = appendOne(ctx, s.single, p.arg)
 	}
 }
 
@@ -336,6 +332,12 @@ func AppendFileVersion(ctx context.Context, q dbgen.Querier, arg dbgen.FileVersi
 	}); ok {
 		return a.AppendFileVersion(ctx, arg)
 	}
+	return appendOne(ctx, q, arg)
+}
+
+// appendOne runs FileVersionAppend for one save on q and returns its row,
+// pgx.ErrNoRows (a failed compare-and-set) or the error that ended it.
+func appendOne(ctx context.Context, q dbgen.Querier, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
 	rows, errs, err := appendVersions(ctx, q, []dbgen.FileVersionAppendParams{arg})
 	if err != nil {
 		return dbgen.FileVersionAppendRow{}, err
