@@ -26,6 +26,10 @@ type cpuMeter struct {
 // cpuSample is the CPU time used so far.
 type cpuSample struct {
 	self, children, postgres time.Duration
+	// The whole machine's: time idle (all CPUs), time in soft interrupts
+	// (where loopback TCP is processed, charged to no process), and all
+	// time elapsed on all CPUs.
+	idle, softirq, total time.Duration
 }
 
 func newCPUMeter(b *testing.B, url string) *cpuMeter {
@@ -46,6 +50,7 @@ func (m *cpuMeter) read() cpuSample {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	s := cpuSample{self: rusageCPU(self), children: rusageCPU(children)}
+	s.idle, s.softirq, s.total = machineCPU()
 	if pm, err := procStat(m.postmaster); err == nil {
 		s.postgres += pm.cpu + pm.reaped
 	}
@@ -88,7 +93,41 @@ func (m *cpuMeter) settle() {
 }
 
 func (s cpuSample) sub(o cpuSample) cpuSample {
-	return cpuSample{self: s.self - o.self, children: s.children - o.children, postgres: s.postgres - o.postgres}
+	return cpuSample{
+		self: s.self - o.self, children: s.children - o.children, postgres: s.postgres - o.postgres,
+		idle: s.idle - o.idle, softirq: s.softirq - o.softirq, total: s.total - o.total,
+	}
+}
+
+// idleShare is the share of the machine's CPU time that was idle.
+func (s cpuSample) idleShare() float64 {
+	if s.total <= 0 {
+		return 0
+	}
+	return float64(s.idle) / float64(s.total)
+}
+
+// machineCPU reads the first line of /proc/stat: user nice system idle
+// iowait irq softirq steal, in clock ticks.
+func machineCPU() (idle, softirq, total time.Duration) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, 0
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		ticks[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+	}
+	var all int64
+	for _, t := range ticks {
+		all += t
+	}
+	return time.Duration(ticks[3]+ticks[4]) * clockTick, time.Duration(ticks[6]) * clockTick, time.Duration(all) * clockTick
 }
 
 func rusageCPU(r syscall.Rusage) time.Duration {

@@ -304,6 +304,7 @@ func BenchmarkSaveFileRatio(b *testing.B) {
 			per := max(b.N/rounds, 2000)
 			preparePgbench(b, baselineURL)
 			var byThroughput, byCPU, pgbenchClient, pgbenchServer, oursGo, oursServer []float64
+			var pgbenchIdle, oursIdle, pgbenchSoftirq, oursSoftirq, pgbenchBusy, oursBusy []float64
 			for range rounds {
 				before := meter.read()
 				tps := execPgbench(b, pgbench, baselineURL, clients, per)
@@ -325,8 +326,17 @@ func BenchmarkSaveFileRatio(b *testing.B) {
 				pgbenchServer = append(pgbenchServer, perOp(base.postgres, per))
 				oursGo = append(oursGo, perOp(ours.self, per))
 				oursServer = append(oursServer, perOp(ours.postgres, per))
+				pgbenchIdle = append(pgbenchIdle, 100*base.idleShare())
+				oursIdle = append(oursIdle, 100*ours.idleShare())
+				pgbenchSoftirq = append(pgbenchSoftirq, perOp(base.softirq, per))
+				oursSoftirq = append(oursSoftirq, perOp(ours.softirq, per))
+				pgbenchBusy = append(pgbenchBusy, perOp(base.total-base.idle, per))
+				oursBusy = append(oursBusy, perOp(ours.total-ours.idle, per))
 			}
-			for _, s := range [][]float64{byThroughput, byCPU, pgbenchClient, pgbenchServer, oursGo, oursServer} {
+			for _, s := range [][]float64{
+				byThroughput, byCPU, pgbenchClient, pgbenchServer, oursGo, oursServer,
+				pgbenchIdle, oursIdle, pgbenchSoftirq, oursSoftirq, pgbenchBusy, oursBusy,
+			} {
 				slices.Sort(s)
 			}
 			b.ReportMetric(median(byThroughput), "ratio")
@@ -342,6 +352,14 @@ func BenchmarkSaveFileRatio(b *testing.B) {
 			b.ReportMetric(median(pgbenchServer), "pgbench-postgres-µs")
 			b.ReportMetric(median(oursGo), "hivesync-go-µs")
 			b.ReportMetric(median(oursServer), "hivesync-postgres-µs")
+			// The machine's: idle share of its CPUs (%) and soft-interrupt
+			// time per operation (µs; loopback TCP, charged to no process).
+			b.ReportMetric(median(pgbenchIdle), "pgbench-idle-%")
+			b.ReportMetric(median(oursIdle), "hivesync-idle-%")
+			b.ReportMetric(median(pgbenchSoftirq), "pgbench-softirq-µs")
+			b.ReportMetric(median(oursSoftirq), "hivesync-softirq-µs")
+			b.ReportMetric(median(pgbenchBusy), "pgbench-busy-µs")
+			b.ReportMetric(median(oursBusy), "hivesync-busy-µs")
 		})
 	}
 }

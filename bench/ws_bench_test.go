@@ -639,7 +639,7 @@ func newWSNode(b *testing.B, ping time.Duration) *wsNode {
 	publisher := events.NewPublisher(bus, log)
 	st.SetAnnouncer(publisher)
 	b.Cleanup(func() { _ = publisher.Close() })
-	hub := events.NewHub(st, bus, events.HubOptions{Window: cfg.WSReplayWindow, Resync: cfg.WSResync, Log: log})
+	hub := events.NewHub(st, bus, events.HubOptions{Window: cfg.WSReplayWindow, Resync: cfg.WSResync, Publisher: publisher, Log: log})
 	hubCtx, stopHub := context.WithCancel(ctx)
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()

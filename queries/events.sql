@@ -15,10 +15,10 @@ LISTEN hivesync_events;
 
 -- name: EventAnnounce :exec
 -- EventAnnounce tells every listening node that channels have new events
--- (one NOTIFY per channel). It runs on its own, after the appending
--- transaction committed: a NOTIFY inside a write transaction would
--- serialize every commit of the database.
-SELECT pg_notify('hivesync_events', c)::text FROM unnest(@channels::text[]) AS c;
+-- (one NOTIFY per channel, "<channel> <origin>"). It runs on its own, after
+-- the appending transaction committed: a NOTIFY inside a write transaction
+-- would serialize every commit of the database.
+SELECT pg_notify('hivesync_events', c || ' ' || @origin::text)::text FROM unnest(@channels::text[]) AS c;
 
 -- name: EventChannelHeads :many
 -- EventChannelHeads is the last sequence of each listed channel that has

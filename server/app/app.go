@@ -171,7 +171,7 @@ func New(opts Options) (*App, error) {
 		if opts.Authenticator != nil {
 			authn = opts.Authenticator
 		}
-		a.hub = events.NewHub(st, bus, events.HubOptions{Window: cfg.WSReplayWindow, Resync: cfg.WSResync, Log: log.With(slog.String("component", "events"))})
+		a.hub = events.NewHub(st, bus, events.HubOptions{Window: cfg.WSReplayWindow, Resync: cfg.WSResync, Publisher: publisher, Log: log.With(slog.String("component", "events"))})
 		a.gateway = events.NewGateway(a.hub, authn, st, events.GatewayConfig{
 			AuthTimeout: cfg.WSAuthTimeout, PingInterval: cfg.WSPingInterval, WriteTimeout: cfg.WSWriteTimeout,
 			SendQueue: cfg.WSSendQueue, MaxFrameBytes: cfg.WSMaxFrameBytes,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -612,4 +613,98 @@ func TestWebSocketEventsSurviveARedisOutage(t *testing.T) {
 	saveN(t, ed, fid, head, 2)
 	require.Equal(t, first.GetSequence()+1, ws.Next().GetSequence())
 	require.Equal(t, first.GetSequence()+2, ws.Next().GetSequence())
+}
+
+// A node's own events reach its clients without the bus: the node's
+// publisher wakes its hub directly. With Redis, the bus, gone and the
+// resync an hour away, a save still reaches a client of the same node.
+func TestWebSocketLocalEventsDoNotWaitForTheBus(t *testing.T) {
+	t.Parallel()
+	redis := redistest.StartServer(t)
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_REDIS_URL": redis.URL, "HIVESYNC_WS_RESYNC_INTERVAL": "1h"})
+	ed := newEditorOn(t, b, "local@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	start := ws.Subscribe(wstest.At(channel, -1))[channel]
+
+	redis.Stop()
+	saveN(t, ed, fid, head, 2)
+	require.Equal(t, start+1, ws.Next().GetSequence())
+	require.Equal(t, start+2, ws.Next().GetSequence())
+}
+
+// The bus echoes a node's announcements back to it; its hub, already woken
+// by the publisher, passes over them instead of reading the log again.
+// Announcements from other nodes (and from nodes of earlier releases, which
+// sent "<channel> <sequence>") are read.
+func TestWebSocketHubPassesOverItsOwnAnnouncements(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, map[string]string{"HIVESYNC_WS_RESYNC_INTERVAL": "1h"})
+	ed := newEditorOn(t, b, "echo@ws.test", "desktop")
+	pid, fid, head := wsProject(t, ed)
+	channel := events.ProjectChannel(pid)
+	ctx := context.Background()
+
+	// A listener of our own sees what the hub's listener sees, in the
+	// same order.
+	conn, err := b.store.Pool().Acquire(ctx)
+	require.NoError(t, err)
+	listener := conn.Hijack()
+	t.Cleanup(func() { _ = listener.Close(ctx) })
+	_, err = listener.Exec(ctx, "LISTEN hivesync_events")
+	require.NoError(t, err)
+	heard := func() string {
+		t.Helper()
+		for {
+			wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+			n, err := listener.WaitForNotification(wait)
+			cancel()
+			require.NoError(t, err)
+			if c, origin, _ := strings.Cut(n.Payload, " "); c == channel {
+				return origin
+			}
+		}
+	}
+
+	ws := wstest.Dial(t, b.baseURL)
+	ws.Login(ed.token)
+	start := ws.Subscribe(wstest.At(channel, -1))[channel]
+	reads := settledLogReads(t, b)
+	saveN(t, ed, fid, head, 1)
+	require.Equal(t, start+1, ws.Next().GetSequence())
+	origin := heard()
+	require.NotEmpty(t, origin, "announcements name their origin")
+	require.Equal(t, reads+1, settledLogReads(t, b), "the save was read once, its echo not at all")
+
+	// An event announced by another node, and one by a node of an earlier
+	// release, are each read.
+	for i, from := range []string{"n-another-node", strconv.FormatInt(start+2, 10)} {
+		enc, err := events.Encode(channel, &hivesyncv1.Event{Payload: &hivesyncv1.Event_SnapshotCreated{SnapshotCreated: &hivesyncv1.SnapshotEvent{ProjectId: pid, SnapshotId: "s", Label: from}}}, time.Now())
+		require.NoError(t, err)
+		seq, err := dbgen.New(b.store.Pool()).EventAppend(ctx, dbgen.EventAppendParams{Channel: enc.Channel, EventType: enc.EventType, Payload: enc.Payload})
+		require.NoError(t, err)
+		_, err = b.store.Pool().Exec(ctx, "SELECT pg_notify('hivesync_events', $1)", channel+" "+from)
+		require.NoError(t, err)
+		got := ws.Next()
+		require.Equal(t, seq, got.GetSequence())
+		require.Equal(t, from, got.GetSnapshotCreated().GetLabel())
+		require.Equal(t, reads+2+int64(i), settledLogReads(t, b))
+	}
+}
+
+// settledLogReads is the node's log-read count once it has stopped
+// changing (no read under way or about to start).
+func settledLogReads(t *testing.T, b *testBundle) int64 {
+	t.Helper()
+	reads := logReads(t, b)
+	for {
+		time.Sleep(300 * time.Millisecond)
+		now := logReads(t, b)
+		if now == reads {
+			return reads
+		}
+		reads = now
+	}
 }

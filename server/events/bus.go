@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,12 +22,15 @@ import (
 // the log, so a lost or duplicated announcement can delay an event but
 // never lose, reorder or repeat one).
 type Bus interface {
-	// Publish announces channels to every node's hub, this node's included.
-	Publish(ctx context.Context, channels []string) error
-	// Listen hands announcements of watched channels to wake until ctx ends
-	// or the connection fails. resync runs each time listening (re)starts,
-	// as announcements may have been missed meanwhile.
-	Listen(ctx context.Context, wake func(channel string), resync func()) error
+	// Publish announces channels to every node's hub, this node's included,
+	// tagged with origin (the publishing node's Publisher), so the hub the
+	// Publisher already woke can pass over its own announcements.
+	Publish(ctx context.Context, origin string, channels []string) error
+	// Listen hands announcements of watched channels, with their origin
+	// ("" when unknown), to wake until ctx ends or the connection fails.
+	// resync runs each time listening (re)starts, as announcements may have
+	// been missed meanwhile.
+	Listen(ctx context.Context, wake func(channel, origin string), resync func()) error
 	// Watch and Unwatch tell the bus which channels this node has
 	// subscribers on, for buses that deliver per channel.
 	Watch(channel string)
@@ -43,13 +47,15 @@ type PostgresBus struct {
 // NewPostgresBus returns the NOTIFY/LISTEN bus over st's database.
 func NewPostgresBus(st *store.Store) *PostgresBus { return &PostgresBus{store: st} }
 
-// Publish sends one NOTIFY per channel, outside any write transaction.
-func (b *PostgresBus) Publish(ctx context.Context, channels []string) error {
-	return b.store.EventAnnounce(ctx, channels)
+// Publish sends one NOTIFY per channel, outside any write transaction. The
+// payload is "<channel> <origin>": nodes of earlier releases read the channel
+// up to the space (they sent "<channel> <sequence>" themselves).
+func (b *PostgresBus) Publish(ctx context.Context, origin string, channels []string) error {
+	return b.store.EventAnnounce(ctx, dbgen.EventAnnounceParams{Channels: channels, Origin: origin})
 }
 
 // Listen LISTENs on a connection taken from the pool for good.
-func (b *PostgresBus) Listen(ctx context.Context, wake func(string), resync func()) error {
+func (b *PostgresBus) Listen(ctx context.Context, wake func(string, string), resync func()) error {
 	conn, err := b.store.Pool().Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire listener connection: %w", err)
@@ -65,8 +71,10 @@ func (b *PostgresBus) Listen(ctx context.Context, wake func(string), resync func
 		if err != nil {
 			return err
 		}
-		channel, _, _ := strings.Cut(n.Payload, " ") // older nodes append the sequence
-		wake(channel)
+		// Older nodes send the sequence where the origin is: it matches no
+		// Publisher's origin, so it wakes like an unknown one.
+		channel, origin, _ := strings.Cut(n.Payload, " ")
+		wake(channel, origin)
 	}
 }
 
@@ -134,11 +142,12 @@ func NewRedisBus(ctx context.Context, url string, log *slog.Logger) (*RedisBus, 
 // Close closes the bus's connections.
 func (b *RedisBus) Close() error { return b.client.Close() }
 
-// Publish sends one PUBLISH per channel in one round trip.
-func (b *RedisBus) Publish(ctx context.Context, channels []string) error {
+// Publish sends one PUBLISH per channel in one round trip; the message is
+// the origin (earlier releases sent it empty and ignore it).
+func (b *RedisBus) Publish(ctx context.Context, origin string, channels []string) error {
 	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range channels {
-			p.Publish(ctx, redisPrefix+c, "")
+			p.Publish(ctx, redisPrefix+c, origin)
 		}
 		return nil
 	})
@@ -148,7 +157,7 @@ func (b *RedisBus) Publish(ctx context.Context, channels []string) error {
 // Listen subscribes to the watched channels on a Pub/Sub connection and
 // follows Watch and Unwatch. Every subscription Redis confirms wakes its
 // channel, since Pub/Sub does not keep what was published before it.
-func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func()) error {
+func (b *RedisBus) Listen(ctx context.Context, wake func(string, string), resync func()) error {
 	ps := b.client.Subscribe(ctx)
 	defer func() { _ = ps.Close() }()
 	// A blocked receive does not watch ctx; closing the connection ends it.
@@ -188,10 +197,10 @@ func (b *RedisBus) Listen(ctx context.Context, wake func(string), resync func())
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			wake(strings.TrimPrefix(m.Channel, redisPrefix))
+			wake(strings.TrimPrefix(m.Channel, redisPrefix), m.Payload)
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
-				wake(strings.TrimPrefix(m.Channel, redisPrefix))
+				wake(strings.TrimPrefix(m.Channel, redisPrefix), "")
 			}
 		}
 	}
@@ -257,16 +266,19 @@ func (b *RedisBus) change(channel string, on bool) {
 }
 
 // Publisher is the node's store.Announcer: it publishes committed events on
-// the bus without holding up the writer. Channels announced while a publish
-// is on its way, or in the short gap after it, go out together in the next
-// one, so under load a node sends one announcement per channel per gap, not
-// one per event.
+// the bus without holding up the writer. It wakes this node's hub at once
+// (WakeLocal), so local subscribers never wait for the bus. Channels
+// announced while a publish is on its way, or in the gap after it, go out
+// together in the next one, so under load a node sends one announcement per
+// channel per gap, not one per event.
 type Publisher struct {
-	bus Bus
-	log *slog.Logger
+	bus    Bus
+	log    *slog.Logger
+	origin string
 
 	mu      sync.Mutex
 	pending map[string]struct{}
+	local   func(channel string)
 	kick    chan struct{}
 	// failed and warned (the run goroutine's) throttle the warning.
 	failed int
@@ -277,18 +289,40 @@ type Publisher struct {
 
 // NewPublisher starts publishing on bus until Close.
 func NewPublisher(bus Bus, log *slog.Logger) *Publisher {
-	p := &Publisher{bus: bus, log: log, pending: map[string]struct{}{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Publisher{
+		bus: bus, log: log, origin: "n" + rand.Text()[:16],
+		pending: map[string]struct{}{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
 	go p.run()
 	return p
 }
 
-// Announce queues channels for the next publish; it never blocks.
+// Origin tags this Publisher's announcements on the bus: random, so two
+// nodes (or two processes of one) never share it.
+func (p *Publisher) Origin() string { return p.origin }
+
+// WakeLocal makes Announce wake channels of this node's hub directly, before
+// the announcement goes out on the bus. wake must not block.
+func (p *Publisher) WakeLocal(wake func(channel string)) {
+	p.mu.Lock()
+	p.local = wake
+	p.mu.Unlock()
+}
+
+// Announce wakes the local hub's channels and queues them for the next
+// publish; it never blocks.
 func (p *Publisher) Announce(channels ...string) {
 	p.mu.Lock()
 	for _, c := range channels {
 		p.pending[c] = struct{}{}
 	}
+	local := p.local
 	p.mu.Unlock()
+	if local != nil {
+		for _, c := range channels {
+			local(c)
+		}
+	}
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -304,9 +338,12 @@ func (p *Publisher) Close() error {
 
 // publishGap is the pause after each publish: announcements made meanwhile
 // go out together in the next one. A lone event is published at once; under
-// a stream of saves this bounds the announcements to one per channel per
-// gap instead of one per save, for at most this much added latency.
-const publishGap = 2 * time.Millisecond
+// a stream of saves this bounds a node's publishes to one per gap instead of
+// one per save, for at most this much added latency on other nodes (this
+// node's hub is woken directly). Each publish is a statement, a commit and
+// a wake-up of every listening connection: at 2 ms they took about 5% of the
+// CPU of 8 clients' saves (BENCHMARKS.md).
+const publishGap = 10 * time.Millisecond
 
 func (p *Publisher) run() {
 	defer close(p.done)
@@ -341,7 +378,7 @@ func (p *Publisher) flush() {
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := p.bus.Publish(ctx, channels); err != nil {
+	if err := p.bus.Publish(ctx, p.origin, channels); err != nil {
 		// Not lost: every hub resyncs channel heads periodically. While the
 		// bus is down, say so once a minute, not once per publish.
 		p.failed++

@@ -64,8 +64,9 @@ type Sink interface {
 	Revoke(channel, reason string)
 }
 
-// Hub fans the event log out to this node's subscribers. The node's bus
-// announces which channels have new events (every node hears every node);
+// Hub fans the event log out to this node's subscribers. The node's
+// Publisher wakes it when this node commits events, and the bus announces
+// which channels other nodes gave new events (every node hears every node);
 // each channel with local subscribers has one reader, so an event costs one
 // read per node, not one per subscriber, and identical catch-up reads of a
 // reconnect storm are coalesced. Every resync interval the hub also compares
@@ -78,6 +79,9 @@ type Hub struct {
 	log    *slog.Logger
 	window int64
 	resync time.Duration
+	// origin is the node's Publisher's: the bus's echo of what it already
+	// woke the hub for is passed over.
+	origin string
 	reads  singleflight.Group
 	// queries counts the event-log queries this hub issued (after
 	// coalescing), for the metric and the reconnect-storm benchmark.
@@ -98,6 +102,10 @@ type HubOptions struct {
 	// Resync is how often channel heads are checked against the log
 	// (default 2 s).
 	Resync time.Duration
+	// Publisher is the node's, if any: it wakes the hub directly for the
+	// events this node commits, and the hub passes over their echo on the
+	// bus. Without it, the hub hears this node's events on the bus too.
+	Publisher *Publisher
 	Log    *slog.Logger
 }
 
@@ -107,7 +115,12 @@ func NewHub(st *store.Store, bus Bus, opts HubOptions) *Hub {
 	if opts.Resync <= 0 {
 		opts.Resync = 2 * time.Second
 	}
-	return &Hub{store: st, bus: bus, log: opts.Log, window: opts.Window, resync: opts.Resync, channels: map[string]*channelState{}, ctx: ctx, cancel: cancel}
+	h := &Hub{store: st, bus: bus, log: opts.Log, window: opts.Window, resync: opts.Resync, channels: map[string]*channelState{}, ctx: ctx, cancel: cancel}
+	if opts.Publisher != nil {
+		h.origin = opts.Publisher.Origin()
+		opts.Publisher.WakeLocal(h.wakeChannel)
+	}
+	return h
 }
 
 type channelState struct {
@@ -150,7 +163,7 @@ func (h *Hub) Run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := h.bus.Listen(ctx, h.wakeChannel, h.wakeAll)
+		err := h.bus.Listen(ctx, h.announced, h.wakeAll)
 		if ctx.Err() != nil {
 			return
 		}
@@ -229,6 +242,14 @@ func (h *Hub) wakeAll() {
 	for _, cs := range h.channels {
 		cs.poke()
 	}
+}
+
+// announced handles an announcement from the bus.
+func (h *Hub) announced(channel, origin string) {
+	if h.origin != "" && origin == h.origin {
+		return // the Publisher woke the channel when it announced
+	}
+	h.wakeChannel(channel)
 }
 
 func (h *Hub) wakeChannel(name string) {

@@ -10,15 +10,20 @@ import (
 )
 
 const eventAnnounce = `-- name: EventAnnounce :exec
-SELECT pg_notify('hivesync_events', c)::text FROM unnest($1::text[]) AS c
+SELECT pg_notify('hivesync_events', c || ' ' || $1::text)::text FROM unnest($2::text[]) AS c
 `
 
+type EventAnnounceParams struct {
+	Origin   string
+	Channels []string
+}
+
 // EventAnnounce tells every listening node that channels have new events
-// (one NOTIFY per channel). It runs on its own, after the appending
-// transaction committed: a NOTIFY inside a write transaction would
-// serialize every commit of the database.
-func (q *Queries) EventAnnounce(ctx context.Context, channels []string) error {
-	_, err := q.db.Exec(ctx, eventAnnounce, channels)
+// (one NOTIFY per channel, "<channel> <origin>"). It runs on its own, after
+// the appending transaction committed: a NOTIFY inside a write transaction
+// would serialize every commit of the database.
+func (q *Queries) EventAnnounce(ctx context.Context, arg EventAnnounceParams) error {
+	_, err := q.db.Exec(ctx, eventAnnounce, arg.Origin, arg.Channels)
 	return err
 }
 

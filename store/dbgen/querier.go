@@ -37,10 +37,10 @@ type Querier interface {
 	// EntitlementSet records a user's tier (from a store notification or an operator).
 	EntitlementSet(ctx context.Context, arg EntitlementSetParams) (Entitlement, error)
 	// EventAnnounce tells every listening node that channels have new events
-	// (one NOTIFY per channel). It runs on its own, after the appending
-	// transaction committed: a NOTIFY inside a write transaction would
-	// serialize every commit of the database.
-	EventAnnounce(ctx context.Context, channels []string) error
+	// (one NOTIFY per channel, "<channel> <origin>"). It runs on its own, after
+	// the appending transaction committed: a NOTIFY inside a write transaction
+	// would serialize every commit of the database.
+	EventAnnounce(ctx context.Context, arg EventAnnounceParams) error
 	// EventAppend stores an event (encoded without its sequence) as the next of
 	// its channel, in one statement (see event_append in
 	// migrations/00023_event_announce_after_commit.sql). store.Store announces
