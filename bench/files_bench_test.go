@@ -117,7 +117,7 @@ func newFileNode(b *testing.B) *fileNode {
 	b.Cleanup(transport.CloseIdleConnections)
 	u, err := store.New(pool).UserUpsertByEmail(context.Background(), dbgen.UserUpsertByEmailParams{ID: uuid.New(), Email: "bench@files.test"})
 	require.NoError(b, err)
-	return &fileNode{baseURL: serveNode(b, a), app: a, client: &http.Client{Transport: transport}, userID: u.ID}
+	return &fileNode{baseURL: serveNode(b, a), app: a, client: &http.Client{Transport: oneWrite{transport}}, userID: u.ID}
 }
 
 // editor is one signed-in client (a session of the benchmark user, as from
