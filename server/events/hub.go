@@ -106,7 +106,7 @@ type HubOptions struct {
 	// events this node commits, and the hub passes over their echo on the
 	// bus. Without it, the hub hears this node's events on the bus too.
 	Publisher *Publisher
-	Log    *slog.Logger
+	Log       *slog.Logger
 }
 
 // NewHub returns a hub fed by bus.
