@@ -92,7 +92,10 @@ func (s *Service) create(ctx context.Context, userID, projectID uuid.UUID, rawPa
 		}
 		if existing, err := q.FileIDByPathKey(ctx, dbgen.FileIDByPathKeyParams{ProjectID: projectID, PathKey: pathKey}); err == nil && idem != nil {
 			// A replayed create that already happened answers the same file.
-			if v, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: existing, IdempotencyKey: idem}); err == nil {
+			// Another create that used the key (another user, other content)
+			// is not this one: it goes on, and finds the path taken.
+			v, err := q.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: existing, IdempotencyKey: idem})
+			if err == nil && v.AuthorID == userID && v.ContentSha256 == Hash(content) {
 				out = &hivesyncv1.File{Id: existing.String(), ProjectId: projectID.String(), Path: path, Head: fullVersionProto(v)}
 				return nil
 			}
@@ -158,6 +161,25 @@ func (s *Service) file(ctx context.Context, rawID string) (dbgen.FileGetForMembe
 	f, err := s.store.FileGetForMember(ctx, dbgen.FileGetForMemberParams{ID: id, UserID: userID})
 	if err != nil {
 		return dbgen.FileGetForMemberRow{}, s.mapErr(ctx, store.MapError(err))
+	}
+	return f, nil
+}
+
+// fileWithHistory loads a file the caller may read, deleted or not: the
+// versions of a deleted file stay readable (a user looks through them
+// before restoring it), though the file itself is gone from the tree.
+func (s *Service) fileWithHistory(ctx context.Context, rawID string) (dbgen.FileGetForMemberAnyRow, error) {
+	userID, err := caller(ctx)
+	if err != nil {
+		return dbgen.FileGetForMemberAnyRow{}, err
+	}
+	id, err := parseID("file_id", rawID)
+	if err != nil {
+		return dbgen.FileGetForMemberAnyRow{}, err
+	}
+	f, err := s.store.FileGetForMemberAny(ctx, dbgen.FileGetForMemberAnyParams{ID: id, UserID: userID})
+	if err != nil {
+		return dbgen.FileGetForMemberAnyRow{}, s.mapErr(ctx, store.MapError(err))
 	}
 	return f, nil
 }
@@ -260,7 +282,18 @@ func (s *Service) save(ctx context.Context, r saveRequest) (dbgen.FileVersion, e
 		case explicitDevice != nil && !st.DeviceOwned:
 			return dbgen.FileVersion{}, apierror.InvalidArgument("device_id", "is not one of your devices")
 		case st.KeyUsed:
-			return s.saved(ctx, r.fileID, key, r.contentHash)
+			hash := r.contentHash
+			if r.edit != nil {
+				// A queued patch: the content it made on its base is what the
+				// first attempt stored, if this is that attempt's retry.
+				hash = "-" // matches no version: the patch no longer applies
+				if raw, err := r.edit(st.BaseContent); err == nil && st.BaseFound {
+					if content, err := s.checkContent(raw); err == nil {
+						hash = Hash(content)
+					}
+				}
+			}
+			return s.saved(ctx, r.fileID, r.userID, key, hash)
 		case st.HeadVersionID != r.base:
 			return dbgen.FileVersion{}, s.refuse(ctx, r, st, device)
 		}
@@ -325,14 +358,16 @@ func saveDevice(ctx context.Context, raw string) (device, explicit *uuid.UUID, e
 }
 
 // saved answers a save retried with its idempotency key: the version the
-// first attempt created, unless contentHash (when known) shows another save
-// reusing the key.
-func (s *Service) saved(ctx context.Context, fileID uuid.UUID, key, contentHash string) (dbgen.FileVersion, error) {
+// first attempt created, unless that version is another save's that reused
+// the key: another user's, or (when contentHash is known) other content.
+// Then nothing is written and the caller is told, never handed a version
+// that is not its own.
+func (s *Service) saved(ctx context.Context, fileID, userID uuid.UUID, key, contentHash string) (dbgen.FileVersion, error) {
 	prior, err := s.store.FileVersionByIdempotencyKey(ctx, dbgen.FileVersionByIdempotencyKeyParams{FileID: fileID, IdempotencyKey: &key})
 	if err != nil {
 		return dbgen.FileVersion{}, s.mapErr(ctx, err)
 	}
-	if contentHash != "" && prior.ContentSha256 != contentHash {
+	if prior.AuthorID != userID || contentHash != "" && prior.ContentSha256 != contentHash {
 		return dbgen.FileVersion{}, apierror.InvalidArgument("idempotency_key", "was already used for a save with other content")
 	}
 	return prior, nil
@@ -524,7 +559,7 @@ func (s *Service) ListFiles(ctx context.Context, req *hivesyncv1.ListFilesReques
 
 // ListVersions implements hivesyncv1connect.FileServiceHandler.
 func (s *Service) ListVersions(ctx context.Context, req *hivesyncv1.ListVersionsRequest) (*hivesyncv1.ListVersionsResponse, error) {
-	f, err := s.file(ctx, req.GetFileId())
+	f, err := s.fileWithHistory(ctx, req.GetFileId())
 	if err != nil {
 		return nil, err
 	}
@@ -550,7 +585,7 @@ func (s *Service) ListVersions(ctx context.Context, req *hivesyncv1.ListVersions
 
 // GetVersion implements hivesyncv1connect.FileServiceHandler.
 func (s *Service) GetVersion(ctx context.Context, req *hivesyncv1.GetVersionRequest) (*hivesyncv1.GetVersionResponse, error) {
-	f, err := s.file(ctx, req.GetFileId())
+	f, err := s.fileWithHistory(ctx, req.GetFileId())
 	if err != nil {
 		return nil, err
 	}
@@ -567,7 +602,7 @@ func (s *Service) GetVersion(ctx context.Context, req *hivesyncv1.GetVersionRequ
 
 // DiffVersions implements hivesyncv1connect.FileServiceHandler.
 func (s *Service) DiffVersions(ctx context.Context, req *hivesyncv1.DiffVersionsRequest) (*hivesyncv1.DiffVersionsResponse, error) {
-	f, err := s.file(ctx, req.GetFileId())
+	f, err := s.fileWithHistory(ctx, req.GetFileId())
 	if err != nil {
 		return nil, err
 	}

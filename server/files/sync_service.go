@@ -2,6 +2,8 @@ package files
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,25 +41,40 @@ func (s *Service) ReplayEdits(ctx context.Context, req *hivesyncv1.ReplayEditsRe
 	if n := len(req.GetEdits()); n == 0 || n > maxReplayBatch {
 		return nil, apierror.InvalidArgument("edits", fmt.Sprintf("must hold 1 to %d edits", maxReplayBatch))
 	}
-	if _, err := s.device(ctx, userID, req.GetDeviceId()); err != nil {
+	device, err := s.device(ctx, userID, req.GetDeviceId())
+	if err != nil {
 		return nil, err
+	}
+	// Queue row ids are only unique on their device: an edit without its
+	// own idempotency key is keyed by its id within the replaying device
+	// (the user, for a session with no device).
+	scope := "user " + userID.String()
+	if device != nil {
+		scope = "device " + device.String()
 	}
 	resp := &hivesyncv1.ReplayEditsResponse{}
 	for _, e := range req.GetEdits() {
 		if err := ctx.Err(); err != nil {
 			return nil, s.mapErr(ctx, err)
 		}
-		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, req.GetDeviceId(), e))
+		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, req.GetDeviceId(), scope, e))
 	}
 	return resp, nil
 }
 
+// queueKey is the idempotency key of a queued edit that carries none: its
+// queue row id within scope, hashed so that any id fits the key's limit.
+func queueKey(scope, id string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + id))
+	return "queue:" + hex.EncodeToString(sum[:16])
+}
+
 // replay applies one queued edit and describes the outcome.
-func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device string, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
+func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device, scope string, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
 	res := &hivesyncv1.ReplayResult{EditId: e.GetId()}
 	key := e.GetIdempotencyKey()
-	if key == "" {
-		key = e.GetId()
+	if key == "" && e.GetId() != "" {
+		key = queueKey(scope, e.GetId())
 	}
 	if key == "" {
 		return rejected(res, apierror.InvalidArgument("id", "every queued edit needs an id or an idempotency_key"))
