@@ -4,20 +4,15 @@ VALUES (@id, @project_id, @path, @path_key, @head_version_id, 1)
 RETURNING *;
 
 -- name: FileVersionInsert :one
-INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
-VALUES (@id, @file_id, @revision, @content, @content_sha256, @size_bytes, @author_id, @device_id, @lines_added, @lines_removed, @idempotency_key)
-RETURNING id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at;
+INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key)
+VALUES (@id, @file_id, @revision, @content, @content_sha256, @size_bytes, @author_id, @device_id, @lines_added, @lines_removed, @hunks, @idempotency_key)
+RETURNING id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key, created_at;
 
 -- name: FileGetForMember :one
 -- FileGetForMember returns a live file with the user's role in its project.
 SELECT f.*, m.role FROM files f
 JOIN project_members m ON m.project_id = f.project_id AND m.user_id = @user_id
 WHERE f.id = @id AND f.deleted_at IS NULL;
-
--- name: FileLockForSave :one
--- FileLockForSave locks a live file's row for the duration of a snapshot
--- restore.
-SELECT * FROM files WHERE id = @id AND deleted_at IS NULL FOR UPDATE;
 
 -- name: FileSaveBase :one
 -- FileSaveBase reads, without locking, everything a save decides on: the live
@@ -64,9 +59,9 @@ WITH locked AS (
     WHERE p.id = locked.project_id AND p.storage_bytes + @size_bytes::bigint <= @max_project_bytes::bigint
     RETURNING p.id
 ), version AS (
-    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
+    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key)
     SELECT @id::uuid, locked.id, locked.head_revision + 1, @content::text, @content_sha256::text, @size_bytes::bigint, @author_id::uuid,
-           sqlc.narg(device_id)::uuid, @lines_added::integer, @lines_removed::integer, sqlc.narg(idempotency_key)::text
+           sqlc.narg(device_id)::uuid, @lines_added::integer, @lines_removed::integer, @hunks::integer, sqlc.narg(idempotency_key)::text
     FROM locked, charged
     RETURNING id, file_id, revision, created_at
 ), head AS (
@@ -87,7 +82,7 @@ FROM version, numbered;
 
 -- name: FileListByProject :many
 SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
-       v.lines_added, v.lines_removed, v.created_at
+       v.lines_added, v.lines_removed, v.hunks, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
 WHERE f.project_id = @project_id AND (f.deleted_at IS NULL OR @include_deleted::boolean)
   AND (f.path, f.id) > (@after_path::text, @after_id::uuid)
@@ -101,7 +96,7 @@ SELECT * FROM file_versions WHERE id = @id AND file_id = @file_id;
 SELECT * FROM file_versions WHERE file_id = @file_id AND idempotency_key = @idempotency_key;
 
 -- name: FileVersionList :many
-SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
+SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key, created_at
 FROM file_versions WHERE file_id = @file_id AND revision < @before_revision
 ORDER BY revision DESC
 LIMIT @page_size;
@@ -125,11 +120,20 @@ UPDATE files SET path = @path, path_key = @path_key WHERE id = @id;
 UPDATE files SET deleted_at = CASE WHEN @deleted::boolean THEN now() ELSE NULL END WHERE id = @id;
 
 -- name: SoftLockUpsert :one
--- SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
-INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
-VALUES (@file_id, @session_id, @user_id, @device_id, @expires_at)
-ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
-RETURNING (xmax = 0) AS fresh;
+-- SoftLockUpsert takes or refreshes a session's lock. fresh reports whether
+-- the session held no live lock on the file at @now (no row, or a row that
+-- had lapsed and was not pruned yet), so the lock is a new acquisition that
+-- other devices must be told about; a heartbeat of a live lock is not fresh.
+-- Both parts read the statement's snapshot, so prior is the row as it was.
+WITH prior AS (
+    SELECT o.expires_at FROM soft_locks o WHERE o.file_id = @file_id AND o.session_id = @session_id
+), taken AS (
+    INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
+    VALUES (@file_id, @session_id, @user_id, @device_id, @expires_at)
+    ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
+    RETURNING file_id
+)
+SELECT (NOT EXISTS (SELECT 1 FROM prior WHERE prior.expires_at > @now::timestamptz))::boolean AS fresh FROM taken;
 
 -- name: SoftLockDelete :execrows
 DELETE FROM soft_locks WHERE file_id = @file_id AND session_id = @session_id;
@@ -137,5 +141,14 @@ DELETE FROM soft_locks WHERE file_id = @file_id AND session_id = @session_id;
 -- name: SoftLockList :many
 SELECT * FROM soft_locks WHERE file_id = @file_id AND expires_at > @now::timestamptz ORDER BY expires_at DESC;
 
--- name: SoftLockDeleteExpired :execrows
-DELETE FROM soft_locks WHERE expires_at < @before::timestamptz;
+-- name: SoftLockDeleteLapsed :many
+-- SoftLockDeleteLapsed deletes the locks that lapsed before @before and
+-- returns each with its project, so the prune job can announce every
+-- release on the project's channel in the same transaction. A lock renewed
+-- meanwhile is re-checked after its renewal commits and is kept.
+WITH gone AS (
+    DELETE FROM soft_locks WHERE expires_at < @before::timestamptz
+    RETURNING file_id, user_id, device_id, expires_at
+)
+SELECT f.project_id, gone.file_id, gone.user_id, gone.device_id, gone.expires_at
+FROM gone JOIN files f ON f.id = gone.file_id;

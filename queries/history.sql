@@ -25,6 +25,20 @@ SELECT last_sequence FROM event_channels WHERE channel = @channel;
 -- name: EventDeleteChannel :execrows
 DELETE FROM events WHERE channel = @channel;
 
+-- name: EventChannelDeleteLiveByProject :execrows
+-- EventChannelDeleteLiveByProject deletes the sequence rows of the Live View
+-- channels (@channel_prefix || session id) of every session of a project.
+-- A purge runs it before EventDeleteLiveByProject: it waits for appends in
+-- flight on those channels, which the next statement then sees.
+DELETE FROM event_channels
+WHERE channel IN (SELECT @channel_prefix::text || s.id::text FROM live_sessions s WHERE s.project_id = @project_id);
+
+-- name: EventDeleteLiveByProject :execrows
+-- EventDeleteLiveByProject deletes the events of the Live View channels of
+-- every session of a project: they carry the file text that was streamed.
+DELETE FROM events
+WHERE channel IN (SELECT @channel_prefix::text || s.id::text FROM live_sessions s WHERE s.project_id = @project_id);
+
 -- name: EventPruneBatch :execrows
 -- EventPruneBatch deletes up to batch_size events older than cutoff, in
 -- table order (the BRIN index on created_at finds the block ranges that hold

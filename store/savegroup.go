@@ -47,9 +47,10 @@ import (
 // Two groups of one node never hold rows of one project at once, so they
 // cannot deadlock each other. A group's saves run in channel (project)
 // order, then file id order, the same in every node, and a snapshot
-// restore locks its files in file id order before it appends: a group
-// never waits for a file while a transaction that holds a later one waits
-// for the group. Saves of one file keep their order of arrival.
+// restore locks every live file of the project in file id order before it
+// appends: a group never waits for a file while a transaction that holds a
+// later one waits for the group. Saves of one file keep their order of
+// arrival.
 
 // maxGroup bounds the saves of one group (and so the latency a group adds
 // to the saves behind it).

@@ -325,8 +325,14 @@ func TestSnapshotsAreTrueStatesAndRestoreAppends(t *testing.T) {
 	restored, err := snaps.RestoreSnapshot(ctx, &hivesyncv1.RestoreSnapshotRequest{SnapshotId: snap.GetSnapshot().GetId()})
 	require.NoError(t, err)
 	require.Len(t, restored.GetRestored(), 1, "only a.txt's content changed")
-	require.EqualValues(t, 1, restored.GetUnchanged())
+	require.Zero(t, restored.GetUnchanged(), "b.txt had moved")
 	require.EqualValues(t, 3, restored.GetRestored()[0].GetVersion().GetRevision(), "restore appends")
+	require.Len(t, restored.GetMoved(), 1)
+	require.Equal(t, bf.GetFile().GetId(), restored.GetMoved()[0].GetFileId())
+	require.Equal(t, "bee.txt", restored.GetMoved()[0].GetPreviousPath())
+	require.Equal(t, "b.txt", restored.GetMoved()[0].GetPath(), "a moved file goes back to its snapshot path")
+	require.Empty(t, restored.GetSkipped())
+	require.Empty(t, restored.GetUndeletedFileIds())
 	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: a.GetFile().GetId()})
 	require.NoError(t, err)
 	require.Equal(t, "a1\n", got.GetContent())
@@ -538,9 +544,9 @@ func TestSoftLocksAreAdvisory(t *testing.T) {
 	require.NoError(t, err)
 	later := func() time.Time { return time.Now().Add(time.Hour) }
 	require.NoError(t, (&files.PruneLocksWorker{Store: b.store, Now: later}).Work(ctx, nil))
-	n, err := b.store.SoftLockDeleteExpired(ctx, later())
+	left, err := b.store.SoftLockDeleteLapsed(ctx, later())
 	require.NoError(t, err)
-	require.Zero(t, n, "the job already deleted it")
+	require.Empty(t, left, "the job already deleted it")
 }
 
 // pages walks a listing to its end with page size 2 and returns every item.

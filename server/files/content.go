@@ -50,7 +50,8 @@ func Compare(oldLabel, newLabel, old, new string) Diff {
 	return Diff{Unified: d.Unified(oldLabel, newLabel, contextLines), LinesAdded: d.Added, LinesRemoved: d.Removed}
 }
 
-// CountChanges is Compare's line counts without the diff text, for a save.
-func CountChanges(old, new string) (added, removed int) {
-	return linediff.Count(old, new)
+// CountChanges is Compare's line and hunk counts without the diff text,
+// for a save.
+func CountChanges(old, new string) (added, removed, hunks int) {
+	return linediff.Count(old, new, contextLines)
 }

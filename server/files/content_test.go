@@ -40,8 +40,9 @@ func TestCompareScatteredEdits(t *testing.T) {
 	require.Equal(t, 200, d.LinesRemoved)
 	require.Equal(t, 200, strings.Count(d.Unified, "\n+\tvalue"))
 	require.Equal(t, 200, strings.Count(d.Unified, "\n-\tvalue"))
-	added, removed := files.CountChanges(old.String(), new.String())
-	require.Equal(t, [2]int{200, 200}, [2]int{added, removed})
+	added, removed, hunks := files.CountChanges(old.String(), new.String())
+	require.Equal(t, [3]int{200, 200, 200}, [3]int{added, removed, hunks}, "edits 25 lines apart: a hunk each")
+	require.Equal(t, 200, strings.Count(d.Unified, "\n@@ "))
 
 	got, err := files.ApplyPatch(old.String(), d.Unified)
 	require.NoError(t, err)

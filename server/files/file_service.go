@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
@@ -110,10 +111,10 @@ func (s *Service) create(ctx context.Context, userID, projectID uuid.UUID, rawPa
 			}
 			return err
 		}
-		added, _ := CountChanges("", content)
+		added, _, hunks := CountChanges("", content)
 		version, err := q.FileVersionInsert(ctx, dbgen.FileVersionInsertParams{
 			ID: versionID, FileID: fileID, Revision: 1, Content: content, ContentSha256: Hash(content), SizeBytes: int64(len(content)),
-			AuthorID: userID, LinesAdded: int32(added), IdempotencyKey: idem,
+			AuthorID: userID, LinesAdded: int32(added), Hunks: pgtype.Int4{Int32: int32(hunks), Valid: true}, IdempotencyKey: idem,
 		})
 		if err != nil {
 			return err
@@ -448,10 +449,11 @@ type versionAppend struct {
 // if the file is still as read (else errFileChanged, nothing written). Saves
 // and snapshot restores both append through here.
 func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, a versionAppend, event func(dbgen.FileVersion) *hivesyncv1.Event) (dbgen.FileVersion, error) {
-	added, removed := CountChanges(a.headContent, a.content)
+	added, removed, hunks := CountChanges(a.headContent, a.content)
 	v := dbgen.FileVersion{
 		ID: uuid.New(), FileID: a.fileID, Revision: a.headRevision + 1, ContentSha256: a.contentHash, SizeBytes: int64(len(a.content)),
-		AuthorID: a.author, DeviceID: a.device, LinesAdded: int32(added), LinesRemoved: int32(removed), IdempotencyKey: a.key,
+		AuthorID: a.author, DeviceID: a.device, LinesAdded: int32(added), LinesRemoved: int32(removed),
+		Hunks: pgtype.Int4{Int32: int32(hunks), Valid: true}, IdempotencyKey: a.key,
 	}
 	enc, err := events.Encode(events.ProjectChannel(a.projectID.String()), event(v), s.now())
 	if err != nil {
@@ -461,7 +463,7 @@ func (s *Service) appendVersion(ctx context.Context, q dbgen.Querier, a versionA
 		FileID: a.fileID, Path: a.path, BaseVersionID: a.head, BaseRevision: a.headRevision,
 		AuthorID: a.author, MinRole: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_EDITOR), MaxProjectBytes: s.limits.MaxProjectBytes,
 		ID: v.ID, Content: a.content, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes, DeviceID: v.DeviceID,
-		LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, IdempotencyKey: v.IdempotencyKey,
+		LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, Hunks: v.Hunks.Int32, IdempotencyKey: v.IdempotencyKey,
 		Channel: enc.Channel, EventType: enc.EventType, EventPayload: enc.Payload,
 	})
 	if err := store.MapError(err); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
@@ -547,7 +549,7 @@ func (s *Service) ListFiles(ctx context.Context, req *hivesyncv1.ListFilesReques
 	for _, r := range rows {
 		file := &hivesyncv1.File{Id: r.ID.String(), ProjectId: r.ProjectID.String(), Path: r.Path, Head: fullVersionProto(dbgen.FileVersion{
 			ID: r.VersionID, FileID: r.ID, Revision: r.Revision, ContentSha256: r.ContentSha256, SizeBytes: r.SizeBytes, AuthorID: r.AuthorID,
-			DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt,
+			DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, Hunks: r.Hunks, CreatedAt: r.CreatedAt,
 		})}
 		if r.DeletedAt != nil {
 			file.DeletedAt = timestamppb.New(*r.DeletedAt)
@@ -578,7 +580,7 @@ func (s *Service) ListVersions(ctx context.Context, req *hivesyncv1.ListVersions
 			break
 		}
 		resp.Versions = append(resp.Versions, fullVersionProto(dbgen.FileVersion{ID: r.ID, FileID: r.FileID, Revision: r.Revision, ContentSha256: r.ContentSha256,
-			SizeBytes: r.SizeBytes, AuthorID: r.AuthorID, DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, CreatedAt: r.CreatedAt}))
+			SizeBytes: r.SizeBytes, AuthorID: r.AuthorID, DeviceID: r.DeviceID, LinesAdded: r.LinesAdded, LinesRemoved: r.LinesRemoved, Hunks: r.Hunks, CreatedAt: r.CreatedAt}))
 	}
 	return resp, nil
 }
@@ -639,7 +641,7 @@ func (s *Service) mapErr(ctx context.Context, err error) error {
 
 func versionProto(v dbgen.FileVersionInsertRow) *hivesyncv1.FileVersion {
 	return fullVersionProto(dbgen.FileVersion{ID: v.ID, FileID: v.FileID, Revision: v.Revision, ContentSha256: v.ContentSha256, SizeBytes: v.SizeBytes,
-		AuthorID: v.AuthorID, DeviceID: v.DeviceID, LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, CreatedAt: v.CreatedAt})
+		AuthorID: v.AuthorID, DeviceID: v.DeviceID, LinesAdded: v.LinesAdded, LinesRemoved: v.LinesRemoved, Hunks: v.Hunks, CreatedAt: v.CreatedAt})
 }
 
 func fullVersionProto(v dbgen.FileVersion) *hivesyncv1.FileVersion {
@@ -649,6 +651,9 @@ func fullVersionProto(v dbgen.FileVersion) *hivesyncv1.FileVersion {
 	}
 	if v.DeviceID != nil {
 		out.DeviceId = v.DeviceID.String()
+	}
+	if v.Hunks.Valid {
+		out.Hunks = &v.Hunks.Int32
 	}
 	return out
 }

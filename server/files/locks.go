@@ -13,6 +13,7 @@ import (
 	hivesyncv1 "github.com/hivesync/hivesync/gen/hivesync/v1"
 	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/events"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -42,7 +43,9 @@ func (s *Service) AcquireLock(ctx context.Context, req *hivesyncv1.AcquireLockRe
 	expires := now.Add(time.Duration(ttl) * time.Second)
 	var locks []dbgen.SoftLock
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
-		fresh, err := q.SoftLockUpsert(ctx, dbgen.SoftLockUpsertParams{FileID: f.ID, SessionID: session, UserID: userID, DeviceID: device, ExpiresAt: expires})
+		// Taking a lock the session did not hold live (none, or one that
+		// lapsed and was not pruned yet) is announced; a heartbeat is not.
+		fresh, err := q.SoftLockUpsert(ctx, dbgen.SoftLockUpsertParams{FileID: f.ID, SessionID: session, UserID: userID, DeviceID: device, ExpiresAt: expires, Now: now})
 		if err != nil {
 			return err
 		}
@@ -100,11 +103,18 @@ func lockHolder(p *access.Principal) (session, user uuid.UUID, device *uuid.UUID
 }
 
 func (s *Service) announceLock(ctx context.Context, q dbgen.Querier, f dbgen.FileGetForMemberRow, user uuid.UUID, device *uuid.UUID, held bool, expires time.Time) error {
-	ev := &hivesyncv1.LockChangedEvent{ProjectId: f.ProjectID.String(), FileId: f.ID.String(), UserId: user.String(), Held: held, ExpiresAt: timestamppb.New(expires)}
+	return s.announce(ctx, q, f.ProjectID, lockChanged(f.ProjectID, f.ID, user, device, held, expires))
+}
+
+// lockChanged is the lock.changed event telling a project's devices that a
+// user (on a device, when known) took or let go of a file's soft lock; at is
+// when the lock expires, or when it ended for a release.
+func lockChanged(projectID, fileID, user uuid.UUID, device *uuid.UUID, held bool, at time.Time) *hivesyncv1.Event {
+	ev := &hivesyncv1.LockChangedEvent{ProjectId: projectID.String(), FileId: fileID.String(), UserId: user.String(), Held: held, ExpiresAt: timestamppb.New(at)}
 	if device != nil {
 		ev.DeviceId = device.String()
 	}
-	return s.announce(ctx, q, f.ProjectID, &hivesyncv1.Event{Payload: &hivesyncv1.Event_LockChanged{LockChanged: ev}})
+	return &hivesyncv1.Event{Payload: &hivesyncv1.Event_LockChanged{LockChanged: ev}}
 }
 
 func lockProtos(locks []dbgen.SoftLock) []*hivesyncv1.SoftLock {
@@ -120,7 +130,8 @@ func lockProtos(locks []dbgen.SoftLock) []*hivesyncv1.SoftLock {
 }
 
 // PruneLocksArgs is the periodic River job deleting lapsed soft-lock rows
-// (reads already ignore them; this keeps the table small).
+// (reads already ignore them; this keeps the table small) and telling the
+// projects' devices that each of those locks is gone.
 type PruneLocksArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -133,9 +144,25 @@ type PruneLocksWorker struct {
 	Now   func() time.Time
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker. Each lock it deletes is announced as
+// released (at the time it lapsed) on its project's channel, in the same
+// transaction, so devices that were shown it stop showing it.
 func (w *PruneLocksWorker) Work(ctx context.Context, _ *river.Job[PruneLocksArgs]) error {
-	if _, err := w.Store.SoftLockDeleteExpired(ctx, w.Now().Add(-time.Minute)); err != nil {
+	now := w.Now()
+	err := w.Store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
+		lapsed, err := q.SoftLockDeleteLapsed(ctx, now.Add(-time.Minute))
+		if err != nil {
+			return err
+		}
+		for _, l := range lapsed {
+			ev := lockChanged(l.ProjectID, l.FileID, l.UserID, l.DeviceID, false, l.ExpiresAt)
+			if _, err := events.Append(ctx, q, events.ProjectChannel(l.ProjectID.String()), ev, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("prune soft locks: %w", err)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/hivesync/hivesync/server/apierror"
 	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/server/events"
+	"github.com/hivesync/hivesync/server/live"
 	"github.com/hivesync/hivesync/server/meta"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
@@ -342,6 +343,7 @@ func (s *Service) PurgeProject(ctx context.Context, req *hivesyncv1.PurgeProject
 		return nil, apierror.InvalidArgument("confirm_name", "must be the project's exact name, to confirm an irreversible purge")
 	}
 	resp := &hivesyncv1.PurgeProjectResponse{}
+	var liveEntries int64
 	channel := events.ProjectChannel(p.ID.String())
 	err = s.store.InTx(ctx, func(_ pgx.Tx, q dbgen.Querier) error {
 		locked, err := q.ProjectLockForPurge(ctx, dbgen.ProjectLockForPurgeParams{ID: p.ID, UserID: userID, OwnerRole: int16(hivesyncv1.ProjectRole_PROJECT_ROLE_OWNER)})
@@ -349,6 +351,16 @@ func (s *Service) PurgeProject(ctx context.Context, req *hivesyncv1.PurgeProject
 			return store.MapError(err) // purged meanwhile, or no longer an owner
 		}
 		resp.Files, resp.Versions = locked.Files, locked.Versions
+		// The Live View channels of the project's sessions carry the text
+		// that was streamed; they go before the sessions cascade away with
+		// the project. Their sequence rows go first: deleting them waits
+		// for appends in flight, which the events statement then sees.
+		if _, err := q.EventChannelDeleteLiveByProject(ctx, dbgen.EventChannelDeleteLiveByProjectParams{ChannelPrefix: live.ChannelPrefix, ProjectID: p.ID}); err != nil {
+			return err
+		}
+		if liveEntries, err = q.EventDeleteLiveByProject(ctx, dbgen.EventDeleteLiveByProjectParams{ChannelPrefix: live.ChannelPrefix, ProjectID: p.ID}); err != nil {
+			return err
+		}
 		if resp.HistoryEntries, err = q.EventDeleteChannel(ctx, channel); err != nil {
 			return err
 		}
@@ -356,7 +368,7 @@ func (s *Service) PurgeProject(ctx context.Context, req *hivesyncv1.PurgeProject
 			return err
 		}
 		if err := auth.Audit(ctx, q, &userID, "project.purged", nil, map[string]any{"project_id": p.ID,
-			"files": resp.Files, "versions": resp.Versions, "history_entries": resp.HistoryEntries}); err != nil {
+			"files": resp.Files, "versions": resp.Versions, "history_entries": resp.HistoryEntries, "live_entries": liveEntries}); err != nil {
 			return err
 		}
 		_, err = events.Append(ctx, q, channel, &hivesyncv1.Event{Payload: &hivesyncv1.Event_ProjectPurged{ProjectPurged: &hivesyncv1.ProjectPurgedEvent{
@@ -368,6 +380,6 @@ func (s *Service) PurgeProject(ctx context.Context, req *hivesyncv1.PurgeProject
 		return nil, s.mapErr(ctx, err)
 	}
 	s.log.InfoContext(ctx, "project purged", slog.String("project_id", p.ID.String()), slog.Int64("files", resp.Files),
-		slog.Int64("versions", resp.Versions), slog.Int64("history_entries", resp.HistoryEntries))
+		slog.Int64("versions", resp.Versions), slog.Int64("history_entries", resp.HistoryEntries), slog.Int64("live_entries", liveEntries))
 	return resp, nil
 }

@@ -31,9 +31,9 @@ WITH locked AS (
     WHERE p.id = locked.project_id AND p.storage_bytes + $7::bigint <= $8::bigint
     RETURNING p.id
 ), version AS (
-    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
+    INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key)
     SELECT $9::uuid, locked.id, locked.head_revision + 1, $10::text, $11::text, $7::bigint, $1::uuid,
-           $12::uuid, $13::integer, $14::integer, $15::text
+           $12::uuid, $13::integer, $14::integer, $15::integer, $16::text
     FROM locked, charged
     RETURNING id, file_id, revision, created_at
 ), head AS (
@@ -41,12 +41,12 @@ WITH locked AS (
     FROM version WHERE f.id = version.file_id
 ), numbered AS (
     INSERT INTO event_channels AS c (channel, last_sequence)
-    SELECT $16::text, 1 FROM version
+    SELECT $17::text, 1 FROM version
     ON CONFLICT ON CONSTRAINT event_channels_pkey DO UPDATE SET last_sequence = c.last_sequence + 1
     RETURNING c.last_sequence
 ), logged AS (
     INSERT INTO events (channel, sequence, event_type, payload)
-    SELECT $16::text, numbered.last_sequence, $17::text, $18::bytea || event_sequence_field(numbered.last_sequence)
+    SELECT $17::text, numbered.last_sequence, $18::text, $19::bytea || event_sequence_field(numbered.last_sequence)
     FROM numbered
 )
 SELECT version.created_at, numbered.last_sequence AS sequence
@@ -74,6 +74,7 @@ type FileVersionAppendParams struct {
 	DeviceID        *uuid.UUID
 	LinesAdded      int32
 	LinesRemoved    int32
+	Hunks           int32
 	IdempotencyKey  *string
 	Channel         string
 	EventType       string
@@ -115,6 +116,7 @@ func (q *Queries) FileVersionAppend(ctx context.Context, arg []FileVersionAppend
 			a.DeviceID,
 			a.LinesAdded,
 			a.LinesRemoved,
+			a.Hunks,
 			a.IdempotencyKey,
 			a.Channel,
 			a.EventType,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const fileGetForMember = `-- name: FileGetForMember :one
@@ -148,7 +149,7 @@ func (q *Queries) FileInsert(ctx context.Context, arg FileInsertParams) (File, e
 
 const fileListByProject = `-- name: FileListByProject :many
 SELECT f.id, f.project_id, f.path, f.deleted_at, v.id AS version_id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id,
-       v.lines_added, v.lines_removed, v.created_at
+       v.lines_added, v.lines_removed, v.hunks, v.created_at
 FROM files f JOIN file_versions v ON v.id = f.head_version_id
 WHERE f.project_id = $1 AND (f.deleted_at IS NULL OR $2::boolean)
   AND (f.path, f.id) > ($3::text, $4::uuid)
@@ -177,6 +178,7 @@ type FileListByProjectRow struct {
 	DeviceID      *uuid.UUID
 	LinesAdded    int32
 	LinesRemoved  int32
+	Hunks         pgtype.Int4
 	CreatedAt     time.Time
 }
 
@@ -208,6 +210,7 @@ func (q *Queries) FileListByProject(ctx context.Context, arg FileListByProjectPa
 			&i.DeviceID,
 			&i.LinesAdded,
 			&i.LinesRemoved,
+			&i.Hunks,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
@@ -226,28 +229,6 @@ SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_a
 
 func (q *Queries) FileLockAny(ctx context.Context, id uuid.UUID) (File, error) {
 	row := q.db.QueryRow(ctx, fileLockAny, id)
-	var i File
-	err := row.Scan(
-		&i.ID,
-		&i.ProjectID,
-		&i.Path,
-		&i.PathKey,
-		&i.HeadVersionID,
-		&i.HeadRevision,
-		&i.DeletedAt,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
-const fileLockForSave = `-- name: FileLockForSave :one
-SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_at, created_at FROM files WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
-`
-
-// FileLockForSave locks a live file's row for the duration of a snapshot
-// restore.
-func (q *Queries) FileLockForSave(ctx context.Context, id uuid.UUID) (File, error) {
-	row := q.db.QueryRow(ctx, fileLockForSave, id)
 	var i File
 	err := row.Scan(
 		&i.ID,
@@ -360,7 +341,7 @@ func (q *Queries) FileSetPath(ctx context.Context, arg FileSetPathParams) error 
 }
 
 const fileVersionByIdempotencyKey = `-- name: FileVersionByIdempotencyKey :one
-SELECT id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at FROM file_versions WHERE file_id = $1 AND idempotency_key = $2
+SELECT id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at, hunks FROM file_versions WHERE file_id = $1 AND idempotency_key = $2
 `
 
 type FileVersionByIdempotencyKeyParams struct {
@@ -384,12 +365,13 @@ func (q *Queries) FileVersionByIdempotencyKey(ctx context.Context, arg FileVersi
 		&i.LinesRemoved,
 		&i.IdempotencyKey,
 		&i.CreatedAt,
+		&i.Hunks,
 	)
 	return i, err
 }
 
 const fileVersionGet = `-- name: FileVersionGet :one
-SELECT id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at FROM file_versions WHERE id = $1 AND file_id = $2
+SELECT id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at, hunks FROM file_versions WHERE id = $1 AND file_id = $2
 `
 
 type FileVersionGetParams struct {
@@ -413,14 +395,15 @@ func (q *Queries) FileVersionGet(ctx context.Context, arg FileVersionGetParams) 
 		&i.LinesRemoved,
 		&i.IdempotencyKey,
 		&i.CreatedAt,
+		&i.Hunks,
 	)
 	return i, err
 }
 
 const fileVersionInsert = `-- name: FileVersionInsert :one
-INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-RETURNING id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
+INSERT INTO file_versions (id, file_id, revision, content, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+RETURNING id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key, created_at
 `
 
 type FileVersionInsertParams struct {
@@ -434,6 +417,7 @@ type FileVersionInsertParams struct {
 	DeviceID       *uuid.UUID
 	LinesAdded     int32
 	LinesRemoved   int32
+	Hunks          pgtype.Int4
 	IdempotencyKey *string
 }
 
@@ -447,6 +431,7 @@ type FileVersionInsertRow struct {
 	DeviceID       *uuid.UUID
 	LinesAdded     int32
 	LinesRemoved   int32
+	Hunks          pgtype.Int4
 	IdempotencyKey *string
 	CreatedAt      time.Time
 }
@@ -463,6 +448,7 @@ func (q *Queries) FileVersionInsert(ctx context.Context, arg FileVersionInsertPa
 		arg.DeviceID,
 		arg.LinesAdded,
 		arg.LinesRemoved,
+		arg.Hunks,
 		arg.IdempotencyKey,
 	)
 	var i FileVersionInsertRow
@@ -476,6 +462,7 @@ func (q *Queries) FileVersionInsert(ctx context.Context, arg FileVersionInsertPa
 		&i.DeviceID,
 		&i.LinesAdded,
 		&i.LinesRemoved,
+		&i.Hunks,
 		&i.IdempotencyKey,
 		&i.CreatedAt,
 	)
@@ -483,7 +470,7 @@ func (q *Queries) FileVersionInsert(ctx context.Context, arg FileVersionInsertPa
 }
 
 const fileVersionList = `-- name: FileVersionList :many
-SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, idempotency_key, created_at
+SELECT id, file_id, revision, content_sha256, size_bytes, author_id, device_id, lines_added, lines_removed, hunks, idempotency_key, created_at
 FROM file_versions WHERE file_id = $1 AND revision < $2
 ORDER BY revision DESC
 LIMIT $3
@@ -505,6 +492,7 @@ type FileVersionListRow struct {
 	DeviceID       *uuid.UUID
 	LinesAdded     int32
 	LinesRemoved   int32
+	Hunks          pgtype.Int4
 	IdempotencyKey *string
 	CreatedAt      time.Time
 }
@@ -528,6 +516,7 @@ func (q *Queries) FileVersionList(ctx context.Context, arg FileVersionListParams
 			&i.DeviceID,
 			&i.LinesAdded,
 			&i.LinesRemoved,
+			&i.Hunks,
 			&i.IdempotencyKey,
 			&i.CreatedAt,
 		); err != nil {
@@ -558,16 +547,51 @@ func (q *Queries) SoftLockDelete(ctx context.Context, arg SoftLockDeleteParams) 
 	return result.RowsAffected(), nil
 }
 
-const softLockDeleteExpired = `-- name: SoftLockDeleteExpired :execrows
-DELETE FROM soft_locks WHERE expires_at < $1::timestamptz
+const softLockDeleteLapsed = `-- name: SoftLockDeleteLapsed :many
+WITH gone AS (
+    DELETE FROM soft_locks WHERE expires_at < $1::timestamptz
+    RETURNING file_id, user_id, device_id, expires_at
+)
+SELECT f.project_id, gone.file_id, gone.user_id, gone.device_id, gone.expires_at
+FROM gone JOIN files f ON f.id = gone.file_id
 `
 
-func (q *Queries) SoftLockDeleteExpired(ctx context.Context, before time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, softLockDeleteExpired, before)
+type SoftLockDeleteLapsedRow struct {
+	ProjectID uuid.UUID
+	FileID    uuid.UUID
+	UserID    uuid.UUID
+	DeviceID  *uuid.UUID
+	ExpiresAt time.Time
+}
+
+// SoftLockDeleteLapsed deletes the locks that lapsed before @before and
+// returns each with its project, so the prune job can announce every
+// release on the project's channel in the same transaction. A lock renewed
+// meanwhile is re-checked after its renewal commits and is kept.
+func (q *Queries) SoftLockDeleteLapsed(ctx context.Context, before time.Time) ([]SoftLockDeleteLapsedRow, error) {
+	rows, err := q.db.Query(ctx, softLockDeleteLapsed, before)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []SoftLockDeleteLapsedRow{}
+	for rows.Next() {
+		var i SoftLockDeleteLapsedRow
+		if err := rows.Scan(
+			&i.ProjectID,
+			&i.FileID,
+			&i.UserID,
+			&i.DeviceID,
+			&i.ExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const softLockList = `-- name: SoftLockList :many
@@ -606,13 +630,19 @@ func (q *Queries) SoftLockList(ctx context.Context, arg SoftLockListParams) ([]S
 }
 
 const softLockUpsert = `-- name: SoftLockUpsert :one
-INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
-RETURNING (xmax = 0) AS fresh
+WITH prior AS (
+    SELECT o.expires_at FROM soft_locks o WHERE o.file_id = $2 AND o.session_id = $3
+), taken AS (
+    INSERT INTO soft_locks (file_id, session_id, user_id, device_id, expires_at)
+    VALUES ($2, $3, $4, $5, $6)
+    ON CONFLICT (file_id, session_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, device_id = EXCLUDED.device_id
+    RETURNING file_id
+)
+SELECT (NOT EXISTS (SELECT 1 FROM prior WHERE prior.expires_at > $1::timestamptz))::boolean AS fresh FROM taken
 `
 
 type SoftLockUpsertParams struct {
+	Now       time.Time
 	FileID    uuid.UUID
 	SessionID uuid.UUID
 	UserID    uuid.UUID
@@ -620,9 +650,14 @@ type SoftLockUpsertParams struct {
 	ExpiresAt time.Time
 }
 
-// SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
+// SoftLockUpsert takes or refreshes a session's lock. fresh reports whether
+// the session held no live lock on the file at @now (no row, or a row that
+// had lapsed and was not pruned yet), so the lock is a new acquisition that
+// other devices must be told about; a heartbeat of a live lock is not fresh.
+// Both parts read the statement's snapshot, so prior is the row as it was.
 func (q *Queries) SoftLockUpsert(ctx context.Context, arg SoftLockUpsertParams) (bool, error) {
 	row := q.db.QueryRow(ctx, softLockUpsert,
+		arg.Now,
 		arg.FileID,
 		arg.SessionID,
 		arg.UserID,

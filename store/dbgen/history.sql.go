@@ -12,6 +12,28 @@ import (
 	"github.com/google/uuid"
 )
 
+const eventChannelDeleteLiveByProject = `-- name: EventChannelDeleteLiveByProject :execrows
+DELETE FROM event_channels
+WHERE channel IN (SELECT $1::text || s.id::text FROM live_sessions s WHERE s.project_id = $2)
+`
+
+type EventChannelDeleteLiveByProjectParams struct {
+	ChannelPrefix string
+	ProjectID     uuid.UUID
+}
+
+// EventChannelDeleteLiveByProject deletes the sequence rows of the Live View
+// channels (@channel_prefix || session id) of every session of a project.
+// A purge runs it before EventDeleteLiveByProject: it waits for appends in
+// flight on those channels, which the next statement then sees.
+func (q *Queries) EventChannelDeleteLiveByProject(ctx context.Context, arg EventChannelDeleteLiveByProjectParams) (int64, error) {
+	result, err := q.db.Exec(ctx, eventChannelDeleteLiveByProject, arg.ChannelPrefix, arg.ProjectID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const eventChannelLast = `-- name: EventChannelLast :one
 SELECT last_sequence FROM event_channels WHERE channel = $1
 `
@@ -30,6 +52,26 @@ DELETE FROM events WHERE channel = $1
 
 func (q *Queries) EventDeleteChannel(ctx context.Context, channel string) (int64, error) {
 	result, err := q.db.Exec(ctx, eventDeleteChannel, channel)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const eventDeleteLiveByProject = `-- name: EventDeleteLiveByProject :execrows
+DELETE FROM events
+WHERE channel IN (SELECT $1::text || s.id::text FROM live_sessions s WHERE s.project_id = $2)
+`
+
+type EventDeleteLiveByProjectParams struct {
+	ChannelPrefix string
+	ProjectID     uuid.UUID
+}
+
+// EventDeleteLiveByProject deletes the events of the Live View channels of
+// every session of a project: they carry the file text that was streamed.
+func (q *Queries) EventDeleteLiveByProject(ctx context.Context, arg EventDeleteLiveByProjectParams) (int64, error) {
+	result, err := q.db.Exec(ctx, eventDeleteLiveByProject, arg.ChannelPrefix, arg.ProjectID)
 	if err != nil {
 		return 0, err
 	}

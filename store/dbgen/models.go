@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type AdminMessage struct {
@@ -96,6 +97,7 @@ type FileVersion struct {
 	LinesRemoved   int32
 	IdempotencyKey *string
 	CreatedAt      time.Time
+	Hunks          pgtype.Int4
 }
 
 type IDTokenUse struct {

@@ -47,12 +47,20 @@ type Querier interface {
 	// the channel after the commit; a new query that calls event_append must be
 	// added to the announcing wrappers in store/announce.go.
 	EventAppend(ctx context.Context, arg EventAppendParams) (int64, error)
+	// EventChannelDeleteLiveByProject deletes the sequence rows of the Live View
+	// channels (@channel_prefix || session id) of every session of a project.
+	// A purge runs it before EventDeleteLiveByProject: it waits for appends in
+	// flight on those channels, which the next statement then sees.
+	EventChannelDeleteLiveByProject(ctx context.Context, arg EventChannelDeleteLiveByProjectParams) (int64, error)
 	// EventChannelHeads is the last sequence of each listed channel that has
 	// events, for the hubs' periodic resync.
 	EventChannelHeads(ctx context.Context, channels []string) ([]EventChannel, error)
 	// EventChannelLast is the last sequence handed out on a channel.
 	EventChannelLast(ctx context.Context, channel string) (int64, error)
 	EventDeleteChannel(ctx context.Context, channel string) (int64, error)
+	// EventDeleteLiveByProject deletes the events of the Live View channels of
+	// every session of a project: they carry the file text that was streamed.
+	EventDeleteLiveByProject(ctx context.Context, arg EventDeleteLiveByProjectParams) (int64, error)
 	EventListAfter(ctx context.Context, arg EventListAfterParams) ([]Event, error)
 	// EventListen subscribes the connection to appended-event announcements.
 	EventListen(ctx context.Context) error
@@ -69,9 +77,6 @@ type Querier interface {
 	FileInsert(ctx context.Context, arg FileInsertParams) (File, error)
 	FileListByProject(ctx context.Context, arg FileListByProjectParams) ([]FileListByProjectRow, error)
 	FileLockAny(ctx context.Context, id uuid.UUID) (File, error)
-	// FileLockForSave locks a live file's row for the duration of a snapshot
-	// restore.
-	FileLockForSave(ctx context.Context, id uuid.UUID) (File, error)
 	// FileSaveBase reads, without locking, everything a save decides on: the live
 	// file with the caller's role and its project's storage, the base version
 	// (base_found is false when base is not a version of this file), whether the
@@ -232,16 +237,46 @@ type Querier interface {
 	// consistent view, whatever saves run concurrently.
 	SnapshotCapture(ctx context.Context, arg SnapshotCaptureParams) (int64, error)
 	// SnapshotDiff pairs the snapshot's files with the project's files now.
-	// Absent sides come back as '' and the nil UUID.
+	// Absent sides come back as '' and the nil UUID. same_content compares the
+	// two versions' content hashes: a head that is another version with the
+	// snapshot's content (a restore appended it) is not a modification.
 	SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]SnapshotDiffRow, error)
 	SnapshotFiles(ctx context.Context, snapshotID uuid.UUID) ([]SnapshotFilesRow, error)
 	SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMemberParams) (SnapshotGetForMemberRow, error)
+	// SnapshotHeadHashes returns the content hash of each given file's head
+	// version, so a restore tells which files differ from the snapshot without
+	// reading their content. The restore has locked the files: the heads hold.
+	SnapshotHeadHashes(ctx context.Context, fileIds []uuid.UUID) ([]SnapshotHeadHashesRow, error)
 	SnapshotInsert(ctx context.Context, arg SnapshotInsertParams) (Snapshot, error)
 	SnapshotList(ctx context.Context, arg SnapshotListParams) ([]SnapshotListRow, error)
+	// SnapshotLockProjectFiles locks, in file id order, every live file of a
+	// project and every file in @file_ids (a snapshot's, deleted ones too),
+	// before a restore writes anything. A group of saves may hold one file of
+	// the project and the project's row while it waits for a later file; the
+	// restore, holding only files before the one it waits for, never holds
+	// that later file, so the two cannot deadlock.
+	SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) error
+	// SnapshotPathHolders returns the live files of a project at any of the
+	// given path keys: a restore puts a file back at its snapshot path only when
+	// no other file will hold that path.
+	SnapshotPathHolders(ctx context.Context, arg SnapshotPathHoldersParams) ([]SnapshotPathHoldersRow, error)
+	// SnapshotProjectLock takes the project's row as a save's storage charge
+	// does (FOR NO KEY UPDATE, after the files) and returns the storage used, so
+	// a restore decides the project's room for all its versions before it
+	// writes any, and nothing changes it until the restore commits.
+	SnapshotProjectLock(ctx context.Context, id uuid.UUID) (int64, error)
 	SoftLockDelete(ctx context.Context, arg SoftLockDeleteParams) (int64, error)
-	SoftLockDeleteExpired(ctx context.Context, before time.Time) (int64, error)
+	// SoftLockDeleteLapsed deletes the locks that lapsed before @before and
+	// returns each with its project, so the prune job can announce every
+	// release on the project's channel in the same transaction. A lock renewed
+	// meanwhile is re-checked after its renewal commits and is kept.
+	SoftLockDeleteLapsed(ctx context.Context, before time.Time) ([]SoftLockDeleteLapsedRow, error)
 	SoftLockList(ctx context.Context, arg SoftLockListParams) ([]SoftLock, error)
-	// SoftLockUpsert takes or refreshes a session's lock; held reports whether it was new.
+	// SoftLockUpsert takes or refreshes a session's lock. fresh reports whether
+	// the session held no live lock on the file at @now (no row, or a row that
+	// had lapsed and was not pruned yet), so the lock is a new acquisition that
+	// other devices must be told about; a heartbeat of a live lock is not fresh.
+	// Both parts read the statement's snapshot, so prior is the row as it was.
 	SoftLockUpsert(ctx context.Context, arg SoftLockUpsertParams) (bool, error)
 	// StandingListen subscribes the connection to changes of sessions, users,
 	// devices and entitlements (migration 00027's triggers): the payload is the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const snapshotCapture = `-- name: SnapshotCapture :execrows
@@ -39,9 +40,12 @@ SELECT coalesce(sf.file_id, f.id)::uuid AS file_id,
        coalesce(sf.version_id, '00000000-0000-0000-0000-000000000000')::uuid AS snapshot_version_id,
        coalesce(f.path, '')::text AS current_path,
        coalesce(f.head_version_id, '00000000-0000-0000-0000-000000000000')::uuid AS current_version_id,
-       (f.id IS NULL OR f.deleted_at IS NOT NULL)::boolean AS gone
+       (f.id IS NULL OR f.deleted_at IS NOT NULL)::boolean AS gone,
+       coalesce(sv.content_sha256 = hv.content_sha256, false)::boolean AS same_content
 FROM (SELECT snapshot_id, file_id, version_id, path FROM snapshot_files WHERE snapshot_id = $1) sf
 FULL OUTER JOIN (SELECT id, project_id, path, path_key, head_version_id, head_revision, deleted_at, created_at FROM files WHERE project_id = $2) f ON f.id = sf.file_id
+LEFT JOIN file_versions sv ON sv.id = sf.version_id
+LEFT JOIN file_versions hv ON hv.id = f.head_version_id
 ORDER BY coalesce(sf.path, f.path)
 `
 
@@ -57,10 +61,13 @@ type SnapshotDiffRow struct {
 	CurrentPath       string
 	CurrentVersionID  uuid.UUID
 	Gone              bool
+	SameContent       bool
 }
 
 // SnapshotDiff pairs the snapshot's files with the project's files now.
-// Absent sides come back as ” and the nil UUID.
+// Absent sides come back as ” and the nil UUID. same_content compares the
+// two versions' content hashes: a head that is another version with the
+// snapshot's content (a restore appended it) is not a modification.
 func (q *Queries) SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]SnapshotDiffRow, error) {
 	rows, err := q.db.Query(ctx, snapshotDiff, arg.SnapshotID, arg.ProjectID)
 	if err != nil {
@@ -77,6 +84,7 @@ func (q *Queries) SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]S
 			&i.CurrentPath,
 			&i.CurrentVersionID,
 			&i.Gone,
+			&i.SameContent,
 		); err != nil {
 			return nil, err
 		}
@@ -89,7 +97,7 @@ func (q *Queries) SnapshotDiff(ctx context.Context, arg SnapshotDiffParams) ([]S
 }
 
 const snapshotFiles = `-- name: SnapshotFiles :many
-SELECT sf.file_id, sf.path, v.id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id, v.lines_added, v.lines_removed, v.created_at
+SELECT sf.file_id, sf.path, v.id, v.revision, v.content_sha256, v.size_bytes, v.author_id, v.device_id, v.lines_added, v.lines_removed, v.hunks, v.created_at
 FROM snapshot_files sf JOIN file_versions v ON v.id = sf.version_id
 WHERE sf.snapshot_id = $1 ORDER BY sf.path
 `
@@ -105,6 +113,7 @@ type SnapshotFilesRow struct {
 	DeviceID      *uuid.UUID
 	LinesAdded    int32
 	LinesRemoved  int32
+	Hunks         pgtype.Int4
 	CreatedAt     time.Time
 }
 
@@ -128,6 +137,7 @@ func (q *Queries) SnapshotFiles(ctx context.Context, snapshotID uuid.UUID) ([]Sn
 			&i.DeviceID,
 			&i.LinesAdded,
 			&i.LinesRemoved,
+			&i.Hunks,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
@@ -174,6 +184,40 @@ func (q *Queries) SnapshotGetForMember(ctx context.Context, arg SnapshotGetForMe
 		&i.FileCount,
 	)
 	return i, err
+}
+
+const snapshotHeadHashes = `-- name: SnapshotHeadHashes :many
+SELECT f.id AS file_id, v.content_sha256
+FROM files f JOIN file_versions v ON v.id = f.head_version_id
+WHERE f.id = ANY($1::uuid[])
+`
+
+type SnapshotHeadHashesRow struct {
+	FileID        uuid.UUID
+	ContentSha256 string
+}
+
+// SnapshotHeadHashes returns the content hash of each given file's head
+// version, so a restore tells which files differ from the snapshot without
+// reading their content. The restore has locked the files: the heads hold.
+func (q *Queries) SnapshotHeadHashes(ctx context.Context, fileIds []uuid.UUID) ([]SnapshotHeadHashesRow, error) {
+	rows, err := q.db.Query(ctx, snapshotHeadHashes, fileIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SnapshotHeadHashesRow{}
+	for rows.Next() {
+		var i SnapshotHeadHashesRow
+		if err := rows.Scan(&i.FileID, &i.ContentSha256); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const snapshotInsert = `-- name: SnapshotInsert :one
@@ -258,4 +302,80 @@ func (q *Queries) SnapshotList(ctx context.Context, arg SnapshotListParams) ([]S
 		return nil, err
 	}
 	return items, nil
+}
+
+const snapshotLockProjectFiles = `-- name: SnapshotLockProjectFiles :exec
+SELECT f.id FROM files f
+WHERE f.project_id = $1 AND (f.deleted_at IS NULL OR f.id = ANY($2::uuid[]))
+ORDER BY f.id
+FOR UPDATE
+`
+
+type SnapshotLockProjectFilesParams struct {
+	ProjectID uuid.UUID
+	FileIds   []uuid.UUID
+}
+
+// SnapshotLockProjectFiles locks, in file id order, every live file of a
+// project and every file in @file_ids (a snapshot's, deleted ones too),
+// before a restore writes anything. A group of saves may hold one file of
+// the project and the project's row while it waits for a later file; the
+// restore, holding only files before the one it waits for, never holds
+// that later file, so the two cannot deadlock.
+func (q *Queries) SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) error {
+	_, err := q.db.Exec(ctx, snapshotLockProjectFiles, arg.ProjectID, arg.FileIds)
+	return err
+}
+
+const snapshotPathHolders = `-- name: SnapshotPathHolders :many
+SELECT id, path_key FROM files
+WHERE project_id = $1 AND deleted_at IS NULL AND path_key = ANY($2::text[])
+`
+
+type SnapshotPathHoldersParams struct {
+	ProjectID uuid.UUID
+	PathKeys  []string
+}
+
+type SnapshotPathHoldersRow struct {
+	ID      uuid.UUID
+	PathKey string
+}
+
+// SnapshotPathHolders returns the live files of a project at any of the
+// given path keys: a restore puts a file back at its snapshot path only when
+// no other file will hold that path.
+func (q *Queries) SnapshotPathHolders(ctx context.Context, arg SnapshotPathHoldersParams) ([]SnapshotPathHoldersRow, error) {
+	rows, err := q.db.Query(ctx, snapshotPathHolders, arg.ProjectID, arg.PathKeys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SnapshotPathHoldersRow{}
+	for rows.Next() {
+		var i SnapshotPathHoldersRow
+		if err := rows.Scan(&i.ID, &i.PathKey); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const snapshotProjectLock = `-- name: SnapshotProjectLock :one
+SELECT storage_bytes FROM projects WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// SnapshotProjectLock takes the project's row as a save's storage charge
+// does (FOR NO KEY UPDATE, after the files) and returns the storage used, so
+// a restore decides the project's room for all its versions before it
+// writes any, and nothing changes it until the restore commits.
+func (q *Queries) SnapshotProjectLock(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, snapshotProjectLock, id)
+	var storage_bytes int64
+	err := row.Scan(&storage_bytes)
+	return storage_bytes, err
 }

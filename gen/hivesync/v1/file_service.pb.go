@@ -43,7 +43,12 @@ type FileVersion struct {
 	// lines_removed is the number of lines removed from the previous version.
 	LinesRemoved int32 `protobuf:"varint,8,opt,name=lines_removed,json=linesRemoved,proto3" json:"lines_removed,omitempty"`
 	// created_at is when it was saved.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// hunks is the number of hunks of the unified diff against the previous
+	// version, with 3 lines of context as DiffVersions shows it (changes
+	// closer than 6 lines share a hunk); 0 when the content did not change.
+	// Unset for versions stored before HiveSync recorded it.
+	Hunks         *int32 `protobuf:"varint,10,opt,name=hunks,proto3,oneof" json:"hunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +144,13 @@ func (x *FileVersion) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *FileVersion) GetHunks() int32 {
+	if x != nil && x.Hunks != nil {
+		return *x.Hunks
+	}
+	return 0
 }
 
 // File is a project file and its head version.
@@ -1601,7 +1613,7 @@ var File_hivesync_v1_file_service_proto protoreflect.FileDescriptor
 
 const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehivesync/v1/file_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xc3\x02\n" +
+	"\x1ehivesync/v1/file_service.proto\x12\vhivesync.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hivesync/v1/access.proto\"\xe8\x02\n" +
 	"\vFileVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12%\n" +
@@ -1614,7 +1626,10 @@ const file_hivesync_v1_file_service_proto_rawDesc = "" +
 	"linesAdded\x12#\n" +
 	"\rlines_removed\x18\b \x01(\x05R\flinesRemoved\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb2\x01\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x19\n" +
+	"\x05hunks\x18\n" +
+	" \x01(\x05H\x00R\x05hunks\x88\x01\x01B\b\n" +
+	"\x06_hunks\"\xb2\x01\n" +
 	"\x04File\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1819,6 +1834,7 @@ func file_hivesync_v1_file_service_proto_init() {
 		return
 	}
 	file_hivesync_v1_access_proto_init()
+	file_hivesync_v1_file_service_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -23,6 +23,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SnapshotSkipReason is why a restore left one of the snapshot's files as it
+// is.
+type SnapshotSkipReason int32
+
+const (
+	// SNAPSHOT_SKIP_REASON_UNSPECIFIED is not used.
+	SnapshotSkipReason_SNAPSHOT_SKIP_REASON_UNSPECIFIED SnapshotSkipReason = 0
+	// SNAPSHOT_SKIP_REASON_PATH_TAKEN: another live file holds the snapshot
+	// path (paths are compared ignoring case). Moving or deleting that file
+	// and restoring again brings this one back.
+	SnapshotSkipReason_SNAPSHOT_SKIP_REASON_PATH_TAKEN SnapshotSkipReason = 1
+	// SNAPSHOT_SKIP_REASON_FILE_GONE: the file no longer exists at all (it was
+	// purged), so there is nothing to bring back.
+	SnapshotSkipReason_SNAPSHOT_SKIP_REASON_FILE_GONE SnapshotSkipReason = 2
+	// SNAPSHOT_SKIP_REASON_PATH_INVALID: the snapshot path is no longer an
+	// allowed path (the path rules became stricter since the snapshot).
+	SnapshotSkipReason_SNAPSHOT_SKIP_REASON_PATH_INVALID SnapshotSkipReason = 3
+)
+
+// Enum value maps for SnapshotSkipReason.
+var (
+	SnapshotSkipReason_name = map[int32]string{
+		0: "SNAPSHOT_SKIP_REASON_UNSPECIFIED",
+		1: "SNAPSHOT_SKIP_REASON_PATH_TAKEN",
+		2: "SNAPSHOT_SKIP_REASON_FILE_GONE",
+		3: "SNAPSHOT_SKIP_REASON_PATH_INVALID",
+	}
+	SnapshotSkipReason_value = map[string]int32{
+		"SNAPSHOT_SKIP_REASON_UNSPECIFIED":  0,
+		"SNAPSHOT_SKIP_REASON_PATH_TAKEN":   1,
+		"SNAPSHOT_SKIP_REASON_FILE_GONE":    2,
+		"SNAPSHOT_SKIP_REASON_PATH_INVALID": 3,
+	}
+)
+
+func (x SnapshotSkipReason) Enum() *SnapshotSkipReason {
+	p := new(SnapshotSkipReason)
+	*p = x
+	return p
+}
+
+func (x SnapshotSkipReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotSkipReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_hivesync_v1_snapshot_service_proto_enumTypes[0].Descriptor()
+}
+
+func (SnapshotSkipReason) Type() protoreflect.EnumType {
+	return &file_hivesync_v1_snapshot_service_proto_enumTypes[0]
+}
+
+func (x SnapshotSkipReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotSkipReason.Descriptor instead.
+func (SnapshotSkipReason) EnumDescriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{0}
+}
+
 // SnapshotChange is how one file differs from the snapshot.
 type SnapshotChange int32
 
@@ -68,11 +130,11 @@ func (x SnapshotChange) String() string {
 }
 
 func (SnapshotChange) Descriptor() protoreflect.EnumDescriptor {
-	return file_hivesync_v1_snapshot_service_proto_enumTypes[0].Descriptor()
+	return file_hivesync_v1_snapshot_service_proto_enumTypes[1].Descriptor()
 }
 
 func (SnapshotChange) Type() protoreflect.EnumType {
-	return &file_hivesync_v1_snapshot_service_proto_enumTypes[0]
+	return &file_hivesync_v1_snapshot_service_proto_enumTypes[1]
 }
 
 func (x SnapshotChange) Number() protoreflect.EnumNumber {
@@ -81,7 +143,7 @@ func (x SnapshotChange) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SnapshotChange.Descriptor instead.
 func (SnapshotChange) EnumDescriptor() ([]byte, []int) {
-	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{0}
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{1}
 }
 
 // Snapshot is a recorded project state.
@@ -606,15 +668,27 @@ func (x *RestoreSnapshotRequest) GetSnapshotId() string {
 	return ""
 }
 
-// RestoreSnapshotResponse lists what was restored.
+// RestoreSnapshotResponse lists what the restore changed and what it could
+// not bring back. A file can be in restored, moved and undeleted_file_ids at
+// once (deleted, moved and edited since the snapshot).
 type RestoreSnapshotResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// restored are the new versions appended, one per changed file.
+	// restored are the new versions appended, one per file whose content
+	// differed from the snapshot's; path is the file's path after the restore.
 	Restored []*SnapshotFile `protobuf:"bytes,1,rep,name=restored,proto3" json:"restored,omitempty"`
-	// unchanged is the number of files already as in the snapshot.
-	Unchanged     int32 `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// unchanged is the number of files already as in the snapshot: not
+	// deleted, at their snapshot path and with their snapshot content.
+	Unchanged int32 `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// skipped are the snapshot's files the restore could not bring back. Each
+	// keeps its current state (content, path, deletion) untouched.
+	Skipped []*SnapshotSkippedFile `protobuf:"bytes,3,rep,name=skipped,proto3" json:"skipped,omitempty"`
+	// moved are the files put back at their snapshot path.
+	Moved []*SnapshotMovedFile `protobuf:"bytes,4,rep,name=moved,proto3" json:"moved,omitempty"`
+	// undeleted_file_ids are the files deleted since the snapshot that the
+	// restore brought back, as RestoreFile does.
+	UndeletedFileIds []string `protobuf:"bytes,5,rep,name=undeleted_file_ids,json=undeletedFileIds,proto3" json:"undeleted_file_ids,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RestoreSnapshotResponse) Reset() {
@@ -661,6 +735,184 @@ func (x *RestoreSnapshotResponse) GetUnchanged() int32 {
 	return 0
 }
 
+func (x *RestoreSnapshotResponse) GetSkipped() []*SnapshotSkippedFile {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+func (x *RestoreSnapshotResponse) GetMoved() []*SnapshotMovedFile {
+	if x != nil {
+		return x.Moved
+	}
+	return nil
+}
+
+func (x *RestoreSnapshotResponse) GetUndeletedFileIds() []string {
+	if x != nil {
+		return x.UndeletedFileIds
+	}
+	return nil
+}
+
+// SnapshotSkippedFile is a file of the snapshot that a restore did not bring
+// back, and why.
+type SnapshotSkippedFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// snapshot_path is the file's path in the snapshot.
+	SnapshotPath string `protobuf:"bytes,2,opt,name=snapshot_path,json=snapshotPath,proto3" json:"snapshot_path,omitempty"`
+	// reason is why the file was left as it is.
+	Reason SnapshotSkipReason `protobuf:"varint,3,opt,name=reason,proto3,enum=hivesync.v1.SnapshotSkipReason" json:"reason,omitempty"`
+	// current_path is the file's path now (empty when the file is gone).
+	CurrentPath string `protobuf:"bytes,4,opt,name=current_path,json=currentPath,proto3" json:"current_path,omitempty"`
+	// deleted is true when the file is deleted now and stays deleted.
+	Deleted bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// taken_by_file_id is, for SNAPSHOT_SKIP_REASON_PATH_TAKEN, the live file
+	// that holds the snapshot path.
+	TakenByFileId string `protobuf:"bytes,6,opt,name=taken_by_file_id,json=takenByFileId,proto3" json:"taken_by_file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotSkippedFile) Reset() {
+	*x = SnapshotSkippedFile{}
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotSkippedFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotSkippedFile) ProtoMessage() {}
+
+func (x *SnapshotSkippedFile) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotSkippedFile.ProtoReflect.Descriptor instead.
+func (*SnapshotSkippedFile) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SnapshotSkippedFile) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *SnapshotSkippedFile) GetSnapshotPath() string {
+	if x != nil {
+		return x.SnapshotPath
+	}
+	return ""
+}
+
+func (x *SnapshotSkippedFile) GetReason() SnapshotSkipReason {
+	if x != nil {
+		return x.Reason
+	}
+	return SnapshotSkipReason_SNAPSHOT_SKIP_REASON_UNSPECIFIED
+}
+
+func (x *SnapshotSkippedFile) GetCurrentPath() string {
+	if x != nil {
+		return x.CurrentPath
+	}
+	return ""
+}
+
+func (x *SnapshotSkippedFile) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *SnapshotSkippedFile) GetTakenByFileId() string {
+	if x != nil {
+		return x.TakenByFileId
+	}
+	return ""
+}
+
+// SnapshotMovedFile is a file a restore moved back to its snapshot path.
+type SnapshotMovedFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file_id is the file.
+	FileId string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// previous_path is the file's path before the restore.
+	PreviousPath string `protobuf:"bytes,2,opt,name=previous_path,json=previousPath,proto3" json:"previous_path,omitempty"`
+	// path is its path after the restore: its path in the snapshot.
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotMovedFile) Reset() {
+	*x = SnapshotMovedFile{}
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotMovedFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotMovedFile) ProtoMessage() {}
+
+func (x *SnapshotMovedFile) ProtoReflect() protoreflect.Message {
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotMovedFile.ProtoReflect.Descriptor instead.
+func (*SnapshotMovedFile) Descriptor() ([]byte, []int) {
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SnapshotMovedFile) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *SnapshotMovedFile) GetPreviousPath() string {
+	if x != nil {
+		return x.PreviousPath
+	}
+	return ""
+}
+
+func (x *SnapshotMovedFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // DiffSnapshotRequest names the snapshot.
 type DiffSnapshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -672,7 +924,7 @@ type DiffSnapshotRequest struct {
 
 func (x *DiffSnapshotRequest) Reset() {
 	*x = DiffSnapshotRequest{}
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +936,7 @@ func (x *DiffSnapshotRequest) String() string {
 func (*DiffSnapshotRequest) ProtoMessage() {}
 
 func (x *DiffSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[10]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +949,7 @@ func (x *DiffSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DiffSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{10}
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DiffSnapshotRequest) GetSnapshotId() string {
@@ -728,7 +980,7 @@ type SnapshotFileDiff struct {
 
 func (x *SnapshotFileDiff) Reset() {
 	*x = SnapshotFileDiff{}
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +992,7 @@ func (x *SnapshotFileDiff) String() string {
 func (*SnapshotFileDiff) ProtoMessage() {}
 
 func (x *SnapshotFileDiff) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[11]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1005,7 @@ func (x *SnapshotFileDiff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFileDiff.ProtoReflect.Descriptor instead.
 func (*SnapshotFileDiff) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{11}
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SnapshotFileDiff) GetFileId() string {
@@ -811,7 +1063,7 @@ type DiffSnapshotResponse struct {
 
 func (x *DiffSnapshotResponse) Reset() {
 	*x = DiffSnapshotResponse{}
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1075,7 @@ func (x *DiffSnapshotResponse) String() string {
 func (*DiffSnapshotResponse) ProtoMessage() {}
 
 func (x *DiffSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[12]
+	mi := &file_hivesync_v1_snapshot_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1088,7 @@ func (x *DiffSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*DiffSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{12}
+	return file_hivesync_v1_snapshot_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DiffSnapshotResponse) GetFiles() []*SnapshotFileDiff {
@@ -895,10 +1147,24 @@ const file_hivesync_v1_snapshot_service_proto_rawDesc = "" +
 	"\x05files\x18\x02 \x03(\v2\x19.hivesync.v1.SnapshotFileR\x05files\"9\n" +
 	"\x16RestoreSnapshotRequest\x12\x1f\n" +
 	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
-	"snapshotId\"n\n" +
+	"snapshotId\"\x8e\x02\n" +
 	"\x17RestoreSnapshotResponse\x125\n" +
 	"\brestored\x18\x01 \x03(\v2\x19.hivesync.v1.SnapshotFileR\brestored\x12\x1c\n" +
-	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\"6\n" +
+	"\tunchanged\x18\x02 \x01(\x05R\tunchanged\x12:\n" +
+	"\askipped\x18\x03 \x03(\v2 .hivesync.v1.SnapshotSkippedFileR\askipped\x124\n" +
+	"\x05moved\x18\x04 \x03(\v2\x1e.hivesync.v1.SnapshotMovedFileR\x05moved\x12,\n" +
+	"\x12undeleted_file_ids\x18\x05 \x03(\tR\x10undeletedFileIds\"\xf2\x01\n" +
+	"\x13SnapshotSkippedFile\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12#\n" +
+	"\rsnapshot_path\x18\x02 \x01(\tR\fsnapshotPath\x127\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\x1f.hivesync.v1.SnapshotSkipReasonR\x06reason\x12!\n" +
+	"\fcurrent_path\x18\x04 \x01(\tR\vcurrentPath\x12\x18\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\x12'\n" +
+	"\x10taken_by_file_id\x18\x06 \x01(\tR\rtakenByFileId\"e\n" +
+	"\x11SnapshotMovedFile\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12#\n" +
+	"\rprevious_path\x18\x02 \x01(\tR\fpreviousPath\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\"6\n" +
 	"\x13DiffSnapshotRequest\x12\x1f\n" +
 	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
 	"snapshotId\"\x8a\x02\n" +
@@ -911,7 +1177,12 @@ const file_hivesync_v1_snapshot_service_proto_rawDesc = "" +
 	"\x13current_revision_id\x18\x06 \x01(\tR\x11currentRevisionId\"i\n" +
 	"\x14DiffSnapshotResponse\x123\n" +
 	"\x05files\x18\x01 \x03(\v2\x1d.hivesync.v1.SnapshotFileDiffR\x05files\x12\x1c\n" +
-	"\tunchanged\x18\x02 \x01(\x05R\tunchanged*\xa2\x01\n" +
+	"\tunchanged\x18\x02 \x01(\x05R\tunchanged*\xaa\x01\n" +
+	"\x12SnapshotSkipReason\x12$\n" +
+	" SNAPSHOT_SKIP_REASON_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fSNAPSHOT_SKIP_REASON_PATH_TAKEN\x10\x01\x12\"\n" +
+	"\x1eSNAPSHOT_SKIP_REASON_FILE_GONE\x10\x02\x12%\n" +
+	"!SNAPSHOT_SKIP_REASON_PATH_INVALID\x10\x03*\xa2\x01\n" +
 	"\x0eSnapshotChange\x12\x1f\n" +
 	"\x1bSNAPSHOT_CHANGE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SNAPSHOT_CHANGE_MODIFIED\x10\x01\x12\x19\n" +
@@ -938,51 +1209,57 @@ func file_hivesync_v1_snapshot_service_proto_rawDescGZIP() []byte {
 	return file_hivesync_v1_snapshot_service_proto_rawDescData
 }
 
-var file_hivesync_v1_snapshot_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hivesync_v1_snapshot_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hivesync_v1_snapshot_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hivesync_v1_snapshot_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_hivesync_v1_snapshot_service_proto_goTypes = []any{
-	(SnapshotChange)(0),             // 0: hivesync.v1.SnapshotChange
-	(*Snapshot)(nil),                // 1: hivesync.v1.Snapshot
-	(*SnapshotFile)(nil),            // 2: hivesync.v1.SnapshotFile
-	(*CreateSnapshotRequest)(nil),   // 3: hivesync.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),  // 4: hivesync.v1.CreateSnapshotResponse
-	(*ListSnapshotsRequest)(nil),    // 5: hivesync.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 6: hivesync.v1.ListSnapshotsResponse
-	(*GetSnapshotRequest)(nil),      // 7: hivesync.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 8: hivesync.v1.GetSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),  // 9: hivesync.v1.RestoreSnapshotRequest
-	(*RestoreSnapshotResponse)(nil), // 10: hivesync.v1.RestoreSnapshotResponse
-	(*DiffSnapshotRequest)(nil),     // 11: hivesync.v1.DiffSnapshotRequest
-	(*SnapshotFileDiff)(nil),        // 12: hivesync.v1.SnapshotFileDiff
-	(*DiffSnapshotResponse)(nil),    // 13: hivesync.v1.DiffSnapshotResponse
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
-	(*FileVersion)(nil),             // 15: hivesync.v1.FileVersion
+	(SnapshotSkipReason)(0),         // 0: hivesync.v1.SnapshotSkipReason
+	(SnapshotChange)(0),             // 1: hivesync.v1.SnapshotChange
+	(*Snapshot)(nil),                // 2: hivesync.v1.Snapshot
+	(*SnapshotFile)(nil),            // 3: hivesync.v1.SnapshotFile
+	(*CreateSnapshotRequest)(nil),   // 4: hivesync.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),  // 5: hivesync.v1.CreateSnapshotResponse
+	(*ListSnapshotsRequest)(nil),    // 6: hivesync.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 7: hivesync.v1.ListSnapshotsResponse
+	(*GetSnapshotRequest)(nil),      // 8: hivesync.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 9: hivesync.v1.GetSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),  // 10: hivesync.v1.RestoreSnapshotRequest
+	(*RestoreSnapshotResponse)(nil), // 11: hivesync.v1.RestoreSnapshotResponse
+	(*SnapshotSkippedFile)(nil),     // 12: hivesync.v1.SnapshotSkippedFile
+	(*SnapshotMovedFile)(nil),       // 13: hivesync.v1.SnapshotMovedFile
+	(*DiffSnapshotRequest)(nil),     // 14: hivesync.v1.DiffSnapshotRequest
+	(*SnapshotFileDiff)(nil),        // 15: hivesync.v1.SnapshotFileDiff
+	(*DiffSnapshotResponse)(nil),    // 16: hivesync.v1.DiffSnapshotResponse
+	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
+	(*FileVersion)(nil),             // 18: hivesync.v1.FileVersion
 }
 var file_hivesync_v1_snapshot_service_proto_depIdxs = []int32{
-	14, // 0: hivesync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	15, // 1: hivesync.v1.SnapshotFile.version:type_name -> hivesync.v1.FileVersion
-	1,  // 2: hivesync.v1.CreateSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
-	1,  // 3: hivesync.v1.ListSnapshotsResponse.snapshots:type_name -> hivesync.v1.Snapshot
-	1,  // 4: hivesync.v1.GetSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
-	2,  // 5: hivesync.v1.GetSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFile
-	2,  // 6: hivesync.v1.RestoreSnapshotResponse.restored:type_name -> hivesync.v1.SnapshotFile
-	0,  // 7: hivesync.v1.SnapshotFileDiff.change:type_name -> hivesync.v1.SnapshotChange
-	12, // 8: hivesync.v1.DiffSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFileDiff
-	3,  // 9: hivesync.v1.SnapshotService.CreateSnapshot:input_type -> hivesync.v1.CreateSnapshotRequest
-	5,  // 10: hivesync.v1.SnapshotService.ListSnapshots:input_type -> hivesync.v1.ListSnapshotsRequest
-	7,  // 11: hivesync.v1.SnapshotService.GetSnapshot:input_type -> hivesync.v1.GetSnapshotRequest
-	11, // 12: hivesync.v1.SnapshotService.DiffSnapshot:input_type -> hivesync.v1.DiffSnapshotRequest
-	9,  // 13: hivesync.v1.SnapshotService.RestoreSnapshot:input_type -> hivesync.v1.RestoreSnapshotRequest
-	4,  // 14: hivesync.v1.SnapshotService.CreateSnapshot:output_type -> hivesync.v1.CreateSnapshotResponse
-	6,  // 15: hivesync.v1.SnapshotService.ListSnapshots:output_type -> hivesync.v1.ListSnapshotsResponse
-	8,  // 16: hivesync.v1.SnapshotService.GetSnapshot:output_type -> hivesync.v1.GetSnapshotResponse
-	13, // 17: hivesync.v1.SnapshotService.DiffSnapshot:output_type -> hivesync.v1.DiffSnapshotResponse
-	10, // 18: hivesync.v1.SnapshotService.RestoreSnapshot:output_type -> hivesync.v1.RestoreSnapshotResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	17, // 0: hivesync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	18, // 1: hivesync.v1.SnapshotFile.version:type_name -> hivesync.v1.FileVersion
+	2,  // 2: hivesync.v1.CreateSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
+	2,  // 3: hivesync.v1.ListSnapshotsResponse.snapshots:type_name -> hivesync.v1.Snapshot
+	2,  // 4: hivesync.v1.GetSnapshotResponse.snapshot:type_name -> hivesync.v1.Snapshot
+	3,  // 5: hivesync.v1.GetSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFile
+	3,  // 6: hivesync.v1.RestoreSnapshotResponse.restored:type_name -> hivesync.v1.SnapshotFile
+	12, // 7: hivesync.v1.RestoreSnapshotResponse.skipped:type_name -> hivesync.v1.SnapshotSkippedFile
+	13, // 8: hivesync.v1.RestoreSnapshotResponse.moved:type_name -> hivesync.v1.SnapshotMovedFile
+	0,  // 9: hivesync.v1.SnapshotSkippedFile.reason:type_name -> hivesync.v1.SnapshotSkipReason
+	1,  // 10: hivesync.v1.SnapshotFileDiff.change:type_name -> hivesync.v1.SnapshotChange
+	15, // 11: hivesync.v1.DiffSnapshotResponse.files:type_name -> hivesync.v1.SnapshotFileDiff
+	4,  // 12: hivesync.v1.SnapshotService.CreateSnapshot:input_type -> hivesync.v1.CreateSnapshotRequest
+	6,  // 13: hivesync.v1.SnapshotService.ListSnapshots:input_type -> hivesync.v1.ListSnapshotsRequest
+	8,  // 14: hivesync.v1.SnapshotService.GetSnapshot:input_type -> hivesync.v1.GetSnapshotRequest
+	14, // 15: hivesync.v1.SnapshotService.DiffSnapshot:input_type -> hivesync.v1.DiffSnapshotRequest
+	10, // 16: hivesync.v1.SnapshotService.RestoreSnapshot:input_type -> hivesync.v1.RestoreSnapshotRequest
+	5,  // 17: hivesync.v1.SnapshotService.CreateSnapshot:output_type -> hivesync.v1.CreateSnapshotResponse
+	7,  // 18: hivesync.v1.SnapshotService.ListSnapshots:output_type -> hivesync.v1.ListSnapshotsResponse
+	9,  // 19: hivesync.v1.SnapshotService.GetSnapshot:output_type -> hivesync.v1.GetSnapshotResponse
+	16, // 20: hivesync.v1.SnapshotService.DiffSnapshot:output_type -> hivesync.v1.DiffSnapshotResponse
+	11, // 21: hivesync.v1.SnapshotService.RestoreSnapshot:output_type -> hivesync.v1.RestoreSnapshotResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_hivesync_v1_snapshot_service_proto_init() }
@@ -997,8 +1274,8 @@ func file_hivesync_v1_snapshot_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hivesync_v1_snapshot_service_proto_rawDesc), len(file_hivesync_v1_snapshot_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   13,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -153,7 +153,11 @@ type QueuedEdit struct {
 	Patch string `protobuf:"bytes,5,opt,name=patch,proto3" json:"patch,omitempty"`
 	// base_revision_id is the version the edit was made on (save and patch).
 	BaseRevisionId string `protobuf:"bytes,6,opt,name=base_revision_id,json=baseRevisionId,proto3" json:"base_revision_id,omitempty"`
-	// idempotency_key makes the replay safe to repeat; the id when empty.
+	// idempotency_key makes the replay safe to repeat. When empty, the edit
+	// is keyed by its id within the replaying device (within the user, for a
+	// session with no device): queue row ids of two devices never collide.
+	// A key names one edit of one user: an edit reusing another's key is
+	// rejected, never answered with the other edit's version.
 	IdempotencyKey string `protobuf:"bytes,7,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// created_at is when the edit was queued on the device.
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`

@@ -94,10 +94,12 @@ func Lines(old, new string) *Diff {
 	return d
 }
 
-// Count returns Lines(old, new).Added and .Removed without keeping the
-// diff: it first drops the bytes the texts share at both ends (whole lines
-// only), so a small edit of a large file compares a few lines.
-func Count(old, new string) (added, removed int) {
+// Count returns Lines(old, new).Added, .Removed and .Hunks(context)
+// without keeping the diff: it first drops the bytes the texts share at both
+// ends (whole lines only), so a small edit of a large file compares a few
+// lines. What is left between the shared ends is where every change is, so
+// when nothing in it is kept it is one hunk.
+func Count(old, new string, context int) (added, removed, hunks int) {
 	p := 0
 	for p < len(old) && p < len(new) && old[p] == new[p] {
 		p++
@@ -115,18 +117,18 @@ func Count(old, new string) (added, removed int) {
 	// The usual save edits one line, or adds or removes a few: no search.
 	switch {
 	case oldMid == newMid:
-		return 0, 0
+		return 0, 0, 0
 	case oldMid == "":
-		return countLines(newMid), 0
+		return countLines(newMid), 0, 1
 	case newMid == "":
-		return 0, countLines(oldMid)
+		return 0, countLines(oldMid), 1
 	case oneLine(oldMid) && oneLine(newMid):
-		return 1, 1 // they differ, so neither is kept
+		return 1, 1, 1 // they differ, so neither is kept
 	case disjoint(oldMid, newMid):
-		return countLines(newMid), countLines(oldMid) // nothing to keep
+		return countLines(newMid), countLines(oldMid), 1 // nothing to keep
 	}
 	d := Lines(oldMid, newMid)
-	return d.Added, d.Removed
+	return d.Added, d.Removed, d.Hunks(context)
 }
 
 // disjoint reports whether a and b, both of a few lines (a few edited

@@ -90,11 +90,13 @@ func TestLines(t *testing.T) {
 			d := linediff.Lines(c.old, c.new)
 			require.Equal(t, c.added, d.Added)
 			require.Equal(t, c.removed, d.Removed)
-			added, removed := linediff.Count(c.old, c.new)
-			require.Equal(t, [2]int{c.added, c.removed}, [2]int{added, removed})
 			u := d.Unified("old", "new", 3)
+			added, removed, hunks := linediff.Count(c.old, c.new, 3)
+			require.Equal(t, [3]int{c.added, c.removed, strings.Count(u, "\n@@ ")}, [3]int{added, removed, hunks})
+			require.Equal(t, hunks, d.Hunks(3))
 			if c.old == c.new {
 				require.Empty(t, u)
+				require.Zero(t, hunks)
 				return
 			}
 			require.Equal(t, c.new, apply(t, c.old, u))
@@ -206,9 +208,10 @@ func FuzzLines(f *testing.F) {
 			old, new = expand(old), expand(new)
 		}
 		d := linediff.Lines(old, new)
-		added, removed := linediff.Count(old, new)
-		require.Equal(t, [2]int{d.Added, d.Removed}, [2]int{added, removed}, "Count agrees with Lines")
 		u := d.Unified("old", "new", 3)
+		added, removed, hunks := linediff.Count(old, new, 3)
+		require.Equal(t, [3]int{d.Added, d.Removed, d.Hunks(3)}, [3]int{added, removed, hunks}, "Count agrees with Lines")
+		require.Equal(t, strings.Count(u, "\n@@ "), hunks, "one hunk per @@ line")
 		if old == new {
 			require.Empty(t, u)
 			require.Zero(t, d.Added+d.Removed)

@@ -32,6 +32,36 @@ func (d *Diff) changes() []change {
 	return out
 }
 
+// hunk is a hunk of a unified diff: changes[first:last+1], shown with
+// old[i0:i1] and new[j0:j1] (the changes and their context).
+type hunk struct{ first, last, i0, i1, j0, j1 int }
+
+// hunks groups changes into the hunks of a unified diff with context lines
+// of unchanged text around each change: changes closer than twice that
+// share one.
+func (d *Diff) hunks(changes []change, context int) []hunk {
+	var out []hunk
+	for c := 0; c < len(changes); {
+		h := hunk{first: c, last: c}
+		for h.last+1 < len(changes) && changes[h.last+1].i0-changes[h.last].i1 <= 2*context {
+			h.last++
+		}
+		lead := min(context, changes[h.first].i0)
+		trail := min(context, len(d.old)-changes[h.last].i1)
+		h.i0, h.i1 = changes[h.first].i0-lead, changes[h.last].i1+trail
+		h.j0, h.j1 = changes[h.first].j0-lead, changes[h.last].j1+trail
+		out = append(out, h)
+		c = h.last + 1
+	}
+	return out
+}
+
+// Hunks is the number of hunks of the unified diff with context lines of
+// context (0 for equal texts).
+func (d *Diff) Hunks(context int) int {
+	return len(d.hunks(d.changes(), context))
+}
+
 // Unified writes the diff in the unified format of diff -u and patch(1):
 // "--- oldLabel" and "+++ newLabel" headers, then hunks with context lines
 // of unchanged text around each change (changes closer than twice that are
@@ -42,21 +72,10 @@ func (d *Diff) Unified(oldLabel, newLabel string, context int) string {
 	if len(changes) == 0 {
 		return ""
 	}
-	type hunk struct{ first, last, i0, i1, j0, j1 int } // changes[first:last+1], lines old[i0:i1], new[j0:j1]
-	var hunks []hunk
+	hunks := d.hunks(changes, context)
 	size := len(oldLabel) + len(newLabel) + 10
-	for c := 0; c < len(changes); {
-		h := hunk{first: c, last: c}
-		for h.last+1 < len(changes) && changes[h.last+1].i0-changes[h.last].i1 <= 2*context {
-			h.last++
-		}
-		lead := min(context, changes[h.first].i0)
-		trail := min(context, len(d.old)-changes[h.last].i1)
-		h.i0, h.i1 = changes[h.first].i0-lead, changes[h.last].i1+trail
-		h.j0, h.j1 = changes[h.first].j0-lead, changes[h.last].j1+trail
-		hunks = append(hunks, h)
+	for _, h := range hunks {
 		size += 40 + lineBytes(d.old[h.i0:h.i1]) + (h.i1 - h.i0) + lineBytes(d.new[h.j0:h.j1]) + (h.j1 - h.j0)
-		c = h.last + 1
 	}
 
 	var sb strings.Builder

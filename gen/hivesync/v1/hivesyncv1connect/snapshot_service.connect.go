@@ -61,9 +61,14 @@ type SnapshotServiceClient interface {
 	// DiffSnapshot compares a snapshot with the project's current state: which
 	// files changed, were added or are gone since (per file, no content).
 	DiffSnapshot(context.Context, *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error)
-	// RestoreSnapshot makes every file that changed since the snapshot hold its
-	// snapshot content again, by appending a new version. Later versions stay;
-	// files created after the snapshot are left alone.
+	// RestoreSnapshot makes the project look like the snapshot again for the
+	// files the snapshot has, in one transaction: a file whose content changed
+	// since gets a new version with its snapshot content, a file deleted since
+	// is restored, and a file moved since goes back to its snapshot path, each
+	// with the event the equivalent file call records. Nothing is destroyed:
+	// later versions stay, and files created after the snapshot are left
+	// alone. A file that cannot be brought back (another file holds its
+	// snapshot path) keeps its current state and is listed in skipped.
 	RestoreSnapshot(context.Context, *v1.RestoreSnapshotRequest) (*v1.RestoreSnapshotResponse, error)
 }
 
@@ -179,9 +184,14 @@ type SnapshotServiceHandler interface {
 	// DiffSnapshot compares a snapshot with the project's current state: which
 	// files changed, were added or are gone since (per file, no content).
 	DiffSnapshot(context.Context, *v1.DiffSnapshotRequest) (*v1.DiffSnapshotResponse, error)
-	// RestoreSnapshot makes every file that changed since the snapshot hold its
-	// snapshot content again, by appending a new version. Later versions stay;
-	// files created after the snapshot are left alone.
+	// RestoreSnapshot makes the project look like the snapshot again for the
+	// files the snapshot has, in one transaction: a file whose content changed
+	// since gets a new version with its snapshot content, a file deleted since
+	// is restored, and a file moved since goes back to its snapshot path, each
+	// with the event the equivalent file call records. Nothing is destroyed:
+	// later versions stay, and files created after the snapshot are left
+	// alone. A file that cannot be brought back (another file holds its
+	// snapshot path) keeps its current state and is listed in skipped.
 	RestoreSnapshot(context.Context, *v1.RestoreSnapshotRequest) (*v1.RestoreSnapshotResponse, error)
 }
 

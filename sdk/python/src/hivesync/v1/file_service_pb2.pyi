@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FileVersion(_message.Message):
-    __slots__ = ("id", "revision", "content_sha256", "size_bytes", "author_user_id", "device_id", "lines_added", "lines_removed", "created_at")
+    __slots__ = ("id", "revision", "content_sha256", "size_bytes", "author_user_id", "device_id", "lines_added", "lines_removed", "created_at", "hunks")
     ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class FileVersion(_message.Message):
     LINES_ADDED_FIELD_NUMBER: _ClassVar[int]
     LINES_REMOVED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HUNKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     revision: int
     content_sha256: str
@@ -31,7 +32,8 @@ class FileVersion(_message.Message):
     lines_added: int
     lines_removed: int
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., revision: _Optional[int] = ..., content_sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., author_user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., lines_added: _Optional[int] = ..., lines_removed: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    hunks: int
+    def __init__(self, id: _Optional[str] = ..., revision: _Optional[int] = ..., content_sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., author_user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., lines_added: _Optional[int] = ..., lines_removed: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hunks: _Optional[int] = ...) -> None: ...
 
 class File(_message.Message):
     __slots__ = ("id", "project_id", "path", "head", "deleted_at")

@@ -40,9 +40,10 @@ _GZIP_COMPRESSION = GzipCompression()
 class SnapshotService(Protocol):
     """
     SnapshotService records project-wide states. A snapshot is the head version
-    of every file at one instant, taken in one statement so concurrent saves
-    are either wholly in it or not. Snapshots never change; restoring one
-    appends new versions and destroys nothing.
+    and path of every file at one instant, taken in one statement so
+    concurrent saves are either wholly in it or not. Snapshots never change;
+    restoring one appends new versions, moves and undeletes files, and
+    destroys nothing.
     """
     async def create_snapshot(self, request: CreateSnapshotRequest, ctx: RequestContext[CreateSnapshotRequest, CreateSnapshotResponse], /) -> CreateSnapshotResponse:
         """
@@ -71,9 +72,14 @@ class SnapshotService(Protocol):
 
     async def restore_snapshot(self, request: RestoreSnapshotRequest, ctx: RequestContext[RestoreSnapshotRequest, RestoreSnapshotResponse], /) -> RestoreSnapshotResponse:
         """
-        RestoreSnapshot makes every file that changed since the snapshot hold its
-        snapshot content again, by appending a new version. Later versions stay;
-        files created after the snapshot are left alone.
+        RestoreSnapshot makes the project look like the snapshot again for the
+        files the snapshot has, in one transaction: a file whose content changed
+        since gets a new version with its snapshot content, a file deleted since
+        is restored, and a file moved since goes back to its snapshot path, each
+        with the event the equivalent file call records. Nothing is destroyed:
+        later versions stay, and files created after the snapshot are left
+        alone. A file that cannot be brought back (another file holds its
+        snapshot path) keeps its current state and is listed in skipped.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -162,9 +168,10 @@ class SnapshotServiceASGIApplication(ConnectASGIApplication[SnapshotService]):
 class SnapshotServiceClient(ConnectClient):
     """
     SnapshotService records project-wide states. A snapshot is the head version
-    of every file at one instant, taken in one statement so concurrent saves
-    are either wholly in it or not. Snapshots never change; restoring one
-    appends new versions and destroys nothing.
+    and path of every file at one instant, taken in one statement so
+    concurrent saves are either wholly in it or not. Snapshots never change;
+    restoring one appends new versions, moves and undeletes files, and
+    destroys nothing.
     """
     def __init__(
         self,
@@ -297,9 +304,14 @@ class SnapshotServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> RestoreSnapshotResponse:
         """
-        RestoreSnapshot makes every file that changed since the snapshot hold its
-        snapshot content again, by appending a new version. Later versions stay;
-        files created after the snapshot are left alone.
+        RestoreSnapshot makes the project look like the snapshot again for the
+        files the snapshot has, in one transaction: a file whose content changed
+        since gets a new version with its snapshot content, a file deleted since
+        is restored, and a file moved since goes back to its snapshot path, each
+        with the event the equivalent file call records. Nothing is destroyed:
+        later versions stay, and files created after the snapshot are left
+        alone. A file that cannot be brought back (another file holds its
+        snapshot path) keeps its current state and is listed in skipped.
         """
         return await self.execute_unary(
             request=request,
@@ -318,9 +330,10 @@ class SnapshotServiceClient(ConnectClient):
 class SnapshotServiceSync(Protocol):
     """
     SnapshotService records project-wide states. A snapshot is the head version
-    of every file at one instant, taken in one statement so concurrent saves
-    are either wholly in it or not. Snapshots never change; restoring one
-    appends new versions and destroys nothing.
+    and path of every file at one instant, taken in one statement so
+    concurrent saves are either wholly in it or not. Snapshots never change;
+    restoring one appends new versions, moves and undeletes files, and
+    destroys nothing.
     """
     def create_snapshot(self, request: CreateSnapshotRequest, ctx: RequestContext[CreateSnapshotRequest, CreateSnapshotResponse], /) -> CreateSnapshotResponse:
         """
@@ -349,9 +362,14 @@ class SnapshotServiceSync(Protocol):
 
     def restore_snapshot(self, request: RestoreSnapshotRequest, ctx: RequestContext[RestoreSnapshotRequest, RestoreSnapshotResponse], /) -> RestoreSnapshotResponse:
         """
-        RestoreSnapshot makes every file that changed since the snapshot hold its
-        snapshot content again, by appending a new version. Later versions stay;
-        files created after the snapshot are left alone.
+        RestoreSnapshot makes the project look like the snapshot again for the
+        files the snapshot has, in one transaction: a file whose content changed
+        since gets a new version with its snapshot content, a file deleted since
+        is restored, and a file moved since goes back to its snapshot path, each
+        with the event the equivalent file call records. Nothing is destroyed:
+        later versions stay, and files created after the snapshot are left
+        alone. A file that cannot be brought back (another file holds its
+        snapshot path) keeps its current state and is listed in skipped.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -438,9 +456,10 @@ class SnapshotServiceWSGIApplication(ConnectWSGIApplication):
 class SnapshotServiceClientSync(ConnectClientSync):
     """
     SnapshotService records project-wide states. A snapshot is the head version
-    of every file at one instant, taken in one statement so concurrent saves
-    are either wholly in it or not. Snapshots never change; restoring one
-    appends new versions and destroys nothing.
+    and path of every file at one instant, taken in one statement so
+    concurrent saves are either wholly in it or not. Snapshots never change;
+    restoring one appends new versions, moves and undeletes files, and
+    destroys nothing.
     """
     def __init__(
         self,
@@ -573,9 +592,14 @@ class SnapshotServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> RestoreSnapshotResponse:
         """
-        RestoreSnapshot makes every file that changed since the snapshot hold its
-        snapshot content again, by appending a new version. Later versions stay;
-        files created after the snapshot are left alone.
+        RestoreSnapshot makes the project look like the snapshot again for the
+        files the snapshot has, in one transaction: a file whose content changed
+        since gets a new version with its snapshot content, a file deleted since
+        is restored, and a file moved since goes back to its snapshot path, each
+        with the event the equivalent file call records. Nothing is destroyed:
+        later versions stay, and files created after the snapshot are left
+        alone. A file that cannot be brought back (another file holds its
+        snapshot path) keeps its current state and is listed in skipped.
         """
         return self.execute_unary(
             request=request,

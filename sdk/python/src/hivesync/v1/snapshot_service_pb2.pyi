@@ -13,6 +13,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SnapshotSkipReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SNAPSHOT_SKIP_REASON_UNSPECIFIED: _ClassVar[SnapshotSkipReason]
+    SNAPSHOT_SKIP_REASON_PATH_TAKEN: _ClassVar[SnapshotSkipReason]
+    SNAPSHOT_SKIP_REASON_FILE_GONE: _ClassVar[SnapshotSkipReason]
+    SNAPSHOT_SKIP_REASON_PATH_INVALID: _ClassVar[SnapshotSkipReason]
+
 class SnapshotChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SNAPSHOT_CHANGE_UNSPECIFIED: _ClassVar[SnapshotChange]
@@ -20,6 +27,10 @@ class SnapshotChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SNAPSHOT_CHANGE_ADDED: _ClassVar[SnapshotChange]
     SNAPSHOT_CHANGE_REMOVED: _ClassVar[SnapshotChange]
     SNAPSHOT_CHANGE_MOVED: _ClassVar[SnapshotChange]
+SNAPSHOT_SKIP_REASON_UNSPECIFIED: SnapshotSkipReason
+SNAPSHOT_SKIP_REASON_PATH_TAKEN: SnapshotSkipReason
+SNAPSHOT_SKIP_REASON_FILE_GONE: SnapshotSkipReason
+SNAPSHOT_SKIP_REASON_PATH_INVALID: SnapshotSkipReason
 SNAPSHOT_CHANGE_UNSPECIFIED: SnapshotChange
 SNAPSHOT_CHANGE_MODIFIED: SnapshotChange
 SNAPSHOT_CHANGE_ADDED: SnapshotChange
@@ -105,12 +116,44 @@ class RestoreSnapshotRequest(_message.Message):
     def __init__(self, snapshot_id: _Optional[str] = ...) -> None: ...
 
 class RestoreSnapshotResponse(_message.Message):
-    __slots__ = ("restored", "unchanged")
+    __slots__ = ("restored", "unchanged", "skipped", "moved", "undeleted_file_ids")
     RESTORED_FIELD_NUMBER: _ClassVar[int]
     UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    UNDELETED_FILE_IDS_FIELD_NUMBER: _ClassVar[int]
     restored: _containers.RepeatedCompositeFieldContainer[SnapshotFile]
     unchanged: int
-    def __init__(self, restored: _Optional[_Iterable[_Union[SnapshotFile, _Mapping]]] = ..., unchanged: _Optional[int] = ...) -> None: ...
+    skipped: _containers.RepeatedCompositeFieldContainer[SnapshotSkippedFile]
+    moved: _containers.RepeatedCompositeFieldContainer[SnapshotMovedFile]
+    undeleted_file_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, restored: _Optional[_Iterable[_Union[SnapshotFile, _Mapping]]] = ..., unchanged: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SnapshotSkippedFile, _Mapping]]] = ..., moved: _Optional[_Iterable[_Union[SnapshotMovedFile, _Mapping]]] = ..., undeleted_file_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SnapshotSkippedFile(_message.Message):
+    __slots__ = ("file_id", "snapshot_path", "reason", "current_path", "deleted", "taken_by_file_id")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PATH_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_BY_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    snapshot_path: str
+    reason: SnapshotSkipReason
+    current_path: str
+    deleted: bool
+    taken_by_file_id: str
+    def __init__(self, file_id: _Optional[str] = ..., snapshot_path: _Optional[str] = ..., reason: _Optional[_Union[SnapshotSkipReason, str]] = ..., current_path: _Optional[str] = ..., deleted: _Optional[bool] = ..., taken_by_file_id: _Optional[str] = ...) -> None: ...
+
+class SnapshotMovedFile(_message.Message):
+    __slots__ = ("file_id", "previous_path", "path")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_PATH_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    previous_path: str
+    path: str
+    def __init__(self, file_id: _Optional[str] = ..., previous_path: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class DiffSnapshotRequest(_message.Message):
     __slots__ = ("snapshot_id",)

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hivesync/v1/snapshot_service.proto.
  */
 export const file_hivesync_v1_snapshot_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJoaXZlc3luYy92MS9zbmFwc2hvdF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSKZAQoIU25hcHNob3QSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRISCgpmaWxlX2NvdW50GAQgASgFEhoKEmNyZWF0ZWRfYnlfdXNlcl9pZBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTbmFwc2hvdEZpbGUSDwoHZmlsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEikKB3ZlcnNpb24YAyABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI6ChVDcmVhdGVTbmFwc2hvdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCSJBChZDcmVhdGVTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiUQoUTGlzdFNuYXBzaG90c1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJaChVMaXN0U25hcHNob3RzUmVzcG9uc2USKAoJc25hcHNob3RzGAEgAygLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIikKEkdldFNuYXBzaG90UmVxdWVzdBITCgtzbmFwc2hvdF9pZBgBIAEoCSJoChNHZXRTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QSKAoFZmlsZXMYAiADKAsyGS5oaXZlc3luYy52MS5TbmFwc2hvdEZpbGUiLQoWUmVzdG9yZVNuYXBzaG90UmVxdWVzdBITCgtzbmFwc2hvdF9pZBgBIAEoCSJZChdSZXN0b3JlU25hcHNob3RSZXNwb25zZRIrCghyZXN0b3JlZBgBIAMoCzIZLmhpdmVzeW5jLnYxLlNuYXBzaG90RmlsZRIRCgl1bmNoYW5nZWQYAiABKAUiKgoTRGlmZlNuYXBzaG90UmVxdWVzdBITCgtzbmFwc2hvdF9pZBgBIAEoCSK4AQoQU25hcHNob3RGaWxlRGlmZhIPCgdmaWxlX2lkGAEgASgJEisKBmNoYW5nZRgCIAEoDjIbLmhpdmVzeW5jLnYxLlNuYXBzaG90Q2hhbmdlEhUKDXNuYXBzaG90X3BhdGgYAyABKAkSFAoMY3VycmVudF9wYXRoGAQgASgJEhwKFHNuYXBzaG90X3JldmlzaW9uX2lkGAUgASgJEhsKE2N1cnJlbnRfcmV2aXNpb25faWQYBiABKAkiVwoURGlmZlNuYXBzaG90UmVzcG9uc2USLAoFZmlsZXMYASADKAsyHS5oaXZlc3luYy52MS5TbmFwc2hvdEZpbGVEaWZmEhEKCXVuY2hhbmdlZBgCIAEoBSqiAQoOU25hcHNob3RDaGFuZ2USHwobU05BUFNIT1RfQ0hBTkdFX1VOU1BFQ0lGSUVEEAASHAoYU05BUFNIT1RfQ0hBTkdFX01PRElGSUVEEAESGQoVU05BUFNIT1RfQ0hBTkdFX0FEREVEEAISGwoXU05BUFNIT1RfQ0hBTkdFX1JFTU9WRUQQAxIZChVTTkFQU0hPVF9DSEFOR0VfTU9WRUQQBDL0BQoPU25hcHNob3RTZXJ2aWNlEpYBCg5DcmVhdGVTbmFwc2hvdBIiLmhpdmVzeW5jLnYxLkNyZWF0ZVNuYXBzaG90UmVxdWVzdBojLmhpdmVzeW5jLnYxLkNyZWF0ZVNuYXBzaG90UmVzcG9uc2UiO8rzGAUSAwIDBoLT5JMCLDoBKiInL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vc25hcHNob3RzEpMBCg1MaXN0U25hcHNob3RzEiEuaGl2ZXN5bmMudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaIi5oaXZlc3luYy52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiO5ACAcrzGAUSAwIDBYLT5JMCKRInL2FwaS92MS9wcm9qZWN0cy97cHJvamVjdF9pZH0vc25hcHNob3RzEoUBCgtHZXRTbmFwc2hvdBIfLmhpdmVzeW5jLnYxLkdldFNuYXBzaG90UmVxdWVzdBogLmhpdmVzeW5jLnYxLkdldFNuYXBzaG90UmVzcG9uc2UiM5ACAcrzGAUSAwIDBYLT5JMCIRIfL2FwaS92MS9zbmFwc2hvdHMve3NuYXBzaG90X2lkfRKNAQoMRGlmZlNuYXBzaG90EiAuaGl2ZXN5bmMudjEuRGlmZlNuYXBzaG90UmVxdWVzdBohLmhpdmVzeW5jLnYxLkRpZmZTbmFwc2hvdFJlc3BvbnNlIjiQAgHK8xgFEgMCAwWC0+STAiYSJC9hcGkvdjEvc25hcHNob3RzL3tzbmFwc2hvdF9pZH0vZGlmZhKZAQoPUmVzdG9yZVNuYXBzaG90EiMuaGl2ZXN5bmMudjEuUmVzdG9yZVNuYXBzaG90UmVxdWVzdBokLmhpdmVzeW5jLnYxLlJlc3RvcmVTbmFwc2hvdFJlc3BvbnNlIjvK8xgFEgMCAwaC0+STAiw6ASoiJy9hcGkvdjEvc25hcHNob3RzL3tzbmFwc2hvdF9pZH0vcmVzdG9yZUJQChNkZXYuaGl2ZXN5bmMuc2RrLnYxUAFaN2dpdGh1Yi5jb20vaGl2ZXN5bmMvaGl2ZXN5bmMvZ2VuL2hpdmVzeW5jL3YxO2hpdmVzeW5jdjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_file_service]);
+  fileDesc("CiJoaXZlc3luYy92MS9zbmFwc2hvdF9zZXJ2aWNlLnByb3RvEgtoaXZlc3luYy52MSKZAQoIU25hcHNob3QSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRISCgpmaWxlX2NvdW50GAQgASgFEhoKEmNyZWF0ZWRfYnlfdXNlcl9pZBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTbmFwc2hvdEZpbGUSDwoHZmlsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEikKB3ZlcnNpb24YAyABKAsyGC5oaXZlc3luYy52MS5GaWxlVmVyc2lvbiI6ChVDcmVhdGVTbmFwc2hvdFJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCSJBChZDcmVhdGVTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QiUQoUTGlzdFNuYXBzaG90c1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJaChVMaXN0U25hcHNob3RzUmVzcG9uc2USKAoJc25hcHNob3RzGAEgAygLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIikKEkdldFNuYXBzaG90UmVxdWVzdBITCgtzbmFwc2hvdF9pZBgBIAEoCSJoChNHZXRTbmFwc2hvdFJlc3BvbnNlEicKCHNuYXBzaG90GAEgASgLMhUuaGl2ZXN5bmMudjEuU25hcHNob3QSKAoFZmlsZXMYAiADKAsyGS5oaXZlc3luYy52MS5TbmFwc2hvdEZpbGUiLQoWUmVzdG9yZVNuYXBzaG90UmVxdWVzdBITCgtzbmFwc2hvdF9pZBgBIAEoCSLXAQoXUmVzdG9yZVNuYXBzaG90UmVzcG9uc2USKwoIcmVzdG9yZWQYASADKAsyGS5oaXZlc3luYy52MS5TbmFwc2hvdEZpbGUSEQoJdW5jaGFuZ2VkGAIgASgFEjEKB3NraXBwZWQYAyADKAsyIC5oaXZlc3luYy52MS5TbmFwc2hvdFNraXBwZWRGaWxlEi0KBW1vdmVkGAQgAygLMh4uaGl2ZXN5bmMudjEuU25hcHNob3RNb3ZlZEZpbGUSGgoSdW5kZWxldGVkX2ZpbGVfaWRzGAUgAygJIq8BChNTbmFwc2hvdFNraXBwZWRGaWxlEg8KB2ZpbGVfaWQYASABKAkSFQoNc25hcHNob3RfcGF0aBgCIAEoCRIvCgZyZWFzb24YAyABKA4yHy5oaXZlc3luYy52MS5TbmFwc2hvdFNraXBSZWFzb24SFAoMY3VycmVudF9wYXRoGAQgASgJEg8KB2RlbGV0ZWQYBSABKAgSGAoQdGFrZW5fYnlfZmlsZV9pZBgGIAEoCSJJChFTbmFwc2hvdE1vdmVkRmlsZRIPCgdmaWxlX2lkGAEgASgJEhUKDXByZXZpb3VzX3BhdGgYAiABKAkSDAoEcGF0aBgDIAEoCSIqChNEaWZmU25hcHNob3RSZXF1ZXN0EhMKC3NuYXBzaG90X2lkGAEgASgJIrgBChBTbmFwc2hvdEZpbGVEaWZmEg8KB2ZpbGVfaWQYASABKAkSKwoGY2hhbmdlGAIgASgOMhsuaGl2ZXN5bmMudjEuU25hcHNob3RDaGFuZ2USFQoNc25hcHNob3RfcGF0aBgDIAEoCRIUCgxjdXJyZW50X3BhdGgYBCABKAkSHAoUc25hcHNob3RfcmV2aXNpb25faWQYBSABKAkSGwoTY3VycmVudF9yZXZpc2lvbl9pZBgGIAEoCSJXChREaWZmU25hcHNob3RSZXNwb25zZRIsCgVmaWxlcxgBIAMoCzIdLmhpdmVzeW5jLnYxLlNuYXBzaG90RmlsZURpZmYSEQoJdW5jaGFuZ2VkGAIgASgFKqoBChJTbmFwc2hvdFNraXBSZWFzb24SJAogU05BUFNIT1RfU0tJUF9SRUFTT05fVU5TUEVDSUZJRUQQABIjCh9TTkFQU0hPVF9TS0lQX1JFQVNPTl9QQVRIX1RBS0VOEAESIgoeU05BUFNIT1RfU0tJUF9SRUFTT05fRklMRV9HT05FEAISJQohU05BUFNIT1RfU0tJUF9SRUFTT05fUEFUSF9JTlZBTElEEAMqogEKDlNuYXBzaG90Q2hhbmdlEh8KG1NOQVBTSE9UX0NIQU5HRV9VTlNQRUNJRklFRBAAEhwKGFNOQVBTSE9UX0NIQU5HRV9NT0RJRklFRBABEhkKFVNOQVBTSE9UX0NIQU5HRV9BRERFRBACEhsKF1NOQVBTSE9UX0NIQU5HRV9SRU1PVkVEEAMSGQoVU05BUFNIT1RfQ0hBTkdFX01PVkVEEAQy9AUKD1NuYXBzaG90U2VydmljZRKWAQoOQ3JlYXRlU25hcHNob3QSIi5oaXZlc3luYy52MS5DcmVhdGVTbmFwc2hvdFJlcXVlc3QaIy5oaXZlc3luYy52MS5DcmVhdGVTbmFwc2hvdFJlc3BvbnNlIjvK8xgFEgMCAwaC0+STAiw6ASoiJy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L3NuYXBzaG90cxKTAQoNTGlzdFNuYXBzaG90cxIhLmhpdmVzeW5jLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiIuaGl2ZXN5bmMudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIjuQAgHK8xgFEgMCAwWC0+STAikSJy9hcGkvdjEvcHJvamVjdHMve3Byb2plY3RfaWR9L3NuYXBzaG90cxKFAQoLR2V0U25hcHNob3QSHy5oaXZlc3luYy52MS5HZXRTbmFwc2hvdFJlcXVlc3QaIC5oaXZlc3luYy52MS5HZXRTbmFwc2hvdFJlc3BvbnNlIjOQAgHK8xgFEgMCAwWC0+STAiESHy9hcGkvdjEvc25hcHNob3RzL3tzbmFwc2hvdF9pZH0SjQEKDERpZmZTbmFwc2hvdBIgLmhpdmVzeW5jLnYxLkRpZmZTbmFwc2hvdFJlcXVlc3QaIS5oaXZlc3luYy52MS5EaWZmU25hcHNob3RSZXNwb25zZSI4kAIByvMYBRIDAgMFgtPkkwImEiQvYXBpL3YxL3NuYXBzaG90cy97c25hcHNob3RfaWR9L2RpZmYSmQEKD1Jlc3RvcmVTbmFwc2hvdBIjLmhpdmVzeW5jLnYxLlJlc3RvcmVTbmFwc2hvdFJlcXVlc3QaJC5oaXZlc3luYy52MS5SZXN0b3JlU25hcHNob3RSZXNwb25zZSI7yvMYBRIDAgMGgtPkkwIsOgEqIicvYXBpL3YxL3NuYXBzaG90cy97c25hcHNob3RfaWR9L3Jlc3RvcmVCUAoTZGV2LmhpdmVzeW5jLnNkay52MVABWjdnaXRodWIuY29tL2hpdmVzeW5jL2hpdmVzeW5jL2dlbi9oaXZlc3luYy92MTtoaXZlc3luY3YxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_hivesync_v1_access, file_hivesync_v1_file_service]);
 
 /**
  * Snapshot is a recorded project state.
@@ -292,24 +292,51 @@ export const RestoreSnapshotRequestSchema: GenMessage<RestoreSnapshotRequest> = 
   messageDesc(file_hivesync_v1_snapshot_service, 8);
 
 /**
- * RestoreSnapshotResponse lists what was restored.
+ * RestoreSnapshotResponse lists what the restore changed and what it could
+ * not bring back. A file can be in restored, moved and undeleted_file_ids at
+ * once (deleted, moved and edited since the snapshot).
  *
  * @generated from message hivesync.v1.RestoreSnapshotResponse
  */
 export type RestoreSnapshotResponse = Message<"hivesync.v1.RestoreSnapshotResponse"> & {
   /**
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    *
    * @generated from field: repeated hivesync.v1.SnapshotFile restored = 1;
    */
   restored: SnapshotFile[];
 
   /**
-   * unchanged is the number of files already as in the snapshot.
+   * unchanged is the number of files already as in the snapshot: not
+   * deleted, at their snapshot path and with their snapshot content.
    *
    * @generated from field: int32 unchanged = 2;
    */
   unchanged: number;
+
+  /**
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   *
+   * @generated from field: repeated hivesync.v1.SnapshotSkippedFile skipped = 3;
+   */
+  skipped: SnapshotSkippedFile[];
+
+  /**
+   * moved are the files put back at their snapshot path.
+   *
+   * @generated from field: repeated hivesync.v1.SnapshotMovedFile moved = 4;
+   */
+  moved: SnapshotMovedFile[];
+
+  /**
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   *
+   * @generated from field: repeated string undeleted_file_ids = 5;
+   */
+  undeletedFileIds: string[];
 };
 
 /**
@@ -318,6 +345,99 @@ export type RestoreSnapshotResponse = Message<"hivesync.v1.RestoreSnapshotRespon
  */
 export const RestoreSnapshotResponseSchema: GenMessage<RestoreSnapshotResponse> = /*@__PURE__*/
   messageDesc(file_hivesync_v1_snapshot_service, 9);
+
+/**
+ * SnapshotSkippedFile is a file of the snapshot that a restore did not bring
+ * back, and why.
+ *
+ * @generated from message hivesync.v1.SnapshotSkippedFile
+ */
+export type SnapshotSkippedFile = Message<"hivesync.v1.SnapshotSkippedFile"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * snapshot_path is the file's path in the snapshot.
+   *
+   * @generated from field: string snapshot_path = 2;
+   */
+  snapshotPath: string;
+
+  /**
+   * reason is why the file was left as it is.
+   *
+   * @generated from field: hivesync.v1.SnapshotSkipReason reason = 3;
+   */
+  reason: SnapshotSkipReason;
+
+  /**
+   * current_path is the file's path now (empty when the file is gone).
+   *
+   * @generated from field: string current_path = 4;
+   */
+  currentPath: string;
+
+  /**
+   * deleted is true when the file is deleted now and stays deleted.
+   *
+   * @generated from field: bool deleted = 5;
+   */
+  deleted: boolean;
+
+  /**
+   * taken_by_file_id is, for SNAPSHOT_SKIP_REASON_PATH_TAKEN, the live file
+   * that holds the snapshot path.
+   *
+   * @generated from field: string taken_by_file_id = 6;
+   */
+  takenByFileId: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SnapshotSkippedFile.
+ * Use `create(SnapshotSkippedFileSchema)` to create a new message.
+ */
+export const SnapshotSkippedFileSchema: GenMessage<SnapshotSkippedFile> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_snapshot_service, 10);
+
+/**
+ * SnapshotMovedFile is a file a restore moved back to its snapshot path.
+ *
+ * @generated from message hivesync.v1.SnapshotMovedFile
+ */
+export type SnapshotMovedFile = Message<"hivesync.v1.SnapshotMovedFile"> & {
+  /**
+   * file_id is the file.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * previous_path is the file's path before the restore.
+   *
+   * @generated from field: string previous_path = 2;
+   */
+  previousPath: string;
+
+  /**
+   * path is its path after the restore: its path in the snapshot.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message hivesync.v1.SnapshotMovedFile.
+ * Use `create(SnapshotMovedFileSchema)` to create a new message.
+ */
+export const SnapshotMovedFileSchema: GenMessage<SnapshotMovedFile> = /*@__PURE__*/
+  messageDesc(file_hivesync_v1_snapshot_service, 11);
 
 /**
  * DiffSnapshotRequest names the snapshot.
@@ -338,7 +458,7 @@ export type DiffSnapshotRequest = Message<"hivesync.v1.DiffSnapshotRequest"> & {
  * Use `create(DiffSnapshotRequestSchema)` to create a new message.
  */
 export const DiffSnapshotRequestSchema: GenMessage<DiffSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_snapshot_service, 10);
+  messageDesc(file_hivesync_v1_snapshot_service, 12);
 
 /**
  * SnapshotFileDiff is one differing file.
@@ -394,7 +514,7 @@ export type SnapshotFileDiff = Message<"hivesync.v1.SnapshotFileDiff"> & {
  * Use `create(SnapshotFileDiffSchema)` to create a new message.
  */
 export const SnapshotFileDiffSchema: GenMessage<SnapshotFileDiff> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_snapshot_service, 11);
+  messageDesc(file_hivesync_v1_snapshot_service, 13);
 
 /**
  * DiffSnapshotResponse lists the differences, by path.
@@ -422,7 +542,53 @@ export type DiffSnapshotResponse = Message<"hivesync.v1.DiffSnapshotResponse"> &
  * Use `create(DiffSnapshotResponseSchema)` to create a new message.
  */
 export const DiffSnapshotResponseSchema: GenMessage<DiffSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_hivesync_v1_snapshot_service, 12);
+  messageDesc(file_hivesync_v1_snapshot_service, 14);
+
+/**
+ * SnapshotSkipReason is why a restore left one of the snapshot's files as it
+ * is.
+ *
+ * @generated from enum hivesync.v1.SnapshotSkipReason
+ */
+export enum SnapshotSkipReason {
+  /**
+   * SNAPSHOT_SKIP_REASON_UNSPECIFIED is not used.
+   *
+   * @generated from enum value: SNAPSHOT_SKIP_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SNAPSHOT_SKIP_REASON_PATH_TAKEN: another live file holds the snapshot
+   * path (paths are compared ignoring case). Moving or deleting that file
+   * and restoring again brings this one back.
+   *
+   * @generated from enum value: SNAPSHOT_SKIP_REASON_PATH_TAKEN = 1;
+   */
+  PATH_TAKEN = 1,
+
+  /**
+   * SNAPSHOT_SKIP_REASON_FILE_GONE: the file no longer exists at all (it was
+   * purged), so there is nothing to bring back.
+   *
+   * @generated from enum value: SNAPSHOT_SKIP_REASON_FILE_GONE = 2;
+   */
+  FILE_GONE = 2,
+
+  /**
+   * SNAPSHOT_SKIP_REASON_PATH_INVALID: the snapshot path is no longer an
+   * allowed path (the path rules became stricter since the snapshot).
+   *
+   * @generated from enum value: SNAPSHOT_SKIP_REASON_PATH_INVALID = 3;
+   */
+  PATH_INVALID = 3,
+}
+
+/**
+ * Describes the enum hivesync.v1.SnapshotSkipReason.
+ */
+export const SnapshotSkipReasonSchema: GenEnum<SnapshotSkipReason> = /*@__PURE__*/
+  enumDesc(file_hivesync_v1_snapshot_service, 0);
 
 /**
  * SnapshotChange is how one file differs from the snapshot.
@@ -470,13 +636,14 @@ export enum SnapshotChange {
  * Describes the enum hivesync.v1.SnapshotChange.
  */
 export const SnapshotChangeSchema: GenEnum<SnapshotChange> = /*@__PURE__*/
-  enumDesc(file_hivesync_v1_snapshot_service, 0);
+  enumDesc(file_hivesync_v1_snapshot_service, 1);
 
 /**
  * SnapshotService records project-wide states. A snapshot is the head version
- * of every file at one instant, taken in one statement so concurrent saves
- * are either wholly in it or not. Snapshots never change; restoring one
- * appends new versions and destroys nothing.
+ * and path of every file at one instant, taken in one statement so
+ * concurrent saves are either wholly in it or not. Snapshots never change;
+ * restoring one appends new versions, moves and undeletes files, and
+ * destroys nothing.
  *
  * @generated from service hivesync.v1.SnapshotService
  */
@@ -523,9 +690,14 @@ export const SnapshotService: GenService<{
     output: typeof DiffSnapshotResponseSchema;
   },
   /**
-   * RestoreSnapshot makes every file that changed since the snapshot hold its
-   * snapshot content again, by appending a new version. Later versions stay;
-   * files created after the snapshot are left alone.
+   * RestoreSnapshot makes the project look like the snapshot again for the
+   * files the snapshot has, in one transaction: a file whose content changed
+   * since gets a new version with its snapshot content, a file deleted since
+   * is restored, and a file moved since goes back to its snapshot path, each
+   * with the event the equivalent file call records. Nothing is destroyed:
+   * later versions stay, and files created after the snapshot are left
+   * alone. A file that cannot be brought back (another file holds its
+   * snapshot path) keeps its current state and is listed in skipped.
    *
    * @generated from rpc hivesync.v1.SnapshotService.RestoreSnapshot
    */

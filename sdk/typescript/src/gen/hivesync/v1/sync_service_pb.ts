@@ -69,7 +69,11 @@ export type QueuedEdit = Message<"hivesync.v1.QueuedEdit"> & {
   baseRevisionId: string;
 
   /**
-   * idempotency_key makes the replay safe to repeat; the id when empty.
+   * idempotency_key makes the replay safe to repeat. When empty, the edit
+   * is keyed by its id within the replaying device (within the user, for a
+   * session with no device): queue row ids of two devices never collide.
+   * A key names one edit of one user: an edit reusing another's key is
+   * rejected, never answered with the other edit's version.
    *
    * @generated from field: string idempotency_key = 7;
    */

@@ -10,9 +10,10 @@ import com.connectrpc.UnaryBlockingCall
 
 /**
  *  SnapshotService records project-wide states. A snapshot is the head version
- *  of every file at one instant, taken in one statement so concurrent saves
- *  are either wholly in it or not. Snapshots never change; restoring one
- *  appends new versions and destroys nothing.
+ *  and path of every file at one instant, taken in one statement so
+ *  concurrent saves are either wholly in it or not. Snapshots never change;
+ *  restoring one appends new versions, moves and undeletes files, and
+ *  destroys nothing.
  */
 public interface SnapshotServiceClientInterface {
   /**
@@ -58,16 +59,26 @@ public interface SnapshotServiceClientInterface {
   public fun diffSnapshotBlocking(request: DiffSnapshotRequest, headers: Headers = emptyMap()): UnaryBlockingCall<DiffSnapshotResponse>
 
   /**
-   *  RestoreSnapshot makes every file that changed since the snapshot hold its
-   *  snapshot content again, by appending a new version. Later versions stay;
-   *  files created after the snapshot are left alone.
+   *  RestoreSnapshot makes the project look like the snapshot again for the
+   *  files the snapshot has, in one transaction: a file whose content changed
+   *  since gets a new version with its snapshot content, a file deleted since
+   *  is restored, and a file moved since goes back to its snapshot path, each
+   *  with the event the equivalent file call records. Nothing is destroyed:
+   *  later versions stay, and files created after the snapshot are left
+   *  alone. A file that cannot be brought back (another file holds its
+   *  snapshot path) keeps its current state and is listed in skipped.
    */
   public suspend fun restoreSnapshot(request: RestoreSnapshotRequest, headers: Headers = emptyMap()): ResponseMessage<RestoreSnapshotResponse>
 
   /**
-   *  RestoreSnapshot makes every file that changed since the snapshot hold its
-   *  snapshot content again, by appending a new version. Later versions stay;
-   *  files created after the snapshot are left alone.
+   *  RestoreSnapshot makes the project look like the snapshot again for the
+   *  files the snapshot has, in one transaction: a file whose content changed
+   *  since gets a new version with its snapshot content, a file deleted since
+   *  is restored, and a file moved since goes back to its snapshot path, each
+   *  with the event the equivalent file call records. Nothing is destroyed:
+   *  later versions stay, and files created after the snapshot are left
+   *  alone. A file that cannot be brought back (another file holds its
+   *  snapshot path) keeps its current state and is listed in skipped.
    */
   public fun restoreSnapshotBlocking(request: RestoreSnapshotRequest, headers: Headers = emptyMap()): UnaryBlockingCall<RestoreSnapshotResponse>
 }

@@ -173,7 +173,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "\n\036hivesync/v1/file_service.proto\022\013hivesy" +
       "nc.v1\032\034google/api/annotations.proto\032\037goo" +
       "gle/protobuf/timestamp.proto\032\030hivesync/v" +
-      "1/access.proto\"\303\002\n\013FileVersion\022\016\n\002id\030\001 \001" +
+      "1/access.proto\"\350\002\n\013FileVersion\022\016\n\002id\030\001 \001" +
       "(\tR\002id\022\032\n\010revision\030\002 \001(\003R\010revision\022%\n\016co" +
       "ntent_sha256\030\003 \001(\tR\rcontentSha256\022\035\n\nsiz" +
       "e_bytes\030\004 \001(\003R\tsizeBytes\022$\n\016author_user_" +
@@ -181,108 +181,109 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
       "\tR\010deviceId\022\037\n\013lines_added\030\007 \001(\005R\nlinesA" +
       "dded\022#\n\rlines_removed\030\010 \001(\005R\014linesRemove" +
       "d\0229\n\ncreated_at\030\t \001(\0132\032.google.protobuf." +
-      "TimestampR\tcreatedAt\"\262\001\n\004File\022\016\n\002id\030\001 \001(" +
-      "\tR\002id\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\022\n\004" +
-      "path\030\003 \001(\tR\004path\022,\n\004head\030\004 \001(\0132\030.hivesyn" +
-      "c.v1.FileVersionR\004head\0229\n\ndeleted_at\030\005 \001" +
-      "(\0132\032.google.protobuf.TimestampR\tdeletedA" +
-      "t\"`\n\021CreateFileRequest\022\035\n\nproject_id\030\001 \001" +
-      "(\tR\tprojectId\022\022\n\004path\030\002 \001(\tR\004path\022\030\n\007con" +
-      "tent\030\003 \001(\tR\007content\";\n\022CreateFileRespons" +
-      "e\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004file" +
-      "\")\n\016GetFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fil" +
-      "eId\"\177\n\017GetFileResponse\022%\n\004file\030\001 \001(\0132\021.h" +
-      "ivesync.v1.FileR\004file\022\030\n\007content\030\002 \001(\tR\007" +
-      "content\022+\n\005locks\030\003 \003(\0132\025.hivesync.v1.Sof" +
-      "tLockR\005locks\"\264\001\n\017SaveFileRequest\022\027\n\007file" +
-      "_id\030\001 \001(\tR\006fileId\022(\n\020base_revision_id\030\002 " +
-      "\001(\tR\016baseRevisionId\022\030\n\007content\030\003 \001(\tR\007co" +
-      "ntent\022\'\n\017idempotency_key\030\004 \001(\tR\016idempote" +
-      "ncyKey\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020S" +
-      "aveFileResponse\0222\n\007version\030\001 \001(\0132\030.hives" +
-      "ync.v1.FileVersionR\007version\"\226\001\n\020ListFile" +
-      "sRequest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022" +
-      "\'\n\017include_deleted\030\002 \001(\010R\016includeDeleted" +
-      "\022\033\n\tpage_size\030\003 \001(\005R\010pageSize\022\035\n\npage_to" +
-      "ken\030\004 \001(\tR\tpageToken\"\232\001\n\010SoftLock\022\027\n\007use" +
-      "r_id\030\001 \001(\tR\006userId\022\033\n\tdevice_id\030\002 \001(\tR\010d" +
-      "eviceId\022\035\n\nsession_id\030\003 \001(\tR\tsessionId\0229" +
-      "\n\nexpires_at\030\004 \001(\0132\032.google.protobuf.Tim" +
-      "estampR\texpiresAt\"N\n\022AcquireLockRequest\022" +
-      "\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013ttl_seconds\030" +
-      "\002 \001(\005R\nttlSeconds\"B\n\023AcquireLockResponse" +
-      "\022+\n\005locks\030\001 \003(\0132\025.hivesync.v1.SoftLockR\005" +
-      "locks\"-\n\022ReleaseLockRequest\022\027\n\007file_id\030\001" +
-      " \001(\tR\006fileId\"\025\n\023ReleaseLockResponse\"E\n\017M" +
-      "oveFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022" +
-      "\031\n\010new_path\030\002 \001(\tR\007newPath\"9\n\020MoveFileRe" +
-      "sponse\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR" +
-      "\004file\",\n\021DeleteFileRequest\022\027\n\007file_id\030\001 " +
-      "\001(\tR\006fileId\"\024\n\022DeleteFileResponse\"-\n\022Res" +
-      "toreFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId" +
-      "\"<\n\023RestoreFileResponse\022%\n\004file\030\001 \001(\0132\021." +
-      "hivesync.v1.FileR\004file\"d\n\021ListFilesRespo" +
-      "nse\022\'\n\005files\030\001 \003(\0132\021.hivesync.v1.FileR\005f" +
-      "iles\022&\n\017next_page_token\030\002 \001(\tR\rnextPageT" +
-      "oken\"j\n\023ListVersionsRequest\022\027\n\007file_id\030\001" +
-      " \001(\tR\006fileId\022\033\n\tpage_size\030\002 \001(\005R\010pageSiz" +
-      "e\022\035\n\npage_token\030\003 \001(\tR\tpageToken\"t\n\024List" +
-      "VersionsResponse\0224\n\010versions\030\001 \003(\0132\030.hiv" +
-      "esync.v1.FileVersionR\010versions\022&\n\017next_p" +
-      "age_token\030\002 \001(\tR\rnextPageToken\"M\n\021GetVer" +
-      "sionRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013" +
-      "revision_id\030\002 \001(\tR\nrevisionId\"b\n\022GetVers" +
-      "ionResponse\0222\n\007version\030\001 \001(\0132\030.hivesync." +
-      "v1.FileVersionR\007version\022\030\n\007content\030\002 \001(\t" +
-      "R\007content\"~\n\023DiffVersionsRequest\022\027\n\007file" +
-      "_id\030\001 \001(\tR\006fileId\022(\n\020from_revision_id\030\002 " +
-      "\001(\tR\016fromRevisionId\022$\n\016to_revision_id\030\003 " +
-      "\001(\tR\014toRevisionId\"\177\n\024DiffVersionsRespons" +
-      "e\022!\n\014unified_diff\030\001 \001(\tR\013unifiedDiff\022\037\n\013" +
-      "lines_added\030\002 \001(\005R\nlinesAdded\022#\n\rlines_r" +
-      "emoved\030\003 \001(\005R\014linesRemoved2\257\014\n\013FileServi" +
-      "ce\022\206\001\n\nCreateFile\022\036.hivesync.v1.CreateFi" +
-      "leRequest\032\037.hivesync.v1.CreateFileRespon" +
-      "se\"7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/projects/{p" +
-      "roject_id}/files:\001*\022q\n\007GetFile\022\033.hivesyn" +
-      "c.v1.GetFileRequest\032\034.hivesync.v1.GetFil" +
-      "eResponse\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031\022\027/api/v1/f" +
-      "iles/{file_id}\022t\n\010SaveFile\022\034.hivesync.v1" +
-      ".SaveFileRequest\032\035.hivesync.v1.SaveFileR" +
-      "esponse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/api/v1/files/" +
-      "{file_id}:\001*\022y\n\010MoveFile\022\034.hivesync.v1.M" +
-      "oveFileRequest\032\035.hivesync.v1.MoveFileRes" +
-      "ponse\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{f" +
-      "ile_id}/move:\001*\022w\n\nDeleteFile\022\036.hivesync" +
-      ".v1.DeleteFileRequest\032\037.hivesync.v1.Dele" +
-      "teFileResponse\"(\312\363\030\005\022\003\002\003\006\202\323\344\223\002\031*\027/api/v1" +
-      "/files/{file_id}\022\205\001\n\013RestoreFile\022\037.hives" +
-      "ync.v1.RestoreFileRequest\032 .hivesync.v1." +
-      "RestoreFileResponse\"3\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/a" +
-      "pi/v1/files/{file_id}/restore:\001*\022\202\001\n\013Acq" +
-      "uireLock\022\037.hivesync.v1.AcquireLockReques" +
-      "t\032 .hivesync.v1.AcquireLockResponse\"0\312\363\030" +
-      "\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file_id}/lo" +
-      "ck:\001*\022\177\n\013ReleaseLock\022\037.hivesync.v1.Relea" +
-      "seLockRequest\032 .hivesync.v1.ReleaseLockR" +
-      "esponse\"-\312\363\030\005\022\003\002\003\006\202\323\344\223\002\036*\034/api/v1/files/" +
-      "{file_id}/lock\022\203\001\n\tListFiles\022\035.hivesync." +
-      "v1.ListFilesRequest\032\036.hivesync.v1.ListFi" +
-      "lesResponse\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1" +
-      "/projects/{project_id}/files\022\211\001\n\014ListVer" +
-      "sions\022 .hivesync.v1.ListVersionsRequest\032" +
-      "!.hivesync.v1.ListVersionsResponse\"4\220\002\001\312" +
-      "\363\030\005\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/" +
-      "versions\022\221\001\n\nGetVersion\022\036.hivesync.v1.Ge" +
-      "tVersionRequest\032\037.hivesync.v1.GetVersion" +
-      "Response\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/fi" +
-      "les/{file_id}/versions/{revision_id}\022\205\001\n" +
-      "\014DiffVersions\022 .hivesync.v1.DiffVersions" +
-      "Request\032!.hivesync.v1.DiffVersionsRespon" +
-      "se\"0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{f" +
-      "ile_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7g" +
-      "ithub.com/hivesync/hivesync/gen/hivesync" +
-      "/v1;hivesyncv1b\006proto3"
+      "TimestampR\tcreatedAt\022\031\n\005hunks\030\n \001(\005H\000R\005h" +
+      "unks\210\001\001B\010\n\006_hunks\"\262\001\n\004File\022\016\n\002id\030\001 \001(\tR\002" +
+      "id\022\035\n\nproject_id\030\002 \001(\tR\tprojectId\022\022\n\004pat" +
+      "h\030\003 \001(\tR\004path\022,\n\004head\030\004 \001(\0132\030.hivesync.v" +
+      "1.FileVersionR\004head\0229\n\ndeleted_at\030\005 \001(\0132" +
+      "\032.google.protobuf.TimestampR\tdeletedAt\"`" +
+      "\n\021CreateFileRequest\022\035\n\nproject_id\030\001 \001(\tR" +
+      "\tprojectId\022\022\n\004path\030\002 \001(\tR\004path\022\030\n\007conten" +
+      "t\030\003 \001(\tR\007content\";\n\022CreateFileResponse\022%" +
+      "\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004file\")\n" +
+      "\016GetFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId" +
+      "\"\177\n\017GetFileResponse\022%\n\004file\030\001 \001(\0132\021.hive" +
+      "sync.v1.FileR\004file\022\030\n\007content\030\002 \001(\tR\007con" +
+      "tent\022+\n\005locks\030\003 \003(\0132\025.hivesync.v1.SoftLo" +
+      "ckR\005locks\"\264\001\n\017SaveFileRequest\022\027\n\007file_id" +
+      "\030\001 \001(\tR\006fileId\022(\n\020base_revision_id\030\002 \001(\t" +
+      "R\016baseRevisionId\022\030\n\007content\030\003 \001(\tR\007conte" +
+      "nt\022\'\n\017idempotency_key\030\004 \001(\tR\016idempotency" +
+      "Key\022\033\n\tdevice_id\030\005 \001(\tR\010deviceId\"F\n\020Save" +
+      "FileResponse\0222\n\007version\030\001 \001(\0132\030.hivesync" +
+      ".v1.FileVersionR\007version\"\226\001\n\020ListFilesRe" +
+      "quest\022\035\n\nproject_id\030\001 \001(\tR\tprojectId\022\'\n\017" +
+      "include_deleted\030\002 \001(\010R\016includeDeleted\022\033\n" +
+      "\tpage_size\030\003 \001(\005R\010pageSize\022\035\n\npage_token" +
+      "\030\004 \001(\tR\tpageToken\"\232\001\n\010SoftLock\022\027\n\007user_i" +
+      "d\030\001 \001(\tR\006userId\022\033\n\tdevice_id\030\002 \001(\tR\010devi" +
+      "ceId\022\035\n\nsession_id\030\003 \001(\tR\tsessionId\0229\n\ne" +
+      "xpires_at\030\004 \001(\0132\032.google.protobuf.Timest" +
+      "ampR\texpiresAt\"N\n\022AcquireLockRequest\022\027\n\007" +
+      "file_id\030\001 \001(\tR\006fileId\022\037\n\013ttl_seconds\030\002 \001" +
+      "(\005R\nttlSeconds\"B\n\023AcquireLockResponse\022+\n" +
+      "\005locks\030\001 \003(\0132\025.hivesync.v1.SoftLockR\005loc" +
+      "ks\"-\n\022ReleaseLockRequest\022\027\n\007file_id\030\001 \001(" +
+      "\tR\006fileId\"\025\n\023ReleaseLockResponse\"E\n\017Move" +
+      "FileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\031\n\010" +
+      "new_path\030\002 \001(\tR\007newPath\"9\n\020MoveFileRespo" +
+      "nse\022%\n\004file\030\001 \001(\0132\021.hivesync.v1.FileR\004fi" +
+      "le\",\n\021DeleteFileRequest\022\027\n\007file_id\030\001 \001(\t" +
+      "R\006fileId\"\024\n\022DeleteFileResponse\"-\n\022Restor" +
+      "eFileRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\"<\n" +
+      "\023RestoreFileResponse\022%\n\004file\030\001 \001(\0132\021.hiv" +
+      "esync.v1.FileR\004file\"d\n\021ListFilesResponse" +
+      "\022\'\n\005files\030\001 \003(\0132\021.hivesync.v1.FileR\005file" +
+      "s\022&\n\017next_page_token\030\002 \001(\tR\rnextPageToke" +
+      "n\"j\n\023ListVersionsRequest\022\027\n\007file_id\030\001 \001(" +
+      "\tR\006fileId\022\033\n\tpage_size\030\002 \001(\005R\010pageSize\022\035" +
+      "\n\npage_token\030\003 \001(\tR\tpageToken\"t\n\024ListVer" +
+      "sionsResponse\0224\n\010versions\030\001 \003(\0132\030.hivesy" +
+      "nc.v1.FileVersionR\010versions\022&\n\017next_page" +
+      "_token\030\002 \001(\tR\rnextPageToken\"M\n\021GetVersio" +
+      "nRequest\022\027\n\007file_id\030\001 \001(\tR\006fileId\022\037\n\013rev" +
+      "ision_id\030\002 \001(\tR\nrevisionId\"b\n\022GetVersion" +
+      "Response\0222\n\007version\030\001 \001(\0132\030.hivesync.v1." +
+      "FileVersionR\007version\022\030\n\007content\030\002 \001(\tR\007c" +
+      "ontent\"~\n\023DiffVersionsRequest\022\027\n\007file_id" +
+      "\030\001 \001(\tR\006fileId\022(\n\020from_revision_id\030\002 \001(\t" +
+      "R\016fromRevisionId\022$\n\016to_revision_id\030\003 \001(\t" +
+      "R\014toRevisionId\"\177\n\024DiffVersionsResponse\022!" +
+      "\n\014unified_diff\030\001 \001(\tR\013unifiedDiff\022\037\n\013lin" +
+      "es_added\030\002 \001(\005R\nlinesAdded\022#\n\rlines_remo" +
+      "ved\030\003 \001(\005R\014linesRemoved2\257\014\n\013FileService\022" +
+      "\206\001\n\nCreateFile\022\036.hivesync.v1.CreateFileR" +
+      "equest\032\037.hivesync.v1.CreateFileResponse\"" +
+      "7\312\363\030\005\022\003\002\003\006\202\323\344\223\002(\"#/api/v1/projects/{proj" +
+      "ect_id}/files:\001*\022q\n\007GetFile\022\033.hivesync.v" +
+      "1.GetFileRequest\032\034.hivesync.v1.GetFileRe" +
+      "sponse\"+\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\031\022\027/api/v1/file" +
+      "s/{file_id}\022t\n\010SaveFile\022\034.hivesync.v1.Sa" +
+      "veFileRequest\032\035.hivesync.v1.SaveFileResp" +
+      "onse\"+\312\363\030\005\022\003\002\003\006\202\323\344\223\002\034\032\027/api/v1/files/{fi" +
+      "le_id}:\001*\022y\n\010MoveFile\022\034.hivesync.v1.Move" +
+      "FileRequest\032\035.hivesync.v1.MoveFileRespon" +
+      "se\"0\312\363\030\005\022\003\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file" +
+      "_id}/move:\001*\022w\n\nDeleteFile\022\036.hivesync.v1" +
+      ".DeleteFileRequest\032\037.hivesync.v1.DeleteF" +
+      "ileResponse\"(\312\363\030\005\022\003\002\003\006\202\323\344\223\002\031*\027/api/v1/fi" +
+      "les/{file_id}\022\205\001\n\013RestoreFile\022\037.hivesync" +
+      ".v1.RestoreFileRequest\032 .hivesync.v1.Res" +
+      "toreFileResponse\"3\312\363\030\005\022\003\002\003\006\202\323\344\223\002$\"\037/api/" +
+      "v1/files/{file_id}/restore:\001*\022\202\001\n\013Acquir" +
+      "eLock\022\037.hivesync.v1.AcquireLockRequest\032 " +
+      ".hivesync.v1.AcquireLockResponse\"0\312\363\030\005\022\003" +
+      "\002\003\006\202\323\344\223\002!\"\034/api/v1/files/{file_id}/lock:" +
+      "\001*\022\177\n\013ReleaseLock\022\037.hivesync.v1.ReleaseL" +
+      "ockRequest\032 .hivesync.v1.ReleaseLockResp" +
+      "onse\"-\312\363\030\005\022\003\002\003\006\202\323\344\223\002\036*\034/api/v1/files/{fi" +
+      "le_id}/lock\022\203\001\n\tListFiles\022\035.hivesync.v1." +
+      "ListFilesRequest\032\036.hivesync.v1.ListFiles" +
+      "Response\"7\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002%\022#/api/v1/pr" +
+      "ojects/{project_id}/files\022\211\001\n\014ListVersio" +
+      "ns\022 .hivesync.v1.ListVersionsRequest\032!.h" +
+      "ivesync.v1.ListVersionsResponse\"4\220\002\001\312\363\030\005" +
+      "\022\003\002\003\005\202\323\344\223\002\"\022 /api/v1/files/{file_id}/ver" +
+      "sions\022\221\001\n\nGetVersion\022\036.hivesync.v1.GetVe" +
+      "rsionRequest\032\037.hivesync.v1.GetVersionRes" +
+      "ponse\"B\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\0020\022./api/v1/files" +
+      "/{file_id}/versions/{revision_id}\022\205\001\n\014Di" +
+      "ffVersions\022 .hivesync.v1.DiffVersionsReq" +
+      "uest\032!.hivesync.v1.DiffVersionsResponse\"" +
+      "0\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002\036\022\034/api/v1/files/{file" +
+      "_id}/diffBP\n\023dev.hivesync.sdk.v1P\001Z7gith" +
+      "ub.com/hivesync/hivesync/gen/hivesync/v1" +
+      ";hivesyncv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -296,7 +297,7 @@ public final class FileServiceOuterClass extends com.google.protobuf.GeneratedFi
     internal_static_hivesync_v1_FileVersion_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_FileVersion_descriptor,
-        new java.lang.String[] { "Id", "Revision", "ContentSha256", "SizeBytes", "AuthorUserId", "DeviceId", "LinesAdded", "LinesRemoved", "CreatedAt", });
+        new java.lang.String[] { "Id", "Revision", "ContentSha256", "SizeBytes", "AuthorUserId", "DeviceId", "LinesAdded", "LinesRemoved", "CreatedAt", "Hunks", });
     internal_static_hivesync_v1_File_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_hivesync_v1_File_fieldAccessorTable = new

@@ -343,6 +343,39 @@ private static final long serialVersionUID = 0L;
     return createdAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdAt_;
   }
 
+  public static final int HUNKS_FIELD_NUMBER = 10;
+  private int hunks_ = 0;
+  /**
+   * <pre>
+   * hunks is the number of hunks of the unified diff against the previous
+   * version, with 3 lines of context as DiffVersions shows it (changes
+   * closer than 6 lines share a hunk); 0 when the content did not change.
+   * Unset for versions stored before HiveSync recorded it.
+   * </pre>
+   *
+   * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+   * @return Whether the hunks field is set.
+   */
+  @java.lang.Override
+  public boolean hasHunks() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * hunks is the number of hunks of the unified diff against the previous
+   * version, with 3 lines of context as DiffVersions shows it (changes
+   * closer than 6 lines share a hunk); 0 when the content did not change.
+   * Unset for versions stored before HiveSync recorded it.
+   * </pre>
+   *
+   * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+   * @return The hunks.
+   */
+  @java.lang.Override
+  public int getHunks() {
+    return hunks_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -384,6 +417,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(9, getCreatedAt());
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeInt32(10, hunks_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -419,6 +455,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(9, getCreatedAt());
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(10, hunks_);
     }
     return size;
   }
@@ -465,6 +505,11 @@ private static final long serialVersionUID = 0L;
       if (!getCreatedAt()
           .equals(other.getCreatedAt())) return false;
     }
+    if (hasHunks() != other.hasHunks()) return false;
+    if (hasHunks()) {
+      if (getHunks()
+          != other.getHunks()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -497,6 +542,10 @@ private static final long serialVersionUID = 0L;
     if (hasCreatedAt()) {
       hash = (37 * hash) + CREATED_AT_FIELD_NUMBER;
       hash = (53 * hash) + getCreatedAt().hashCode();
+    }
+    if (hasHunks()) {
+      hash = (37 * hash) + HUNKS_FIELD_NUMBER;
+      hash = (53 * hash) + getHunks();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -652,6 +701,7 @@ private static final long serialVersionUID = 0L;
         createdAtBuilder_.dispose();
         createdAtBuilder_ = null;
       }
+      hunks_ = 0;
       return this;
     }
 
@@ -716,6 +766,10 @@ private static final long serialVersionUID = 0L;
             : createdAtBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.hunks_ = hunks_;
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -765,6 +819,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasCreatedAt()) {
         mergeCreatedAt(other.getCreatedAt());
+      }
+      if (other.hasHunks()) {
+        setHunks(other.getHunks());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -837,6 +894,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000100;
               break;
             } // case 74
+            case 80: {
+              hunks_ = input.readInt32();
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 80
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1551,6 +1613,74 @@ private static final long serialVersionUID = 0L;
         createdAt_ = null;
       }
       return createdAtBuilder_;
+    }
+
+    private int hunks_ ;
+    /**
+     * <pre>
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * </pre>
+     *
+     * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+     * @return Whether the hunks field is set.
+     */
+    @java.lang.Override
+    public boolean hasHunks() {
+      return ((bitField0_ & 0x00000200) != 0);
+    }
+    /**
+     * <pre>
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * </pre>
+     *
+     * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+     * @return The hunks.
+     */
+    @java.lang.Override
+    public int getHunks() {
+      return hunks_;
+    }
+    /**
+     * <pre>
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * </pre>
+     *
+     * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+     * @param value The hunks to set.
+     * @return This builder for chaining.
+     */
+    public Builder setHunks(int value) {
+
+      hunks_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * </pre>
+     *
+     * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearHunks() {
+      bitField0_ = (bitField0_ & ~0x00000200);
+      hunks_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:hivesync.v1.FileVersion)

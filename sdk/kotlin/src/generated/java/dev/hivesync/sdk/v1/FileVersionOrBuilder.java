@@ -156,4 +156,29 @@ public interface FileVersionOrBuilder extends
    * <code>.google.protobuf.Timestamp created_at = 9 [json_name = "createdAt"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getCreatedAtOrBuilder();
+
+  /**
+   * <pre>
+   * hunks is the number of hunks of the unified diff against the previous
+   * version, with 3 lines of context as DiffVersions shows it (changes
+   * closer than 6 lines share a hunk); 0 when the content did not change.
+   * Unset for versions stored before HiveSync recorded it.
+   * </pre>
+   *
+   * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+   * @return Whether the hunks field is set.
+   */
+  boolean hasHunks();
+  /**
+   * <pre>
+   * hunks is the number of hunks of the unified diff against the previous
+   * version, with 3 lines of context as DiffVersions shows it (changes
+   * closer than 6 lines share a hunk); 0 when the content did not change.
+   * Unset for versions stored before HiveSync recorded it.
+   * </pre>
+   *
+   * <code>optional int32 hunks = 10 [json_name = "hunks"];</code>
+   * @return The hunks.
+   */
+  int getHunks();
 }

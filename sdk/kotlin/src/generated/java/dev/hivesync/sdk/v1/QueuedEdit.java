@@ -326,7 +326,11 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object idempotencyKey_ = "";
   /**
    * <pre>
-   * idempotency_key makes the replay safe to repeat; the id when empty.
+   * idempotency_key makes the replay safe to repeat. When empty, the edit
+   * is keyed by its id within the replaying device (within the user, for a
+   * session with no device): queue row ids of two devices never collide.
+   * A key names one edit of one user: an edit reusing another's key is
+   * rejected, never answered with the other edit's version.
    * </pre>
    *
    * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -347,7 +351,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * idempotency_key makes the replay safe to repeat; the id when empty.
+   * idempotency_key makes the replay safe to repeat. When empty, the edit
+   * is keyed by its id within the replaying device (within the user, for a
+   * session with no device): queue row ids of two devices never collide.
+   * A key names one edit of one user: an edit reusing another's key is
+   * rejected, never answered with the other edit's version.
    * </pre>
    *
    * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -1428,7 +1436,11 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object idempotencyKey_ = "";
     /**
      * <pre>
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * </pre>
      *
      * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -1448,7 +1460,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * </pre>
      *
      * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -1469,7 +1485,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * </pre>
      *
      * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -1486,7 +1506,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * </pre>
      *
      * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -1500,7 +1524,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * </pre>
      *
      * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>

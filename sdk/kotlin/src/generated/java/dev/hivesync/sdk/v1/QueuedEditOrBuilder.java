@@ -131,7 +131,11 @@ public interface QueuedEditOrBuilder extends
 
   /**
    * <pre>
-   * idempotency_key makes the replay safe to repeat; the id when empty.
+   * idempotency_key makes the replay safe to repeat. When empty, the edit
+   * is keyed by its id within the replaying device (within the user, for a
+   * session with no device): queue row ids of two devices never collide.
+   * A key names one edit of one user: an edit reusing another's key is
+   * rejected, never answered with the other edit's version.
    * </pre>
    *
    * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>
@@ -140,7 +144,11 @@ public interface QueuedEditOrBuilder extends
   java.lang.String getIdempotencyKey();
   /**
    * <pre>
-   * idempotency_key makes the replay safe to repeat; the id when empty.
+   * idempotency_key makes the replay safe to repeat. When empty, the edit
+   * is keyed by its id within the replaying device (within the user, for a
+   * session with no device): queue row ids of two devices never collide.
+   * A key names one edit of one user: an edit reusing another's key is
+   * rejected, never answered with the other edit's version.
    * </pre>
    *
    * <code>string idempotency_key = 7 [json_name = "idempotencyKey"];</code>

@@ -7,7 +7,9 @@ package dev.hivesync.sdk.v1;
 
 /**
  * <pre>
- * RestoreSnapshotResponse lists what was restored.
+ * RestoreSnapshotResponse lists what the restore changed and what it could
+ * not bring back. A file can be in restored, moved and undeleted_file_ids at
+ * once (deleted, moved and edited since the snapshot).
  * </pre>
  *
  * Protobuf type {@code hivesync.v1.RestoreSnapshotResponse}
@@ -33,6 +35,10 @@ private static final long serialVersionUID = 0L;
   }
   private RestoreSnapshotResponse() {
     restored_ = java.util.Collections.emptyList();
+    skipped_ = java.util.Collections.emptyList();
+    moved_ = java.util.Collections.emptyList();
+    undeletedFileIds_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -58,7 +64,8 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.hivesync.sdk.v1.SnapshotFile> restored_;
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -69,7 +76,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -81,7 +89,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -92,7 +101,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -103,7 +113,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -118,7 +129,8 @@ private static final long serialVersionUID = 0L;
   private int unchanged_ = 0;
   /**
    * <pre>
-   * unchanged is the number of files already as in the snapshot.
+   * unchanged is the number of files already as in the snapshot: not
+   * deleted, at their snapshot path and with their snapshot content.
    * </pre>
    *
    * <code>int32 unchanged = 2 [json_name = "unchanged"];</code>
@@ -127,6 +139,190 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public int getUnchanged() {
     return unchanged_;
+  }
+
+  public static final int SKIPPED_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile> skipped_;
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile> getSkippedList() {
+    return skipped_;
+  }
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder> 
+      getSkippedOrBuilderList() {
+    return skipped_;
+  }
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  @java.lang.Override
+  public int getSkippedCount() {
+    return skipped_.size();
+  }
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotSkippedFile getSkipped(int index) {
+    return skipped_.get(index);
+  }
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder getSkippedOrBuilder(
+      int index) {
+    return skipped_.get(index);
+  }
+
+  public static final int MOVED_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile> moved_;
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile> getMovedList() {
+    return moved_;
+  }
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder> 
+      getMovedOrBuilderList() {
+    return moved_;
+  }
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  @java.lang.Override
+  public int getMovedCount() {
+    return moved_.size();
+  }
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotMovedFile getMoved(int index) {
+    return moved_.get(index);
+  }
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  @java.lang.Override
+  public dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder getMovedOrBuilder(
+      int index) {
+    return moved_.get(index);
+  }
+
+  public static final int UNDELETED_FILE_IDS_FIELD_NUMBER = 5;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList undeletedFileIds_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @return A list containing the undeletedFileIds.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getUndeletedFileIdsList() {
+    return undeletedFileIds_;
+  }
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @return The count of undeletedFileIds.
+   */
+  public int getUndeletedFileIdsCount() {
+    return undeletedFileIds_.size();
+  }
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @param index The index of the element to return.
+   * @return The undeletedFileIds at the given index.
+   */
+  public java.lang.String getUndeletedFileIds(int index) {
+    return undeletedFileIds_.get(index);
+  }
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the undeletedFileIds at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getUndeletedFileIdsBytes(int index) {
+    return undeletedFileIds_.getByteString(index);
   }
 
   private byte memoizedIsInitialized = -1;
@@ -149,6 +345,15 @@ private static final long serialVersionUID = 0L;
     if (unchanged_ != 0) {
       output.writeInt32(2, unchanged_);
     }
+    for (int i = 0; i < skipped_.size(); i++) {
+      output.writeMessage(3, skipped_.get(i));
+    }
+    for (int i = 0; i < moved_.size(); i++) {
+      output.writeMessage(4, moved_.get(i));
+    }
+    for (int i = 0; i < undeletedFileIds_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 5, undeletedFileIds_.getRaw(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -165,6 +370,32 @@ private static final long serialVersionUID = 0L;
     if (unchanged_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(2, unchanged_);
+    }
+
+        {
+          final int count = skipped_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(skipped_.get(i));
+          }
+          size += 1 * count;
+        }
+
+        {
+          final int count = moved_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(moved_.get(i));
+          }
+          size += 1 * count;
+        }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < undeletedFileIds_.size(); i++) {
+        dataSize += computeStringSizeNoTag(undeletedFileIds_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getUndeletedFileIdsList().size();
     }
     return size;
   }
@@ -194,6 +425,12 @@ private static final long serialVersionUID = 0L;
         .equals(other.getRestoredList())) return false;
     if (getUnchanged()
         != other.getUnchanged()) return false;
+    if (!getSkippedList()
+        .equals(other.getSkippedList())) return false;
+    if (!getMovedList()
+        .equals(other.getMovedList())) return false;
+    if (!getUndeletedFileIdsList()
+        .equals(other.getUndeletedFileIdsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -211,6 +448,18 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + UNCHANGED_FIELD_NUMBER;
     hash = (53 * hash) + getUnchanged();
+    if (getSkippedCount() > 0) {
+      hash = (37 * hash) + SKIPPED_FIELD_NUMBER;
+      hash = (53 * hash) + getSkippedList().hashCode();
+    }
+    if (getMovedCount() > 0) {
+      hash = (37 * hash) + MOVED_FIELD_NUMBER;
+      hash = (53 * hash) + getMovedList().hashCode();
+    }
+    if (getUndeletedFileIdsCount() > 0) {
+      hash = (37 * hash) + UNDELETED_FILE_IDS_FIELD_NUMBER;
+      hash = (53 * hash) + getUndeletedFileIdsList().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -310,7 +559,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * RestoreSnapshotResponse lists what was restored.
+   * RestoreSnapshotResponse lists what the restore changed and what it could
+   * not bring back. A file can be in restored, moved and undeleted_file_ids at
+   * once (deleted, moved and edited since the snapshot).
    * </pre>
    *
    * Protobuf type {@code hivesync.v1.RestoreSnapshotResponse}
@@ -354,6 +605,22 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000001);
       unchanged_ = 0;
+      if (skippedBuilder_ == null) {
+        skipped_ = java.util.Collections.emptyList();
+      } else {
+        skipped_ = null;
+        skippedBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000004);
+      if (movedBuilder_ == null) {
+        moved_ = java.util.Collections.emptyList();
+      } else {
+        moved_ = null;
+        movedBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000008);
+      undeletedFileIds_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
       return this;
     }
 
@@ -396,12 +663,34 @@ private static final long serialVersionUID = 0L;
       } else {
         result.restored_ = restoredBuilder_.build();
       }
+      if (skippedBuilder_ == null) {
+        if (((bitField0_ & 0x00000004) != 0)) {
+          skipped_ = java.util.Collections.unmodifiableList(skipped_);
+          bitField0_ = (bitField0_ & ~0x00000004);
+        }
+        result.skipped_ = skipped_;
+      } else {
+        result.skipped_ = skippedBuilder_.build();
+      }
+      if (movedBuilder_ == null) {
+        if (((bitField0_ & 0x00000008) != 0)) {
+          moved_ = java.util.Collections.unmodifiableList(moved_);
+          bitField0_ = (bitField0_ & ~0x00000008);
+        }
+        result.moved_ = moved_;
+      } else {
+        result.moved_ = movedBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.hivesync.sdk.v1.RestoreSnapshotResponse result) {
       int from_bitField0_ = bitField0_;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.unchanged_ = unchanged_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        undeletedFileIds_.makeImmutable();
+        result.undeletedFileIds_ = undeletedFileIds_;
       }
     }
 
@@ -446,6 +735,68 @@ private static final long serialVersionUID = 0L;
       if (other.getUnchanged() != 0) {
         setUnchanged(other.getUnchanged());
       }
+      if (skippedBuilder_ == null) {
+        if (!other.skipped_.isEmpty()) {
+          if (skipped_.isEmpty()) {
+            skipped_ = other.skipped_;
+            bitField0_ = (bitField0_ & ~0x00000004);
+          } else {
+            ensureSkippedIsMutable();
+            skipped_.addAll(other.skipped_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.skipped_.isEmpty()) {
+          if (skippedBuilder_.isEmpty()) {
+            skippedBuilder_.dispose();
+            skippedBuilder_ = null;
+            skipped_ = other.skipped_;
+            bitField0_ = (bitField0_ & ~0x00000004);
+            skippedBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetSkippedFieldBuilder() : null;
+          } else {
+            skippedBuilder_.addAllMessages(other.skipped_);
+          }
+        }
+      }
+      if (movedBuilder_ == null) {
+        if (!other.moved_.isEmpty()) {
+          if (moved_.isEmpty()) {
+            moved_ = other.moved_;
+            bitField0_ = (bitField0_ & ~0x00000008);
+          } else {
+            ensureMovedIsMutable();
+            moved_.addAll(other.moved_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.moved_.isEmpty()) {
+          if (movedBuilder_.isEmpty()) {
+            movedBuilder_.dispose();
+            movedBuilder_ = null;
+            moved_ = other.moved_;
+            bitField0_ = (bitField0_ & ~0x00000008);
+            movedBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetMovedFieldBuilder() : null;
+          } else {
+            movedBuilder_.addAllMessages(other.moved_);
+          }
+        }
+      }
+      if (!other.undeletedFileIds_.isEmpty()) {
+        if (undeletedFileIds_.isEmpty()) {
+          undeletedFileIds_ = other.undeletedFileIds_;
+          bitField0_ |= 0x00000010;
+        } else {
+          ensureUndeletedFileIdsIsMutable();
+          undeletedFileIds_.addAll(other.undeletedFileIds_);
+        }
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -488,6 +839,37 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 16
+            case 26: {
+              dev.hivesync.sdk.v1.SnapshotSkippedFile m =
+                  input.readMessage(
+                      dev.hivesync.sdk.v1.SnapshotSkippedFile.parser(),
+                      extensionRegistry);
+              if (skippedBuilder_ == null) {
+                ensureSkippedIsMutable();
+                skipped_.add(m);
+              } else {
+                skippedBuilder_.addMessage(m);
+              }
+              break;
+            } // case 26
+            case 34: {
+              dev.hivesync.sdk.v1.SnapshotMovedFile m =
+                  input.readMessage(
+                      dev.hivesync.sdk.v1.SnapshotMovedFile.parser(),
+                      extensionRegistry);
+              if (movedBuilder_ == null) {
+                ensureMovedIsMutable();
+                moved_.add(m);
+              } else {
+                movedBuilder_.addMessage(m);
+              }
+              break;
+            } // case 34
+            case 42: {
+              ensureUndeletedFileIdsIsMutable();
+              undeletedFileIds_.add(input.readStringRequireUtf8());
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -519,7 +901,8 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -533,7 +916,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -547,7 +931,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -561,7 +946,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -580,7 +966,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -598,7 +985,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -616,7 +1004,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -635,7 +1024,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -653,7 +1043,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -671,7 +1062,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -690,7 +1082,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -707,7 +1100,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -724,7 +1118,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -735,7 +1130,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -749,7 +1145,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -764,7 +1161,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -775,7 +1173,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -787,7 +1186,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * </pre>
      *
      * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -814,7 +1214,8 @@ private static final long serialVersionUID = 0L;
     private int unchanged_ ;
     /**
      * <pre>
-     * unchanged is the number of files already as in the snapshot.
+     * unchanged is the number of files already as in the snapshot: not
+     * deleted, at their snapshot path and with their snapshot content.
      * </pre>
      *
      * <code>int32 unchanged = 2 [json_name = "unchanged"];</code>
@@ -826,7 +1227,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * unchanged is the number of files already as in the snapshot.
+     * unchanged is the number of files already as in the snapshot: not
+     * deleted, at their snapshot path and with their snapshot content.
      * </pre>
      *
      * <code>int32 unchanged = 2 [json_name = "unchanged"];</code>
@@ -842,7 +1244,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * unchanged is the number of files already as in the snapshot.
+     * unchanged is the number of files already as in the snapshot: not
+     * deleted, at their snapshot path and with their snapshot content.
      * </pre>
      *
      * <code>int32 unchanged = 2 [json_name = "unchanged"];</code>
@@ -851,6 +1254,792 @@ private static final long serialVersionUID = 0L;
     public Builder clearUnchanged() {
       bitField0_ = (bitField0_ & ~0x00000002);
       unchanged_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile> skipped_ =
+      java.util.Collections.emptyList();
+    private void ensureSkippedIsMutable() {
+      if (!((bitField0_ & 0x00000004) != 0)) {
+        skipped_ = new java.util.ArrayList<dev.hivesync.sdk.v1.SnapshotSkippedFile>(skipped_);
+        bitField0_ |= 0x00000004;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotSkippedFile, dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder, dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder> skippedBuilder_;
+
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile> getSkippedList() {
+      if (skippedBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(skipped_);
+      } else {
+        return skippedBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public int getSkippedCount() {
+      if (skippedBuilder_ == null) {
+        return skipped_.size();
+      } else {
+        return skippedBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotSkippedFile getSkipped(int index) {
+      if (skippedBuilder_ == null) {
+        return skipped_.get(index);
+      } else {
+        return skippedBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder setSkipped(
+        int index, dev.hivesync.sdk.v1.SnapshotSkippedFile value) {
+      if (skippedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSkippedIsMutable();
+        skipped_.set(index, value);
+        onChanged();
+      } else {
+        skippedBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder setSkipped(
+        int index, dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder builderForValue) {
+      if (skippedBuilder_ == null) {
+        ensureSkippedIsMutable();
+        skipped_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        skippedBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder addSkipped(dev.hivesync.sdk.v1.SnapshotSkippedFile value) {
+      if (skippedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSkippedIsMutable();
+        skipped_.add(value);
+        onChanged();
+      } else {
+        skippedBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder addSkipped(
+        int index, dev.hivesync.sdk.v1.SnapshotSkippedFile value) {
+      if (skippedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSkippedIsMutable();
+        skipped_.add(index, value);
+        onChanged();
+      } else {
+        skippedBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder addSkipped(
+        dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder builderForValue) {
+      if (skippedBuilder_ == null) {
+        ensureSkippedIsMutable();
+        skipped_.add(builderForValue.build());
+        onChanged();
+      } else {
+        skippedBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder addSkipped(
+        int index, dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder builderForValue) {
+      if (skippedBuilder_ == null) {
+        ensureSkippedIsMutable();
+        skipped_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        skippedBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder addAllSkipped(
+        java.lang.Iterable<? extends dev.hivesync.sdk.v1.SnapshotSkippedFile> values) {
+      if (skippedBuilder_ == null) {
+        ensureSkippedIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, skipped_);
+        onChanged();
+      } else {
+        skippedBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder clearSkipped() {
+      if (skippedBuilder_ == null) {
+        skipped_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000004);
+        onChanged();
+      } else {
+        skippedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public Builder removeSkipped(int index) {
+      if (skippedBuilder_ == null) {
+        ensureSkippedIsMutable();
+        skipped_.remove(index);
+        onChanged();
+      } else {
+        skippedBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder getSkippedBuilder(
+        int index) {
+      return internalGetSkippedFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder getSkippedOrBuilder(
+        int index) {
+      if (skippedBuilder_ == null) {
+        return skipped_.get(index);  } else {
+        return skippedBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public java.util.List<? extends dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder> 
+         getSkippedOrBuilderList() {
+      if (skippedBuilder_ != null) {
+        return skippedBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(skipped_);
+      }
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder addSkippedBuilder() {
+      return internalGetSkippedFieldBuilder().addBuilder(
+          dev.hivesync.sdk.v1.SnapshotSkippedFile.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder addSkippedBuilder(
+        int index) {
+      return internalGetSkippedFieldBuilder().addBuilder(
+          index, dev.hivesync.sdk.v1.SnapshotSkippedFile.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder> 
+         getSkippedBuilderList() {
+      return internalGetSkippedFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotSkippedFile, dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder, dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder> 
+        internalGetSkippedFieldBuilder() {
+      if (skippedBuilder_ == null) {
+        skippedBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.hivesync.sdk.v1.SnapshotSkippedFile, dev.hivesync.sdk.v1.SnapshotSkippedFile.Builder, dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder>(
+                skipped_,
+                ((bitField0_ & 0x00000004) != 0),
+                getParentForChildren(),
+                isClean());
+        skipped_ = null;
+      }
+      return skippedBuilder_;
+    }
+
+    private java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile> moved_ =
+      java.util.Collections.emptyList();
+    private void ensureMovedIsMutable() {
+      if (!((bitField0_ & 0x00000008) != 0)) {
+        moved_ = new java.util.ArrayList<dev.hivesync.sdk.v1.SnapshotMovedFile>(moved_);
+        bitField0_ |= 0x00000008;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotMovedFile, dev.hivesync.sdk.v1.SnapshotMovedFile.Builder, dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder> movedBuilder_;
+
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile> getMovedList() {
+      if (movedBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(moved_);
+      } else {
+        return movedBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public int getMovedCount() {
+      if (movedBuilder_ == null) {
+        return moved_.size();
+      } else {
+        return movedBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotMovedFile getMoved(int index) {
+      if (movedBuilder_ == null) {
+        return moved_.get(index);
+      } else {
+        return movedBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder setMoved(
+        int index, dev.hivesync.sdk.v1.SnapshotMovedFile value) {
+      if (movedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureMovedIsMutable();
+        moved_.set(index, value);
+        onChanged();
+      } else {
+        movedBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder setMoved(
+        int index, dev.hivesync.sdk.v1.SnapshotMovedFile.Builder builderForValue) {
+      if (movedBuilder_ == null) {
+        ensureMovedIsMutable();
+        moved_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        movedBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder addMoved(dev.hivesync.sdk.v1.SnapshotMovedFile value) {
+      if (movedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureMovedIsMutable();
+        moved_.add(value);
+        onChanged();
+      } else {
+        movedBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder addMoved(
+        int index, dev.hivesync.sdk.v1.SnapshotMovedFile value) {
+      if (movedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureMovedIsMutable();
+        moved_.add(index, value);
+        onChanged();
+      } else {
+        movedBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder addMoved(
+        dev.hivesync.sdk.v1.SnapshotMovedFile.Builder builderForValue) {
+      if (movedBuilder_ == null) {
+        ensureMovedIsMutable();
+        moved_.add(builderForValue.build());
+        onChanged();
+      } else {
+        movedBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder addMoved(
+        int index, dev.hivesync.sdk.v1.SnapshotMovedFile.Builder builderForValue) {
+      if (movedBuilder_ == null) {
+        ensureMovedIsMutable();
+        moved_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        movedBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder addAllMoved(
+        java.lang.Iterable<? extends dev.hivesync.sdk.v1.SnapshotMovedFile> values) {
+      if (movedBuilder_ == null) {
+        ensureMovedIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, moved_);
+        onChanged();
+      } else {
+        movedBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder clearMoved() {
+      if (movedBuilder_ == null) {
+        moved_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000008);
+        onChanged();
+      } else {
+        movedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public Builder removeMoved(int index) {
+      if (movedBuilder_ == null) {
+        ensureMovedIsMutable();
+        moved_.remove(index);
+        onChanged();
+      } else {
+        movedBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotMovedFile.Builder getMovedBuilder(
+        int index) {
+      return internalGetMovedFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder getMovedOrBuilder(
+        int index) {
+      if (movedBuilder_ == null) {
+        return moved_.get(index);  } else {
+        return movedBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public java.util.List<? extends dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder> 
+         getMovedOrBuilderList() {
+      if (movedBuilder_ != null) {
+        return movedBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(moved_);
+      }
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotMovedFile.Builder addMovedBuilder() {
+      return internalGetMovedFieldBuilder().addBuilder(
+          dev.hivesync.sdk.v1.SnapshotMovedFile.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public dev.hivesync.sdk.v1.SnapshotMovedFile.Builder addMovedBuilder(
+        int index) {
+      return internalGetMovedFieldBuilder().addBuilder(
+          index, dev.hivesync.sdk.v1.SnapshotMovedFile.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * moved are the files put back at their snapshot path.
+     * </pre>
+     *
+     * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+     */
+    public java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile.Builder> 
+         getMovedBuilderList() {
+      return internalGetMovedFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.hivesync.sdk.v1.SnapshotMovedFile, dev.hivesync.sdk.v1.SnapshotMovedFile.Builder, dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder> 
+        internalGetMovedFieldBuilder() {
+      if (movedBuilder_ == null) {
+        movedBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.hivesync.sdk.v1.SnapshotMovedFile, dev.hivesync.sdk.v1.SnapshotMovedFile.Builder, dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder>(
+                moved_,
+                ((bitField0_ & 0x00000008) != 0),
+                getParentForChildren(),
+                isClean());
+        moved_ = null;
+      }
+      return movedBuilder_;
+    }
+
+    private com.google.protobuf.LazyStringArrayList undeletedFileIds_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureUndeletedFileIdsIsMutable() {
+      if (!undeletedFileIds_.isModifiable()) {
+        undeletedFileIds_ = new com.google.protobuf.LazyStringArrayList(undeletedFileIds_);
+      }
+      bitField0_ |= 0x00000010;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @return A list containing the undeletedFileIds.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getUndeletedFileIdsList() {
+      undeletedFileIds_.makeImmutable();
+      return undeletedFileIds_;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @return The count of undeletedFileIds.
+     */
+    public int getUndeletedFileIdsCount() {
+      return undeletedFileIds_.size();
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param index The index of the element to return.
+     * @return The undeletedFileIds at the given index.
+     */
+    public java.lang.String getUndeletedFileIds(int index) {
+      return undeletedFileIds_.get(index);
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the undeletedFileIds at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getUndeletedFileIdsBytes(int index) {
+      return undeletedFileIds_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param index The index to set the value at.
+     * @param value The undeletedFileIds to set.
+     * @return This builder for chaining.
+     */
+    public Builder setUndeletedFileIds(
+        int index, java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureUndeletedFileIdsIsMutable();
+      undeletedFileIds_.set(index, value);
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param value The undeletedFileIds to add.
+     * @return This builder for chaining.
+     */
+    public Builder addUndeletedFileIds(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureUndeletedFileIdsIsMutable();
+      undeletedFileIds_.add(value);
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param values The undeletedFileIds to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllUndeletedFileIds(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureUndeletedFileIdsIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, undeletedFileIds_);
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearUndeletedFileIds() {
+      undeletedFileIds_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000010);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * </pre>
+     *
+     * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+     * @param value The bytes of the undeletedFileIds to add.
+     * @return This builder for chaining.
+     */
+    public Builder addUndeletedFileIdsBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      ensureUndeletedFileIdsIsMutable();
+      undeletedFileIds_.add(value);
+      bitField0_ |= 0x00000010;
       onChanged();
       return this;
     }

@@ -12,7 +12,8 @@ public interface RestoreSnapshotResponseOrBuilder extends
 
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -21,7 +22,8 @@ public interface RestoreSnapshotResponseOrBuilder extends
       getRestoredList();
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -29,7 +31,8 @@ public interface RestoreSnapshotResponseOrBuilder extends
   dev.hivesync.sdk.v1.SnapshotFile getRestored(int index);
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -37,7 +40,8 @@ public interface RestoreSnapshotResponseOrBuilder extends
   int getRestoredCount();
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -46,7 +50,8 @@ public interface RestoreSnapshotResponseOrBuilder extends
       getRestoredOrBuilderList();
   /**
    * <pre>
-   * restored are the new versions appended, one per changed file.
+   * restored are the new versions appended, one per file whose content
+   * differed from the snapshot's; path is the file's path after the restore.
    * </pre>
    *
    * <code>repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];</code>
@@ -56,11 +61,150 @@ public interface RestoreSnapshotResponseOrBuilder extends
 
   /**
    * <pre>
-   * unchanged is the number of files already as in the snapshot.
+   * unchanged is the number of files already as in the snapshot: not
+   * deleted, at their snapshot path and with their snapshot content.
    * </pre>
    *
    * <code>int32 unchanged = 2 [json_name = "unchanged"];</code>
    * @return The unchanged.
    */
   int getUnchanged();
+
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  java.util.List<dev.hivesync.sdk.v1.SnapshotSkippedFile> 
+      getSkippedList();
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotSkippedFile getSkipped(int index);
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  int getSkippedCount();
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  java.util.List<? extends dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder> 
+      getSkippedOrBuilderList();
+  /**
+   * <pre>
+   * skipped are the snapshot's files the restore could not bring back. Each
+   * keeps its current state (content, path, deletion) untouched.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotSkippedFileOrBuilder getSkippedOrBuilder(
+      int index);
+
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  java.util.List<dev.hivesync.sdk.v1.SnapshotMovedFile> 
+      getMovedList();
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotMovedFile getMoved(int index);
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  int getMovedCount();
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  java.util.List<? extends dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder> 
+      getMovedOrBuilderList();
+  /**
+   * <pre>
+   * moved are the files put back at their snapshot path.
+   * </pre>
+   *
+   * <code>repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];</code>
+   */
+  dev.hivesync.sdk.v1.SnapshotMovedFileOrBuilder getMovedOrBuilder(
+      int index);
+
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @return A list containing the undeletedFileIds.
+   */
+  java.util.List<java.lang.String>
+      getUndeletedFileIdsList();
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @return The count of undeletedFileIds.
+   */
+  int getUndeletedFileIdsCount();
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @param index The index of the element to return.
+   * @return The undeletedFileIds at the given index.
+   */
+  java.lang.String getUndeletedFileIds(int index);
+  /**
+   * <pre>
+   * undeleted_file_ids are the files deleted since the snapshot that the
+   * restore brought back, as RestoreFile does.
+   * </pre>
+   *
+   * <code>repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the undeletedFileIds at the given index.
+   */
+  com.google.protobuf.ByteString
+      getUndeletedFileIdsBytes(int index);
 }

@@ -168,7 +168,7 @@ public enum SnapshotChange
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.hivesync.sdk.v1.SnapshotServiceOuterClass.getDescriptor().getEnumType(0);
+    return dev.hivesync.sdk.v1.SnapshotServiceOuterClass.getDescriptor().getEnumType(1);
   }
 
   private static final SnapshotChange[] VALUES = values();

@@ -77,6 +77,16 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_hivesync_v1_RestoreSnapshotResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SnapshotSkippedFile_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SnapshotSkippedFile_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_hivesync_v1_SnapshotMovedFile_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_hivesync_v1_SnapshotMovedFile_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_hivesync_v1_DiffSnapshotRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -128,46 +138,63 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
       "napshotR\010snapshot\022/\n\005files\030\002 \003(\0132\031.hives" +
       "ync.v1.SnapshotFileR\005files\"9\n\026RestoreSna" +
       "pshotRequest\022\037\n\013snapshot_id\030\001 \001(\tR\nsnaps" +
-      "hotId\"n\n\027RestoreSnapshotResponse\0225\n\010rest" +
-      "ored\030\001 \003(\0132\031.hivesync.v1.SnapshotFileR\010r" +
-      "estored\022\034\n\tunchanged\030\002 \001(\005R\tunchanged\"6\n" +
-      "\023DiffSnapshotRequest\022\037\n\013snapshot_id\030\001 \001(" +
-      "\tR\nsnapshotId\"\212\002\n\020SnapshotFileDiff\022\027\n\007fi" +
-      "le_id\030\001 \001(\tR\006fileId\0223\n\006change\030\002 \001(\0162\033.hi" +
-      "vesync.v1.SnapshotChangeR\006change\022#\n\rsnap" +
-      "shot_path\030\003 \001(\tR\014snapshotPath\022!\n\014current" +
-      "_path\030\004 \001(\tR\013currentPath\0220\n\024snapshot_rev" +
-      "ision_id\030\005 \001(\tR\022snapshotRevisionId\022.\n\023cu" +
-      "rrent_revision_id\030\006 \001(\tR\021currentRevision" +
-      "Id\"i\n\024DiffSnapshotResponse\0223\n\005files\030\001 \003(" +
-      "\0132\035.hivesync.v1.SnapshotFileDiffR\005files\022" +
-      "\034\n\tunchanged\030\002 \001(\005R\tunchanged*\242\001\n\016Snapsh" +
-      "otChange\022\037\n\033SNAPSHOT_CHANGE_UNSPECIFIED\020" +
-      "\000\022\034\n\030SNAPSHOT_CHANGE_MODIFIED\020\001\022\031\n\025SNAPS" +
-      "HOT_CHANGE_ADDED\020\002\022\033\n\027SNAPSHOT_CHANGE_RE" +
-      "MOVED\020\003\022\031\n\025SNAPSHOT_CHANGE_MOVED\020\0042\364\005\n\017S" +
-      "napshotService\022\226\001\n\016CreateSnapshot\022\".hive" +
-      "sync.v1.CreateSnapshotRequest\032#.hivesync" +
-      ".v1.CreateSnapshotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344" +
-      "\223\002,\"\'/api/v1/projects/{project_id}/snaps" +
-      "hots:\001*\022\223\001\n\rListSnapshots\022!.hivesync.v1." +
-      "ListSnapshotsRequest\032\".hivesync.v1.ListS" +
-      "napshotsResponse\";\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'/a" +
-      "pi/v1/projects/{project_id}/snapshots\022\205\001" +
-      "\n\013GetSnapshot\022\037.hivesync.v1.GetSnapshotR" +
-      "equest\032 .hivesync.v1.GetSnapshotResponse" +
-      "\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002!\022\037/api/v1/snapshots/" +
-      "{snapshot_id}\022\215\001\n\014DiffSnapshot\022 .hivesyn" +
-      "c.v1.DiffSnapshotRequest\032!.hivesync.v1.D" +
-      "iffSnapshotResponse\"8\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002&\022" +
-      "$/api/v1/snapshots/{snapshot_id}/diff\022\231\001" +
-      "\n\017RestoreSnapshot\022#.hivesync.v1.RestoreS" +
-      "napshotRequest\032$.hivesync.v1.RestoreSnap" +
-      "shotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1/s" +
-      "napshots/{snapshot_id}/restore:\001*BP\n\023dev" +
-      ".hivesync.sdk.v1P\001Z7github.com/hivesync/" +
-      "hivesync/gen/hivesync/v1;hivesyncv1b\006pro" +
-      "to3"
+      "hotId\"\216\002\n\027RestoreSnapshotResponse\0225\n\010res" +
+      "tored\030\001 \003(\0132\031.hivesync.v1.SnapshotFileR\010" +
+      "restored\022\034\n\tunchanged\030\002 \001(\005R\tunchanged\022:" +
+      "\n\007skipped\030\003 \003(\0132 .hivesync.v1.SnapshotSk" +
+      "ippedFileR\007skipped\0224\n\005moved\030\004 \003(\0132\036.hive" +
+      "sync.v1.SnapshotMovedFileR\005moved\022,\n\022unde" +
+      "leted_file_ids\030\005 \003(\tR\020undeletedFileIds\"\362" +
+      "\001\n\023SnapshotSkippedFile\022\027\n\007file_id\030\001 \001(\tR" +
+      "\006fileId\022#\n\rsnapshot_path\030\002 \001(\tR\014snapshot" +
+      "Path\0227\n\006reason\030\003 \001(\0162\037.hivesync.v1.Snaps" +
+      "hotSkipReasonR\006reason\022!\n\014current_path\030\004 " +
+      "\001(\tR\013currentPath\022\030\n\007deleted\030\005 \001(\010R\007delet" +
+      "ed\022\'\n\020taken_by_file_id\030\006 \001(\tR\rtakenByFil" +
+      "eId\"e\n\021SnapshotMovedFile\022\027\n\007file_id\030\001 \001(" +
+      "\tR\006fileId\022#\n\rprevious_path\030\002 \001(\tR\014previo" +
+      "usPath\022\022\n\004path\030\003 \001(\tR\004path\"6\n\023DiffSnapsh" +
+      "otRequest\022\037\n\013snapshot_id\030\001 \001(\tR\nsnapshot" +
+      "Id\"\212\002\n\020SnapshotFileDiff\022\027\n\007file_id\030\001 \001(\t" +
+      "R\006fileId\0223\n\006change\030\002 \001(\0162\033.hivesync.v1.S" +
+      "napshotChangeR\006change\022#\n\rsnapshot_path\030\003" +
+      " \001(\tR\014snapshotPath\022!\n\014current_path\030\004 \001(\t" +
+      "R\013currentPath\0220\n\024snapshot_revision_id\030\005 " +
+      "\001(\tR\022snapshotRevisionId\022.\n\023current_revis" +
+      "ion_id\030\006 \001(\tR\021currentRevisionId\"i\n\024DiffS" +
+      "napshotResponse\0223\n\005files\030\001 \003(\0132\035.hivesyn" +
+      "c.v1.SnapshotFileDiffR\005files\022\034\n\tunchange" +
+      "d\030\002 \001(\005R\tunchanged*\252\001\n\022SnapshotSkipReaso" +
+      "n\022$\n SNAPSHOT_SKIP_REASON_UNSPECIFIED\020\000\022" +
+      "#\n\037SNAPSHOT_SKIP_REASON_PATH_TAKEN\020\001\022\"\n\036" +
+      "SNAPSHOT_SKIP_REASON_FILE_GONE\020\002\022%\n!SNAP" +
+      "SHOT_SKIP_REASON_PATH_INVALID\020\003*\242\001\n\016Snap" +
+      "shotChange\022\037\n\033SNAPSHOT_CHANGE_UNSPECIFIE" +
+      "D\020\000\022\034\n\030SNAPSHOT_CHANGE_MODIFIED\020\001\022\031\n\025SNA" +
+      "PSHOT_CHANGE_ADDED\020\002\022\033\n\027SNAPSHOT_CHANGE_" +
+      "REMOVED\020\003\022\031\n\025SNAPSHOT_CHANGE_MOVED\020\0042\364\005\n" +
+      "\017SnapshotService\022\226\001\n\016CreateSnapshot\022\".hi" +
+      "vesync.v1.CreateSnapshotRequest\032#.hivesy" +
+      "nc.v1.CreateSnapshotResponse\";\312\363\030\005\022\003\002\003\006\202" +
+      "\323\344\223\002,\"\'/api/v1/projects/{project_id}/sna" +
+      "pshots:\001*\022\223\001\n\rListSnapshots\022!.hivesync.v" +
+      "1.ListSnapshotsRequest\032\".hivesync.v1.Lis" +
+      "tSnapshotsResponse\";\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002)\022\'" +
+      "/api/v1/projects/{project_id}/snapshots\022" +
+      "\205\001\n\013GetSnapshot\022\037.hivesync.v1.GetSnapsho" +
+      "tRequest\032 .hivesync.v1.GetSnapshotRespon" +
+      "se\"3\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002!\022\037/api/v1/snapshot" +
+      "s/{snapshot_id}\022\215\001\n\014DiffSnapshot\022 .hives" +
+      "ync.v1.DiffSnapshotRequest\032!.hivesync.v1" +
+      ".DiffSnapshotResponse\"8\220\002\001\312\363\030\005\022\003\002\003\005\202\323\344\223\002" +
+      "&\022$/api/v1/snapshots/{snapshot_id}/diff\022" +
+      "\231\001\n\017RestoreSnapshot\022#.hivesync.v1.Restor" +
+      "eSnapshotRequest\032$.hivesync.v1.RestoreSn" +
+      "apshotResponse\";\312\363\030\005\022\003\002\003\006\202\323\344\223\002,\"\'/api/v1" +
+      "/snapshots/{snapshot_id}/restore:\001*BP\n\023d" +
+      "ev.hivesync.sdk.v1P\001Z7github.com/hivesyn" +
+      "c/hivesync/gen/hivesync/v1;hivesyncv1b\006p" +
+      "roto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -236,21 +263,33 @@ public final class SnapshotServiceOuterClass extends com.google.protobuf.Generat
     internal_static_hivesync_v1_RestoreSnapshotResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_RestoreSnapshotResponse_descriptor,
-        new java.lang.String[] { "Restored", "Unchanged", });
-    internal_static_hivesync_v1_DiffSnapshotRequest_descriptor =
+        new java.lang.String[] { "Restored", "Unchanged", "Skipped", "Moved", "UndeletedFileIds", });
+    internal_static_hivesync_v1_SnapshotSkippedFile_descriptor =
       getDescriptor().getMessageType(10);
+    internal_static_hivesync_v1_SnapshotSkippedFile_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SnapshotSkippedFile_descriptor,
+        new java.lang.String[] { "FileId", "SnapshotPath", "Reason", "CurrentPath", "Deleted", "TakenByFileId", });
+    internal_static_hivesync_v1_SnapshotMovedFile_descriptor =
+      getDescriptor().getMessageType(11);
+    internal_static_hivesync_v1_SnapshotMovedFile_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_hivesync_v1_SnapshotMovedFile_descriptor,
+        new java.lang.String[] { "FileId", "PreviousPath", "Path", });
+    internal_static_hivesync_v1_DiffSnapshotRequest_descriptor =
+      getDescriptor().getMessageType(12);
     internal_static_hivesync_v1_DiffSnapshotRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffSnapshotRequest_descriptor,
         new java.lang.String[] { "SnapshotId", });
     internal_static_hivesync_v1_SnapshotFileDiff_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(13);
     internal_static_hivesync_v1_SnapshotFileDiff_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_SnapshotFileDiff_descriptor,
         new java.lang.String[] { "FileId", "Change", "SnapshotPath", "CurrentPath", "SnapshotRevisionId", "CurrentRevisionId", });
     internal_static_hivesync_v1_DiffSnapshotResponse_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(14);
     internal_static_hivesync_v1_DiffSnapshotResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_hivesync_v1_DiffSnapshotResponse_descriptor,

@@ -271,6 +271,51 @@ public object FileVersionKt {
 
     public val FileVersionKt.Dsl.createdAtOrNull: com.google.protobuf.Timestamp?
       get() = _builder.createdAtOrNull
+
+    /**
+     * ```
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * ```
+     *
+     * `optional int32 hunks = 10 [json_name = "hunks"];`
+     */
+    public var hunks: kotlin.Int
+      @kotlin.jvm.JvmName("getHunks")
+        get() = _builder.hunks
+      @kotlin.jvm.JvmName("setHunks")
+        set(value) {
+        _builder.hunks = value
+      }
+    /**
+     * ```
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * ```
+     *
+     * `optional int32 hunks = 10 [json_name = "hunks"];`
+     */
+    public fun clearHunks() {
+      _builder.clearHunks()
+    }
+    /**
+     * ```
+     * hunks is the number of hunks of the unified diff against the previous
+     * version, with 3 lines of context as DiffVersions shows it (changes
+     * closer than 6 lines share a hunk); 0 when the content did not change.
+     * Unset for versions stored before HiveSync recorded it.
+     * ```
+     *
+     * `optional int32 hunks = 10 [json_name = "hunks"];`
+     * @return Whether the hunks field is set.
+     */
+    public fun hasHunks(): kotlin.Boolean {
+      return _builder.hasHunks()
+    }
   }
 }
 @kotlin.jvm.JvmSynthetic

@@ -192,7 +192,11 @@ public object QueuedEditKt {
 
     /**
      * ```
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * ```
      *
      * `string idempotency_key = 7 [json_name = "idempotencyKey"];`
@@ -206,7 +210,11 @@ public object QueuedEditKt {
       }
     /**
      * ```
-     * idempotency_key makes the replay safe to repeat; the id when empty.
+     * idempotency_key makes the replay safe to repeat. When empty, the edit
+     * is keyed by its id within the replaying device (within the user, for a
+     * session with no device): queue row ids of two devices never collide.
+     * A key names one edit of one user: an edit reusing another's key is
+     * rejected, never answered with the other edit's version.
      * ```
      *
      * `string idempotency_key = 7 [json_name = "idempotencyKey"];`

@@ -12,7 +12,9 @@ public inline fun restoreSnapshotResponse(block: dev.hivesync.sdk.v1.RestoreSnap
   dev.hivesync.sdk.v1.RestoreSnapshotResponseKt.Dsl._create(dev.hivesync.sdk.v1.RestoreSnapshotResponse.newBuilder()).apply { block() }._build()
 /**
  * ```
- * RestoreSnapshotResponse lists what was restored.
+ * RestoreSnapshotResponse lists what the restore changed and what it could
+ * not bring back. A file can be in restored, moved and undeleted_file_ids at
+ * once (deleted, moved and edited since the snapshot).
  * ```
  *
  * Protobuf type `hivesync.v1.RestoreSnapshotResponse`
@@ -41,7 +43,8 @@ public object RestoreSnapshotResponseKt {
     public class RestoredProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -53,7 +56,8 @@ public object RestoreSnapshotResponseKt {
       )
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -66,7 +70,8 @@ public object RestoreSnapshotResponseKt {
     }
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -80,7 +85,8 @@ public object RestoreSnapshotResponseKt {
     }
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -93,7 +99,8 @@ public object RestoreSnapshotResponseKt {
     }
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -107,7 +114,8 @@ public object RestoreSnapshotResponseKt {
     }
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -121,7 +129,8 @@ public object RestoreSnapshotResponseKt {
     }
     /**
      * ```
-     * restored are the new versions appended, one per changed file.
+     * restored are the new versions appended, one per file whose content
+     * differed from the snapshot's; path is the file's path after the restore.
      * ```
      *
      * `repeated .hivesync.v1.SnapshotFile restored = 1 [json_name = "restored"];`
@@ -134,7 +143,8 @@ public object RestoreSnapshotResponseKt {
 
     /**
      * ```
-     * unchanged is the number of files already as in the snapshot.
+     * unchanged is the number of files already as in the snapshot: not
+     * deleted, at their snapshot path and with their snapshot content.
      * ```
      *
      * `int32 unchanged = 2 [json_name = "unchanged"];`
@@ -148,7 +158,8 @@ public object RestoreSnapshotResponseKt {
       }
     /**
      * ```
-     * unchanged is the number of files already as in the snapshot.
+     * unchanged is the number of files already as in the snapshot: not
+     * deleted, at their snapshot path and with their snapshot content.
      * ```
      *
      * `int32 unchanged = 2 [json_name = "unchanged"];`
@@ -156,7 +167,317 @@ public object RestoreSnapshotResponseKt {
     public fun clearUnchanged() {
       _builder.clearUnchanged()
     }
-  }
+
+    /**
+     * An uninstantiable, behaviorless type to represent the field in
+     * generics.
+     */
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+    public class SkippedProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     */
+     public val skipped: com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>
+      @kotlin.jvm.JvmSynthetic
+  get() = com.google.protobuf.kotlin.DslList(
+        _builder.skippedList
+      )
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     * @param value The skipped to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addSkipped")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.add(value: dev.hivesync.sdk.v1.SnapshotSkippedFile) {
+      _builder.addSkipped(value)
+    }
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     * @param value The skipped to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignSkipped")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.plusAssign(value: dev.hivesync.sdk.v1.SnapshotSkippedFile) {
+      add(value)
+    }
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     * @param values The skipped to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addAllSkipped")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.addAll(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SnapshotSkippedFile>) {
+      _builder.addAllSkipped(values)
+    }
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     * @param values The skipped to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignAllSkipped")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.plusAssign(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SnapshotSkippedFile>) {
+      addAll(values)
+    }
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     * @param index The index to set the value at.
+     * @param value The skipped to set.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setSkipped")
+    public operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.set(index: kotlin.Int, value: dev.hivesync.sdk.v1.SnapshotSkippedFile) {
+      _builder.setSkipped(index, value)
+    }
+    /**
+     * ```
+     * skipped are the snapshot's files the restore could not bring back. Each
+     * keeps its current state (content, path, deletion) untouched.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotSkippedFile skipped = 3 [json_name = "skipped"];`
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("clearSkipped")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotSkippedFile, SkippedProxy>.clear() {
+      _builder.clearSkipped()
+    }
+
+    /**
+     * An uninstantiable, behaviorless type to represent the field in
+     * generics.
+     */
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+    public class MovedProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     */
+     public val moved: com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>
+      @kotlin.jvm.JvmSynthetic
+  get() = com.google.protobuf.kotlin.DslList(
+        _builder.movedList
+      )
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     * @param value The moved to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addMoved")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.add(value: dev.hivesync.sdk.v1.SnapshotMovedFile) {
+      _builder.addMoved(value)
+    }
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     * @param value The moved to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignMoved")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.plusAssign(value: dev.hivesync.sdk.v1.SnapshotMovedFile) {
+      add(value)
+    }
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     * @param values The moved to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addAllMoved")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.addAll(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SnapshotMovedFile>) {
+      _builder.addAllMoved(values)
+    }
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     * @param values The moved to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignAllMoved")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.plusAssign(values: kotlin.collections.Iterable<dev.hivesync.sdk.v1.SnapshotMovedFile>) {
+      addAll(values)
+    }
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     * @param index The index to set the value at.
+     * @param value The moved to set.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setMoved")
+    public operator fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.set(index: kotlin.Int, value: dev.hivesync.sdk.v1.SnapshotMovedFile) {
+      _builder.setMoved(index, value)
+    }
+    /**
+     * ```
+     * moved are the files put back at their snapshot path.
+     * ```
+     *
+     * `repeated .hivesync.v1.SnapshotMovedFile moved = 4 [json_name = "moved"];`
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("clearMoved")
+    public fun com.google.protobuf.kotlin.DslList<dev.hivesync.sdk.v1.SnapshotMovedFile, MovedProxy>.clear() {
+      _builder.clearMoved()
+    }
+
+    /**
+     * An uninstantiable, behaviorless type to represent the field in
+     * generics.
+     */
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+    public class UndeletedFileIdsProxy private constructor() : com.google.protobuf.kotlin.DslProxy()
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @return A list containing the undeletedFileIds.
+     */
+    public val undeletedFileIds: com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>
+    @kotlin.OptIn(com.google.protobuf.kotlin.OnlyForUseByGeneratedProtoCode::class)
+      get() = com.google.protobuf.kotlin.DslList(
+        _builder.undeletedFileIdsList
+      )
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @param value The undeletedFileIds to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addUndeletedFileIds")
+    public fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.add(value: kotlin.String) {
+      _builder.addUndeletedFileIds(value)
+    }
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @param value The undeletedFileIds to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignUndeletedFileIds")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.plusAssign(value: kotlin.String) {
+      add(value)
+    }
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @param values The undeletedFileIds to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("addAllUndeletedFileIds")
+    public fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.addAll(values: kotlin.collections.Iterable<kotlin.String>) {
+      _builder.addAllUndeletedFileIds(values)
+    }
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @param values The undeletedFileIds to add.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("plusAssignAllUndeletedFileIds")
+    @Suppress("NOTHING_TO_INLINE")
+    public inline operator fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.plusAssign(values: kotlin.collections.Iterable<kotlin.String>) {
+      addAll(values)
+    }
+    /**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     * @param index The index to set the value at.
+     * @param value The undeletedFileIds to set.
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setUndeletedFileIds")
+    public operator fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.set(index: kotlin.Int, value: kotlin.String) {
+      _builder.setUndeletedFileIds(index, value)
+    }/**
+     * ```
+     * undeleted_file_ids are the files deleted since the snapshot that the
+     * restore brought back, as RestoreFile does.
+     * ```
+     *
+     * `repeated string undeleted_file_ids = 5 [json_name = "undeletedFileIds"];`
+     */
+    @kotlin.jvm.JvmSynthetic
+@kotlin.jvm.JvmName("setUndeletedFileIds")
+    public fun com.google.protobuf.kotlin.DslList<kotlin.String, UndeletedFileIdsProxy>.clear() {
+      _builder.clearUndeletedFileIds()
+    }}
 }
 @kotlin.jvm.JvmSynthetic
 public inline fun dev.hivesync.sdk.v1.RestoreSnapshotResponse.copy(block: `dev.hivesync.sdk.v1`.RestoreSnapshotResponseKt.Dsl.() -> kotlin.Unit): dev.hivesync.sdk.v1.RestoreSnapshotResponse =
