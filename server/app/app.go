@@ -80,6 +80,7 @@ type App struct {
 	closers       []func() error
 	totp          *auth.TOTP
 	loginLinks    *auth.LoginLinks
+	mailer        auth.Mailer
 	river         *river.Client[pgx.Tx]
 	health        *health
 	handler       http.Handler
@@ -108,6 +109,7 @@ func New(opts Options) (*App, error) {
 	if mailer == nil {
 		mailer = auth.LogMailer{Log: log, Reveal: opts.Mode == ModeDev}
 	}
+	a.mailer = mailer
 	a.loginLinks = auth.NewLoginLinks(st, a.issuer, mailer, func() string { return cfg.PublicURL }, 15*time.Minute, opts.Now)
 	if opts.Mode == ModeDev {
 		var err error
@@ -290,7 +292,8 @@ func (a *App) services(m *metrics) ([]mountedService, error) {
 	add(descs[3], path, h)
 	path, h = hivesyncv1connect.NewAdminServiceHandler(admin.NewService(a.store, a.loginLinks, log, now, admin.NewMessageLog(cfg.AdminMessageLog)).WithMinClientVersion(cfg.MinClientVersion), opts...)
 	add(descs[4], path, h)
-	fileSvc := files.NewService(a.store, files.Limits{MaxFileBytes: cfg.MaxSingleFileSizeBytes, MaxProjectBytes: cfg.MaxProjectStorageBytes}, log, now)
+	fileSvc := files.NewService(a.store, files.Limits{MaxFileBytes: cfg.MaxSingleFileSizeBytes, MaxProjectBytes: cfg.MaxProjectStorageBytes}, log, now).
+		WithInviteMail(a.mailer, func() string { return cfg.PublicURL })
 	path, h = hivesyncv1connect.NewProjectServiceHandler(fileSvc, opts...)
 	add(descs[5], path, h)
 	path, h = hivesyncv1connect.NewFileServiceHandler(fileSvc, opts...)

@@ -113,6 +113,7 @@ func setup(t *testing.T, mode app.Mode, vars map[string]string) *testBundle {
 type captureMailer struct {
 	mu   sync.Mutex
 	sent []sentMail
+	fail error // when set, Send fails with it (a mail server that refuses)
 }
 
 type sentMail struct{ to, subject, body string }
@@ -120,8 +121,23 @@ type sentMail struct{ to, subject, body string }
 func (m *captureMailer) Send(_ context.Context, to, subject, body string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
 	m.sent = append(m.sent, sentMail{to, subject, body})
 	return nil
+}
+
+func (m *captureMailer) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sent)
+}
+
+func (m *captureMailer) failWith(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
 }
 
 func (m *captureMailer) last() sentMail {

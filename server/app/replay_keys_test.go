@@ -178,3 +178,60 @@ func TestVersionsOfADeletedFileStayReadable(t *testing.T) {
 	_, err = stranger.files.ListVersions(ctx, &hivesyncv1.ListVersionsRequest{FileId: f.GetFile().GetId()})
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
 }
+
+// A device that edits files several times while offline queues every edit
+// of a file with the base it last knew; replayed in one batch, each edit
+// follows the one before it instead of conflicting with it. Edits of a file
+// created offline name no base.
+func TestReplayedEditsOfOneFileFollowEachOther(t *testing.T) {
+	t.Parallel()
+	b := setup(t, app.ModeServe, nil)
+	ctx := context.Background()
+	ed := newEditor(t, b, "chain@replay.test")
+	proj, err := ed.projects.CreateProject(ctx, &hivesyncv1.CreateProjectRequest{Name: "Chain"})
+	require.NoError(t, err)
+	pid := proj.GetProject().GetId()
+	f, err := ed.files.CreateFile(ctx, &hivesyncv1.CreateFileRequest{ProjectId: pid, Path: "a.txt", Content: "one\n"})
+	require.NoError(t, err)
+	base := f.GetFile().GetHead().GetId()
+	sync := hivesyncv1connect.NewSyncServiceClient(b.h1, b.baseURL, bearer(ed.token))
+	batch := &hivesyncv1.ReplayEditsRequest{ProjectId: pid, Edits: []*hivesyncv1.QueuedEdit{
+		{Id: "1", FilePath: "a.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, BaseRevisionId: base, Content: "one\ntwo\n"},
+		{Id: "2", FilePath: "a.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, BaseRevisionId: base, Content: "one\ntwo\nthree\n"},
+		{Id: "3", FilePath: "a.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_PATCH, BaseRevisionId: base,
+			Patch: "--- a\n+++ b\n@@ -3 +3,2 @@\n three\n+four\n"},
+		{Id: "4", FilePath: "new.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_CREATE, Content: "n1\n"},
+		{Id: "5", FilePath: "new.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, Content: "n1\nn2\n"},
+		{Id: "6", FilePath: "new.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, Content: "n1\nn2\nn3\n"},
+	}}
+	resp, err := sync.ReplayEdits(ctx, batch)
+	require.NoError(t, err)
+	for _, r := range resp.GetResults() {
+		require.Equal(t, hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, r.GetOutcome(), "%s: %s %s", r.GetEditId(), r.GetReason(), r.GetConflict())
+	}
+	require.Equal(t, []int64{2, 3, 4, 1, 2, 3}, []int64{resp.GetResults()[0].GetVersion().GetRevision(), resp.GetResults()[1].GetVersion().GetRevision(),
+		resp.GetResults()[2].GetVersion().GetRevision(), resp.GetResults()[3].GetVersion().GetRevision(), resp.GetResults()[4].GetVersion().GetRevision(),
+		resp.GetResults()[5].GetVersion().GetRevision()})
+	got, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: f.GetFile().GetId()})
+	require.NoError(t, err)
+	require.Equal(t, "one\ntwo\nthree\nfour\n", got.GetContent())
+	created, err := ed.files.GetFile(ctx, &hivesyncv1.GetFileRequest{FileId: resp.GetResults()[3].GetFileId()})
+	require.NoError(t, err)
+	require.Equal(t, "n1\nn2\nn3\n", created.GetContent())
+
+	// The batch replayed again writes nothing new and answers the same.
+	again, err := sync.ReplayEdits(ctx, batch)
+	require.NoError(t, err)
+	for i, r := range again.GetResults() {
+		require.Equal(t, resp.GetResults()[i].GetVersion().GetId(), r.GetVersion().GetId(), r.GetEditId())
+	}
+
+	// Another device's save meanwhile still makes a queued edit a conflict.
+	_, err = ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: f.GetFile().GetId(), BaseRevisionId: resp.GetResults()[2].GetVersion().GetId(), Content: "other\n"})
+	require.NoError(t, err)
+	late, err := sync.ReplayEdits(ctx, &hivesyncv1.ReplayEditsRequest{ProjectId: pid, Edits: []*hivesyncv1.QueuedEdit{
+		{Id: "7", FilePath: "a.txt", Operation: hivesyncv1.EditOperation_EDIT_OPERATION_SAVE, BaseRevisionId: resp.GetResults()[2].GetVersion().GetId(), Content: "mine\n"},
+	}})
+	require.NoError(t, err)
+	require.Equal(t, hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_CONFLICT, late.GetResults()[0].GetOutcome())
+}

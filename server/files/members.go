@@ -3,6 +3,8 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +199,12 @@ func (s *Service) CreateInvite(ctx context.Context, req *hivesyncv1.CreateInvite
 			Email: strings.ToLower(email), CreatedBy: userID, ExpiresAt: expires}); err != nil {
 			return err
 		}
-		return auth.Audit(ctx, q, &userID, "project.invite_created", nil, map[string]any{"project_id": projectID, "role": req.GetRole().String(), "for_email": email != ""})
+		if err := auth.Audit(ctx, q, &userID, "project.invite_created", nil, map[string]any{"project_id": projectID, "role": req.GetRole().String(), "for_email": email != ""}); err != nil {
+			return err
+		}
+		// The mail goes out inside the transaction: an invite that could
+		// not be sent is not created, and the owner is told.
+		return s.mailInvite(ctx, q, projectID, userID, email, req.GetRole(), token, expires)
 	})
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
@@ -267,4 +274,34 @@ func (s *Service) announceMember(ctx context.Context, q dbgen.Querier, projectID
 func inviteHash(token string) []byte {
 	h := Hash("invite\x00" + token)
 	return []byte(h)
+}
+
+// InvitePath is where an invite's link points, under the public URL, with
+// the token in the fragment (never sent to a server): HiveSync's apps open
+// it and call AcceptInvite with the token.
+const InvitePath = "/invite"
+
+// mailInvite mails an invite made for an email address to that address:
+// who invites, to which project, with which role, until when, and the link.
+func (s *Service) mailInvite(ctx context.Context, q dbgen.Querier, projectID, inviter uuid.UUID, email string, role hivesyncv1.ProjectRole, token string, expires time.Time) error {
+	if email == "" || s.mailer == nil {
+		return nil
+	}
+	p, err := q.ProjectGetForMember(ctx, dbgen.ProjectGetForMemberParams{ID: projectID, UserID: inviter})
+	if err != nil {
+		return store.MapError(err)
+	}
+	from, err := q.UserGetByID(ctx, inviter)
+	if err != nil {
+		return store.MapError(err)
+	}
+	roleName := strings.ToLower(strings.TrimPrefix(role.String(), "PROJECT_ROLE_"))
+	link := strings.TrimRight(s.baseURL(), "/") + InvitePath + "#token=" + token
+	body := fmt.Sprintf("%s invited you to the HiveSync project %q as %s.\n\nOpen this link in HiveSync to join (valid until %s UTC; it works once, for %s):\n\n%s\n\nIf you did not expect it, ignore this email.",
+		from.Email, p.Name, roleName, expires.UTC().Format(time.RFC1123), email, link)
+	if err := s.mailer.Send(ctx, email, fmt.Sprintf("Join %q on HiveSync", p.Name), body); err != nil {
+		s.log.WarnContext(ctx, "send invite email", slog.String("error", err.Error()))
+		return connect.NewError(connect.CodeUnavailable, errors.New("the invite email could not be sent; nothing was created, retry later"))
+	}
+	return nil
 }

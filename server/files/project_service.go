@@ -17,6 +17,7 @@ import (
 	"github.com/hivesync/hivesync/gen/hivesync/v1/hivesyncv1connect"
 	"github.com/hivesync/hivesync/server/access"
 	"github.com/hivesync/hivesync/server/apierror"
+	"github.com/hivesync/hivesync/server/auth"
 	"github.com/hivesync/hivesync/store"
 	"github.com/hivesync/hivesync/store/dbgen"
 )
@@ -34,6 +35,10 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	recent *recentVersions
+	// mailer sends invites made for an email address, with links under
+	// baseURL; without it such invites only restrict who may accept them.
+	mailer  auth.Mailer
+	baseURL func() string
 }
 
 var (
@@ -44,6 +49,13 @@ var (
 // NewService returns the handlers.
 func NewService(st *store.Store, limits Limits, log *slog.Logger, now func() time.Time) *Service {
 	return &Service{store: st, limits: limits, log: log, now: now, recent: newRecentVersions()}
+}
+
+// WithInviteMail makes CreateInvite mail an invite made for an email
+// address to that address, with a link under baseURL (InvitePath).
+func (s *Service) WithInviteMail(mailer auth.Mailer, baseURL func() string) *Service {
+	s.mailer, s.baseURL = mailer, baseURL
+	return s
 }
 
 var errNotFound = connect.NewError(connect.CodeNotFound, errors.New("not found"))

@@ -53,13 +53,26 @@ func (s *Service) ReplayEdits(ctx context.Context, req *hivesyncv1.ReplayEditsRe
 		scope = "device " + device.String()
 	}
 	resp := &hivesyncv1.ReplayEditsResponse{}
+	chain := replayChain{after: map[uuid.UUID]uuid.UUID{}, created: map[string]uuid.UUID{}}
 	for _, e := range req.GetEdits() {
 		if err := ctx.Err(); err != nil {
 			return nil, s.mapErr(ctx, err)
 		}
-		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, req.GetDeviceId(), scope, e))
+		resp.Results = append(resp.Results, s.replay(ctx, userID, projectID, req.GetDeviceId(), scope, &chain, e))
 	}
 	return resp, nil
+}
+
+// replayChain links the edits of one batch that a device made one after
+// another on the same file while offline. The device knows no server id for
+// its own queued edits, so each carries the base it last knew: an edit on
+// the same base as an earlier edit of the batch that was applied is applied
+// on that edit's result, and an edit of a file created earlier in the batch
+// may name no base. Without this, a device's second offline edit of a file
+// would come back as a conflict with its own first.
+type replayChain struct {
+	after   map[uuid.UUID]uuid.UUID // a base → the latest version applied on it in this batch
+	created map[string]uuid.UUID    // a path key → the version this batch created it with
 }
 
 // queueKey is the idempotency key of a queued edit that carries none: its
@@ -70,7 +83,7 @@ func queueKey(scope, id string) string {
 }
 
 // replay applies one queued edit and describes the outcome.
-func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device, scope string, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
+func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, device, scope string, chain *replayChain, e *hivesyncv1.QueuedEdit) *hivesyncv1.ReplayResult {
 	res := &hivesyncv1.ReplayResult{EditId: e.GetId()}
 	key := e.GetIdempotencyKey()
 	if key == "" && e.GetId() != "" {
@@ -84,6 +97,11 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 		if err != nil {
 			return rejected(res, err)
 		}
+		if _, pathKey, err := NormalizePath(e.GetFilePath()); err == nil {
+			if v, err := uuid.Parse(f.GetHead().GetId()); err == nil {
+				chain.created[pathKey] = v
+			}
+		}
 		res.Outcome, res.FileId, res.Version = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, f.GetId(), f.GetHead()
 		return res
 	}
@@ -96,9 +114,16 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 		return rejected(res, s.mapErr(ctx, store.MapError(err)))
 	}
 	res.FileId = fileID.String()
-	base, err := uuid.Parse(e.GetBaseRevisionId())
+	queuedBase, err := uuid.Parse(e.GetBaseRevisionId())
+	if created, ok := chain.created[pathKey]; ok && e.GetBaseRevisionId() == "" {
+		queuedBase, err = created, nil
+	}
 	if err != nil {
 		return rejected(res, apierror.InvalidArgument("base_revision_id", "must be a UUID"))
+	}
+	base := queuedBase
+	if applied, ok := chain.after[queuedBase]; ok {
+		base = applied
 	}
 	r := saveRequest{userID: userID, fileID: fileID, base: base, key: key, device: device}
 	switch e.GetOperation() {
@@ -131,6 +156,7 @@ func (s *Service) replay(ctx context.Context, userID, projectID uuid.UUID, devic
 	if err != nil {
 		return rejected(res, err)
 	}
+	chain.after[queuedBase] = v.ID
 	res.Outcome, res.Version = hivesyncv1.ReplayOutcome_REPLAY_OUTCOME_APPLIED, fullVersionProto(v)
 	return res
 }

@@ -151,7 +151,14 @@ type QueuedEdit struct {
 	Content string `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
 	// patch is a unified diff against base_revision_id's content (patch).
 	Patch string `protobuf:"bytes,5,opt,name=patch,proto3" json:"patch,omitempty"`
-	// base_revision_id is the version the edit was made on (save and patch).
+	// base_revision_id is the version the edit was made on (save and patch):
+	// the server version the device last knew of the file. A device that
+	// edits a file several times offline queues every edit with that same
+	// base; within one batch, an edit on the base of an earlier applied edit
+	// of the file follows that edit (as it did on the device: its content, or
+	// its patch made against the device's copy after that edit, is applied on
+	// that edit's result). An edit of a file created earlier in the same batch
+	// may leave it empty.
 	BaseRevisionId string `protobuf:"bytes,6,opt,name=base_revision_id,json=baseRevisionId,proto3" json:"base_revision_id,omitempty"`
 	// idempotency_key makes the replay safe to repeat. When empty, the edit
 	// is keyed by its id within the replaying device (within the user, for a

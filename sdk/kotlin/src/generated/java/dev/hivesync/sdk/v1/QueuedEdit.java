@@ -279,7 +279,14 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object baseRevisionId_ = "";
   /**
    * <pre>
-   * base_revision_id is the version the edit was made on (save and patch).
+   * base_revision_id is the version the edit was made on (save and patch):
+   * the server version the device last knew of the file. A device that
+   * edits a file several times offline queues every edit with that same
+   * base; within one batch, an edit on the base of an earlier applied edit
+   * of the file follows that edit (as it did on the device: its content, or
+   * its patch made against the device's copy after that edit, is applied on
+   * that edit's result). An edit of a file created earlier in the same batch
+   * may leave it empty.
    * </pre>
    *
    * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -300,7 +307,14 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * base_revision_id is the version the edit was made on (save and patch).
+   * base_revision_id is the version the edit was made on (save and patch):
+   * the server version the device last knew of the file. A device that
+   * edits a file several times offline queues every edit with that same
+   * base; within one batch, an edit on the base of an earlier applied edit
+   * of the file follows that edit (as it did on the device: its content, or
+   * its patch made against the device's copy after that edit, is applied on
+   * that edit's result). An edit of a file created earlier in the same batch
+   * may leave it empty.
    * </pre>
    *
    * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -1344,7 +1358,14 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object baseRevisionId_ = "";
     /**
      * <pre>
-     * base_revision_id is the version the edit was made on (save and patch).
+     * base_revision_id is the version the edit was made on (save and patch):
+     * the server version the device last knew of the file. A device that
+     * edits a file several times offline queues every edit with that same
+     * base; within one batch, an edit on the base of an earlier applied edit
+     * of the file follows that edit (as it did on the device: its content, or
+     * its patch made against the device's copy after that edit, is applied on
+     * that edit's result). An edit of a file created earlier in the same batch
+     * may leave it empty.
      * </pre>
      *
      * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -1364,7 +1385,14 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * base_revision_id is the version the edit was made on (save and patch).
+     * base_revision_id is the version the edit was made on (save and patch):
+     * the server version the device last knew of the file. A device that
+     * edits a file several times offline queues every edit with that same
+     * base; within one batch, an edit on the base of an earlier applied edit
+     * of the file follows that edit (as it did on the device: its content, or
+     * its patch made against the device's copy after that edit, is applied on
+     * that edit's result). An edit of a file created earlier in the same batch
+     * may leave it empty.
      * </pre>
      *
      * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -1385,7 +1413,14 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * base_revision_id is the version the edit was made on (save and patch).
+     * base_revision_id is the version the edit was made on (save and patch):
+     * the server version the device last knew of the file. A device that
+     * edits a file several times offline queues every edit with that same
+     * base; within one batch, an edit on the base of an earlier applied edit
+     * of the file follows that edit (as it did on the device: its content, or
+     * its patch made against the device's copy after that edit, is applied on
+     * that edit's result). An edit of a file created earlier in the same batch
+     * may leave it empty.
      * </pre>
      *
      * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -1402,7 +1437,14 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * base_revision_id is the version the edit was made on (save and patch).
+     * base_revision_id is the version the edit was made on (save and patch):
+     * the server version the device last knew of the file. A device that
+     * edits a file several times offline queues every edit with that same
+     * base; within one batch, an edit on the base of an earlier applied edit
+     * of the file follows that edit (as it did on the device: its content, or
+     * its patch made against the device's copy after that edit, is applied on
+     * that edit's result). An edit of a file created earlier in the same batch
+     * may leave it empty.
      * </pre>
      *
      * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -1416,7 +1458,14 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * base_revision_id is the version the edit was made on (save and patch).
+     * base_revision_id is the version the edit was made on (save and patch):
+     * the server version the device last knew of the file. A device that
+     * edits a file several times offline queues every edit with that same
+     * base; within one batch, an edit on the base of an earlier applied edit
+     * of the file follows that edit (as it did on the device: its content, or
+     * its patch made against the device's copy after that edit, is applied on
+     * that edit's result). An edit of a file created earlier in the same batch
+     * may leave it empty.
      * </pre>
      *
      * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>

@@ -111,7 +111,14 @@ public interface QueuedEditOrBuilder extends
 
   /**
    * <pre>
-   * base_revision_id is the version the edit was made on (save and patch).
+   * base_revision_id is the version the edit was made on (save and patch):
+   * the server version the device last knew of the file. A device that
+   * edits a file several times offline queues every edit with that same
+   * base; within one batch, an edit on the base of an earlier applied edit
+   * of the file follows that edit (as it did on the device: its content, or
+   * its patch made against the device's copy after that edit, is applied on
+   * that edit's result). An edit of a file created earlier in the same batch
+   * may leave it empty.
    * </pre>
    *
    * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
@@ -120,7 +127,14 @@ public interface QueuedEditOrBuilder extends
   java.lang.String getBaseRevisionId();
   /**
    * <pre>
-   * base_revision_id is the version the edit was made on (save and patch).
+   * base_revision_id is the version the edit was made on (save and patch):
+   * the server version the device last knew of the file. A device that
+   * edits a file several times offline queues every edit with that same
+   * base; within one batch, an edit on the base of an earlier applied edit
+   * of the file follows that edit (as it did on the device: its content, or
+   * its patch made against the device's copy after that edit, is applied on
+   * that edit's result). An edit of a file created earlier in the same batch
+   * may leave it empty.
    * </pre>
    *
    * <code>string base_revision_id = 6 [json_name = "baseRevisionId"];</code>
