@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -69,10 +70,18 @@ func TestSaveHistoryIsLinearizable(t *testing.T) {
 		start    time.Time
 		revision int64
 	}
+	// refusedOp is a save refused with Conflict, and the head it named.
+	type refusedOp struct {
+		file         int
+		base, head   string
+		headRevision int64
+		acked        time.Time
+	}
 	var (
 		mu        sync.Mutex
 		saved     = make([][]savedOp, nFiles)
 		reads     []readOp
+		refused   []refusedOp
 		conflicts int
 		wg        sync.WaitGroup
 	)
@@ -109,8 +118,24 @@ func TestSaveHistoryIsLinearizable(t *testing.T) {
 				resp, err := ed.files.SaveFile(ctx, &hivesyncv1.SaveFileRequest{FileId: fileIDs[fi], BaseRevisionId: base, Content: content})
 				acked := time.Now()
 				if connect.CodeOf(err) == connect.CodeAborted {
+					var conflict *hivesyncv1.Conflict
+					var ce *connect.Error
+					if errors.As(err, &ce) {
+						for _, d := range ce.Details() {
+							if v, derr := d.Value(); derr == nil {
+								if c, ok := v.(*hivesyncv1.Conflict); ok {
+									conflict = c
+								}
+							}
+						}
+					}
+					if conflict == nil {
+						t.Errorf("a Conflict without its detail: %v", err)
+						return
+					}
 					mu.Lock()
 					conflicts++
+					refused = append(refused, refusedOp{file: fi, base: base, head: conflict.GetHeadRevisionId(), headRevision: conflict.GetHeadRevision(), acked: acked})
 					mu.Unlock()
 					continue
 				}
@@ -161,6 +186,27 @@ func TestSaveHistoryIsLinearizable(t *testing.T) {
 					t.Fatalf("file %d: revision %d was acknowledged before revision %d started", fi, later.revision, op.revision)
 				}
 			}
+		}
+		// Every Conflict was earned: the base it refused had been replaced
+		// by a save that began before the refusal returned, and the head it
+		// named is the stored version of that revision, past the base.
+		byRevision := map[int64]savedOp{}
+		for _, op := range ops {
+			byRevision[op.revision] = op
+		}
+		for _, r := range refused {
+			if r.file != fi {
+				continue
+			}
+			base, ok := byID[r.base]
+			require.True(t, ok, "file %d: a refused save's base is a stored version", fi)
+			next, ok := byRevision[base.GetRevision()+1]
+			require.True(t, ok, "file %d: a save was refused on revision %d, which nothing replaced", fi, base.GetRevision())
+			require.True(t, next.start.Before(r.acked), "file %d: refused on revision %d before the save that replaced it began", fi, base.GetRevision())
+			require.Greater(t, r.headRevision, base.GetRevision(), "file %d: the Conflict's head is past the base", fi)
+			head, ok := byID[r.head]
+			require.True(t, ok, "file %d: the Conflict names a stored version", fi)
+			require.Equal(t, r.headRevision, head.GetRevision())
 		}
 		// Reads see every save acknowledged before they started: walk reads
 		// by start time, tracking the highest revision acknowledged so far.

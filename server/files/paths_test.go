@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"strings"
+	"unicode/utf8"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,7 +49,7 @@ func TestNormalizeContent(t *testing.T) {
 // FuzzNormalizePath: whatever comes in, an accepted path is relative, has no
 // "." or ".." components, no backslash or NUL, and is a fixed point.
 func FuzzNormalizePath(f *testing.F) {
-	for _, seed := range []string{"src/a.go", "../x", "a/./b", "caf\u0065\u0301", `a\b`, "/abs", "a/.git/x", "x\x00", "COM1"} {
+	for _, seed := range []string{"src/a.go", "../x", "a/./b", "caf\u0065\u0301", `a\b`, "/abs", "a/.git/x", "a/.GIT/x", "x\x00", "COM1"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -59,15 +60,24 @@ func FuzzNormalizePath(f *testing.F) {
 		require.False(t, strings.HasPrefix(p, "/"))
 		require.NotContains(t, p, "\\")
 		require.NotContains(t, p, "\x00")
+		require.True(t, utf8.ValidString(p))
 		for _, part := range strings.Split(p, "/") {
 			require.NotEqual(t, "..", part)
 			require.NotEqual(t, ".", part)
 			require.NotEmpty(t, part)
+			require.False(t, strings.EqualFold(part, ".git"), "no .git component, in any case: %q", p)
 		}
 		again, key2, err := files.NormalizePath(p)
 		require.NoError(t, err)
 		require.Equal(t, p, again)
 		require.Equal(t, key, key2)
+		// Paths that differ only in ASCII case collide: same key.
+		if upper := strings.ToUpper(p); upper != p && isASCII(p) {
+			_, upperKey, err := files.NormalizePath(upper)
+			if err == nil {
+				require.Equal(t, key, upperKey, "%q and %q", p, upper)
+			}
+		}
 	})
 }
 
@@ -125,4 +135,13 @@ func TestApplyPatchRefusesWhatDoesNotApply(t *testing.T) {
 		_, err := files.ApplyPatch(base, diff)
 		require.ErrorIs(t, err, files.ErrPatch, name)
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
