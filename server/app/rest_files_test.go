@@ -21,7 +21,7 @@ import (
 // restDo sends one REST request as a plugin author would: JSON in, with the
 // caller's bearer token when there is one. It returns the response and its
 // whole body.
-func restDo(t *testing.T, b *testBundle, method, path, token string, body any) (*http.Response, []byte) {
+func restDo(t *testing.T, b *testBundle, method, path, token string, body any) (status int, header http.Header, out []byte) {
 	t.Helper()
 	var in io.Reader
 	if body != nil {
@@ -40,18 +40,18 @@ func restDo(t *testing.T, b *testBundle, method, path, token string, body any) (
 	resp, err := b.h1.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
-	out, err := io.ReadAll(resp.Body)
+	out, err = io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, out
+	return resp.StatusCode, resp.Header, out
 }
 
 // restCall is restDo for JSON answers: the status and the decoded body.
 func restCall(t *testing.T, b *testBundle, method, path, token string, body any) (int, map[string]any) {
 	t.Helper()
-	resp, raw := restDo(t, b, method, path, token, body)
+	status, _, raw := restDo(t, b, method, path, token, body)
 	var out map[string]any
-	require.NoErrorf(t, json.Unmarshal(raw, &out), "%s %s answered %d with %q", method, path, resp.StatusCode, raw)
-	return resp.StatusCode, out
+	require.NoErrorf(t, json.Unmarshal(raw, &out), "%s %s answered %d with %q", method, path, status, raw)
+	return status, out
 }
 
 // jsonAt walks nested JSON objects by key; nil when a key is missing.
@@ -398,9 +398,9 @@ func TestRESTFilesCoversEveryRouteOfAPluginFlow(t *testing.T) {
 		}
 		require.NotEmpty(t, out["nextPageToken"])
 
-		resp, body := restDo(t, b, http.MethodPost, "/api/v1/projects/"+pid+"/export/jsonl", owner.token, map[string]any{})
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-		require.Equal(t, "application/x-ndjson", resp.Header.Get("Content-Type"))
+		status, header, body := restDo(t, b, http.MethodPost, "/api/v1/projects/"+pid+"/export/jsonl", owner.token, map[string]any{})
+		require.Equal(t, http.StatusOK, status, string(body))
+		require.Equal(t, "application/x-ndjson", header.Get("Content-Type"))
 		lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 		require.Len(t, lines, len(entries), "one line per history entry")
 		for i, line := range lines {
