@@ -267,16 +267,16 @@ func (s *Store) endGroup(group []*pendingSave) {
 // commitGroup runs group's saves as one pipelined transaction and sets each
 // save's row or error.
 func (s *Store) commitGroup(ctx context.Context, group []*pendingSave) {
+	if len(group) == 1 {
+		group[0].row, group[0].err = appendAlone(ctx, s.single, group[0].arg)
+		return
+	}
 	args := make([]dbgen.FileVersionAppendParams, len(group))
 	for i, p := range group {
 		args[i] = p.arg
 	}
-	q := s.Querier
-	if len(group) == 1 {
-		q = s.single
-	}
-	rows, errs, err := appendVersions(ctx, q, args)
-	if err == nil || len(group) == 1 || !rolledBack(err) {
+	rows, errs, err := appendVersions(ctx, s.Querier, args)
+	if err == nil || !rolledBack(err) {
 		for i, p := range group {
 			p.row, p.err = rows[i], errs[i]
 			if err != nil {
@@ -288,7 +288,26 @@ func (s *Store) commitGroup(ctx context.Context, group []*pendingSave) {
 	// Postgres rolled the group back because of one save (a unique
 	// violation, say): each save alone gets its own answer.
 	for _, p := range group {
-		p.row, p.err = appendOne(ctx, s.single, p.arg)
+		p.row, p.err = appendAlone(ctx, s.single, p.arg)
+	}
+}
+
+// retriesAlone bounds how many more times a save run on its own is tried
+// after Postgres rolled it back to break a deadlock (40P01) or a
+// serialization conflict (40001). Either says nothing about the save: it
+// lost a race with another transaction (two nodes' groups saving into one
+// project, say), wrote nothing, and runs the same way once that one ends.
+const retriesAlone = 3
+
+// appendAlone is appendOne on the pool, run again when Postgres rolled the
+// save back only to let another transaction through.
+func appendAlone(ctx context.Context, q dbgen.Querier, arg dbgen.FileVersionAppendParams) (dbgen.FileVersionAppendRow, error) {
+	for attempt := 0; ; attempt++ {
+		row, err := appendOne(ctx, q, arg)
+		var pgErr *pgconn.PgError
+		if attempt == retriesAlone || ctx.Err() != nil || !errors.As(err, &pgErr) || pgErr.Code != "40P01" && pgErr.Code != "40001" {
+			return row, err
+		}
 	}
 }
 

@@ -285,3 +285,39 @@ func TestSavesGoThroughAppendFileVersion(t *testing.T) {
 		return nil
 	}))
 }
+
+// A save that Postgres rolls back to break a deadlock is run again: the
+// caller gets its version, not the deadlock. Here another transaction holds
+// the project's row and then wants the file the save holds. The save began
+// waiting first, so its backend is the first to check for a cycle after
+// deadlock_timeout, finds it, and gives way.
+func TestASaveRolledBackByADeadlockIsRunAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupGroups(t, 4, 1)
+	f := b.files[0]
+	other, err := b.st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = other.Rollback(ctx) }()
+	_, err = other.Exec(ctx, "UPDATE projects SET storage_bytes = storage_bytes WHERE id = $1", f.project)
+	require.NoError(t, err)
+
+	close(b.release) // no group is held
+	res := b.start(ctx, b.save(f, nil))
+	require.Eventually(t, func() bool {
+		var waiting bool
+		require.NoError(t, b.st.Pool().QueryRow(ctx,
+			"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')").Scan(&waiting))
+		return waiting
+	}, 10*time.Second, 5*time.Millisecond, "the save holds the file and waits for the project's row")
+
+	// The other transaction now wants the file: a cycle, which the save's
+	// backend breaks after its deadlock_timeout by rolling the save back.
+	_, err = other.Exec(ctx, "SELECT 1 FROM files WHERE id = $1 FOR UPDATE", f.id)
+	require.NoError(t, err)
+	require.NoError(t, other.Commit(ctx))
+
+	r := <-res
+	require.NoError(t, r.err, "the save was run again after the deadlock")
+	require.Equal(t, int64(2), b.revision(t, f))
+}
