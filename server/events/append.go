@@ -21,8 +21,10 @@ import (
 )
 
 // NotifyChannel is the Postgres NOTIFY channel announcing appended events;
-// each message is a channel name (older nodes appended " <sequence>"). The
-// Postgres bus sends them after the appending transaction committed.
+// each message is "<channel> <origin>", the origin naming the publishing
+// node's Publisher (older nodes sent "<channel> <sequence>"; readers take
+// the channel up to the space). The Postgres bus sends them after the
+// appending transaction committed.
 const NotifyChannel = "hivesync_events"
 
 // UserChannel is the channel of a user's own events (entitlements,
