@@ -64,14 +64,14 @@ WHERE project_id = @project_id AND deleted_at IS NULL AND path_key = ANY(@path_k
 -- writes any, and nothing changes it until the restore commits.
 SELECT storage_bytes FROM projects WHERE id = @id FOR NO KEY UPDATE;
 
--- name: SnapshotLockProjectFiles :exec
+-- name: SnapshotLockProjectFiles :many
 -- SnapshotLockProjectFiles locks, in file id order, every live file of a
 -- project and every file in @file_ids (a snapshot's, deleted ones too),
--- before a restore writes anything. A group of saves may hold one file of
--- the project and the project's row while it waits for a later file; the
--- restore, holding only files before the one it waits for, never holds
--- that later file, so the two cannot deadlock.
-SELECT f.id FROM files f
+-- before a restore writes anything, and returns them as locked. A group of
+-- saves may hold one file of the project and the project's row while it
+-- waits for a later file; the restore, holding only files before the one it
+-- waits for, never holds that later file, so the two cannot deadlock.
+SELECT f.* FROM files f
 WHERE f.project_id = @project_id AND (f.deleted_at IS NULL OR f.id = ANY(@file_ids::uuid[]))
 ORDER BY f.id
 FOR UPDATE;

@@ -1,7 +1,6 @@
 package files
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -235,31 +234,28 @@ func (s *Service) restore(ctx context.Context, q dbgen.Querier, snap dbgen.Snaps
 		return nil, err
 	}
 	files := make([]*restoringFile, len(rows)) // by snapshot path
+	ids := make([]uuid.UUID, len(rows))
 	for i, r := range rows {
-		files[i] = &restoringFile{snap: r}
+		files[i], ids[i] = &restoringFile{snap: r}, r.FileID
 	}
-	byID := slices.Clone(files)
-	slices.SortFunc(byID, func(a, b *restoringFile) int { return bytes.Compare(a.snap.FileID[:], b.snap.FileID[:]) })
-	ids := make([]uuid.UUID, len(byID))
-	for i, f := range byID {
-		ids[i] = f.snap.FileID
-	}
-	if err := q.SnapshotLockProjectFiles(ctx, dbgen.SnapshotLockProjectFilesParams{ProjectID: snap.ProjectID, FileIds: ids}); err != nil {
+	locked, err := q.SnapshotLockProjectFiles(ctx, dbgen.SnapshotLockProjectFilesParams{ProjectID: snap.ProjectID, FileIds: ids})
+	if err != nil {
 		return nil, err
 	}
+	byID := make(map[uuid.UUID]dbgen.File, len(locked))
+	for _, l := range locked {
+		byID[l.ID] = l
+	}
 	var changedHeads []uuid.UUID
-	for _, f := range byID {
-		locked, err := q.FileLockAny(ctx, f.snap.FileID)
-		if errors.Is(store.MapError(err), store.ErrNotFound) {
+	for _, f := range files {
+		now, ok := byID[f.snap.FileID]
+		if !ok {
 			f.skipFor(hivesyncv1.SnapshotSkipReason_SNAPSHOT_SKIP_REASON_FILE_GONE, uuid.Nil)
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		f.found, f.now = true, locked
-		if locked.HeadVersionID != f.snap.ID {
-			changedHeads = append(changedHeads, locked.ID)
+		f.found, f.now = true, now
+		if now.HeadVersionID != f.snap.ID {
+			changedHeads = append(changedHeads, now.ID)
 		}
 	}
 

@@ -251,11 +251,11 @@ type Querier interface {
 	SnapshotList(ctx context.Context, arg SnapshotListParams) ([]SnapshotListRow, error)
 	// SnapshotLockProjectFiles locks, in file id order, every live file of a
 	// project and every file in @file_ids (a snapshot's, deleted ones too),
-	// before a restore writes anything. A group of saves may hold one file of
-	// the project and the project's row while it waits for a later file; the
-	// restore, holding only files before the one it waits for, never holds
-	// that later file, so the two cannot deadlock.
-	SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) error
+	// before a restore writes anything, and returns them as locked. A group of
+	// saves may hold one file of the project and the project's row while it
+	// waits for a later file; the restore, holding only files before the one it
+	// waits for, never holds that later file, so the two cannot deadlock.
+	SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) ([]File, error)
 	// SnapshotPathHolders returns the live files of a project at any of the
 	// given path keys: a restore puts a file back at its snapshot path only when
 	// no other file will hold that path.

@@ -304,8 +304,8 @@ func (q *Queries) SnapshotList(ctx context.Context, arg SnapshotListParams) ([]S
 	return items, nil
 }
 
-const snapshotLockProjectFiles = `-- name: SnapshotLockProjectFiles :exec
-SELECT f.id FROM files f
+const snapshotLockProjectFiles = `-- name: SnapshotLockProjectFiles :many
+SELECT f.id, f.project_id, f.path, f.path_key, f.head_version_id, f.head_revision, f.deleted_at, f.created_at FROM files f
 WHERE f.project_id = $1 AND (f.deleted_at IS NULL OR f.id = ANY($2::uuid[]))
 ORDER BY f.id
 FOR UPDATE
@@ -318,13 +318,37 @@ type SnapshotLockProjectFilesParams struct {
 
 // SnapshotLockProjectFiles locks, in file id order, every live file of a
 // project and every file in @file_ids (a snapshot's, deleted ones too),
-// before a restore writes anything. A group of saves may hold one file of
-// the project and the project's row while it waits for a later file; the
-// restore, holding only files before the one it waits for, never holds
-// that later file, so the two cannot deadlock.
-func (q *Queries) SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) error {
-	_, err := q.db.Exec(ctx, snapshotLockProjectFiles, arg.ProjectID, arg.FileIds)
-	return err
+// before a restore writes anything, and returns them as locked. A group of
+// saves may hold one file of the project and the project's row while it
+// waits for a later file; the restore, holding only files before the one it
+// waits for, never holds that later file, so the two cannot deadlock.
+func (q *Queries) SnapshotLockProjectFiles(ctx context.Context, arg SnapshotLockProjectFilesParams) ([]File, error) {
+	rows, err := q.db.Query(ctx, snapshotLockProjectFiles, arg.ProjectID, arg.FileIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []File{}
+	for rows.Next() {
+		var i File
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProjectID,
+			&i.Path,
+			&i.PathKey,
+			&i.HeadVersionID,
+			&i.HeadRevision,
+			&i.DeletedAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const snapshotPathHolders = `-- name: SnapshotPathHolders :many
